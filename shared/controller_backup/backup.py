@@ -1,0 +1,150 @@
+"""The backup job: export the controller's configuration, check it, replace the one stored object.
+
+The stored object is the last good backup; it is replaced only by an export that passed every
+check below (DESIGN.md invariant 1), and only if nobody replaced it since this job started (a
+conditional write on the etag read first). Any failed check leaves it untouched and says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+
+from controller_backup import __version__
+from controller_backup.archive import inspect_archive
+from controller_backup.controller import ControllerDriver, open_driver
+from controller_backup.controller.client import Progress
+from controller_backup.errors import BackupError, IntegrityError, InvalidExport
+from controller_backup.results import JobResult
+from controller_backup.settings import Settings
+from controller_backup.spool import HashingSpool
+from controller_backup.stores import ObjectInfo, ObjectStore, open_store
+
+log = logging.getLogger("controller_backup.backup")
+
+
+def run_backup(
+    settings: Settings,
+    *,
+    force: bool = False,
+    trigger: str = "manual",
+    progress: Progress | None = None,
+    store: ObjectStore | None = None,
+    driver: ControllerDriver | None = None,
+) -> JobResult:
+    """Back up `settings.controller_url` into `settings.backup_url`.
+
+    `force` only lifts the shrink rule (a much smaller export than the stored one); nothing lifts
+    the checks that an export is whole and real.
+    """
+    started = time.monotonic()
+    store = store or open_store(settings.backup_url, keep_versions=settings.keep_versions)
+    log.info("backup started (trigger=%s) from %s to %s", trigger, settings.controller_url, store.url)
+    try:
+        result = _backup(
+            settings=settings,
+            store=store,
+            driver=driver or open_driver(settings),
+            force=force,
+            progress=progress,
+            started=started,
+        )
+    except BackupError as exc:
+        log.error("backup failed [%s]: %s; the stored backup was not changed", exc.code, exc.message)
+        raise
+    log.info(
+        "backup stored %s (%d bytes, sha256 %s, version %s) in %d ms",
+        result.object,
+        result.size,
+        result.sha256,
+        result.version_id,
+        result.duration_ms,
+    )
+    return result
+
+
+def _backup(
+    *,
+    settings: Settings,
+    store: ObjectStore,
+    driver: ControllerDriver,
+    force: bool,
+    progress: Progress | None,
+    started: float,
+) -> JobResult:
+    previous = store.head()
+    if not driver.is_set_up():
+        raise InvalidExport(
+            "the controller has not been set up (initial_setup not run): it is a blank replacement, "
+            "and its export would replace the real backup"
+        )
+    version = driver.version()
+    with HashingSpool() as spool:
+        export = driver.export(spool.stream, progress)
+        spool.flush()
+        if export.size == 0:
+            raise InvalidExport("the export is empty")
+        if export.declared_length is not None and export.declared_length != export.size:
+            raise InvalidExport(
+                f"the export is truncated: the controller declared {export.declared_length} bytes, "
+                f"{export.size} arrived"
+            )
+        summary = inspect_archive(spool.stream, export.size)
+        if summary.blank:
+            raise InvalidExport("the export comes from a controller with no configuration (a blank one)")
+        if export.controller_version and export.controller_version != version:
+            raise InvalidExport(
+                f"the export says version {export.controller_version}, the controller {version}"
+            )
+        _check_shrink(previous, export.size, settings.min_size_ratio, force)
+        metadata = {
+            "sha256": spool.sha256,
+            "size": str(export.size),
+            "controller_version": version,
+            "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "controller": settings.controller_url,
+            "tool_version": __version__,
+        }
+        spool.rewind()
+        stored = store.put(
+            spool.stream,
+            export.size,
+            metadata,
+            if_match=previous.etag if previous else None,
+            if_absent=previous is None,
+        )
+    _verify_stored(store, stored, metadata)
+    return JobResult(
+        job="backup",
+        status="ok",
+        object=store.url,
+        version_id=stored.version_id,
+        sha256=metadata["sha256"],
+        size=export.size,
+        controller_version=version,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        controller=settings.controller_url,
+        details={"archive": summary.kind, "members": summary.members, "forced": force},
+    )
+
+
+def _check_shrink(previous: ObjectInfo | None, size: int, ratio: float, force: bool) -> None:
+    if previous is None or previous.size == 0:
+        return
+    if size < previous.size * ratio:
+        message = (
+            f"the export ({size} bytes) is under {ratio:.0%} of the stored backup ({previous.size} bytes)"
+        )
+        if not force:
+            raise InvalidExport(f"{message}; refusing to replace it (force to override)")
+        log.warning("%s; replacing it because the backup was forced", message)
+
+
+def _verify_stored(store: ObjectStore, stored: ObjectInfo, metadata: dict[str, str]) -> None:
+    """Read back what the store says it holds: size and hash must be ours."""
+    info = store.head(stored.version_id) if stored.version_id else store.head()
+    if info is None:
+        raise IntegrityError(f"{store.url}: the object is missing right after it was written")
+    if info.size != int(metadata["size"]) or info.metadata.get("sha256") != metadata["sha256"]:
+        raise IntegrityError(f"{store.url}: the stored object's size or hash differs from what was written")

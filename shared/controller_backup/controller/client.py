@@ -1,0 +1,516 @@
+"""The controller's HTTPS API, spoken the way real Aviatrix controllers speak it.
+
+Conventions (REFERENCE.md): `/v2/api` with `get_api_token` then an `X-Access-Key` header, falling
+back to `/v1/api` on older controllers; `action=login` returns a top-level `CID` sent with every
+later call; every answer is the envelope `{"return", "results", "reason"}`, with HTTP 200 even on
+failure. This module turns those answers into classified errors: an expired session logs in again
+once, a booting controller is waited out within a bound, transient network failures and 5xx are
+retried with jittered backoff, bad credentials are never retried.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, BinaryIO, TypeVar
+from urllib.parse import urlencode
+
+import urllib3
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import (
+    MaxRetryError,
+    ProtocolError,
+    ProxyError,
+    SSLError,
+)
+from urllib3.exceptions import (
+    TimeoutError as Urllib3Timeout,
+)
+
+from controller_backup.controller.retry import Deadline, RetryPolicy
+from controller_backup.errors import (
+    AuthError,
+    BackupError,
+    ControllerError,
+    ControllerTimeout,
+    NotReadyError,
+    SettingsError,
+)
+from controller_backup.redact import redact, register_secret
+
+log = logging.getLogger("controller_backup.controller")
+
+_CHUNK = 1024 * 1024
+Progress = Callable[[int], None]
+_T = TypeVar("_T")
+
+#: reasons a controller gives when a session is gone (REFERENCE.md); matched case-insensitively
+_EXPIRED = ("cid is invalid or expired", "invalid session", "please login again")
+#: reasons a booting controller gives before its API is up
+_NOT_READY = ("requestrefused", "valid action required", "account_password required")
+_TRANSIENT_STATUS = {500, 502, 503, 504}
+
+
+def is_expired_reason(reason: str) -> bool:
+    """True for every expired-session reason seen: `Session <cid> expired` and its kin."""
+    text = reason.strip().lower().rstrip(".")
+    if any(marker in text for marker in _EXPIRED):
+        return True
+    return text.startswith("session ") and text.endswith((" not found", " expired"))
+
+
+def is_not_ready_reason(reason: str) -> bool:
+    text = reason.strip().lower().replace(" ", "")
+    return any(marker.replace(" ", "") in text for marker in _NOT_READY)
+
+
+class _Transient(Exception):
+    """Internal: a failure worth another try (network, 5xx, not-ready)."""
+
+    def __init__(self, message: str, *, not_ready: bool = False) -> None:
+        super().__init__(message)
+        self.not_ready = not_ready
+
+
+@dataclass(frozen=True)
+class Download:
+    """What a streamed download brought: its byte count and the controller's declared facts."""
+
+    size: int
+    content_length: int | None
+    content_type: str
+    headers: Mapping[str, str]
+
+
+class _MultipartBody:
+    """A multipart/form-data body read lazily, so a 1 GiB file is never held in memory."""
+
+    def __init__(
+        self, fields: Mapping[str, str], file_field: str, filename: str, source: BinaryIO, size: int
+    ) -> None:
+        self.boundary = "----controller-backup-" + secrets.token_hex(12)
+        head = b"".join(
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+            for name, value in fields.items()
+        )
+        head += (
+            f"--{self.boundary}\r\nContent-Disposition: form-data; "
+            f'name="{file_field}"; filename="{filename}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        self._parts: list[bytes | BinaryIO] = [head, source, f"\r\n--{self.boundary}--\r\n".encode()]
+        self.length = len(head) + size + len(self._parts[2])  # type: ignore[arg-type]
+        self._source = source
+        self._start = source.tell()
+
+    def rewind(self) -> None:
+        self._source.seek(self._start)
+        self._index, self._offset = 0, 0
+
+    def read(self, amount: int = _CHUNK) -> bytes:
+        while self._index < len(self._parts):
+            part = self._parts[self._index]
+            if isinstance(part, bytes):
+                chunk = part[self._offset : self._offset + amount]
+                self._offset += len(chunk)
+            else:
+                chunk = part.read(amount)
+            if chunk:
+                return chunk
+            self._index, self._offset = self._index + 1, 0
+        return b""
+
+
+class ControllerClient:
+    """A logged-in session with one controller; thread-compatible, not thread-safe."""
+
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        *,
+        ca_bundle: str | None = None,
+        verify_tls: bool = True,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.username = username
+        self._password = password
+        register_secret(password)
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._pool = _pool_for(self.base_url, ca_bundle, verify_tls, timeout)
+        self._cid: str | None = None
+        self._token: str | None = None
+        self.api_version: str | None = None
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    @property
+    def logged_in(self) -> bool:
+        return self._cid is not None
+
+    def login(self) -> None:
+        """Find the API version, get a token (v2) and a CID; bad credentials raise AuthError."""
+        self._cid = self._token = None
+        self._with_retries("login", self._login_once)
+
+    def _login_once(self) -> None:
+        version, token = self._discover_api()
+        answer = self._envelope(
+            version,
+            "POST",
+            {"action": "login", "username": self.username, "password": self._password},
+            token=token,
+        )
+        if not answer.get("return"):
+            reason = str(answer.get("reason", ""))
+            if is_not_ready_reason(reason):
+                raise _Transient(f"controller not ready: {redact(reason)}", not_ready=True)
+            raise AuthError(f"login as {self.username!r} refused: {redact(reason) or 'no reason given'}")
+        cid = answer.get("CID")
+        if not isinstance(cid, str) or not cid:
+            raise ControllerError("login answered success without a CID")
+        register_secret(cid)
+        self.api_version, self._token, self._cid = version, token, cid
+        log.info("logged in to %s (api %s)", self.base_url, version)
+
+    def _discover_api(self) -> tuple[str, str | None]:
+        """v2 when `get_api_token` works; v1 when it answers 404, non-JSON or `return: false`."""
+        try:
+            answer = self._envelope("v2", "GET", {"action": "get_api_token"}, token=None)
+        except _ApiMissing:
+            return "v1", None
+        if answer.get("return"):
+            results = answer.get("results")
+            token = results.get("api_token") if isinstance(results, dict) else None
+            if isinstance(token, str) and token:
+                register_secret(token)
+                return "v2", token
+            return "v1", None
+        reason = str(answer.get("reason", ""))
+        if is_not_ready_reason(reason):
+            raise _Transient(f"controller not ready: {redact(reason)}", not_ready=True)
+        return "v1", None
+
+    # -- calls -------------------------------------------------------------------------------
+
+    def call(self, action: str, params: Mapping[str, str] | None = None, *, method: str = "POST") -> Any:
+        """Run `action`; return its `results`. A logical failure raises ControllerError."""
+        answer = self.call_envelope(action, params, method=method)
+        if not answer.get("return"):
+            raise ControllerError(f"{action} failed: {redact(str(answer.get('reason', 'no reason given')))}")
+        return answer.get("results")
+
+    def call_envelope(
+        self, action: str, params: Mapping[str, str] | None = None, *, method: str = "POST"
+    ) -> dict[str, Any]:
+        """Run `action` and return the whole envelope, `return: false` included.
+
+        Expired sessions log in again once; not-ready and transient failures are retried.
+        """
+
+        def attempt() -> dict[str, Any]:
+            return self._with_session(
+                lambda: self._envelope(self._version(), method, self._params(action, params), self._token)
+            )
+
+        return self._with_retries(action, attempt)
+
+    def download(
+        self,
+        action: str,
+        dest: BinaryIO,
+        params: Mapping[str, str] | None = None,
+        progress: Progress | None = None,
+    ) -> Download:
+        """Stream `action`'s binary answer into `dest` (truncated first on every try)."""
+
+        def attempt() -> Download:
+            return self._with_session(lambda: self._download_once(action, dest, params, progress))
+
+        return self._with_retries(action, attempt)
+
+    def upload(
+        self,
+        action: str,
+        source: BinaryIO,
+        size: int,
+        *,
+        filename: str,
+        params: Mapping[str, str] | None = None,
+        progress: Progress | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """POST `source` as multipart field `file`; return `results`.
+
+        Not retried after the body was sent: the controller may be applying it. A dropped
+        connection raises ControllerTimeout and the caller decides (restore verifies).
+        """
+
+        def attempt() -> Any:
+            fields = self._params(action, params)
+            body = _MultipartBody(fields, "file", filename, source, size)
+            body.rewind()
+            reader = _ProgressReader(body, progress) if progress else body
+            headers = {
+                "Content-Type": f"multipart/form-data; boundary={body.boundary}",
+                "Content-Length": str(body.length),
+            }
+            answer = self._send(
+                self._version(),
+                "POST",
+                body=reader,
+                headers=headers,
+                token=self._token,
+                timeout=timeout,
+                describe=action,
+            )
+            return answer
+
+        try:
+            answer = self._with_session(attempt)
+        except _Transient as exc:
+            raise ControllerTimeout(
+                f"{action}: no answer ({exc}); the controller may still be applying it"
+            ) from None
+        if not answer.get("return"):
+            raise ControllerError(f"{action} failed: {redact(str(answer.get('reason', 'no reason given')))}")
+        return answer.get("results")
+
+    def wait_until_ready(self, timeout: float, poll: float = 10.0) -> None:
+        """Log in, waiting out a booting controller for at most `timeout` seconds."""
+        deadline = Deadline(timeout)
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                self._cid = self._token = None
+                self._login_once()
+                return
+            except _Transient as exc:
+                if deadline.expired():
+                    raise NotReadyError(
+                        f"{self.base_url} did not become ready within {timeout:.0f} s ({exc})"
+                    ) from None
+                delay = min(poll, self.retry.base_delay * 2 ** min(tries, 6), deadline.remaining())
+                log.info("controller not ready yet (%s); next try in %.1f s", exc, delay)
+                time.sleep(delay)
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _version(self) -> str:
+        if self.api_version is None:
+            raise ControllerError("not logged in")
+        return self.api_version
+
+    def _params(self, action: str, params: Mapping[str, str] | None) -> dict[str, str]:
+        if self._cid is None:
+            raise ControllerError("not logged in")
+        return {"action": action, "CID": self._cid, **(params or {})}
+
+    def _with_session(self, attempt: Callable[[], _T]) -> _T:
+        """Run `attempt`, logging in first if needed and once more on an expired session."""
+        if self._cid is None:
+            self._login_once()
+        try:
+            return attempt()
+        except _Expired:
+            log.info("controller session expired; logging in again")
+            self._login_once()
+            try:
+                return attempt()
+            except _Expired:
+                raise AuthError("controller session expired again right after a fresh login") from None
+
+    def _with_retries(self, what: str, attempt: Callable[[], _T]) -> _T:
+        clock = Deadline(self.retry.deadline)
+        delays = self.retry.delays(clock)
+        while True:
+            try:
+                return attempt()
+            except _Transient as exc:
+                delay = next(delays, None)
+                if delay is None:
+                    if exc.not_ready:
+                        raise NotReadyError(f"{what}: controller not ready: {exc}") from None
+                    raise ControllerTimeout(f"{what}: gave up after retries: {exc}") from None
+                log.warning("%s: transient failure (%s); retrying in %.2f s", what, exc, delay)
+                time.sleep(delay)
+
+    def _envelope(
+        self, version: str, method: str, params: Mapping[str, str], token: str | None
+    ) -> dict[str, Any]:
+        if method == "GET":
+            return self._send(version, "GET", fields=params, token=token, describe=params.get("action", ""))
+        body = urlencode(dict(params)).encode()
+        return self._send(
+            version,
+            "POST",
+            body=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            token=token,
+            describe=params.get("action", ""),
+        )
+
+    @contextmanager
+    def _request(
+        self,
+        version: str,
+        method: str,
+        *,
+        fields: Mapping[str, str] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        token: str | None,
+        timeout: float | None = None,
+        describe: str,
+    ) -> Iterator[urllib3.BaseHTTPResponse]:
+        url = f"{self.base_url}/{version}/api"
+        all_headers = dict(headers or {})
+        if token:
+            all_headers["X-Access-Key"] = token
+        try:
+            response = self._pool.request(
+                method,
+                url,
+                fields=dict(fields) if fields is not None else None,
+                body=body,
+                headers=all_headers,
+                preload_content=False,
+                timeout=_timeout(timeout or self.timeout),
+            )
+        except (Urllib3Timeout, ProtocolError, ProxyError, MaxRetryError, SSLError, Urllib3Error) as exc:
+            raise _classify_network_error(describe, exc) from None
+        except OSError as exc:
+            raise _Transient(f"{describe}: {type(exc).__name__}") from None
+        try:
+            if version == "v2" and response.status == 404 and describe == "get_api_token":
+                raise _ApiMissing
+            if response.status in _TRANSIENT_STATUS:
+                raise _Transient(f"{describe}: HTTP {response.status}")
+            if response.status >= 400:
+                raise ControllerError(f"{describe}: HTTP {response.status}")
+            yield response
+        finally:
+            response.release_conn()
+
+    def _send(self, version: str, method: str, *, describe: str, **kwargs: Any) -> dict[str, Any]:
+        with self._request(version, method, describe=describe, **kwargs) as response:
+            try:
+                raw = response.read()
+            except (Urllib3Timeout, ProtocolError, Urllib3Error) as exc:
+                raise _classify_network_error(describe, exc) from None
+            return _parse_envelope(describe, response.headers.get("Content-Type", ""), raw)
+
+    def _download_once(
+        self, action: str, dest: BinaryIO, params: Mapping[str, str] | None, progress: Progress | None
+    ) -> Download:
+        dest.seek(0)
+        dest.truncate()
+        with self._request(
+            self._version(), "GET", fields=self._params(action, params), token=self._token, describe=action
+        ) as response:
+            content_type = response.headers.get("Content-Type", "")
+            if "json" in content_type.lower():
+                answer = _parse_envelope(action, content_type, response.read())
+                reason = str(answer.get("reason", ""))
+                raise ControllerError(f"{action} failed: {redact(reason) or 'error envelope'}")
+            declared = response.headers.get("Content-Length")
+            size = 0
+            try:
+                for chunk in response.stream(_CHUNK):
+                    dest.write(chunk)
+                    size += len(chunk)
+                    if progress:
+                        progress(len(chunk))
+            except (Urllib3Timeout, ProtocolError, Urllib3Error) as exc:
+                raise _classify_network_error(action, exc) from None
+            headers = {k: v for k, v in response.headers.items() if k.lower() != "set-cookie"}
+            return Download(
+                size, int(declared) if declared and declared.isdigit() else None, content_type, headers
+            )
+
+
+class _ApiMissing(Exception):
+    """Internal: /v2/api does not exist here (an older controller)."""
+
+
+class _Expired(Exception):
+    """Internal: the controller says the session is gone."""
+
+
+class _ProgressReader:
+    def __init__(self, inner: _MultipartBody, progress: Progress) -> None:
+        self._inner, self._progress = inner, progress
+
+    def read(self, amount: int = _CHUNK) -> bytes:
+        chunk = self._inner.read(amount)
+        if chunk:
+            self._progress(len(chunk))
+        return chunk
+
+
+def _parse_envelope(describe: str, content_type: str, raw: bytes) -> dict[str, Any]:
+    """The envelope of a JSON answer; older controllers say `text/json`, so match on `json`."""
+    if "json" not in content_type.lower():
+        kind = "an HTML page" if raw.lstrip()[:1] == b"<" else f"{content_type or 'untyped'} content"
+        raise ControllerError(f"{describe}: controller answered {kind} instead of JSON")
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        raise ControllerError(f"{describe}: controller answered malformed JSON") from None
+    if not isinstance(answer, dict) or "return" not in answer:
+        raise ControllerError(f"{describe}: controller answered JSON without the 'return' envelope")
+    if not answer.get("return") and is_expired_reason(str(answer.get("reason", ""))):
+        raise _Expired
+    if not answer.get("return") and is_not_ready_reason(str(answer.get("reason", ""))):
+        raise _Transient(f"controller not ready: {redact(str(answer.get('reason')))}", not_ready=True)
+    return answer
+
+
+def _classify_network_error(describe: str, exc: BaseException) -> BackupError | _Transient:
+    if isinstance(exc, SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return ControllerError(
+            f"{describe}: TLS verification failed; pin the controller's certificate with "
+            "CONTROLLER_CA_BUNDLE (or, knowingly, set CONTROLLER_VERIFY_TLS=false)"
+        )
+    reason = getattr(exc, "reason", None)
+    name = type(reason).__name__ if isinstance(reason, BaseException) else type(exc).__name__
+    return _Transient(f"{describe}: {name}")
+
+
+def _timeout(seconds: float) -> urllib3.Timeout:
+    return urllib3.Timeout(connect=min(seconds, 10.0), read=seconds)
+
+
+def _pool_for(base_url: str, ca_bundle: str | None, verify_tls: bool, timeout: float) -> urllib3.PoolManager:
+    """A pool that verifies TLS by default, trusts a pinned bundle, or (asked) verifies nothing."""
+    kwargs: dict[str, Any] = {"retries": False, "timeout": _timeout(timeout), "maxsize": 2}
+    if not base_url.startswith("https://"):
+        return urllib3.PoolManager(**kwargs)
+    if not verify_tls:
+        log.warning(
+            "TLS verification is OFF for %s (CONTROLLER_VERIFY_TLS=false): anyone on the path can "
+            "read the controller's credentials and configuration; pin CONTROLLER_CA_BUNDLE instead",
+            base_url,
+        )
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        return urllib3.PoolManager(cert_reqs="CERT_NONE", assert_hostname=False, **kwargs)
+    if ca_bundle:
+        if "-----BEGIN CERTIFICATE-----" in ca_bundle:
+            return urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_cert_data=ca_bundle, **kwargs)
+        try:
+            with open(ca_bundle, "rb"):
+                pass
+        except OSError as exc:
+            raise SettingsError(f"CONTROLLER_CA_BUNDLE: cannot read {ca_bundle}: {exc.strerror}") from None
+        return urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_certs=ca_bundle, **kwargs)
+    return urllib3.PoolManager(cert_reqs="CERT_REQUIRED", **kwargs)

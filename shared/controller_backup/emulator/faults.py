@@ -1,0 +1,94 @@
+"""Fault knobs: the ways a real controller, or the network in front of it, lets a client down.
+
+Every knob defaults to off. Tests flip them at runtime from another thread, so counters are
+consumed under a lock and each request sees one consistent decision.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class NotReadyAnswer(Enum):
+    """What a booting controller answers instead of doing the work, in rotation."""
+
+    REQUEST_REFUSED = "RequestRefused"
+    VALID_ACTION_REQUIRED = "valid action required"
+    LOGIN_REQUIRED = "Valid action required: login"
+    DROP = "drop"
+
+
+_NOT_READY_ROTATION = tuple(NotReadyAnswer)
+
+
+@dataclass
+class Faults:
+    """Mutable, thread-safe fault switches; see the package docs for what each one looks like on the wire."""
+
+    fail_next_5xx: int = 0
+    drop_next: int = 0
+    drop_export_midway: bool = False
+    truncate_export: bool = False
+    export_error_envelope: bool = False
+    export_html: bool = False
+    export_empty: bool = False
+    import_delay: float = 0.0
+    import_drop_after_apply: bool = False
+    setup_drop: bool = False
+    not_ready_until: float = 0.0
+    latency: float = 0.0
+    error_5xx_rate: float = 0.0
+    seed: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _random: random.Random = field(init=False, repr=False, compare=False)
+    _not_ready_turn: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Seeded so a flaky-looking 5xx pattern replays identically from run to run.
+        self._random = random.Random(self.seed)
+
+    def take_drop(self) -> bool:
+        """Consume one pending dropped connection, if any."""
+        with self._lock:
+            if self.drop_next > 0:
+                self.drop_next -= 1
+                return True
+            return False
+
+    def take_5xx(self) -> bool:
+        """Consume one pending 503, or roll the random 5xx rate."""
+        with self._lock:
+            if self.fail_next_5xx > 0:
+                self.fail_next_5xx -= 1
+                return True
+            return self.error_5xx_rate > 0 and self._random.random() < self.error_5xx_rate
+
+    def not_ready_answer(self) -> NotReadyAnswer | None:
+        """The next not-ready answer while booting, or None once the controller is up."""
+        with self._lock:
+            if time.monotonic() >= self.not_ready_until:
+                return None
+            answer = _NOT_READY_ROTATION[self._not_ready_turn % len(_NOT_READY_ROTATION)]
+            self._not_ready_turn += 1
+            return answer
+
+    def become_not_ready(self, seconds: float) -> None:
+        """Start a boot: the controller refuses work for `seconds` from now."""
+        with self._lock:
+            self.not_ready_until = time.monotonic() + seconds
+            self._not_ready_turn = 0
+
+    def reset(self) -> None:
+        """Turn every knob off again (between test phases)."""
+        with self._lock:
+            self.fail_next_5xx = self.drop_next = 0
+            self.drop_export_midway = self.truncate_export = False
+            self.export_error_envelope = self.export_html = self.export_empty = False
+            self.import_delay = 0.0
+            self.import_drop_after_apply = self.setup_drop = False
+            self.not_ready_until = 0.0
+            self.latency = self.error_5xx_rate = 0.0

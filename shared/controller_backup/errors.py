@@ -1,0 +1,136 @@
+"""One exception family with a stable code per failure kind.
+
+Every failure the jobs can meet maps to one of these codes, so logs, metrics, function results
+and the CLI's exit status all classify a failure the same way. Messages never carry secrets:
+callers build them from names and sizes, never from passwords, CIDs or tokens.
+"""
+
+from __future__ import annotations
+
+
+class BackupError(Exception):
+    """Base of every classified failure; `code` is stable and documented."""
+
+    code = "error"
+    exit_code = 1
+    #: transient failures may be retried by the caller; the rest never are
+    transient = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, str]:
+        return {"status": "error", "code": self.code, "error": self.message}
+
+
+class SettingsError(BackupError):
+    """A setting is missing or malformed; names every bad variable at once."""
+
+    code = "settings"
+    exit_code = 2
+
+
+class BadRequest(BackupError):
+    """A trigger's event or an operator's arguments make no sense."""
+
+    code = "bad-request"
+    exit_code = 2
+
+
+class AuthError(BackupError):
+    """The controller refused the credentials. Never retried."""
+
+    code = "auth"
+    exit_code = 3
+
+
+class NotReadyError(BackupError):
+    """The controller is still booting or not set up within the allowed wait."""
+
+    code = "not-ready"
+    exit_code = 4
+    transient = True
+
+
+class ControllerTimeout(BackupError):
+    """The controller did not answer within the bounded time."""
+
+    code = "timeout"
+    exit_code = 5
+    transient = True
+
+
+class ControllerError(BackupError):
+    """The controller answered, but with a logical failure or nonsense."""
+
+    code = "controller"
+    exit_code = 6
+
+
+class InvalidExport(BackupError):
+    """The export failed a check; the stored backup was left untouched."""
+
+    code = "invalid-export"
+    exit_code = 7
+
+
+class StoreError(BackupError):
+    """The object store failed or refused an operation."""
+
+    code = "store"
+    exit_code = 8
+
+
+class ObjectNotFound(StoreError):
+    """The stored object (or the asked-for version) does not exist."""
+
+    code = "not-found"
+
+
+class AccessDenied(StoreError):
+    """The store refused access; told apart from not-found on purpose."""
+
+    code = "access-denied"
+
+
+class PreconditionFailed(StoreError):
+    """The object changed since it was read: a concurrent writer won."""
+
+    code = "precondition-failed"
+
+
+class IntegrityError(BackupError):
+    """Stored bytes do not match their recorded hash or size, or a restore did not verify."""
+
+    code = "integrity"
+    exit_code = 9
+
+
+class RefusedError(BackupError):
+    """A safety rule refused the operation; an explicit flag can override it."""
+
+    code = "refused"
+    exit_code = 10
+
+
+#: exit codes the CLI documents, one per code
+EXIT_CODES: dict[str, int] = {
+    cls.code: cls.exit_code
+    for cls in (
+        BackupError,
+        SettingsError,
+        BadRequest,
+        AuthError,
+        NotReadyError,
+        ControllerTimeout,
+        ControllerError,
+        InvalidExport,
+        StoreError,
+        ObjectNotFound,
+        AccessDenied,
+        PreconditionFailed,
+        IntegrityError,
+        RefusedError,
+    )
+}

@@ -1,0 +1,89 @@
+"""A temporary file that hashes what is written to it: bounded memory for any archive size.
+
+Exports and restores pass through one of these instead of memory (DESIGN.md invariant 7). The
+hash is computed as bytes arrive, so a 256 MiB export is read from disk only by the checks that
+need to. A download that restarts (`seek(0)` then `truncate()`) restarts the hash with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from types import TracebackType
+from typing import IO, BinaryIO, Self, cast
+
+
+class HashingSpool:
+    """Write-then-read temp file with a running sha256 of everything written."""
+
+    def __init__(self, directory: str | None = None) -> None:
+        self._file: IO[bytes] = tempfile.TemporaryFile(  # noqa: SIM115 - closed by close()
+            dir=directory or os.environ.get("BACKUP_SPOOL_DIR") or None
+        )
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    # The file-like surface the drivers and stores use.
+    def write(self, data: bytes) -> int:
+        self._file.write(data)
+        self._hash.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def truncate(self, size: int | None = None) -> int:
+        """Only truncation to nothing is supported: it restarts the hash."""
+        if (size if size is not None else self._file.tell()) != 0:
+            raise ValueError("HashingSpool can only be truncated to zero")
+        self._hash = hashlib.sha256()
+        self.size = 0
+        return self._file.truncate(0)
+
+    def read(self, amount: int = -1) -> bytes:
+        return self._file.read(amount)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    @property
+    def stream(self) -> BinaryIO:
+        """This spool, typed as the binary file that drivers and stores take."""
+        return cast(BinaryIO, self)
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def rewind(self) -> Self:
+        self._file.flush()
+        self._file.seek(0)
+        return self
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,49 @@
+"""Object stores behind one protocol; `open_store(url)` picks one by the URL's scheme.
+
+Implementations are imported lazily, so a function deployed on one cloud never imports another
+cloud's SDK (DESIGN.md invariant 8).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+from urllib.parse import urlsplit
+
+from controller_backup.errors import SettingsError
+
+from .base import METADATA_KEYS, ObjectInfo, ObjectStore
+
+__all__ = ["METADATA_KEYS", "ObjectInfo", "ObjectStore", "open_store", "store_kind"]
+
+#: URL kind -> "module:Class"; each class has `from_url(url, **options)`
+_IMPLEMENTATIONS = {
+    "local": "controller_backup.stores.local:LocalStore",
+    "s3": "controller_backup.stores.s3:S3Store",
+    "azblob": "controller_backup.stores.azure_blob:AzureBlobStore",
+    "gs": "controller_backup.stores.gcs:GcsStore",
+}
+
+
+def store_kind(url: str) -> str:
+    """Which implementation serves `url`; raises SettingsError naming the URL's problem."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("", "file") or (len(scheme) == 1 and url[1:3] in (":\\", ":/")):
+        return "local"
+    if scheme in ("s3", "gs", "azblob"):
+        return scheme
+    if scheme == "https" and (parts.hostname or "").endswith(".blob.core.windows.net"):
+        return "azblob"
+    raise SettingsError(
+        f"BACKUP_URL: unsupported scheme {scheme!r}; use s3://, gs://, azblob://, "
+        "https://<account>.blob.core.windows.net/..., file:// or a path"
+    )
+
+
+def open_store(url: str, **options: Any) -> ObjectStore:
+    """The store for `url`, its SDK imported only now."""
+    module_name, _, class_name = _IMPLEMENTATIONS[store_kind(url)].partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    store: ObjectStore = cls.from_url(url, **options)
+    return store

@@ -1,0 +1,381 @@
+"""Azure Blob Storage: the one backup object as a block blob.
+
+Why staged blocks rather than `upload_blob`: every block is sent with its own MD5 (checked by the
+service on arrival), and nothing becomes visible until `commit_block_list`, which carries the
+ETag condition. A slower concurrent backup therefore cannot overwrite a newer one, and a failed
+upload leaves only uncommitted blocks that the service discards by itself (after 7 days, or at the
+next successful commit). Block ids carry a random per-upload token so two concurrent writers never
+overwrite each other's staged blocks.
+
+Where the bytes go:
+
+* `azblob://ACCOUNT/CONTAINER/BLOB` and `https://ACCOUNT.blob.core.windows.net/CONTAINER/BLOB` name
+  the account, container and blob (the blob name may contain `/`).
+* In the cloud the account is reached at `https://ACCOUNT.blob.core.windows.net` with
+  `DefaultAzureCredential` (the function's managed identity), so no key exists anywhere.
+* When `AZURE_STORAGE_CONNECTION_STRING` is set (Azurite, or a developer's machine), the endpoint
+  and key come from it instead; the URL still names container and blob, and its account must be
+  the connection string's account, so a stray connection string cannot redirect backups to
+  another account unnoticed.
+
+Versions: with blob versioning on, `versions()` lists every version of the exact blob name and
+`download(version_id=...)` reads one. Where the account keeps no versions (and in Azurite, which
+does not implement them), `versions()` holds just the current blob with `version_id=None`.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, BinaryIO, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.storage.blob import BlobBlock, BlobClient, BlobProperties, BlobServiceClient, ContentSettings
+
+from controller_backup.errors import (
+    AccessDenied,
+    BackupError,
+    ObjectNotFound,
+    PreconditionFailed,
+    SettingsError,
+    StoreError,
+)
+from controller_backup.redact import redact, register_secret
+
+from .base import ObjectInfo
+
+CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
+#: 8 MiB blocks: 50,000 blocks allow 390 GiB, and memory stays at (concurrency + 1) blocks
+DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024
+DEFAULT_MAX_CONCURRENCY = 4
+_ACCOUNT_SUFFIX = ".blob.core.windows.net"
+_ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
+_CONTAINER_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
+_METADATA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: a URL's query string may carry a SAS token: never let it reach a message
+_URL_QUERY = re.compile(r"(https?://[^\s?\"'<>]+)\?[^\s\"'<>]*")
+_T = TypeVar("_T")
+
+
+def parse_blob_url(url: str) -> tuple[str, str, str]:
+    """(account, container, blob) from an `azblob://` or `https://<account>.blob.core.windows.net` URL."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if scheme == "azblob":
+        account = host
+    elif scheme == "https" and host.endswith(_ACCOUNT_SUFFIX):
+        account = host[: -len(_ACCOUNT_SUFFIX)]
+        if parts.query:
+            raise SettingsError(
+                "BACKUP_URL: a query string (such as a SAS token) is not accepted; "
+                "the function authenticates with its managed identity"
+            )
+    else:
+        raise SettingsError(
+            "BACKUP_URL: expected azblob://ACCOUNT/CONTAINER/BLOB or "
+            "https://ACCOUNT.blob.core.windows.net/CONTAINER/BLOB"
+        )
+    container, _, blob = unquote(parts.path).lstrip("/").partition("/")
+    problems = []
+    if not _ACCOUNT_NAME.match(account):
+        problems.append(f"storage account name {account!r} must be 3-24 lowercase letters and digits")
+    if not _CONTAINER_NAME.match(container):
+        problems.append(f"container name {container!r} must be 3-63 lowercase letters, digits and hyphens")
+    if not blob or blob.endswith("/"):
+        problems.append("the URL must name a blob after the container")
+    if problems:
+        raise SettingsError("BACKUP_URL: " + "; ".join(problems))
+    return account, container, blob
+
+
+@lru_cache(maxsize=1)
+def _default_credential() -> Any:
+    """One `DefaultAzureCredential` per process, so its token cache is shared by every call."""
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(exclude_interactive_browser_credential=True)
+
+
+def _connection_string_key(connection_string: str) -> None:
+    """Register the connection string's key with the redactor before anything can log it."""
+    for part in connection_string.split(";"):
+        name, _, value = part.partition("=")
+        if name.strip().lower() in ("accountkey", "sharedaccesssignature"):
+            register_secret(value.strip())
+
+
+def _clean(text: str) -> str:
+    """An SDK message fit for a log line: first line only, no query strings, no secrets."""
+    first = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return redact(_URL_QUERY.sub(r"\1?<redacted>", first))
+
+
+def _etag(value: str | None) -> str:
+    """ETags in their header form: List Blobs returns them unquoted, headers quoted."""
+    if not value:
+        return ""
+    return value if value.startswith('"') else f'"{value}"'
+
+
+def _aware(value: datetime | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class AzureBlobStore:
+    """One block blob, replaced whole by a conditional block-list commit."""
+
+    def __init__(
+        self,
+        account: str,
+        container: str,
+        blob: str,
+        service: BlobServiceClient,
+        *,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    ) -> None:
+        if block_size < 1 or max_concurrency < 1:
+            raise SettingsError("azure blob store: block_size and max_concurrency must be positive")
+        self.account = account
+        self.container = container
+        self.blob = blob
+        self.url = f"azblob://{account}/{container}/{blob}"
+        self.block_size = block_size
+        self.max_concurrency = max_concurrency
+        self._service = service
+        self._container = service.get_container_client(container)
+        self._client: BlobClient = self._container.get_blob_client(blob)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        connection_string: str | None = None,
+        credential: Any = None,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        **client_options: Any,
+    ) -> AzureBlobStore:
+        """The store for `url`; see the module docstring for how credentials are chosen.
+
+        `client_options` go to the SDK client (for example `transport=` in tests).
+        """
+        account, container, blob = parse_blob_url(url)
+        if connection_string is None and credential is None:
+            connection_string = os.environ.get(CONNECTION_STRING_ENV) or None
+        if connection_string:
+            _connection_string_key(connection_string)
+            try:
+                service = BlobServiceClient.from_connection_string(connection_string, **client_options)
+            except ValueError:
+                raise SettingsError(f"{CONNECTION_STRING_ENV}: not a valid storage connection string") from None
+            if (service.account_name or "").lower() != account:
+                raise SettingsError(
+                    f"BACKUP_URL names storage account {account!r}, but {CONNECTION_STRING_ENV} is for "
+                    f"account {service.account_name!r}"
+                )
+        else:
+            service = BlobServiceClient(
+                f"https://{account}{_ACCOUNT_SUFFIX}",
+                credential=credential if credential is not None else _default_credential(),
+                **client_options,
+            )
+        return cls(
+            account, container, blob, service, block_size=block_size, max_concurrency=max_concurrency
+        )
+
+    # -- errors ----------------------------------------------------------------------------
+
+    def _error(self, exc: Exception, action: str) -> BackupError:
+        """The classified error for an SDK failure, its text cleaned of URLs' queries and secrets."""
+        code = str(getattr(exc, "error_code", "") or "")
+        code = getattr(code, "value", code)
+        status = getattr(exc, "status_code", None)
+        detail = _clean(getattr(exc, "message", None) or str(exc))
+        where = f"{self.url}: {action} failed"
+        text = f"{where}: {detail}" + (f" ({code})" if code and code not in detail else "")
+        if code == "ContainerNotFound":
+            return StoreError(f"{where}: container {self.container!r} does not exist (ContainerNotFound)")
+        if isinstance(exc, ResourceNotFoundError) or status == 404:
+            return ObjectNotFound(text)
+        if isinstance(exc, ResourceModifiedError) or status == 412 or code == "ConditionNotMet":
+            return PreconditionFailed(f"{where}: the object changed since the backup started ({code or 412})")
+        if code in ("BlobAlreadyExists",):
+            return PreconditionFailed(f"{where}: an object appeared since the backup started ({code})")
+        if code == "InvalidBlockList":
+            return PreconditionFailed(
+                f"{where}: a concurrent write committed while this upload was staging ({code})"
+            )
+        if isinstance(exc, ClientAuthenticationError) or status in (401, 403):
+            return AccessDenied(
+                f"{text}; the identity needs 'Storage Blob Data Contributor' on container {self.container!r}"
+            )
+        return StoreError(text)
+
+    def _call(self, action: str, fn: Callable[[], _T]) -> _T:
+        try:
+            return fn()
+        except BackupError:
+            raise
+        except (AzureError, OSError) as exc:
+            raise self._error(exc, action) from None
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _info(self, props: BlobProperties, *, is_latest: bool | None = None) -> ObjectInfo:
+        current = props.is_current_version
+        return ObjectInfo(
+            url=self.url,
+            size=int(props.size or 0),
+            etag=_etag(props.etag),
+            version_id=props.version_id,
+            last_modified=_aware(props.last_modified),
+            metadata=dict(props.metadata or {}),
+            is_latest=is_latest if is_latest is not None else (current is None or bool(current)),
+        )
+
+    def head(self, version_id: str | None = None) -> ObjectInfo | None:
+        try:
+            props = self._call("read properties", lambda: self._client.get_blob_properties(version_id=version_id))
+        except ObjectNotFound:
+            return None
+        return self._info(props, is_latest=True if version_id is None else None)
+
+    def download(self, dest: BinaryIO, version_id: str | None = None) -> ObjectInfo:
+        def fetch() -> ObjectInfo:
+            # MD5 per ranged chunk, checked by the SDK as each arrives; the whole is hashed by the core.
+            downloader = self._client.download_blob(
+                version_id=version_id, validate_content="md5", max_concurrency=self.max_concurrency
+            )
+            received = downloader.readinto(dest)
+            info = self._info(downloader.properties, is_latest=True if version_id is None else None)
+            if received != info.size:
+                raise StoreError(f"{self.url}: download ended after {received} of {info.size} bytes")
+            return info
+
+        return self._call("download", fetch)
+
+    def versions(self) -> list[ObjectInfo]:
+        def listing() -> list[BlobProperties]:
+            return [
+                props
+                for props in self._container.list_blobs(
+                    name_starts_with=self.blob, include=["versions", "metadata"]
+                )
+                if props.name == self.blob
+            ]
+
+        try:
+            found = self._call("list versions", listing)
+        except ObjectNotFound:
+            return []
+        infos = [self._info(props) for props in found]
+        # Version ids are UTC timestamps, so they sort by age; the current version leads.
+        infos.sort(key=lambda info: (info.is_latest, info.version_id or "", info.last_modified), reverse=True)
+        return infos
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def put(
+        self,
+        source: BinaryIO,
+        size: int,
+        metadata: Mapping[str, str],
+        *,
+        if_match: str | None = None,
+        if_absent: bool = False,
+    ) -> ObjectInfo:
+        if if_match is not None and if_absent:
+            raise ValueError("put: if_match and if_absent are exclusive")
+        clean_metadata = self._check_metadata(metadata)
+        block_ids = self._stage_blocks(source, size)
+        conditions: dict[str, Any] = {}
+        if if_match is not None:
+            conditions = {"etag": if_match, "match_condition": MatchConditions.IfNotModified}
+        elif if_absent:
+            conditions = {"match_condition": MatchConditions.IfMissing}
+        response = self._call(
+            "commit",
+            lambda: self._client.commit_block_list(
+                [BlobBlock(block_id=block_id) for block_id in block_ids],
+                content_settings=ContentSettings(content_type="application/octet-stream"),
+                metadata=clean_metadata,
+                **conditions,
+            ),
+        )
+        version_id = response.get("version_id")
+        last_modified = response.get("last_modified")
+        return ObjectInfo(
+            url=self.url,
+            size=size,
+            etag=_etag(str(response.get("etag") or "")),
+            version_id=str(version_id) if version_id else None,
+            last_modified=_aware(last_modified if isinstance(last_modified, datetime) else None),
+            metadata=dict(clean_metadata),
+            is_latest=True,
+        )
+
+    def _check_metadata(self, metadata: Mapping[str, str]) -> dict[str, str]:
+        """Azure metadata names must be C# identifiers and values travel as ASCII headers."""
+        bad = [name for name in metadata if not _METADATA_NAME.match(name)]
+        bad += [name for name, value in metadata.items() if not str(value).isascii()]
+        if bad:
+            raise StoreError(
+                f"{self.url}: metadata {', '.join(sorted(set(bad)))} must have identifier names and ASCII values"
+            )
+        return {name: str(value) for name, value in metadata.items()}
+
+    def _stage_blocks(self, source: BinaryIO, size: int) -> list[str]:
+        """Stage `source` as blocks, at most `max_concurrency` in flight; return their ids in order."""
+        token = secrets.token_hex(8)
+        block_ids: list[str] = []
+        in_flight: set[Future[object]] = set()
+        total = 0
+
+        def stage(block_id: str, chunk: bytes) -> object:
+            return self._call(
+                "stage block",
+                lambda: self._client.stage_block(block_id, chunk, length=len(chunk), validate_content="md5"),
+            )
+
+        with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="azblob-stage") as pool:
+            try:
+                while chunk := source.read(self.block_size):
+                    total += len(chunk)
+                    if total > size:
+                        break
+                    block_id = base64.b64encode(f"{token}-{len(block_ids):08d}".encode()).decode()
+                    block_ids.append(block_id)
+                    if len(in_flight) >= self.max_concurrency:
+                        done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            future.result()
+                    in_flight.add(pool.submit(stage, block_id, chunk))
+                for future in in_flight:
+                    future.result()
+            except BaseException:
+                for future in in_flight:
+                    future.cancel()
+                raise
+        if total != size:
+            raise StoreError(f"{self.url}: expected {size} bytes from the source, read {total}")
+        return block_ids

@@ -1,0 +1,283 @@
+"""Google Cloud Storage: one object, its generations as versions (`gs://bucket/key`).
+
+Why these choices:
+
+- **Generations are the etag and the version id.** A GCS generation is immutable and names exactly
+  one version's bytes, so `if_match=<generation>` becomes `ifGenerationMatch=<generation>` and
+  `if_absent` becomes `ifGenerationMatch=0`: the server refuses a write that lost a race (412), so a
+  slower concurrent backup cannot replace a newer one.
+- **The SDK moves the bytes.** Objects up to 8 MiB go up in one multipart request; larger ones as a
+  resumable upload in `chunk_size` pieces, so memory stays at one chunk whatever the export's size.
+  Both carry a crc32c the server checks before it commits (the multipart body's metadata, the final
+  chunk's `x-goog-hash`), so a corrupted transfer never becomes the current object.
+  Real GCS evaluates a resumable upload's precondition when the upload is finalized, which is what
+  makes the conditional write atomic; some emulators (fake-gcs-server) evaluate it only when the
+  session starts (see tests/gcp/test_gcs_store.py).
+- **Downloads are pinned to one generation**, read from the metadata call first, so the bytes and
+  the `ObjectInfo` returned always describe the same version even while a backup overwrites it.
+- **Errors never carry URLs**: a resumable session URL is a bearer capability (anyone holding it can
+  write), and request URLs can carry signed parameters, so messages name the object and the failure
+  class only.
+
+`STORAGE_EMULATOR_HOST` is honoured by the SDK itself (anonymous credentials, that endpoint).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+from google.api_core import exceptions as api_exceptions
+from google.auth import exceptions as auth_exceptions
+from google.cloud import storage
+from google.cloud.storage import exceptions as storage_exceptions
+
+from controller_backup.errors import (
+    AccessDenied,
+    BackupError,
+    IntegrityError,
+    ObjectNotFound,
+    PreconditionFailed,
+    SettingsError,
+    StoreError,
+)
+
+from .base import ObjectInfo
+
+#: resumable chunk: a multiple of 256 KiB; the bound on upload memory, and few enough round trips
+DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024
+_CHUNK_GRANULE = 256 * 1024
+#: bucket names per https://cloud.google.com/storage/docs/buckets#naming (dotted names up to 222)
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
+
+_CLIENTS: dict[tuple[str | None, str | None], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _shared_client(project: str | None) -> Any:
+    """One client per process (and emulator endpoint): credentials are looked up once per cold start."""
+    key = (os.environ.get("STORAGE_EMULATOR_HOST"), project)
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            try:
+                # project=None: object calls need no project, so none is looked up
+                client = storage.Client(project=project)
+            except auth_exceptions.DefaultCredentialsError as exc:
+                raise SettingsError(f"Google Cloud credentials not found: {type(exc).__name__}") from None
+            _CLIENTS[key] = client
+        return client
+
+
+def parse_gs_url(url: str) -> tuple[str, str]:
+    """(bucket, key) of `gs://bucket/key`; SettingsError naming what is wrong."""
+    parts = urlsplit(url)
+    if parts.scheme != "gs":
+        raise SettingsError(f"BACKUP_URL: expected gs://bucket/key, got scheme {parts.scheme!r}")
+    bucket, key = parts.netloc, parts.path.lstrip("/")
+    if not _BUCKET_NAME.match(bucket):
+        raise SettingsError(f"BACKUP_URL: {bucket!r} is not a valid Cloud Storage bucket name")
+    if not key or key.endswith("/"):
+        raise SettingsError(f"BACKUP_URL: {url!r} names no object (gs://bucket/key)")
+    if parts.query or parts.fragment:
+        raise SettingsError("BACKUP_URL: gs:// URLs take no query or fragment")
+    return bucket, key
+
+
+_QUERY = re.compile(r"\?[^\s'\"]*")
+
+
+def _describe(exc: BaseException) -> str:
+    """A failure's class and HTTP status, never its URL (which may carry an upload session id)."""
+    code = getattr(exc, "code", None)
+    errors = getattr(exc, "errors", None) or []
+    reason = ""
+    if errors and isinstance(errors[0], dict):
+        reason = str(errors[0].get("reason") or "")
+    if isinstance(exc, api_exceptions.GoogleAPICallError):
+        status = f"HTTP {int(code)}" if isinstance(code, int) else "HTTP error"
+        return f"{type(exc).__name__} ({status}{', ' + reason if reason else ''})"
+    text = _QUERY.sub("?…", str(exc))
+    # connection errors name host and path; the path is ours, the query is stripped above
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
+def _generation(value: str, what: str) -> int:
+    try:
+        generation = int(value)
+    except (TypeError, ValueError):
+        raise ObjectNotFound(f"{what}: {value!r} is not a Cloud Storage generation") from None
+    if generation <= 0:
+        raise ObjectNotFound(f"{what}: {value!r} is not a Cloud Storage generation")
+    return generation
+
+
+class GcsStore:
+    """One object in a Cloud Storage bucket; the bucket should have versioning on."""
+
+    def __init__(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        client: Any = None,
+        project: str | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> None:
+        if chunk_size <= 0 or chunk_size % _CHUNK_GRANULE:
+            raise SettingsError(f"GCS store: chunk_size must be a positive multiple of {_CHUNK_GRANULE}")
+        self.bucket_name = bucket
+        self.key = key
+        self.url = f"gs://{bucket}/{key}"
+        self.chunk_size = chunk_size
+        self._client = client if client is not None else _shared_client(project)
+        self._bucket = self._client.bucket(bucket)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        client: Any = None,
+        project: str | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        **_: Any,
+    ) -> GcsStore:
+        bucket, key = parse_gs_url(url)
+        return cls(bucket, key, client=client, project=project, chunk_size=chunk_size)
+
+    # -- errors ------------------------------------------------------------------------------
+
+    @contextmanager
+    def _mapped(self, operation: str) -> Iterator[None]:
+        """Translate SDK failures into the store's error family, without URLs or tokens."""
+        try:
+            yield
+        except BackupError:
+            raise
+        except api_exceptions.NotFound as exc:
+            raise ObjectNotFound(f"{self.url}: {operation}: not found ({_describe(exc)})") from None
+        except (api_exceptions.Forbidden, api_exceptions.Unauthorized) as exc:
+            raise AccessDenied(f"{self.url}: {operation}: access denied ({_describe(exc)})") from None
+        except api_exceptions.PreconditionFailed:
+            raise PreconditionFailed(
+                f"{self.url}: {operation}: the object changed since it was read (generation precondition)"
+            ) from None
+        except storage_exceptions.DataCorruption as exc:
+            raise IntegrityError(
+                f"{self.url}: {operation}: checksum mismatch ({type(exc).__name__})"
+            ) from None
+        except auth_exceptions.GoogleAuthError as exc:
+            raise AccessDenied(
+                f"{self.url}: {operation}: credentials failed ({type(exc).__name__})"
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - every other SDK/transport failure is a store failure
+            raise StoreError(f"{self.url}: {operation} failed: {_describe(exc)}") from None
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _info(self, blob: Any, *, is_latest: bool | None = None) -> ObjectInfo:
+        updated = blob.updated or blob.time_created or datetime.now(UTC)
+        return ObjectInfo(
+            url=self.url,
+            size=int(blob.size or 0),
+            etag=str(blob.generation),
+            version_id=str(blob.generation),
+            last_modified=updated,
+            metadata=dict(blob.metadata or {}),
+            is_latest=(blob.time_deleted is None) if is_latest is None else is_latest,
+        )
+
+    def _get_blob(self, version_id: str | None) -> Any:
+        generation = _generation(version_id, self.url) if version_id is not None else None
+        with self._mapped("read metadata"):
+            return self._bucket.get_blob(self.key, generation=generation)
+
+    def head(self, version_id: str | None = None) -> ObjectInfo | None:
+        try:
+            blob = self._get_blob(version_id)
+        except ObjectNotFound:
+            return None
+        if blob is None:
+            return None
+        return self._info(blob, is_latest=True if version_id is None else None)
+
+    def download(self, dest: BinaryIO, version_id: str | None = None) -> ObjectInfo:
+        blob = self._get_blob(version_id)
+        if blob is None:
+            wanted = f"version {version_id!r}" if version_id else "no stored object"
+            raise ObjectNotFound(f"{self.url}: {wanted}")
+        info = self._info(blob, is_latest=True if version_id is None else None)
+        # Pin the generation just read, so bytes and info are the same version.
+        pinned = self._bucket.blob(self.key, generation=blob.generation)
+        with self._mapped("download"):
+            pinned.download_to_file(dest, checksum="crc32c")
+        return info
+
+    def versions(self) -> list[ObjectInfo]:
+        with self._mapped("list versions"):
+            # versions="true", not True: the JSON API documents the lowercase form; requests would
+            # send "True", which GCS accepts but fake-gcs-server does not.
+            blobs = [
+                blob
+                for blob in self._client.list_blobs(self._bucket, prefix=self.key, versions="true")
+                if blob.name == self.key
+            ]
+        blobs.sort(key=lambda blob: int(blob.generation), reverse=True)
+        return [self._info(blob) for blob in blobs]
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _check_source(self, source: BinaryIO, size: int) -> None:
+        """Refuse a short source before any byte is sent: a short multipart body would commit."""
+        try:
+            start = source.tell()
+            end = source.seek(0, io.SEEK_END)
+            source.seek(start)
+        except (OSError, AttributeError, ValueError):
+            return  # not seekable: the size check after the upload still applies
+        if end - start < size:
+            raise StoreError(f"{self.url}: expected {size} bytes from the source, it holds {end - start}")
+
+    def put(
+        self,
+        source: BinaryIO,
+        size: int,
+        metadata: Mapping[str, str],
+        *,
+        if_match: str | None = None,
+        if_absent: bool = False,
+    ) -> ObjectInfo:
+        if size < 0:
+            raise StoreError(f"{self.url}: negative size {size}")
+        precondition: int | None = None
+        if if_absent:
+            precondition = 0
+        elif if_match is not None:
+            try:
+                precondition = _generation(if_match, self.url)
+            except ObjectNotFound:
+                raise PreconditionFailed(
+                    f"{self.url}: {if_match!r} is not a generation of this object"
+                ) from None
+        self._check_source(source, size)
+        blob = self._bucket.blob(self.key, chunk_size=self.chunk_size)
+        blob.metadata = dict(metadata)
+        blob.content_type = "application/octet-stream"
+        with self._mapped("upload"):
+            blob.upload_from_file(
+                source,
+                size=size,
+                checksum="crc32c",
+                if_generation_match=precondition,
+            )
+        if int(blob.size or 0) != size:
+            raise IntegrityError(f"{self.url}: stored {blob.size} bytes, expected {size}")
+        return self._info(blob, is_latest=True)

@@ -1,0 +1,369 @@
+"""The S3 store: one object in a (versioned) bucket, written through boto3's managed transfer.
+
+Why the shape:
+
+- Uploads and downloads go through s3transfer's TransferManager (the engine behind
+  `upload_fileobj`/`download_fileobj`), so large objects move as parallel multipart transfers with
+  botocore's retries, and every part carries a SHA-256 checksum that S3 verifies.
+- Conditional writes: s3transfer refuses `IfMatch`/`IfNoneMatch` in its extra args (boto/boto3#4366),
+  although S3 honours both on PutObject and on CompleteMultipartUpload. A `before-parameter-build`
+  hook adds the condition to whichever request makes the object visible (the single PutObject, or
+  the CompleteMultipartUpload), so the store's compare-and-swap is S3's own, atomic one.
+- moto (in server mode, which the tests use) honours `IfMatch` and `IfNoneMatch` on PutObject and
+  `IfNoneMatch` on CompleteMultipartUpload, but ignores `IfMatch` on CompleteMultipartUpload. For a
+  conditional multipart write the hook therefore also reads the current ETag just before completing
+  and refuses on a mismatch. Against real S3 that check is redundant (S3 enforces the header); against
+  servers that ignore the header it narrows the race to the few milliseconds between that read and
+  the completion. tests/aws/test_s3_store.py proves both what moto honours and that the store refuses.
+- Missing object and access denied are told apart; without `s3:ListBucket`, S3 answers a missing
+  object with 403, so the AccessDenied message says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import unquote, urlsplit
+
+import boto3
+from boto3.s3.transfer import TransferConfig, create_transfer_manager
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from s3transfer.subscribers import BaseSubscriber
+
+from controller_backup.errors import (
+    AccessDenied,
+    ObjectNotFound,
+    PreconditionFailed,
+    SettingsError,
+    StoreError,
+)
+
+from .base import ObjectInfo
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
+
+MIB = 1024 * 1024
+#: parts of 16 MiB, 8 in flight: 128 MiB of buffers at most, whatever the object's size
+DEFAULT_CHUNK_SIZE = 16 * MIB
+DEFAULT_CONCURRENCY = 8
+
+_NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound"})
+_DENIED_CODES = frozenset(
+    {"403", "AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
+)
+_PRECONDITION_CODES = frozenset({"412", "PreconditionFailed", "409", "ConditionalRequestConflict"})
+_BAD_VERSION_CODES = frozenset({"400", "InvalidArgument"})
+_KMS_KEY_ENV = "BACKUP_KMS_KEY_ID"
+
+#: one client per endpoint/region/identity: building one loads service models (~100 ms)
+_CLIENTS: dict[tuple[str, ...], S3Client] = {}
+_CLIENTS_LOCK = threading.Lock()
+#: conditional writes register per-write hooks on the shared client; one at a time
+_CONDITIONAL_LOCK = threading.Lock()
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """(bucket, key) of `s3://bucket/key`; SettingsError naming what is wrong."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "s3":
+        raise SettingsError(f"BACKUP_URL: expected s3://bucket/key, got scheme {parts.scheme!r}")
+    bucket = parts.netloc
+    key = unquote(parts.path.lstrip("/"))
+    if not bucket:
+        raise SettingsError("BACKUP_URL: s3 URL has no bucket (expected s3://bucket/key)")
+    if not key or key.endswith("/"):
+        raise SettingsError(f"BACKUP_URL: s3://{bucket}/{key} names no object (expected s3://bucket/key)")
+    if parts.query or parts.fragment:
+        raise SettingsError("BACKUP_URL: s3 URL must not carry a query or fragment")
+    return bucket, key
+
+
+def _client() -> S3Client:
+    """A cached S3 client; boto3 itself honours AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_S3."""
+    identity = tuple(
+        os.environ.get(name, "")
+        for name in (
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_S3",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_PROFILE",
+        )
+    )
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(identity)
+        if client is None:
+            config = Config(
+                retries={"mode": "standard", "max_attempts": 5},
+                connect_timeout=10,
+                read_timeout=120,
+                max_pool_connections=DEFAULT_CONCURRENCY * 2,
+            )
+            client = boto3.session.Session().client("s3", config=config)
+            _CLIENTS[identity] = client
+    return client
+
+
+def _error_code(exc: ClientError) -> str:
+    code = exc.response.get("Error", {}).get("Code") or ""
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return str(code or status or "")
+
+
+def _unquote_version(version_id: str | None) -> str | None:
+    # Unversioned buckets report the version id "null".
+    return None if version_id in (None, "", "null") else version_id
+
+
+class _KnownSize(BaseSubscriber):
+    """Tells the transfer manager the size (and ETag) it would otherwise ask S3 for with a HEAD."""
+
+    def __init__(self, size: int, etag: str | None = None) -> None:
+        self._size = size
+        self._etag = etag
+
+    def on_queued(self, future: Any, **_: Any) -> None:
+        future.meta.provide_transfer_size(self._size)
+        if self._etag is not None:
+            future.meta.provide_object_etag(self._etag)
+
+
+class S3Store:
+    """One object `s3://bucket/key`, replaced whole; its history is the bucket's versioning."""
+
+    def __init__(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        kms_key_id: str | None = None,
+        client: S3Client | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> None:
+        self.bucket = bucket
+        self.key = key
+        self.url = f"s3://{bucket}/{key}"
+        self.kms_key_id = kms_key_id or None
+        self._client_override = client
+        self._transfer_config = TransferConfig(
+            multipart_threshold=chunk_size,
+            multipart_chunksize=chunk_size,
+            max_concurrency=concurrency,
+            # the classic engine: its requests go through this client, so the hooks below apply
+            preferred_transfer_client="classic",
+        )
+
+    @classmethod
+    def from_url(cls, url: str, *, kms_key_id: str | None = None, **options: Any) -> S3Store:
+        bucket, key = parse_s3_url(url)
+        allowed = {k: v for k, v in options.items() if k in ("client", "chunk_size", "concurrency")}
+        return cls(bucket, key, kms_key_id=kms_key_id or os.environ.get(_KMS_KEY_ENV), **allowed)
+
+    @property
+    def client(self) -> S3Client:
+        return self._client_override or _client()
+
+    # -- errors ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _errors(self, action: str, version_id: str | None = None) -> Iterator[None]:
+        """Translate botocore failures into the store's error family, without secrets."""
+        what = f"{self.url}" + (f" (version {version_id})" if version_id else "")
+        try:
+            yield
+        except ClientError as exc:
+            code = _error_code(exc)
+            if code in _NOT_FOUND_CODES:
+                raise ObjectNotFound(f"{what}: no such object or version ({action})") from None
+            if code in _BAD_VERSION_CODES and version_id:
+                raise ObjectNotFound(f"{what}: not a version of this object ({action})") from None
+            if code in _DENIED_CODES:
+                raise AccessDenied(
+                    f"{what}: access denied ({action}, {code}); note that without s3:ListBucket on "
+                    f"the bucket S3 answers a missing object with 403 too"
+                ) from None
+            if code in _PRECONDITION_CODES:
+                raise PreconditionFailed(
+                    f"{what}: the object changed since the backup started ({action}, {code})"
+                ) from None
+            message = exc.response.get("Error", {}).get("Message", "")
+            raise StoreError(f"{what}: {action} failed: {code} {message}".rstrip()) from None
+        except BotoCoreError as exc:
+            raise StoreError(f"{what}: {action} failed: {type(exc).__name__}: {exc}") from None
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _info(self, head: HeadObjectOutputTypeDef, is_latest: bool = True) -> ObjectInfo:
+        return ObjectInfo(
+            url=self.url,
+            size=int(head["ContentLength"]),
+            etag=head["ETag"],
+            version_id=_unquote_version(head.get("VersionId")),
+            last_modified=head["LastModified"],
+            metadata=dict(head.get("Metadata", {})),
+            is_latest=is_latest,
+        )
+
+    def _head(self, version_id: str | None) -> HeadObjectOutputTypeDef:
+        kwargs: dict[str, str] = {"Bucket": self.bucket, "Key": self.key}
+        if version_id:
+            kwargs["VersionId"] = version_id
+        with self._errors("head", version_id):
+            return self.client.head_object(**kwargs)  # type: ignore[arg-type]
+
+    def head(self, version_id: str | None = None) -> ObjectInfo | None:
+        try:
+            head = self._head(version_id)
+        except ObjectNotFound:
+            return None
+        is_latest = True
+        if version_id:
+            current = self.head()
+            is_latest = current is not None and current.version_id == version_id
+        return self._info(head, is_latest)
+
+    def download(self, dest: BinaryIO, version_id: str | None = None) -> ObjectInfo:
+        # Read the version first and pin the download to it (or to its ETag, where the bucket keeps
+        # no versions), so a concurrent overwrite can never mix two objects' bytes.
+        info = self._info(self._head(version_id))
+        extra: dict[str, str] = {}
+        if info.version_id:
+            extra["VersionId"] = info.version_id
+        subscriber = _KnownSize(info.size, None if info.version_id else info.etag)
+        with (
+            self._errors("download", version_id),
+            create_transfer_manager(self.client, self._transfer_config) as manager,
+        ):
+            manager.download(self.bucket, self.key, dest, extra, [subscriber]).result()
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            dest.seek(0, os.SEEK_END)
+        return info
+
+    def versions(self) -> list[ObjectInfo]:
+        listed: list[tuple[str | None, bool]] = []
+        with self._errors("list versions"):
+            pages = self.client.get_paginator("list_object_versions").paginate(
+                Bucket=self.bucket, Prefix=self.key
+            )
+            for page in pages:
+                for version in page.get("Versions", []):
+                    if version.get("Key") == self.key:
+                        listed.append(
+                            (_unquote_version(version.get("VersionId")), bool(version.get("IsLatest")))
+                        )
+
+        # S3 lists one key's versions newest first. Listings carry no user metadata, and every
+        # stored backup describes itself in its metadata, so each version is read with a HEAD.
+        def describe(entry: tuple[str | None, bool]) -> ObjectInfo | None:
+            version_id, is_latest = entry
+            try:
+                head = self._head(version_id)
+            except ObjectNotFound:  # removed between the listing and the HEAD
+                return None
+            return self._info(head, is_latest)
+
+        with ThreadPoolExecutor(max_workers=min(8, max(1, len(listed)))) as pool:
+            infos = list(pool.map(describe, listed))
+        return [info for info in infos if info is not None]
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def put(
+        self,
+        source: BinaryIO,
+        size: int,
+        metadata: Mapping[str, str],
+        *,
+        if_match: str | None = None,
+        if_absent: bool = False,
+    ) -> ObjectInfo:
+        if if_match is not None and if_absent:
+            raise StoreError(f"{self.url}: if_match and if_absent exclude each other")
+        extra: dict[str, Any] = {"Metadata": dict(metadata), "ChecksumAlgorithm": "SHA256"}
+        if self.kms_key_id:
+            extra["ServerSideEncryption"] = "aws:kms"
+            extra["SSEKMSKeyId"] = self.kms_key_id
+        condition: dict[str, str] = {}
+        if if_match is not None:
+            condition["IfMatch"] = if_match
+        elif if_absent:
+            condition["IfNoneMatch"] = "*"
+        written: dict[str, Any] = {}
+        lock = _CONDITIONAL_LOCK if condition else contextlib.nullcontext()
+        with (
+            lock,
+            self._hooks(condition, written),
+            self._errors("upload"),
+            create_transfer_manager(self.client, self._transfer_config) as manager,
+        ):
+            manager.upload(source, self.bucket, self.key, extra, [_KnownSize(size)]).result()
+        if "ETag" not in written:
+            raise StoreError(f"{self.url}: upload finished without S3 reporting the object's ETag")
+        return ObjectInfo(
+            url=self.url,
+            size=size,
+            etag=str(written["ETag"]),
+            version_id=_unquote_version(written.get("VersionId")),
+            last_modified=datetime.now(UTC),
+            metadata=dict(metadata),
+            is_latest=True,
+        )
+
+    @contextlib.contextmanager
+    def _hooks(self, condition: Mapping[str, str], written: dict[str, Any]) -> Iterator[None]:
+        """Add `condition` to the request that makes the object visible; record S3's answer to it.
+
+        The hooks act only on requests for this bucket and key, marked through botocore's
+        per-request context so the answer is matched to this upload's own request.
+        """
+        events = self.client.meta.events
+        token = uuid.uuid4().hex
+        final_ops = ("PutObject", "CompleteMultipartUpload")
+
+        def before(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+            if params.get("Bucket") != self.bucket or params.get("Key") != self.key:
+                return
+            context["controller_backup_upload"] = token
+            if not condition:
+                return
+            for name, value in condition.items():
+                params.setdefault(name, value)
+            if model.name == "CompleteMultipartUpload" and "IfMatch" in condition:
+                self._check_etag_before_completing(condition["IfMatch"])
+
+        def after(http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+            if context.get("controller_backup_upload") == token and http_response.status_code < 300:
+                written["ETag"] = parsed.get("ETag")
+                written["VersionId"] = parsed.get("VersionId")
+
+        registered: list[tuple[str, Callable[..., None], str]] = []
+        for op in final_ops:
+            registered.append((f"before-parameter-build.s3.{op}", before, f"{token}-before-{op}"))
+            registered.append((f"after-call.s3.{op}", after, f"{token}-after-{op}"))
+        for event, handler, unique_id in registered:
+            events.register(event, handler, unique_id=unique_id)
+        try:
+            yield
+        finally:
+            for event, _handler, unique_id in registered:
+                events.unregister(event, unique_id=unique_id)
+
+    def _check_etag_before_completing(self, expected: str) -> None:
+        """Refuse to complete a multipart write whose base changed (for servers that ignore IfMatch)."""
+        try:
+            current = self._head(None)["ETag"]
+        except ObjectNotFound:
+            current = None
+        if current != expected:
+            raise PreconditionFailed(f"{self.url}: the object changed since the backup started")

@@ -1,0 +1,127 @@
+"""The ObjectStore contract, run against every implementation.
+
+A store's test module subclasses `StoreContract` and provides the `store` fixture: a fresh,
+empty object location (a new key) on a real server. `versioned` says whether that store keeps
+history; tests of history then assert, and are skipped with a stated reason only where the
+backend itself keeps none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from controller_backup.errors import ObjectNotFound, PreconditionFailed
+from controller_backup.stores import METADATA_KEYS, ObjectInfo, ObjectStore
+
+
+def _meta(data: bytes, **extra: str) -> dict[str, str]:
+    meta = {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size": str(len(data)),
+        "controller_version": "7.1.1794",
+        "exported_at": "2026-11-25T00:00:00+00:00",
+        "controller": "https://controller.example",
+        "tool_version": "0.1.0",
+    }
+    meta.update(extra)
+    return meta
+
+
+def _put(store: ObjectStore, data: bytes, **kwargs: object) -> ObjectInfo:
+    return store.put(io.BytesIO(data), len(data), _meta(data), **kwargs)  # type: ignore[arg-type]
+
+
+def _get(store: ObjectStore, version_id: str | None = None) -> tuple[bytes, ObjectInfo]:
+    buf = io.BytesIO()
+    info = store.download(buf, version_id)
+    return buf.getvalue(), info
+
+
+class StoreContract:
+    versioned = True
+
+    @pytest.fixture
+    def store(self) -> ObjectStore:  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError
+
+    def test_empty_location(self, store: ObjectStore) -> None:
+        assert store.head() is None
+        with pytest.raises(ObjectNotFound):
+            store.download(io.BytesIO())
+        assert store.versions() == []
+
+    def test_round_trip_bytes_and_metadata(self, store: ObjectStore) -> None:
+        data = os.urandom(4096)
+        written = _put(store, data)
+        assert written.size == len(data) and written.etag
+        body, info = _get(store)
+        assert body == data
+        assert info.size == len(data)
+        for key in METADATA_KEYS:
+            assert info.metadata[key] == _meta(data)[key], key
+        head = store.head()
+        assert head is not None and head.etag == written.etag and head.size == len(data)
+        assert dict(head.metadata) == dict(info.metadata)
+        assert abs(head.last_modified - datetime.now(UTC)) < timedelta(minutes=5)
+
+    def test_overwrite_replaces_the_one_object(self, store: ObjectStore) -> None:
+        _put(store, b"first" * 300)
+        second = _put(store, b"second" * 300)
+        body, info = _get(store)
+        assert body == b"second" * 300
+        assert info.etag == second.etag
+
+    def test_large_object_round_trip(self, store: ObjectStore) -> None:
+        data = os.urandom(3 * 1024 * 1024 + 17) * 4  # 12 MiB and a bit: crosses multipart/chunk sizes
+        _put(store, data)
+        body, info = _get(store)
+        assert hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
+        assert info.size == len(data)
+
+    def test_if_match_current_etag_writes(self, store: ObjectStore) -> None:
+        first = _put(store, b"a" * 2000)
+        _put(store, b"b" * 2000, if_match=first.etag)
+        assert _get(store)[0] == b"b" * 2000
+
+    def test_if_match_stale_etag_is_refused_and_changes_nothing(self, store: ObjectStore) -> None:
+        first = _put(store, b"a" * 2000)
+        second = _put(store, b"b" * 2000, if_match=first.etag)
+        with pytest.raises(PreconditionFailed):
+            _put(store, b"c" * 2000, if_match=first.etag)
+        body, info = _get(store)
+        assert body == b"b" * 2000 and info.etag == second.etag
+
+    def test_if_absent(self, store: ObjectStore) -> None:
+        _put(store, b"x" * 1500, if_absent=True)
+        with pytest.raises(PreconditionFailed):
+            _put(store, b"y" * 1500, if_absent=True)
+        assert _get(store)[0] == b"x" * 1500
+
+    def test_versions_newest_first_and_readable(self, store: ObjectStore) -> None:
+        if not self.versioned:
+            pytest.skip(f"{type(store).__name__}'s backend keeps no versions")
+        a = _put(store, b"A" * 1024)
+        b = _put(store, b"B" * 1024)
+        versions = store.versions()
+        assert [v.version_id for v in versions[:2]] == [b.version_id, a.version_id]
+        assert versions[0].is_latest and not versions[1].is_latest
+        assert a.version_id is not None
+        body, info = _get(store, a.version_id)
+        assert body == b"A" * 1024 and info.version_id == a.version_id
+        old = store.head(a.version_id)
+        assert old is not None and old.metadata["sha256"] == hashlib.sha256(b"A" * 1024).hexdigest()
+
+    def test_missing_version_is_not_found(self, store: ObjectStore) -> None:
+        if not self.versioned:
+            pytest.skip(f"{type(store).__name__}'s backend keeps no versions")
+        _put(store, b"A" * 1024)
+        with pytest.raises(ObjectNotFound):
+            store.download(io.BytesIO(), self.missing_version_id)
+
+    #: a well-formed version id that names nothing; stores override where ids have a fixed shape
+    missing_version_id = "20000101T000000000000Z-000000"

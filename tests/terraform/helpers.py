@@ -1,0 +1,86 @@
+"""Offline Terraform checks shared by every cloud's module tests.
+
+No provider can be downloaded here, so a module is checked by `terraform fmt -check`, parsed with
+python-hcl2 for its structure, and scanned with checkov (installed in its own venv by `make tools`,
+because checkov's hcl2 fork clashes with python-hcl2). A missing tool fails the test loudly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import hcl2
+
+ROOT = Path(__file__).resolve().parents[2]
+TERRAFORM_DIR = ROOT / "infra" / "terraform"
+
+
+def _tool(name: str, env_var: str, default: Path | None = None) -> str:
+    path = os.environ.get(env_var) or (str(default) if default and default.exists() else shutil.which(name))
+    if not path:
+        raise AssertionError(f"{name} is not installed (set {env_var} or run `make tools`)")
+    return path
+
+
+def terraform_fmt_problems(directory: Path) -> list[str]:
+    """Files under `directory` that `terraform fmt -check -recursive` would rewrite."""
+    proc = subprocess.run(
+        [_tool("terraform", "TERRAFORM_BIN"), "fmt", "-check", "-recursive", "-list=true", str(directory)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode not in (0, 3):
+        raise AssertionError(f"terraform fmt failed: {proc.stderr}")
+    return [line for line in proc.stdout.splitlines() if line.strip()]
+
+
+def load_module(directory: Path) -> dict[str, list[Any]]:
+    """Every top-level block of the module's .tf files, merged by block type."""
+    merged: dict[str, list[Any]] = {}
+    for tf in sorted(directory.glob("*.tf")):
+        with tf.open() as fh:
+            for block_type, blocks in hcl2.load(fh).items():
+                merged.setdefault(block_type, []).extend(blocks)
+    return merged
+
+
+def resources(module: dict[str, list[Any]], resource_type: str) -> dict[str, dict[str, Any]]:
+    """name -> body of every `resource "<resource_type>" "<name>"` block."""
+    found: dict[str, dict[str, Any]] = {}
+    for block in module.get("resource", []):
+        for rtype, named in block.items():
+            if rtype == resource_type:
+                found.update(named)
+    return found
+
+
+def run_checkov(directory: Path) -> dict[str, Any]:
+    """checkov's JSON summary for `directory`; the caller asserts on `failed` and `skipped`."""
+    checkov = _tool("checkov", "CHECKOV_BIN", ROOT / ".tools" / "checkov" / "bin" / "checkov")
+    proc = subprocess.run(
+        [checkov, "-d", str(directory), "--framework", "terraform", "-o", "json", "--compact"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
+        timeout=600,
+    )
+    if not proc.stdout.strip():
+        raise AssertionError(f"checkov printed nothing (exit {proc.returncode}): {proc.stderr[-2000:]}")
+    report = json.loads(proc.stdout)
+    reports = report if isinstance(report, list) else [report]
+    failed: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    passed = 0
+    for rep in reports:
+        results = rep.get("results", {})
+        failed += results.get("failed_checks", [])
+        skipped += results.get("skipped_checks", [])
+        passed += len(results.get("passed_checks", []))
+    return {"failed": failed, "skipped": skipped, "passed": passed}
