@@ -30,6 +30,7 @@ from controller_backup.errors import (
     PreconditionFailed,
     RefusedError,
 )
+from controller_backup.inspection import check_backup_bytes
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool
@@ -124,7 +125,7 @@ def _restore(
     with HashingSpool() as spool:
         info = store.download(spool.stream, options.version_id)
         spool.flush()
-        _verify_backup(info, spool)
+        check_backup_bytes(info, spool)
         inspect_archive(spool.stream, spool.size)
         driver = driver or _ready_driver(target, private_ip)
         backup_version = info.metadata.get("controller_version")
@@ -155,19 +156,6 @@ def _restore(
         if marker:
             marker.finish(info)
         return result("ok", verified=True)
-
-
-def _verify_backup(info: ObjectInfo, spool: HashingSpool) -> None:
-    """Invariant 2: the bytes must be exactly the ones the backup recorded."""
-    recorded = info.metadata.get("sha256")
-    if not recorded:
-        raise IntegrityError(f"{info.url}: the stored object has no sha256 metadata; refusing to restore it")
-    if spool.size != info.size or str(spool.size) != info.metadata.get("size", str(spool.size)):
-        raise IntegrityError(
-            f"{info.url}: read {spool.size} bytes, the object records {info.metadata.get('size', info.size)}"
-        )
-    if spool.sha256 != recorded:
-        raise IntegrityError(f"{info.url}: sha256 of the stored bytes does not match its metadata")
 
 
 def _ready_driver(target: Settings, private_ip: str | None) -> ControllerDriver:

@@ -37,6 +37,9 @@ class Settings:
     request_timeout: float = 30.0
     #: seconds to wait for a booting controller before giving up
     ready_timeout: float = 600.0
+    #: tries of one controller call on transient failures, and their total seconds
+    retry_attempts: int = 5
+    retry_seconds: float = 120.0
     #: versions the local store keeps (buckets keep theirs by their own lifecycle rules)
     keep_versions: int = 10
 
@@ -132,6 +135,8 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "min_size_ratio": ("BACKUP_MIN_SIZE_RATIO", _parse_ratio),
     "request_timeout": ("CONTROLLER_TIMEOUT", _positive(float)),
     "ready_timeout": ("CONTROLLER_READY_TIMEOUT", _positive(float)),
+    "retry_attempts": ("CONTROLLER_RETRY_ATTEMPTS", _positive(int)),
+    "retry_seconds": ("CONTROLLER_RETRY_SECONDS", _positive(float)),
     "keep_versions": ("BACKUP_KEEP_VERSIONS", _positive(int)),
 }
 _ENV_NAMES = {field: env for field, (env, _) in _PARSERS.items()}

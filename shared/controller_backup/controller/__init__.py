@@ -28,6 +28,6 @@ def open_driver(
         ca_bundle=settings.ca_bundle,
         verify_tls=settings.verify_tls,
         timeout=settings.request_timeout,
-        retry=retry,
+        retry=retry or RetryPolicy(attempts=settings.retry_attempts, deadline=settings.retry_seconds),
     )
     return ExportApiDriver(client)

@@ -422,7 +422,9 @@ class ControllerClient:
             if "json" in content_type.lower():
                 answer = _parse_envelope(action, content_type, response.read())
                 reason = str(answer.get("reason", ""))
-                raise ControllerError(f"{action} failed: {redact(reason) or 'error envelope'}")
+                raise ControllerError(
+                    f"{action} answered an error envelope instead of data: {redact(reason) or 'no reason'}"
+                )
             declared = response.headers.get("Content-Length")
             size = 0
             try:

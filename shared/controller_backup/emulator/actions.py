@@ -20,8 +20,6 @@ from .state import VERSION_PREFIX, ControllerState
 
 log = logging.getLogger("controller_backup.emulator")
 
-_NO_SESSION_NEEDED = frozenset({"get_api_token", "login"})
-
 
 class Controller:
     """Dispatches API requests against one controller's state, honouring the fault knobs."""
@@ -30,6 +28,10 @@ class Controller:
         self.state = state
         self.faults = faults
         self.api = api
+        self._sessionless: dict[str, Callable[[ApiRequest], Answer]] = {
+            "get_api_token": self._api_token,
+            "login": self._login,
+        }
         self._actions: dict[str, Callable[[ApiRequest], Answer]] = {
             "list_version_info": self._version_info,
             "initial_setup": self._initial_setup,
@@ -52,30 +54,42 @@ class Controller:
         return None
 
     def respond(self, request: ApiRequest) -> Answer:
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        sessionless = self._sessionless.get(request.action)
+        if sessionless is not None:
+            return sessionless(request)
+        problem = self.state.session_problem(request.params.get("CID"))
+        if problem is not None:
+            return answers.fail(problem)
+        handler = self._actions.get(request.action)
+        if handler is None:
+            return answers.fail(f"Invalid action: {request.action}")
+        return handler(request)
+
+    def _refusal(self, request: ApiRequest) -> Answer | None:
+        """The answer for a request refused before any action runs (booting, no key, no action)."""
         not_ready = self.faults.not_ready_answer()
         if not_ready is NotReadyAnswer.DROP:
             return Drop()
         if not_ready is not None:
             return answers.fail(not_ready.value)
         action = request.action
-        if request.endpoint == "v2" and action != "get_api_token":
-            if not self.state.token_valid(request.access_key):
-                return answers.fail("Invalid access key")
-        if action == "get_api_token":
-            if request.endpoint != "v2":
-                return answers.fail(f"Invalid action: {action}")
-            return answers.ok({"api_token": self.state.issue_token()})
-        if action == "login":
-            return self._login(request)
+        if (
+            request.endpoint == "v2"
+            and action != "get_api_token"
+            and not self.state.token_valid(request.access_key)
+        ):
+            return answers.fail("Invalid access key")
         if not action:
             return answers.fail("action is required")
-        problem = self.state.session_problem(request.params.get("CID"))
-        if problem is not None:
-            return answers.fail(problem)
-        handler = self._actions.get(action)
-        if handler is None:
-            return answers.fail(f"Invalid action: {action}")
-        return handler(request)
+        return None
+
+    def _api_token(self, request: ApiRequest) -> Answer:
+        if request.endpoint != "v2":
+            return answers.fail(f"Invalid action: {request.action}")
+        return answers.ok({"api_token": self.state.issue_token()})
 
     def _login(self, request: ApiRequest) -> Answer:
         username = request.params.get("username", "")

@@ -15,7 +15,7 @@ import json
 import os
 import random
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -92,7 +92,7 @@ def archive_length(spec: ArchiveSpec) -> int:
     return _layout(spec).length
 
 
-def iter_archive(spec: ArchiveSpec) -> Iterator[bytes]:
+def iter_archive(spec: ArchiveSpec) -> Generator[bytes, None, None]:
     """The archive as chunks of at most 1 MiB."""
     layout = _layout(spec)
     for name, data in layout.json_members:

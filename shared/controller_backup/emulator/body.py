@@ -7,9 +7,17 @@ be read incrementally; nothing here holds more than the caller asks for.
 from __future__ import annotations
 
 from email.message import Message
-from typing import BinaryIO
+from typing import Protocol
 
 _MAX_CHUNK_LINE = 1024
+
+
+class Source(Protocol):
+    """The connection's buffered reader."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+    def readline(self, size: int, /) -> bytes: ...
 
 
 class BodyError(ValueError):
@@ -23,7 +31,7 @@ class BodyTooLarge(BodyError):
 class BodyReader:
     """A file-like `read(n)` over exactly one request body."""
 
-    def __init__(self, rfile: BinaryIO, headers: Message) -> None:
+    def __init__(self, rfile: Source, headers: Message) -> None:
         self._rfile = rfile
         self._chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
         self._remaining = 0  # bytes left in the body (plain) or in the current chunk (chunked)

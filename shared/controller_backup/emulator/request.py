@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from email.message import Message
-from typing import BinaryIO
 from urllib.parse import parse_qs
 
-from .body import BodyError, BodyReader, BodyTooLarge
+from .body import BodyError, BodyReader, BodyTooLarge, Source
 from .multipart import FilePart, MultipartError, parse_multipart
 
 #: bodies other than multipart carry a few parameters; anything bigger is a client bug
@@ -49,7 +48,7 @@ class ApiRequest:
 
 
 def read_request(
-    method: str, endpoint: str, query: str, headers: Message, rfile: BinaryIO, spool_dir: str
+    method: str, *, endpoint: str, query: str, headers: Message, rfile: Source, spool_dir: str
 ) -> ApiRequest:
     """Read the whole request (the body too, so the connection stays usable)."""
     params = _flatten(parse_qs(query, keep_blank_values=True))

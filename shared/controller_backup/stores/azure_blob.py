@@ -242,7 +242,10 @@ class AzureBlobStore:
     # -- reading ---------------------------------------------------------------------------
 
     def _info(self, props: BlobProperties, *, is_latest: bool | None = None) -> ObjectInfo:
-        current = props.is_current_version
+        if is_latest is None:
+            # The service marks only the current version (IsCurrentVersion / x-ms-is-current-version);
+            # without versioning there is no version id and the one blob is the current one.
+            is_latest = props.version_id is None or bool(props.is_current_version)
         return ObjectInfo(
             url=self.url,
             size=int(props.size or 0),
@@ -250,7 +253,7 @@ class AzureBlobStore:
             version_id=props.version_id,
             last_modified=_aware(props.last_modified),
             metadata=dict(props.metadata or {}),
-            is_latest=is_latest if is_latest is not None else (current is None or bool(current)),
+            is_latest=is_latest,
         )
 
     def head(self, version_id: str | None = None) -> ObjectInfo | None:

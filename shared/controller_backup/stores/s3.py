@@ -236,7 +236,10 @@ class S3Store:
     def download(self, dest: BinaryIO, version_id: str | None = None) -> ObjectInfo:
         # Read the version first and pin the download to it (or to its ETag, where the bucket keeps
         # no versions), so a concurrent overwrite can never mix two objects' bytes.
-        info = self._info(self._head(version_id))
+        info = self.head(version_id)
+        if info is None:
+            what = f"version {version_id}" if version_id else "stored object"
+            raise ObjectNotFound(f"{self.url}: no {what}")
         extra: dict[str, str] = {}
         if info.version_id:
             extra["VersionId"] = info.version_id

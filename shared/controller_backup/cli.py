@@ -1,0 +1,226 @@
+"""`controller-backup`: the operator's command line.
+
+Settings come from the environment (DESIGN.md's names) and flags override them. Every command
+prints a short human line, or with `--json` the same JSON result the cloud functions return.
+Exit codes (stable, one per failure kind):
+
+    0 ok                      5 timeout                 9 integrity (hash/size/verify)
+    1 unexpected error        6 controller error        10 refused by a safety rule
+    2 bad settings/arguments  7 invalid export          130 interrupted
+    3 auth                    8 store (incl. not found, access denied, precondition failed)
+    4 not ready
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from controller_backup import __version__
+from controller_backup.errors import BackupError, SettingsError
+from controller_backup.progress import progress_for
+from controller_backup.settings import Settings
+from controller_backup.stores import open_store, store_kind
+
+log = logging.getLogger("controller_backup.cli")
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser, controller: bool = True) -> None:
+    group = parser.add_argument_group("settings (override the environment)")
+    if controller:
+        group.add_argument("--controller-url", help="CONTROLLER_URL: https://host of the controller")
+        group.add_argument("--username", help="CONTROLLER_USERNAME (default admin)")
+        group.add_argument(
+            "--password-ref",
+            help="CONTROLLER_PASSWORD as a secret reference, e.g. env:NAME or aws-sm:NAME",
+        )
+        group.add_argument("--ca-bundle", help="CONTROLLER_CA_BUNDLE: PEM file to trust")
+        group.add_argument(
+            "--insecure", action="store_true", help="CONTROLLER_VERIFY_TLS=false (not recommended)"
+        )
+    group.add_argument("--backup-url", help="BACKUP_URL: s3://, gs://, azblob://, file:// or a path")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        controller_url=args.controller_url,
+        username=args.username,
+        password_ref=args.password_ref,
+        ca_bundle=args.ca_bundle,
+        verify_tls="false" if args.insecure else None,
+        backup_url=args.backup_url,
+        min_size_ratio=getattr(args, "min_size_ratio", None),
+    )
+
+
+def _backup_url(args: argparse.Namespace) -> str:
+    import os
+
+    url = args.backup_url or os.environ.get("BACKUP_URL", "")
+    if not url:
+        raise SettingsError("invalid settings: BACKUP_URL is required")
+    store_kind(url)
+    return url
+
+
+def _cmd_backup(args: argparse.Namespace) -> dict[str, Any]:
+    from controller_backup.backup import run_backup
+
+    progress = progress_for("export", not args.json)
+    result = run_backup(_settings(args), force=args.force, trigger="cli", progress=progress)
+    if progress:
+        progress.finish()
+    return result.to_dict()
+
+
+def _cmd_restore(args: argparse.Namespace) -> dict[str, Any]:
+    from controller_backup.restore import run_restore
+
+    progress = progress_for("import", not args.json)
+    result = run_restore(
+        _settings(args),
+        controller_url=args.target_url,
+        private_ip=args.private_ip,
+        version_id=args.version_id,
+        dry_run=args.dry_run,
+        force=args.force,
+        allow_version_mismatch=args.allow_version_mismatch,
+        progress=progress,
+    )
+    if progress:
+        progress.finish()
+    return result.to_dict()
+
+
+def _cmd_status(args: argparse.Namespace) -> dict[str, Any]:
+    from controller_backup.inspection import backup_status
+
+    return backup_status(open_store(_backup_url(args)))
+
+
+def _cmd_verify(args: argparse.Namespace) -> dict[str, Any]:
+    from controller_backup.inspection import verify_backup
+
+    return verify_backup(open_store(_backup_url(args)), args.version_id)
+
+
+def _cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
+    from controller_backup.demo import run_demo
+
+    return run_demo(size=args.size, workdir=args.workdir, quiet=args.json)
+
+
+def _human(result: dict[str, Any]) -> str:
+    job = result.get("job", "")
+    status = result.get("status", "")
+    if job in ("backup", "restore"):
+        return (
+            f"{job} {status}: {result.get('object')} version {result.get('version_id')} "
+            f"{result.get('size')} bytes sha256 {str(result.get('sha256'))[:16]}... "
+            f"controller version {result.get('controller_version')} in {result.get('duration_ms')} ms"
+        )
+    return json.dumps(result, indent=2, default=str)
+
+
+def _parse_size(text: str) -> int:
+    from controller_backup.emulator.cli import parse_size
+
+    return parse_size(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="controller-backup",
+        description="Back up and restore a network controller's configuration.",
+        epilog=(__doc__ or "").split("Exit codes", 1)[-1].join(("Exit codes", "")),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler: Callable[[argparse.Namespace], Any], help_text: str) -> Any:
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd.set_defaults(handler=handler)
+        if name != "emulator":
+            cmd.add_argument("--json", action="store_true", help="print the JSON result")
+        return cmd
+
+    backup = command("backup", _cmd_backup, "export the controller's configuration into the stored object")
+    _add_settings_flags(backup)
+    backup.add_argument("--min-size-ratio", help="BACKUP_MIN_SIZE_RATIO (default 0.5)")
+    backup.add_argument("--force", action="store_true", help="replace even a much larger stored backup")
+
+    restore = command("restore", _cmd_restore, "push the stored configuration into a controller")
+    _add_settings_flags(restore)
+    restore.add_argument("--target-url", help="restore into this controller instead of CONTROLLER_URL")
+    restore.add_argument("--private-ip", help="the target's private IP (a fresh controller's password)")
+    restore.add_argument("--version-id", help="restore this stored version instead of the newest")
+    restore.add_argument("--dry-run", action="store_true", help="check everything, change nothing")
+    restore.add_argument("--force", action="store_true", help="overwrite a controller that is already set up")
+    restore.add_argument(
+        "--allow-version-mismatch", action="store_true", help="restore onto another controller version"
+    )
+
+    status = command("status", _cmd_status, "show the stored backup's metadata and age")
+    _add_settings_flags(status, controller=False)
+
+    verify = command("verify", _cmd_verify, "download the stored backup, check its hash and structure")
+    _add_settings_flags(verify, controller=False)
+    verify.add_argument("--version-id", help="verify this stored version instead of the newest")
+
+    emulator = command("emulator", _run_emulator, "run a controller emulator (for tests and dry runs)")
+    from controller_backup.emulator.cli import add_arguments
+
+    add_arguments(emulator)
+
+    demo = command("demo", _cmd_demo, "back up an emulated controller and restore it into a blank one")
+    demo.add_argument("--size", type=_parse_size, default=8 * 1024 * 1024, help="archive size (8M)")
+    demo.add_argument("--workdir", help="keep the demo's backup folder here (default: a temp dir)")
+    return parser
+
+
+def _run_emulator(args: argparse.Namespace) -> int:
+    from controller_backup.emulator.cli import run
+
+    return run(args)
+
+
+def _configure_logging(verbosity: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet and verbosity == 0 else logging.INFO
+    if verbosity >= 2:
+        level = logging.DEBUG
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if verbosity == 0:
+        logging.getLogger("controller_backup.controller").setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    json_mode = bool(getattr(args, "json", False))
+    _configure_logging(args.verbose, json_mode or args.command == "demo")
+    try:
+        outcome = args.handler(args)
+    except BackupError as exc:
+        print(json.dumps(exc.to_dict()) if json_mode else f"error [{exc.code}]: {exc.message}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    if isinstance(outcome, int):
+        return outcome
+    if json_mode:
+        print(json.dumps(outcome, default=str))
+    elif args.command != "demo":  # the demo narrates as it goes
+        print(_human(outcome))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""The emulator's public face: a configuration object and a server you start, poke and stop."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import ssl
+import tempfile
+import threading
+from dataclasses import dataclass
+from types import TracebackType
+
+from .actions import Controller
+from .archive import MAX_SIZE, MIN_SIZE
+from .faults import Faults
+from .server import EmulatorServer
+from .state import ControllerState
+
+log = logging.getLogger("controller_backup.emulator")
+
+_ANY_HOST = ("", "0.0.0.0", "::")  # noqa: S104 - names, not a bind
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """How the emulated controller looks; the defaults make a set-up 7.1 controller on v2."""
+
+    archive_size: int = 64 * 1024
+    seed: int = 1
+    name: str = "controller-a"
+    version: str = "7.1.1794"
+    private_ip: str = "10.0.0.10"
+    username: str = "admin"
+    #: ignored when blank: a fresh controller's password is its private IP
+    password: str = "Adm1n-secret!"  # noqa: S105 - a test controller's default, not a real secret
+    blank: bool = False
+    api: str = "v2"
+    tls: bool = False
+    cid_lifetime: float | None = None
+    latency: float = 0.0
+    error_5xx_rate: float = 0.0
+    text_json: bool = False
+    host: str = "127.0.0.1"
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        if not MIN_SIZE <= self.archive_size <= MAX_SIZE:
+            raise ValueError(f"archive_size must be within {MIN_SIZE}..{MAX_SIZE} bytes")
+        if self.api not in ("v1", "v2"):
+            raise ValueError("api must be 'v1' or 'v2'")
+        if not 0.0 <= self.error_5xx_rate <= 1.0:
+            raise ValueError("error_5xx_rate must be within 0..1")
+        if self.latency < 0:
+            raise ValueError("latency must not be negative")
+        if self.cid_lifetime is not None and self.cid_lifetime <= 0:
+            raise ValueError("cid_lifetime must be positive (or None for sessions that never expire)")
+        if not self.blank and not self.password:
+            raise ValueError("a set-up controller needs a password")
+
+
+class Emulator:
+    """A controller emulator on a free loopback port, served from a daemon thread."""
+
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
+        self.config = config = config or EmulatorConfig()
+        self._workdir = tempfile.TemporaryDirectory(prefix="controller-emulator-")
+        self.faults = Faults(latency=config.latency, error_5xx_rate=config.error_5xx_rate, seed=config.seed)
+        self.state = ControllerState(
+            name=config.name,
+            version=config.version,
+            private_ip=config.private_ip,
+            username=config.username,
+            password=config.password,
+            blank=config.blank,
+            seed=config.seed,
+            archive_size=config.archive_size,
+            cid_lifetime=config.cid_lifetime,
+            spool_dir=self._workdir.name,
+        )
+        self.controller = Controller(self.state, self.faults, config.api)
+        #: (method, path, action) of every request, in arrival order; never parameters or headers
+        self.requests: list[tuple[str, str, str]] = []
+        self._requests_lock = threading.Lock()
+        self.ca_pem: str | None = None
+        self.ca_file: str | None = None
+        self._server: EmulatorServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """`http(s)://host:port` of the running emulator."""
+        if self._server is None:
+            raise RuntimeError("the emulator is not running")
+        host, port = self._server.server_address[:2]
+        shown = "127.0.0.1" if self.config.host in _ANY_HOST else str(host)
+        if ":" in shown:
+            shown = f"[{shown}]"
+        return f"{'https' if self.config.tls else 'http'}://{shown}:{port}"
+
+    def start(self) -> Emulator:
+        """Bind and serve in the background; returns self so `Emulator(cfg).start()` reads well."""
+        if self._server is not None:
+            raise RuntimeError("the emulator is already running")
+        self._server = EmulatorServer(
+            (self.config.host, self.config.port),
+            self.controller,
+            spool_dir=self._workdir.name,
+            text_json=self.config.text_json,
+            record=self._record,
+            ssl_context=self._tls_context() if self.config.tls else None,
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="controller-emulator"
+        )
+        self._thread.daemon = True
+        self._thread.start()
+        log.debug("emulator listening on %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, cut open connections, and delete every temporary file."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.close_connections()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.state.close()
+        self._workdir.cleanup()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def export_bytes(self) -> bytes:
+        """The current archive in memory: for tests with small archives only."""
+        _, chunks = self.state.open_export()
+        with contextlib.closing(chunks):
+            return b"".join(chunks)
+
+    def export_sha256(self) -> str:
+        """sha256 hex of the current archive, computed while streaming it."""
+        digest = hashlib.sha256()
+        _, chunks = self.state.open_export()
+        with contextlib.closing(chunks):
+            for chunk in chunks:
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    def reboot(self, not_ready_seconds: float) -> None:
+        """Act like a controller that restarts: sessions and tokens are lost, then it is not ready
+        for `not_ready_seconds`."""
+        self.state.forget_sessions()
+        self.faults.become_not_ready(not_ready_seconds)
+
+    def _record(self, method: str, path: str, action: str) -> None:
+        with self._requests_lock:
+            self.requests.append((method, path, action))
+
+    def _tls_context(self) -> ssl.SSLContext:
+        from .tlscert import self_signed_cert
+
+        hosts = ["127.0.0.1", "localhost"]
+        if self.config.host not in _ANY_HOST:
+            hosts.append(self.config.host)
+        cert_pem, key_pem = self_signed_cert(hosts)
+        self.ca_pem = cert_pem.decode()
+        self.ca_file = os.path.join(self._workdir.name, "controller-ca.pem")
+        key_file = os.path.join(self._workdir.name, "controller-key.pem")
+        with open(self.ca_file, "wb") as handle:
+            handle.write(cert_pem)
+        with open(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+            handle.write(key_pem)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.ca_file, key_file)
+        return context

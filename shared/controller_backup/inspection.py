@@ -1,0 +1,66 @@
+"""Read-only looks at the stored backup: its status and age, and a full verification.
+
+Operators (and alarms) need "when did the last good backup land, and is it restorable?" without
+touching a controller. `verify_backup` runs exactly the checks a restore runs before it pushes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from controller_backup.archive import inspect_archive
+from controller_backup.errors import IntegrityError, ObjectNotFound
+from controller_backup.spool import HashingSpool
+from controller_backup.stores import ObjectInfo, ObjectStore
+
+
+def check_backup_bytes(info: ObjectInfo, spool: HashingSpool) -> None:
+    """Invariant 2: the bytes read must be exactly the ones the backup recorded."""
+    recorded = info.metadata.get("sha256")
+    if not recorded:
+        raise IntegrityError(f"{info.url}: the stored object has no sha256 metadata; refusing it")
+    recorded_size = info.metadata.get("size", str(info.size))
+    if spool.size != info.size or str(spool.size) != recorded_size:
+        raise IntegrityError(f"{info.url}: read {spool.size} bytes, the object records {recorded_size}")
+    if spool.sha256 != recorded:
+        raise IntegrityError(f"{info.url}: sha256 of the stored bytes does not match its metadata")
+
+
+def backup_status(store: ObjectStore, now: datetime | None = None) -> dict[str, Any]:
+    """The newest backup's metadata and age, and how many versions the store keeps."""
+    info = store.head()
+    if info is None:
+        raise ObjectNotFound(f"{store.url}: no backup stored yet")
+    now = now or datetime.now(UTC)
+    exported = info.metadata.get("exported_at")
+    exported_at = datetime.fromisoformat(exported) if exported else info.last_modified
+    return {
+        "status": "ok",
+        "object": store.url,
+        "version_id": info.version_id,
+        "size": info.size,
+        "last_modified": info.last_modified.isoformat(),
+        "age_seconds": int((now - exported_at).total_seconds()),
+        "metadata": dict(info.metadata),
+        "versions": len(store.versions()),
+    }
+
+
+def verify_backup(store: ObjectStore, version_id: str | None = None) -> dict[str, Any]:
+    """Download, hash and structurally check one stored version; raise if it would not restore."""
+    with HashingSpool() as spool:
+        info = store.download(spool.stream, version_id)
+        spool.flush()
+        check_backup_bytes(info, spool)
+        summary = inspect_archive(spool.stream, spool.size)
+    return {
+        "status": "ok",
+        "object": store.url,
+        "version_id": info.version_id,
+        "size": info.size,
+        "sha256": info.metadata["sha256"],
+        "controller_version": info.metadata.get("controller_version"),
+        "archive": summary.kind,
+        "members": summary.members,
+    }

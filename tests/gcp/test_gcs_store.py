@@ -1,0 +1,304 @@
+"""The GCS store against the shared contract on a real fake-gcs-server, plus its own rules."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import uuid
+from typing import Any
+
+import pytest
+from controller_backup.errors import (
+    AccessDenied,
+    ObjectNotFound,
+    PreconditionFailed,
+    SettingsError,
+    StoreError,
+)
+from controller_backup.stores import open_store
+from controller_backup.stores.gcs import GcsStore, _describe, parse_gs_url
+
+from tests.stores.contract import StoreContract, _get, _meta, _put
+
+MIB = 1024 * 1024
+
+
+class TestGcsStore(StoreContract):
+    missing_version_id = "1"
+
+    @pytest.fixture
+    def store(self, gcs_bucket: str) -> GcsStore:
+        store = open_store(f"gs://{gcs_bucket}/controllers/{uuid.uuid4().hex}/backup.tar")
+        assert isinstance(store, GcsStore)
+        return store
+
+
+@pytest.fixture
+def small_chunk_store(gcs_bucket: str) -> GcsStore:
+    """A store whose resumable chunks are 256 KiB, so a 9 MiB object takes many chunks."""
+    return GcsStore(gcs_bucket, f"c/{uuid.uuid4().hex}.tar", chunk_size=256 * 1024)
+
+
+class _RecordingSession:
+    """Wraps the client's HTTP session to record (method, url) of every request."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self.calls: list[tuple[str, str]] = []
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append((method, url))
+        return self._session.request(method, url, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
+def _record(store: GcsStore) -> _RecordingSession:
+    recorder = _RecordingSession(store._client._http)
+    store._client._http_internal = recorder
+    assert store._client._http is recorder
+    return recorder
+
+
+# -- URL parsing ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("gs://bucket", "names no object"),
+        ("gs://bucket/dir/", "names no object"),
+        ("gs://B/key", "not a valid"),
+        ("gs://bucket/key?x=1", "no query"),
+        ("s3://bucket/key", "expected gs://"),
+    ],
+)
+def test_bad_urls_are_settings_errors(url: str, problem: str) -> None:
+    with pytest.raises(SettingsError, match=problem):
+        parse_gs_url(url)
+
+
+def test_url_round_trip() -> None:
+    assert parse_gs_url("gs://my-bucket/a/b/c.tar") == ("my-bucket", "a/b/c.tar")
+
+
+# -- transfer paths -----------------------------------------------------------------------------
+
+
+def test_large_object_goes_up_resumable_in_chunks(small_chunk_store: GcsStore) -> None:
+    """Above 8 MiB the SDK uses a resumable session in chunk_size pieces (bounded memory)."""
+    recorder = _record(small_chunk_store)
+    data = os.urandom(9 * MIB + 5)
+    _put(small_chunk_store, data)
+    inits = [u for m, u in recorder.calls if m == "POST" and "uploadType=resumable" in u]
+    puts = [u for m, u in recorder.calls if m == "PUT"]
+    assert len(inits) == 1
+    assert len(puts) >= 9 * 4, "expected one PUT per 256 KiB chunk"
+    assert _get(small_chunk_store)[0] == data
+
+
+def test_small_object_goes_up_in_one_multipart_request(small_chunk_store: GcsStore) -> None:
+    recorder = _record(small_chunk_store)
+    _put(small_chunk_store, b"x" * 4096)
+    posts = [u for m, u in recorder.calls if m == "POST"]
+    assert len(posts) == 1 and "uploadType=multipart" in posts[0]
+
+
+def test_short_source_is_refused_before_any_request(small_chunk_store: GcsStore) -> None:
+    good = _put(small_chunk_store, b"good" * 100)
+    recorder = _record(small_chunk_store)
+    with pytest.raises(StoreError, match="expected 1000 bytes"):
+        small_chunk_store.put(io.BytesIO(b"short"), 1000, _meta(b"short"))
+    assert recorder.calls == []
+    body, info = _get(small_chunk_store)
+    assert body == b"good" * 100 and info.etag == good.etag
+
+
+def test_version_ids_are_generations(small_chunk_store: GcsStore, gcs_client: Any) -> None:
+    info = _put(small_chunk_store, b"g" * 100)
+    blob = gcs_client.bucket(small_chunk_store.bucket_name).get_blob(small_chunk_store.key)
+    assert info.version_id == info.etag == str(blob.generation)
+    assert blob.metadata["sha256"] == _meta(b"g" * 100)["sha256"]
+
+
+def test_not_a_generation_is_not_found(small_chunk_store: GcsStore) -> None:
+    _put(small_chunk_store, b"a" * 10)
+    with pytest.raises(ObjectNotFound):
+        small_chunk_store.download(io.BytesIO(), "not-a-generation")
+    assert small_chunk_store.head("not-a-generation") is None
+
+
+def test_if_match_with_a_foreign_etag_is_refused(small_chunk_store: GcsStore) -> None:
+    _put(small_chunk_store, b"a" * 10)
+    with pytest.raises(PreconditionFailed):
+        _put(small_chunk_store, b"b" * 10, if_match='"d41d8cd98f00b204e9800998ecf8427e"')
+
+
+def test_versions_ignore_neighbouring_objects(small_chunk_store: GcsStore, gcs_client: Any) -> None:
+    """Restore markers live at KEY.restores/...: a prefix listing must not count them."""
+    _put(small_chunk_store, b"a" * 10)
+    gcs_client.bucket(small_chunk_store.bucket_name).blob(
+        small_chunk_store.key + ".restores/i-1.json"
+    ).upload_from_string(b"{}")
+    assert [v.size for v in small_chunk_store.versions()] == [10]
+
+
+# -- preconditions on the resumable path ---------------------------------------------------------
+
+
+# The contract's precondition tests use small objects: one multipart request, where fake-gcs-server
+# enforces ifGenerationMatch exactly as GCS does. Above 8 MiB the SDK uploads resumable, and the
+# bundled fake-gcs-server ignores preconditions there (fsouza/fake-gcs-server#1967; fixed upstream
+# by #2260). The tests below prove that path another way, and the first one proves the gap exists,
+# so an upgraded emulator shows up here and the race test can then demand real GCS semantics.
+
+
+def test_emulator_gap_resumable_preconditions_ignored(gcs_bucket: str, gcs_client: Any) -> None:
+    blob = gcs_client.bucket(gcs_bucket).blob("gap.tar")
+    blob.upload_from_string(b"current")
+    stale = blob.generation + 12345
+    upload = gcs_client.bucket(gcs_bucket).blob("gap.tar", chunk_size=256 * 1024)
+    data = os.urandom(9 * MIB)
+    upload.upload_from_file(io.BytesIO(data), size=len(data), if_generation_match=stale)
+    assert gcs_client.bucket(gcs_bucket).get_blob("gap.tar").size == len(data), (
+        "fake-gcs-server now enforces resumable preconditions: make "
+        "test_concurrent_writer_during_resumable_upload require PreconditionFailed"
+    )
+
+
+def test_resumable_conditional_upload_carries_the_generation(small_chunk_store: GcsStore) -> None:
+    """The precondition travels on the session-initiating request, where GCS binds it to the session."""
+    first = _put(small_chunk_store, b"1" * MIB)
+    recorder = _record(small_chunk_store)
+    data = os.urandom(9 * MIB)
+    second = _put(small_chunk_store, data, if_match=first.etag)
+    init = [u for m, u in recorder.calls if m == "POST"]
+    assert len(init) == 1 and "uploadType=resumable" in init[0]
+    assert f"ifGenerationMatch={first.etag}" in init[0]
+    assert _get(small_chunk_store)[0] == data and second.etag != first.etag
+
+
+def test_stale_generation_refused_before_a_resumable_upload(small_chunk_store: GcsStore) -> None:
+    """The store's own generation check refuses a stale write before sending any byte."""
+    first = _put(small_chunk_store, b"1" * MIB)
+    second = _put(small_chunk_store, b"2" * MIB, if_match=first.etag)
+    recorder = _record(small_chunk_store)
+    with pytest.raises(PreconditionFailed):
+        _put(small_chunk_store, os.urandom(9 * MIB), if_match=first.etag)
+    assert [m for m, _ in recorder.calls] == ["GET"], "refused after uploading"
+    body, info = _get(small_chunk_store)
+    assert body == b"2" * MIB and info.etag == second.etag
+
+
+def test_if_absent_refused_before_a_resumable_upload(small_chunk_store: GcsStore) -> None:
+    _put(small_chunk_store, b"1" * MIB)
+    recorder = _record(small_chunk_store)
+    with pytest.raises(PreconditionFailed):
+        _put(small_chunk_store, os.urandom(9 * MIB), if_absent=True)
+    assert [m for m, _ in recorder.calls] == ["GET"]
+    assert _get(small_chunk_store)[0] == b"1" * MIB
+    fresh = GcsStore(small_chunk_store.bucket_name, small_chunk_store.key + ".new", chunk_size=256 * 1024)
+    data = os.urandom(9 * MIB)
+    _put(fresh, data, if_absent=True)
+    assert _get(fresh)[0] == data
+
+
+class _SlowSource(io.BytesIO):
+    """Runs `during` once, after the first chunk has been read: a concurrent writer mid-upload."""
+
+    def __init__(self, data: bytes, during: Any) -> None:
+        super().__init__(data)
+        self._during = during
+        self._fired = threading.Event()
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        if self.tell() > 256 * 1024 and not self._fired.is_set():
+            self._fired.set()
+            self._during()
+        return chunk
+
+
+def test_concurrent_writer_during_resumable_upload(small_chunk_store: GcsStore, gcs_bucket: str) -> None:
+    """A writer that lands while a conditional resumable upload is in flight.
+
+    Real GCS evaluates ifGenerationMatch when the upload is finalized, so the slower upload fails
+    with 412 and the newer object stays. The fake-gcs-server bundled here checks preconditions only
+    when the session starts (fsouza/fake-gcs-server#1967, fixed upstream by #2260), so against it the
+    slower upload wins. This test says which happened and proves, in both cases, what makes the
+    store safe: the precondition travels with the session, and with versioning on the concurrent
+    writer's bytes are still a readable version (nothing is lost either way).
+    """
+    base = _put(small_chunk_store, b"base" * 1024)
+    other = GcsStore(gcs_bucket, small_chunk_store.key)
+    winner: dict[str, Any] = {}
+
+    def concurrent_write() -> None:
+        winner["info"] = _put(other, b"newer" * 1024)
+
+    recorder = _record(small_chunk_store)
+    data = os.urandom(9 * MIB)
+    source = _SlowSource(data, concurrent_write)
+    try:
+        small_chunk_store.put(source, len(data), _meta(data), if_match=base.etag)
+        enforced_at_finalize = False
+    except PreconditionFailed:
+        enforced_at_finalize = True
+    assert "info" in winner, "the concurrent writer never ran"
+    init = [u for m, u in recorder.calls if m == "POST" and "uploadType=resumable" in u]
+    assert init and f"ifGenerationMatch={base.etag}" in init[0]
+    newer = winner["info"]
+    if enforced_at_finalize:  # real GCS semantics
+        body, info = _get(small_chunk_store)
+        assert body == b"newer" * 1024 and info.etag == newer.etag
+    else:  # fake-gcs-server's known gap: the newer version survives as a noncurrent generation
+        print("fake-gcs-server accepted a stale resumable finalize (known gap, fsouza/fake-gcs-server#1967)")
+        assert _get(small_chunk_store)[0] == data
+        assert _get(small_chunk_store, newer.version_id)[0] == b"newer" * 1024
+        assert newer.version_id in [v.version_id for v in small_chunk_store.versions()]
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+def test_missing_bucket_is_not_found(gcs_env: str) -> None:
+    store = open_store(f"gs://no-such-bucket-{uuid.uuid4().hex[:8]}/k.tar")
+    with pytest.raises(ObjectNotFound):
+        _put(store, b"x" * 10)
+    assert store.head() is None
+
+
+def test_error_messages_carry_no_url_or_session_id() -> None:
+    from google.api_core import exceptions as api_exceptions
+
+    exc = api_exceptions.from_http_status(
+        403,
+        "PUT https://storage.googleapis.com/upload/storage/v1/b/b/o"
+        "?uploadType=resumable&upload_id=SECRETSESSION: denied",
+        errors=[{"reason": "forbidden"}],
+    )
+    text = _describe(exc)
+    assert "SECRETSESSION" not in text and "https://" not in text and "403" in text
+
+    class Boom(ConnectionError):
+        pass
+
+    text = _describe(Boom("HTTPConnectionPool: Max retries with url: /upload?upload_id=SECRETSESSION"))
+    assert "SECRETSESSION" not in text
+
+
+def test_forbidden_maps_to_access_denied(gcs_bucket: str) -> None:
+    from google.api_core import exceptions as api_exceptions
+
+    store = GcsStore(gcs_bucket, "k.tar")
+
+    class Refusing:
+        def get_blob(self, *args: Any, **kwargs: Any) -> Any:
+            raise api_exceptions.Forbidden("GET https://x/?upload_id=TOKEN123: no")
+
+    store._bucket = Refusing()
+    with pytest.raises(AccessDenied) as info:
+        store.download(io.BytesIO())
+    assert "TOKEN123" not in str(info.value)

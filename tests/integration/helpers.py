@@ -1,0 +1,56 @@
+"""Small helpers for the integration tests: run jobs with fast retries, read the local store."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from typing import Any
+
+from controller_backup.backup import run_backup
+from controller_backup.controller import ControllerClient, ExportApiDriver, RetryPolicy
+from controller_backup.restore import run_restore
+from controller_backup.results import JobResult
+from controller_backup.settings import Settings
+from controller_backup.stores import ObjectInfo, open_store
+
+
+
+def fast(settings: Settings, **changes: Any) -> Settings:
+    """The same settings with retries that finish in seconds (still bounded)."""
+    return dataclasses.replace(settings, **({"retry_attempts": 6, "retry_seconds": 8.0} | changes))
+
+
+def driver_for(settings: Settings, password: str | None = None, **retry: Any) -> ExportApiDriver:
+    client = ControllerClient(
+        settings.controller_url,
+        settings.username,
+        password if password is not None else settings.password(),
+        ca_bundle=settings.ca_bundle,
+        verify_tls=settings.verify_tls,
+        timeout=settings.request_timeout,
+        retry=RetryPolicy(**({"attempts": 6, "base_delay": 0.05, "max_delay": 0.3, "deadline": 8.0} | retry)),
+    )
+    return ExportApiDriver(client)
+
+
+def backup(settings: Settings, **kwargs: Any) -> JobResult:
+    return run_backup(settings, driver=kwargs.pop("driver", None) or driver_for(settings), **kwargs)
+
+
+def restore(settings: Settings, **kwargs: Any) -> JobResult:
+    return run_restore(settings, **kwargs)
+
+
+def stored(settings: Settings, version_id: str | None = None) -> tuple[bytes, ObjectInfo]:
+    buf = io.BytesIO()
+    info = open_store(settings.backup_url).download(buf, version_id)
+    return buf.getvalue(), info
+
+
+def head(settings: Settings) -> ObjectInfo | None:
+    return open_store(settings.backup_url).head()
+
+
+def actions(emu: Any, name: str) -> int:
+    """How many requests for `name` the emulator has seen."""
+    return sum(1 for _, _, action in emu.requests if action == name)
