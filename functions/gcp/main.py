@@ -36,13 +36,12 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+# The store and secret SDKs load now, at cold start, rather than inside the first request.
+import controller_backup.secrets.gcp
+import controller_backup.stores.gcs  # noqa: F401
 import flask
 import functions_framework
 from cloudevents.http import CloudEvent
-
-# Load the store and secret SDKs now, at cold start, rather than inside the first request.
-import controller_backup.secrets.gcp
-import controller_backup.stores.gcs  # noqa: F401
 from controller_backup.backup import run_backup
 from controller_backup.errors import BackupError, BadRequest, SettingsError
 from controller_backup.redact import redact
@@ -228,7 +227,7 @@ def _respond(job: Callable[[], dict[str, Any]], what: str) -> flask.Response:
             extra={"json_fields": {"result": body, "http_status": status}},
         )
         return _json_response(body, status)
-    except Exception as exc:  # noqa: BLE001 - the one place an unexpected failure becomes a 500
+    except Exception as exc:  # the one place an unexpected failure becomes a 500
         log.exception("%s failed unexpectedly", what)
         body = {"status": "error", "code": "internal", "error": redact(f"{type(exc).__name__}: {exc}")[:300]}
         return _json_response(body, 500)
@@ -302,7 +301,11 @@ def _pubsub_fields(event: CloudEvent) -> dict[str, Any]:
 
 def _run_event(event: CloudEvent, what: str, job: Callable[[], dict[str, Any] | None]) -> None:
     """Run an event's job: log its result; ack a malformed event; raise every failure."""
-    context = {"event_id": event.get("id"), "event_type": event.get("type"), "event_source": event.get("source")}
+    context = {
+        "event_id": event.get("id"),
+        "event_type": event.get("type"),
+        "event_source": event.get("source"),
+    }
     started = time.monotonic()
     try:
         result = job()
@@ -413,17 +416,31 @@ def _replacement(event: CloudEvent) -> dict[str, str] | None:
 
 
 def _instance_private_ip(project: str, zone: str, name: str) -> str:
-    """The instance's first private IP, read from the Compute Engine API with the function's identity."""
-    import google.auth
-    from google.auth.transport.requests import AuthorizedSession
+    """The instance's first private IP, from the Compute Engine API with the function's identity.
 
-    endpoint = os.environ.get("COMPUTE_API_ENDPOINT", "https://compute.googleapis.com").rstrip("/")
-    credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/compute.readonly"])
-    session = AuthorizedSession(credentials)
+    `COMPUTE_EMULATOR_HOST` (like `STORAGE_EMULATOR_HOST`) points the call at a local server with
+    anonymous credentials, for tests.
+    """
+    import google.auth
+    import requests
+    from google.auth import credentials as auth_credentials
+    from google.auth import exceptions as auth_exceptions
+    from google.auth.transport import requests as auth_requests
+
+    emulator = os.environ.get("COMPUTE_EMULATOR_HOST", "").rstrip("/")
+    credentials: Any
+    if emulator:
+        anonymous: Any = auth_credentials.AnonymousCredentials  # untyped in google-auth
+        credentials = anonymous()
+    else:
+        credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/compute.readonly"])
+    authorized_session: Any = auth_requests.AuthorizedSession  # untyped in google-auth
+    session = authorized_session(credentials)
+    endpoint = emulator or "https://compute.googleapis.com"
     url = f"{endpoint}/compute/v1/projects/{project}/zones/{zone}/instances/{name}"
     try:
         response = session.get(url, timeout=30)
-    except Exception as exc:  # noqa: BLE001 - any transport failure: retry the event later
+    except (requests.RequestException, auth_exceptions.GoogleAuthError) as exc:  # retried with the event
         raise BackupError(f"instance lookup for {name} failed: {type(exc).__name__}") from None
     if response.status_code != 200:
         raise BackupError(f"instance lookup for {name} answered HTTP {response.status_code}")
@@ -447,7 +464,9 @@ def _restore_replacement(event: CloudEvent) -> dict[str, Any] | None:
     if not wanted:
         log.info("instance %s is not a controller (RESTORE_INSTANCE_NAME_PATTERN); ignored", found["name"])
         return None
-    private_ip = found.get("private_ip") or _instance_private_ip(found["project"], found["zone"], found["name"])
+    private_ip = found.get("private_ip") or _instance_private_ip(
+        found["project"], found["zone"], found["name"]
+    )
     template = os.environ.get("RESTORE_TARGET_URL", "https://{ip}")
     controller_url = template.replace("{ip}", private_ip)
     log.info("replacement controller %s (id %s) at %s", found["name"], found["instance_id"], private_ip)

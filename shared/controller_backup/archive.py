@@ -22,6 +22,8 @@ _BLOCK = 512
 _MANIFEST = "manifest.json"
 _MANIFEST_MAX = 1024 * 1024
 _SNIFF = 4096
+#: an encrypted controller backup is never this small; a shorter unknown blob is a fragment
+_MIN_OPAQUE = 1024
 
 
 @dataclass(frozen=True)
@@ -63,10 +65,12 @@ def inspect_archive(stream: BinaryIO, size: int) -> ArchiveSummary:
     problem = sniff_problem(head)
     if problem:
         raise InvalidExport(problem)
-    if size >= 2 * _BLOCK and head[257:262] == b"ustar":
+    if head[257:262] == b"ustar":
         return _walk_tar(stream, size)
     if head[:2] == b"\x1f\x8b":
         return _check_gzip(stream)
+    if size < _MIN_OPAQUE:
+        raise InvalidExport(f"the export is {size} bytes of an unknown format: too small to be an archive")
     return ArchiveSummary(kind="opaque", members=0)
 
 

@@ -17,10 +17,10 @@ import threading
 
 import pytest
 from azure.storage.blob import BlobServiceClient
-
 from controller_backup.errors import AccessDenied, PreconditionFailed, SettingsError, StoreError
 from controller_backup.stores import open_store
 from controller_backup.stores.azure_blob import AzureBlobStore, parse_blob_url
+
 from tests.fixtures.azure import ACCOUNT, ACCOUNT_KEY, Azurite
 from tests.stores.contract import StoreContract, _get, _meta, _put
 
@@ -47,7 +47,11 @@ def small_blocks(azurite_env: Azurite) -> AzureBlobStore:
 
 def test_url_forms_map_to_account_container_blob() -> None:
     assert parse_blob_url("azblob://acct01/backups/a/b.enc") == ("acct01", "backups", "a/b.enc")
-    assert parse_blob_url("https://acct01.blob.core.windows.net/backups/b.enc") == ("acct01", "backups", "b.enc")
+    assert parse_blob_url("https://acct01.blob.core.windows.net/backups/b.enc") == (
+        "acct01",
+        "backups",
+        "b.enc",
+    )
     for bad in (
         "azblob://acct01/backups",
         "azblob://Bad_Account/backups/b",
@@ -102,7 +106,9 @@ def test_every_block_carries_its_md5(small_blocks: AzureBlobStore, monkeypatch: 
     assert seen == ["md5"] * 3
 
 
-def test_failed_block_leaves_previous_object(small_blocks: AzureBlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_block_leaves_previous_object(
+    small_blocks: AzureBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     good = _put(small_blocks, b"good" * 40000)
     real = small_blocks._client.stage_block
     calls = {"n": 0}
@@ -141,7 +147,7 @@ def test_slower_concurrent_backup_cannot_overwrite_newer(small_blocks: AzureBlob
         gate.wait(10)
         return result
 
-    slow_store = AzureBlobStore.from_url(small_blocks.url.replace("azblob://", "azblob://"), block_size=64 * 1024)
+    slow_store = AzureBlobStore.from_url(small_blocks.url, block_size=64 * 1024)
     slow_store._client.stage_block = slow  # type: ignore[method-assign]
 
     def slow_backup() -> None:

@@ -16,7 +16,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-
 from controller_backup.errors import ObjectNotFound
 from controller_backup.stores.azure_blob import AzureBlobStore
 
@@ -71,7 +70,8 @@ def _list_blobs() -> bytes:
     return (
         '<?xml version="1.0" encoding="utf-8"?>'
         f'<EnumerationResults ServiceEndpoint="https://{ACCOUNT}.blob.core.windows.net/" '
-        f'ContainerName="{CONTAINER}"><Prefix>{BLOB}</Prefix><Blobs>{blobs}</Blobs><NextMarker /></EnumerationResults>'
+        f'ContainerName="{CONTAINER}"><Prefix>{BLOB}</Prefix><Blobs>{blobs}</Blobs>'
+        "<NextMarker /></EnumerationResults>"
     ).encode()
 
 
@@ -91,7 +91,10 @@ def _blob_headers(vid: str, data: bytes) -> dict[str, str]:
 
 
 def _not_found() -> Answer:
-    body = b'<?xml version="1.0" encoding="utf-8"?><Error><Code>BlobNotFound</Code><Message>The specified blob does not exist.</Message></Error>'
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?><Error><Code>BlobNotFound</Code>'
+        b"<Message>The specified blob does not exist.</Message></Error>"
+    )
     return 404, {"x-ms-error-code": "BlobNotFound", "Content-Type": "application/xml"}, body
 
 
@@ -126,7 +129,9 @@ def _service(request: requests.PreparedRequest) -> Answer:
 def store() -> tuple[AzureBlobStore, list[requests.PreparedRequest]]:
     transport, seen = fake_transport(_service)
     store = AzureBlobStore.from_url(
-        f"https://{ACCOUNT}.blob.core.windows.net/{CONTAINER}/{BLOB}", credential=FakeCredential(), transport=transport,
+        f"https://{ACCOUNT}.blob.core.windows.net/{CONTAINER}/{BLOB}",
+        credential=FakeCredential(),
+        transport=transport,
         retry_total=0,
     )
     return store, seen
@@ -137,7 +142,9 @@ def test_versions_lists_the_exact_blob_newest_first(store: tuple[AzureBlobStore,
     assert [v.version_id for v in versions] == sorted(VERSIONS, reverse=True)
     assert [v.is_latest for v in versions] == [True, False, False]
     assert versions[0].etag == f'"{ETAGS[CURRENT]}"'  # header form, usable for if_match
-    assert versions[2].metadata["sha256"] == hashlib.sha256(VERSIONS["2026-11-23T00:00:04.1111111Z"]).hexdigest()
+    assert (
+        versions[2].metadata["sha256"] == hashlib.sha256(VERSIONS["2026-11-23T00:00:04.1111111Z"]).hexdigest()
+    )
     assert all(v.url == f"azblob://{ACCOUNT}/{CONTAINER}/{BLOB}" for v in versions)
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import urllib3
-
 from controller_backup.emulator import Emulator, EmulatorConfig
 
 PASSWORD = "Adm1n-secret!"
@@ -81,7 +80,11 @@ class Client:
         return self.pool.request(
             "POST",
             self.endpoint,
-            fields={"action": "import_config", "CID": self.cid, "file": (filename, data, "application/x-tar")},
+            fields={
+                "action": "import_config",
+                "CID": self.cid,
+                "file": (filename, data, "application/x-tar"),
+            },
             headers=self.headers(),
         )
 

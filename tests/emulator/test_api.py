@@ -10,7 +10,6 @@ import time
 
 import pytest
 import urllib3
-
 from controller_backup.emulator import Emulator, EmulatorConfig, read_manifest
 
 from .conftest import PASSWORD, Client, envelope
@@ -80,7 +79,10 @@ def test_blank_controller_logs_in_with_its_private_ip_and_is_not_set_up() -> Non
 
         answer = client.call("initial_setup", subaction="run", target_version="UserConnect-7.2.2000")
         assert answer["return"] is True
-        assert client.call("initial_setup", subaction="check") == {"return": True, "results": "initial setup done"}
+        assert client.call("initial_setup", subaction="check") == {
+            "return": True,
+            "results": "initial setup done",
+        }
         info = client.call("list_version_info")["results"]
         assert info == {"current_version": "UserConnect-7.2.2000", "previous_version": "UserConnect-7.1.1794"}
         assert emu.state.initialized and emu.state.version == "7.2.2000"

@@ -9,8 +9,13 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
-from controller_backup.emulator import ArchiveSpec, InvalidArchive, archive_length, iter_archive, read_manifest
+from controller_backup.emulator import (
+    ArchiveSpec,
+    InvalidArchive,
+    archive_length,
+    iter_archive,
+    read_manifest,
+)
 from controller_backup.emulator.archive import BLOB_CAP, RECORD, validate_archive
 from controller_backup.emulator.records import Records, generate_records
 
@@ -45,6 +50,7 @@ def test_archive_length_is_computed_without_generating() -> None:
     assert archive_length(spec(1 << 30)) == 1_073_745_920  # 1 GiB rounded up to whole tar records
     with pytest.raises(ValueError, match="outside"):
         archive_length(spec((1 << 30) + 1))
+
 
 def test_chunks_are_at_most_one_mebibyte() -> None:
     assert max(len(chunk) for chunk in iter_archive(spec(5 * 1024 * 1024))) <= 1 << 20

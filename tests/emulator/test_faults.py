@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 import urllib3
-from urllib3.exceptions import ProtocolError
-
 from controller_backup.emulator import Emulator, EmulatorConfig, InvalidArchive
 from controller_backup.emulator.archive import validate_archive
+from urllib3.exceptions import ProtocolError
 
 from .conftest import Client, envelope
 
@@ -54,7 +53,9 @@ def test_drop_export_midway_cuts_the_body(client: Client, emulator: Emulator) ->
     assert 0 < len(received) <= full // 2  # the client may lose the last partial read
 
 
-def test_truncate_export_sends_a_well_formed_half_archive(client: Client, emulator: Emulator, tmp_path: Path) -> None:
+def test_truncate_export_sends_a_well_formed_half_archive(
+    client: Client, emulator: Emulator, tmp_path: Path
+) -> None:
     emulator.faults.truncate_export = True
     response = client.export()
     full = emulator.export_bytes()
@@ -123,7 +124,9 @@ def test_setup_drop_applies_then_drops() -> None:
         client.connect(password="10.0.0.10")
         emu.faults.setup_drop = True
         with pytest.raises(ProtocolError):
-            client.post(action="initial_setup", subaction="run", target_version="7.1.1794", CID=client.cid or "")
+            client.post(
+                action="initial_setup", subaction="run", target_version="7.1.1794", CID=client.cid or ""
+            )
         assert client.call("initial_setup", subaction="check")["return"] is True
 
 

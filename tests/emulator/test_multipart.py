@@ -8,7 +8,6 @@ from email.message import Message
 from pathlib import Path
 
 import pytest
-
 from controller_backup.emulator.body import BodyError, BodyReader, BodyTooLarge
 from controller_backup.emulator.multipart import MultipartError, parse_multipart
 
@@ -53,6 +52,14 @@ def test_fields_and_file_survive_any_read_size(tmp_path: Path, step: int) -> Non
     assert Path(upload.path).read_bytes() == payload
     parsed.discard()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_named_upload_fields_are_spooled_even_without_a_filename(tmp_path: Path) -> None:
+    body = form(("file", b"archive bytes", None), ("note", b"small", None))
+    parsed = parse_multipart(io.BytesIO(body), BOUNDARY, str(tmp_path), frozenset({"file"}))
+    assert parsed.fields == {"note": "small"}
+    assert Path(parsed.files["file"].path).read_bytes() == b"archive bytes"
+    parsed.discard()
 
 
 def test_a_body_without_its_closing_boundary_is_refused_and_cleaned_up(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import pytest
 import urllib3
-
 from controller_backup.emulator import ArchiveSpec, Emulator, EmulatorConfig, iter_archive
 from controller_backup.emulator.records import generate_records
 
@@ -44,7 +43,9 @@ def test_export_import_export_is_byte_identical_across_controllers() -> None:
     [b"", b"not an archive at all", b"\0" * 10240],
     ids=["empty", "garbage", "zeros"],
 )
-def test_invalid_archives_are_refused_and_leave_the_configuration(client: Client, emulator: Emulator, payload: bytes) -> None:
+def test_invalid_archives_are_refused_and_leave_the_configuration(
+    client: Client, emulator: Emulator, payload: bytes
+) -> None:
     before = emulator.export_sha256()
     assert envelope(client.import_(payload)) == {"return": False, "reason": "invalid configuration archive"}
     assert emulator.export_sha256() == before
@@ -124,7 +125,8 @@ def test_a_64_mib_import_streams_in_bounded_memory() -> None:
             stop.wait(0.005)
 
     def body() -> Iterator[bytes]:
-        yield f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="b.tar"\r\n\r\n'.encode()
+        disposition = 'Content-Disposition: form-data; name="file"; filename="b.tar"'
+        yield f"--{boundary}\r\n{disposition}\r\n\r\n".encode()
         yield from iter_archive(source)
         yield f"\r\n--{boundary}--\r\n".encode()
 
@@ -146,7 +148,10 @@ def test_a_64_mib_import_streams_in_bounded_memory() -> None:
             stop.set()
             sampler.join()
         assert envelope(response)["return"] is True
-        assert emu.export_sha256() == hashlib.sha256(b"".join(iter_archive(source))).hexdigest()
+        expected = hashlib.sha256()
+        for chunk in iter_archive(source):
+            expected.update(chunk)
+        assert emu.export_sha256() == expected.hexdigest()
         assert (peak[0] - baseline) < 20 * 1024, f"RSS grew by {(peak[0] - baseline) // 1024} MiB"
 
 
@@ -166,7 +171,11 @@ def test_tls_with_the_pinned_certificate() -> None:
         untrusting = urllib3.PoolManager(retries=False)  # system CAs only
         with pytest.raises(urllib3.exceptions.SSLError):
             untrusting.request("GET", url)
-        assert Client(emu.url, ca_file=emu.ca_file).connect()["return"] is True  # a failed handshake harms nobody
+        emu.faults.drop_next = 1
+        with pytest.raises(urllib3.exceptions.ProtocolError):
+            client.get(action="get_api_token")
+        # A client's failed handshake or a dropped connection harms nobody else.
+        assert Client(emu.url, ca_file=emu.ca_file).connect()["return"] is True
 
 
 def test_plain_http_has_no_certificate(emulator: Emulator) -> None:
@@ -210,4 +219,4 @@ def test_start_stop_without_with_and_url_only_while_running() -> None:
 def test_config_is_validated() -> None:
     for bad in ({"archive_size": 10}, {"api": "v3"}, {"error_5xx_rate": 2.0}, {"cid_lifetime": 0}):
         with pytest.raises(ValueError):
-            EmulatorConfig(**bad)  # type: ignore[arg-type]
+            EmulatorConfig(**bad)

@@ -14,7 +14,6 @@ from controller_backup.settings import Settings
 from controller_backup.stores import ObjectInfo, open_store
 
 
-
 def fast(settings: Settings, **changes: Any) -> Settings:
     """The same settings with retries that finish in seconds (still bounded)."""
     return dataclasses.replace(settings, **({"retry_attempts": 6, "retry_seconds": 8.0} | changes))

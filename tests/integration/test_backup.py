@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-
 from controller_backup import __version__
 from controller_backup.controller import ExportApiDriver
 from controller_backup.emulator import Emulator, EmulatorConfig
@@ -26,7 +25,8 @@ from controller_backup.errors import (
 from controller_backup.settings import Settings
 from controller_backup.stores import METADATA_KEYS, open_store
 
-from ..fixtures.controller import CONTROLLER_PASSWORD
+from tests.fixtures.controller import CONTROLLER_PASSWORD
+
 from .helpers import actions, backup, driver_for, fast, head, stored
 
 
@@ -134,7 +134,9 @@ def test_shrink_ratio_is_a_setting(settings: Settings) -> None:
     assert backup(lenient).size < 400 * 1024 / 2
 
 
-def test_a_newer_backup_landing_meanwhile_is_not_overwritten(controller: Emulator, settings: Settings) -> None:
+def test_a_newer_backup_landing_meanwhile_is_not_overwritten(
+    controller: Emulator, settings: Settings
+) -> None:
     backup(settings)
 
     class SlowDriver(ExportApiDriver):
@@ -172,7 +174,9 @@ def test_retries_are_bounded_in_time(controller: Emulator, settings: Settings) -
     controller.faults.fail_next_5xx = 1000
     started = time.monotonic()
     with pytest.raises(ControllerTimeout):
-        backup(settings, driver=driver_for(settings, attempts=1000, base_delay=0.2, max_delay=0.2, deadline=1.5))
+        backup(
+            settings, driver=driver_for(settings, attempts=1000, base_delay=0.2, max_delay=0.2, deadline=1.5)
+        )
     assert time.monotonic() - started < 3.0
 
 

@@ -6,7 +6,6 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-
 from controller_backup.controller import ExportApiDriver
 from controller_backup.emulator import Emulator, EmulatorConfig
 from controller_backup.errors import IntegrityError, NotReadyError, RefusedError
@@ -14,7 +13,8 @@ from controller_backup.restore import run_restore
 from controller_backup.settings import Settings
 from controller_backup.stores import open_store
 
-from ..fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
+from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
+
 from .helpers import actions, backup, driver_for
 
 
@@ -110,7 +110,9 @@ def test_dropped_connection_during_import_is_verified_not_assumed(
     assert blank_controller.export_sha256() == controller.export_sha256()
 
 
-def test_slow_import_is_waited_for(controller: Emulator, blank_controller: Emulator, settings: Settings) -> None:
+def test_slow_import_is_waited_for(
+    controller: Emulator, blank_controller: Emulator, settings: Settings
+) -> None:
     backup(settings)
     blank_controller.faults.import_delay = 1.0
     assert _restore_into(blank_controller, settings).status == "ok"
@@ -124,7 +126,9 @@ def test_import_that_did_not_apply_fails_verification(blank_controller: Emulator
             return None  # the controller answered "ok" but kept its old configuration
 
     target = settings.for_controller(blank_controller.url)
-    driver = SilentlyIgnored(driver_for(dataclasses.replace(target, username="admin"), BLANK_PRIVATE_IP).client)
+    driver = SilentlyIgnored(
+        driver_for(dataclasses.replace(target, username="admin"), BLANK_PRIVATE_IP).client
+    )
     with pytest.raises(IntegrityError, match="does not match the backup"):
         run_restore(target, driver=driver)
 
@@ -170,7 +174,9 @@ def test_interrupted_restore_resumes_for_the_same_key(
             raise KeyboardInterrupt  # the function was stopped right after the import
 
     target = settings.for_controller(blank_controller.url)
-    driver = DiesAfterImport(driver_for(dataclasses.replace(target, username="admin"), BLANK_PRIVATE_IP).client)
+    driver = DiesAfterImport(
+        driver_for(dataclasses.replace(target, username="admin"), BLANK_PRIVATE_IP).client
+    )
     with pytest.raises(KeyboardInterrupt):
         run_restore(target, driver=driver, idempotency_key="i-resume")
     assert _is_set_up(blank_controller)

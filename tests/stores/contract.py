@@ -14,7 +14,6 @@ import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from controller_backup.errors import ObjectNotFound, PreconditionFailed
 from controller_backup.stores import METADATA_KEYS, ObjectInfo, ObjectStore
 

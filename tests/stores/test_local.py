@@ -6,7 +6,6 @@ import io
 from pathlib import Path
 
 import pytest
-
 from controller_backup.errors import StoreError
 from controller_backup.stores import open_store
 from controller_backup.stores.local import LocalStore

@@ -81,6 +81,14 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"emulator: {exc}", file=sys.stderr)
         return 2
+    try:
+        emulator = Emulator(config).start()
+    except OSError as exc:
+        print(f"emulator: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except ImportError:
+        print("emulator: --tls needs 'cryptography' (controller-backup[emulator])", file=sys.stderr)
+        return 1
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -89,7 +97,6 @@ def run(args: argparse.Namespace) -> int:
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, on_signal)
-    emulator = Emulator(config).start()
     try:
         if args.not_ready_seconds > 0:
             emulator.reboot(args.not_ready_seconds)
@@ -101,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        emulator.stop()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        emulator.stop()
     return 0

@@ -65,7 +65,7 @@ class Emulator:
 
     def __init__(self, config: EmulatorConfig | None = None) -> None:
         self.config = config = config or EmulatorConfig()
-        self._workdir = tempfile.TemporaryDirectory(prefix="controller-emulator-")
+        self._workdir = tempfile.TemporaryDirectory(prefix="controller-emulator-", ignore_cleanup_errors=True)
         self.faults = Faults(latency=config.latency, error_5xx_rate=config.error_5xx_rate, seed=config.seed)
         self.state = ControllerState(
             name=config.name,

@@ -61,13 +61,19 @@ class MultipartForm:
             part.discard()
 
 
-def parse_multipart(body: Readable, boundary: str, spool_dir: str) -> MultipartForm:
-    """Parse the whole body; raise MultipartError (after cleaning up) if it is malformed."""
+def parse_multipart(
+    body: Readable, boundary: str, spool_dir: str, file_fields: frozenset[str] = frozenset()
+) -> MultipartForm:
+    """Parse the whole body; raise MultipartError (after cleaning up) if it is malformed.
+
+    Parts with a filename go to disk, and so do parts named in `file_fields` even without one
+    (`curl -F 'file=<backup.tar'` sends none), so an upload never lands in memory.
+    """
     if not boundary or len(boundary) > 200:
         raise MultipartError("missing or bad boundary")
     form = MultipartForm()
     try:
-        _parse(_Scanner(body, boundary.encode("latin-1")), form, spool_dir)
+        _parse(_Scanner(body, boundary.encode("latin-1")), form, spool_dir, file_fields)
     except BaseException:
         form.discard()
         raise
@@ -128,7 +134,7 @@ class _Scanner:
         return bool(data)
 
 
-def _parse(scanner: _Scanner, form: MultipartForm, spool_dir: str) -> None:
+def _parse(scanner: _Scanner, form: MultipartForm, spool_dir: str, file_fields: frozenset[str]) -> None:
     scanner.read_until(scanner.delimiter, _discard, _MAX_PREAMBLE)
     for _ in range(_MAX_PARTS + 1):
         tail = scanner.read_exact(2)
@@ -144,12 +150,12 @@ def _parse(scanner: _Scanner, form: MultipartForm, spool_dir: str) -> None:
         raw = bytearray()
         scanner.read_until(b"\r\n\r\n", raw.extend, _MAX_HEADERS)
         name, filename = _disposition(raw.decode("utf-8", "replace").lstrip("\r\n"))
-        if filename is None:
+        if filename is None and name not in file_fields:
             value = bytearray()
             scanner.read_until(scanner.delimiter, value.extend, _MAX_FIELD)
             form.fields[name] = value.decode("utf-8", "replace")
         else:
-            part = _spool(scanner, name, filename, spool_dir)
+            part = _spool(scanner, name, filename or "", spool_dir)
             previous = form.files.pop(name, None)
             if previous is not None:
                 previous.discard()

@@ -15,6 +15,8 @@ from urllib.parse import parse_qs
 from .body import BodyError, BodyReader, BodyTooLarge, Source
 from .multipart import FilePart, MultipartError, parse_multipart
 
+#: the multipart field import_config reads its archive from
+_UPLOAD_FIELD = "file"
 #: bodies other than multipart carry a few parameters; anything bigger is a client bug
 MAX_FORM_BODY = 1 << 20
 
@@ -57,8 +59,9 @@ def read_request(
         content_type = _content_type(headers)
         upload: FilePart | None = None
         if content_type.get_content_type() == "multipart/form-data":
-            form = parse_multipart(body, content_type.get_boundary() or "", spool_dir)
-            upload = form.files.pop("file", None)
+            boundary = content_type.get_boundary() or ""
+            form = parse_multipart(body, boundary, spool_dir, frozenset({_UPLOAD_FIELD}))
+            upload = form.files.pop(_UPLOAD_FIELD, None)
             form.discard()  # other file parts mean nothing to the controller
             params.update(form.fields)
         else:

@@ -40,8 +40,6 @@ from azure.core import MatchConditions
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
-    HttpResponseError,
-    ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
 )
@@ -187,7 +185,9 @@ class AzureBlobStore:
             try:
                 service = BlobServiceClient.from_connection_string(connection_string, **client_options)
             except ValueError:
-                raise SettingsError(f"{CONNECTION_STRING_ENV}: not a valid storage connection string") from None
+                raise SettingsError(
+                    f"{CONNECTION_STRING_ENV}: not a valid storage connection string"
+                ) from None
             if (service.account_name or "").lower() != account:
                 raise SettingsError(
                     f"BACKUP_URL names storage account {account!r}, but {CONNECTION_STRING_ENV} is for "
@@ -199,13 +199,11 @@ class AzureBlobStore:
                 credential=credential if credential is not None else _default_credential(),
                 **client_options,
             )
-        return cls(
-            account, container, blob, service, block_size=block_size, max_concurrency=max_concurrency
-        )
+        return cls(account, container, blob, service, block_size=block_size, max_concurrency=max_concurrency)
 
     # -- errors ----------------------------------------------------------------------------
 
-    def _error(self, exc: Exception, action: str) -> BackupError:
+    def _error(self, exc: Exception, action: str) -> BackupError:  # noqa: PLR0911 - one per error class
         """The classified error for an SDK failure, its text cleaned of URLs' queries and secrets."""
         code = str(getattr(exc, "error_code", "") or "")
         code = getattr(code, "value", code)
@@ -258,7 +256,9 @@ class AzureBlobStore:
 
     def head(self, version_id: str | None = None) -> ObjectInfo | None:
         try:
-            props = self._call("read properties", lambda: self._client.get_blob_properties(version_id=version_id))
+            props = self._call(
+                "read properties", lambda: self._client.get_blob_properties(version_id=version_id)
+            )
         except ObjectNotFound:
             return None
         return self._info(props, is_latest=True if version_id is None else None)
@@ -342,9 +342,8 @@ class AzureBlobStore:
         bad = [name for name in metadata if not _METADATA_NAME.match(name)]
         bad += [name for name, value in metadata.items() if not str(value).isascii()]
         if bad:
-            raise StoreError(
-                f"{self.url}: metadata {', '.join(sorted(set(bad)))} must have identifier names and ASCII values"
-            )
+            names = ", ".join(sorted(set(bad)))
+            raise StoreError(f"{self.url}: metadata {names} must have identifier names and ASCII values")
         return {name: str(value) for name, value in metadata.items()}
 
     def _stage_blocks(self, source: BinaryIO, size: int) -> list[str]:

@@ -1,0 +1,73 @@
+# A complete deployment: build the package first (python scripts/package_aws.py), then
+#   terraform init && terraform apply -var controller_url=https://ctrl.example.com -var bucket_name=...
+terraform {
+  required_version = ">= 1.5"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.70"
+    }
+  }
+}
+
+provider "aws" {
+  region = var.region
+}
+
+variable "region" {
+  description = "Region of the controller and its backups."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "controller_url" {
+  description = "https:// address of the controller."
+  type        = string
+}
+
+variable "bucket_name" {
+  description = "Name of the backup bucket to create."
+  type        = string
+}
+
+variable "alarm_email" {
+  description = "Where alarms go (confirm the subscription e-mail)."
+  type        = string
+  default     = null
+}
+
+module "controller_backup" {
+  source = "../.."
+
+  name              = "aviatrix-ctrl-backup"
+  lambda_package    = "${path.module}/../../../../../dist/aws/lambda.zip"
+  controller_url    = var.controller_url
+  bucket_name       = var.bucket_name
+  schedule_timezone = "UTC"
+  alarm_email       = var.alarm_email
+
+  tags = {
+    project = "controller-backup"
+  }
+}
+
+output "backup_function_url" {
+  description = "POST /backup here, signed with SigV4."
+  value       = module.controller_backup.backup_function_url
+}
+
+output "restore_function_url" {
+  description = "POST /restore here, signed with SigV4."
+  value       = module.controller_backup.restore_function_url
+}
+
+output "controller_password_secret_arn" {
+  description = "Put the controller password here."
+  value       = module.controller_backup.controller_password_secret_arn
+}
+
+output "invoke_policy_arn" {
+  description = "Attach to the roles allowed to call the functions."
+  value       = module.controller_backup.invoke_policy_arn
+}

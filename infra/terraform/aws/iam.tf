@@ -1,0 +1,220 @@
+# Least privilege: each role names only this bucket, this object (and its restore markers), this
+# secret, this key, its own log group and the dead-letter queue. ec2:DescribeInstances is the one
+# action with resource "*": EC2 supports no resource-level permission for it.
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "backup" {
+  name_prefix        = "${var.name}-backup-"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role" "restore" {
+  name_prefix        = "${var.name}-restore-"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "backup" {
+  statement {
+    sid = "ReadAndReplaceTheBackupObject"
+    # GetObject: the ETag for the conditional write and the size check; AbortMultipartUpload:
+    # a failed upload cleans up after itself.
+    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload"]
+    resources = [local.object_arn]
+  }
+
+  statement {
+    sid = "TellMissingFromDenied"
+    # Without ListBucket S3 answers a missing object with 403; the first backup must see 404.
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
+    resources = [aws_s3_bucket.backup.arn]
+  }
+
+  statement {
+    sid       = "ReadControllerPassword"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.controller_password.arn]
+  }
+
+  statement {
+    sid       = "UseTheBackupKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.backup.arn]
+  }
+
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.backup.arn}:*"]
+  }
+
+  statement {
+    sid       = "DeadLetterFailedAsyncInvokes"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dlq.arn]
+  }
+}
+
+data "aws_iam_policy_document" "restore" {
+  statement {
+    sid       = "ReadTheBackupObject"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = [local.object_arn]
+  }
+
+  statement {
+    sid       = "KeepRestoreMarkers"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = [local.markers_arn]
+  }
+
+  statement {
+    sid       = "TellMissingFromDenied"
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
+    resources = [aws_s3_bucket.backup.arn]
+  }
+
+  statement {
+    sid       = "ReadControllerPassword"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.controller_password.arn]
+  }
+
+  statement {
+    sid       = "UseTheBackupKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.backup.arn]
+  }
+
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.restore.arn}:*"]
+  }
+
+  statement {
+    sid       = "DeadLetterFailedAsyncInvokes"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dlq.arn]
+  }
+
+  statement {
+    sid = "FindTheReplacementController"
+    # DescribeInstances supports no resource-level permissions.
+    actions   = ["ec2:DescribeInstances"]
+    resources = ["*"]
+  }
+
+  dynamic "statement" {
+    for_each = local.asg_arn == null ? [] : [local.asg_arn]
+    content {
+      sid       = "CompleteTheLaunchLifecycleAction"
+      actions   = ["autoscaling:CompleteLifecycleAction"]
+      resources = [statement.value]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "backup" {
+  name   = "controller-backup"
+  role   = aws_iam_role.backup.id
+  policy = data.aws_iam_policy_document.backup.json
+}
+
+resource "aws_iam_role_policy" "restore" {
+  name   = "controller-restore"
+  role   = aws_iam_role.restore.id
+  policy = data.aws_iam_policy_document.restore.json
+}
+
+resource "aws_iam_role_policy_attachment" "vpc_access" {
+  for_each   = length(var.subnet_ids) > 0 ? { backup = aws_iam_role.backup.name, restore = aws_iam_role.restore.name } : {}
+  role       = each.value
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+}
+
+resource "aws_iam_role_policy_attachment" "xray" {
+  for_each   = var.enable_tracing ? { backup = aws_iam_role.backup.name, restore = aws_iam_role.restore.name } : {}
+  role       = each.value
+  policy_arn = "arn:${local.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
+}
+
+# The Scheduler's role: invoke the backup function, dead-letter what it cannot deliver.
+data "aws_iam_policy_document" "scheduler_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "scheduler" {
+  name_prefix        = "${var.name}-schedule-"
+  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "scheduler" {
+  statement {
+    sid       = "InvokeBackup"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [aws_lambda_function.backup.arn, "${aws_lambda_function.backup.arn}:*"]
+  }
+
+  statement {
+    sid       = "DeadLetter"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dlq.arn]
+  }
+
+  statement {
+    sid       = "EncryptDeadLetters"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.backup.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "scheduler" {
+  name   = "invoke-backup"
+  role   = aws_iam_role.scheduler.id
+  policy = data.aws_iam_policy_document.scheduler.json
+}
+
+# For operators and automation: attach to a role to call both Function URLs (AWS_IAM auth needs
+# both actions).
+data "aws_iam_policy_document" "invoke" {
+  statement {
+    sid       = "CallTheFunctionUrls"
+    actions   = ["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"]
+    resources = [aws_lambda_function.backup.arn, aws_lambda_function.restore.arn]
+  }
+}
+
+resource "aws_iam_policy" "invoke" {
+  name_prefix = "${var.name}-invoke-"
+  description = "Call the ${var.name} backup and restore functions (direct invoke and Function URL)"
+  policy      = data.aws_iam_policy_document.invoke.json
+  tags        = var.tags
+}

@@ -1,0 +1,59 @@
+output "backup_function_name" {
+  description = "Name of the backup function (aws lambda invoke --function-name ...)."
+  value       = aws_lambda_function.backup.function_name
+}
+
+output "restore_function_name" {
+  description = "Name of the restore function."
+  value       = aws_lambda_function.restore.function_name
+}
+
+output "backup_function_url" {
+  description = "Function URL of the backup function (POST /backup, SigV4-signed)."
+  value       = aws_lambda_function_url.backup.function_url
+}
+
+output "restore_function_url" {
+  description = "Function URL of the restore function (POST /restore, SigV4-signed)."
+  value       = aws_lambda_function_url.restore.function_url
+}
+
+output "backup_url" {
+  description = "The one stored object (BACKUP_URL)."
+  value       = local.backup_url
+}
+
+output "bucket_name" {
+  description = "The backup bucket."
+  value       = aws_s3_bucket.backup.id
+}
+
+output "controller_password_secret_arn" {
+  description = "Secret to put the controller password into (aws secretsmanager put-secret-value)."
+  value       = aws_secretsmanager_secret.controller_password.arn
+}
+
+output "kms_key_arn" {
+  description = "The key encrypting the bucket, secret, logs, queue and topic."
+  value       = aws_kms_key.backup.arn
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic the alarms notify."
+  value       = aws_sns_topic.alarms.arn
+}
+
+output "dead_letter_queue_url" {
+  description = "Dead-letter queue of failed scheduled backups and restore events."
+  value       = aws_sqs_queue.dlq.id
+}
+
+output "invoke_policy_arn" {
+  description = "Managed policy that lets a role call both functions and their URLs."
+  value       = aws_iam_policy.invoke.arn
+}
+
+output "schedule_name" {
+  description = "The daily backup schedule."
+  value       = aws_scheduler_schedule.backup.name
+}

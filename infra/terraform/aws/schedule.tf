@@ -1,0 +1,65 @@
+# The dead-letter queue for everything asynchronous: the schedule, the event rule and both functions.
+resource "aws_sqs_queue" "dlq" {
+  name                      = "${var.name}-dead-letters"
+  kms_master_key_id         = aws_kms_key.backup.arn
+  message_retention_seconds = 1209600
+  tags                      = var.tags
+}
+
+data "aws_iam_policy_document" "dlq" {
+  statement {
+    sid       = "EventRuleDeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dlq.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.controller_replaced.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "dlq" {
+  queue_url = aws_sqs_queue.dlq.id
+  policy    = data.aws_iam_policy_document.dlq.json
+}
+
+# Daily backup at midnight in var.schedule_timezone. The Scheduler delivers our own JSON as the
+# event (no EventBridge envelope); its default retry policy (185 attempts over 24 h) is replaced.
+resource "aws_scheduler_schedule" "backup" {
+  name                         = "${var.name}-daily-backup"
+  description                  = "Daily controller backup to ${local.backup_url}"
+  schedule_expression          = var.schedule_expression
+  schedule_expression_timezone = var.schedule_timezone
+  kms_key_arn                  = aws_kms_key.backup.arn
+  state                        = "ENABLED"
+
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = aws_lambda_function.backup.arn
+    role_arn = aws_iam_role.scheduler.arn
+    input = jsonencode({
+      source         = "scheduler"
+      action         = "backup"
+      scheduled_time = "<aws.scheduler.scheduled-time>"
+      schedule_arn   = "<aws.scheduler.schedule-arn>"
+      execution_id   = "<aws.scheduler.execution-id>"
+    })
+
+    retry_policy {
+      maximum_retry_attempts       = var.schedule_max_retries
+      maximum_event_age_in_seconds = var.schedule_max_event_age_seconds
+    }
+
+    dead_letter_config {
+      arn = aws_sqs_queue.dlq.arn
+    }
+  }
+}

@@ -1,0 +1,119 @@
+# The bucket holding the one backup object and its previous versions.
+resource "aws_s3_bucket" "backup" {
+  #checkov:skip=CKV_AWS_18:one object written by one function; S3 data events in CloudTrail audit access, and a log bucket would need its own logging bucket in turn
+  #checkov:skip=CKV_AWS_144:cross-region replication is a deployment choice (a second region, its own key); versioning plus the lifecycle rule keep the history here
+  #checkov:skip=CKV2_AWS_62:nothing consumes object events; the backup function reports each write in its own logs and metrics
+  bucket        = var.bucket_name
+  force_destroy = false
+  tags          = var.tags
+}
+
+resource "aws_s3_bucket_versioning" "backup" {
+  bucket = aws_s3_bucket.backup.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "backup" {
+  bucket                  = aws_s3_bucket.backup.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "backup" {
+  bucket = aws_s3_bucket.backup.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "backup" {
+  bucket = aws_s3_bucket.backup.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = aws_kms_key.backup.arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "backup" {
+  bucket     = aws_s3_bucket.backup.id
+  depends_on = [aws_s3_bucket_versioning.backup]
+
+  rule {
+    id     = "keep-${var.noncurrent_versions_to_keep}-previous-backups"
+    status = "Enabled"
+    filter {}
+
+    noncurrent_version_expiration {
+      newer_noncurrent_versions = var.noncurrent_versions_to_keep
+      noncurrent_days           = 1
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "backup" {
+  bucket     = aws_s3_bucket.backup.id
+  policy     = data.aws_iam_policy_document.bucket.json
+  depends_on = [aws_s3_bucket_public_access_block.backup]
+}
+
+data "aws_iam_policy_document" "bucket" {
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.backup.arn, "${aws_s3_bucket.backup.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+
+  statement {
+    sid       = "DenyOldTls"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.backup.arn, "${aws_s3_bucket.backup.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "NumericLessThan"
+      variable = "s3:TlsVersion"
+      values   = ["1.2"]
+    }
+  }
+}
+
+# The controller password. Its value is best set outside Terraform (aws secretsmanager
+# put-secret-value) so it never lands in the state; controller_password is a convenience.
+resource "aws_secretsmanager_secret" "controller_password" {
+  #checkov:skip=CKV2_AWS_57:the password lives in the controller; rotating it needs the controller's own password change, so rotation is the operator's procedure, not a rotation Lambda
+  name_prefix             = "${var.name}-controller-password-"
+  description             = "Password of the controller API user ${var.controller_username} (${var.name})"
+  kms_key_id              = aws_kms_key.backup.arn
+  recovery_window_in_days = 7
+  tags                    = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "controller_password" {
+  count         = var.controller_password == null ? 0 : 1
+  secret_id     = aws_secretsmanager_secret.controller_password.id
+  secret_string = var.controller_password
+}

@@ -1,0 +1,345 @@
+variable "name" {
+  description = "Name prefix for every resource (one deployment per controller), e.g. \"aviatrix-ctrl-backup\"."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,38}[a-z0-9]$", var.name))
+    error_message = "name must be 3-40 characters of lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "lambda_package" {
+  description = "Path to the Lambda zip built by `python scripts/package_aws.py` (dist/aws/lambda.zip)."
+  type        = string
+
+  validation {
+    condition     = endswith(var.lambda_package, ".zip")
+    error_message = "lambda_package must be the path of a .zip file."
+  }
+}
+
+variable "controller_url" {
+  description = "https:// address of the controller (an address that follows the controller to a replacement, such as its EIP or DNS name)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https://[^/\\s]+/?$", var.controller_url))
+    error_message = "controller_url must be https://host (no path)."
+  }
+}
+
+variable "controller_username" {
+  description = "Controller API user the functions log in as."
+  type        = string
+  default     = "admin"
+
+  validation {
+    condition     = length(var.controller_username) > 0
+    error_message = "controller_username must not be empty."
+  }
+}
+
+variable "controller_password" {
+  description = "Optional initial value of the controller password secret. Leave null and set it with `aws secretsmanager put-secret-value` to keep it out of the Terraform state."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "controller_ca_bundle" {
+  description = "PEM text of the CA (or the self-signed certificate) to trust for the controller. Null uses the system CAs."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.controller_ca_bundle == null || can(regex("-----BEGIN CERTIFICATE-----", var.controller_ca_bundle))
+    error_message = "controller_ca_bundle must be PEM text containing a certificate."
+  }
+}
+
+variable "controller_verify_tls" {
+  description = "Verify the controller's TLS certificate. false is logged as a warning on every run; prefer controller_ca_bundle."
+  type        = bool
+  default     = true
+}
+
+variable "bucket_name" {
+  description = "Name of the S3 bucket the module creates for the backup object."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket_name)) && !can(regex("\\.\\.", var.bucket_name))
+    error_message = "bucket_name must be a valid S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)."
+  }
+}
+
+variable "object_key" {
+  description = "Key of the one stored backup object in the bucket."
+  type        = string
+  default     = "controller/backup.tar"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()/-]+$", var.object_key)) && !startswith(var.object_key, "/") && !endswith(var.object_key, "/")
+    error_message = "object_key must be a plain S3 key that neither starts nor ends with '/'."
+  }
+}
+
+variable "noncurrent_versions_to_keep" {
+  description = "How many previous versions of the backup object the bucket keeps (the lifecycle rule expires older ones)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.noncurrent_versions_to_keep >= 1 && var.noncurrent_versions_to_keep <= 100
+    error_message = "noncurrent_versions_to_keep must be between 1 and 100."
+  }
+}
+
+variable "backup_min_size_ratio" {
+  description = "Refuse to replace the stored backup with an export smaller than this fraction of it (BACKUP_MIN_SIZE_RATIO)."
+  type        = number
+  default     = 0.5
+
+  validation {
+    condition     = var.backup_min_size_ratio >= 0 && var.backup_min_size_ratio <= 1
+    error_message = "backup_min_size_ratio must be between 0 and 1."
+  }
+}
+
+variable "schedule_expression" {
+  description = "EventBridge Scheduler expression of the daily backup. Midnight by default."
+  type        = string
+  default     = "cron(0 0 * * ? *)"
+
+  validation {
+    condition     = can(regex("^(cron|rate)\\(.+\\)$", var.schedule_expression))
+    error_message = "schedule_expression must be a cron(...) or rate(...) expression."
+  }
+}
+
+variable "schedule_timezone" {
+  description = "IANA time zone the schedule's midnight is in, e.g. \"Europe/Berlin\"."
+  type        = string
+  default     = "UTC"
+
+  validation {
+    condition     = can(regex("^(UTC|[A-Za-z]+(/[A-Za-z0-9_+-]+)+)$", var.schedule_timezone))
+    error_message = "schedule_timezone must be UTC or an IANA zone name such as America/New_York."
+  }
+}
+
+variable "schedule_max_retries" {
+  description = "Retries of a failed scheduled backup invocation (the Scheduler default of 185 over 24 h is far too many)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.schedule_max_retries >= 0 && var.schedule_max_retries <= 185
+    error_message = "schedule_max_retries must be between 0 and 185."
+  }
+}
+
+variable "schedule_max_event_age_seconds" {
+  description = "Give up retrying a scheduled backup after this many seconds (then it goes to the dead-letter queue)."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.schedule_max_event_age_seconds >= 60 && var.schedule_max_event_age_seconds <= 86400
+    error_message = "schedule_max_event_age_seconds must be between 60 and 86400."
+  }
+}
+
+variable "backup_timeout_seconds" {
+  description = "Timeout of the backup function."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.backup_timeout_seconds >= 30 && var.backup_timeout_seconds <= 900
+    error_message = "backup_timeout_seconds must be between 30 and 900."
+  }
+}
+
+variable "restore_timeout_seconds" {
+  description = "Timeout of the restore function: it waits for a booting controller, so the Lambda maximum by default."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.restore_timeout_seconds >= 60 && var.restore_timeout_seconds <= 900
+    error_message = "restore_timeout_seconds must be between 60 and 900."
+  }
+}
+
+variable "memory_size" {
+  description = "Memory of each function in MiB (also buys CPU and network for the transfer)."
+  type        = number
+  default     = 1024
+
+  validation {
+    condition     = var.memory_size >= 256 && var.memory_size <= 10240
+    error_message = "memory_size must be between 256 and 10240."
+  }
+}
+
+variable "ephemeral_storage_mib" {
+  description = "Size of /tmp in MiB; the export is spooled there, so it must exceed the configuration's size."
+  type        = number
+  default     = 2048
+
+  validation {
+    condition     = var.ephemeral_storage_mib >= 512 && var.ephemeral_storage_mib <= 10240
+    error_message = "ephemeral_storage_mib must be between 512 and 10240."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the functions' CloudWatch log groups."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a CloudWatch retention of at least a year (365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653)."
+  }
+}
+
+variable "controller_asg_name" {
+  description = "Auto Scaling group of the controller. Set: restore runs on its launch events. Null: restore runs on EC2 'running' events of instances with the controller tag."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.controller_asg_name == null || can(regex("^[A-Za-z0-9._-]{1,255}$", var.controller_asg_name))
+    error_message = "controller_asg_name must be an Auto Scaling group name."
+  }
+}
+
+variable "create_lifecycle_hook" {
+  description = "Create a launch lifecycle hook on controller_asg_name; the restore function completes it (CONTINUE on success, ABANDON on failure)."
+  type        = bool
+  default     = false
+}
+
+variable "controller_tag_key" {
+  description = "Tag key that marks a controller instance (checked in code on EC2 state-change events)."
+  type        = string
+  default     = "Name"
+
+  validation {
+    condition     = length(var.controller_tag_key) > 0 && length(var.controller_tag_key) <= 128
+    error_message = "controller_tag_key must be 1-128 characters."
+  }
+}
+
+variable "controller_tag_value" {
+  description = "Value of controller_tag_key on a controller instance."
+  type        = string
+  default     = "AviatrixController"
+
+  validation {
+    condition     = length(var.controller_tag_value) > 0 && length(var.controller_tag_value) <= 256
+    error_message = "controller_tag_value must be 1-256 characters."
+  }
+}
+
+variable "restore_target" {
+  description = "Address the restore function calls on a replacement: controller_url (an EIP/DNS that follows the controller), private_ip or public_ip of the new instance."
+  type        = string
+  default     = "controller_url"
+
+  validation {
+    condition     = contains(["controller_url", "private_ip", "public_ip"], var.restore_target)
+    error_message = "restore_target must be controller_url, private_ip or public_ip."
+  }
+}
+
+variable "subnet_ids" {
+  description = "Subnets to attach the functions to (to reach a controller on a private address). Empty: no VPC attachment."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.subnet_ids : can(regex("^subnet-[0-9a-f]+$", s))])
+    error_message = "subnet_ids must be subnet ids (subnet-...)."
+  }
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the functions when subnet_ids is set; they must allow HTTPS out to the controller."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.security_group_ids : can(regex("^sg-[0-9a-f]+$", s))])
+    error_message = "security_group_ids must be security group ids (sg-...)."
+  }
+}
+
+variable "invoker_principals" {
+  description = "IAM principal ARNs allowed to call the Function URLs (granted both lambda:InvokeFunctionUrl and lambda:InvokeFunction)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for p in var.invoker_principals : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", p))])
+    error_message = "invoker_principals must be IAM account, role or user ARNs."
+  }
+}
+
+variable "alarm_email" {
+  description = "E-mail address subscribed to the alarm topic. Null: subscribe something yourself to the sns_topic_arn output."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
+    error_message = "alarm_email must be an e-mail address."
+  }
+}
+
+variable "backup_max_age_hours" {
+  description = "Alarm when no backup has succeeded for this many hours (missing data counts as failure)."
+  type        = number
+  default     = 25
+
+  validation {
+    condition     = var.backup_max_age_hours >= 2 && var.backup_max_age_hours <= 168
+    error_message = "backup_max_age_hours must be between 2 and 168."
+  }
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the functions' EMF metrics."
+  type        = string
+  default     = "ControllerBackup"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._/#:-]{1,255}$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "metrics_namespace must be a custom CloudWatch namespace (not AWS/...)."
+  }
+}
+
+variable "enable_tracing" {
+  description = "X-Ray tracing (Powertools Tracer, imported only then; it adds ~180 ms of cold start)."
+  type        = bool
+  default     = false
+}
+
+variable "log_level" {
+  description = "Powertools log level."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,167 @@
+"""Fixtures for the Cloud Functions tests: the functions served by functions-framework over real
+HTTP, their settings pointed at fake-gcs-server, the Secret Manager stand-in and the emulators."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controller_backup.emulator import Emulator
+from controller_backup.secrets import gcp as secrets_gcp
+from tests.fixtures.controller import CONTROLLER_PASSWORD
+from tests.fixtures.gcp import SecretManagerServer, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+MAIN = ROOT / "functions" / "gcp" / "main.py"
+EVENTS = ROOT / "tests" / "events" / "gcp"
+PROJECT = "network-ops-prod"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return data
+
+
+def create_app(target: str) -> Any:
+    import functions_framework
+
+    return functions_framework.create_app(target, str(MAIN))
+
+
+@dataclass
+class ServedFunction:
+    target: str
+    url: str
+    app: Any
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[str], ServedFunction]]:
+    """Serve a target of main.py with functions-framework's Flask app on a free port (real HTTP)."""
+    from werkzeug.serving import make_server
+
+    servers: list[Any] = []
+    threads: list[threading.Thread] = []
+
+    def start(target: str) -> ServedFunction:
+        app = create_app(target)
+        port = free_port()
+        server = make_server("127.0.0.1", port, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        thread.start()
+        servers.append(server)
+        threads.append(thread)
+        return ServedFunction(target, f"http://127.0.0.1:{port}", app)
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+    for thread in threads:
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def function_env(
+    controller_env: dict[str, str],
+    gcs_env: str,
+    gcs_bucket: str,
+    secret_manager_server: SecretManagerServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[dict[str, str]]:
+    """The deployed function's environment: gs:// backup, the password as a gcp-sm: reference."""
+    name = secret_manager_server.add(PROJECT, "controller-password", CONTROLLER_PASSWORD.encode())
+    env = {
+        **controller_env,
+        "BACKUP_URL": f"gs://{gcs_bucket}/controllers/aviatrix-controller.tar",
+        "CONTROLLER_PASSWORD": f"gcp-sm:{name}",
+        "SECRET_MANAGER_EMULATOR_HOST": secret_manager_server.url,
+        "CONTROLLER_RETRY_ATTEMPTS": "3",
+        "CONTROLLER_RETRY_SECONDS": "5",
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        "STORAGE_EMULATOR_HOST": gcs_env,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    secrets_gcp.set_client(None)
+    yield env
+    secrets_gcp.set_client(None)
+
+
+@dataclass
+class ComputeApi:
+    """A Compute Engine API stand-in answering `instances.get` with the instance's private IP."""
+
+    url: str
+    instances: dict[str, str] = field(default_factory=dict)
+    requests: list[str] = field(default_factory=list)
+
+
+_INSTANCE_PATH = re.compile(r"^/compute/v1/projects/([^/]+)/zones/([^/]+)/instances/([^/?]+)$")
+
+
+@pytest.fixture
+def compute_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ComputeApi]:
+    port = free_port()
+    state = ComputeApi(url=f"http://127.0.0.1:{port}")
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def do_GET(self) -> None:
+            state.requests.append(self.path)
+            match = _INSTANCE_PATH.match(self.path)
+            ip = state.instances.get(match.group(3)) if match else None
+            if ip is None:
+                body, status = b'{"error": {"code": 404, "message": "not found"}}', 404
+            else:
+                body = json.dumps(
+                    {"name": match.group(3), "networkInterfaces": [{"networkIP": ip}]}  # type: ignore[union-attr]
+                ).encode()
+                status = 200
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    monkeypatch.setenv("COMPUTE_EMULATOR_HOST", state.url)
+    yield state
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def issued_secrets(controller: Emulator, blank_controller: Emulator) -> list[str]:
+    """Every CID and API token the emulators hand out during the test, for the leak checks."""
+    issued: list[str] = []
+    for emu in (controller, blank_controller):
+        state = emu.state
+        real_login, real_token = state.login, state.issue_token
+
+        def login(real: Callable[[], str] = real_login) -> str:
+            cid = real()
+            issued.append(cid)
+            return cid
+
+        def issue_token(real: Callable[[], str] = real_token) -> str:
+            token = real()
+            issued.append(token)
+            return token
+
+        state.login = login  # type: ignore[method-assign]
+        state.issue_token = issue_token  # type: ignore[method-assign]
+    return issued

@@ -1,0 +1,78 @@
+"""Invariant 4: no password, CID or API token in any log line, error or result.
+
+Runs backups and restores (good and failing) with every logger at DEBUG, records every CID and
+token the emulators hand out, and searches everything the product emitted for them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from controller_backup.emulator import Emulator, EmulatorConfig
+from controller_backup.errors import BackupError
+from controller_backup.restore import run_restore
+from controller_backup.settings import Settings
+
+from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
+
+from .helpers import backup, driver_for
+
+
+def _record_issued(emu: Emulator, issued: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("login", "issue_token"):
+        original = getattr(emu.state, name)
+
+        def recording(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            value = _original(*args, **kwargs)
+            issued.append(value)
+            return value
+
+        monkeypatch.setattr(emu.state, name, recording)
+
+
+def test_no_secret_in_logs_errors_or_results(
+    controller: Emulator,
+    blank_controller: Emulator,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    issued: list[str] = []
+    outputs: list[str] = []
+    _record_issued(controller, issued, monkeypatch)
+    _record_issued(blank_controller, issued, monkeypatch)
+    caplog.set_level(logging.DEBUG)
+
+    # Short sessions force re-logins (more CIDs); faults force retries and their log lines.
+    controller.faults.fail_next_5xx = 1
+    outputs.append(json.dumps(backup(settings).to_dict()))
+    outputs.append(
+        json.dumps(
+            run_restore(settings, controller_url=blank_controller.url, private_ip=BLANK_PRIVATE_IP).to_dict()
+        )
+    )
+    for fault in ("export_error_envelope", "truncate_export"):
+        setattr(controller.faults, fault, True)
+        with pytest.raises(BackupError) as caught:
+            backup(settings)
+        outputs += [str(caught.value), json.dumps(caught.value.to_dict())]
+        setattr(controller.faults, fault, False)
+    with pytest.raises(BackupError) as caught:
+        backup(settings, driver=driver_for(settings, password=CONTROLLER_PASSWORD + "-wrong"))
+    outputs.append(str(caught.value))
+    with Emulator(EmulatorConfig(password=CONTROLLER_PASSWORD, cid_lifetime=0.3, latency=0.2)) as short:
+        _record_issued(short, issued, monkeypatch)
+        outputs.append(json.dumps(backup(settings.for_controller(short.url), force=True).to_dict()))
+
+    assert len(issued) >= 6, "the test must have seen CIDs and tokens to search for"
+    emitted = "\n".join(
+        [caplog.text, *outputs, capsys.readouterr().err]
+        + [record.getMessage() for record in caplog.records]
+        + [str(record.exc_text or "") for record in caplog.records]
+    )
+    for secret in [CONTROLLER_PASSWORD, BLANK_PRIVATE_IP, *issued]:
+        assert secret not in emitted, f"a secret ({len(secret)} chars) leaked"

@@ -1,0 +1,57 @@
+"""TLS: verified by default, a pinned CA bundle works, verification off only when asked (loudly)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterator
+
+import pytest
+from controller_backup.emulator import Emulator, EmulatorConfig
+from controller_backup.errors import ControllerError
+from controller_backup.settings import Settings
+
+from tests.fixtures.controller import CONTROLLER_PASSWORD
+
+from .helpers import backup
+
+
+@pytest.fixture(scope="module")
+def tls_controller() -> Iterator[Emulator]:
+    with Emulator(EmulatorConfig(password=CONTROLLER_PASSWORD, tls=True)) as emu:
+        yield emu
+
+
+def test_self_signed_certificate_is_refused_by_default(tls_controller: Emulator, settings: Settings) -> None:
+    assert tls_controller.url.startswith("https://")
+    with pytest.raises(ControllerError, match="TLS verification failed"):
+        backup(settings.for_controller(tls_controller.url))
+
+
+def test_pinned_ca_file(tls_controller: Emulator, settings: Settings) -> None:
+    target = dataclasses.replace(
+        settings.for_controller(tls_controller.url), ca_bundle=tls_controller.ca_file
+    )
+    assert backup(target).sha256 == tls_controller.export_sha256()
+
+
+def test_pinned_ca_pem_text(tls_controller: Emulator, settings: Settings) -> None:
+    target = dataclasses.replace(settings.for_controller(tls_controller.url), ca_bundle=tls_controller.ca_pem)
+    assert backup(target).sha256 == tls_controller.export_sha256()
+
+
+def test_verification_off_works_and_warns(
+    tls_controller: Emulator, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    target = dataclasses.replace(settings.for_controller(tls_controller.url), verify_tls=False)
+    with caplog.at_level(logging.WARNING):
+        assert backup(target).size > 0
+    assert "TLS verification is OFF" in caplog.text
+
+
+def test_unreadable_ca_bundle_is_a_settings_error(tls_controller: Emulator, settings: Settings) -> None:
+    from controller_backup.errors import SettingsError
+
+    target = dataclasses.replace(settings.for_controller(tls_controller.url), ca_bundle="/nonexistent/ca.pem")
+    with pytest.raises(SettingsError, match="CONTROLLER_CA_BUNDLE"):
+        backup(target)

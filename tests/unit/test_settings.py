@@ -1,0 +1,117 @@
+"""Settings: one validation pass that names every bad or missing variable."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from controller_backup.errors import SettingsError
+from controller_backup.settings import Settings
+from hypothesis import given
+from hypothesis import strategies as st
+
+GOOD = {
+    "CONTROLLER_URL": "https://controller.example.com",
+    "CONTROLLER_PASSWORD": "env:PW",
+    "BACKUP_URL": "s3://bucket/controller/backup.tar",
+}
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env(GOOD)
+    assert settings.username == "admin"
+    assert settings.verify_tls is True
+    assert settings.min_size_ratio == 0.5
+    assert settings.ca_bundle is None
+
+
+def test_every_missing_variable_is_named_at_once() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({})
+    for name in GOOD:
+        assert name in caught.value.message
+
+
+def test_every_bad_variable_is_named_at_once() -> None:
+    env = GOOD | {
+        "CONTROLLER_URL": "ftp://x",
+        "BACKUP_MIN_SIZE_RATIO": "1.5",
+        "CONTROLLER_VERIFY_TLS": "maybe",
+        "BACKUP_URL": "ftp://bucket/key",
+        "CONTROLLER_TIMEOUT": "-1",
+    }
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env)
+    message = caught.value.message
+    for name in (
+        "CONTROLLER_URL",
+        "BACKUP_MIN_SIZE_RATIO",
+        "CONTROLLER_VERIFY_TLS",
+        "BACKUP_URL",
+        "CONTROLLER_TIMEOUT",
+    ):
+        assert name in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "s3://b/k",
+        "gs://b/k",
+        "azblob://account/container/blob",
+        "https://account.blob.core.windows.net/container/blob",
+        "file:///var/backups/c.tar",
+        "/var/backups/c.tar",
+    ],
+)
+def test_backup_url_forms(url: str) -> None:
+    assert Settings.from_env(GOOD | {"BACKUP_URL": url}).backup_url == url
+
+
+def test_backup_url_must_name_an_object() -> None:
+    with pytest.raises(SettingsError, match="BACKUP_URL: must name one object"):
+        Settings.from_env(GOOD | {"BACKUP_URL": "s3://bucket/folder/"})
+
+
+def test_credentials_in_the_controller_url_are_refused_without_echoing_them() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(GOOD | {"CONTROLLER_URL": "https://admin:hunter22@controller"})
+    assert "hunter22" not in caught.value.message
+
+
+def test_host_without_scheme_means_https() -> None:
+    assert Settings.from_env(GOOD | {"CONTROLLER_URL": "10.1.2.3"}).controller_url == "https://10.1.2.3"
+
+
+def test_overrides_win_over_the_environment() -> None:
+    settings = Settings.from_env(GOOD, backup_url="gs://other/key", min_size_ratio=None)
+    assert settings.backup_url == "gs://other/key"
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "CONTROLLER_URL",
+                "CONTROLLER_PASSWORD",
+                "BACKUP_URL",
+                "BACKUP_MIN_SIZE_RATIO",
+                "CONTROLLER_VERIFY_TLS",
+                "CONTROLLER_TIMEOUT",
+                "BACKUP_KEEP_VERSIONS",
+            ]
+        ),
+        st.text(alphabet=string.printable, max_size=30),
+    )
+)
+def test_any_environment_gives_settings_or_a_named_error(env: dict[str, str]) -> None:
+    try:
+        settings = Settings.from_env(env)
+    except SettingsError as exc:
+        assert exc.message.startswith("invalid settings: ")
+        named = [name for name in env if name in exc.message] + [name for name in GOOD if name in exc.message]
+        assert named, exc.message
+    else:
+        assert settings.controller_url.startswith(("http://", "https://"))
+        assert 0.0 <= settings.min_size_ratio <= 1.0
+        assert settings.request_timeout > 0
