@@ -80,7 +80,8 @@ def _backup(
             "and its export would replace the real backup"
         )
     version = driver.version()
-    with HashingSpool() as spool:
+    # A local store can adopt a spool written beside it instead of copying it.
+    with HashingSpool(getattr(store, "spool_directory", None)) as spool:
         export = driver.export(spool.stream, progress)
         spool.flush()
         if export.size == 0:

@@ -33,7 +33,7 @@ from controller_backup.errors import (
 from controller_backup.inspection import check_backup_bytes
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
-from controller_backup.spool import HashingSpool
+from controller_backup.spool import HashingSink, HashingSpool
 from controller_backup.stores import ObjectInfo, ObjectStore, open_store
 
 log = logging.getLogger("controller_backup.restore")
@@ -214,13 +214,13 @@ def _import(
 
 
 def _verify_restored(driver: ControllerDriver, expected_sha256: str) -> None:
-    with HashingSpool() as check:
-        driver.export(check.stream)
-        if check.sha256 != expected_sha256:
-            raise IntegrityError(
-                "the restored controller's export does not match the backup "
-                f"({check.size} bytes, sha256 {check.sha256[:12]}...)"
-            )
+    check = HashingSink()
+    driver.export(check.stream)
+    if check.sha256 != expected_sha256:
+        raise IntegrityError(
+            "the restored controller's export does not match the backup "
+            f"({check.size} bytes, sha256 {check.sha256[:12]}...)"
+        )
 
 
 def _already_done(target: Settings, store: ObjectStore, started: float, done: dict[str, str]) -> JobResult:

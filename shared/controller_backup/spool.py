@@ -3,10 +3,14 @@
 Exports and restores pass through one of these instead of memory (DESIGN.md invariant 7). The
 hash is computed as bytes arrive, so a 256 MiB export is read from disk only by the checks that
 need to. A download that restarts (`seek(0)` then `truncate()`) restarts the hash with it.
+
+A spool has a real path (`path`) so a local store on the same filesystem can adopt the file by a
+hard link instead of copying it again; `HashingSink` hashes a stream that needs no keeping.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -18,9 +22,10 @@ class HashingSpool:
     """Write-then-read temp file with a running sha256 of everything written."""
 
     def __init__(self, directory: str | None = None) -> None:
-        self._file: IO[bytes] = tempfile.TemporaryFile(  # noqa: SIM115 - closed by close()
-            dir=directory or os.environ.get("BACKUP_SPOOL_DIR") or None
+        fd, self.path = tempfile.mkstemp(
+            prefix=".spool-", dir=directory or os.environ.get("BACKUP_SPOOL_DIR") or None
         )
+        self._file: IO[bytes] = os.fdopen(fd, "w+b")
         self._hash = hashlib.sha256()
         self.size = 0
 
@@ -79,6 +84,8 @@ class HashingSpool:
 
     def close(self) -> None:
         self._file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
 
     def __enter__(self) -> Self:
         return self
@@ -87,3 +94,34 @@ class HashingSpool:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+class HashingSink:
+    """Hashes a download and keeps nothing: for re-exports that are only compared."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._hash.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if (offset, whence) != (0, os.SEEK_SET):
+            raise ValueError("HashingSink can only rewind to the start")
+        return 0
+
+    def truncate(self, size: int | None = None) -> int:
+        self._hash = hashlib.sha256()
+        self.size = 0
+        return 0
+
+    @property
+    def stream(self) -> BinaryIO:
+        return cast(BinaryIO, self)
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()

@@ -19,10 +19,16 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-
-from controller_backup.errors import AccessDenied, ObjectNotFound, PreconditionFailed, SettingsError, StoreError
+from controller_backup.errors import (
+    AccessDenied,
+    ObjectNotFound,
+    PreconditionFailed,
+    SettingsError,
+    StoreError,
+)
 from controller_backup.stores import open_store
 from controller_backup.stores.s3 import MIB, S3Store, parse_s3_url
+
 from tests.fixtures.aws import MotoServer
 from tests.stores.contract import StoreContract, _get, _meta, _put
 
@@ -100,7 +106,9 @@ def _capture_headers(client: Any, operation: str) -> list[dict[str, str]]:
     seen: list[dict[str, str]] = []
 
     def record(request: Any, **_: Any) -> None:
-        seen.append({k.lower(): (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()})
+        seen.append(
+            {k.lower(): (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()}
+        )
 
     client.meta.events.register(f"before-send.s3.{operation}", record)
     return seen

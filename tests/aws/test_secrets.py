@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
-
 from controller_backup.errors import SettingsError
 from controller_backup.redact import redact
 from controller_backup.secrets import clear_cache, resolve_secret
+
 from tests.fixtures.aws import MotoServer
 
 
@@ -61,7 +61,9 @@ def test_field_of_a_non_json_secret(aws_env: MotoServer) -> None:
 
 
 def test_missing_secret_is_a_settings_error_naming_it(aws_env: MotoServer) -> None:
-    with pytest.raises(SettingsError, match=r"aws-sm:does/not/exist: not found \(ResourceNotFoundException\)"):
+    with pytest.raises(
+        SettingsError, match=r"aws-sm:does/not/exist: not found \(ResourceNotFoundException\)"
+    ):
         resolve_secret("aws-sm:does/not/exist")
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from controller_backup.emulator import Emulator
 from controller_backup.secrets import gcp as secrets_gcp
+
 from tests.fixtures.controller import CONTROLLER_PASSWORD
 from tests.fixtures.gcp import SecretManagerServer, free_port
 

@@ -7,11 +7,11 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-
 from controller_backup import secrets
 from controller_backup.errors import BackupError, SettingsError
 from controller_backup.redact import redact
 from controller_backup.secrets import gcp as secrets_gcp
+
 from tests.fixtures.gcp import SecretManagerServer
 
 

@@ -27,20 +27,33 @@ _NOT_READY_ROTATION = tuple(NotReadyAnswer)
 
 @dataclass
 class Faults:
-    """Mutable, thread-safe fault switches; see the package docs for what each one looks like on the wire."""
+    """Mutable, thread-safe fault switches, each shaped like a failure seen in the field."""
 
+    #: the next N requests answer HTTP 503 with an HTML body (a proxy or load balancer in trouble)
     fail_next_5xx: int = 0
+    #: the next N requests get no answer: the connection closes (reset) after the request is read
     drop_next: int = 0
+    #: export sends headers (full Content-Length) and half the body, then closes the connection
     drop_export_midway: bool = False
+    #: export answers a complete 200 whose body is the first half, Content-Length matching it
     truncate_export: bool = False
+    #: export answers 200 `{"return": false, "reason": "Failed to export configuration: disk full"}`
     export_error_envelope: bool = False
+    #: export answers 200 text/html: a login page, as an intercepting proxy would
     export_html: bool = False
+    #: export answers 200 application/octet-stream with an empty body
     export_empty: bool = False
+    #: seconds import_config works (after receiving and validating the body) before applying
     import_delay: float = 0.0
+    #: import_config applies the configuration, then drops the connection without answering
     import_drop_after_apply: bool = False
+    #: initial_setup run applies the setup, then drops the connection without answering
     setup_drop: bool = False
+    #: monotonic time until which the controller is booting (set by Emulator.reboot)
     not_ready_until: float = 0.0
+    #: seconds added before every answer
     latency: float = 0.0
+    #: probability that any request answers HTTP 503 (seeded, so runs repeat)
     error_5xx_rate: float = 0.0
     seed: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)

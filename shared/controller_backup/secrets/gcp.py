@@ -19,6 +19,7 @@ from typing import Any
 
 from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
+from google.cloud import secretmanager_v1
 
 from controller_backup.errors import BackupError, SettingsError
 
@@ -31,8 +32,6 @@ _client_lock = threading.Lock()
 
 def make_client(api_endpoint: str | None = None) -> Any:
     """A Secret Manager client; with an endpoint, REST to it with anonymous credentials."""
-    from google.cloud import secretmanager_v1
-
     endpoint = api_endpoint or os.environ.get(EMULATOR_ENV)
     if endpoint:
         from google.auth import credentials

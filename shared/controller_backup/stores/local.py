@@ -192,9 +192,10 @@ class LocalStore:
         now = datetime.now(UTC)
         record = {"size": size, "last_modified": now.isoformat(), "metadata": dict(metadata)}
         try:
-            self._write_atomically(data_path, copy)
-            if written != size:
-                raise StoreError(f"{self.url}: expected {size} bytes from the source, read {written}")
+            if not self._adopt(source, size, data_path):
+                self._write_atomically(data_path, copy)
+                if written != size:
+                    raise StoreError(f"{self.url}: expected {size} bytes from the source, read {written}")
             self._write_atomically(meta_path, lambda out: out.write(json.dumps(record).encode()))
             _fsync_dir(self._versions_dir)
             # The commit point: CURRENT names the new version.
@@ -208,6 +209,26 @@ class LocalStore:
         self._publish_plain_file(data_path)
         self._prune(keep=version_id)
         return ObjectInfo(self.url, size, version_id, version_id, now, dict(metadata), True)
+
+    @property
+    def spool_directory(self) -> str:
+        """Where a writer should spool so that `put` can adopt the file without a copy."""
+        self._versions_dir.mkdir(parents=True, exist_ok=True)
+        return str(self._versions_dir)
+
+    def _adopt(self, source: BinaryIO, size: int, data_path: Path) -> bool:
+        """Hard-link a spool file that already sits in our folder (fsynced) instead of copying."""
+        path = getattr(source, "path", None)
+        if not isinstance(path, str) or Path(path).parent != self._versions_dir:
+            return False
+        if os.stat(path).st_size != size:
+            raise StoreError(
+                f"{self.url}: expected {size} bytes from the source, it holds {os.stat(path).st_size}"
+            )
+        source.flush()
+        os.fsync(source.fileno())
+        os.link(path, data_path)
+        return True
 
     def _publish_plain_file(self, data_path: Path) -> None:
         """Make `self.path` the newest version, by an atomic rename of a hard link (or a copy)."""

@@ -1,0 +1,214 @@
+variable "project_id" {
+  description = "Google Cloud project that holds the functions, the backup bucket and the secret."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a Google Cloud project ID."
+  }
+}
+
+variable "region" {
+  description = "Region of the functions, the scheduler job and the backup bucket, e.g. \"us-central1\"."
+  type        = string
+}
+
+variable "name" {
+  description = "Name prefix for every resource (one deployment per controller), e.g. \"ctrl-backup\"."
+  type        = string
+  default     = "ctrl-backup"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,18}[a-z0-9]$", var.name))
+    error_message = "name must be 4-20 characters of lowercase letters, digits and hyphens, starting with a letter (service account IDs are derived from it)."
+  }
+}
+
+variable "source_zip" {
+  description = "Path to the source zip built by `python scripts/package_gcp.py` (dist/gcp/source.zip)."
+  type        = string
+
+  validation {
+    condition     = endswith(var.source_zip, ".zip")
+    error_message = "source_zip must be the path of a .zip file."
+  }
+}
+
+variable "runtime" {
+  description = "Cloud Functions Python runtime."
+  type        = string
+  default     = "python312"
+
+  validation {
+    condition     = contains(["python312", "python313"], var.runtime)
+    error_message = "runtime must be python312 or python313."
+  }
+}
+
+variable "controller_url" {
+  description = "https:// address of the controller (one that follows the controller to a replacement, such as a static internal IP or DNS name)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https://[^/\\s]+/?$", var.controller_url))
+    error_message = "controller_url must be https://host (no path)."
+  }
+}
+
+variable "controller_username" {
+  description = "Controller API user the functions log in as."
+  type        = string
+  default     = "admin"
+}
+
+variable "controller_password" {
+  description = "Optional first version of the controller password secret. Leave null and add it with `gcloud secrets versions add` to keep it out of the Terraform state."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "controller_ca_bundle" {
+  description = "PEM text of the CA (or the controller's self-signed certificate) to trust. Null uses the system CAs."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.controller_ca_bundle == null || can(regex("-----BEGIN CERTIFICATE-----", var.controller_ca_bundle))
+    error_message = "controller_ca_bundle must be PEM text containing a certificate."
+  }
+}
+
+variable "controller_verify_tls" {
+  description = "false turns TLS verification off (loudly logged on every run). Prefer controller_ca_bundle."
+  type        = bool
+  default     = true
+}
+
+variable "bucket_name" {
+  description = "Name of the backup bucket to create (globally unique). Null derives one from the project and name."
+  type        = string
+  default     = null
+}
+
+variable "bucket_location" {
+  description = "Location of the backup bucket; null uses the region. A dual-region or multi-region (\"US\") keeps the backup through a regional outage."
+  type        = string
+  default     = null
+}
+
+variable "backup_object" {
+  description = "Name of the one backup object in the bucket."
+  type        = string
+  default     = "controller/backup.tar"
+
+  validation {
+    condition     = length(var.backup_object) > 0 && !endswith(var.backup_object, "/") && !startswith(var.backup_object, "/")
+    error_message = "backup_object must be an object name such as controller/backup.tar."
+  }
+}
+
+variable "noncurrent_versions_kept" {
+  description = "Older backup versions (generations) kept besides the current one."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.noncurrent_versions_kept >= 1
+    error_message = "Keep at least one older version."
+  }
+}
+
+variable "noncurrent_version_days" {
+  description = "Days an older backup version is kept after it was replaced."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.noncurrent_version_days >= 1
+    error_message = "noncurrent_version_days must be at least 1."
+  }
+}
+
+variable "min_size_ratio" {
+  description = "Refuse to replace the stored backup with an export smaller than this fraction of it (BACKUP_MIN_SIZE_RATIO)."
+  type        = number
+  default     = 0.5
+
+  validation {
+    condition     = var.min_size_ratio >= 0 && var.min_size_ratio <= 1
+    error_message = "min_size_ratio must be within 0..1."
+  }
+}
+
+variable "kms_key_name" {
+  description = "Optional Cloud KMS key (projects/P/locations/L/keyRings/R/cryptoKeys/K) for CMEK on the bucket, the secret, the topic and the function images. Null uses Google-managed keys."
+  type        = string
+  default     = null
+}
+
+variable "schedule" {
+  description = "Cron schedule of the daily backup (Cloud Scheduler, five fields)."
+  type        = string
+  default     = "0 0 * * *"
+}
+
+variable "time_zone" {
+  description = "IANA time zone of the schedule, e.g. \"Europe/Berlin\"; midnight is local midnight there."
+  type        = string
+  default     = "Etc/UTC"
+}
+
+variable "create_backup_topic" {
+  description = "Create a Pub/Sub topic whose messages trigger a backup (backup_event)."
+  type        = bool
+  default     = true
+}
+
+variable "restore_on_replacement" {
+  description = "Restore automatically into a replacement controller instance (Eventarc, Cloud Audit Logs compute.instances.insert)."
+  type        = bool
+  default     = true
+}
+
+variable "controller_instance_name_pattern" {
+  description = "Regular expression (full match) of the controller instances' names; only their creation triggers a restore."
+  type        = string
+  default     = "aviatrix-controller.*"
+}
+
+variable "restore_target_url" {
+  description = "URL of a replacement controller; {ip} becomes its private IP."
+  type        = string
+  default     = "https://{ip}"
+}
+
+variable "vpc_connector" {
+  description = "Serverless VPC Access connector (projects/P/locations/R/connectors/C) through which the functions reach the controller's private address. Null: direct internet egress."
+  type        = string
+  default     = null
+}
+
+variable "operator_members" {
+  description = "Principals (e.g. \"group:netops@example.com\") allowed to call the backup and restore HTTP functions on demand."
+  type        = list(string)
+  default     = []
+}
+
+variable "notification_channels" {
+  description = "Cloud Monitoring notification channel IDs for the alert policies."
+  type        = list(string)
+  default     = []
+}
+
+variable "enable_apis" {
+  description = "Enable the Google APIs the deployment uses (left enabled on destroy)."
+  type        = bool
+  default     = true
+}
+
+variable "labels" {
+  description = "Labels added to every resource that takes labels."
+  type        = map(string)
+  default     = {}
+}
