@@ -27,13 +27,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-PASSWORD = "bench-Password-1"  # noqa: S105 - the benchmark emulator's throwaway password
+PASSWORD = "bench-Password-1"
 BLANK_IP = "10.0.0.99"
 MIB = 1024 * 1024
 
@@ -108,7 +107,8 @@ elif kind == "restore":
         "BACKUP_URL": args["store"]})
     run_restore(settings, private_ip=args["private_ip"], force=True)
 seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_mib}))
 """
 
 
@@ -238,7 +238,8 @@ def main() -> int:
             large = next(r for r in rows if r["name"] == name and r["size_mib"] == sizes[-1])
             print(
                 f"peak RSS {name}: {large['peak_rss_mib']} MiB at {sizes[-1]} MiB vs "
-                f"{small['peak_rss_mib']} MiB at {sizes[0]} MiB = {large['peak_rss_mib'] / small['peak_rss_mib']:.2f}x"
+                f"{small['peak_rss_mib']} MiB at {sizes[0]} MiB = "
+                f"{large['peak_rss_mib'] / small['peak_rss_mib']:.2f}x"
             )
     for cloud in args.clouds:
         module = importlib.import_module(f"bench_{cloud}")

@@ -10,14 +10,20 @@ from .conftest import APP_DIR
 
 FOREIGN = ("boto3", "botocore", "aws_lambda_powertools", "google", "functions_framework", "s3transfer")
 
+# The dev venv's functions-framework ships a `-nspkg.pth` that registers empty `google` namespace
+# packages at interpreter start, before any import of ours; the probe therefore reports what the
+# imports added, and what foreign modules already existed (which must be code-free namespaces).
 PROBE = """
 import json, sys
+before = set(sys.modules)
 import function_app
 import replacement_vm
 from controller_backup.stores import open_store
 from controller_backup.stores.azure_blob import AzureBlobStore
 from controller_backup.secrets.azure import resolve_key_vault
-print(json.dumps(sorted(sys.modules)))
+added = sorted(set(sys.modules) - before)
+preloaded = {m: getattr(sys.modules[m], "__file__", None) for m in before}
+print(json.dumps({"added": added, "preloaded": preloaded}))
 """
 
 
@@ -26,7 +32,11 @@ def test_function_app_imports_no_other_cloud() -> None:
         [sys.executable, "-c", PROBE], cwd=APP_DIR, capture_output=True, text=True, check=False, timeout=120
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    modules = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert "function_app" in modules and "azure.functions" in modules  # the probe really imported it
-    foreign = [m for m in modules if m.split(".")[0] in FOREIGN]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    added = report["added"]
+    assert "function_app" in added and "azure.functions" in added  # the probe really imported it
+    assert "controller_backup.stores.azure_blob" in added
+    foreign = [m for m in added if m.split(".")[0] in FOREIGN]
     assert foreign == [], f"non-Azure cloud modules loaded: {foreign[:10]}"
+    preloaded = {m: f for m, f in report["preloaded"].items() if m.split(".")[0] in FOREIGN}
+    assert all(f is None for f in preloaded.values()), f"foreign code loaded at start: {preloaded}"

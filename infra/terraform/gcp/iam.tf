@@ -1,0 +1,171 @@
+# One identity per job, each with only what it does.
+resource "google_service_account" "backup" {
+  project      = var.project_id
+  account_id   = "${var.name}-backup"
+  display_name = "Controller backup function"
+}
+
+resource "google_service_account" "restore" {
+  project      = var.project_id
+  account_id   = "${var.name}-restore"
+  display_name = "Controller restore function"
+}
+
+resource "google_service_account" "scheduler" {
+  project      = var.project_id
+  account_id   = "${var.name}-sched"
+  display_name = "Calls the backup function daily (OIDC)"
+}
+
+resource "google_service_account" "trigger" {
+  project      = var.project_id
+  account_id   = "${var.name}-trigger"
+  display_name = "Eventarc triggers of the backup and restore functions"
+}
+
+resource "google_service_account" "build" {
+  project      = var.project_id
+  account_id   = "${var.name}-build"
+  display_name = "Builds the functions' images"
+}
+
+# -- the backup bucket --------------------------------------------------------------------------
+
+# Replacing an object needs create and delete; reading it back needs get.
+resource "google_project_iam_custom_role" "object_writer" {
+  project     = var.project_id
+  role_id     = "${replace(var.name, "-", "_")}_object_writer"
+  title       = "Controller backup: write one object"
+  description = "Create, replace and read the controller backup object (granted with a condition on its name)."
+  permissions = ["storage.objects.create", "storage.objects.delete", "storage.objects.get"]
+}
+
+resource "google_project_iam_custom_role" "object_reader" {
+  project     = var.project_id
+  role_id     = "${replace(var.name, "-", "_")}_object_reader"
+  title       = "Controller backup: read and list versions"
+  description = "Read the controller backup and list its versions."
+  permissions = ["storage.objects.get", "storage.objects.list"]
+}
+
+resource "google_storage_bucket_iam_member" "readers" {
+  for_each = {
+    backup  = google_service_account.backup.email
+    restore = google_service_account.restore.email
+  }
+
+  bucket = google_storage_bucket.backups.name
+  role   = google_project_iam_custom_role.object_reader.id
+  member = "serviceAccount:${each.value}"
+}
+
+# The backup function writes the backup object and nothing else.
+resource "google_storage_bucket_iam_member" "backup_writer" {
+  bucket = google_storage_bucket.backups.name
+  role   = google_project_iam_custom_role.object_writer.id
+  member = "serviceAccount:${google_service_account.backup.email}"
+
+  condition {
+    title       = "backup-object-only"
+    description = "Only the one backup object."
+    expression  = "resource.name == \"${local.object_resource}\""
+  }
+}
+
+# The restore function writes only its idempotency markers beside the backup.
+resource "google_storage_bucket_iam_member" "restore_markers" {
+  bucket = google_storage_bucket.backups.name
+  role   = google_project_iam_custom_role.object_writer.id
+  member = "serviceAccount:${google_service_account.restore.email}"
+
+  condition {
+    title       = "restore-markers-only"
+    description = "Only the restore markers under <object>.restores/."
+    expression  = "resource.name.startsWith(\"${local.markers_resource}\")"
+  }
+}
+
+# The restore event reads the replacement instance's private IP.
+resource "google_project_iam_custom_role" "instance_reader" {
+  count = var.restore_on_replacement ? 1 : 0
+
+  project     = var.project_id
+  role_id     = "${replace(var.name, "-", "_")}_instance_reader"
+  title       = "Controller restore: read an instance's address"
+  description = "Read a replacement controller instance to learn its private IP."
+  permissions = ["compute.instances.get"]
+}
+
+resource "google_project_iam_member" "restore_instance_reader" {
+  count = var.restore_on_replacement ? 1 : 0
+
+  project = var.project_id
+  role    = google_project_iam_custom_role.instance_reader[0].id
+  member  = "serviceAccount:${google_service_account.restore.email}"
+}
+
+# -- triggers -----------------------------------------------------------------------------------
+
+# Only the scheduler's identity may invoke the backup function (plus any named operators).
+resource "google_cloud_run_service_iam_member" "scheduler_invokes_backup" {
+  project  = var.project_id
+  location = var.region
+  service  = google_cloudfunctions2_function.backup.name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.scheduler.email}"
+}
+
+resource "google_cloud_run_service_iam_member" "operators" {
+  for_each = {
+    for pair in setproduct(["backup", "restore"], var.operator_members) : "${pair[0]}/${pair[1]}" => pair
+  }
+
+  project  = var.project_id
+  location = var.region
+  service  = each.value[0] == "backup" ? google_cloudfunctions2_function.backup.name : google_cloudfunctions2_function.restore.name
+  role     = "roles/run.invoker"
+  member   = each.value[1]
+}
+
+# Eventarc delivers as the trigger identity: it receives events and invokes the event functions.
+resource "google_project_iam_member" "trigger_receiver" {
+  project = var.project_id
+  role    = "roles/eventarc.eventReceiver"
+  member  = "serviceAccount:${google_service_account.trigger.email}"
+}
+
+resource "google_cloud_run_service_iam_member" "trigger_invokes_backup_event" {
+  count = var.create_backup_topic ? 1 : 0
+
+  project  = var.project_id
+  location = var.region
+  service  = google_cloudfunctions2_function.backup_event[0].name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.trigger.email}"
+}
+
+resource "google_cloud_run_service_iam_member" "trigger_invokes_restore_event" {
+  count = var.restore_on_replacement ? 1 : 0
+
+  project  = var.project_id
+  location = var.region
+  service  = google_cloudfunctions2_function.restore_event[0].name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.trigger.email}"
+}
+
+# -- building the functions -----------------------------------------------------------------------
+
+resource "google_project_iam_member" "build" {
+  for_each = toset(["roles/logging.logWriter", "roles/artifactregistry.writer"])
+
+  project = var.project_id
+  role    = each.value
+  member  = "serviceAccount:${google_service_account.build.email}"
+}
+
+resource "google_storage_bucket_iam_member" "build_reads_source" {
+  bucket = google_storage_bucket.source.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.build.email}"
+}

@@ -1,0 +1,101 @@
+# The backup bucket: one object, every replaced version kept as a noncurrent generation.
+# Object versioning and a bucket retention policy cannot be combined, so history is kept by
+# versioning plus a lifecycle rule, and the functions' IAM cannot touch the bucket's settings.
+resource "google_storage_bucket" "backups" {
+  project                     = var.project_id
+  name                        = local.bucket_name
+  location                    = coalesce(var.bucket_location, var.region)
+  storage_class               = "STANDARD"
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+  labels                      = local.labels
+
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      with_state         = "ARCHIVED"
+      num_newer_versions = var.noncurrent_versions_kept
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  lifecycle_rule {
+    condition {
+      with_state                 = "ARCHIVED"
+      days_since_noncurrent_time = var.noncurrent_version_days
+      num_newer_versions         = 1
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  dynamic "encryption" {
+    for_each = var.kms_key_name == null ? [] : [var.kms_key_name]
+    content {
+      default_kms_key_name = encryption.value
+    }
+  }
+
+  depends_on = [google_kms_crypto_key_iam_member.storage_agent]
+}
+
+# The functions' source: a zip named by its own hash, so a code change is a new object and the
+# functions redeploy; an unchanged zip changes nothing.
+resource "google_storage_bucket" "source" {
+  project                     = var.project_id
+  name                        = "${local.bucket_name}-src"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = true
+  labels                      = local.labels
+
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      with_state         = "ARCHIVED"
+      num_newer_versions = 3
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  dynamic "encryption" {
+    for_each = var.kms_key_name == null ? [] : [var.kms_key_name]
+    content {
+      default_kms_key_name = encryption.value
+    }
+  }
+
+  depends_on = [google_kms_crypto_key_iam_member.storage_agent]
+}
+
+resource "google_storage_bucket_object" "source" {
+  bucket = google_storage_bucket.source.name
+  name   = "functions/source-${filesha256(var.source_zip)}.zip"
+  source = var.source_zip
+}
+
+# CMEK: Cloud Storage's service agent must be able to use the key.
+data "google_storage_project_service_account" "agent" {
+  project = var.project_id
+}
+
+resource "google_kms_crypto_key_iam_member" "storage_agent" {
+  count = var.kms_key_name == null ? 0 : 1
+
+  crypto_key_id = var.kms_key_name
+  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+  member        = "serviceAccount:${data.google_storage_project_service_account.agent.email_address}"
+}
