@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -64,7 +63,7 @@ def core_files() -> list[Path]:
 
 def install_dependencies(target: Path, python_version: str) -> None:
     """pip-install the SDKs for the Functions runtime (Linux x86_64), binary wheels only."""
-    subprocess.run(
+    subprocess.run(  # noqa: S603 - a fixed pip command line; only the version is an argument
         [
             sys.executable,
             "-m",
@@ -143,8 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     size = path.stat().st_size
     with zipfile.ZipFile(path) as archive:
         count = len(archive.namelist())
-    print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: {size} bytes "
-          f"({size / 1024 / 1024:.1f} MiB, {count} files), sha256 {digest}")
+    print(
+        f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: {size} bytes "
+        f"({size / 1024 / 1024:.1f} MiB, {count} files), sha256 {digest}"
+    )
     return 0
 
 

@@ -49,8 +49,8 @@ REPLACEMENT_TAG_ENV = "REPLACEMENT_VM_TAG"
 DEFAULT_REPLACEMENT_URL = "https://{private_ip}"
 DEFAULT_REPLACEMENT_TAG = "controller-backup-role=replacement"
 
-_BACKUP_FIELDS = {"force": bool}
-_RESTORE_FIELDS = {
+_BACKUP_FIELDS: dict[str, type] = {"force": bool}
+_RESTORE_FIELDS: dict[str, type] = {
     "version_id": str,
     "dry_run": bool,
     "force": bool,

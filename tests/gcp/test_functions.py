@@ -87,8 +87,9 @@ def test_scheduled_backup_over_http(
     assert str(blob.generation) == result["version_id"]
     assert blob.metadata["sha256"] == result["sha256"] and int(blob.metadata["size"]) == result["size"]
     logs = _json_lines(capfd.readouterr().out)
+    # the fields the Terraform log-based metric counts: jsonPayload.result.job / .status
     done = [e for e in logs if e.get("result", {}).get("status") == "ok"]
-    assert done and done[-1]["severity"] == "INFO"
+    assert done and done[-1]["severity"] == "INFO" and done[-1]["result"]["job"] == "backup"
     assert (
         done[-1]["logging.googleapis.com/trace"]
         == f"projects/{PROJECT}/traces/105445aa7843bc8bf206b12000100000"

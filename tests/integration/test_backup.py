@@ -238,3 +238,15 @@ def test_settings_retry_knobs_reach_the_client(controller: Emulator, settings: S
 
         run_backup(fast(settings, retry_attempts=2))
     assert len(controller.requests) == 2
+
+
+def test_failure_is_logged_once_with_its_code(
+    controller: Emulator, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    controller.faults.export_html = True
+    with pytest.raises(InvalidExport) as caught:
+        backup(settings)
+    failures = [r for r in caplog.records if r.levelname == "ERROR" and "backup failed" in r.getMessage()]
+    assert len(failures) == 1
+    assert f"[{caught.value.code}]" in failures[0].getMessage()
+    assert "stored backup was not changed" in failures[0].getMessage()

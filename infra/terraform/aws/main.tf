@@ -20,9 +20,8 @@ locals {
 
   backup_url = "s3://${aws_s3_bucket.backup.id}/${var.object_key}"
   # The one object, and the restore markers the core keeps beside it (idempotency per instance).
-  object_arn     = "${aws_s3_bucket.backup.arn}/${var.object_key}"
-  markers_arn    = "${aws_s3_bucket.backup.arn}/${var.object_key}.restores/*"
-  log_group_arns = [for g in [aws_cloudwatch_log_group.backup, aws_cloudwatch_log_group.restore] : "${g.arn}:*"]
+  object_arn  = "${aws_s3_bucket.backup.arn}/${var.object_key}"
+  markers_arn = "${aws_s3_bucket.backup.arn}/${var.object_key}.restores/*"
 
   asg_arn = var.controller_asg_name == null ? null : "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${var.controller_asg_name}"
 

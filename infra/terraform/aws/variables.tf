@@ -289,7 +289,7 @@ variable "invoker_principals" {
 }
 
 variable "alarm_email" {
-  description = "E-mail address subscribed to the alarm topic. Null: subscribe something yourself to the sns_topic_arn output."
+  description = "E-mail address subscribed to the alarm topic. Null: subscribe something yourself to the alarm_topic_arn output."
   type        = string
   default     = null
 

@@ -189,6 +189,17 @@ variable "vpc_connector" {
   default     = null
 }
 
+variable "http_ingress" {
+  description = "Ingress of the backup and restore HTTP functions. ALLOW_INTERNAL_ONLY admits Cloud Scheduler and callers inside the project's VPC; ALLOW_ALL also admits callers on the internet (an identity token with roles/run.invoker is still required)."
+  type        = string
+  default     = "ALLOW_INTERNAL_ONLY"
+
+  validation {
+    condition     = contains(["ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB", "ALLOW_ALL"], var.http_ingress)
+    error_message = "http_ingress must be ALLOW_INTERNAL_ONLY, ALLOW_INTERNAL_AND_GCLB or ALLOW_ALL."
+  }
+}
+
 variable "operator_members" {
   description = "Principals (e.g. \"group:netops@example.com\") allowed to call the backup and restore HTTP functions on demand."
   type        = list(string)

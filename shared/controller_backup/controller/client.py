@@ -399,6 +399,11 @@ class ControllerClient:
             if response.status >= 400:
                 raise ControllerError(f"{describe}: HTTP {response.status}")
             yield response
+        except BaseException:
+            # An answer not read to its end must not go back to the pool: the next request on
+            # that connection would read the rest of this one.
+            response.close()
+            raise
         finally:
             response.release_conn()
 

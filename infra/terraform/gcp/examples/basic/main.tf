@@ -1,0 +1,66 @@
+# A complete deployment: build the zip first (`python scripts/package_gcp.py`), then
+#   terraform init && terraform apply -var project_id=my-project
+terraform {
+  required_version = ">= 1.5"
+
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = ">= 6.0"
+    }
+  }
+}
+
+variable "project_id" {
+  description = "Project to deploy into."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the functions and the bucket."
+  type        = string
+  default     = "us-central1"
+}
+
+provider "google" {
+  project = var.project_id
+  region  = var.region
+}
+
+resource "google_monitoring_notification_channel" "oncall" {
+  display_name = "Network on-call"
+  type         = "email"
+  labels = {
+    email_address = "netops-oncall@example.com"
+  }
+}
+
+module "controller_backup" {
+  source = "../.."
+
+  project_id                       = var.project_id
+  region                           = var.region
+  name                             = "ctrl-backup"
+  source_zip                       = "${path.root}/../../../../../dist/gcp/source.zip"
+  controller_url                   = "https://10.0.0.10"
+  controller_instance_name_pattern = "aviatrix-controller.*"
+  time_zone                        = "America/New_York"
+  vpc_connector                    = "projects/${var.project_id}/locations/${var.region}/connectors/mgmt-connector"
+  notification_channels            = [google_monitoring_notification_channel.oncall.id]
+  operator_members                 = ["group:netops@example.com"]
+}
+
+output "backup_function_url" {
+  description = "POST here (with an identity token) for an on-demand backup."
+  value       = module.controller_backup.backup_function_url
+}
+
+output "restore_function_url" {
+  description = "POST here (with an identity token) to restore."
+  value       = module.controller_backup.restore_function_url
+}
+
+output "backup_url" {
+  description = "Where the backup is stored."
+  value       = module.controller_backup.backup_url
+}

@@ -1,0 +1,40 @@
+output "backup_url" {
+  description = "BACKUP_URL of the one stored backup object."
+  value       = local.backup_url
+}
+
+output "backup_bucket" {
+  description = "Name of the backup bucket."
+  value       = google_storage_bucket.backups.name
+}
+
+output "backup_function_url" {
+  description = "URL of the backup function (POST, with an identity token)."
+  value       = google_cloudfunctions2_function.backup.service_config[0].uri
+}
+
+output "restore_function_url" {
+  description = "URL of the restore function (POST, with an identity token)."
+  value       = google_cloudfunctions2_function.restore.service_config[0].uri
+}
+
+output "backup_topic" {
+  description = "Pub/Sub topic whose messages trigger a backup (null when not created)."
+  value       = var.create_backup_topic ? google_pubsub_topic.backup_requests[0].id : null
+}
+
+output "controller_password_secret" {
+  description = "Secret Manager secret holding the controller password; add a version with `gcloud secrets versions add`."
+  value       = google_secret_manager_secret.controller_password.id
+}
+
+output "service_accounts" {
+  description = "Emails of the service accounts the module created."
+  value = {
+    backup    = google_service_account.backup.email
+    restore   = google_service_account.restore.email
+    scheduler = google_service_account.scheduler.email
+    trigger   = google_service_account.trigger.email
+    build     = google_service_account.build.email
+  }
+}

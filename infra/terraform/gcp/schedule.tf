@@ -1,0 +1,35 @@
+# The daily backup: Cloud Scheduler POSTs to the backup function with an OIDC token whose audience
+# is the function's URL; Cloud Run checks it against roles/run.invoker before the code runs.
+resource "google_cloud_scheduler_job" "daily_backup" {
+  project          = var.project_id
+  region           = var.region
+  name             = "${var.name}-daily-backup"
+  description      = "Back up the controller's configuration every day."
+  schedule         = var.schedule
+  time_zone        = var.time_zone
+  attempt_deadline = "1800s"
+
+  retry_config {
+    retry_count          = 3
+    min_backoff_duration = "60s"
+    max_backoff_duration = "900s"
+    max_doublings        = 3
+    max_retry_duration   = "7200s"
+  }
+
+  http_target {
+    http_method = "POST"
+    uri         = google_cloudfunctions2_function.backup.service_config[0].uri
+    body        = base64encode(jsonencode({ trigger = "schedule" }))
+    headers = {
+      "Content-Type" = "application/json"
+    }
+
+    oidc_token {
+      service_account_email = google_service_account.scheduler.email
+      audience              = google_cloudfunctions2_function.backup.service_config[0].uri
+    }
+  }
+
+  depends_on = [google_project_service.apis, google_cloud_run_service_iam_member.scheduler_invokes_backup]
+}

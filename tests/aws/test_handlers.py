@@ -1,0 +1,503 @@
+"""The Lambda handlers end to end: stored events -> handler -> core -> moto server S3 + emulators.
+
+Everything is real over HTTP (moto in server mode for S3, Secrets Manager and EC2; the controller
+emulators) except Auto Scaling's CompleteLifecycleAction, which moto does not implement (its server
+answers 500 NotImplementedError): that one call is checked with botocore's Stubber on the handler's
+own client, which also asserts the exact parameters sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+from controller_backup.emulator import Emulator
+from controller_backup.errors import AuthError, BadRequest, ObjectNotFound, SettingsError
+from controller_backup.stores import open_store
+
+from functions.aws import backup_handler, common, restore_handler
+from tests.fixtures.aws import MotoServer
+from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
+
+from .conftest import FakeLambdaContext, emf_metrics, load_event, record_issued_secrets
+
+SAMPLE_INSTANCE = "i-0a1b2c3d4e5f60718"
+
+
+def _stored(s3_url: str) -> tuple[bytes, dict[str, str]]:
+    buf = io.BytesIO()
+    info = open_store(s3_url).download(buf)
+    return buf.getvalue(), dict(info.metadata)
+
+
+def _actions(emu: Emulator, action: str) -> int:
+    return sum(1 for _, _, a in emu.requests if a == action)
+
+
+def _backup_now(context: FakeLambdaContext) -> dict[str, Any]:
+    return backup_handler.handler(load_event("invoke_backup.json"), context)
+
+
+@pytest.fixture
+def lifecycle_stub() -> Iterator[Stubber]:
+    client = common.aws_clients.get("autoscaling")
+    with Stubber(client) as stubber:
+        yield stubber
+
+
+# -- backup ---------------------------------------------------------------------------------------
+
+
+def test_scheduled_backup_stores_the_export_with_its_metadata(
+    controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = backup_handler.handler(load_event("scheduler_backup.json"), lambda_context)
+    assert result["status"] == "ok"
+    assert result["sha256"] == controller.export_sha256()
+    assert result["object"] == lambda_env["BACKUP_URL"] and result["version_id"]
+    body, metadata = _stored(lambda_env["BACKUP_URL"])
+    assert hashlib.sha256(body).hexdigest() == controller.export_sha256()
+    assert metadata["sha256"] == result["sha256"] and metadata["size"] == str(len(body))
+    assert metadata["controller_version"] == "7.1.1794"
+    metrics = emf_metrics(capsys.readouterr().out)
+    assert metrics["BackupSucceeded"] == [1.0]
+    assert metrics["BackupBytes"] == [float(len(body))]
+    assert metrics["BackupDurationMs"][0] >= 0
+    assert "BackupFailed" not in metrics
+
+
+def test_on_demand_backup_by_direct_invoke_replaces_the_object(
+    controller: Emulator, lambda_env: dict[str, str], lambda_context: FakeLambdaContext
+) -> None:
+    first = _backup_now(lambda_context)
+    second = backup_handler.handler({"action": "backup", "force": True}, lambda_context)
+    assert second["status"] == "ok" and second["version_id"] != first["version_id"]
+    versions = open_store(lambda_env["BACKUP_URL"]).versions()
+    assert [v.version_id for v in versions] == [second["version_id"], first["version_id"]]
+
+
+def test_eventbridge_scheduled_rule_is_a_scheduled_backup(
+    controller: Emulator, lambda_env: dict[str, str], lambda_context: FakeLambdaContext
+) -> None:
+    result = backup_handler.handler(load_event("eventbridge_scheduled_rule.json"), lambda_context)
+    assert result["status"] == "ok"
+
+
+def test_function_url_backup(
+    controller: Emulator, lambda_env: dict[str, str], lambda_context: FakeLambdaContext
+) -> None:
+    response = backup_handler.handler(load_event("function_url_backup.json"), lambda_context)
+    assert response["statusCode"] == 200, response
+    body = json.loads(response["body"])
+    assert body["status"] == "ok" and body["sha256"] == controller.export_sha256()
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ('{"force": "yes"}', "force must be true or false"),
+        ('{"forse": true}', "unknown field"),
+        ("not json", "not JSON"),
+        ("[1, 2]", "JSON object"),
+    ],
+)
+def test_function_url_bad_request_answers_400_with_the_reason(
+    controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+    body: str,
+    reason: str,
+) -> None:
+    event = load_event("function_url_backup.json")
+    event["body"] = body
+    response = backup_handler.handler(event, lambda_context)
+    assert response["statusCode"] == 400
+    answer = json.loads(response["body"])
+    assert answer["code"] == "bad-request" and reason in answer["error"]
+    assert _actions(controller, "export_config") == 0
+
+
+def test_function_url_unknown_route_is_404(lambda_env: dict[str, str], lambda_context: FakeLambdaContext) -> None:
+    event = load_event("function_url_backup.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/restore"
+    assert backup_handler.handler(event, lambda_context)["statusCode"] == 404
+
+
+def test_function_url_failure_answers_5xx_with_the_code(
+    controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("TEST_WRONG_PASSWORD", "not-the-password")
+    monkeypatch.setenv("CONTROLLER_PASSWORD", "env:TEST_WRONG_PASSWORD")
+    response = backup_handler.handler(load_event("function_url_backup.json"), lambda_context)
+    assert response["statusCode"] == 502
+    assert json.loads(response["body"])["code"] == "auth"
+    assert emf_metrics(capsys.readouterr().out)["BackupFailed"] == [1.0]
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ({"action": "restore"}, "does not do 'restore'"),
+        ({"action": "backup", "force": "true"}, "force must be true or false"),
+        ({"action": "backup", "dry_run": True}, "unknown field(s) dry_run"),
+        (["backup"], "must be a JSON object"),
+    ],
+)
+def test_bad_direct_invoke_raises_bad_request(
+    lambda_env: dict[str, str], lambda_context: FakeLambdaContext, event: Any, reason: str
+) -> None:
+    with pytest.raises(BadRequest) as caught:
+        backup_handler.handler(event, lambda_context)
+    assert reason in caught.value.message
+
+
+def test_failed_scheduled_backup_raises_counts_and_keeps_the_stored_object(
+    controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    good = _backup_now(lambda_context)
+    monkeypatch.setenv("TEST_WRONG_PASSWORD", "not-the-password")
+    monkeypatch.setenv("CONTROLLER_PASSWORD", "env:TEST_WRONG_PASSWORD")
+    capsys.readouterr()
+    with pytest.raises(AuthError):
+        backup_handler.handler(load_event("scheduler_backup.json"), lambda_context)
+    assert emf_metrics(capsys.readouterr().out)["BackupFailed"] == [1.0]
+    assert _stored(lambda_env["BACKUP_URL"])[1]["sha256"] == good["sha256"]
+
+
+def test_missing_settings_raise_naming_every_variable(
+    lambda_env: dict[str, str], lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CONTROLLER_URL")
+    monkeypatch.delenv("BACKUP_URL")
+    with pytest.raises(SettingsError, match=r"CONTROLLER_URL is required.*BACKUP_URL is required"):
+        backup_handler.handler(load_event("scheduler_backup.json"), lambda_context)
+
+
+# -- restore --------------------------------------------------------------------------------------
+
+
+def test_launch_event_restores_onto_the_blank_replacement_once(
+    controller: Emulator,
+    blank_controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+    replacement_instance: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    stored = backup_handler.handler(load_event("scheduler_backup.json"), lambda_context)
+    # the controller's address (an EIP/DNS name) now leads to the replacement
+    monkeypatch.setenv("CONTROLLER_URL", blank_controller.url)
+    event = load_event("asg_launch_successful.json", **{SAMPLE_INSTANCE: replacement_instance})
+    capsys.readouterr()
+    result = restore_handler.handler(event, lambda_context)
+    assert result["status"] == "ok"
+    assert result["sha256"] == stored["sha256"]
+    assert blank_controller.export_sha256() == controller.export_sha256()
+    assert emf_metrics(capsys.readouterr().out)["RestoreSucceeded"] == [1.0]
+    # the same event again (at-least-once delivery) does not restore twice
+    again = restore_handler.handler(event, lambda_context)
+    assert again["status"] == "already-restored"
+    assert _actions(blank_controller, "import_config") == 1
+
+
+def test_lifecycle_action_is_completed_with_continue_after_the_restore(
+    controller: Emulator,
+    blank_controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+    replacement_instance: str,
+    lifecycle_stub: Stubber,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _backup_now(lambda_context)
+    monkeypatch.setenv("CONTROLLER_URL", blank_controller.url)
+    event = load_event("asg_launch_lifecycle_action.json", **{SAMPLE_INSTANCE: replacement_instance})
+    lifecycle_stub.add_response(
+        "complete_lifecycle_action",
+        {},
+        {
+            "LifecycleHookName": "aviatrix-ctrl-backup-restore",
+            "AutoScalingGroupName": "aviatrix-controller",
+            "LifecycleActionToken": "87654321-4321-4321-4321-210987654321",
+            "LifecycleActionResult": "CONTINUE",
+            "InstanceId": replacement_instance,
+        },
+    )
+    result = restore_handler.handler(event, lambda_context)
+    assert result["status"] == "ok"
+    assert blank_controller.export_sha256() == controller.export_sha256()
+    lifecycle_stub.assert_no_pending_responses()
+
+
+def test_failed_restore_abandons_the_lifecycle_action_and_raises(
+    blank_controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+    replacement_instance: str,
+    lifecycle_stub: Stubber,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # nothing was ever backed up: there is nothing to restore
+    monkeypatch.setenv("CONTROLLER_URL", blank_controller.url)
+    event = load_event("asg_launch_lifecycle_action.json", **{SAMPLE_INSTANCE: replacement_instance})
+    lifecycle_stub.add_response(
+        "complete_lifecycle_action",
+        {},
+        {
+            "LifecycleHookName": "aviatrix-ctrl-backup-restore",
+            "AutoScalingGroupName": "aviatrix-controller",
+            "LifecycleActionToken": "87654321-4321-4321-4321-210987654321",
+            "LifecycleActionResult": "ABANDON",
+            "InstanceId": replacement_instance,
+        },
+    )
+    with pytest.raises(ObjectNotFound):
+        restore_handler.handler(event, lambda_context)
+    lifecycle_stub.assert_no_pending_responses()
+    assert emf_metrics(capsys.readouterr().out)["RestoreFailed"] == [1.0]
+    assert _actions(blank_controller, "import_config") == 0
+
+
+def test_running_event_restores_a_tagged_controller(
+    controller: Emulator,
+    blank_controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+    replacement_instance: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _backup_now(lambda_context)
+    monkeypatch.setenv("CONTROLLER_URL", blank_controller.url)
+    event = load_event("ec2_state_running.json", **{SAMPLE_INSTANCE: replacement_instance})
+    result = restore_handler.handler(event, lambda_context)
+    assert result["status"] == "ok"
+    assert blank_controller.export_sha256() == controller.export_sha256()
+
+
+def test_running_event_of_another_instance_is_ignored(
+    blank_controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+    untagged_instance: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CONTROLLER_URL", blank_controller.url)
+    event = load_event("ec2_state_running.json", **{SAMPLE_INSTANCE: untagged_instance})
+    result = restore_handler.handler(event, lambda_context)
+    assert result["status"] == "ignored" and "not a controller" in result["reason"]
+    assert blank_controller.requests == []
+
+
+def test_running_event_without_tag_settings_is_refused(
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+    untagged_instance: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CONTROLLER_TAG_VALUE")
+    event = load_event("ec2_state_running.json", **{SAMPLE_INSTANCE: untagged_instance})
+    with pytest.raises(SettingsError, match="CONTROLLER_TAG_KEY and CONTROLLER_TAG_VALUE"):
+        restore_handler.handler(event, lambda_context)
+
+
+@pytest.mark.parametrize("name", ["ec2_state_pending.json", "asg_terminate_successful.json"])
+def test_events_that_need_no_restore_are_ignored(
+    lambda_env: dict[str, str], lambda_context: FakeLambdaContext, name: str
+) -> None:
+    result = restore_handler.handler(load_event(name), lambda_context)
+    assert result["status"] == "ignored"
+
+
+def test_direct_invoke_dry_run_touches_nothing(
+    controller: Emulator,
+    blank_controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+) -> None:
+    _backup_now(lambda_context)
+    event = load_event("invoke_restore.json", **{"https://controller.example.com": blank_controller.url})
+    event["dry_run"] = True
+    result = restore_handler.handler(event, lambda_context)
+    assert result["status"] == "dry-run"
+    assert _actions(blank_controller, "import_config") == 0
+    assert not blank_controller.state.initialized
+
+
+def test_direct_invoke_restore_of_an_older_version(
+    controller: Emulator,
+    blank_controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+) -> None:
+    first = _backup_now(lambda_context)
+    backup_handler.handler({"action": "backup", "force": True}, lambda_context)
+    event = load_event("invoke_restore.json", **{"https://controller.example.com": blank_controller.url})
+    event["version_id"] = first["version_id"]
+    result = restore_handler.handler(event, lambda_context)
+    assert result["status"] == "ok" and result["version_id"] == first["version_id"]
+
+
+def test_function_url_restore(
+    controller: Emulator,
+    blank_controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+) -> None:
+    _backup_now(lambda_context)
+    event = load_event("function_url_restore.json", **{"https://controller.example.com": blank_controller.url})
+    response = restore_handler.handler(event, lambda_context)
+    assert response["statusCode"] == 200, response
+    assert json.loads(response["body"])["status"] == "dry-run"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"controller_url": "ftp://x"}, "controller_url must be https://host"),
+        ({"private_ip": "ten.zero"}, "private_ip must be an IP address"),
+        ({"instance_id": "vm-1"}, "no valid EC2 instance id"),
+        ({"dry_run": "no"}, "dry_run must be true or false"),
+        ({"target": "x"}, "unknown field(s) target"),
+    ],
+)
+def test_function_url_restore_bad_request(
+    blank_controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+    body: dict[str, Any],
+    reason: str,
+) -> None:
+    event = load_event("function_url_restore.json")
+    event["body"] = json.dumps(body)
+    response = restore_handler.handler(event, lambda_context)
+    assert response["statusCode"] == 400
+    assert reason in json.loads(response["body"])["error"]
+
+
+def test_function_url_restore_refusal_is_409(
+    controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+) -> None:
+    _backup_now(lambda_context)
+    event = load_event("function_url_restore.json")
+    # the live, set-up controller holds configuration: refused unless forced
+    event["body"] = json.dumps({"controller_url": controller.url})
+    response = restore_handler.handler(event, lambda_context)
+    assert response["statusCode"] == 409
+    assert json.loads(response["body"])["code"] == "refused"
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ({"dry_run": True}, 'must say {"action": "restore"'),
+        ({"action": "restore", "controller_url": "https://a/b"}, "without a path"),
+        ({"action": "restore", "instance_id": "i-0123456789abcdef0", "private_ip": "10.1.1.1"}, "not both"),
+        ({"source": "aws.s3", "detail-type": "Object Created", "detail": {}}, "does not handle aws.s3"),
+        ({"source": "aws.autoscaling", "detail-type": "EC2 Instance Launch Successful", "detail": {}}, "instance id"),
+    ],
+)
+def test_bad_restore_events_raise_bad_request(
+    lambda_env: dict[str, str], lambda_context: FakeLambdaContext, event: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(BadRequest) as caught:
+        restore_handler.handler(event, lambda_context)
+    assert reason in caught.value.message
+
+
+def test_restore_target_private_ip_calls_the_instance_address(
+    lambda_env: dict[str, str], replacement_instance: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # resolution only: nothing is sent to the (private, unreachable) address
+    monkeypatch.setenv("RESTORE_TARGET", "private_ip")
+    request = restore_handler.RestoreRequest(instance_id=replacement_instance)
+    restore_handler.resolve_instance(request)
+    assert request.controller_url == f"https://{BLANK_PRIVATE_IP}"
+    assert request.private_ip == BLANK_PRIVATE_IP
+    assert request.idempotency_key == replacement_instance
+
+
+def test_unknown_instance_is_a_bad_request(
+    lambda_env: dict[str, str], lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(restore_handler, "_DESCRIBE_DELAY", 0.01)
+    event = load_event("asg_launch_successful.json", **{SAMPLE_INSTANCE: "i-0123456789abcdef0"})
+    with pytest.raises(BadRequest, match="does not exist"):
+        restore_handler.handler(event, lambda_context)
+
+
+# -- secrets never leak ---------------------------------------------------------------------------
+
+
+def test_no_secret_in_any_log_metric_or_result(
+    controller: Emulator,
+    blank_controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+    replacement_instance: str,
+    function_logs: io.StringIO,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    issued = record_issued_secrets([controller, blank_controller], monkeypatch)
+    caplog.set_level(logging.DEBUG)
+    outputs: list[str] = []
+    outputs.append(json.dumps(backup_handler.handler(load_event("scheduler_backup.json"), lambda_context)))
+    outputs.append(json.dumps(backup_handler.handler(load_event("function_url_backup.json"), lambda_context)))
+    monkeypatch.setenv("CONTROLLER_URL", blank_controller.url)
+    event = load_event("asg_launch_successful.json", **{SAMPLE_INSTANCE: replacement_instance})
+    outputs.append(json.dumps(restore_handler.handler(event, lambda_context)))
+    # a failing run logs its error too
+    monkeypatch.setenv("CONTROLLER_URL", controller.url)
+    controller.faults.export_error_envelope = True
+    with pytest.raises(Exception) as caught:
+        backup_handler.handler(load_event("scheduler_backup.json"), lambda_context)
+    outputs.append(str(caught.value))
+
+    assert len(issued) >= 3, "expected logins on both controllers"
+    assert "backup result" in function_logs.getvalue() and "restore result" in function_logs.getvalue()
+    everything = "\n".join(
+        [*outputs, function_logs.getvalue(), caplog.text, *(r.getMessage() for r in caplog.records)]
+        + list(capsys.readouterr())
+    )
+    for secret in [CONTROLLER_PASSWORD, BLANK_PRIVATE_IP + "-never", *issued]:
+        assert secret not in everything, "a secret leaked"
+
+
+def test_logs_carry_the_correlation_id(
+    controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+    function_logs: io.StringIO,
+) -> None:
+    backup_handler.handler(load_event("function_url_backup.json"), lambda_context)
+    lines = [json.loads(line) for line in function_logs.getvalue().splitlines() if line.startswith("{")]
+    result_line = next(line for line in lines if line["message"] == "backup result")
+    assert result_line["correlation_id"] == "9f2d1c7e-8a4b-4b6e-bb0d-3e5f7a9c1d2e"
+    assert result_line["function_request_id"] == lambda_context.aws_request_id
+    assert result_line["result"]["status"] == "ok"
+
+
+def test_moto_server_is_what_the_handlers_talk_to(aws_env: MotoServer) -> None:
+    assert common.aws_clients.get("ec2").meta.endpoint_url == aws_env.endpoint_url

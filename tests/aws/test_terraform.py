@@ -1,0 +1,326 @@
+"""The AWS Terraform module, checked offline: fmt, structure (python-hcl2) and checkov.
+
+Structure checks tie the module to the code: the handler paths it deploys must be functions in
+functions/aws, the schedule's input must parse as a scheduled backup, the event rule must send the
+events the restore handler understands, and every IAM statement may name only this deployment's
+bucket, object, restore markers, secret, key, log group and queue.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+from hcl2.utils import SerializationOptions
+
+from functions.aws import backup_handler, restore_handler
+from tests.terraform.helpers import ROOT, run_checkov, terraform_fmt_problems
+
+MODULE = ROOT / "infra" / "terraform" / "aws"
+EXAMPLE = MODULE / "examples" / "basic"
+_OPTIONS = SerializationOptions(strip_string_quotes=True, with_comments=False, explicit_blocks=False)
+
+
+@cache
+def _module(directory: Path = MODULE) -> dict[str, list[Any]]:
+    merged: dict[str, list[Any]] = {}
+    for tf in sorted(directory.glob("*.tf")):
+        with tf.open() as fh:
+            for block_type, blocks in hcl2.load(fh, serialization_options=_OPTIONS).items():
+                merged.setdefault(block_type, []).extend(blocks)
+    return merged
+
+
+def _blocks(kind: str, type_name: str, directory: Path = MODULE) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for block in _module(directory).get(kind, []):
+        found.update(block.get(type_name, {}))
+    return found
+
+
+def _resources(type_name: str) -> dict[str, dict[str, Any]]:
+    return _blocks("resource", type_name)
+
+
+def _locals() -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for block in _module().get("locals", []):
+        merged.update(block)
+    return merged
+
+
+def _variables() -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
+    for block in _module().get("variable", []):
+        merged.update(block)
+    return merged
+
+
+def _resolve(value: str) -> str:
+    """`${local.x}` and `${var.y}` (its default) resolved one level."""
+    if match := re.fullmatch(r"\$\{local\.(\w+)\}", value):
+        return str(_locals()[match.group(1)])
+    if match := re.fullmatch(r"\$\{var\.(\w+)\}", value):
+        return str(_variables()[match.group(1)]["default"])
+    return value
+
+
+def _one(block: dict[str, Any], name: str) -> dict[str, Any]:
+    value = block[name]
+    assert isinstance(value, list) and len(value) == 1, f"expected one {name} block"
+    return dict(value[0])
+
+
+# -- formatting and tools -------------------------------------------------------------------------
+
+
+def test_terraform_fmt_is_clean() -> None:
+    assert terraform_fmt_problems(MODULE) == []
+
+
+def test_checkov_finds_nothing_and_every_skip_has_a_reason() -> None:
+    report = run_checkov(MODULE)
+    failed = [f"{c['check_id']} {c['resource']} ({c['file_path']})" for c in report["failed"]]
+    assert failed == []
+    assert report["passed"] > 100
+    for skipped in report["skipped"]:
+        reason = (skipped.get("check_result") or {}).get("suppress_comment") or ""
+        assert len(reason) > 20, f"{skipped['check_id']} on {skipped['resource']} is skipped without a reason"
+
+
+# -- the functions --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["backup", "restore"])
+def test_handlers_named_in_terraform_exist_in_the_code(name: str) -> None:
+    function = _resources("aws_lambda_function")[name]
+    handler_path = _resolve(function["handler"])
+    module_name, _, func_name = handler_path.rpartition(".")
+    assert module_name.startswith("functions.aws."), handler_path
+    assert (ROOT / (module_name.replace(".", "/") + ".py")).is_file()
+    assert callable(getattr(importlib.import_module(module_name), func_name))
+    assert function["runtime"] == "python3.12"
+    assert function["reserved_concurrent_executions"] == 1
+    assert _resolve(function["filename"]) == "${var.lambda_package}" or "lambda_package" in function["filename"]
+    assert "filebase64sha256(var.lambda_package)" in function["source_code_hash"]
+    assert _one(function, "dead_letter_config")["target_arn"] == "${aws_sqs_queue.dlq.arn}"
+
+
+def test_restore_is_sized_for_a_booting_controller() -> None:
+    function = _resources("aws_lambda_function")["restore"]
+    assert int(_resolve(function["timeout"])) == 900
+    assert int(_resolve(function["memory_size"])) >= 512
+    env = function["environment"][0]["variables"]
+    assert "CONTROLLER_TAG_KEY" in env and "CONTROLLER_TAG_VALUE" in env and "RESTORE_TARGET" in env
+
+
+def test_functions_get_the_settings_the_core_reads() -> None:
+    env = _locals()["common_environment"]
+    assert env["CONTROLLER_PASSWORD"] == "aws-sm:${aws_secretsmanager_secret.controller_password.arn}"
+    assert env["BACKUP_URL"] == "${local.backup_url}"
+    assert _locals()["backup_url"] == "s3://${aws_s3_bucket.backup.id}/${var.object_key}"
+    assert env["BACKUP_KMS_KEY_ID"] == "${aws_kms_key.backup.arn}"
+    # the 25 h alarm watches the metric under the dimension Powertools gives it: service
+    assert env["POWERTOOLS_SERVICE_NAME"] == "${var.name}"
+    alarm = _resources("aws_cloudwatch_metric_alarm")["no_recent_backup"]
+    assert alarm["dimensions"] == {"service": "${var.name}"}
+    assert alarm["namespace"] == "${var.metrics_namespace}" == env["POWERTOOLS_METRICS_NAMESPACE"]
+
+
+# -- schedule and events --------------------------------------------------------------------------
+
+
+def test_daily_schedule_at_midnight_with_time_zone_retries_and_dead_letters() -> None:
+    schedule = _resources("aws_scheduler_schedule")["backup"]
+    assert _resolve(schedule["schedule_expression"]) == "cron(0 0 * * ? *)"
+    assert schedule["schedule_expression_timezone"] == "${var.schedule_timezone}"
+    assert _one(schedule, "flexible_time_window")["mode"] == "OFF"
+    target = _one(schedule, "target")
+    assert target["arn"] == "${aws_lambda_function.backup.arn}"
+    retry = _one(target, "retry_policy")
+    assert int(_resolve(retry["maximum_retry_attempts"])) <= 5, "the Scheduler's default is 185 retries"
+    assert int(_resolve(retry["maximum_event_age_in_seconds"])) <= 6 * 3600
+    assert _one(target, "dead_letter_config")["arn"] == "${aws_sqs_queue.dlq.arn}"
+
+
+def test_schedule_input_is_a_scheduled_backup_for_the_handler() -> None:
+    target = _one(_resources("aws_scheduler_schedule")["backup"], "target")
+    fields = dict(re.findall(r'(\w+)\s*=\s*"([^"]*)"', target["input"]))
+    assert fields["scheduled_time"] == "<aws.scheduler.scheduled-time>"
+    assert backup_handler.parse_invoke(fields) == (False, "schedule")
+
+
+def test_event_rule_sends_what_the_restore_handler_handles() -> None:
+    pattern = _locals()["replacement_event_pattern"]
+    for detail_type in (
+        restore_handler._LAUNCH_SUCCESSFUL,
+        restore_handler._LAUNCH_LIFECYCLE,
+        restore_handler._STATE_CHANGE,
+    ):
+        assert detail_type in pattern
+    assert '"running"' in pattern
+    rule = _resources("aws_cloudwatch_event_rule")["controller_replaced"]
+    assert rule["event_pattern"] == "${jsonencode(local.replacement_event_pattern)}"
+    target = _resources("aws_cloudwatch_event_target")["restore"]
+    assert target["arn"] == "${aws_lambda_function.restore.arn}"
+    assert "retry_policy" in target and "dead_letter_config" in target
+    permission = _resources("aws_lambda_permission")["events_invoke_restore"]
+    assert permission["source_arn"] == "${aws_cloudwatch_event_rule.controller_replaced.arn}"
+
+
+def test_function_urls_use_iam_and_grant_both_permissions() -> None:
+    urls = _resources("aws_lambda_function_url")
+    assert {name: url["authorization_type"] for name, url in urls.items()} == {
+        "backup": "AWS_IAM",
+        "restore": "AWS_IAM",
+    }
+    permissions = _resources("aws_lambda_permission")
+    assert permissions["url_invoke_function_url"]["action"] == "lambda:InvokeFunctionUrl"
+    assert permissions["url_invoke_function_url"]["function_url_auth_type"] == "AWS_IAM"
+    assert permissions["url_invoke_function"]["action"] == "lambda:InvokeFunction"
+    invoke = _blocks("data", "aws_iam_policy_document")["invoke"]["statement"][0]
+    assert sorted(invoke["actions"]) == ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]
+
+
+# -- storage --------------------------------------------------------------------------------------
+
+
+def test_bucket_is_hardened() -> None:
+    versioning = _resources("aws_s3_bucket_versioning")["backup"]
+    assert _one(versioning, "versioning_configuration")["status"] == "Enabled"
+    block = _resources("aws_s3_bucket_public_access_block")["backup"]
+    for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"):
+        assert block[flag] is True, flag
+    ownership = _resources("aws_s3_bucket_ownership_controls")["backup"]
+    assert _one(ownership, "rule")["object_ownership"] == "BucketOwnerEnforced"
+    sse = _one(_one(_resources("aws_s3_bucket_server_side_encryption_configuration")["backup"], "rule"),
+               "apply_server_side_encryption_by_default")  # fmt: skip
+    assert sse == {"sse_algorithm": "aws:kms", "kms_master_key_id": "${aws_kms_key.backup.arn}"}
+    rule = _one(_resources("aws_s3_bucket_lifecycle_configuration")["backup"], "rule")
+    keep = _one(rule, "noncurrent_version_expiration")["newer_noncurrent_versions"]
+    assert keep == "${var.noncurrent_versions_to_keep}"
+    assert "abort_incomplete_multipart_upload" in rule
+
+
+def test_bucket_policy_refuses_plain_http() -> None:
+    statements = _blocks("data", "aws_iam_policy_document")["bucket"]["statement"]
+    tls = next(s for s in statements if s["sid"] == "DenyInsecureTransport")
+    assert tls["effect"] == "Deny"
+    assert _one(tls, "condition") == {"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}
+
+
+def test_secret_and_key_are_the_modules_own() -> None:
+    secret = _resources("aws_secretsmanager_secret")["controller_password"]
+    assert secret["kms_key_id"] == "${aws_kms_key.backup.arn}"
+    assert _resources("aws_kms_key")["backup"]["enable_key_rotation"] is True
+
+
+# -- least privilege ------------------------------------------------------------------------------
+
+_SCOPED = {
+    "${local.object_arn}",
+    "${local.markers_arn}",
+    "${aws_s3_bucket.backup.arn}",
+    "${aws_secretsmanager_secret.controller_password.arn}",
+    "${aws_kms_key.backup.arn}",
+    "${aws_cloudwatch_log_group.backup.arn}:*",
+    "${aws_cloudwatch_log_group.restore.arn}:*",
+    "${aws_sqs_queue.dlq.arn}",
+    "${aws_lambda_function.backup.arn}",
+    "${aws_lambda_function.backup.arn}:*",
+    "${statement.value}",  # the Auto Scaling group's ARN, below
+}
+
+
+def _statements(name: str) -> list[dict[str, Any]]:
+    document = _blocks("data", "aws_iam_policy_document")[name]
+    statements = list(document.get("statement", []))
+    for dynamic in document.get("dynamic", []):
+        statements.extend(dynamic["statement"]["content"])
+    return statements
+
+
+@pytest.mark.parametrize("policy", ["backup", "restore", "scheduler"])
+def test_role_policies_name_only_this_deployments_resources(policy: str) -> None:
+    for statement in _statements(policy):
+        assert statement.get("effect", "Allow") == "Allow"
+        for action in statement["actions"]:
+            assert "*" not in action, f"{policy}: wildcard action {action}"
+        for resource in statement["resources"]:
+            if resource == "*":
+                assert statement["actions"] == ["ec2:DescribeInstances"], f"{policy}: '*' for {statement['actions']}"
+            else:
+                assert resource in _SCOPED, f"{policy}: {resource} is not this deployment's"
+
+
+def test_object_and_marker_arns_match_what_the_core_writes() -> None:
+    assert _locals()["object_arn"] == "${aws_s3_bucket.backup.arn}/${var.object_key}"
+    # restore markers live at BACKUP_URL + ".restores/<instance id>.json"
+    assert _locals()["markers_arn"] == "${aws_s3_bucket.backup.arn}/${var.object_key}.restores/*"
+    assert "autoScalingGroupName/${var.controller_asg_name}" in _locals()["asg_arn"]
+
+
+def test_backup_cannot_touch_markers_and_restore_cannot_overwrite_the_backup() -> None:
+    backup_resources = {r for s in _statements("backup") for r in s["resources"]}
+    assert "${local.markers_arn}" not in backup_resources and "*" not in backup_resources
+    for statement in _statements("restore"):
+        if "${local.object_arn}" in statement["resources"]:
+            assert "s3:PutObject" not in statement["actions"]
+
+
+# -- alarms, variables, outputs, example ----------------------------------------------------------
+
+
+def test_no_backup_in_25_hours_alarms_with_missing_data_breaching() -> None:
+    alarm = _resources("aws_cloudwatch_metric_alarm")["no_recent_backup"]
+    assert alarm["metric_name"] == "BackupSucceeded"
+    assert alarm["treat_missing_data"] == "breaching"
+    assert alarm["comparison_operator"] == "LessThanThreshold" and alarm["threshold"] == 1
+    hours = int(_resolve(alarm["evaluation_periods"])) * int(alarm["period"]) / 3600
+    assert hours == 25
+    assert alarm["datapoints_to_alarm"] == alarm["evaluation_periods"]
+    assert alarm["alarm_actions"] == ["${aws_sns_topic.alarms.arn}"]
+    alarms = _resources("aws_cloudwatch_metric_alarm")
+    assert alarms["function_errors"]["metric_name"] == "Errors"
+    assert alarms["dead_letters"]["dimensions"] == {"QueueName": "${aws_sqs_queue.dlq.name}"}
+
+
+def test_variables_are_described_and_validated() -> None:
+    unvalidated_ok = {"controller_password", "tags", "controller_verify_tls", "create_lifecycle_hook", "enable_tracing"}
+    for name, variable in _variables().items():
+        assert variable.get("description"), f"variable {name} has no description"
+        if name not in unvalidated_ok:
+            assert variable.get("validation"), f"variable {name} has no validation"
+    assert _variables()["controller_password"].get("sensitive") is True
+
+
+def test_outputs_are_described_and_readme_documents_every_variable() -> None:
+    outputs: dict[str, Any] = {}
+    for block in _module().get("output", []):
+        outputs.update(block)
+    assert {"backup_function_url", "restore_function_url", "backup_url", "controller_password_secret_arn"} <= set(
+        outputs
+    )
+    assert all(o.get("description") for o in outputs.values())
+    readme = (MODULE / "README.md").read_text()
+    missing = [name for name in _variables() if f"`{name}`" not in readme]
+    assert missing == [], f"README.md does not document {missing}"
+
+
+def test_example_uses_the_module_and_the_packaged_zip() -> None:
+    modules: dict[str, Any] = {}
+    for block in _module(EXAMPLE).get("module", []):
+        modules.update(block)
+    call = modules["controller_backup"]
+    assert call["source"] == "../.."
+    assert call["lambda_package"].endswith("/dist/aws/lambda.zip")
+    assert (EXAMPLE / call["lambda_package"].replace("${path.module}/", "")).resolve() == ROOT / "dist/aws/lambda.zip"
+    required = {n for n, v in _variables().items() if "default" not in v}
+    assert required <= set(call), f"the example misses {required - set(call)}"
+    assert json.dumps(call)  # plain data, as parsed

@@ -1,0 +1,223 @@
+"""The GCP Terraform module, checked offline: fmt, structure (python-hcl2) and checkov."""
+
+from __future__ import annotations
+
+import ast
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+from hcl2.utils import SerializationOptions
+
+from tests.terraform.helpers import run_checkov, terraform_fmt_problems
+
+ROOT = Path(__file__).resolve().parents[2]
+MODULE = ROOT / "infra" / "terraform" / "gcp"
+EXAMPLE = MODULE / "examples" / "basic"
+MAIN = ROOT / "functions" / "gcp" / "main.py"
+
+# python-hcl2 >= 7 keeps the quotes of strings and keys unless told otherwise.
+_OPTIONS = SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
+
+
+@cache
+def module(directory: Path = MODULE) -> dict[str, list[Any]]:
+    merged: dict[str, list[Any]] = {}
+    for tf in sorted(directory.glob("*.tf")):
+        with tf.open() as fh:
+            for block_type, blocks in hcl2.load(fh, serialization_options=_OPTIONS).items():
+                merged.setdefault(block_type, []).extend(blocks)
+    return merged
+
+
+def resources(kind: str) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for block in module().get("resource", []):
+        found.update(block.get(kind, {}))
+    return found
+
+
+def variable(name: str) -> dict[str, Any]:
+    for block in module().get("variable", []):
+        if name in block:
+            return dict(block[name])
+    raise AssertionError(f"no variable {name}")
+
+
+def one(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    assert isinstance(blocks, list) and len(blocks) == 1, blocks
+    return blocks[0]
+
+
+def test_terraform_fmt_clean() -> None:
+    assert terraform_fmt_problems(MODULE) == []
+
+
+def _entry_points() -> dict[str, str]:
+    """main.py's functions-framework functions: name -> "http" or "cloud_event"."""
+    found = {}
+    for node in ast.parse(MAIN.read_text()).body:
+        if isinstance(node, ast.FunctionDef):
+            for decorator in node.decorator_list:
+                if isinstance(decorator, ast.Attribute) and decorator.attr in ("http", "cloud_event"):
+                    found[node.name] = decorator.attr
+    return found
+
+
+def test_each_function_runs_an_entry_point_of_main_py() -> None:
+    functions = resources("google_cloudfunctions2_function")
+    assert set(functions) == {"backup", "backup_event", "restore", "restore_event"}
+    entry_points = _entry_points()
+    for name, body in functions.items():
+        build = one(body["build_config"])
+        assert build["entry_point"] in entry_points, name
+        kind = "cloud_event" if "event_trigger" in body else "http"
+        assert entry_points[build["entry_point"]] == kind, name
+        assert build["runtime"] == "${var.runtime}"
+        source = one(one(build["source"])["storage_source"])
+        assert source["object"] == "${google_storage_bucket_object.source.name}"
+
+
+def test_source_object_is_named_by_the_zip_hash() -> None:
+    obj = resources("google_storage_bucket_object")["source"]
+    assert "${filesha256(var.source_zip)}" in obj["name"]
+    assert obj["source"] == "${var.source_zip}"
+
+
+def test_every_function_has_its_own_least_privilege_identity() -> None:
+    functions = resources("google_cloudfunctions2_function")
+    accounts = {
+        name: one(body["service_config"])["service_account_email"] for name, body in functions.items()
+    }
+    assert accounts["backup"] == accounts["backup_event"] == "${google_service_account.backup.email}"
+    assert accounts["restore"] == accounts["restore_event"] == "${google_service_account.restore.email}"
+    for body in functions.values():
+        assert body["build_config"][0]["service_account"] == "${google_service_account.build.id}"
+    # no broad roles anywhere
+    roles = [
+        b["role"]
+        for kind in ("google_project_iam_member", "google_storage_bucket_iam_member")
+        for b in resources(kind).values()
+    ]
+    roles += [b.get("role", "") for b in resources("google_cloud_run_service_iam_member").values()]
+    for role in roles:
+        assert not re.search(r"roles/(owner|editor|storage\.admin|storage\.objectAdmin|iam\.)", role), role
+
+
+def test_bucket_writes_are_scoped_to_the_object_and_the_markers() -> None:
+    members = resources("google_storage_bucket_iam_member")
+    writer = members["backup_writer"]
+    assert writer["member"] == "serviceAccount:${google_service_account.backup.email}"
+    assert one(writer["condition"])["expression"] == 'resource.name == "${local.object_resource}"'
+    markers = members["restore_markers"]
+    assert markers["member"] == "serviceAccount:${google_service_account.restore.email}"
+    assert "startsWith" in one(markers["condition"])["expression"]
+    role = resources("google_project_iam_custom_role")["object_writer"]
+    assert sorted(role["permissions"]) == [
+        "storage.objects.create",
+        "storage.objects.delete",
+        "storage.objects.get",
+    ]
+    locals_ = {k: v for block in module()["locals"] for k, v in block.items()}
+    assert locals_["markers_resource"].endswith("${var.backup_object}.restores/")
+
+
+def test_schedule_is_daily_midnight_in_a_chosen_time_zone_with_oidc_and_retries() -> None:
+    job = resources("google_cloud_scheduler_job")["daily_backup"]
+    assert job["schedule"] == "${var.schedule}" and variable("schedule")["default"] == "0 0 * * *"
+    assert job["time_zone"] == "${var.time_zone}" and "default" in variable("time_zone")
+    retry = one(job["retry_config"])
+    assert retry["retry_count"] >= 1 and retry["max_retry_duration"]
+    target = one(job["http_target"])
+    oidc = one(target["oidc_token"])
+    function_url = "${google_cloudfunctions2_function.backup.service_config[0].uri}"
+    assert target["uri"] == oidc["audience"] == function_url
+    assert oidc["service_account_email"] == "${google_service_account.scheduler.email}"
+    assert target["http_method"] == "POST"
+
+
+def test_run_invoker_on_the_backup_function_only_for_the_scheduler() -> None:
+    invokers = resources("google_cloud_run_service_iam_member")
+    on_backup = [
+        b for b in invokers.values() if b["service"] == "${google_cloudfunctions2_function.backup.name}"
+    ]
+    assert [b["member"] for b in on_backup] == ["serviceAccount:${google_service_account.scheduler.email}"]
+    assert all(b["role"] == "roles/run.invoker" for b in invokers.values())
+    # operators are opt-in, empty by default
+    assert variable("operator_members")["default"] == []
+
+
+def test_backup_bucket_is_versioned_private_and_prunes_old_versions() -> None:
+    bucket = resources("google_storage_bucket")["backups"]
+    assert one(bucket["versioning"])["enabled"] is True
+    assert bucket["uniform_bucket_level_access"] is True
+    assert bucket["public_access_prevention"] == "enforced"
+    assert "retention_policy" not in bucket  # cannot be combined with object versioning
+    conditions = [one(rule["condition"]) for rule in bucket["lifecycle_rule"]]
+    assert all(c["with_state"] == "ARCHIVED" for c in conditions)  # never the live backup
+    assert any(c.get("num_newer_versions") == "${var.noncurrent_versions_kept}" for c in conditions)
+    assert any("days_since_noncurrent_time" in c for c in conditions)
+    encryption = bucket["dynamic"][0]["encryption"]
+    assert "var.kms_key_name" in encryption["for_each"]
+
+
+def test_secret_accessor_only_for_backup_and_restore() -> None:
+    accessors = resources("google_secret_manager_secret_iam_member")
+    assert list(accessors) == ["accessor"]
+    accessor = accessors["accessor"]
+    assert accessor["role"] == "roles/secretmanager.secretAccessor"
+    assert set(accessor["for_each"]) == {"backup", "restore"}
+    # the functions receive a reference, never the value
+    locals_ = {k: v for block in module()["locals"] for k, v in block.items()}
+    env = locals_["common_env"]
+    assert "gcp-sm:${google_secret_manager_secret.controller_password.id}/versions/latest" in env
+    assert variable("controller_password").get("sensitive") is True
+
+
+def test_replacement_event_trigger_is_the_compute_insert_audit_log() -> None:
+    restore_event = resources("google_cloudfunctions2_function")["restore_event"]
+    trigger = one(restore_event["event_trigger"])
+    assert trigger["event_type"] == "google.cloud.audit.log.v1.written"
+    filters = {f["attribute"]: f["value"] for f in trigger["event_filters"]}
+    assert filters == {"serviceName": "compute.googleapis.com", "methodName": "v1.compute.instances.insert"}
+    assert trigger["service_account_email"] == "${google_service_account.trigger.email}"
+    env = one(restore_event["service_config"])["environment_variables"]
+    assert "RESTORE_INSTANCE_NAME_PATTERN" in env and "RESTORE_TARGET_URL" in env
+    # event-driven functions stop at 540 s; the readiness wait must end before
+    assert one(restore_event["service_config"])["timeout_seconds"] <= 540
+    pubsub = one(resources("google_cloudfunctions2_function")["backup_event"]["event_trigger"])
+    assert pubsub["event_type"] == "google.cloud.pubsub.topic.v1.messagePublished"
+
+
+def test_alerts_on_errors_and_on_a_missing_daily_backup() -> None:
+    policies = resources("google_monitoring_alert_policy")
+    assert set(policies) == {"function_errors", "no_recent_backup"}
+    errors = one(policies["function_errors"]["conditions"])
+    assert "severity>=ERROR" in one(errors["condition_matched_log"])["filter"]
+    stale = one(policies["no_recent_backup"]["conditions"])
+    query = one(stale["condition_prometheus_query_language"])["query"]
+    assert query.startswith("absent_over_time(") and query.endswith("[25h])")
+    metric = resources("google_logging_metric")["backup_success"]
+    assert 'jsonPayload.result.status=\\"ok\\"' in metric["filter"]
+    assert 'jsonPayload.result.job=\\"backup\\"' in metric["filter"]
+
+
+def test_example_uses_the_module() -> None:
+    example = module(EXAMPLE)
+    calls = {name: body for block in example["module"] for name, body in block.items()}
+    assert calls["controller_backup"]["source"] == "../.."
+    assert "dist/gcp/source.zip" in calls["controller_backup"]["source_zip"]
+
+
+@pytest.mark.slow
+def test_checkov_finds_nothing_and_every_skip_has_a_reason() -> None:
+    report = run_checkov(MODULE)
+    failed = [f"{c['check_id']} {c['resource']} {c.get('file_path')}" for c in report["failed"]]
+    assert failed == []
+    assert report["passed"] > 20
+    for skipped in report["skipped"]:
+        reason = (skipped.get("check_result") or {}).get("suppress_comment", "")
+        assert len(reason.strip()) > 20, f"{skipped['check_id']} skipped without a reason"
