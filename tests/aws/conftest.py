@@ -109,7 +109,9 @@ def replacement_instance(aws_env: MotoServer) -> Iterator[str]:
 @pytest.fixture
 def untagged_instance(aws_env: MotoServer) -> str:
     ec2 = aws_env.client("ec2")
-    return str(ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"])
+    return str(
+        ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    )
 
 
 @pytest.fixture

@@ -126,7 +126,9 @@ def test_function_url_bad_request_answers_400_with_the_reason(
     assert _actions(controller, "export_config") == 0
 
 
-def test_function_url_unknown_route_is_404(lambda_env: dict[str, str], lambda_context: FakeLambdaContext) -> None:
+def test_function_url_unknown_route_is_404(
+    lambda_env: dict[str, str], lambda_context: FakeLambdaContext
+) -> None:
     event = load_event("function_url_backup.json")
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/restore"
     assert backup_handler.handler(event, lambda_context)["statusCode"] == 404
@@ -363,7 +365,9 @@ def test_function_url_restore(
     lambda_context: FakeLambdaContext,
 ) -> None:
     _backup_now(lambda_context)
-    event = load_event("function_url_restore.json", **{"https://controller.example.com": blank_controller.url})
+    event = load_event(
+        "function_url_restore.json", **{"https://controller.example.com": blank_controller.url}
+    )
     response = restore_handler.handler(event, lambda_context)
     assert response["statusCode"] == 200, response
     assert json.loads(response["body"])["status"] == "dry-run"
@@ -414,7 +418,10 @@ def test_function_url_restore_refusal_is_409(
         ({"action": "restore", "controller_url": "https://a/b"}, "without a path"),
         ({"action": "restore", "instance_id": "i-0123456789abcdef0", "private_ip": "10.1.1.1"}, "not both"),
         ({"source": "aws.s3", "detail-type": "Object Created", "detail": {}}, "does not handle aws.s3"),
-        ({"source": "aws.autoscaling", "detail-type": "EC2 Instance Launch Successful", "detail": {}}, "instance id"),
+        (
+            {"source": "aws.autoscaling", "detail-type": "EC2 Instance Launch Successful", "detail": {}},
+            "instance id",
+        ),
     ],
 )
 def test_bad_restore_events_raise_bad_request(

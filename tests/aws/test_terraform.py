@@ -107,7 +107,7 @@ def test_handlers_named_in_terraform_exist_in_the_code(name: str) -> None:
     assert callable(getattr(importlib.import_module(module_name), func_name))
     assert function["runtime"] == "python3.12"
     assert function["reserved_concurrent_executions"] == 1
-    assert _resolve(function["filename"]) == "${var.lambda_package}" or "lambda_package" in function["filename"]
+    assert function["filename"] == "${var.lambda_package}"
     assert "filebase64sha256(var.lambda_package)" in function["source_code_hash"]
     assert _one(function, "dead_letter_config")["target_arn"] == "${aws_sqs_queue.dlq.arn}"
 
@@ -254,7 +254,9 @@ def test_role_policies_name_only_this_deployments_resources(policy: str) -> None
             assert "*" not in action, f"{policy}: wildcard action {action}"
         for resource in statement["resources"]:
             if resource == "*":
-                assert statement["actions"] == ["ec2:DescribeInstances"], f"{policy}: '*' for {statement['actions']}"
+                assert statement["actions"] == ["ec2:DescribeInstances"], (
+                    f"{policy}: '*' for {statement['actions']}"
+                )
             else:
                 assert resource in _SCOPED, f"{policy}: {resource} is not this deployment's"
 
@@ -292,7 +294,13 @@ def test_no_backup_in_25_hours_alarms_with_missing_data_breaching() -> None:
 
 
 def test_variables_are_described_and_validated() -> None:
-    unvalidated_ok = {"controller_password", "tags", "controller_verify_tls", "create_lifecycle_hook", "enable_tracing"}
+    unvalidated_ok = {
+        "controller_password",
+        "tags",
+        "controller_verify_tls",
+        "create_lifecycle_hook",
+        "enable_tracing",
+    }
     for name, variable in _variables().items():
         assert variable.get("description"), f"variable {name} has no description"
         if name not in unvalidated_ok:
@@ -304,9 +312,12 @@ def test_outputs_are_described_and_readme_documents_every_variable() -> None:
     outputs: dict[str, Any] = {}
     for block in _module().get("output", []):
         outputs.update(block)
-    assert {"backup_function_url", "restore_function_url", "backup_url", "controller_password_secret_arn"} <= set(
-        outputs
-    )
+    assert {
+        "backup_function_url",
+        "restore_function_url",
+        "backup_url",
+        "controller_password_secret_arn",
+    } <= set(outputs)
     assert all(o.get("description") for o in outputs.values())
     readme = (MODULE / "README.md").read_text()
     missing = [name for name in _variables() if f"`{name}`" not in readme]
@@ -320,7 +331,9 @@ def test_example_uses_the_module_and_the_packaged_zip() -> None:
     call = modules["controller_backup"]
     assert call["source"] == "../.."
     assert call["lambda_package"].endswith("/dist/aws/lambda.zip")
-    assert (EXAMPLE / call["lambda_package"].replace("${path.module}/", "")).resolve() == ROOT / "dist/aws/lambda.zip"
+    assert (
+        EXAMPLE / call["lambda_package"].replace("${path.module}/", "")
+    ).resolve() == ROOT / "dist/aws/lambda.zip"
     required = {n for n, v in _variables().items() if "default" not in v}
     assert required <= set(call), f"the example misses {required - set(call)}"
     assert json.dumps(call)  # plain data, as parsed

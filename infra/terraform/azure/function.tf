@@ -1,4 +1,6 @@
 resource "azurerm_service_plan" "flex" {
+  #checkov:skip=CKV_AZURE_225:Flex Consumption (FC1) places instances per execution; a daily backup delayed by a zone outage is retried and, if still failing, raises the missing-backup alert.
+  #checkov:skip=CKV_AZURE_212:A minimum instance count applies to dedicated plans; Flex Consumption starts instances on demand for each trigger.
   name                = "${var.name_prefix}-plan"
   resource_group_name = var.resource_group_name
   location            = var.location

@@ -44,6 +44,7 @@ resource "azurerm_storage_account" "backup" {
 }
 
 resource "azurerm_storage_container" "backups" {
+  #checkov:skip=CKV2_AZURE_21:Blob reads, writes and deletes are logged to Log Analytics by azurerm_monitor_diagnostic_setting.backup_blob (resource logs, the successor of classic Storage Analytics, which needs shared keys).
   name                  = local.backup_container
   storage_account_id    = azurerm_storage_account.backup.id
   container_access_type = "private"
@@ -98,6 +99,7 @@ resource "azurerm_storage_account" "host" {
   #checkov:skip=CKV_AZURE_33:Classic Storage Analytics queue logging needs shared keys, which are disabled; the queue's use is visible in the function's Application Insights telemetry.
   #checkov:skip=CKV2_AZURE_38:The host account holds the deployment package and host state that Terraform and the platform recreate; soft delete adds nothing recoverable.
   #checkov:skip=CKV2_AZURE_21:Blob read logging on the host's own account records only the platform's lease and package reads.
+  #checkov:skip=CKV_AZURE_206:The host account holds only state the platform and Terraform recreate (package, leases, keys, the event queue); zone-redundant (ZRS) by default, geo-replication adds nothing.
   name                              = local.host_account_name
   resource_group_name               = var.resource_group_name
   location                          = var.location
@@ -122,6 +124,7 @@ resource "azurerm_storage_account" "host" {
 }
 
 resource "azurerm_storage_container" "deployment" {
+  #checkov:skip=CKV2_AZURE_21:The deployment container holds only the function package, read by the platform at start.
   name                  = "function-package"
   storage_account_id    = azurerm_storage_account.host.id
   container_access_type = "private"
