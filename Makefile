@@ -10,7 +10,7 @@ TOOLS := .tools
 AZURITE_VERSION := 3.35.0
 CHECKOV_VERSION := 3.3.30
 
-.PHONY: demo test lint typecheck pytest bench tools package clean
+.PHONY: demo test lint typecheck pytest bench tools package package-aws package-azure package-gcp clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,12 @@ test: lint typecheck pytest
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/run.py
+
+# Deployable bundles under dist/<cloud>/: the core, that cloud's handlers and only its SDKs.
+package-aws package-azure package-gcp: package-%: $(VENV)/.dev-installed
+	$(BIN)/python scripts/package_$*.py
+
+package: package-aws package-azure package-gcp
 
 clean:
 	rm -rf $(VENV) $(TOOLS) dist build .demo

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import threading
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -52,6 +53,8 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
 
 logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+# A request answered 400, or an ignored event, publishes no metric; that is expected, not a warning.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 
 def _route_core_logs() -> None:
@@ -170,7 +173,7 @@ _HTTP_STATUS: dict[type[BackupError], int] = {
 def http_status(exc: BackupError) -> int:
     for cls in type(exc).__mro__:
         if cls in _HTTP_STATUS:
-            return _HTTP_STATUS[cls]  # type: ignore[index]
+            return _HTTP_STATUS[cls]
     return 500
 
 

@@ -228,7 +228,7 @@ def describe_instance(instance_id: str) -> Mapping[str, Any]:
             raise BackupError(
                 f"ec2:DescribeInstances for {instance_id} failed ({type(exc).__name__})"
             ) from None
-        instances = [i for r in reservations for i in r.get("Instances", [])]
+        instances: list[Mapping[str, Any]] = [i for r in reservations for i in r.get("Instances", [])]
         if instances:
             return instances[0]
     raise BadRequest(f"instance {instance_id} does not exist")

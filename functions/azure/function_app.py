@@ -4,7 +4,7 @@ Functions (names are what Terraform's alert queries and the README refer to):
 
 * `scheduled_backup`  timer `%BACKUP_SCHEDULE%` (six NCRONTAB fields, seconds first; UTC on Linux
   Consumption and Flex plans). Raises on failure, so the run is recorded as failed; the retry
-  policy tries again within the hour.
+  policy runs it again twice, 10 minutes apart (timers are otherwise never retried).
 * `backup`            `POST /api/backup`  body `{"force": false}` (optional).
 * `restore`           `POST /api/restore` body (all optional) `{"version_id", "dry_run", "force",
   "allow_version_mismatch", "controller_url", "private_ip", "vm_id"}`.

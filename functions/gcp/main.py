@@ -36,8 +36,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-# The store and secret SDKs load now, at cold start, rather than inside the first request.
-import controller_backup.secrets.gcp
+# The storage SDK loads with the module (during the instance's start-up), not inside the first
+# request; Secret Manager's loads on the first gcp-sm: fetch (once per cold start).
 import controller_backup.stores.gcs  # noqa: F401
 import flask
 import functions_framework

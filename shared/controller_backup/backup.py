@@ -3,6 +3,8 @@
 The stored object is the last good backup; it is replaced only by an export that passed every
 check below (DESIGN.md invariant 1), and only if nobody replaced it since this job started (a
 conditional write on the etag read first). Any failed check leaves it untouched and says why.
+Both drivers (the export API, and the controller's own backup file in native mode) end here, in
+`store_export`, so they share one checked path; a native restore ends with it too.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def run_backup(
     store = store or open_store(settings.backup_url, keep_versions=settings.keep_versions)
     log.info("backup started (trigger=%s) from %s to %s", trigger, settings.controller_url, store.url)
     try:
-        result = _backup(
+        result = store_export(
             settings=settings,
             store=store,
             driver=driver or open_driver(settings),
@@ -64,7 +66,7 @@ def run_backup(
     return result
 
 
-def _backup(
+def store_export(
     *,
     settings: Settings,
     store: ObjectStore,
@@ -73,6 +75,7 @@ def _backup(
     progress: Progress | None,
     started: float,
 ) -> JobResult:
+    """Export through `driver`, check the export, and replace the stored object with it."""
     previous = store.head()
     if not driver.is_set_up():
         raise InvalidExport(
@@ -100,6 +103,8 @@ def _backup(
             )
         _check_shrink(previous, export.size, settings.min_size_ratio, force)
         metadata = {
+            # the driver's own facts (native: the file and the controller's IP); ours win
+            **export.metadata,
             "sha256": spool.sha256,
             "size": str(export.size),
             "controller_version": version,
@@ -126,7 +131,7 @@ def _backup(
         controller_version=version,
         duration_ms=int((time.monotonic() - started) * 1000),
         controller=settings.controller_url,
-        details={"archive": summary.kind, "members": summary.members, "forced": force},
+        details={"archive": summary.kind, "members": summary.members, "forced": force, "mode": settings.mode},
     )
 
 

@@ -1,44 +1,44 @@
 """The restore job: read the stored backup, verify it, push it into a controller, verify the result.
 
 Safe to run twice and never a surprise (DESIGN.md invariant 3): bytes whose hash does not match
-are refused before the controller is touched; a controller that already holds configuration, or
-runs another version, is refused unless the operator says otherwise; a dry run stops before any
-change; and a finished restore is checked by exporting again and comparing hashes. An idempotency
-key (an instance id) makes a repeated event a no-op once the restore is done.
+are refused before the controller is touched, and so is a backup older than
+RESTORE_MAX_BACKUP_AGE; a controller that already holds configuration, or runs another version,
+is refused unless the operator says otherwise; a dry run stops before any change. Then the
+driver's steps run in order, `prepare_target` (native: initial_setup to the backup's version and
+the access account), `import_`, `verify_restored` (export: re-export and compare hashes; native:
+the controller's own report), and in native mode a fresh backup through the backup job's checked
+path. With an idempotency key (the replacement's instance id) each finished step is recorded
+beside the backup, so a repeated event is a no-op once done and an interrupted one resumes.
+Every wait ends by RESTORE_TIME_LIMIT, so a function stops before its platform kills it.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import io
-import json
 import logging
-import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from controller_backup.archive import inspect_archive
+from controller_backup.backup import store_export
 from controller_backup.controller import ControllerDriver, open_driver
 from controller_backup.controller.client import Progress
+from controller_backup.controller.retry import Deadline
 from controller_backup.errors import (
     AuthError,
     BackupError,
-    BadRequest,
     ControllerTimeout,
     IntegrityError,
-    PreconditionFailed,
     RefusedError,
 )
 from controller_backup.inspection import check_backup_bytes
+from controller_backup.restore_marker import RestoreMarker
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
-from controller_backup.spool import HashingSink, HashingSpool
+from controller_backup.spool import HashingSpool
 from controller_backup.stores import ObjectInfo, ObjectStore, open_store
 
 log = logging.getLogger("controller_backup.restore")
-
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,11 @@ def run_restore(
     the password. `idempotency_key` names the replacement (its instance id).
     """
     started = time.monotonic()
+    deadline = Deadline(settings.restore_time_limit)
     target = settings.for_controller(controller_url) if controller_url else settings
     options = RestoreOptions(version_id, dry_run, force, allow_version_mismatch)
     store = store or open_store(settings.backup_url, keep_versions=settings.keep_versions)
-    marker = _Marker(settings.backup_url, idempotency_key) if idempotency_key else None
+    marker = RestoreMarker(settings.backup_url, idempotency_key) if idempotency_key else None
     log.info(
         "restore started from %s (version %s) into %s%s",
         store.url,
@@ -95,6 +96,7 @@ def run_restore(
             marker=marker,
             progress=progress,
             started=started,
+            deadline=deadline,
         )
     except BackupError as exc:
         log.error("restore failed [%s]: %s", exc.code, exc.message)
@@ -118,20 +120,35 @@ def _restore(
     driver: ControllerDriver | None,
     private_ip: str | None,
     options: RestoreOptions,
-    marker: _Marker | None,
+    marker: RestoreMarker | None,
     progress: Progress | None,
     started: float,
+    deadline: Deadline,
 ) -> JobResult:
+    resuming = marker is not None and marker.started
     with HashingSpool() as spool:
-        info = store.download(spool.stream, options.version_id)
+        info = store.download(spool.stream, options.version_id or (marker.version_id if marker else None))
         spool.flush()
         check_backup_bytes(info, spool)
         inspect_archive(spool.stream, spool.size)
-        driver = driver or _ready_driver(target, private_ip)
+        if marker and resuming:
+            log.info("resuming the restore for %s after step %s", marker.key, marker.step)
+            marker.check_same_backup(info, options.force)
+        else:
+            _check_age(info, target.restore_max_backup_age, options.force)
+        driver = driver or _ready_driver(target, private_ip, info, deadline)
         backup_version = info.metadata.get("controller_version")
         controller_version = driver.version()
         set_up = driver.is_set_up()
-        _check_target(options, backup_version, controller_version, set_up, marker)
+        fixes_version = driver.sets_up_target and not set_up
+        _check_target(
+            options,
+            backup_version=backup_version,
+            controller_version=controller_version,
+            set_up=set_up,
+            resuming=resuming,
+            fixes_version=fixes_version,
+        )
 
         def result(status: str, **details: object) -> JobResult:
             return JobResult(
@@ -149,51 +166,116 @@ def _restore(
 
         if options.dry_run:
             return result("dry-run", would_import=True)
+        resumed_from = marker.step if marker and resuming else None
         if marker:
             marker.start(info)
-        _import(driver, spool, target, progress)
-        _verify_restored(driver, info.metadata["sha256"])
-        if marker:
-            marker.finish(info)
-        return result("ok", verified=True)
+        if not (marker and marker.passed("prepared")):
+            driver.prepare_target(backup_version)
+            if driver.sets_up_target:
+                _check_version(options, backup_version, driver.version())
+            _record(marker, "prepared", info)
+        if not (marker and marker.passed("imported")):
+            _import(driver, spool, target, progress, deadline)
+            _record(marker, "imported", info)
+        if not (marker and marker.passed("verified")):
+            try:
+                driver.verify_restored(info)
+            except IntegrityError:
+                _record(marker, "prepared", info)  # a retry imports again rather than re-verifying
+                raise
+            _record(marker, "verified", info)
+    details: dict[str, object] = {"verified": True}
+    if resumed_from:
+        details["resumed_from"] = resumed_from
+    if driver.backs_up_after_restore:
+        details["fresh_backup"] = _fresh_backup(driver, target, store, options).to_dict()
+    if marker:
+        marker.finish(info)
+    return result("ok", **details)
 
 
-def _ready_driver(target: Settings, private_ip: str | None) -> ControllerDriver:
+def _record(marker: RestoreMarker | None, step: str, info: ObjectInfo) -> None:
+    if marker:
+        marker.record(step, info)
+
+
+def _fresh_backup(
+    driver: ControllerDriver, target: Settings, store: ObjectStore, options: RestoreOptions
+) -> JobResult:
+    """The restored controller backs itself up (its file name follows its own IP) and that backup
+    replaces the stored object through the backup job's checks: proof that it can back up."""
+    log.info("restore verified; taking a fresh backup of the restored controller")
+    started = time.monotonic()
+    return store_export(
+        settings=target, store=store, driver=driver, force=options.force, progress=None, started=started
+    )
+
+
+def _ready_driver(
+    target: Settings, private_ip: str | None, backup: ObjectInfo, deadline: Deadline
+) -> ControllerDriver:
     """A logged-in driver, after waiting (bounded) for the controller to come up.
 
     A replacement that was never set up only knows admin / its private IP; the configured
     password is tried first because a set-up controller must never be logged into otherwise.
     """
-    driver = open_driver(target)
+    source_ip = backup.metadata.get("controller_private_ip") or None
+    wait = min(target.ready_timeout, deadline.remaining())
+    driver = open_driver(target, private_ip=private_ip, source_ip=source_ip)
     try:
-        driver.wait_until_ready(target.ready_timeout)
+        driver.wait_until_ready(wait)
         return driver
     except AuthError:
         if not private_ip:
             raise
     log.info("configured credentials refused; trying a fresh controller's initial login")
-    driver = open_driver(_initial_login(target), password=private_ip)
-    driver.wait_until_ready(target.ready_timeout)
+    driver = open_driver(
+        target, username="admin", password=private_ip, private_ip=private_ip, source_ip=source_ip
+    )
+    driver.wait_until_ready(min(target.ready_timeout, deadline.remaining()))
     return driver
 
 
-def _initial_login(target: Settings) -> Settings:
-    return dataclasses.replace(target, username="admin")
+def _check_age(info: ObjectInfo, max_age: float, force: bool) -> None:
+    """Aviatrix's own HA restore refuses backups over 3 days old: a stale network comes back."""
+    exported = info.metadata.get("exported_at")
+    try:
+        when = datetime.fromisoformat(exported) if exported else info.last_modified
+    except ValueError:
+        when = info.last_modified
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    age = (datetime.now(UTC) - when).total_seconds()
+    if age <= max_age:
+        return
+    message = (
+        f"the backup is {_duration(age)} old, older than RESTORE_MAX_BACKUP_AGE ({_duration(max_age)}): "
+        "restoring it would bring back a stale network"
+    )
+    if not force:
+        raise RefusedError(f"{message} (force to restore it anyway)")
+    log.warning("%s; restoring it because the restore was forced", message)
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f} days"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} hours"
+    return f"{seconds / 60:.0f} minutes"
 
 
 def _check_target(
     options: RestoreOptions,
+    *,
     backup_version: str | None,
     controller_version: str,
     set_up: bool,
-    marker: _Marker | None,
+    resuming: bool,
+    fixes_version: bool,
 ) -> None:
-    if backup_version and backup_version != controller_version and not options.allow_version_mismatch:
-        raise RefusedError(
-            f"the backup is from version {backup_version}, the controller runs {controller_version}; "
-            "bring the controller to the backup's version first (or allow the mismatch)"
-        )
-    resuming = marker is not None and marker.started
+    if not fixes_version:
+        _check_version(options, backup_version, controller_version)
     if set_up and not options.force and not resuming:
         raise RefusedError(
             "the controller is already set up and may hold configuration; refusing to overwrite it "
@@ -201,26 +283,28 @@ def _check_target(
         )
 
 
+def _check_version(options: RestoreOptions, backup_version: str | None, controller_version: str) -> None:
+    if backup_version and backup_version != controller_version and not options.allow_version_mismatch:
+        raise RefusedError(
+            f"the backup is from version {backup_version}, the controller runs {controller_version}; "
+            "bring the controller to the backup's version first (or allow the mismatch)"
+        )
+
+
 def _import(
-    driver: ControllerDriver, spool: HashingSpool, target: Settings, progress: Progress | None
+    driver: ControllerDriver,
+    spool: HashingSpool,
+    target: Settings,
+    progress: Progress | None,
+    deadline: Deadline,
 ) -> None:
     """Push the archive; a dropped connection means "maybe applied": wait, then let verify decide."""
     spool.rewind()
     try:
         driver.import_(spool.stream, spool.size, progress)
     except ControllerTimeout as exc:
-        log.warning("import_config did not answer (%s); waiting for the controller, then verifying", exc)
-        driver.wait_until_ready(target.ready_timeout)
-
-
-def _verify_restored(driver: ControllerDriver, expected_sha256: str) -> None:
-    check = HashingSink()
-    driver.export(check.stream)
-    if check.sha256 != expected_sha256:
-        raise IntegrityError(
-            "the restored controller's export does not match the backup "
-            f"({check.size} bytes, sha256 {check.sha256[:12]}...)"
-        )
+        log.warning("the import did not answer (%s); waiting for the controller, then verifying", exc)
+        driver.wait_until_ready(min(target.ready_timeout, deadline.remaining()))
 
 
 def _already_done(target: Settings, store: ObjectStore, started: float, done: dict[str, str]) -> JobResult:
@@ -236,52 +320,3 @@ def _already_done(target: Settings, store: ObjectStore, started: float, done: di
         controller=target.controller_url,
         details={"restored_at": done.get("done_at")},
     )
-
-
-class _Marker:
-    """A small object beside the backup recording a restore for one replacement.
-
-    Written with conditional writes, so two copies of the same event cannot both restore: the
-    first to write "started" wins, the other is refused; once "done", repeats are no-ops.
-    """
-
-    def __init__(self, backup_url: str, key: str) -> None:
-        if not _KEY.match(key):
-            raise BadRequest(f"idempotency key {key[:40]!r} must be letters, digits, '.', '_' or '-'")
-        self.key = key
-        self.store = open_store(f"{backup_url}.restores/{key}.json")
-        self._info = self.store.head()
-        self.started = bool(self._info and self._info.metadata.get("status") == "started")
-
-    def finished(self) -> dict[str, str] | None:
-        if self._info and self._info.metadata.get("status") == "done":
-            return dict(self._info.metadata)
-        return None
-
-    def _write(self, status: str, info: ObjectInfo) -> None:
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        metadata = {
-            "status": status,
-            "sha256": info.metadata.get("sha256", ""),
-            "size": str(info.size),
-            "version_id": info.version_id or "",
-            "controller_version": info.metadata.get("controller_version", ""),
-            f"{status}_at": now,
-        }
-        body = json.dumps({"key": self.key, **metadata}).encode()
-        try:
-            self._info = self.store.put(
-                io.BytesIO(body),
-                len(body),
-                metadata,
-                if_match=self._info.etag if self._info else None,
-                if_absent=self._info is None,
-            )
-        except PreconditionFailed:
-            raise RefusedError(f"another restore for {self.key} is running or finished") from None
-
-    def start(self, info: ObjectInfo) -> None:
-        self._write("started", info)
-
-    def finish(self, info: ObjectInfo) -> None:
-        self._write("done", info)

@@ -8,18 +8,31 @@ reference until a job needs it; only then is the secret fetched (and cached per 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from controller_backup.errors import SettingsError
+from controller_backup.native_bucket import (
+    AWS_FAMILY,
+    AZURE_FAMILY,
+    GCP,
+    NativeBucket,
+    cloud_name,
+    parse_cloud_type,
+    parse_native_bucket,
+)
 from controller_backup.secrets import resolve_secret
 from controller_backup.stores import store_kind
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+MODES = ("export", "native")
+_DAY = 86400.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,33 @@ class Settings:
     retry_seconds: float = 120.0
     #: versions the local store keeps (buckets keep theirs by their own lifecycle rules)
     keep_versions: int = 10
+    #: `export` (the export API) or `native` (the controller writes its own file into a bucket)
+    mode: str = "export"
+    #: a restore refuses a backup older than this many seconds unless forced
+    restore_max_backup_age: float = 3 * _DAY
+    #: a restore stops (resumably) after this many seconds: below the function's own timeout
+    restore_time_limit: float = 840.0
+    # -- native mode (see README "Using it with a real controller") --------------------------
+    #: the controller's private IP: its backup file is named after it
+    controller_private_ip: str | None = None
+    native_cloud_type: int | None = None
+    #: the access account the controller uses for its bucket (created on a replacement)
+    native_account_name: str | None = None
+    #: the store URL of the bucket/container the controller writes its backup into
+    native_bucket_url: str | None = None
+    #: Azure: the storage account's region
+    native_region: str | None = None
+    #: seconds to wait for the controller's backup file after triggering it
+    native_backup_wait: float = 300.0
+    native_aws_account_number: str | None = None
+    native_aws_role_app: str | None = None
+    native_aws_role_ec2: str | None = None
+    native_arm_subscription_id: str | None = None
+    native_arm_directory_id: str | None = None
+    native_arm_client_id: str | None = None
+    native_arm_client_secret_ref: str | None = None
+    native_gcp_project_id: str | None = None
+    native_gcp_credentials_ref: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -62,6 +102,8 @@ class Settings:
                 values[field_name] = parse(raw)
             except ValueError as exc:
                 problems.append(f"{env_name}: {exc}")
+        if values.get("mode") == "native":
+            problems += _native_problems(values)
         if problems:
             raise SettingsError("invalid settings: " + "; ".join(problems))
         return cls(**values)
@@ -73,6 +115,20 @@ class Settings:
     def password(self) -> str:
         """The controller password, fetched through its secret reference on first use."""
         return resolve_secret(self.password_ref)
+
+    @property
+    def native_bucket(self) -> NativeBucket:
+        """The controller's backup destination (native mode only; validated at load)."""
+        if self.native_bucket_url is None or self.native_cloud_type is None:
+            raise SettingsError("invalid settings: NATIVE_BUCKET_URL and NATIVE_CLOUD_TYPE are required")
+        return parse_native_bucket(self.native_bucket_url, self.native_cloud_type)
+
+    def native_secret(self, field_name: str) -> str:
+        """A native-mode secret (`native_arm_client_secret_ref`, ...) resolved on first use."""
+        reference = getattr(self, field_name)
+        if not reference:
+            raise SettingsError(f"invalid settings: {_ENV_NAMES[field_name]} is required")
+        return resolve_secret(str(reference))
 
 
 def _parse_controller_url(raw: str) -> str:
@@ -124,6 +180,89 @@ def _non_empty(raw: str) -> str:
     return raw
 
 
+def _parse_mode(raw: str) -> str:
+    mode = raw.strip().lower()
+    if mode not in MODES:
+        raise ValueError(f"must be one of {', '.join(MODES)}, got {raw!r}")
+    return mode
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$", re.IGNORECASE)
+_UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": _DAY}
+
+
+def _parse_duration(raw: str) -> float:
+    """Seconds, or a number with a unit: `90s`, `15m`, `72h`, `3d`."""
+    match = _DURATION.match(raw.strip())
+    if match is None:
+        raise ValueError(f"must be seconds or a number with s/m/h/d, got {raw!r}")
+    value = float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+    if value <= 0:
+        raise ValueError(f"must be positive, got {raw}")
+    return value
+
+
+def _parse_ip(raw: str) -> str:
+    try:
+        return str(ipaddress.ip_address(raw.strip()))
+    except ValueError:
+        raise ValueError(f"must be an IP address, got {raw[:40]!r}") from None
+
+
+def _pattern(regex: str, what: str) -> Callable[[str], str]:
+    compiled = re.compile(regex)
+
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if not compiled.match(value):
+            raise ValueError(f"must be {what}")
+        return value
+
+    return parse
+
+
+_GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_ROLE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"
+
+
+def _native_problems(values: Mapping[str, Any]) -> list[str]:
+    """What native mode needs beyond the parsed values: the destination and the access account."""
+    problems = [
+        f"{_ENV_NAMES[name]} is required when CONTROLLER_BACKUP_MODE=native"
+        for name in ("native_cloud_type", "native_account_name", "native_bucket_url", "controller_private_ip")
+        if values.get(name) is None
+    ]
+    cloud_type = values.get("native_cloud_type")
+    if cloud_type is None:
+        return problems
+    if values.get("native_bucket_url") is not None:
+        try:
+            parse_native_bucket(values["native_bucket_url"], cloud_type)
+        except ValueError as exc:
+            problems.append(f"NATIVE_BUCKET_URL: {exc}")
+    # A replacement needs its access account before it can read the backup: missing fields are
+    # found now, at every backup, rather than on the day of the disaster.
+    needed: tuple[str, ...] = ()
+    if cloud_type in AWS_FAMILY:
+        needed = ("native_aws_account_number",)
+    elif cloud_type in AZURE_FAMILY:
+        needed = (
+            "native_region",
+            "native_arm_subscription_id",
+            "native_arm_directory_id",
+            "native_arm_client_id",
+            "native_arm_client_secret_ref",
+        )
+    elif cloud_type == GCP:
+        needed = ("native_gcp_project_id", "native_gcp_credentials_ref")
+    problems += [
+        f"{_ENV_NAMES[name]} is required for a native {cloud_name(cloud_type)} controller"
+        for name in needed
+        if values.get(name) is None
+    ]
+    return problems
+
+
 #: field -> (environment variable, parser)
 _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "controller_url": ("CONTROLLER_URL", _parse_controller_url),
@@ -138,6 +277,27 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "retry_attempts": ("CONTROLLER_RETRY_ATTEMPTS", _positive(int)),
     "retry_seconds": ("CONTROLLER_RETRY_SECONDS", _positive(float)),
     "keep_versions": ("BACKUP_KEEP_VERSIONS", _positive(int)),
+    "mode": ("CONTROLLER_BACKUP_MODE", _parse_mode),
+    "restore_max_backup_age": ("RESTORE_MAX_BACKUP_AGE", _parse_duration),
+    "restore_time_limit": ("RESTORE_TIME_LIMIT", _parse_duration),
+    "controller_private_ip": ("CONTROLLER_PRIVATE_IP", _parse_ip),
+    "native_cloud_type": ("NATIVE_CLOUD_TYPE", parse_cloud_type),
+    "native_account_name": ("NATIVE_ACCOUNT_NAME", _pattern(r"^[\w.@-]{1,128}$", "letters, digits, . _ - @")),
+    "native_bucket_url": ("NATIVE_BUCKET_URL", _non_empty),
+    "native_region": ("NATIVE_REGION", _non_empty),
+    "native_backup_wait": ("NATIVE_BACKUP_WAIT", _parse_duration),
+    "native_aws_account_number": ("NATIVE_AWS_ACCOUNT_NUMBER", _pattern(r"^\d{12}$", "12 digits")),
+    "native_aws_role_app": ("NATIVE_AWS_ROLE_APP", _pattern(_ROLE_ARN, "an IAM role ARN")),
+    "native_aws_role_ec2": ("NATIVE_AWS_ROLE_EC2", _pattern(_ROLE_ARN, "an IAM role ARN")),
+    "native_arm_subscription_id": ("NATIVE_ARM_SUBSCRIPTION_ID", _pattern(_GUID, "a GUID")),
+    "native_arm_directory_id": ("NATIVE_ARM_DIRECTORY_ID", _pattern(_GUID, "a GUID")),
+    "native_arm_client_id": ("NATIVE_ARM_CLIENT_ID", _pattern(_GUID, "a GUID")),
+    "native_arm_client_secret_ref": ("NATIVE_ARM_CLIENT_SECRET", _non_empty),
+    "native_gcp_project_id": (
+        "NATIVE_GCP_PROJECT_ID",
+        _pattern(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", "a project id (6-30 lowercase letters, digits, -)"),
+    ),
+    "native_gcp_credentials_ref": ("NATIVE_GCP_CREDENTIALS", _non_empty),
 }
 _ENV_NAMES = {field: env for field, (env, _) in _PARSERS.items()}
 _REQUIRED = {"controller_url", "backup_url", "password_ref"}

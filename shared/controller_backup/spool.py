@@ -28,9 +28,13 @@ class HashingSpool:
         self._file: IO[bytes] = os.fdopen(fd, "w+b")
         self._hash = hashlib.sha256()
         self.size = 0
+        self._writing = True
 
     # The file-like surface the drivers and stores use.
     def write(self, data: bytes) -> int:
+        if self._file.tell() != self.size:
+            # A running hash only holds for bytes appended in order.
+            raise ValueError("HashingSpool takes writes in order only")
         self._file.write(data)
         self._hash.update(data)
         self.size += len(data)
@@ -48,6 +52,7 @@ class HashingSpool:
             raise ValueError("HashingSpool can only be truncated to zero")
         self._hash = hashlib.sha256()
         self.size = 0
+        self._writing = True
         return self._file.truncate(0)
 
     def read(self, amount: int = -1) -> bytes:
@@ -57,7 +62,8 @@ class HashingSpool:
         return True
 
     def seekable(self) -> bool:
-        return True
+        """False while being written: SDK downloaders then write ranges in order, not by seeking."""
+        return not self._writing
 
     def writable(self) -> bool:
         return True
@@ -78,8 +84,10 @@ class HashingSpool:
         return self._hash.hexdigest()
 
     def rewind(self) -> Self:
+        """End the writing phase: from here on the spool is a seekable file to read."""
         self._file.flush()
         self._file.seek(0)
+        self._writing = False
         return self
 
     def close(self) -> None:

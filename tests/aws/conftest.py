@@ -146,8 +146,8 @@ def record_issued_secrets(emulators: list[Emulator], monkeypatch: pytest.MonkeyP
 def emf_metrics(stdout: str) -> dict[str, list[float]]:
     """Metric name -> values of every CloudWatch EMF document printed to stdout."""
     found: dict[str, list[float]] = {}
-    for line in stdout.splitlines():
-        line = line.strip()
+    for raw in stdout.splitlines():
+        line = raw.strip()
         if not line.startswith("{") or '"_aws"' not in line:
             continue
         doc = json.loads(line)

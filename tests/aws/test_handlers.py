@@ -28,6 +28,8 @@ from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
 from .conftest import FakeLambdaContext, emf_metrics, load_event, record_issued_secrets
 
 SAMPLE_INSTANCE = "i-0a1b2c3d4e5f60718"
+# a 400 answer or an ignored event publishes no metric; Powertools warns, which is expected here
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 
 def _stored(s3_url: str) -> tuple[bytes, dict[str, str]]:
@@ -485,10 +487,15 @@ def test_no_secret_in_any_log_metric_or_result(
     assert len(issued) >= 3, "expected logins on both controllers"
     assert "backup result" in function_logs.getvalue() and "restore result" in function_logs.getvalue()
     everything = "\n".join(
-        [*outputs, function_logs.getvalue(), caplog.text, *(r.getMessage() for r in caplog.records)]
-        + list(capsys.readouterr())
+        [
+            *outputs,
+            function_logs.getvalue(),
+            caplog.text,
+            *(r.getMessage() for r in caplog.records),
+            *capsys.readouterr(),
+        ]
     )
-    for secret in [CONTROLLER_PASSWORD, BLANK_PRIVATE_IP + "-never", *issued]:
+    for secret in [CONTROLLER_PASSWORD, *issued]:
         assert secret not in everything, "a secret leaked"
 
 

@@ -251,6 +251,19 @@ def test_download_pins_the_version_it_read(s3_url: str) -> None:
     assert buf.tell() == len(old_data)
 
 
+def test_multipart_download_reaches_a_hashing_spool_in_order(s3_url: str) -> None:
+    """The core's spool hashes bytes as they are written: parts must arrive in order."""
+    from controller_backup.spool import HashingSpool
+
+    store = _small_part_store(s3_url)
+    data = os.urandom(23 * MIB)  # five ranged GETs, fetched in parallel
+    _put(store, data)
+    with HashingSpool() as spool:
+        info = store.download(spool.stream)
+        assert spool.size == info.size == len(data)
+        assert spool.sha256 == hashlib.sha256(data).hexdigest()
+
+
 # -- errors ---------------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ a transport that answers in the Blob service's REST shape (test_blob_versions.py
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import logging
 import os
@@ -212,3 +213,36 @@ def test_sas_in_sdk_error_text_is_removed(azurite: Azurite) -> None:
     assert "TOPSECRETSIG" not in str(err) and "sig=" not in str(err)
     assert "https://a.blob.core.windows.net/c/b?<redacted>" in str(err)
     assert exc.code == "store"
+
+
+def test_download_writes_ranges_in_order_into_a_hashing_spool(small_blocks: AzureBlobStore) -> None:
+    """The core hashes a download as it is written: ranges must arrive in order, never by seek."""
+    from controller_backup.spool import HashingSpool
+
+    data = os.urandom(4 * 1024 * 1024 * 3 + 4321)  # four ranges, fetched in parallel
+    _put(small_blocks, data)
+    with HashingSpool() as spool:
+        info = small_blocks.download(spool.stream)
+        assert spool.size == len(data) == info.size
+        assert spool.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_download_pinned_to_the_first_etag(
+    small_blocks: AzureBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An overwrite in the middle of a download fails it instead of mixing two versions."""
+    _put(small_blocks, os.urandom(4 * 1024 * 1024 * 2 + 10))
+    other = AzureBlobStore.from_url(small_blocks.url)
+    real = small_blocks._client.download_blob
+    calls = {"n": 0}
+
+    def overwrite_after_first(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            _put(other, b"newer" * 1000)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(small_blocks._client, "download_blob", overwrite_after_first)
+    small_blocks.max_concurrency = 1
+    with pytest.raises(PreconditionFailed):
+        small_blocks.download(io.BytesIO())

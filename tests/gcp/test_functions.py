@@ -171,16 +171,23 @@ def test_failed_backup_answers_5xx_and_keeps_the_stored_object(
     assert str(_stored(function_env).generation) == good["version_id"]
 
 
-def test_wrong_password_is_a_5xx_auth_failure(
-    function_env: dict[str, str], controller: Emulator, secret_manager_server: Any
+def test_wrong_password_is_a_5xx_auth_failure_and_never_shown(
+    function_env: dict[str, str],
+    controller: Emulator,
+    secret_manager_server: Any,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     name = secret_manager_server.add(PROJECT, "controller-password", b"not-the-password", version="1")
     assert name.endswith("/1")
     client = create_app("backup_http").test_client()
+    capfd.readouterr()
     response = client.post("/", json={})
     assert response.status_code == 500
     assert response.get_json()["code"] == "auth"
-    assert "not-the-password" not in response.get_data(as_text=True)
+    captured = capfd.readouterr()
+    for text in (response.get_data(as_text=True), captured.out, captured.err):
+        assert "not-the-password" not in text and CONTROLLER_PASSWORD not in text
+    assert any(e["severity"] == "ERROR" for e in _json_lines(captured.out))
 
 
 @pytest.mark.parametrize(
@@ -449,3 +456,20 @@ def test_no_password_cid_or_token_in_any_log_or_answer(
     assert CONTROLLER_PASSWORD not in everything
     for secret in issued_secrets:
         assert secret not in everything
+
+
+def test_log_lines_carry_the_execution_id_the_runtime_adds(
+    function_env: dict[str, str],
+    controller: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Cloud Functions sets LOG_EXECUTION_ID=true; our JSON lines then get its label too."""
+    monkeypatch.setenv("LOG_EXECUTION_ID", "true")
+    client = create_app("backup_http").test_client()
+    capfd.readouterr()
+    response = client.post("/", json={}, headers={"Function-Execution-Id": "exec-42"})
+    assert response.status_code == 200
+    logs = _json_lines(capfd.readouterr().out)
+    ours = [e for e in logs if e.get("logger", "").startswith("controller_backup")]
+    assert ours and all(e["logging.googleapis.com/labels"]["execution_id"] == "exec-42" for e in ours)

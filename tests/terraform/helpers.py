@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import hcl2
+from hcl2.utils import SerializationOptions
 
 ROOT = Path(__file__).resolve().parents[2]
+#: plain values: python-hcl2 8 otherwise keeps the quotes around strings and block labels
+_HCL_OPTIONS = SerializationOptions(strip_string_quotes=True, with_comments=False, explicit_blocks=False)
 TERRAFORM_DIR = ROOT / "infra" / "terraform"
 
 
@@ -40,13 +43,19 @@ def terraform_fmt_problems(directory: Path) -> list[str]:
     return [line for line in proc.stdout.splitlines() if line.strip()]
 
 
+def load_file(path: Path) -> dict[str, list[Any]]:
+    """One .tf file's top-level blocks, with plain (unquoted) strings."""
+    with path.open() as fh:
+        parsed: dict[str, list[Any]] = hcl2.load(fh, serialization_options=_HCL_OPTIONS)
+    return parsed
+
+
 def load_module(directory: Path) -> dict[str, list[Any]]:
     """Every top-level block of the module's .tf files, merged by block type."""
     merged: dict[str, list[Any]] = {}
     for tf in sorted(directory.glob("*.tf")):
-        with tf.open() as fh:
-            for block_type, blocks in hcl2.load(fh).items():
-                merged.setdefault(block_type, []).extend(blocks)
+        for block_type, blocks in load_file(tf).items():
+            merged.setdefault(block_type, []).extend(blocks)
     return merged
 
 

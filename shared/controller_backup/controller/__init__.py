@@ -2,32 +2,90 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from controller_backup.controller.client import ControllerClient
-from controller_backup.controller.driver import ControllerDriver, ExportApiDriver, ExportInfo
+from controller_backup.controller.driver import (
+    ControllerApi,
+    ControllerDriver,
+    ExportApiDriver,
+    ExportInfo,
+)
 from controller_backup.controller.retry import RetryPolicy
 from controller_backup.settings import Settings
 
 __all__ = [
+    "Connect",
+    "ControllerApi",
     "ControllerClient",
     "ControllerDriver",
     "ExportApiDriver",
     "ExportInfo",
     "RetryPolicy",
+    "connector",
     "open_driver",
 ]
 
 
+class Connect(Protocol):
+    """Makes a (not yet logged-in) client for one controller with the given credentials."""
+
+    def __call__(
+        self,
+        username: str,
+        password: str,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> ControllerClient: ...
+
+
+def connector(settings: Settings, retry: RetryPolicy | None = None) -> Connect:
+    """A `Connect` for `settings`' controller: its TLS choices, timeout and retry bounds."""
+    default_retry = retry or RetryPolicy(attempts=settings.retry_attempts, deadline=settings.retry_seconds)
+
+    def connect(
+        username: str,
+        password: str,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> ControllerClient:
+        return ControllerClient(
+            settings.controller_url,
+            username,
+            password,
+            ca_bundle=settings.ca_bundle,
+            verify_tls=settings.verify_tls,
+            timeout=timeout or settings.request_timeout,
+            retry=retry or default_retry,
+        )
+
+    return connect
+
+
 def open_driver(
-    settings: Settings, *, password: str | None = None, retry: RetryPolicy | None = None
+    settings: Settings,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    retry: RetryPolicy | None = None,
+    private_ip: str | None = None,
+    source_ip: str | None = None,
 ) -> ControllerDriver:
-    """The driver for `settings`' controller; `password` overrides the configured one."""
-    client = ControllerClient(
-        settings.controller_url,
-        settings.username,
-        password if password is not None else settings.password(),
-        ca_bundle=settings.ca_bundle,
-        verify_tls=settings.verify_tls,
-        timeout=settings.request_timeout,
-        retry=retry or RetryPolicy(attempts=settings.retry_attempts, deadline=settings.retry_seconds),
-    )
-    return ExportApiDriver(client)
+    """The driver `settings.mode` names, for `settings`' controller.
+
+    `username`/`password` override the configured credentials (a fresh controller's admin / its
+    private IP). Native mode only: `private_ip` is the controller's own address (its backup file
+    is named after it), `source_ip` the address of the controller a backup came from.
+    """
+    connect = connector(settings, retry)
+    user = username or settings.username
+    secret = password if password is not None else settings.password()
+    if settings.mode == "native":
+        from controller_backup.controller.native import NativeDriver
+
+        return NativeDriver(
+            connect, settings, username=user, password=secret, private_ip=private_ip, source_ip=source_ip
+        )
+    return ExportApiDriver(connect(user, secret))

@@ -1,18 +1,24 @@
 """Drivers move a configuration archive between a controller and a file.
 
-`ExportApiDriver` speaks the design card's export API (`export_config` / `import_config`). A
-native driver (the controller writes its own backup into a bucket) will implement the same
-protocol, so the jobs do not care which one runs.
+`ExportApiDriver` speaks the design card's export API (`export_config` / `import_config`);
+`NativeDriver` (native.py) makes a real controller write its own backup into a bucket and restore
+from one. Both implement `ControllerDriver`, so the jobs run the same checks whichever one runs:
+backup stores what `export` wrote through one checked path, and restore runs
+`prepare_target` -> `import_` -> `verify_restored`, recording each finished step so an
+interrupted restore resumes where it stopped.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
 from controller_backup.controller.client import ControllerClient, Progress
-from controller_backup.errors import ControllerError
+from controller_backup.errors import ControllerError, IntegrityError
+from controller_backup.spool import HashingSink
+from controller_backup.stores import ObjectInfo
 
 log = logging.getLogger("controller_backup.controller")
 
@@ -22,18 +28,25 @@ IMPORT_TIMEOUT = 600.0
 
 @dataclass(frozen=True)
 class ExportInfo:
-    """What the controller said about an export it just streamed."""
+    """What the controller said about an export it just wrote into `dest`."""
 
     size: int
     declared_length: int | None
     content_type: str
     controller_version: str | None
+    #: extra metadata the driver wants stored with the backup (identifier-safe keys)
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 class ControllerDriver(Protocol):
     """Pull and push one configuration archive; know the controller's version and state."""
 
     client: ControllerClient
+    #: True when `prepare_target` runs initial_setup on a blank controller, bringing it to the
+    #: backup's version: a version mismatch on a blank target is then fixed, not refused
+    sets_up_target: bool
+    #: True when a restore ends with a fresh backup (the native file name follows the new IP)
+    backs_up_after_restore: bool
 
     def wait_until_ready(self, timeout: float) -> None: ...
 
@@ -43,7 +56,15 @@ class ControllerDriver(Protocol):
 
     def export(self, dest: BinaryIO, progress: Progress | None = None) -> ExportInfo: ...
 
+    def prepare_target(self, backup_version: str | None) -> None:
+        """Make the controller able to take the backup; safe to run again after a timeout."""
+        ...
+
     def import_(self, source: BinaryIO, size: int, progress: Progress | None = None) -> None: ...
+
+    def verify_restored(self, backup: ObjectInfo) -> None:
+        """Raise IntegrityError unless the controller now holds `backup`'s configuration."""
+        ...
 
 
 def parse_version(raw: str) -> str:
@@ -54,11 +75,10 @@ def parse_version(raw: str) -> str:
     return version
 
 
-class ExportApiDriver:
-    """The export API of DESIGN.md over a logged-in ControllerClient."""
+class ControllerApi:
+    """What every driver asks a controller the same way: readiness, version, set-up state."""
 
-    def __init__(self, client: ControllerClient) -> None:
-        self.client = client
+    client: ControllerClient
 
     def wait_until_ready(self, timeout: float) -> None:
         self.client.wait_until_ready(timeout)
@@ -80,6 +100,16 @@ class ExportApiDriver:
             return False
         raise ControllerError(f"initial_setup check failed: {reason[:200] or 'no reason given'}")
 
+
+class ExportApiDriver(ControllerApi):
+    """The export API of DESIGN.md over a logged-in ControllerClient."""
+
+    sets_up_target = False
+    backs_up_after_restore = False
+
+    def __init__(self, client: ControllerClient) -> None:
+        self.client = client
+
     def export(self, dest: BinaryIO, progress: Progress | None = None) -> ExportInfo:
         download = self.client.download("export_config", dest, progress=progress)
         header = download.headers.get("X-Controller-Version")
@@ -90,6 +120,9 @@ class ExportApiDriver:
             controller_version=parse_version(header) if header else None,
         )
 
+    def prepare_target(self, backup_version: str | None) -> None:
+        """Nothing to prepare: import_config takes the archive as it is."""
+
     def import_(self, source: BinaryIO, size: int, progress: Progress | None = None) -> None:
         self.client.upload(
             "import_config",
@@ -99,3 +132,13 @@ class ExportApiDriver:
             progress=progress,
             timeout=IMPORT_TIMEOUT,
         )
+
+    def verify_restored(self, backup: ObjectInfo) -> None:
+        """Export again and compare hashes: the only proof the import really applied."""
+        check = HashingSink()
+        self.export(check.stream)
+        if check.sha256 != backup.metadata.get("sha256"):
+            raise IntegrityError(
+                "the restored controller's export does not match the backup "
+                f"({check.size} bytes, sha256 {check.sha256[:12]}...)"
+            )

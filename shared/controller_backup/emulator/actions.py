@@ -2,7 +2,8 @@
 
 Only the behaviour clients depend on is modelled: the v2 access key, login and CIDs with their
 real failure texts, not-ready answers while booting, initial setup, version info, export and
-import of the configuration archive, and a few read actions for humans.
+import of the configuration archive, a few read actions for humans, and (native.py) the
+controller's own backup into a bucket and restore from it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from . import answers
 from .answers import Answer, Download, Drop
 from .archive import InvalidArchive, validate_archive
 from .faults import Faults, NotReadyAnswer
+from .native import NativeBackups
 from .request import ApiRequest
 from .state import VERSION_PREFIX, ControllerState
 
@@ -24,7 +26,9 @@ log = logging.getLogger("controller_backup.emulator")
 class Controller:
     """Dispatches API requests against one controller's state, honouring the fault knobs."""
 
-    def __init__(self, state: ControllerState, faults: Faults, api: str) -> None:
+    def __init__(
+        self, state: ControllerState, faults: Faults, api: str, native: NativeBackups | None = None
+    ) -> None:
         self.state = state
         self.faults = faults
         self.api = api
@@ -44,6 +48,8 @@ class Controller:
             "list_site2cloud": lambda _: answers.ok({"connections": self.state.tunnels}),
             "list_vpn_users": lambda _: answers.ok(self.state.vpn_users),
         }
+        if native is not None:
+            self._actions.update(native.actions())
 
     def endpoint(self, path: str) -> str | None:
         """`v1`/`v2` for an API path this controller serves, else None (a 404)."""
@@ -120,7 +126,11 @@ class Controller:
                 return answers.ok("initial setup done")
             return answers.fail("not run")
         if subaction == "run":
-            self.state.run_setup(request.params.get("target_version") or None)
+            target = request.params.get("target_version") or None
+            self.state.run_setup(None if self.faults.setup_ignores_target_version else target)
+            if self.faults.setup_reboot > 0:  # services restart: sessions end, the API refuses a while
+                self.state.forget_sessions()
+                self.faults.become_not_ready(self.faults.setup_reboot)
             if self.faults.setup_drop:
                 return Drop()  # the real controller restarts its services and drops the caller
             return answers.ok("Initial setup completed successfully")

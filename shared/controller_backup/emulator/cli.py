@@ -49,6 +49,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--not-ready-seconds", type=float, default=0.0, help="answer as a booting controller at first"
     )
+    parser.add_argument(
+        "--bucket-root",
+        default=None,
+        help="native backups go to this folder (one sub-folder per bucket) instead of s3/gs/azblob",
+    )
+    parser.add_argument(
+        "--native-delay", type=float, default=1.0, help="seconds a native backup or restore takes"
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
@@ -71,6 +79,9 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         error_5xx_rate=args.error_5xx_rate,
         host=args.host,
         port=args.port,
+        bucket_root=args.bucket_root,
+        native_backup_delay=args.native_delay,
+        native_restore_delay=args.native_delay,
     )
 
 

@@ -15,6 +15,7 @@ from types import TracebackType
 from .actions import Controller
 from .archive import MAX_SIZE, MIN_SIZE
 from .faults import Faults
+from .native import NativeBackups
 from .server import EmulatorServer
 from .state import ControllerState
 
@@ -44,6 +45,15 @@ class EmulatorConfig:
     text_json: bool = False
     host: str = "127.0.0.1"
     port: int = 0
+    #: native backups: a local folder standing in for every bucket (BUCKET, or STORAGE/CONTAINER
+    #: for Azure); None writes to s3://, gs:// or azblob:// by cloud type
+    bucket_root: str | None = None
+    #: seconds from a backup trigger until the controller's files land
+    native_backup_delay: float = 1.0
+    #: seconds restore_cloudx_config works before it answers
+    native_restore_delay: float = 1.0
+    #: seconds the controller restarts after restore_cloudx_config (not ready)
+    native_restore_reboot: float = 1.0
 
     def __post_init__(self) -> None:
         if not MIN_SIZE <= self.archive_size <= MAX_SIZE:
@@ -58,6 +68,8 @@ class EmulatorConfig:
             raise ValueError("cid_lifetime must be positive (or None for sessions that never expire)")
         if not self.blank and not self.password:
             raise ValueError("a set-up controller needs a password")
+        if min(self.native_backup_delay, self.native_restore_delay, self.native_restore_reboot) < 0:
+            raise ValueError("native delays must not be negative")
 
 
 class Emulator:
@@ -79,7 +91,17 @@ class Emulator:
             cid_lifetime=config.cid_lifetime,
             spool_dir=self._workdir.name,
         )
-        self.controller = Controller(self.state, self.faults, config.api)
+        #: the controller's own backup settings and files (native mode)
+        self.native = NativeBackups(
+            self.state,
+            self.faults,
+            spool_dir=self._workdir.name,
+            bucket_root=config.bucket_root,
+            backup_delay=config.native_backup_delay,
+            restore_delay=config.native_restore_delay,
+            restore_reboot=config.native_restore_reboot,
+        )
+        self.controller = Controller(self.state, self.faults, config.api, self.native)
         #: (method, path, action) of every request, in arrival order; never parameters or headers
         self.requests: list[tuple[str, str, str]] = []
         self._requests_lock = threading.Lock()
@@ -129,6 +151,7 @@ class Emulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        self.native.wait_idle()
         self.state.close()
         self._workdir.cleanup()
 

@@ -49,6 +49,15 @@ class Faults:
     import_drop_after_apply: bool = False
     #: initial_setup run applies the setup, then drops the connection without answering
     setup_drop: bool = False
+    #: seconds initial_setup run leaves the controller restarting (sessions lost, not ready)
+    setup_reboot: float = 0.0
+    #: initial_setup run ignores target_version: the controller stays on its own version
+    setup_ignores_target_version: bool = False
+    #: enable_cloudn_backup_config ignores now=true (an older controller): only enabling a
+    #: disabled backup writes one, so the seed's disable-then-enable is the way to back up now
+    backup_ignores_now: bool = False
+    #: restore_cloudx_config applies the backup, then drops the connection without answering
+    restore_drop: bool = False
     #: monotonic time until which the controller is booting (set by Emulator.reboot)
     not_ready_until: float = 0.0
     #: seconds added before every answer
@@ -103,5 +112,7 @@ class Faults:
             self.export_error_envelope = self.export_html = self.export_empty = False
             self.import_delay = 0.0
             self.import_drop_after_apply = self.setup_drop = False
+            self.setup_reboot = 0.0
+            self.setup_ignores_target_version = self.backup_ignores_now = self.restore_drop = False
             self.not_ready_until = 0.0
             self.latency = self.error_5xx_rate = 0.0

@@ -8,6 +8,7 @@ or the archive file last imported, kept verbatim so that export after import is 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hmac
 import os
 import secrets
@@ -132,7 +133,26 @@ class ControllerState:
                 self.previous_version, self.version = self.version, strip_version(target_version)
             self.initialized = True
 
+    def add_account(self, record: Record) -> None:
+        """`setup_account_profile`: one more access account (never with its secret fields)."""
+        with self._lock:
+            self._records = dataclasses.replace(self._records, accounts=[*self._records.accounts, record])
+
+    def account_names(self) -> list[str]:
+        with self._lock:
+            return [str(account.get("account_name")) for account in self._records.accounts]
+
     # -- authentication ------------------------------------------------------------------------
+
+    def credentials(self) -> tuple[str, str]:
+        """The admin login, as a native backup carries it (inside the encrypted file)."""
+        with self._lock:
+            return self.username, self._password
+
+    def adopt_credentials(self, username: str, password: str) -> None:
+        """A native restore brings back the backed-up controller's users."""
+        with self._lock:
+            self.username, self._password = username, password
 
     def check_credentials(self, username: str, password: str) -> bool:
         with self._lock:

@@ -19,7 +19,6 @@ from typing import Any
 
 from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
-from google.cloud import secretmanager_v1
 
 from controller_backup.errors import BackupError, SettingsError
 
@@ -31,7 +30,13 @@ _client_lock = threading.Lock()
 
 
 def make_client(api_endpoint: str | None = None) -> Any:
-    """A Secret Manager client; with an endpoint, REST to it with anonymous credentials."""
+    """A Secret Manager client; with an endpoint, REST to it with anonymous credentials.
+
+    The SDK is imported here, on the first secret fetch, not when the function module loads: it
+    costs about as much to import as the storage SDK, and is needed once per cold start.
+    """
+    from google.cloud import secretmanager_v1
+
     endpoint = api_endpoint or os.environ.get(EMULATOR_ENV)
     if endpoint:
         from google.auth import credentials

@@ -4,7 +4,9 @@ Why the shape:
 
 - Uploads and downloads go through s3transfer's TransferManager (the engine behind
   `upload_fileobj`/`download_fileobj`), so large objects move as parallel multipart transfers with
-  botocore's retries, and every part carries a SHA-256 checksum that S3 verifies.
+  botocore's retries, and every part carries a SHA-256 checksum that S3 verifies. Downloads reach
+  the destination strictly in order (ranges are fetched in parallel, written sequentially), because
+  the core's spool hashes bytes as they are written.
 - Conditional writes: s3transfer refuses `IfMatch`/`IfNoneMatch` in its extra args (boto/boto3#4366),
   although S3 honours both on PutObject and on CompleteMultipartUpload. A `before-parameter-build`
   hook adds the condition to whichever request makes the object visible (the single PutObject, or
@@ -28,7 +30,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import unquote, urlsplit
 
 import boto3
@@ -136,6 +138,18 @@ class _KnownSize(BaseSubscriber):
         future.meta.provide_transfer_size(self._size)
         if self._etag is not None:
             future.meta.provide_object_etag(self._etag)
+
+
+class _InOrderWriter:
+    """`dest` without seek: s3transfer then writes the parts in order (a destination may hash as
+    it is written, as the core's spool does), holding at most a few out-of-order parts in memory."""
+
+    def __init__(self, dest: BinaryIO) -> None:
+        self._dest = dest
+
+    def write(self, data: bytes) -> int:
+        written = self._dest.write(data)
+        return len(data) if written is None else written
 
 
 class S3Store:
@@ -248,9 +262,8 @@ class S3Store:
             self._errors("download", version_id),
             create_transfer_manager(self.client, self._transfer_config) as manager,
         ):
-            manager.download(self.bucket, self.key, dest, extra, [subscriber]).result()
-        with contextlib.suppress(AttributeError, OSError, ValueError):
-            dest.seek(0, os.SEEK_END)
+            sink = cast("IO[Any]", _InOrderWriter(dest))  # write() is all the transfer needs
+            manager.download(self.bucket, self.key, sink, extra, [subscriber]).result()
         return info
 
     def versions(self) -> list[ObjectInfo]:

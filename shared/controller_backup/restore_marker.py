@@ -1,0 +1,104 @@
+"""A small object beside the backup that records one replacement's restore, step by step.
+
+Cloud events arrive at least once and functions time out, so a restore keyed by the replacement's
+id (its instance id) must be a no-op once done and must resume, not restart or refuse, when it
+was cut off. The marker `<BACKUP_URL>.restores/<key>.json` records the backup it restores (its
+version id and sha256) and the last finished step. Every write is conditional on the etag last
+read, so two copies of the same event cannot both run: the first write wins, the other is refused.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import UTC, datetime
+
+from controller_backup.errors import BadRequest, PreconditionFailed, RefusedError
+from controller_backup.stores import ObjectInfo, open_store
+
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+#: the restore's steps in order; a resumed restore skips every step up to the recorded one
+STEPS = ("started", "prepared", "imported", "verified")
+
+
+class RestoreMarker:
+    """The marker for one idempotency key."""
+
+    def __init__(self, backup_url: str, key: str) -> None:
+        if not _KEY.match(key):
+            raise BadRequest(f"idempotency key {key[:40]!r} must be letters, digits, '.', '_' or '-'")
+        self.key = key
+        self.store = open_store(f"{backup_url}.restores/{key}.json")
+        self._info = self.store.head()
+        #: a restore for this key started earlier and did not finish: this run resumes it
+        self.started = bool(self._info and self._info.metadata.get("status") == "started")
+
+    @property
+    def step(self) -> str:
+        """The last finished step ("started" when none)."""
+        step = self._info.metadata.get("step", "started") if self._info else "started"
+        return step if step in STEPS else "started"
+
+    @property
+    def version_id(self) -> str | None:
+        """The stored version an unfinished restore was restoring."""
+        if not self.started or self._info is None:
+            return None
+        return self._info.metadata.get("version_id") or None
+
+    def passed(self, step: str) -> bool:
+        """True when an earlier run of this restore already finished `step`."""
+        return self.started and STEPS.index(self.step) >= STEPS.index(step)
+
+    def finished(self) -> dict[str, str] | None:
+        if self._info and self._info.metadata.get("status") == "done":
+            return dict(self._info.metadata)
+        return None
+
+    def check_same_backup(self, info: ObjectInfo, force: bool) -> None:
+        """A resumed restore must go on with the backup it started with."""
+        recorded = self._info.metadata.get("sha256") if self._info else None
+        if self.started and recorded and recorded != info.metadata.get("sha256") and not force:
+            raise RefusedError(
+                f"the unfinished restore for {self.key} started with another backup (sha256 "
+                f"{recorded[:12]}...); refusing to mix two backups (force to restore this one)"
+            )
+
+    def start(self, info: ObjectInfo) -> None:
+        """Claim the run (a conditional write), keeping the progress of an earlier run."""
+        self._write("started", info, self.step if self.started else "started")
+
+    def record(self, step: str, info: ObjectInfo) -> None:
+        self._write("started", info, step)
+
+    def finish(self, info: ObjectInfo) -> None:
+        self._write("done", info, "done")
+
+    def _write(self, status: str, info: ObjectInfo, step: str) -> None:
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        earlier = dict(self._info.metadata) if self._info else {}
+        metadata = {
+            "status": status,
+            "step": step,
+            "sha256": info.metadata.get("sha256", ""),
+            "size": str(info.size),
+            "version_id": info.version_id or "",
+            "controller_version": info.metadata.get("controller_version", ""),
+            "started_at": earlier.get("started_at", now),
+            "step_at": now,
+        }
+        if status == "done":
+            metadata["done_at"] = now
+        body = json.dumps({"key": self.key, **metadata}).encode()
+        try:
+            self._info = self.store.put(
+                io.BytesIO(body),
+                len(body),
+                metadata,
+                if_match=self._info.etag if self._info else None,
+                if_absent=self._info is None,
+            )
+        except PreconditionFailed:
+            raise RefusedError(f"another restore for {self.key} is running or finished") from None
+        self.started = status == "started"

@@ -1,0 +1,308 @@
+"""The native restore sequence, as Aviatrix's own HA tools run it, against emulated controllers.
+
+Each test ends by comparing the replacement's configuration with the original's byte for byte
+(the emulators' `export_sha256`), which a real controller could not offer but the emulator can.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from controller_backup.backup import run_backup
+from controller_backup.controller import connector
+from controller_backup.controller.native import NativeDriver
+from controller_backup.emulator import Emulator
+from controller_backup.errors import (
+    BackupError,
+    ControllerError,
+    IntegrityError,
+    RefusedError,
+)
+from controller_backup.restore import run_restore
+from controller_backup.results import JobResult
+from controller_backup.settings import Settings
+from controller_backup.stores import open_store
+
+from tests.fixtures.controller import CONTROLLER_PASSWORD
+
+from .conftest import (
+    ORIGINAL_IP,
+    REPLACEMENT_IP,
+    Destination,
+    blank_for,
+    native_settings,
+    original_for,
+)
+from .helpers import actions, config_file, head, read
+
+
+def _restore(settings: Settings, blank: Emulator, **kwargs: Any) -> JobResult:
+    return run_restore(settings, controller_url=blank.url, private_ip=REPLACEMENT_IP, **kwargs)
+
+
+def _assert_restored(original: Emulator, replacement: Emulator) -> None:
+    assert replacement.export_sha256() == original.export_sha256()
+    assert replacement.state.version == original.state.version
+    assert replacement.state.check_credentials("admin", CONTROLLER_PASSWORD)
+
+
+def _count_calls(emu: Emulator, name: str, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    calls: list[object] = []
+    original = getattr(emu.state, name)
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(emu.state, name, counting)
+    return calls
+
+
+def test_full_sequence_on_every_store(destination: Destination) -> None:
+    """Backup, then a blank replacement at another version ends with the original configuration."""
+    with original_for(destination) as original, blank_for(destination, version="7.0.1373") as blank:
+        settings = native_settings(destination, original)
+        stored = run_backup(settings)
+        result = _restore(settings, blank, idempotency_key="i-0123456789abcdef0")
+        assert result.status == "ok" and result.details["verified"] is True
+        _assert_restored(original, blank)  # brought to the backup's version by initial_setup first
+        for action in ("setup_account_profile", "restore_cloudx_config"):
+            assert actions(blank, action) == 1, action
+        # the restore put the stored bytes where the controller reads them, under the old IP ...
+        placed, _ = read(config_file(destination.bucket_url, ORIGINAL_IP))
+        assert hashlib.sha256(placed).hexdigest() == stored.sha256
+        # ... and ended with a fresh backup named after the new IP, stored as the one object
+        fresh = result.details["fresh_backup"]
+        assert head(config_file(destination.bucket_url, REPLACEMENT_IP)) is not None
+        latest = head(settings.backup_url)
+        assert latest is not None and latest.metadata["sha256"] == fresh["sha256"] != stored.sha256
+        assert latest.metadata["controller_private_ip"] == REPLACEMENT_IP
+        # a repeated event is a no-op
+        again = _restore(settings, blank, idempotency_key="i-0123456789abcdef0")
+        assert again.status == "already-restored" and actions(blank, "restore_cloudx_config") == 1
+
+
+def test_the_daily_backup_follows_the_replacement(local: Destination, original: Emulator, blank: Emulator) -> None:
+    """CONTROLLER_PRIVATE_IP still names the old controller: the recorded new IP is watched too."""
+    settings = native_settings(local, original)
+    run_backup(settings)
+    _restore(settings, blank)
+    original.stop()
+    after = run_backup(settings.for_controller(blank.url))
+    assert after.details["mode"] == "native"
+    assert head(settings.backup_url).metadata["native_file"] == f"CloudN_{REPLACEMENT_IP}_save_cloudx_config.enc"  # type: ignore[union-attr]
+
+
+class _Dies(NativeDriver):
+    """A driver whose invocation is killed right after one step (a Lambda timing out)."""
+
+    after = ""
+
+    def prepare_target(self, backup_version: str | None) -> None:
+        super().prepare_target(backup_version)
+        if self.after == "setup":
+            raise KeyboardInterrupt
+
+    def import_(self, source: Any, size: int, progress: Any = None) -> None:
+        super().import_(source, size, progress)
+        if self.after == "restore":
+            raise KeyboardInterrupt
+
+    def verify_restored(self, backup: Any) -> None:
+        super().verify_restored(backup)
+        if self.after == "verify":
+            raise KeyboardInterrupt
+
+    def export(self, dest: Any, progress: Any = None) -> Any:
+        if self.after == "backup":
+            raise KeyboardInterrupt
+        return super().export(dest, progress)
+
+
+def _dying_driver(settings: Settings, blank: Emulator, after: str) -> NativeDriver:
+    target = settings.for_controller(blank.url)
+    driver = _Dies(
+        connector(target),
+        target,
+        username="admin",
+        password=REPLACEMENT_IP,
+        private_ip=REPLACEMENT_IP,
+        source_ip=ORIGINAL_IP,
+    )
+    driver.after = after
+    return driver
+
+
+@pytest.mark.parametrize(
+    ("after", "resumed_from", "restores"),
+    [
+        # (killed after, the last step recorded as finished, restore_cloudx_config calls in all)
+        ("setup", "started", 1),
+        ("restore", "prepared", 2),  # applied but not recorded: restoring the same file again is safe
+        ("verify", "imported", 1),
+        ("backup", "verified", 1),
+    ],
+)
+def test_interrupted_restore_resumes_where_it_stopped(
+    original: Emulator,
+    blank: Emulator,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    after: str,
+    resumed_from: str,
+    restores: int,
+) -> None:
+    run_backup(settings)
+    setups = _count_calls(blank, "run_setup", monkeypatch)
+    target = settings.for_controller(blank.url)
+    with pytest.raises(KeyboardInterrupt):
+        run_restore(target, driver=_dying_driver(settings, blank, after), idempotency_key="i-resume")
+    assert blank.state.initialized  # set up: a plain second run would now refuse it
+    with pytest.raises(RefusedError, match="already set up"):
+        _restore(settings, blank)  # without the key, nothing says this is ours to finish
+    result = _restore(settings, blank, idempotency_key="i-resume")
+    assert result.status == "ok" and result.details["resumed_from"] == resumed_from
+    _assert_restored(original, blank)
+    assert len(setups) == 1  # initial_setup never ran twice
+    assert actions(blank, "setup_account_profile") == 1
+    assert actions(blank, "restore_cloudx_config") == restores
+
+
+def test_time_limit_stops_cleanly_then_the_next_invocation_finishes(
+    original: Emulator, blank: Emulator, settings: Settings
+) -> None:
+    """initial_setup restarts the controller for longer than the invocation may run."""
+    run_backup(settings)
+    blank.faults.setup_reboot = 4.0
+    blank.faults.setup_drop = True
+    short = dataclasses.replace(settings, restore_time_limit=2.0)
+    started = time.monotonic()
+    with pytest.raises(BackupError) as caught:
+        _restore(short, blank, idempotency_key="i-slow")
+    assert caught.value.transient, caught.value  # the platform retries it
+    assert time.monotonic() - started < 2.0 + 3.0
+    assert blank.state.initialized and actions(blank, "restore_cloudx_config") == 0
+    while time.monotonic() < blank.faults.not_ready_until:
+        time.sleep(0.1)
+    result = _restore(settings, blank, idempotency_key="i-slow")
+    assert result.status == "ok" and result.details["resumed_from"] == "started"
+    _assert_restored(original, blank)
+
+
+def test_dropped_connections_during_setup_and_restore_are_checked_again(
+    original: Emulator, blank: Emulator, settings: Settings
+) -> None:
+    run_backup(settings)
+    blank.reboot(1.0)  # still booting when the event arrives
+    blank.faults.setup_drop = True
+    blank.faults.setup_reboot = 0.5
+    blank.faults.restore_drop = True
+    assert _restore(settings, blank).status == "ok"
+    _assert_restored(original, blank)
+    assert actions(blank, "restore_cloudx_config") == 1
+
+
+def _store_aged(settings: Settings, days: float) -> None:
+    """Rewrite the stored backup as if it had been exported `days` ago."""
+    store = open_store(settings.backup_url)
+    body, info = read(settings.backup_url)
+    old = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
+    store.put(io.BytesIO(body), len(body), {**info.metadata, "exported_at": old}, if_match=info.etag)
+
+
+def test_stale_backup_is_refused_unless_forced(original: Emulator, blank: Emulator, settings: Settings) -> None:
+    run_backup(settings)
+    _store_aged(settings, days=3.5)
+    with pytest.raises(RefusedError, match=r"3\.5 days old, older than RESTORE_MAX_BACKUP_AGE \(3\.0 days\)"):
+        _restore(settings, blank)
+    assert blank.requests == []  # refused before the controller was touched
+    with pytest.raises(RefusedError):
+        _restore(settings, blank, dry_run=True)
+    assert _restore(settings, blank, force=True).status == "ok"
+    _assert_restored(original, blank)
+
+
+def test_max_backup_age_is_a_setting(local: Destination, original: Emulator, blank: Emulator) -> None:
+    lenient = native_settings(local, original, RESTORE_MAX_BACKUP_AGE="7d")
+    run_backup(lenient)
+    _store_aged(lenient, days=5)
+    assert _restore(lenient, blank).status == "ok"
+
+
+def test_controller_that_cannot_reach_the_backups_version_is_refused(
+    original: Emulator, local: Destination, settings: Settings
+) -> None:
+    run_backup(settings)
+    with blank_for(local, version="7.0.1373") as older:
+        older.faults.setup_ignores_target_version = True
+        with pytest.raises(RefusedError, match=r"7\.1\.1794.*7\.0\.1373"):
+            _restore(settings, older)
+        assert actions(older, "restore_cloudx_config") == 0
+        # allowed through, the controller itself refuses a backup of another version
+        with pytest.raises(ControllerError, match="does not match"):
+            _restore(settings, older, allow_version_mismatch=True, force=True)
+        assert not older.state.imported
+
+
+def test_set_up_controller_is_refused_unless_forced(local: Destination, original: Emulator, settings: Settings) -> None:
+    run_backup(settings)
+    with original_for(local, seed=99, private_ip="10.1.0.99") as other:
+        before = other.export_sha256()
+        with pytest.raises(RefusedError, match="already set up"):
+            run_restore(settings, controller_url=other.url, private_ip="10.1.0.99")
+        assert other.export_sha256() == before
+        result = run_restore(settings, controller_url=other.url, private_ip="10.1.0.99", force=True)
+        assert result.status == "ok"
+        assert other.export_sha256() == original.export_sha256()
+
+
+def test_dry_run_changes_nothing(original: Emulator, blank: Emulator, settings: Settings) -> None:
+    run_backup(settings)
+    result = _restore(settings, blank, dry_run=True)
+    assert result.status == "dry-run"
+    assert not blank.state.initialized
+    for action in ("initial_setup", "setup_account_profile", "restore_cloudx_config"):
+        assert all(a != action or a == "initial_setup" for _, _, a in blank.requests)
+    assert actions(blank, "restore_cloudx_config") == actions(blank, "setup_account_profile") == 0
+
+
+def test_restore_the_controller_ignored_fails_verification(
+    original: Emulator, blank: Emulator, settings: Settings
+) -> None:
+    """restore_cloudx_config answered, but nothing changed: the account count gives it away."""
+    run_backup(settings)
+
+    class Ignored(NativeDriver):
+        def import_(self, source: Any, size: int, progress: Any = None) -> None:
+            return None
+
+    target = settings.for_controller(blank.url)
+    driver = Ignored(
+        connector(target), target, username="admin", password=REPLACEMENT_IP, private_ip=REPLACEMENT_IP
+    )
+    with pytest.raises(IntegrityError, match="access accounts"):
+        run_restore(target, driver=driver, idempotency_key="i-ignored")
+    # the marker went back before the import: the next invocation imports again and finishes
+    result = _restore(settings, blank, idempotency_key="i-ignored")
+    assert result.status == "ok" and result.details["resumed_from"] == "prepared"
+    _assert_restored(original, blank)
+
+
+def test_tampered_backup_is_refused_before_the_controller_is_touched(
+    blank: Emulator, settings: Settings
+) -> None:
+    run_backup(settings)
+    store = open_store(settings.backup_url)
+    body, info = read(settings.backup_url)
+    damaged = bytearray(body)
+    damaged[2000] ^= 0xFF
+    store.put(io.BytesIO(bytes(damaged)), len(damaged), dict(info.metadata), if_match=info.etag)
+    with pytest.raises(IntegrityError, match="sha256"):
+        _restore(settings, blank)
+    assert blank.requests == []
