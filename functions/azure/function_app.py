@@ -31,7 +31,7 @@ from typing import Any
 
 import azure.functions as func
 from controller_backup.backup import run_backup
-from controller_backup.errors import BackupError, BadRequest, RefusedError
+from controller_backup.errors import BackupError, BadRequest, RefusedError, http_status
 from controller_backup.restore import run_restore
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
@@ -207,19 +207,12 @@ def _check_ip(name: str, value: str) -> None:
         raise BadRequest(f"{name} must be an IP address, got {value[:45]!r}") from None
 
 
-def _status_for(exc: BackupError) -> int:
-    if isinstance(exc, BadRequest):
-        return 400
-    if isinstance(exc, RefusedError):
-        return 409
-    return 503 if exc.transient else 500
-
 
 def _answer(job: Callable[[], JobResult]) -> func.HttpResponse:
     try:
         result = job()
     except BackupError as exc:
-        status = _status_for(exc)
+        status = http_status(exc)
         log.log(
             logging.WARNING if status < 500 else logging.ERROR, "answering %d [%s]: %s", status, exc.code, exc
         )

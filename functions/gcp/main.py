@@ -10,8 +10,9 @@ Entry points (functions-framework targets):
 - `restore_event` an Eventarc Cloud Audit Logs event for `compute.instances.insert`: a replacement
                   controller was created. Restores into it once per instance id.
 
-HTTP answers: 200 with the job's JSON result; 400 with the reason for bad input or settings; 503
-for transient failures (the controller not ready, a timeout); 500 for every other failure, so
+HTTP answers (the core's `http_status`): 200 with the job's JSON result; 400 with the reason for
+bad input; 409 when a safety rule refused or a newer backup won; 503 for transient failures (the
+controller not ready, a timeout); 500 for every other failure, a missing setting included, so
 Cloud Scheduler retries and the error alerts see it. CloudEvent functions raise on failure (the
 platform retries and counts the error) but acknowledge a malformed event after logging why,
 because retrying it cannot help.
@@ -43,7 +44,7 @@ import flask
 import functions_framework
 from cloudevents.http import CloudEvent
 from controller_backup.backup import run_backup
-from controller_backup.errors import BackupError, BadRequest, SettingsError
+from controller_backup.errors import BackupError, BadRequest, SettingsError, http_status
 from controller_backup.redact import redact
 from controller_backup.restore import run_restore
 from controller_backup.settings import Settings
@@ -120,6 +121,10 @@ def configure_logging(level: int = logging.INFO) -> None:
     handler.setFormatter(CloudLoggingFormatter())
     root.addHandler(handler)
     root.setLevel(level)
+    # The framework's dictConfig (LOG_EXECUTION_ID) disables every logger that exists when it runs.
+    for name, logger in logging.root.manager.loggerDict.items():
+        if name.startswith("controller_backup") and isinstance(logger, logging.Logger):
+            logger.disabled = False
 
 
 configure_logging(getattr(logging, os.environ.get("LOG_LEVEL", "INFO").upper(), logging.INFO))
@@ -205,21 +210,17 @@ def _request_fields(request: flask.Request) -> dict[str, object]:
 # -- result mapping -----------------------------------------------------------------------------
 
 
-def _status_for(exc: BackupError) -> int:
-    if isinstance(exc, BadRequest | SettingsError):
-        return 400
-    return 503 if exc.transient else 500
-
 
 def _respond(job: Callable[[], dict[str, Any]], what: str) -> flask.Response:
     started = time.monotonic()
     try:
         result = job()
     except BackupError as exc:
-        status = _status_for(exc)
+        status = http_status(exc)
         body = exc.to_dict()
+        # a caller's bad input is a warning; a deployment's bad settings and every failure are errors
         log.log(
-            logging.WARNING if status == 400 else logging.ERROR,
+            logging.WARNING if isinstance(exc, BadRequest) else logging.ERROR,
             "%s failed [%s]: %s",
             what,
             exc.code,

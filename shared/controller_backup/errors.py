@@ -134,3 +134,19 @@ EXIT_CODES: dict[str, int] = {
         RefusedError,
     )
 }
+
+
+def http_status(exc: BackupError) -> int:
+    """The HTTP status every cloud's HTTP trigger answers for `exc`.
+
+    400 only for the caller's own bad input; a broken deployment (SettingsError) is a server
+    error, so the platform's error alarms see it. A safety refusal is a conflict with the
+    target's state; a controller that is booting or slow is a 503 worth retrying later.
+    """
+    if isinstance(exc, BadRequest):
+        return 400
+    if isinstance(exc, RefusedError | PreconditionFailed):
+        return 409
+    if exc.transient:
+        return 503
+    return 500

@@ -4,6 +4,7 @@ HTTP, their settings pointed at fake-gcs-server, the Secret Manager stand-in and
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -34,6 +35,31 @@ def create_app(target: str) -> Any:
     import functions_framework
 
     return functions_framework.create_app(target, str(MAIN))
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """main.py configures the root logger (and the framework may dictConfig it): put it back, so
+    no other test module runs with this folder's logging."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    disabled = {
+        name: logger.disabled
+        for name, logger in logging.root.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
+    yield
+    # pytest adds and removes its own capture handlers per phase: leave those to it
+    for handler in list(root.handlers):
+        if handler not in handlers and not type(handler).__module__.startswith("_pytest"):
+            root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers and not type(handler).__module__.startswith("_pytest"):
+            root.addHandler(handler)
+    root.setLevel(level)
+    for name, logger in logging.root.manager.loggerDict.items():
+        if isinstance(logger, logging.Logger):
+            logger.disabled = disabled.get(name, False)
 
 
 @dataclass

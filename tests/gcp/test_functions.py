@@ -215,15 +215,20 @@ def test_backup_get_is_405(function_env: dict[str, str]) -> None:
     assert response.status_code == 405 and response.headers["Allow"] == "POST"
 
 
-def test_missing_settings_are_400_naming_each_variable(
-    function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+def test_missing_settings_are_500_naming_each_variable_and_logged_as_errors(
+    function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("BACKUP_URL")
     monkeypatch.setenv("CONTROLLER_URL", "ftp://controller")
-    response = create_app("backup_http").test_client().post("/", json={})
-    assert response.status_code == 400
+    client = create_app("backup_http").test_client()
+    capfd.readouterr()
+    response = client.post("/", json={})
+    assert response.status_code == 500  # the deployment is broken, not the caller's request
     error = response.get_json()["error"]
     assert "BACKUP_URL is required" in error and "CONTROLLER_URL" in error
+    # a broken deployment must reach the error alert, unlike a caller's bad input
+    logs = _json_lines(capfd.readouterr().out)
+    assert any(e["severity"] == "ERROR" and "BACKUP_URL is required" in e["message"] for e in logs)
 
 
 # -- restore -------------------------------------------------------------------------------------

@@ -8,10 +8,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import pytest
-from hcl2.utils import SerializationOptions
 
+from tests.terraform import helpers
 from tests.terraform.helpers import run_checkov, terraform_fmt_problems
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,25 +18,14 @@ MODULE = ROOT / "infra" / "terraform" / "gcp"
 EXAMPLE = MODULE / "examples" / "basic"
 MAIN = ROOT / "functions" / "gcp" / "main.py"
 
-# python-hcl2 >= 7 keeps the quotes of strings and keys unless told otherwise.
-_OPTIONS = SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
-
 
 @cache
 def module(directory: Path = MODULE) -> dict[str, list[Any]]:
-    merged: dict[str, list[Any]] = {}
-    for tf in sorted(directory.glob("*.tf")):
-        with tf.open() as fh:
-            for block_type, blocks in hcl2.load(fh, serialization_options=_OPTIONS).items():
-                merged.setdefault(block_type, []).extend(blocks)
-    return merged
+    return helpers.load_module(directory)
 
 
 def resources(kind: str) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for block in module().get("resource", []):
-        found.update(block.get(kind, {}))
-    return found
+    return helpers.resources(module(), kind)
 
 
 def variable(name: str) -> dict[str, Any]:

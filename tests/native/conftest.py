@@ -22,7 +22,7 @@ from tests.fixtures.controller import CONTROLLER_PASSWORD
 ORIGINAL_IP = "10.1.0.10"
 REPLACEMENT_IP = "10.1.0.20"
 ACCOUNT = "ctrl-backup-acct"
-ARM_SECRET = "Arm-Client-Secret-0123456789"  # noqa: S105 - a test value, searched for in the logs
+ARM_SECRET = "Arm-Client-Secret-0123456789"
 GCP_CREDENTIALS = '{"type": "service_account", "private_key": "Gcp-Private-Key-0123456789"}'
 #: fast, still realistic: files land, restores run and controllers restart after a short while
 FAST_NATIVE = {"native_backup_delay": 0.05, "native_restore_delay": 0.05, "native_restore_reboot": 0.3}
@@ -71,7 +71,9 @@ def local_destination(tmp_path: Path, cloud: str, monkeypatch: pytest.MonkeyPatc
     )
 
 
-def cloud_destination(request: pytest.FixtureRequest, kind: str, monkeypatch: pytest.MonkeyPatch) -> Destination:
+def cloud_destination(
+    request: pytest.FixtureRequest, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> Destination:
     if kind == "s3":
         server = request.getfixturevalue("aws_env")
         bucket = f"ctrl-{uuid.uuid4().hex[:12]}"
@@ -87,8 +89,12 @@ def cloud_destination(request: pytest.FixtureRequest, kind: str, monkeypatch: py
         files, store = azurite.new_container(), azurite.new_container()
         account = "devstoreaccount1"
         return Destination(
-            "azblob", "azure", f"azblob://{account}/{files}", f"azblob://{account}/{store}/controller.enc",
-            None, _cloud_env("azure", monkeypatch),
+            "azblob",
+            "azure",
+            f"azblob://{account}/{files}",
+            f"azblob://{account}/{store}/controller.enc",
+            None,
+            _cloud_env("azure", monkeypatch),
         )
     bucket = request.getfixturevalue("gcs_bucket")
     return Destination(
@@ -98,7 +104,9 @@ def cloud_destination(request: pytest.FixtureRequest, kind: str, monkeypatch: py
 
 
 @pytest.fixture(params=["local-aws", "local-azure", "local-gcp", "s3", "azblob", "gs"])
-def destination(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Destination:
+def destination(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Destination:
     """Every store the product supports, each as the controller's bucket and as our store."""
     kind: str = request.param
     if kind.startswith("local-"):
@@ -113,7 +121,7 @@ def local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Destination:
 
 
 def original_for(dest: Destination, **changes: object) -> Emulator:
-    """(Not started yet) a set-up controller holding a configuration, with the access account its backup uses."""
+    """(Not started yet) a set-up controller with a configuration and its backup's access account."""
     values: dict[str, object] = {
         "archive_size": 64 * 1024,
         "seed": 21,

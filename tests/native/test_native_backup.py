@@ -95,7 +95,9 @@ def test_no_new_file_is_a_timeout_and_the_backup_survives(local: Destination, tm
 
 
 def test_controller_backing_up_elsewhere_is_refused(original: Emulator, settings: Settings) -> None:
-    driver_settings = dataclasses.replace(settings, native_bucket_url=str(settings.native_bucket_url) + "-other")
+    driver_settings = dataclasses.replace(
+        settings, native_bucket_url=str(settings.native_bucket_url) + "-other"
+    )
     run_backup(driver_settings)  # the controller now backs up to another bucket
     with pytest.raises(RefusedError, match="refusing to re-point"):
         run_backup(settings)

@@ -21,8 +21,9 @@ import io
 import ipaddress
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from controller_backup import __version__
 from controller_backup.controller.client import ControllerClient, Progress
@@ -84,7 +85,7 @@ class _Watch:
     before: tuple[object, object]
 
     @classmethod
-    def of(cls, ip: str, file_url: Any) -> _Watch:
+    def of(cls, ip: str, file_url: Callable[[str], str]) -> _Watch:
         config = open_store(file_url(config_file_name(ip)))
         version = open_store(file_url(version_file_name(ip)))
         return cls(ip, config, version, (_identity(config.head()), _identity(version.head())))

@@ -7,7 +7,10 @@ It serves tests, demos and dry runs. Every way a real controller lets a client d
         emu.faults.fail_next_5xx = 2
         ...  # point the client at emu.url
 
-Only the standard library is needed, plus `cryptography` for the HTTPS mode.
+The controller's own (native) backup and restore are emulated too (native.py): its `CloudN_...`
+files are written through the project's stores, into a local folder (`bucket_root`) or the clouds'
+emulators. Only the standard library is needed, plus `cryptography` for the HTTPS mode (and a
+cloud's SDK for native backups into that cloud).
 """
 
 from .archive import ArchiveSpec, InvalidArchive, archive_length, iter_archive, read_manifest

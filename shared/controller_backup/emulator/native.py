@@ -179,7 +179,7 @@ class NativeBackups:
             with self._write_lock:
                 self._write_files(config)
                 self.backups_written += 1
-        except Exception as exc:  # noqa: BLE001 - a writer thread must report, not die silently
+        except Exception as exc:
             self.last_error = type(exc).__name__
             log.warning("the emulated controller failed to write its backup: %r", exc, exc_info=True)
 

@@ -54,8 +54,9 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
 
 MIB = 1024 * 1024
-#: parts of 16 MiB, 8 in flight: 128 MiB of buffers at most, whatever the object's size
-DEFAULT_CHUNK_SIZE = 16 * MIB
+#: parts of 8 MiB, 8 in flight and at most 8 read ahead: ~100 MiB of buffers for any object size
+#: (measured at 256 MiB against moto: as fast as boto3's defaults, with a bounded footprint)
+DEFAULT_CHUNK_SIZE = 8 * MIB
 DEFAULT_CONCURRENCY = 8
 
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound"})
@@ -177,6 +178,8 @@ class S3Store:
             # the classic engine: its requests go through this client, so the hooks below apply
             preferred_transfer_client="classic",
         )
+        # s3transfer reads a file object's parts into memory ahead of the uploads; bound that.
+        self._transfer_config.max_in_memory_upload_chunks = concurrency
 
     @classmethod
     def from_url(cls, url: str, *, kms_key_id: str | None = None, **options: Any) -> S3Store:

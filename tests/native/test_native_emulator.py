@@ -1,0 +1,119 @@
+"""The emulator's native actions: they must refuse what a real controller refuses, or the driver's
+tests could not fail."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from controller_backup.emulator import Emulator, EmulatorConfig
+from controller_backup.emulator.native_file import SealedFileError, seal, unseal
+
+from tests.emulator.conftest import PASSWORD, Client
+
+
+@pytest.fixture(params=["v2", "v1"])
+def emu(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Emulator]:
+    cfg = EmulatorConfig(api=request.param, bucket_root=str(tmp_path), native_backup_delay=0.0)
+    with Emulator(cfg) as emulator:
+        emulator.state.add_account({"account_name": "acct", "cloud_type": 1})
+        yield emulator
+
+
+def _client(emu: Emulator) -> Client:
+    client = Client(emu.url, api=emu.config.api)
+    client.connect(password=PASSWORD)
+    return client
+
+
+def test_enable_takes_the_account_name_its_api_version_uses(emu: Emulator) -> None:
+    client = _client(emu)
+    right, wrong = ("acct_name", "account_name") if emu.config.api == "v2" else ("account_name", "acct_name")
+    answer = client.call("enable_cloudn_backup_config", cloud_type="1", bucket_name="b", **{wrong: "acct"})
+    assert answer == {"return": False, "reason": f"{right} is required"}
+    multiple = "multiple_bkup" if emu.config.api == "v2" else "multiple"
+    answer = client.call(
+        "enable_cloudn_backup_config", cloud_type="1", bucket_name="b", **{right: "acct", multiple: "true"}
+    )
+    assert answer["return"] is True
+    config = client.call("get_cloudn_backup_config")["results"]
+    assert config["enabled"] == "yes" and config["multiple_bkup"] == "true" and config["bucket_name"] == "b"
+    emu.native.wait_idle()
+    assert (Path(emu.config.bucket_root or "") / "b" / "CloudN_10.0.0.10_save_cloudx_config.enc").exists()
+    assert client.call("disable_cloudn_backup_config")["return"] is True
+    assert client.call("get_cloudn_backup_config")["results"] == {"enabled": "no"}
+
+
+def test_enable_refuses_unknown_accounts_and_missing_destinations(emu: Emulator) -> None:
+    client = _client(emu)
+    key = "acct_name" if emu.config.api == "v2" else "account_name"
+    assert (
+        client.call("enable_cloudn_backup_config", cloud_type="1", bucket_name="b", **{key: "nope"})["reason"]
+        == "Account nope does not exist"
+    )
+    assert (
+        client.call(
+            "enable_cloudn_backup_config",
+            cloud_type="8",
+            storage_name="s",
+            container_name="c",
+            **{key: "acct"},
+        )["reason"]
+        == "region is required"
+    )
+    assert (
+        client.call("enable_cloudn_backup_config", cloud_type="3", bucket_name="b", **{key: "acct"})["reason"]
+        == "Invalid cloud_type: 3"
+    )
+
+
+def test_account_profiles_keep_no_secrets_and_no_duplicates(emu: Emulator) -> None:
+    client = _client(emu)
+    fields = {
+        "arm_subscription_id": "sub",
+        "arm_application_endpoint": "tenant",
+        "arm_application_client_id": "app",
+        "arm_application_client_secret": "Very-Secret-Value",
+    }
+    assert client.call("setup_account_profile", account_name="az", cloud_type="8")["reason"].endswith(
+        "is required"
+    )
+    assert client.call("setup_account_profile", account_name="az", cloud_type="8", **fields)["return"] is True
+    assert "Very-Secret-Value" not in repr(emu.state.accounts)
+    again = client.call("setup_account_profile", account_name="az", cloud_type="8", **fields)
+    assert again == {"return": False, "reason": "Account az already exists"}
+
+
+def test_restore_refuses_missing_and_damaged_files(emu: Emulator, tmp_path: Path) -> None:
+    client = _client(emu)
+    params = {"cloud_type": "1", "account_name": "acct", "bucket_name": "b"}
+    missing = client.call(
+        "restore_cloudx_config", file_name="CloudN_1.2.3.4_save_cloudx_config.enc", **params
+    )
+    assert missing["return"] is False and "not found" in missing["reason"]
+    from controller_backup.stores import open_store
+
+    junk = b"x" * 4096
+    open_store(str(tmp_path / "b" / "junk.enc")).put(io.BytesIO(junk), len(junk), {})
+    damaged = client.call("restore_cloudx_config", file_name="junk.enc", **params)
+    assert damaged["return"] is False and "decrypt" in damaged["reason"]
+    assert not emu.state.imported
+
+
+def test_sealed_file_round_trip_is_chunking_independent() -> None:
+    archive = [bytes(range(256)) * 40, b"tail" * 1000, b"", b"z"]
+    sealed = io.BytesIO()
+    size = seal({"version": "7.1.1794"}, archive, sealed)
+    assert size == len(sealed.getvalue())
+    assert b"".join(archive) not in sealed.getvalue()
+    out = io.BytesIO()
+    header = unseal(io.BytesIO(sealed.getvalue()), size, out)
+    assert header == {"version": "7.1.1794"} and out.getvalue() == b"".join(archive)
+    again = io.BytesIO()
+    seal({"version": "7.1.1794"}, [b"".join(archive)], again)
+    assert again.getvalue() != sealed.getvalue()  # a fresh nonce each time
+    for damaged in (sealed.getvalue()[:-40], sealed.getvalue()[:300] + b"\0" + sealed.getvalue()[301:]):
+        with pytest.raises(SealedFileError):
+            unseal(io.BytesIO(damaged), len(damaged), io.BytesIO())

@@ -1,0 +1,79 @@
+"""Invariant 4 in native mode: the ARM client secret, GCP key, passwords, CIDs and API tokens never
+show in a log line, an error or a result, though the restore sends them to the controller."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from controller_backup.backup import run_backup
+from controller_backup.emulator import Emulator
+from controller_backup.errors import BackupError
+from controller_backup.restore import run_restore
+
+from tests.fixtures.controller import CONTROLLER_PASSWORD
+
+from .conftest import (
+    ARM_SECRET,
+    GCP_CREDENTIALS,
+    REPLACEMENT_IP,
+    blank_for,
+    local_destination,
+    native_settings,
+    original_for,
+)
+
+
+def _record_issued(emu: Emulator, issued: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("login", "issue_token"):
+        original = getattr(emu.state, name)
+
+        def recording(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            value = _original(*args, **kwargs)
+            issued.append(value)
+            return value
+
+        monkeypatch.setattr(emu.state, name, recording)
+
+
+@pytest.mark.parametrize("cloud", ["azure", "gcp"])
+def test_no_secret_in_native_logs_errors_or_results(
+    cloud: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    issued: list[str] = []
+    outputs: list[str] = []
+    dest = local_destination(tmp_path, cloud, monkeypatch)
+    with original_for(dest) as original, blank_for(dest) as blank, blank_for(dest, version="7.0.1") as other:
+        for emu in (original, blank, other):
+            _record_issued(emu, issued, monkeypatch)
+        settings = native_settings(dest, original)
+        original.faults.fail_next_5xx = 1
+        outputs.append(json.dumps(run_backup(settings).to_dict()))
+        restored = run_restore(settings, controller_url=blank.url, private_ip=REPLACEMENT_IP)
+        outputs.append(json.dumps(restored.to_dict()))
+        other.faults.setup_ignores_target_version = True
+        with pytest.raises(BackupError) as caught:  # the controller refuses the other version
+            run_restore(
+                settings,
+                controller_url=other.url,
+                private_ip=REPLACEMENT_IP,
+                allow_version_mismatch=True,
+            )
+        outputs += [str(caught.value), json.dumps(caught.value.to_dict())]
+    assert len(issued) >= 8, "the test must have seen CIDs and tokens to search for"
+    emitted = "\n".join(
+        [caplog.text, *outputs, capsys.readouterr().err]
+        + [record.getMessage() for record in caplog.records]
+        + [str(record.exc_text or "") for record in caplog.records]
+    )
+    secrets = [CONTROLLER_PASSWORD, ARM_SECRET, "Gcp-Private-Key-0123456789", GCP_CREDENTIALS, *issued]
+    for secret in secrets:
+        assert secret not in emitted, f"a secret ({len(secret)} chars) leaked"
