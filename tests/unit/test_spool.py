@@ -6,7 +6,6 @@ import hashlib
 import os
 
 import pytest
-
 from controller_backup.spool import HashingSink, HashingSpool
 
 
