@@ -207,7 +207,6 @@ def _check_ip(name: str, value: str) -> None:
         raise BadRequest(f"{name} must be an IP address, got {value[:45]!r}") from None
 
 
-
 def _answer(job: Callable[[], JobResult]) -> func.HttpResponse:
     try:
         result = job()

@@ -210,7 +210,6 @@ def _request_fields(request: flask.Request) -> dict[str, object]:
 # -- result mapping -----------------------------------------------------------------------------
 
 
-
 def _respond(job: Callable[[], dict[str, Any]], what: str) -> flask.Response:
     started = time.monotonic()
     try:
