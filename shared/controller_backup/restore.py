@@ -174,7 +174,7 @@ def _restore(
             if driver.sets_up_target:
                 _check_version(options, backup_version, driver.version())
             _record(marker, "prepared", info)
-        if True:
+        if not (marker and marker.passed("imported")):
             _import(driver, spool, target, progress, deadline)
             _record(marker, "imported", info)
         if not (marker and marker.passed("verified")):
