@@ -89,6 +89,7 @@ def _cmd_restore(args: argparse.Namespace) -> dict[str, Any]:
         dry_run=args.dry_run,
         force=args.force,
         allow_version_mismatch=args.allow_version_mismatch,
+        idempotency_key=args.idempotency_key,
         progress=progress,
     )
     if progress:
@@ -164,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--force", action="store_true", help="overwrite a controller that is already set up")
     restore.add_argument(
         "--allow-version-mismatch", action="store_true", help="restore onto another controller version"
+    )
+    restore.add_argument(
+        "--idempotency-key",
+        help="name this restore (e.g. the replacement's instance id): a repeat is a no-op once done, "
+        "and an interrupted one resumes",
     )
 
     status = command("status", _cmd_status, "show the stored backup's metadata and age")
