@@ -41,6 +41,8 @@ RUNTIME_DISTRIBUTIONS = (
 #: AWS services the functions call: S3 (the store), Secrets Manager and SSM (the password), EC2 and
 #: Auto Scaling (the replacement controller), STS (credential providers that assume a role)
 BOTOCORE_SERVICES = ("s3", "secretsmanager", "ssm", "ec2", "autoscaling", "sts")
+#: needed only with tracing on; packaged even where this machine lacks it
+_UNPINNED_IF_ABSENT = {"aws-xray-sdk"}
 _EXCLUDED_DIRS = {"__pycache__", "tests", "test"}
 _EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -53,7 +55,9 @@ def pinned_requirements() -> list[str]:
         try:
             requirements.append(f"{name}=={metadata.version(name)}")
         except metadata.PackageNotFoundError:
-            raise SystemExit(f"{name} is not installed here; run `pip install -e '.[aws]'` first") from None
+            if name not in _UNPINNED_IF_ABSENT:
+                raise SystemExit(f"{name} is not installed here; run `pip install -e '.[aws]'`") from None
+            requirements.append(name)  # not installed here: the newest release for the runtime
     return requirements
 
 

@@ -19,18 +19,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
-from controller_backup.errors import (
-    AuthError,
-    BackupError,
-    BadRequest,
-    ControllerError,
-    ControllerTimeout,
-    InvalidExport,
-    NotReadyError,
-    ObjectNotFound,
-    PreconditionFailed,
-    RefusedError,
-)
+from controller_backup.errors import BackupError, BadRequest, http_status
 from controller_backup.redact import redact
 from controller_backup.results import JobResult
 
@@ -155,26 +144,6 @@ def json_body(body: Any) -> dict[str, Any]:
 
 
 # -- results --------------------------------------------------------------------------------------
-
-#: error code -> HTTP status for Function URL answers; the default is 500
-_HTTP_STATUS: dict[type[BackupError], int] = {
-    BadRequest: 400,
-    ObjectNotFound: 404,
-    RefusedError: 409,
-    PreconditionFailed: 409,
-    AuthError: 502,
-    ControllerError: 502,
-    InvalidExport: 502,
-    NotReadyError: 503,
-    ControllerTimeout: 504,
-}
-
-
-def http_status(exc: BackupError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in _HTTP_STATUS:
-            return _HTTP_STATUS[cls]
-    return 500
 
 
 def error_response(exc: BackupError) -> Response[str]:

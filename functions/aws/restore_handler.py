@@ -4,7 +4,7 @@ Events it takes:
 
 - Auto Scaling `EC2 Instance Launch Successful`, and the launch lifecycle action
   (`EC2 Instance-launch Lifecycle Action`), which it completes: CONTINUE once restored, ABANDON on
-  failure;
+  a permanent failure, and left open on a transient one so the retry can resume;
 - EC2 `EC2 Instance State-change Notification` with state `running`, kept only when the instance
   carries the controller tag (`CONTROLLER_TAG_KEY`=`CONTROLLER_TAG_VALUE`; the rule cannot filter
   on tags, so this is checked here);
@@ -323,8 +323,10 @@ def restore(request: RestoreRequest) -> JobResult:
         raise
     except Exception as exc:
         record_restore(None, exc)
-        if request.lifecycle:
+        if request.lifecycle and not (isinstance(exc, BackupError) and exc.transient):
             complete_lifecycle(request.lifecycle, "ABANDON")
+        # A transient failure (time limit, a controller still booting) leaves the lifecycle action
+        # open: the event's retry resumes the restore before the hook's heartbeat runs out.
         raise
     record_restore(result)
     if request.lifecycle:

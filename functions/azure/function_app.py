@@ -13,9 +13,7 @@ Functions (names are what Terraform's alert queries and the README refer to):
   Grid trigger because Event Grid retries a delivery after 30 s, while a restore waits minutes
   for a booting controller.
 
-HTTP answers: 200 with the job's JSON result; 400 for bad input (with the reason); 409 when a
-safety rule refused (repeat with `force` / `allow_version_mismatch`); 503 for transient failures
-(controller not ready, timeout); 500 for every other failure. Logs go through the standard library
+HTTP answers: the core's `http_status` (README, "Function results"). Logs go through the standard library
 logger, which the Functions host forwards to Application Insights; the core's log-record factory
 masks every secret before any handler sees it.
 """

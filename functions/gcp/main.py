@@ -10,10 +10,8 @@ Entry points (functions-framework targets):
 - `restore_event` an Eventarc Cloud Audit Logs event for `compute.instances.insert`: a replacement
                   controller was created. Restores into it once per instance id.
 
-HTTP answers (the core's `http_status`): 200 with the job's JSON result; 400 with the reason for
-bad input; 409 when a safety rule refused or a newer backup won; 503 for transient failures (the
-controller not ready, a timeout); 500 for every other failure, a missing setting included, so
-Cloud Scheduler retries and the error alerts see it. CloudEvent functions raise on failure (the
+HTTP answers: the core's `http_status` (README, "Function results"), so Cloud Scheduler
+retries and the error alerts see failures. CloudEvent functions raise on failure (the
 platform retries and counts the error) but acknowledge a malformed event after logging why,
 because retrying it cannot help.
 

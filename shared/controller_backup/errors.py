@@ -139,14 +139,25 @@ EXIT_CODES: dict[str, int] = {
 def http_status(exc: BackupError) -> int:
     """The HTTP status every cloud's HTTP trigger answers for `exc`.
 
-    400 only for the caller's own bad input; a broken deployment (SettingsError) is a server
-    error, so the platform's error alarms see it. A safety refusal is a conflict with the
-    target's state; a controller that is booting or slow is a 503 worth retrying later.
+    4xx only for what the caller can change: bad input, a missing object or version, a safety
+    refusal or a lost race (409). A controller that fails or answers nonsense is a bad gateway,
+    one that is booting or silent a 503/504 worth retrying; everything else, a broken deployment
+    (SettingsError) included, is a 500 so the platform's error alarms see it.
     """
-    if isinstance(exc, BadRequest):
-        return 400
-    if isinstance(exc, RefusedError | PreconditionFailed):
-        return 409
-    if exc.transient:
-        return 503
+    for cls in type(exc).__mro__:
+        if cls in _HTTP_STATUS:
+            return _HTTP_STATUS[cls]
     return 500
+
+
+_HTTP_STATUS: dict[type[BackupError], int] = {
+    BadRequest: 400,
+    ObjectNotFound: 404,
+    RefusedError: 409,
+    PreconditionFailed: 409,
+    AuthError: 502,
+    ControllerError: 502,
+    InvalidExport: 502,
+    NotReadyError: 503,
+    ControllerTimeout: 504,
+}

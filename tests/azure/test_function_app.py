@@ -185,9 +185,9 @@ def test_http_restore_onto_configured_controller_is_refused_409(
     assert status == 409 and result["code"] == "refused"
 
 
-def test_http_restore_without_backup_is_5xx(functions: dict[str, Any], azure_env: dict[str, str]) -> None:
+def test_http_restore_without_backup_is_404(functions: dict[str, Any], azure_env: dict[str, str]) -> None:
     status, result = answer(call(functions, "restore", http_request("http_restore.json", {"dry_run": True})))
-    assert status >= 500 and result["code"] == "not-found"
+    assert status == 404 and result["code"] == "not-found"
 
 
 @pytest.mark.parametrize(

@@ -16,32 +16,21 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import hcl2
-from hcl2.utils import SerializationOptions
-
+from tests.terraform import helpers
 from tests.terraform.helpers import ROOT, run_checkov, terraform_fmt_problems
 
 MODULE = ROOT / "infra" / "terraform" / "azure"
 EXAMPLE = MODULE / "examples" / "basic"
-_OPTIONS = SerializationOptions(strip_string_quotes=True, with_comments=False, explicit_blocks=False)
 FUNCTION_PRINCIPAL = "${azurerm_function_app_flex_consumption.app.identity[0].principal_id}"
 
 
 @cache
 def _module(directory: Path = MODULE) -> dict[str, list[Any]]:
-    merged: dict[str, list[Any]] = {}
-    for tf in sorted(directory.glob("*.tf")):
-        with tf.open() as fh:
-            for block_type, blocks in hcl2.load(fh, serialization_options=_OPTIONS).items():
-                merged.setdefault(block_type, []).extend(blocks)
-    return merged
+    return helpers.load_module(directory)
 
 
 def _resources(type_name: str) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for block in _module().get("resource", []):
-        found.update(block.get(type_name, {}))
-    return found
+    return helpers.resources(_module(), type_name)
 
 
 def _merged(kind: str) -> dict[str, Any]:
@@ -223,8 +212,7 @@ def test_event_route_matches_the_code(function_app: ModuleType, functions: dict[
 
 
 def test_example_uses_the_module() -> None:
-    with (EXAMPLE / "main.tf").open() as fh:
-        example = hcl2.load(fh, serialization_options=_OPTIONS)
+    example = helpers.load_file(EXAMPLE / "main.tf")
     module = example["module"][0]["controller_backup"]
     assert module["source"] == "../.."
     required = {name for name, spec in _merged("variable").items() if "default" not in spec}

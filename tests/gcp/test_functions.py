@@ -166,7 +166,7 @@ def test_failed_backup_answers_5xx_and_keeps_the_stored_object(
     monkeypatch.setenv("CONTROLLER_PASSWORD", "env:BLANK_PW")
     monkeypatch.setenv("BLANK_PW", BLANK_PRIVATE_IP)
     response = client.post("/", json={"force": True})
-    assert response.status_code == 500
+    assert response.status_code == 502
     assert response.get_json()["code"] == "invalid-export"
     assert str(_stored(function_env).generation) == good["version_id"]
 
@@ -182,7 +182,7 @@ def test_wrong_password_is_a_5xx_auth_failure_and_never_shown(
     client = create_app("backup_http").test_client()
     capfd.readouterr()
     response = client.post("/", json={})
-    assert response.status_code == 500
+    assert response.status_code == 502
     assert response.get_json()["code"] == "auth"
     captured = capfd.readouterr()
     for text in (response.get_data(as_text=True), captured.out, captured.err):
@@ -318,13 +318,13 @@ def test_restore_bad_input_is_400(
     assert reason in response.get_json()["error"]
 
 
-def test_restore_of_a_missing_backup_is_5xx(function_env: dict[str, str], blank_controller: Emulator) -> None:
+def test_restore_of_a_missing_backup_is_404(function_env: dict[str, str], blank_controller: Emulator) -> None:
     response = (
         create_app("restore_http")
         .test_client()
         .post("/", json={"controller_url": blank_controller.url, "private_ip": BLANK_PRIVATE_IP})
     )
-    assert response.status_code == 500
+    assert response.status_code == 404
     assert response.get_json()["code"] == "not-found"
 
 

@@ -59,14 +59,17 @@ def load_module(directory: Path) -> dict[str, list[Any]]:
     return merged
 
 
+def blocks(module: dict[str, list[Any]], kind: str, type_name: str) -> dict[str, dict[str, Any]]:
+    """name -> body of every `<kind> "<type_name>" "<name>"` block (kind: resource, data, ...)."""
+    found: dict[str, dict[str, Any]] = {}
+    for block in module.get(kind, []):
+        found.update(block.get(type_name, {}))
+    return found
+
+
 def resources(module: dict[str, list[Any]], resource_type: str) -> dict[str, dict[str, Any]]:
     """name -> body of every `resource "<resource_type>" "<name>"` block."""
-    found: dict[str, dict[str, Any]] = {}
-    for block in module.get("resource", []):
-        for rtype, named in block.items():
-            if rtype == resource_type:
-                found.update(named)
-    return found
+    return blocks(module, "resource", resource_type)
 
 
 def run_checkov(directory: Path) -> dict[str, Any]:

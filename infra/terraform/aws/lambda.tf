@@ -83,6 +83,8 @@ resource "aws_lambda_function" "restore" {
       CONTROLLER_TAG_KEY   = var.controller_tag_key
       CONTROLLER_TAG_VALUE = var.controller_tag_value
       RESTORE_TARGET       = var.restore_target
+      # the core's own deadline, a minute inside Lambda's, to fail cleanly and complete the lifecycle action
+      RESTORE_TIME_LIMIT = tostring(var.restore_timeout_seconds - 60)
     })
   }
 

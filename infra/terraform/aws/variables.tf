@@ -167,8 +167,8 @@ variable "restore_timeout_seconds" {
   default     = 900
 
   validation {
-    condition     = var.restore_timeout_seconds >= 60 && var.restore_timeout_seconds <= 900
-    error_message = "restore_timeout_seconds must be between 60 and 900."
+    condition     = var.restore_timeout_seconds >= 180 && var.restore_timeout_seconds <= 900
+    error_message = "restore_timeout_seconds must be between 180 and 900."
   }
 }
 

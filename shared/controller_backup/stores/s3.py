@@ -70,8 +70,9 @@ _KMS_KEY_ENV = "BACKUP_KMS_KEY_ID"
 #: one client per endpoint/region/identity: building one loads service models (~100 ms)
 _CLIENTS: dict[tuple[str, ...], S3Client] = {}
 _CLIENTS_LOCK = threading.Lock()
-#: conditional writes register per-write hooks on the shared client; one at a time
-_CONDITIONAL_LOCK = threading.Lock()
+#: each write registers its hooks on the shared client for its own duration: one write at a time
+#: per process, so a hook can never see another write's request
+_WRITE_LOCK = threading.Lock()
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -319,9 +320,8 @@ class S3Store:
         elif if_absent:
             condition["IfNoneMatch"] = "*"
         written: dict[str, Any] = {}
-        lock = _CONDITIONAL_LOCK if condition else contextlib.nullcontext()
         with (
-            lock,
+            _WRITE_LOCK,
             self._hooks(condition, written),
             self._errors("upload"),
             create_transfer_manager(self.client, self._transfer_config) as manager,
