@@ -10,7 +10,7 @@ TOOLS := .tools
 AZURITE_VERSION := 3.35.0
 CHECKOV_VERSION := 3.3.30
 
-.PHONY: demo test lint typecheck pytest bench tools package package-aws package-azure package-gcp clean
+.PHONY: demo test lint typecheck pytest compat bench tools package package-aws package-azure package-gcp clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +48,27 @@ typecheck: $(VENV)/.dev-installed
 pytest: $(VENV)/.dev-installed tools
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+# The cloud runtimes run Python 3.12 and 3.13: the core's own suites run on each of them too.
+# A missing interpreter fails loudly; `make test COMPAT_PYTHONS=` opts out explicitly.
+COMPAT_PYTHONS ?= 3.12 3.13
+CORE_SUITES := tests/unit tests/integration tests/stores/test_local.py tests/emulator
+
+.venv-%/.installed: pyproject.toml
+	@py=$$(for c in python$* $$HOME/.pyenv/versions/$*.*/bin/python$*; do \
+	         $$c -c "" 2>/dev/null && { echo $$c; break; }; done); \
+	 [ -n "$$py" ] || { echo "python$* not found: install it, or run make test COMPAT_PYTHONS="; exit 1; }; \
+	 echo "$$py -m venv .venv-$*"; $$py -m venv .venv-$*
+	.venv-$*/bin/pip install -q --upgrade pip
+	.venv-$*/bin/pip install -q -e '.[emulator]' pytest pytest-timeout hypothesis
+	touch $@
+
+.PRECIOUS: .venv-%/.installed
+compat-%: .venv-%/.installed
+	.venv-$*/bin/python -m pytest -q -p no:cacheprovider $(CORE_SUITES)
+
+compat: $(addprefix compat-,$(COMPAT_PYTHONS))
+
+test: lint typecheck pytest compat
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/run.py
@@ -60,4 +80,4 @@ package-aws package-azure package-gcp: package-%: $(VENV)/.dev-installed
 package: package-aws package-azure package-gcp
 
 clean:
-	rm -rf $(VENV) $(TOOLS) dist build .demo
+	rm -rf $(VENV) .venv-* $(TOOLS) dist build .demo

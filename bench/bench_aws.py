@@ -29,11 +29,9 @@ several interleaved runs; it also counts any Azure or Google module the import l
 
 from __future__ import annotations
 
-import argparse
-import json
+import functools
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,83 +41,48 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT / "bench"
-MIB = 1024 * 1024
+import common
+from common import ROOT, SHARED, ImportCase, ratio_row
+
 BUCKET = "bench-backups"
 REGION = "us-east-1"
 
-# One measured step: `python -c STEP <json args>` prints {"seconds", "peak_rss_mib"}.
-STEP = r"""
-import json, os, resource, sys, time
-args = json.loads(sys.argv[1])
-kind = args["kind"]
+# The raw boto3 steps and S3Store's; backup and restore come with the script (common.step_script).
+STEP = common.step_script(
+    imports="""\
 if kind.startswith("raw_s3"):
     import boto3
-if kind.startswith("store"):
-    from controller_backup.stores.s3 import S3Store
-if kind in ("backup", "restore"):
-    from controller_backup.backup import run_backup
-    from controller_backup.restore import run_restore
-    from controller_backup.settings import Settings
-start = time.perf_counter()
+""",
+    steps="""\
 if kind == "raw_s3_upload":
     boto3.client("s3").upload_file(args["path"], args["bucket"], args["key"])
 elif kind == "raw_s3_download":
     boto3.client("s3").download_file(args["bucket"], args["key"], args["path"])
-elif kind == "store_put":
-    store = S3Store(args["bucket"], args["key"])
-    with open(args["path"], "rb") as src:
-        store.put(src, os.path.getsize(args["path"]), {"sha256": "bench"})
-elif kind == "store_download":
-    store = S3Store(args["bucket"], args["key"])
-    with open(args["path"], "wb") as out:
-        store.download(out)
-elif kind == "backup":
-    settings = Settings.from_env({"CONTROLLER_URL": args["url"], "CONTROLLER_PASSWORD": args["password"],
-        "BACKUP_URL": args["store"], "BACKUP_MIN_SIZE_RATIO": "0"})
-    run_backup(settings, trigger="bench")
-elif kind == "restore":
-    settings = Settings.from_env({"CONTROLLER_URL": args["url"], "CONTROLLER_PASSWORD": args["password"],
-        "BACKUP_URL": args["store"]})
-    run_restore(settings, private_ip=args["private_ip"])
-seconds = time.perf_counter() - start
-peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_mib}))
-"""
-
-# Cold start: run one snippet in a fresh interpreter; report new foreign-cloud modules too.
-IMPORT = r"""
-import json, resource, sys, time
-before = set(sys.modules)
-start = time.perf_counter()
-exec(sys.argv[1])
-seconds = time.perf_counter() - start
-new = {m.split(".")[0] for m in set(sys.modules) - before}
-foreign = sorted(new & {"azure", "google", "functions_framework"})
-peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_mib, "foreign": foreign}))
-"""
+""",
+    store="controller_backup.stores.s3:S3Store",
+)
 
 COLD_START_CASES = {
-    "sdk": "import boto3\nfrom aws_lambda_powertools import Logger\nLogger(service='bench')",
-    "backup_handler": "import functions.aws.backup_handler",
-    "restore_handler": "import functions.aws.restore_handler",
-    "sdk_client": (
+    "sdk": ImportCase("import boto3\nfrom aws_lambda_powertools import Logger\nLogger(service='bench')"),
+    "backup_handler": ImportCase("import functions.aws.backup_handler"),
+    "restore_handler": ImportCase("import functions.aws.restore_handler"),
+    "sdk_client": ImportCase(
         "import boto3\nfrom aws_lambda_powertools import Logger\nLogger(service='bench')\n"
         "boto3.session.Session().client('s3')"
     ),
-    "backup_handler_client": (
+    "backup_handler_client": ImportCase(
         "import functions.aws.backup_handler\nfrom controller_backup.stores import s3\ns3._client()"
     ),
 }
 
 
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "AWS_LAMBDA_"))}
-    env["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(ROOT), str(ROOT / "shared"), env.get("PYTHONPATH")])
-    )
+    """Fake credentials for moto only, and no Lambda or Powertools settings from this shell."""
+    env = {
+        k: v
+        for k, v in common.child_env(ROOT, SHARED).items()
+        if not k.startswith(("POWERTOOLS_", "AWS_LAMBDA_"))
+    }
     env.update(
         {
             "AWS_ACCESS_KEY_ID": "bench",
@@ -133,30 +96,6 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     )
     env.update(extra or {})
     return env
-
-
-def _step(kind: str, env: dict[str, str], **args: Any) -> dict[str, float]:
-    proc = subprocess.run(
-        [sys.executable, "-c", STEP, json.dumps({"kind": kind, **args})],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=1800,
-        env=env,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"{kind} failed: {proc.stderr[-2000:]}")
-    result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
-
-
-def _core_bench() -> Any:
-    """bench/run.py's shared pieces (emulator processes, raw controller steps)."""
-    if str(BENCH) not in sys.path:
-        sys.path.insert(0, str(BENCH))
-    import run as core_bench
-
-    return core_bench
 
 
 class MotoProcess:
@@ -188,22 +127,13 @@ class MotoProcess:
         self.proc.wait(timeout=30)
 
 
-def _median(samples: list[dict[str, float]]) -> float:
-    return float(statistics.median(s["seconds"] for s in samples))
-
-
-def _peak(samples: list[dict[str, float]]) -> float:
-    return round(max(s["peak_rss_mib"] for s in samples), 1)
-
-
 def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
     """Backup and restore through moto server vs raw boto3 transfers of the same bytes."""
-    core = _core_bench()
-    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-aws-") as tmp_dir:
         tmp = Path(tmp_dir)
         moto = MotoProcess()
         env = _env({"AWS_ENDPOINT_URL": moto.url})
+        step = functools.partial(common.run_step, STEP, env=env)
         try:
             subprocess.run(
                 [sys.executable, "-c", f"import boto3; boto3.client('s3').create_bucket(Bucket={BUCKET!r})"],
@@ -213,152 +143,62 @@ def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
             )
             store_url = f"s3://{BUCKET}/controller/backup.tar"
             raw_file = str(tmp / "raw.tar")
-            original = core.EmulatorProcess(size_bytes)
-            try:
-                raw_export = [
-                    core.step("raw_export", url=original.url, password=core.PASSWORD, path=raw_file)
-                    for _ in range(repeats)
-                ]
+            with common.EmulatorProcess(size_bytes) as original:
+                raw_export = [common.raw_export(original.url, raw_file) for _ in range(repeats)]
                 backups = [
-                    _step("backup", env, url=original.url, password=core.PASSWORD, store=store_url)
+                    step("backup", url=original.url, password=common.PASSWORD, store=store_url)
                     for _ in range(repeats)
                 ]
-            finally:
-                original.close()
             raw_key = f"raw/{uuid.uuid4().hex}.tar"
             out = str(tmp / "down.tar")
             uploads, puts, downloads, store_downloads = [], [], [], []
             for _ in range(repeats):  # interleaved, so machine noise hits both alike
-                uploads.append(_step("raw_s3_upload", env, bucket=BUCKET, key=raw_key, path=raw_file))
-                puts.append(_step("store_put", env, bucket=BUCKET, key=raw_key, path=raw_file))
+                uploads.append(step("raw_s3_upload", bucket=BUCKET, key=raw_key, path=raw_file))
+                puts.append(step("store_put", bucket=BUCKET, key=raw_key, path=raw_file))
             for _ in range(repeats):
-                downloads.append(_step("raw_s3_download", env, bucket=BUCKET, key=raw_key, path=out))
-                store_downloads.append(_step("store_download", env, bucket=BUCKET, key=raw_key, path=out))
+                downloads.append(step("raw_s3_download", bucket=BUCKET, key=raw_key, path=out))
+                store_downloads.append(step("store_download", bucket=BUCKET, key=raw_key, path=out))
             restores, import_exports = [], []
             for _ in range(repeats):
-                for kind in ("raw_import_export", "restore"):
-                    blank = core.EmulatorProcess(size_bytes, blank=True)
-                    try:
-                        if kind == "restore":
-                            restores.append(
-                                _step(kind, env, url=blank.url, password=core.PASSWORD, store=store_url,
-                                      private_ip=core.BLANK_IP)
-                            )  # fmt: skip
-                        else:
-                            import_exports.append(
-                                core.step(kind, url=blank.url, password=core.BLANK_IP, path=raw_file)
-                            )
-                    finally:
-                        blank.close()
+                import_exports.append(common.raw_into_blank(size_bytes, "raw_import_export", raw_file))
+                restores.append(common.restore_into_blank(size_bytes, step, store_url))
         finally:
             moto.close()
 
-    upload_s, download_s = _median(uploads), _median(downloads)
-    export_s, import_export_s = _median(raw_export), _median(import_exports)
+    upload_s, download_s = common.median_seconds(uploads), common.median_seconds(downloads)
+    export_s, import_export_s = common.median_seconds(raw_export), common.median_seconds(import_exports)
 
-    def row(
-        name: str, samples: list[dict[str, float]], baseline: float, baseline_name: str
-    ) -> dict[str, Any]:
-        seconds = _median(samples)
-        return {
-            "name": name,
-            "size_mib": round(size_bytes / MIB, 1),
-            "seconds": round(seconds, 3),
-            "ratio": round(seconds / baseline, 2),
-            "baseline": baseline_name,
-            "peak_rss_mib": _peak(samples),
-        }
+    def row(name: str, samples: list[common.Sample], baseline: float, baseline_name: str) -> dict[str, Any]:
+        return ratio_row(name, samples, baseline, baseline_name, size_bytes)
 
-    rows.append(row("s3 raw upload (boto3 upload_file)", uploads, upload_s, "itself"))
-    rows.append(row("s3 store put (S3Store)", puts, upload_s, "raw upload"))
-    rows.append(row("s3 raw download (boto3 download_file)", downloads, download_s, "itself"))
-    rows.append(row("s3 store download (S3Store)", store_downloads, download_s, "raw download"))
-    rows.append(row("backup -> s3://", backups, upload_s, "raw upload"))
-    rows.append(row("backup -> s3://", backups, export_s + upload_s, "raw export + raw upload"))
-    rows.append(row("restore <- s3:// (verified)", restores, download_s, "raw download"))
-    rows.append(
+    return [
+        row("s3 raw upload (boto3 upload_file)", uploads, upload_s, "itself"),
+        row("s3 store put (S3Store)", puts, upload_s, "raw upload"),
+        row("s3 raw download (boto3 download_file)", downloads, download_s, "itself"),
+        row("s3 store download (S3Store)", store_downloads, download_s, "raw download"),
+        row("backup -> s3://", backups, upload_s, "raw upload"),
+        row("backup -> s3://", backups, export_s + upload_s, "raw export + raw upload"),
+        row("restore <- s3:// (verified)", restores, download_s, "raw download"),
         row(
             "restore <- s3:// (verified)",
             restores,
             download_s + import_export_s,
             "raw download + import + export",
-        )
-    )
-    return rows
-
-
-def _import_sample(code: str) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-c", IMPORT, code],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        env=_env(),
-        cwd=str(ROOT),
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"cold start sample failed: {proc.stderr[-2000:]}")
-    sample: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return sample
+        ),
+    ]
 
 
 def cold_start(repeats: int = 7) -> list[dict[str, Any]]:
     """The handlers' import against `import boto3` + Powertools Logger, fresh interpreters, medians."""
-    for code in COLD_START_CASES.values():  # warm the disk cache once
-        _import_sample(code)
-    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in COLD_START_CASES}
-    for _ in range(repeats):  # interleaved, so machine noise hits every case alike
-        for name, code in COLD_START_CASES.items():
-            samples[name].append(_import_sample(code))
-
-    def median(name: str, key: str) -> float:
-        return float(statistics.median(s[key] for s in samples[name]))
-
-    def row(name: str, label: str, baseline: str) -> dict[str, Any]:
-        return {
-            "name": label,
-            "seconds": round(median(name, "seconds"), 3),
-            "ratio": round(median(name, "seconds") / median(baseline, "seconds"), 2),
-            "peak_rss_mib": round(median(name, "peak_rss_mib"), 1),
-            "rss_ratio": round(median(name, "peak_rss_mib") / median(baseline, "peak_rss_mib"), 2),
-            "foreign_modules": len({m for s in samples[name] for m in s["foreign"]}),
-        }
-
-    return [
-        row("sdk", "import boto3 + Powertools Logger", "sdk"),
-        row("backup_handler", "import functions.aws.backup_handler", "sdk"),
-        row("restore_handler", "import functions.aws.restore_handler", "sdk"),
-        row("sdk_client", "import boto3 + Logger + first S3 client", "sdk_client"),
-        row("backup_handler_client", "import backup handler + first S3 client", "sdk_client"),
+    rows = [
+        ("sdk", "import boto3 + Powertools Logger", "sdk"),
+        ("backup_handler", "import functions.aws.backup_handler", "sdk"),
+        ("restore_handler", "import functions.aws.restore_handler", "sdk"),
+        ("sdk_client", "import boto3 + Logger + first S3 client", "sdk_client"),
+        ("backup_handler_client", "import backup handler + first S3 client", "sdk_client"),
     ]
-
-
-def _parse_size(text: str) -> int:
-    units = {"K": 1024, "M": MIB, "G": 1024 * MIB}
-    return int(text[:-1]) * units[text[-1].upper()] if text[-1].upper() in units else int(text)
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--size", default="256M")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--cold-start-repeats", type=int, default=7)
-    parser.add_argument("--skip-transfer", action="store_true", help="only measure the cold start")
-    parser.add_argument("--json", help="also write the rows to this file")
-    args = parser.parse_args()
-    rows: list[dict[str, Any]] = []
-    if not args.skip_transfer:
-        rows += run(_parse_size(args.size), args.repeats)
-    rows += cold_start(args.cold_start_repeats)
-    for r in rows:
-        print("  ".join(f"{k}={v}" for k, v in r.items()))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2))
-    return 0
+    return common.cold_start_rows("aws", COLD_START_CASES, rows, repeats, cwd=ROOT, env=_env())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(common.cloud_main(__doc__ or "", run, cold_start))

@@ -29,10 +29,7 @@ Azure module the import loaded (there must be none).
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import statistics
+import functools
 import subprocess
 import sys
 import tempfile
@@ -40,26 +37,19 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT / "bench"
+import common
+from common import MIB, ROOT, SHARED, ImportCase
+
 FUNCTION_DIR = ROOT / "functions" / "gcp"
-MIB = 1024 * 1024
 BUCKET = "bench-backups"
 
-# One measured step: `python -c STEP <json args>` prints {"seconds", "peak_rss_mib"}.
-STEP = r"""
-import json, os, resource, sys, time
-args = json.loads(sys.argv[1])
-kind = args["kind"]
+# The raw SDK steps and GcsStore's; backup and restore come with the script (common.step_script).
+STEP = common.step_script(
+    imports="""\
 if kind.startswith("raw_gcs") or kind.startswith("store"):
     from google.cloud import storage
-if kind.startswith("store"):
-    from controller_backup.stores.gcs import GcsStore
-if kind in ("backup", "restore"):
-    from controller_backup.backup import run_backup
-    from controller_backup.restore import run_restore
-    from controller_backup.settings import Settings
-start = time.perf_counter()
+""",
+    steps="""\
 if kind == "raw_gcs_upload":
     bucket = storage.Client(project="bench").bucket(args["bucket"])
     blob = bucket.blob(args["key"], chunk_size=args.get("chunk_size"))
@@ -69,74 +59,9 @@ elif kind == "raw_gcs_download":
     blob = storage.Client(project="bench").bucket(args["bucket"]).blob(args["key"])
     with open(args["path"], "wb") as out:
         blob.download_to_file(out, checksum="crc32c")
-elif kind == "store_put":
-    store = GcsStore(args["bucket"], args["key"])
-    with open(args["path"], "rb") as src:
-        store.put(src, os.path.getsize(args["path"]), {"sha256": "bench"})
-elif kind == "store_download":
-    store = GcsStore(args["bucket"], args["key"])
-    with open(args["path"], "wb") as out:
-        store.download(out)
-elif kind == "backup":
-    settings = Settings.from_env({"CONTROLLER_URL": args["url"], "CONTROLLER_PASSWORD": args["password"],
-        "BACKUP_URL": args["store"], "BACKUP_MIN_SIZE_RATIO": "0"})
-    run_backup(settings, trigger="bench")
-elif kind == "restore":
-    settings = Settings.from_env({"CONTROLLER_URL": args["url"], "CONTROLLER_PASSWORD": args["password"],
-        "BACKUP_URL": args["store"]})
-    run_restore(settings, private_ip=args["private_ip"])
-seconds = time.perf_counter() - start
-peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_mib}))
-"""
-
-# Cold start: time one import in a fresh interpreter; also report foreign cloud modules loaded.
-IMPORT = r"""
-import json, resource, sys, time
-target, path, before = sys.argv[1], sys.argv[2], sys.argv[3]
-if path:
-    sys.path.insert(0, path)
-for name in filter(None, before.split(",")):
-    __import__(name)
-start = time.perf_counter()
-__import__(target)
-seconds = time.perf_counter() - start
-clouds = ("boto3", "botocore", "aws_lambda_powertools", "azure")
-foreign = sorted(m for m in sys.modules if m.split(".")[0] in clouds)
-peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_mib, "foreign": foreign}))
-"""
-
-
-def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "shared"), env.get("PYTHONPATH")]))
-    env.update(extra or {})
-    return env
-
-
-def _step(kind: str, env: dict[str, str], **args: Any) -> dict[str, float]:
-    proc = subprocess.run(
-        [sys.executable, "-c", STEP, json.dumps({"kind": kind, **args})],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=1800,
-        env=env,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"{kind} failed: {proc.stderr[-2000:]}")
-    result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
-
-
-def _core_bench() -> Any:
-    """bench/run.py's shared pieces (emulator processes, raw controller steps)."""
-    if str(BENCH) not in sys.path:
-        sys.path.insert(0, str(BENCH))
-    import run as core_bench
-
-    return core_bench
+""",
+    store="controller_backup.stores.gcs:GcsStore",
+)
 
 
 def _fake_gcs_module() -> Any:
@@ -153,17 +78,9 @@ def _store_chunk_size() -> int:
     Linux carries a process's peak RSS across fork and exec into every measured step."""
     proc = subprocess.run(
         [sys.executable, "-c", "from controller_backup.stores.gcs import DEFAULT_CHUNK_SIZE as c; print(c)"],
-        capture_output=True, text=True, check=True, env=_env(), timeout=60,
+        capture_output=True, text=True, check=True, env=common.child_env(SHARED), timeout=60,
     )  # fmt: skip
     return int(proc.stdout.strip())
-
-
-def _median(samples: list[dict[str, float]]) -> float:
-    return float(statistics.median(s["seconds"] for s in samples))
-
-
-def _peak(samples: list[dict[str, float]]) -> float:
-    return round(max(s["peak_rss_mib"] for s in samples), 1)
 
 
 def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
@@ -172,19 +89,21 @@ def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
     Each repetition runs every step once, in turn, so load from other processes on the machine
     falls on the measured steps and their baselines alike.
     """
-    core = _core_bench()
     fake_gcs = _fake_gcs_module()
     chunk_size = _store_chunk_size()
 
-    samples: dict[str, list[dict[str, float]]] = {}
+    samples: dict[str, list[common.Sample]] = {}
 
-    def add(name: str, sample: dict[str, float]) -> None:
+    def add(name: str, sample: common.Sample) -> None:
         samples.setdefault(name, []).append(sample)
 
     with tempfile.TemporaryDirectory(prefix="bench-gcp-") as tmp_dir:
         tmp = Path(tmp_dir)
         server = fake_gcs.start_fake_gcs(backend="filesystem", root=tmp / "gcs")
-        env = _env({"STORAGE_EMULATOR_HOST": server.url, "GOOGLE_CLOUD_PROJECT": "bench"})
+        env = common.child_env(
+            SHARED, extra={"STORAGE_EMULATOR_HOST": server.url, "GOOGLE_CLOUD_PROJECT": "bench"}
+        )
+        step = functools.partial(common.run_step, STEP, env=env)
         try:
             subprocess.run(
                 [sys.executable, "-c", "from google.cloud import storage; "
@@ -193,56 +112,30 @@ def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
             )  # fmt: skip
             store_url = f"gs://{BUCKET}/controller/backup.tar"
             raw_file, out = str(tmp / "raw.tar"), str(tmp / "down.tar")
-            raw_key = f"raw/{uuid.uuid4().hex}.tar"
-            original = core.EmulatorProcess(size_bytes)
-            try:
+            blob: dict[str, Any] = {"bucket": BUCKET, "key": f"raw/{uuid.uuid4().hex}.tar"}
+            with common.EmulatorProcess(size_bytes) as original:
                 for _ in range(repeats):
-                    add(
-                        "raw_export",
-                        core.step("raw_export", url=original.url, password=core.PASSWORD, path=raw_file),
-                    )
-                    add(
-                        "backup",
-                        _step("backup", env, url=original.url, password=core.PASSWORD, store=store_url),
-                    )
-                    add("raw_upload", _step("raw_gcs_upload", env, bucket=BUCKET, key=raw_key, path=raw_file))
+                    add("raw_export", common.raw_export(original.url, raw_file))
+                    add("backup", step("backup", url=original.url, password=common.PASSWORD, store=store_url))
+                    add("raw_upload", step("raw_gcs_upload", path=raw_file, **blob))
                     add(
                         "raw_upload_chunked",
-                        _step("raw_gcs_upload", env, bucket=BUCKET, key=raw_key, path=raw_file,
-                              chunk_size=chunk_size),
-                    )  # fmt: skip
-                    add("store_put", _step("store_put", env, bucket=BUCKET, key=raw_key, path=raw_file))
-                    add("raw_download", _step("raw_gcs_download", env, bucket=BUCKET, key=raw_key, path=out))
-                    add("store_download", _step("store_download", env, bucket=BUCKET, key=raw_key, path=out))
-            finally:
-                original.close()
+                        step("raw_gcs_upload", path=raw_file, chunk_size=chunk_size, **blob),
+                    )
+                    add("store_put", step("store_put", path=raw_file, **blob))
+                    add("raw_download", step("raw_gcs_download", path=out, **blob))
+                    add("store_download", step("store_download", path=out, **blob))
             for _ in range(repeats):
-                for kind in ("raw_import_export", "restore"):
-                    blank = core.EmulatorProcess(size_bytes, blank=True)
-                    try:
-                        if kind == "restore":
-                            add(kind, _step(kind, env, url=blank.url, password=core.PASSWORD, store=store_url,
-                                            private_ip=core.BLANK_IP))  # fmt: skip
-                        else:
-                            add(kind, core.step(kind, url=blank.url, password=core.BLANK_IP, path=raw_file))
-                    finally:
-                        blank.close()
+                add("raw_import_export", common.raw_into_blank(size_bytes, "raw_import_export", raw_file))
+                add("restore", common.restore_into_blank(size_bytes, step, store_url))
         finally:
             fake_gcs.stop_fake_gcs(server)
 
-    seconds = {name: _median(values) for name, values in samples.items()}
     chunk_mib = chunk_size // MIB
 
     def row(name: str, step: str, baseline_name: str, *baseline_steps: str) -> dict[str, Any]:
-        baseline = sum(seconds[b] for b in baseline_steps)
-        return {
-            "name": name,
-            "size_mib": round(size_bytes / MIB, 1),
-            "seconds": round(seconds[step], 3),
-            "ratio": round(seconds[step] / baseline, 2),
-            "baseline": baseline_name,
-            "peak_rss_mib": _peak(samples[step]),
-        }
+        baseline = sum(common.median_seconds(samples[b]) for b in baseline_steps)
+        return common.ratio_row(name, samples[step], baseline, baseline_name, size_bytes)
 
     defaults = "raw upload (SDK defaults)"
     same = f"raw upload ({chunk_mib} MiB chunks)"
@@ -267,22 +160,6 @@ def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
     ]
 
 
-def _import_sample(target: str, path: str = "", before: str = "") -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-c", IMPORT, target, path, before],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        env=_env(),
-        cwd=str(FUNCTION_DIR),
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"import {target} failed: {proc.stderr[-2000:]}")
-    sample: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return sample
-
-
 def cold_start(repeats: int = 7) -> list[dict[str, Any]]:
     """`import main` against `import google.cloud.storage`, fresh interpreters, medians.
 
@@ -290,65 +167,21 @@ def cold_start(repeats: int = 7) -> list[dict[str, Any]]:
     `functions_framework` (what the Cloud Functions runtime has loaded before it imports main.py,
     so main's own increment is compared with the SDK's own increment on the same base).
     """
+    runtime = "import functions_framework"
     cases = {
-        "sdk": ("google.cloud.storage", "", ""),
-        "main": ("main", str(FUNCTION_DIR), ""),
-        "sdk_on_runtime": ("google.cloud.storage", "", "functions_framework"),
-        "main_on_runtime": ("main", str(FUNCTION_DIR), "functions_framework"),
+        "sdk": ImportCase("import google.cloud.storage"),
+        "main": ImportCase("import main", path=str(FUNCTION_DIR)),
+        "sdk_on_runtime": ImportCase("import google.cloud.storage", setup=runtime),
+        "main_on_runtime": ImportCase("import main", setup=runtime, path=str(FUNCTION_DIR)),
     }
-    for case in cases.values():  # warm the disk cache once
-        _import_sample(*case)
-    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in cases}
-    for _ in range(repeats):  # interleaved, so machine noise hits every case alike
-        for name, case in cases.items():
-            samples[name].append(_import_sample(*case))
-
-    def median(name: str, key: str) -> float:
-        return float(statistics.median(s[key] for s in samples[name]))
-
-    def row(name: str, label: str, baseline: str) -> dict[str, Any]:
-        return {
-            "name": label,
-            "seconds": round(median(name, "seconds"), 3),
-            "ratio": round(median(name, "seconds") / median(baseline, "seconds"), 2),
-            "peak_rss_mib": round(median(name, "peak_rss_mib"), 1),
-            "rss_ratio": round(median(name, "peak_rss_mib") / median(baseline, "peak_rss_mib"), 2),
-            "foreign_modules": len({m for s in samples[name] for m in s["foreign"]}),
-        }
-
-    return [
-        row("sdk", "import google.cloud.storage", "sdk"),
-        row("main", "import main (functions/gcp)", "sdk"),
-        row("sdk_on_runtime", "import google.cloud.storage after functions_framework", "sdk_on_runtime"),
-        row("main_on_runtime", "import main after functions_framework", "sdk_on_runtime"),
+    rows = [
+        ("sdk", "import google.cloud.storage", "sdk"),
+        ("main", "import main (functions/gcp)", "sdk"),
+        ("sdk_on_runtime", "import google.cloud.storage after functions_framework", "sdk_on_runtime"),
+        ("main_on_runtime", "import main after functions_framework", "sdk_on_runtime"),
     ]
-
-
-def _parse_size(text: str) -> int:
-    units = {"K": 1024, "M": MIB, "G": 1024 * MIB}
-    return int(text[:-1]) * units[text[-1].upper()] if text[-1].upper() in units else int(text)
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--size", default="256M")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--cold-start-repeats", type=int, default=7)
-    parser.add_argument("--skip-transfer", action="store_true", help="only measure the cold start")
-    parser.add_argument("--json", help="also write the rows to this file")
-    args = parser.parse_args()
-    rows: list[dict[str, Any]] = []
-    if not args.skip_transfer:
-        rows += run(_parse_size(args.size), args.repeats)
-    rows += cold_start(args.cold_start_repeats)
-    for r in rows:
-        print("  ".join(f"{k}={v}" for k, v in r.items()))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2))
-    return 0
+    return common.cold_start_rows("gcp", cases, rows, repeats, cwd=FUNCTION_DIR)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(common.cloud_main(__doc__ or "", run, cold_start))

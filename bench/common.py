@@ -1,0 +1,375 @@
+"""What the benchmark scripts share: measured steps in fresh processes, the controller emulator,
+the raw controller baselines, the cold-start import harness, and ratio rows.
+
+Every measured step runs as `python -c SCRIPT <json args>`, a fresh interpreter, so the peak RSS it
+reports is that step's alone. Linux carries a process's peak RSS across fork and exec into its
+children, so this module imports only the standard library: a driver that imports it (and no cloud
+SDK) spawns steps that start light. Baselines run in the same run as what they are compared with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NamedTuple
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT / "shared"
+MIB = 1024 * 1024
+#: the emulated controller's admin password; a blank controller's is its private IP
+PASSWORD = "bench-Password-1"
+BLANK_IP = "10.0.0.99"
+
+#: one measured step's result: {"seconds", "peak_rss_mib"}
+Sample = dict[str, float]
+#: runs one measured step: `step(kind, **args)`
+Step = Callable[..., Sample]
+
+
+def parse_size(text: str) -> int:
+    """`256M`, `1G`, `512K` or plain bytes."""
+    units = {"K": 1024, "M": MIB, "G": 1024 * MIB}
+    return int(text[:-1]) * units[text[-1].upper()] if text[-1].upper() in units else int(text)
+
+
+def child_env(*paths: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment with `paths` first on PYTHONPATH (the core lives in shared/, not installed)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [*map(str, paths), env.get("PYTHONPATH")]))
+    env.update(extra or {})
+    return env
+
+
+# A measured step: imports happen before the clock starts, so only the work is timed; backup and
+# restore are the product's own entry points, the same in every script.
+_STEP_HEAD = """\
+import json, os, resource, sys, time
+args = json.loads(sys.argv[1])
+kind = args["kind"]
+"""
+_CORE_IMPORTS = """\
+if kind in ("backup", "restore"):
+    from controller_backup.backup import run_backup
+    from controller_backup.restore import run_restore
+    from controller_backup.settings import Settings
+"""
+_CORE_STEPS = """\
+if kind == "backup":
+    settings = Settings.from_env({"CONTROLLER_URL": args["url"], "CONTROLLER_PASSWORD": args["password"],
+        "BACKUP_URL": args["store"], "BACKUP_MIN_SIZE_RATIO": "0"})
+    run_backup(settings, trigger="bench")
+elif kind == "restore":
+    settings = Settings.from_env({"CONTROLLER_URL": args["url"], "CONTROLLER_PASSWORD": args["password"],
+        "BACKUP_URL": args["store"]})
+    run_restore(settings, private_ip=args["private_ip"], force=args.get("force", False))
+"""
+_STEP_TAIL = """\
+seconds = time.perf_counter() - start
+peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_mib}))
+"""
+
+
+_STORE_STEPS = """\
+if kind == "store_put":
+    store = Store(args["bucket"], args["key"])
+    with open(args["path"], "rb") as src:
+        store.put(src, os.path.getsize(args["path"]), {"sha256": "bench"})
+elif kind == "store_download":
+    store = Store(args["bucket"], args["key"])
+    with open(args["path"], "wb") as out:
+        store.download(out)
+"""
+
+
+def step_script(imports: str, steps: str, store: str = "") -> str:
+    """The script of a measured step: `imports` (untimed; may branch on `kind` and `args`) and
+    `steps` (an `if kind == ...` chain) added to the shared backup and restore steps; with `store`
+    (`module:Class`), also `store_put` and `store_download` through that store class alone."""
+    if store:
+        module, name = store.split(":")
+        imports += f'if kind.startswith("store"):\n    from {module} import {name} as Store\n'
+        steps += _STORE_STEPS
+    clock = "start = time.perf_counter()\n"
+    return _STEP_HEAD + imports + _CORE_IMPORTS + clock + _CORE_STEPS + steps + _STEP_TAIL
+
+
+def run_step(script: str, kind: str, env: dict[str, str] | None = None, **args: Any) -> Sample:
+    """Run one measured step of `script` in a fresh interpreter; its seconds and peak RSS."""
+    proc = subprocess.run(
+        [sys.executable, "-c", script, json.dumps({"kind": kind, **args})],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1800,
+        env=env,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{kind} failed: {proc.stderr[-2000:]}")
+    result: Sample = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+# The raw controller baselines: log in, then plain urllib3 with no checks at all.
+_RAW_IMPORTS = r"""
+def login(url, password, username="admin"):
+    pool = urllib3.PoolManager(retries=False)
+    token = json.loads(pool.request("GET", url + "/v2/api", fields={"action": "get_api_token"}).data)
+    key = {"X-Access-Key": token["results"]["api_token"]}
+    answer = json.loads(pool.request("POST", url + "/v2/api", headers=key, encode_multipart=False,
+        fields={"action": "login", "username": username, "password": password}).data)
+    return pool, key, answer["CID"]
+
+import urllib3
+"""
+_RAW_STEPS = r"""
+if kind == "raw_export":
+    pool, key, cid = login(args["url"], args["password"])
+    response = pool.request("GET", args["url"] + "/v2/api", headers=key,
+        fields={"action": "export_config", "CID": cid}, preload_content=False)
+    with open(args["path"], "wb") as out:
+        for chunk in response.stream(1024 * 1024):
+            out.write(chunk)
+    response.release_conn()
+elif kind in ("raw_import", "raw_import_export"):
+    pool, key, cid = login(args["url"], args["password"])
+    size = os.path.getsize(args["path"])
+    boundary = "benchboundary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"action\"\r\n\r\nimport_config\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"CID\"\r\n\r\n{cid}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.tar\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n").encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    class Body:
+        def __init__(self):
+            self.parts = [head, open(args["path"], "rb"), tail]
+        def read(self, n=1024 * 1024):
+            while self.parts:
+                part = self.parts[0]
+                chunk = part[:n] if isinstance(part, bytes) else part.read(n)
+                if isinstance(part, bytes):
+                    self.parts[0] = part[n:]
+                if chunk:
+                    return chunk
+                self.parts.pop(0)
+            return b""
+    answer = pool.request("POST", args["url"] + "/v2/api", body=Body(), headers={**key,
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Content-Length": str(len(head) + size + len(tail))})
+    assert json.loads(answer.data)["return"], answer.data[:200]
+    if kind == "raw_import_export":
+        response = pool.request("GET", args["url"] + "/v2/api", headers=key,
+            fields={"action": "export_config", "CID": cid}, preload_content=False)
+        with open(args["path"] + ".check", "wb") as out:
+            for chunk in response.stream(1024 * 1024):
+                out.write(chunk)
+"""
+CONTROLLER_STEP = step_script(_RAW_IMPORTS, _RAW_STEPS)
+
+
+def controller_step(kind: str, **args: Any) -> Sample:
+    """A raw controller step (`raw_export`, `raw_import`, `raw_import_export`) or a backup or restore
+    into a local-folder store."""
+    return run_step(CONTROLLER_STEP, kind, **args)
+
+
+class EmulatorProcess:
+    """`controller-backup emulator` in its own process, so its memory is not the client's."""
+
+    def __init__(self, size: int, blank: bool = False) -> None:
+        cmd = [sys.executable, "-m", "controller_backup.cli", "emulator", "--port", "0", "--size", str(size)]
+        cmd += ["--blank", "--private-ip", BLANK_IP] if blank else ["--password", PASSWORD]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip().rsplit(" ", 1)[-1]
+        if not self.url.startswith("http"):
+            raise RuntimeError(f"emulator did not start: {self.url!r}")
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+    def __enter__(self) -> EmulatorProcess:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def raw_export(url: str, path: str) -> Sample:
+    """The least a backup moves from the controller: its export, straight into `path`."""
+    return controller_step("raw_export", url=url, password=PASSWORD, path=path)
+
+
+def raw_into_blank(size: int, kind: str, path: str) -> Sample:
+    """A raw import (or import + export) of `path` into a fresh blank emulator."""
+    with EmulatorProcess(size, blank=True) as blank:
+        return controller_step(kind, url=blank.url, password=BLANK_IP, path=path)
+
+
+def restore_into_blank(size: int, step: Step, store: str, **args: Any) -> Sample:
+    """`step("restore", ...)` from `store` into a fresh blank emulator (a restore needs a new one)."""
+    with EmulatorProcess(size, blank=True) as blank:
+        return step("restore", url=blank.url, password=PASSWORD, store=store, private_ip=BLANK_IP, **args)
+
+
+def median_seconds(samples: Iterable[Sample]) -> float:
+    """Medians, not means: the machine is shared, and one slow run should not move the figure."""
+    return float(statistics.median(s["seconds"] for s in samples))
+
+
+def ratio_row(
+    name: str,
+    samples: list[Sample],
+    baseline: float,
+    baseline_name: str,
+    size: int,
+    baseline_key: str = "baseline",
+) -> dict[str, Any]:
+    """A step's median seconds against a baseline measured in the same run, and its highest peak RSS."""
+    seconds = median_seconds(samples)
+    return {
+        "name": name,
+        "size_mib": round(size / MIB, 2),
+        "seconds": round(seconds, 3),
+        "ratio": round(seconds / baseline, 2),
+        baseline_key: baseline_name,
+        "peak_rss_mib": round(max(s["peak_rss_mib"] for s in samples), 1),
+    }
+
+
+#: each cloud's top-level packages: a cloud's function must load none of the others'
+CLOUD_PACKAGES = {
+    "aws": ("boto3", "botocore", "aws_lambda_powertools"),
+    "azure": ("azure",),
+    "gcp": ("google", "functions_framework"),
+}
+
+
+class ImportCase(NamedTuple):
+    """A cold-start case: `code` is timed, after `setup` (what a runtime has loaded already) and
+    with `path` first on sys.path."""
+
+    code: str
+    setup: str = ""
+    path: str = ""
+
+
+# Cold start: one case in a fresh interpreter; also names the foreign cloud modules it loaded.
+_IMPORT_SCRIPT = r"""
+import json, resource, sys, time
+code, setup, path, foreign_roots = sys.argv[1:5]
+before = set(sys.modules)
+if path:
+    sys.path.insert(0, path)
+exec(setup, {})
+start = time.perf_counter()
+exec(code, {})
+seconds = time.perf_counter() - start
+roots = set(foreign_roots.split(","))
+foreign = sorted(m for m in set(sys.modules) - before if m.split(".")[0] in roots)
+peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_mib, "foreign": foreign}))
+"""
+
+
+def _import_sample(case: ImportCase, foreign: str, env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _IMPORT_SCRIPT, case.code, case.setup, case.path, foreign],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env=env,
+        cwd=str(cwd),
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"cold start of {case.code!r} failed: {proc.stderr[-2000:]}")
+    sample: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return sample
+
+
+def cold_start_rows(
+    cloud: str,
+    cases: dict[str, ImportCase],
+    rows: list[tuple[str, str, str]],
+    repeats: int,
+    *,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Rows (case, label, baseline case): medians of `repeats` fresh interpreters per case.
+
+    The disk cache is warmed once first, and the repeats are interleaved so machine noise hits
+    every case alike. `foreign_modules` counts the modules of other clouds' packages that a case
+    loaded: there must be none.
+    """
+    roots = ",".join(p for other, packages in CLOUD_PACKAGES.items() if other != cloud for p in packages)
+    env = env if env is not None else child_env(SHARED)
+    for case in cases.values():
+        _import_sample(case, roots, env, cwd)
+    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in cases}
+    for _ in range(repeats):
+        for name, case in cases.items():
+            samples[name].append(_import_sample(case, roots, env, cwd))
+
+    def median(name: str, key: str) -> float:
+        return float(statistics.median(s[key] for s in samples[name]))
+
+    return [
+        {
+            "name": label,
+            "seconds": round(median(name, "seconds"), 3),
+            "ratio": round(median(name, "seconds") / median(baseline, "seconds"), 2),
+            "peak_rss_mib": round(median(name, "peak_rss_mib"), 1),
+            "rss_ratio": round(median(name, "peak_rss_mib") / median(baseline, "peak_rss_mib"), 2),
+            "foreign_modules": len({m for s in samples[name] for m in s["foreign"]}),
+        }
+        for name, label, baseline in rows
+    ]
+
+
+def argument_parser(doc: str) -> argparse.ArgumentParser:
+    """The options every script has: `--repeats` and `--json`; the module docstring as help."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", help="also write the rows to this file")
+    return parser
+
+
+def format_row(row: dict[str, Any]) -> str:
+    """`key=value` pairs, two spaces apart: how the cloud scripts print a row."""
+    return "  ".join(f"{k}={v}" for k, v in row.items())
+
+
+def cloud_main(
+    doc: str,
+    run: Callable[[int, int], list[dict[str, Any]]],
+    cold_start: Callable[[int], list[dict[str, Any]]],
+) -> int:
+    """The command line of a cloud script: transfer rows at `--size`, then the cold start."""
+    parser = argument_parser(doc)
+    parser.add_argument("--size", default="256M")
+    parser.add_argument("--cold-start-repeats", type=int, default=7)
+    parser.add_argument("--skip-transfer", action="store_true", help="only measure the cold start")
+    parser.add_argument("--no-cold-start", action="store_true", help="only measure the transfers")
+    args = parser.parse_args()
+    rows: list[dict[str, Any]] = []
+    if not args.skip_transfer:
+        rows += run(parse_size(args.size), args.repeats)
+    if not args.no_cold_start:
+        rows += cold_start(args.cold_start_repeats)
+    for r in rows:
+        print(format_row(r))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0
