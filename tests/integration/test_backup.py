@@ -73,6 +73,8 @@ def test_bad_export_is_refused_and_the_backup_survives(
     with pytest.raises(BackupError, match=message) as caught:
         backup(settings)
     assert caught.value.code in ("invalid-export", "controller")
+    assert not caught.value.transient
+    assert actions(controller, "export_config") == 2  # the good backup, then one try: never retried
 
 
 def test_export_dropped_midway_is_retried_then_refused(
