@@ -10,7 +10,9 @@ the least any tool must do to move the same bytes:
   baseline = `BlobClient.download_blob` to a file + raw multipart import + raw export
 
 Both sides use the same transfer concurrency (4). Every measured step runs in a fresh Python
-process, so its peak RSS is its own; the emulators and Azurite run in their own processes.
+process, so its peak RSS is its own; the emulators and Azurite run in their own processes, and the
+container is created in a child process too: this driver imports only the standard library (Linux
+carries a process's peak RSS across fork and exec into every step it spawns).
 `cold_start()` compares importing the function app against importing azure.storage.blob alone:
 import seconds and peak RSS, fresh interpreters, medians of several interleaved runs; it also
 counts any AWS or Google module the import loaded.
@@ -34,7 +36,7 @@ for extra in (ROOT, ROOT / "bench", ROOT / "shared"):
 import common  # noqa: E402
 from common import SHARED, ImportCase, median_seconds, ratio_row  # noqa: E402
 
-from tests.fixtures.azure import ACCOUNT, Azurite  # noqa: E402
+from tests.fixtures.azurite_server import ACCOUNT, Azurite, container_name  # noqa: E402
 
 CONCURRENCY = 4
 APP_DIR = ROOT / "functions" / "azure"
@@ -45,11 +47,15 @@ AZ_STEP = common.step_script(
     imports="""\
 if kind in ("raw_upload", "raw_download"):
     from azure.storage.blob import BlobClient
+elif kind == "create_container":
+    from azure.storage.blob import BlobServiceClient
 else:
     os.environ["AZURE_STORAGE_CONNECTION_STRING"] = args["cs"]
 """,
     steps="""\
-if kind == "raw_upload":
+if kind == "create_container":
+    BlobServiceClient.from_connection_string(args["cs"]).create_container(args["container"])
+elif kind == "raw_upload":
     blob = BlobClient.from_connection_string(args["cs"], args["container"], args["blob"])
     with open(args["path"], "rb") as source:
         blob.upload_blob(source, length=os.path.getsize(args["path"]), overwrite=True,
@@ -66,7 +72,7 @@ def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
     """Rows {"name", "seconds", "ratio", "peak_rss_mib"} for backup and restore at `size_bytes`."""
     azurite = Azurite(in_memory=False)
     try:
-        container = azurite.new_container()
+        container = container_name("bench")
         store = f"azblob://{ACCOUNT}/{container}/controller-backup.enc"
         step = functools.partial(
             common.run_step,
@@ -76,6 +82,7 @@ def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
             container=container,
             concurrency=CONCURRENCY,
         )
+        step("create_container")  # in a child: the SDK must not load into this driver
         with tempfile.TemporaryDirectory(prefix="bench-azure-") as tmp:
             raw_file, back_file = str(Path(tmp) / "raw.tar"), str(Path(tmp) / "down.tar")
             with common.EmulatorProcess(size_bytes) as source:

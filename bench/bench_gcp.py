@@ -46,11 +46,13 @@ BUCKET = "bench-backups"
 # The raw SDK steps and GcsStore's; backup and restore come with the script (common.step_script).
 STEP = common.step_script(
     imports="""\
-if kind.startswith("raw_gcs") or kind.startswith("store"):
+if kind.startswith("raw_gcs") or kind.startswith("store") or kind == "create_bucket":
     from google.cloud import storage
 """,
     steps="""\
-if kind == "raw_gcs_upload":
+if kind == "create_bucket":
+    storage.Client(project="bench").create_bucket(args["bucket"])
+elif kind == "raw_gcs_upload":
     bucket = storage.Client(project="bench").bucket(args["bucket"])
     blob = bucket.blob(args["key"], chunk_size=args.get("chunk_size"))
     with open(args["path"], "rb") as src:
@@ -65,12 +67,26 @@ elif kind == "raw_gcs_download":
 
 
 def _fake_gcs_module() -> Any:
-    """tests/fixtures/gcp.py: the one way this repository starts fake-gcs-server."""
+    """tests/fixtures/gcs_server.py: the one way this repository starts fake-gcs-server (standard
+    library only, so importing it keeps this driver light)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from tests.fixtures import gcp
+    from tests.fixtures import gcs_server
 
-    return gcp
+    return gcs_server
+
+
+def _fake_gcs_binary() -> Path:
+    """`gcs_server.fake_gcs_binary()`, called in a child process: it imports the wrapper package,
+    which must not load into this driver."""
+    code = "from tests.fixtures.gcs_server import fake_gcs_binary; print(fake_gcs_binary())"
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True, text=True, check=False, env=common.child_env(ROOT), timeout=60,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"fake-gcs-server binary not found: {proc.stderr[-2000:]}")
+    return Path(proc.stdout.strip())
 
 
 def _store_chunk_size() -> int:
@@ -99,17 +115,13 @@ def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
 
     with tempfile.TemporaryDirectory(prefix="bench-gcp-") as tmp_dir:
         tmp = Path(tmp_dir)
-        server = fake_gcs.start_fake_gcs(backend="filesystem", root=tmp / "gcs")
+        server = fake_gcs.start_fake_gcs(backend="filesystem", root=tmp / "gcs", binary=_fake_gcs_binary())
         env = common.child_env(
             SHARED, extra={"STORAGE_EMULATOR_HOST": server.url, "GOOGLE_CLOUD_PROJECT": "bench"}
         )
         step = functools.partial(common.run_step, STEP, env=env)
         try:
-            subprocess.run(
-                [sys.executable, "-c", "from google.cloud import storage; "
-                 f"storage.Client(project='bench').create_bucket({BUCKET!r})"],
-                check=True, env=env, timeout=60,
-            )  # fmt: skip
+            step("create_bucket", bucket=BUCKET)  # in a child: the SDK must not load into this driver
             store_url = f"gs://{BUCKET}/controller/backup.tar"
             raw_file, out = str(tmp / "raw.tar"), str(tmp / "down.tar")
             blob: dict[str, Any] = {"bucket": BUCKET, "key": f"raw/{uuid.uuid4().hex}.tar"}

@@ -4,7 +4,9 @@ the raw controller baselines, the cold-start import harness, and ratio rows.
 Every measured step runs as `python -c SCRIPT <json args>`, a fresh interpreter, so the peak RSS it
 reports is that step's alone. Linux carries a process's peak RSS across fork and exec into its
 children, so this module imports only the standard library: a driver that imports it (and no cloud
-SDK) spawns steps that start light. Baselines run in the same run as what they are compared with.
+SDK) spawns steps that start light. `check_light_driver()`, run before every measured step, fails
+loudly when a driver has loaded pytest, a cloud SDK or moto. Baselines run in the same run as what
+they are compared with.
 """
 
 from __future__ import annotations
@@ -101,8 +103,46 @@ def step_script(imports: str, steps: str, store: str = "") -> str:
     return _STEP_HEAD + imports + _CORE_IMPORTS + clock + _CORE_STEPS + steps + _STEP_TAIL
 
 
+#: top-level packages a driver must never load: on Linux a child's peak RSS starts from its parent's
+#: at spawn time (the high-water mark survives fork and exec), so any of these in the driver would
+#: raise the peak RSS of every measured step after it (pytest alone takes a bare interpreter from
+#: some 9 MiB to some 28 MiB)
+HEAVY_MODULES = frozenset({"pytest", "_pytest", "boto3", "botocore", "azure", "google", "moto"})
+
+
+def heavy_modules_loaded(modules: dict[str, Any] | None = None) -> list[str]:
+    """The modules of HEAVY_MODULES' packages loaded in this process (or in `modules`).
+
+    Bare namespace packages (no `__file__`, no code run) do not count: a `*-nspkg.pth` file in
+    site-packages puts `google` and `google.cloud` in every interpreter at startup.
+    """
+    modules = sys.modules if modules is None else modules
+    return sorted(
+        name
+        for name, module in list(modules.items())
+        if name.partition(".")[0] in HEAVY_MODULES and getattr(module, "__file__", None)
+    )
+
+
+def check_light_driver() -> None:
+    """Fail loudly if this driver has loaded a heavy module, which every measured step it spawns
+    would inherit as its peak RSS floor: do that work in a child process (a step kind) instead."""
+    heavy = heavy_modules_loaded()
+    if heavy:
+        roots = sorted({name.partition(".")[0] for name in heavy})
+        raise RuntimeError(
+            f"the benchmark driver has loaded {', '.join(roots)} ({len(heavy)} modules, e.g. "
+            f"{', '.join(heavy[:3])}): every step it spawns would inherit that peak "
+            "RSS (Linux carries it across fork and exec); import only the standard library in the "
+            "driver and do SDK work in a child process"
+        )
+
+
 def run_step(script: str, kind: str, env: dict[str, str] | None = None, **args: Any) -> Sample:
-    """Run one measured step of `script` in a fresh interpreter; its seconds and peak RSS."""
+    """Run one measured step of `script` in a fresh interpreter; its seconds and peak RSS.
+
+    First checks that this driver is light (`check_light_driver`)."""
+    check_light_driver()
     proc = subprocess.run(
         [sys.executable, "-c", script, json.dumps({"kind": kind, **args})],
         capture_output=True,
@@ -283,6 +323,7 @@ print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_mib, "foreign": forei
 
 
 def _import_sample(case: ImportCase, foreign: str, env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    check_light_driver()
     proc = subprocess.run(
         [sys.executable, "-c", _IMPORT_SCRIPT, case.code, case.setup, case.path, foreign],
         capture_output=True,
