@@ -330,3 +330,164 @@ def test_example_uses_the_module_and_the_packaged_zip() -> None:
     required = {n for n, v in _variables().items() if "default" not in v}
     assert required <= set(call), f"the example misses {required - set(call)}"
     assert json.dumps(call)  # plain data, as parsed
+
+
+# -- native mode ----------------------------------------------------------------------------------
+
+_NATIVE_COUNT = "${local.native_enabled ? 1 : 0}"
+_OBJECT_ACTIONS_READ = {"s3:GetObject", "s3:GetObjectVersion"}
+
+
+def _env_keys(expression: str) -> set[str]:
+    """The setting names a map expression (a literal, or merge(...) of literals) assigns."""
+    return set(re.findall(r"\b([A-Z][A-Z0-9_]+) = ", expression))
+
+
+def _native_statements(policy: str) -> list[dict[str, Any]]:
+    return _statements(f"{policy}_native")
+
+
+def test_native_mode_is_off_by_default_and_everything_native_hangs_on_it() -> None:
+    mode = _variables()["backup_mode"]
+    assert mode["default"] == "export"
+    assert 'contains(["export", "native"], var.backup_mode)' in mode["validation"][0]["condition"]
+    assert _locals()["native_enabled"] == '${var.backup_mode == "native"}'
+    # off: no policy, no policy document, no setting
+    for name in ("backup_native", "restore_native"):
+        assert _resources("aws_iam_role_policy")[name]["count"] == _NATIVE_COUNT
+        assert _blocks("data", "aws_iam_policy_document")[name]["count"] == _NATIVE_COUNT
+    env = _locals()["native_environment"]
+    assert env.startswith("${local.native_enabled ? merge(") and env.endswith(") : {}}")
+    # the export-mode policies never name the controller's bucket
+    for policy in ("backup", "restore", "scheduler"):
+        for statement in _statements(policy):
+            assert not any("native" in r or "CloudN" in r for r in statement["resources"]), policy
+    # the functions attach the native policies and settings only through those
+    functions = _resources("aws_lambda_function")
+    assert "${aws_iam_role_policy.backup_native}" in functions["backup"]["depends_on"]
+    assert "${aws_iam_role_policy.restore_native}" in functions["restore"]["depends_on"]
+    for function in functions.values():
+        assert "local.native_environment" in function["environment"][0]["variables"]
+
+
+def test_native_settings_are_the_ones_the_core_reads_for_an_aws_controller() -> None:
+    from controller_backup.native_bucket import AWS_FAMILY, parse_cloud_type
+    from controller_backup.settings import Settings
+
+    keys = _env_keys(_locals()["native_environment"])
+    required = {
+        "CONTROLLER_BACKUP_MODE",
+        "CONTROLLER_PRIVATE_IP",
+        "NATIVE_CLOUD_TYPE",
+        "NATIVE_ACCOUNT_NAME",
+        "NATIVE_BUCKET_URL",
+        "NATIVE_BACKUP_WAIT",
+        "NATIVE_AWS_ACCOUNT_NUMBER",
+    }
+    assert required <= keys <= required | {"NATIVE_AWS_ROLE_APP", "NATIVE_AWS_ROLE_EC2"}
+    sample = {
+        "CONTROLLER_BACKUP_MODE": "native",
+        "CONTROLLER_PRIVATE_IP": "10.0.1.25",
+        "NATIVE_CLOUD_TYPE": "aws",
+        "NATIVE_ACCOUNT_NAME": "backup-account",
+        "NATIVE_BUCKET_URL": "s3://controller-own-backups",
+        "NATIVE_BACKUP_WAIT": "300",
+        "NATIVE_AWS_ACCOUNT_NUMBER": "123456789012",
+        "NATIVE_AWS_ROLE_APP": "arn:aws:iam::123456789012:role/aviatrix-role-app",
+        "NATIVE_AWS_ROLE_EC2": "arn:aws:iam::123456789012:role/aviatrix-role-ec2",
+    }
+    base = {"CONTROLLER_URL": "https://c", "CONTROLLER_PASSWORD": "env:X", "BACKUP_URL": "s3://b/k"}
+    settings = Settings.from_env(base | {key: sample[key] for key in required})  # raises if one is missing
+    assert settings.mode == "native" and settings.native_bucket.params == {
+        "bucket_name": "controller-own-backups"
+    }
+    assert _env_keys(_locals()["max_age_environment"]) == {"RESTORE_MAX_BACKUP_AGE"}
+    # every cloud type the module can derive or accept is an S3 one
+    for cloud in re.findall(r'= "([a-z-]+)"', _locals()["native_cloud_type"]):
+        assert parse_cloud_type(cloud) in AWS_FAMILY
+
+
+def test_native_grants_name_only_the_controllers_cloudn_objects() -> None:
+    bucket = 'arn:${local.partition}:s3:::${coalesce(var.native_bucket_name, "-")}'
+    assert _locals()["native_bucket_arn"] == bucket
+    assert _locals()["native_objects_arn"] == bucket + "/CloudN_*"
+    allowed = {
+        "backup": {
+            "${local.native_objects_arn}": _OBJECT_ACTIONS_READ,
+            "${local.native_bucket_arn}": {"s3:ListBucket"},
+            "${statement.value}": {"kms:Decrypt"},
+        },
+        "restore": {
+            "${local.native_objects_arn}": _OBJECT_ACTIONS_READ | {"s3:PutObject", "s3:AbortMultipartUpload"},
+            "${local.native_bucket_arn}": {"s3:ListBucket"},
+            # the fresh backup a native restore ends with replaces the one object
+            "${local.object_arn}": {"s3:PutObject", "s3:AbortMultipartUpload"},
+            "${statement.value}": {"kms:Decrypt", "kms:GenerateDataKey"},
+        },
+    }
+    for policy, grants in allowed.items():
+        granted: dict[str, set[str]] = {}
+        for statement in _native_statements(policy):
+            assert statement.get("effect", "Allow") == "Allow" and "condition" not in statement
+            for resource in statement["resources"]:
+                assert resource in grants, f"{policy}: {resource} is broader than the controller's files"
+                granted.setdefault(resource, set()).update(statement["actions"])
+        for resource, actions in granted.items():
+            assert actions <= grants[resource], f"{policy}: {actions - grants[resource]} on {resource}"
+        # nothing missing either: read the controller's files and tell missing from forbidden
+        assert granted["${local.native_objects_arn}"] >= _OBJECT_ACTIONS_READ
+        assert granted["${local.native_bucket_arn}"] == {"s3:ListBucket"}
+    restore = {r: s["actions"] for s in _native_statements("restore") for r in s["resources"]}
+    assert "s3:PutObject" in restore["${local.native_objects_arn}"]
+    backup = {a for s in _native_statements("backup") for a in s["actions"]}
+    assert "s3:PutObject" not in backup, "the backup function never writes the controller's bucket"
+    # the customer key grant exists only when there is a key
+    for policy in ("backup", "restore"):
+        dynamic = _blocks("data", "aws_iam_policy_document")[f"{policy}_native"]["dynamic"][0]["statement"]
+        assert (
+            dynamic["for_each"]
+            == "${var.native_bucket_kms_key_arn == null ? [] : [var.native_bucket_kms_key_arn]}"
+        )
+
+
+def test_native_restore_fits_its_timeout_and_leaves_the_modules_key_out_of_the_controllers_bucket() -> None:
+    restore = _resources("aws_lambda_function")["restore"]
+    env = restore["environment"][0]["variables"]
+    assert env.startswith("${merge(local.restore_common_environment,")
+    # 840 s at the default 900 s timeout: RESTORE_TIME_LIMIT's own default
+    assert "RESTORE_TIME_LIMIT = tostring(var.restore_timeout_seconds - 60)" in env
+    assert int(_resolve(restore["timeout"])) - 60 == 840
+    dropped = _locals()["restore_common_environment"]
+    assert 'if !(local.native_enabled && name == "BACKUP_KMS_KEY_ID")' in dropped
+    assert "local.common_environment" in dropped
+    backup_env = _resources("aws_lambda_function")["backup"]["environment"][0]["variables"]
+    assert backup_env.startswith("${merge(local.common_environment,")
+
+
+def test_native_mode_refuses_a_plan_without_its_settings_or_with_a_short_backup_timeout() -> None:
+    conditions = [
+        p["condition"] for p in _resources("aws_lambda_function")["backup"]["lifecycle"][0]["precondition"]
+    ]
+    assert any(
+        all(
+            f"var.{name} != null" in c
+            for name in ("native_bucket_name", "native_account_name", "controller_private_ip")
+        )
+        for c in conditions
+    )
+    assert any("var.backup_timeout_seconds >= var.native_backup_wait_seconds + 120" in c for c in conditions)
+    assert all(c.startswith("${!local.native_enabled ||") for c in conditions), "export mode must pass"
+    wait = _variables()["native_backup_wait_seconds"]
+    assert wait["default"] == 300 and "<= 780" in wait["validation"][0]["condition"]
+
+
+def test_example_shows_a_native_mode_block() -> None:
+    text = (EXAMPLE / "main.tf").read_text()
+    for line in (
+        '# backup_mode            = "native"',
+        "# controller_private_ip",
+        "# native_bucket_name",
+        "# native_account_name",
+        "# backup_timeout_seconds = 600",
+    ):
+        assert line in text, line

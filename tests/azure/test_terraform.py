@@ -22,6 +22,7 @@ from tests.terraform.helpers import ROOT, run_checkov, terraform_fmt_problems
 MODULE = ROOT / "infra" / "terraform" / "azure"
 EXAMPLE = MODULE / "examples" / "basic"
 FUNCTION_PRINCIPAL = "${azurerm_function_app_flex_consumption.app.identity[0].principal_id}"
+NATIVE_COUNT = "${local.native_enabled ? 1 : 0}"
 
 
 @cache
@@ -154,9 +155,9 @@ def test_function_roles_are_scoped_to_this_deployment() -> None:
     function_roles = [
         (ra["scope"], ra["role_definition_name"])
         for ra in _resources("azurerm_role_assignment").values()
-        if ra["principal_id"] == FUNCTION_PRINCIPAL
+        if ra["principal_id"] == FUNCTION_PRINCIPAL and ra.get("count") != NATIVE_COUNT
     ]
-    assert len(function_roles) == 7
+    assert len(function_roles) == 7  # the native-mode roles are checked below
     for scope, role in function_roles:
         assert role in allowed.get(scope, set()), f"{role} on {scope} is not least privilege"
     backup_scopes = [scope for scope, _ in function_roles if "storage_account.backup" in scope]
@@ -218,3 +219,203 @@ def test_example_uses_the_module() -> None:
     required = {name for name, spec in _merged("variable").items() if "default" not in spec}
     assert "controller_password" in required
     assert required <= set(module), f"the example misses {required - set(module)}"
+
+
+# -- native mode ----------------------------------------------------------------------------------
+
+_BLOB = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+
+
+def _env_keys(expression: str) -> set[str]:
+    """The setting names a map expression assigns."""
+    return set(re.findall(r"\b([A-Z][A-Z0-9_]+) = ", expression))
+
+
+def _host_timeout_seconds() -> int:
+    host = json.loads((ROOT / "functions" / "azure" / "host.json").read_text())
+    hours, minutes, seconds = (int(p) for p in host["functionTimeout"].split(":"))
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def test_native_mode_is_off_by_default_and_everything_native_hangs_on_it() -> None:
+    mode = _merged("variable")["backup_mode"]
+    assert mode["default"] == "export"
+    assert 'contains(["export", "native"], var.backup_mode)' in mode["validation"][0]["condition"]
+    assert _merged("locals")["native_enabled"] == '${var.backup_mode == "native"}'
+    native = {
+        ("azurerm_role_definition", "native_files"),
+        ("azurerm_role_assignment", "native_files"),
+        ("azurerm_role_assignment", "native_arm_client_secret"),
+        ("azurerm_key_vault_secret", "native_arm_client_secret"),
+    }
+    for kind, name in native:
+        assert _resources(kind)[name]["count"] == NATIVE_COUNT, f"{kind}.{name} exists in export mode"
+    gated = {
+        (kind, name)
+        for kind in ("azurerm_role_definition", "azurerm_role_assignment", "azurerm_key_vault_secret")
+        for name, body in _resources(kind).items()
+        if body.get("count") == NATIVE_COUNT
+    }
+    assert gated == native
+    settings = _merged("locals")["native_app_settings"]
+    assert settings.startswith("${local.native_enabled ? {") and settings.endswith("} : {}}")
+    app_settings = _resources("azurerm_function_app_flex_consumption")["app"]["app_settings"]
+    assert "local.native_app_settings" in app_settings
+    # no export-mode role touches the controller's storage
+    for body in _resources("azurerm_role_assignment").values():
+        if body.get("count") != NATIVE_COUNT:
+            assert "native" not in body["scope"], body["scope"]
+
+
+def test_native_settings_are_the_ones_the_core_reads_for_an_azure_controller() -> None:
+    from controller_backup.settings import Settings
+
+    settings = _merged("locals")["native_app_settings"]
+    keys = _env_keys(settings)
+    required = {
+        "CONTROLLER_BACKUP_MODE",
+        "CONTROLLER_PRIVATE_IP",
+        "NATIVE_CLOUD_TYPE",
+        "NATIVE_ACCOUNT_NAME",
+        "NATIVE_BUCKET_URL",
+        "NATIVE_REGION",
+        "NATIVE_ARM_SUBSCRIPTION_ID",
+        "NATIVE_ARM_DIRECTORY_ID",
+        "NATIVE_ARM_CLIENT_ID",
+        "NATIVE_ARM_CLIENT_SECRET",
+    }
+    assert required | {"NATIVE_BACKUP_WAIT", "RESTORE_TIME_LIMIT"} == keys
+    guid = "6e1f3b8a-2c4d-4f5e-9a7b-0c1d2e3f4a5b"
+    sample = {
+        "CONTROLLER_BACKUP_MODE": "native",
+        "CONTROLLER_PRIVATE_IP": "10.0.1.25",
+        "NATIVE_CLOUD_TYPE": "azure",
+        "NATIVE_ACCOUNT_NAME": "backup-account",
+        "NATIVE_BUCKET_URL": "azblob://avxctlbackups/controller-backups",
+        "NATIVE_REGION": "westeurope",
+        "NATIVE_ARM_SUBSCRIPTION_ID": guid,
+        "NATIVE_ARM_DIRECTORY_ID": guid,
+        "NATIVE_ARM_CLIENT_ID": guid,
+        "NATIVE_ARM_CLIENT_SECRET": "azure-kv:vault/native-arm-client-secret",
+    }
+    base = {"CONTROLLER_URL": "https://c", "CONTROLLER_PASSWORD": "env:X", "BACKUP_URL": "azblob://a/b/c"}
+    parsed = Settings.from_env(base | {key: sample[key] for key in required})  # raises if one is missing
+    assert parsed.native_bucket.params == {
+        "storage_name": "avxctlbackups",
+        "container_name": "controller-backups",
+    }
+    assert 'NATIVE_CLOUD_TYPE = "azure"' in settings
+    assert 'NATIVE_BUCKET_URL = "azblob://${local.native_storage_account}/' in settings
+    # the secret is a reference to the module's vault, never a value
+    assert (
+        'NATIVE_ARM_CLIENT_SECRET = "azure-kv:${azurerm_key_vault.this.name}/${local.native_secret_name}"'
+        in settings
+    )
+    assert _merged("locals")["native_storage_account"] == '${try(local.native_account_id_parts[8], "-")}'
+    assert _env_keys(_merged("locals")["max_age_app_settings"]) == {"RESTORE_MAX_BACKUP_AGE"}
+
+
+def test_native_container_role_reads_and_writes_only_cloudn_blobs() -> None:
+    definition = _resources("azurerm_role_definition")["native_files"]
+    permissions = _one(definition, "permissions")
+    assert permissions["actions"] == [], "no control-plane action: no container delete or change"
+    assert sorted(permissions["data_actions"]) == sorted(
+        [f"{_BLOB}/read", f"{_BLOB}/write", f"{_BLOB}/add/action"]
+    ), "read and write blobs only: no delete, no wildcard"
+    assert not permissions.get("not_actions") and not permissions.get("not_data_actions")
+    assert definition["assignable_scopes"] == ["${local.native_resource_group_id}"] == [definition["scope"]]
+    assignment = _resources("azurerm_role_assignment")["native_files"]
+    assert assignment["principal_id"] == FUNCTION_PRINCIPAL
+    assert (
+        assignment["role_definition_id"]
+        == "${azurerm_role_definition.native_files[0].role_definition_resource_id}"
+    )
+    # on the one container, not the account or the resource group
+    assert assignment["scope"] == "${local.native_container_id}"
+    container_id = _merged("locals")["native_container_id"]
+    assert container_id == (
+        '${coalesce(var.native_storage_account_id, "-")}/blobServices/default/containers/'
+        '${coalesce(var.native_container_name, "-")}'
+    )
+    # every data action of the role is limited by the condition to the controller's files
+    assert assignment["condition_version"] == "2.0"
+    condition = assignment["condition"]
+    for action in permissions["data_actions"]:
+        assert f"!(ActionMatches{{'{action}'}}" in condition, f"{action} is not limited to CloudN_* blobs"
+    assert f"@Resource[{_BLOB}:path] StringLike 'CloudN_*'" in condition
+    assert f"@Request[{_BLOB}:prefix] StringStartsWith 'CloudN_'" in condition
+    assert condition.count("StringLike") + condition.count("StringStartsWith") == 2
+
+
+def test_native_arm_secret_is_write_only_and_readable_on_its_own() -> None:
+    secret = _resources("azurerm_key_vault_secret")["native_arm_client_secret"]
+    assert "value" not in secret and secret["value_wo"] == "${var.native_arm_client_secret}"
+    assert secret["value_wo_version"] == "${var.native_arm_client_secret_version}"
+    assert secret["key_vault_id"] == "${azurerm_key_vault.this.id}"
+    variable = _merged("variable")["native_arm_client_secret"]
+    assert variable["sensitive"] is True and variable["ephemeral"] is True
+    access = _resources("azurerm_role_assignment")["native_arm_client_secret"]
+    assert access["role_definition_name"] == "Key Vault Secrets User"
+    assert access["scope"] == (
+        "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.native_arm_client_secret[0].name}"
+    )
+    assert access["principal_id"] == FUNCTION_PRINCIPAL
+
+
+def test_native_waits_fit_the_function_timeout() -> None:
+    timeout = _host_timeout_seconds()
+    limit = int(_merged("locals")["restore_time_limit"])
+    assert 840 <= limit <= timeout - 60, "RESTORE_TIME_LIMIT must end the restore before the host does"
+    assert (
+        "RESTORE_TIME_LIMIT = tostring(local.restore_time_limit)" in _merged("locals")["native_app_settings"]
+    )
+    wait = _merged("variable")["native_backup_wait_seconds"]
+    assert wait["default"] == 300
+    maximum = int(re.search(r"<= (\d+)", wait["validation"][0]["condition"]).group(1))  # type: ignore[union-attr]
+    assert maximum <= timeout - 300
+
+
+def test_native_mode_refuses_a_plan_without_its_settings() -> None:
+    app = _resources("azurerm_function_app_flex_consumption")["app"]
+    conditions = [p["condition"] for p in _one(app, "lifecycle")["precondition"]]
+    assert all(c.startswith("${!local.native_enabled ||") for c in conditions), "export mode must pass"
+    for name in (
+        "controller_private_ip",
+        "native_account_name",
+        "native_storage_account_id",
+        "native_container_name",
+        "native_region",
+        "native_arm_subscription_id",
+        "native_arm_directory_id",
+        "native_arm_client_id",
+        "native_arm_client_secret",
+    ):
+        assert any(f"var.{name} != null" in c for c in conditions), name
+
+
+def test_native_variables_are_described_and_validated() -> None:
+    variables = _merged("variable")
+    native = [
+        n
+        for n in variables
+        if n.startswith("native_") or n in ("backup_mode", "controller_private_ip", "restore_max_backup_age")
+    ]
+    assert len(native) == 13
+    for name in native:
+        assert variables[name].get("description"), name
+        if name != "native_arm_client_secret":  # write-only: checked by the precondition
+            assert variables[name].get("validation"), f"variable {name} has no validation"
+    readme = (MODULE / "README.md").read_text()
+    missing = [name for name in native if f"`{name}`" not in readme]
+    assert missing == [], f"README.md does not document {missing}"
+
+
+def test_example_shows_a_native_mode_block() -> None:
+    text = (EXAMPLE / "main.tf").read_text()
+    for line in (
+        '# backup_mode                = "native"',
+        "# native_storage_account_id",
+        "# native_container_name",
+        "# native_arm_client_secret   = var.native_arm_client_secret",
+    ):
+        assert line in text, line

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MODULE = ROOT / "infra" / "terraform" / "gcp"
 EXAMPLE = MODULE / "examples" / "basic"
 MAIN = ROOT / "functions" / "gcp" / "main.py"
+NATIVE_COUNT = "${local.native_enabled ? 1 : 0}"
 
 
 @cache
@@ -153,7 +154,11 @@ def test_backup_bucket_is_versioned_private_and_prunes_old_versions() -> None:
 
 
 def test_secret_accessor_only_for_backup_and_restore() -> None:
-    accessors = resources("google_secret_manager_secret_iam_member")
+    accessors = {
+        name: body
+        for name, body in resources("google_secret_manager_secret_iam_member").items()
+        if body.get("count") != NATIVE_COUNT  # the native-mode secret is checked below
+    }
     assert list(accessors) == ["accessor"]
     accessor = accessors["accessor"]
     assert accessor["role"] == "roles/secretmanager.secretAccessor"
@@ -198,6 +203,187 @@ def test_example_uses_the_module() -> None:
     calls = {name: body for block in example["module"] for name, body in block.items()}
     assert calls["controller_backup"]["source"] == "../.."
     assert "dist/gcp/source.zip" in calls["controller_backup"]["source_zip"]
+
+
+# -- native mode ----------------------------------------------------------------------------------
+
+
+def _locals() -> dict[str, Any]:
+    return {k: v for block in module()["locals"] for k, v in block.items()}
+
+
+def _env_keys(expression: str) -> set[str]:
+    """The setting names a map expression assigns."""
+    return set(re.findall(r"\b([A-Z][A-Z0-9_]+) = ", expression))
+
+
+_NATIVE = {
+    ("google_project_iam_custom_role", "native_file_reader"),
+    ("google_storage_bucket_iam_member", "native_backup_reader"),
+    ("google_storage_bucket_iam_member", "native_restore_writer"),
+    ("google_storage_bucket_iam_member", "native_restore_fresh_backup"),
+    ("google_secret_manager_secret", "native_gcp_credentials"),
+    ("google_secret_manager_secret_version", "native_gcp_credentials"),
+    ("google_secret_manager_secret_iam_member", "native_gcp_credentials_restore"),
+}
+
+
+def test_native_mode_is_off_by_default_and_everything_native_hangs_on_it() -> None:
+    mode = variable("backup_mode")
+    assert mode["default"] == "export"
+    assert 'contains(["export", "native"], var.backup_mode)' in one(mode["validation"])["condition"]
+    assert _locals()["native_enabled"] == '${var.backup_mode == "native"}'
+    for kind, name in _NATIVE:
+        assert resources(kind)[name]["count"].startswith("${local.native_enabled"), f"{kind}.{name}"
+    for kind in {kind for kind, _ in _NATIVE}:
+        for name in resources(kind):
+            if "native" in name:
+                assert (kind, name) in _NATIVE, f"{kind}.{name} is not gated on native mode"
+    assert resources("google_secret_manager_secret_version")["native_gcp_credentials"]["count"] == (
+        "${local.native_enabled && var.native_gcp_credentials != null ? 1 : 0}"
+    )
+    for name in ("native_env", "native_restore_http_env", "native_restore_event_env"):
+        value = _locals()[name]
+        assert value.startswith("${local.native_enabled ? {") and value.endswith("} : {}}"), name
+    assert "local.native_env" in _locals()["common_env"]
+    # no export-mode binding names the controller's bucket
+    for name, body in resources("google_storage_bucket_iam_member").items():
+        if body.get("count") != NATIVE_COUNT:
+            assert "native" not in body["bucket"], name
+
+
+def test_native_settings_are_the_ones_the_core_reads_for_a_gcp_controller() -> None:
+    from controller_backup.settings import Settings
+
+    keys = _env_keys(_locals()["native_env"])
+    required = {
+        "CONTROLLER_BACKUP_MODE",
+        "CONTROLLER_PRIVATE_IP",
+        "NATIVE_CLOUD_TYPE",
+        "NATIVE_ACCOUNT_NAME",
+        "NATIVE_BUCKET_URL",
+        "NATIVE_GCP_PROJECT_ID",
+        "NATIVE_GCP_CREDENTIALS",
+    }
+    assert required | {"NATIVE_BACKUP_WAIT"} == keys
+    sample = {
+        "CONTROLLER_BACKUP_MODE": "native",
+        "CONTROLLER_PRIVATE_IP": "10.0.0.10",
+        "NATIVE_CLOUD_TYPE": "gcp",
+        "NATIVE_ACCOUNT_NAME": "backup-account",
+        "NATIVE_BUCKET_URL": "gs://controller-own-backups",
+        "NATIVE_GCP_PROJECT_ID": "network-ops-prod",
+        "NATIVE_GCP_CREDENTIALS": "gcp-sm:projects/p/secrets/s/versions/latest",
+    }
+    base = {"CONTROLLER_URL": "https://c", "CONTROLLER_PASSWORD": "env:X", "BACKUP_URL": "gs://b/k"}
+    parsed = Settings.from_env(base | {key: sample[key] for key in required})  # raises if one is missing
+    assert parsed.native_bucket.params == {"bucket_name": "controller-own-backups"}
+    env = _locals()["native_env"]
+    assert 'NATIVE_CLOUD_TYPE = "gcp"' in env and 'NATIVE_BUCKET_URL = "gs://${' in env
+    # a reference to the module's secret, never a value
+    assert (
+        'NATIVE_GCP_CREDENTIALS = "gcp-sm:${google_secret_manager_secret.native_gcp_credentials[0].id}'
+        '/versions/latest"'
+    ) in env
+    assert variable("native_gcp_credentials")["sensitive"] is True
+
+
+def test_native_bucket_grants_are_conditioned_on_cloudn_objects() -> None:
+    prefix = _locals()["native_files_resource"]
+    assert prefix == 'projects/_/buckets/${coalesce(var.native_bucket_name, "-")}/objects/CloudN_'
+    members = resources("google_storage_bucket_iam_member")
+    expected = {
+        "native_backup_reader": (
+            "${google_service_account.backup.email}",
+            "${google_project_iam_custom_role.native_file_reader[0].id}",
+        ),
+        "native_restore_writer": (
+            "${google_service_account.restore.email}",
+            "${google_project_iam_custom_role.object_writer.id}",
+        ),
+    }
+    for name, (account, role) in expected.items():
+        member = members[name]
+        assert member["bucket"] == '${coalesce(var.native_bucket_name, "-")}', name
+        assert member["member"] == f"serviceAccount:{account}", name
+        assert member["role"] == role, name
+        expression = one(member["condition"])["expression"]
+        assert expression == 'resource.name.startsWith("${local.native_files_resource}")', name
+    # the backup identity only reads (no list: listing is a bucket-level call a condition cannot limit)
+    reader = resources("google_project_iam_custom_role")["native_file_reader"]
+    assert reader["permissions"] == ["storage.objects.get"]
+    # nothing else is granted on the controller's bucket
+    on_native_bucket = {n for n, b in members.items() if "native_bucket_name" in b["bucket"]}
+    assert on_native_bucket == set(expected)
+    # a native restore ends with a fresh backup: the restore identity may replace the one object
+    fresh = members["native_restore_fresh_backup"]
+    assert fresh["bucket"] == "${google_storage_bucket.backups.name}"
+    assert fresh["member"] == "serviceAccount:${google_service_account.restore.email}"
+    assert one(fresh["condition"])["expression"] == 'resource.name == "${local.object_resource}"'
+
+
+def test_native_credentials_secret_is_readable_by_restore_only() -> None:
+    secret = resources("google_secret_manager_secret")["native_gcp_credentials"]
+    assert secret["secret_id"] == "${var.name}-native-gcp-credentials"
+    accessors = {
+        name: body
+        for name, body in resources("google_secret_manager_secret_iam_member").items()
+        if "native_gcp_credentials" in body["secret_id"]
+    }
+    assert list(accessors) == ["native_gcp_credentials_restore"]
+    accessor = accessors["native_gcp_credentials_restore"]
+    assert accessor["member"] == "serviceAccount:${google_service_account.restore.email}"
+    assert accessor["role"] == "roles/secretmanager.secretAccessor"
+    assert "for_each" not in accessor
+
+
+def test_native_restores_stop_before_their_function_does() -> None:
+    functions = resources("google_cloudfunctions2_function")
+    for name, local_name in (
+        ("restore", "native_restore_http_env"),
+        ("restore_event", "native_restore_event_env"),
+    ):
+        config = one(functions[name]["service_config"])
+        assert f"local.{local_name}" in config["environment_variables"], name
+        limit = int(re.search(r'RESTORE_TIME_LIMIT = "(\d+)"', _locals()[local_name]).group(1))  # type: ignore[union-attr]
+        assert limit <= config["timeout_seconds"] - 60, f"{name}: RESTORE_TIME_LIMIT {limit} s"
+    # the backup's wait for the controller's file ends inside the shortest backup function
+    wait = variable("native_backup_wait_seconds")
+    maximum = int(re.search(r"<= (\d+)", one(wait["validation"])["condition"]).group(1))  # type: ignore[union-attr]
+    shortest = min(one(functions[n]["service_config"])["timeout_seconds"] for n in ("backup", "backup_event"))
+    assert maximum <= shortest - 120
+
+
+def test_native_mode_refuses_a_plan_without_its_settings() -> None:
+    backup = resources("google_cloudfunctions2_function")["backup"]
+    condition = one(one(backup["lifecycle"])["precondition"])["condition"]
+    assert condition.startswith("${!local.native_enabled ||"), "export mode must pass"
+    for name in ("native_bucket_name", "native_account_name", "controller_private_ip"):
+        assert f"var.{name} != null" in condition, name
+
+
+def test_native_variables_are_described_and_validated_and_documented() -> None:
+    names = [
+        "backup_mode",
+        "controller_private_ip",
+        "native_bucket_name",
+        "native_account_name",
+        "native_gcp_project_id",
+        "native_gcp_credentials",
+        "native_backup_wait_seconds",
+        "restore_max_backup_age",
+    ]
+    readme = (MODULE / "README.md").read_text()
+    for name in names:
+        assert variable(name).get("description"), name
+        assert variable(name).get("validation"), name
+        assert f"`{name}`" in readme, name
+
+
+def test_example_shows_a_native_mode_block() -> None:
+    text = (EXAMPLE / "main.tf").read_text()
+    for line in ('# backup_mode           = "native"', "# native_bucket_name", "# native_account_name"):
+        assert line in text, line
 
 
 @pytest.mark.slow

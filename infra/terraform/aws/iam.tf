@@ -218,3 +218,88 @@ resource "aws_iam_policy" "invoke" {
   policy      = data.aws_iam_policy_document.invoke.json
   tags        = var.tags
 }
+
+# -- native mode: the controller's own bucket -----------------------------------------------------
+# Only with backup_mode = "native". The controller writes CloudN_<ip>_save_cloudx_config.enc and
+# CloudN_<ip>_save_cloudx_version.txt at the root of its bucket: the backup function reads them,
+# the restore function reads them and writes the stored backup back under the old controller's
+# name. Object actions name only CloudN_* keys. s3:ListBucket is on the bucket without an
+# s3:prefix condition: S3 answers a missing key with 404 (the "no file yet" the backup waits on)
+# only to a caller allowed to list the bucket, and that check is made for a HEAD or GET, which
+# carries no prefix; without it the wait would see 403 "access denied". It reveals key names only.
+# A controller bucket in another account also needs a bucket policy there granting these roles.
+
+data "aws_iam_policy_document" "backup_native" {
+  count = local.native_enabled ? 1 : 0
+
+  statement {
+    sid = "ReadTheControllersBackupFiles"
+    # GetObjectVersion: a download is pinned to the version its HEAD saw.
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = [local.native_objects_arn]
+  }
+
+  statement {
+    sid       = "TellMissingFromDeniedInTheControllersBucket"
+    actions   = ["s3:ListBucket"]
+    resources = [local.native_bucket_arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.native_bucket_kms_key_arn == null ? [] : [var.native_bucket_kms_key_arn]
+    content {
+      sid       = "DecryptTheControllersBackupFiles"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "restore_native" {
+  count = local.native_enabled ? 1 : 0
+
+  statement {
+    sid = "ReadAndPutBackTheControllersBackupFile"
+    # PutObject: the stored backup goes back as CloudN_<old ip>_save_cloudx_config.enc for
+    # restore_cloudx_config; AbortMultipartUpload: a failed upload cleans up after itself.
+    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload"]
+    resources = [local.native_objects_arn]
+  }
+
+  statement {
+    sid       = "TellMissingFromDeniedInTheControllersBucket"
+    actions   = ["s3:ListBucket"]
+    resources = [local.native_bucket_arn]
+  }
+
+  statement {
+    sid = "StoreTheRestoredControllersFreshBackup"
+    # A native restore ends with a backup of the restored controller, stored as the one object
+    # through the backup's checks (conditional write): the proof that it can back itself up.
+    actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+    resources = [local.object_arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.native_bucket_kms_key_arn == null ? [] : [var.native_bucket_kms_key_arn]
+    content {
+      sid       = "UseTheControllersBucketKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "backup_native" {
+  count  = local.native_enabled ? 1 : 0
+  name   = "controller-backup-native"
+  role   = aws_iam_role.backup.id
+  policy = data.aws_iam_policy_document.backup_native[0].json
+}
+
+resource "aws_iam_role_policy" "restore_native" {
+  count  = local.native_enabled ? 1 : 0
+  name   = "controller-restore-native"
+  role   = aws_iam_role.restore.id
+  policy = data.aws_iam_policy_document.restore_native[0].json
+}

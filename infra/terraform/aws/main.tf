@@ -40,4 +40,39 @@ locals {
     POWERTOOLS_PARAMETERS_MAX_AGE = "5"
   }
   ca_environment = var.controller_ca_bundle == null ? {} : { CONTROLLER_CA_BUNDLE = var.controller_ca_bundle }
+
+  # -- native mode (off by default: then none of the following reaches a function or a policy) --
+  native_enabled = var.backup_mode == "native"
+  native_cloud_type = coalesce(var.native_cloud_type, lookup(
+    { "aws" = "aws", "aws-us-gov" = "aws-gov", "aws-cn" = "aws-china" }, local.partition, "aws"
+  ))
+  # The controller's bucket, and the only objects in it the functions may touch: the files the
+  # controller names CloudN_<private ip>_save_cloudx_config.enc / ..._version.txt.
+  native_bucket_arn  = "arn:${local.partition}:s3:::${coalesce(var.native_bucket_name, "-")}"
+  native_objects_arn = "arn:${local.partition}:s3:::${coalesce(var.native_bucket_name, "-")}/CloudN_*"
+
+  native_environment = local.native_enabled ? merge(
+    {
+      CONTROLLER_BACKUP_MODE    = "native"
+      CONTROLLER_PRIVATE_IP     = coalesce(var.controller_private_ip, "-")
+      NATIVE_CLOUD_TYPE         = local.native_cloud_type
+      NATIVE_ACCOUNT_NAME       = coalesce(var.native_account_name, "-")
+      NATIVE_BUCKET_URL         = "s3://${coalesce(var.native_bucket_name, "-")}"
+      NATIVE_BACKUP_WAIT        = tostring(var.native_backup_wait_seconds)
+      NATIVE_AWS_ACCOUNT_NUMBER = coalesce(var.native_aws_account_number, local.account_id)
+    },
+    var.native_aws_role_app == null ? {} : { NATIVE_AWS_ROLE_APP = var.native_aws_role_app },
+    var.native_aws_role_ec2 == null ? {} : { NATIVE_AWS_ROLE_EC2 = var.native_aws_role_ec2 },
+  ) : {}
+  max_age_environment = var.restore_max_backup_age == null ? {} : { RESTORE_MAX_BACKUP_AGE = var.restore_max_backup_age }
+
+  # Native mode: restore writes the controller's file into the controller's bucket. The S3 store
+  # applies BACKUP_KMS_KEY_ID to every object it writes, so with it set that file would be
+  # encrypted under this module's key, which the controller's own roles cannot decrypt. The restore
+  # function therefore goes without it in native mode; the backup bucket's default encryption
+  # (SSE-KMS with this module's key) still encrypts the backup object and the restore markers.
+  restore_common_environment = {
+    for name, value in local.common_environment : name => value
+    if !(local.native_enabled && name == "BACKUP_KMS_KEY_ID")
+  }
 }

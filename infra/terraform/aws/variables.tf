@@ -338,6 +338,130 @@ variable "log_level" {
   }
 }
 
+# -- native mode: a real Aviatrix controller writes its own backup file into its own bucket --------
+# Off by default (export mode). See README.md "Using it with a real controller".
+
+variable "backup_mode" {
+  description = "CONTROLLER_BACKUP_MODE: \"export\" (the export API; the emulator and demos) or \"native\" (a real Aviatrix controller writes CloudN_<ip>_save_cloudx_config.enc into native_bucket_name, the functions read it and, on a restore, write it back)."
+  type        = string
+  default     = "export"
+
+  validation {
+    condition     = contains(["export", "native"], var.backup_mode)
+    error_message = "backup_mode must be export or native."
+  }
+}
+
+variable "controller_private_ip" {
+  description = "Native mode: the controller's private IPv4 address (CONTROLLER_PRIVATE_IP); its backup file is named after it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.controller_private_ip == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$", var.controller_private_ip))
+    error_message = "controller_private_ip must be an IPv4 address such as 10.0.1.25."
+  }
+}
+
+variable "native_bucket_name" {
+  description = "Native mode: the S3 bucket the controller writes its own backup into (NATIVE_BUCKET_URL=s3://<name>). The functions may read, and restore may write, only its CloudN_* objects."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.native_bucket_name == null || (can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", coalesce(var.native_bucket_name, "-"))) && !can(regex("\\.\\.", coalesce(var.native_bucket_name, "-"))))
+    error_message = "native_bucket_name must be a valid S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)."
+  }
+}
+
+variable "native_bucket_kms_key_arn" {
+  description = "Native mode: the KMS key that encrypts the controller's bucket, if it uses SSE-KMS with a customer-managed key (the functions get kms:Decrypt, restore also kms:GenerateDataKey). Null: SSE-S3 or an AWS-managed key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.native_bucket_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", coalesce(var.native_bucket_kms_key_arn, "-")))
+    error_message = "native_bucket_kms_key_arn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)."
+  }
+}
+
+variable "native_cloud_type" {
+  description = "Native mode: NATIVE_CLOUD_TYPE of the controller's bucket, aws, aws-gov or aws-china. Null derives it from the deployment's partition."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.native_cloud_type == null || contains(["aws", "aws-gov", "aws-china"], coalesce(var.native_cloud_type, "-"))
+    error_message = "native_cloud_type must be aws, aws-gov or aws-china (an S3 bucket)."
+  }
+}
+
+variable "native_account_name" {
+  description = "Native mode: the controller's access account that writes its bucket (NATIVE_ACCOUNT_NAME); a replacement gets it under this name."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.native_account_name == null || can(regex("^[A-Za-z0-9_.@-]{1,128}$", coalesce(var.native_account_name, "-")))
+    error_message = "native_account_name must be 1-128 letters, digits, '.', '_', '-' or '@'."
+  }
+}
+
+variable "native_aws_account_number" {
+  description = "Native mode: AWS account of that access account (NATIVE_AWS_ACCOUNT_NUMBER). Null: the account this module deploys into."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.native_aws_account_number == null || can(regex("^[0-9]{12}$", coalesce(var.native_aws_account_number, "-")))
+    error_message = "native_aws_account_number must be 12 digits."
+  }
+}
+
+variable "native_aws_role_app" {
+  description = "Native mode: the access account's app role ARN (NATIVE_AWS_ROLE_APP). Null: aviatrix-role-app in native_aws_account_number."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.native_aws_role_app == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@/_-]+$", coalesce(var.native_aws_role_app, "-")))
+    error_message = "native_aws_role_app must be an IAM role ARN."
+  }
+}
+
+variable "native_aws_role_ec2" {
+  description = "Native mode: the access account's EC2 role ARN (NATIVE_AWS_ROLE_EC2). Null: aviatrix-role-ec2 in native_aws_account_number."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.native_aws_role_ec2 == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@/_-]+$", coalesce(var.native_aws_role_ec2, "-")))
+    error_message = "native_aws_role_ec2 must be an IAM role ARN."
+  }
+}
+
+variable "native_backup_wait_seconds" {
+  description = "Native mode: seconds a backup waits for the controller's new file (NATIVE_BACKUP_WAIT). backup_timeout_seconds must exceed it by at least 120 s."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.native_backup_wait_seconds >= 30 && var.native_backup_wait_seconds <= 780
+    error_message = "native_backup_wait_seconds must be between 30 and 780 (a Lambda stops at 900 s)."
+  }
+}
+
+variable "restore_max_backup_age" {
+  description = "RESTORE_MAX_BACKUP_AGE: a restore refuses a backup older than this (seconds, or 90m, 72h, 3d) unless forced. Null: the core's default, 3d."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.restore_max_backup_age == null || can(regex("^[0-9]+(\\.[0-9]+)?[smhdSMHD]?$", coalesce(var.restore_max_backup_age, "-")))
+    error_message = "restore_max_backup_age must be seconds or a number with s, m, h or d (e.g. 72h)."
+  }
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

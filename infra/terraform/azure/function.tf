@@ -59,7 +59,24 @@ resource "azurerm_function_app_flex_consumption" "app" {
       REPLACEMENT_VM_TAG         = var.replacement_vm_tag
     },
     var.controller_ca_bundle == null ? {} : { CONTROLLER_CA_BUNDLE = var.controller_ca_bundle },
+    local.native_app_settings,
+    local.max_age_app_settings,
   )
+
+  lifecycle {
+    precondition {
+      condition = !local.native_enabled || alltrue([
+        var.controller_private_ip != null, var.native_account_name != null,
+        var.native_storage_account_id != null, var.native_container_name != null, var.native_region != null,
+        var.native_arm_subscription_id != null, var.native_arm_directory_id != null, var.native_arm_client_id != null,
+      ])
+      error_message = "backup_mode = \"native\" needs controller_private_ip, native_account_name, native_storage_account_id, native_container_name, native_region and native_arm_subscription_id / _directory_id / _client_id."
+    }
+    precondition {
+      condition     = !local.native_enabled || var.native_arm_client_secret != null
+      error_message = "backup_mode = \"native\" needs native_arm_client_secret (written to Key Vault, write-only)."
+    }
+  }
 }
 
 # -- what the function's identity may do: one container, one secret, its own host account --

@@ -153,3 +153,146 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+# -- native mode: a real Aviatrix controller writes its own backup file into its own container ----
+# Off by default (export mode). See README.md "Using it with a real controller".
+
+variable "backup_mode" {
+  description = "CONTROLLER_BACKUP_MODE: \"export\" (the export API; the emulator and demos) or \"native\" (a real Aviatrix controller writes CloudN_<ip>_save_cloudx_config.enc into native_container_name, the function reads it and, on a restore, writes it back)."
+  type        = string
+  default     = "export"
+
+  validation {
+    condition     = contains(["export", "native"], var.backup_mode)
+    error_message = "backup_mode must be export or native."
+  }
+}
+
+variable "controller_private_ip" {
+  description = "Native mode: the controller's private IPv4 address (CONTROLLER_PRIVATE_IP); its backup file is named after it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.controller_private_ip == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$", var.controller_private_ip))
+    error_message = "controller_private_ip must be an IPv4 address such as 10.0.1.25."
+  }
+}
+
+variable "native_storage_account_id" {
+  description = "Native mode: resource id of the storage account the controller writes its backup into (/subscriptions/.../resourceGroups/.../providers/Microsoft.Storage/storageAccounts/NAME)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.native_storage_account_id == null || can(regex("^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\\.Storage/storageAccounts/[a-z0-9]{3,24}$", var.native_storage_account_id))
+    error_message = "native_storage_account_id must be a storage account resource id."
+  }
+}
+
+variable "native_container_name" {
+  description = "Native mode: the container in native_storage_account_id the controller writes into (NATIVE_BUCKET_URL=azblob://ACCOUNT/CONTAINER). The function may read and write only its CloudN_* blobs."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.native_container_name == null || can(regex("^[a-z0-9](-?[a-z0-9])+$", var.native_container_name)) && length(coalesce(var.native_container_name, "xxx")) <= 63
+    error_message = "native_container_name must be a container name: 3-63 lowercase letters, digits and single hyphens."
+  }
+}
+
+variable "native_region" {
+  description = "Native mode: Azure region of that storage account (NATIVE_REGION), e.g. \"westeurope\"."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.native_region == null || can(regex("^[a-z][a-z0-9]+$", var.native_region))
+    error_message = "native_region must be an Azure region name such as westeurope."
+  }
+}
+
+variable "native_account_name" {
+  description = "Native mode: the controller's access account that writes its container (NATIVE_ACCOUNT_NAME); a replacement gets it under this name."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.native_account_name == null || can(regex("^[A-Za-z0-9_.@-]{1,128}$", var.native_account_name))
+    error_message = "native_account_name must be 1-128 letters, digits, '.', '_', '-' or '@'."
+  }
+}
+
+variable "native_arm_subscription_id" {
+  description = "Native mode: subscription of the access account's service principal (NATIVE_ARM_SUBSCRIPTION_ID)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.native_arm_subscription_id == null || can(regex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", var.native_arm_subscription_id))
+    error_message = "native_arm_subscription_id must be a GUID."
+  }
+}
+
+variable "native_arm_directory_id" {
+  description = "Native mode: tenant (directory) of the service principal (NATIVE_ARM_DIRECTORY_ID)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.native_arm_directory_id == null || can(regex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", var.native_arm_directory_id))
+    error_message = "native_arm_directory_id must be a GUID."
+  }
+}
+
+variable "native_arm_client_id" {
+  description = "Native mode: application (client) id of the service principal (NATIVE_ARM_CLIENT_ID)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.native_arm_client_id == null || can(regex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", var.native_arm_client_id))
+    error_message = "native_arm_client_id must be a GUID."
+  }
+}
+
+variable "native_arm_client_secret" {
+  description = "Native mode: the service principal's client secret, written to Key Vault as a write-only value (never stored in the Terraform state); the function gets NATIVE_ARM_CLIENT_SECRET=azure-kv:VAULT/native-arm-client-secret. Bump native_arm_client_secret_version to write a new one."
+  type        = string
+  default     = null
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "native_arm_client_secret_version" {
+  description = "Native mode: increment to write a new native_arm_client_secret into Key Vault."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.native_arm_client_secret_version >= 1
+    error_message = "native_arm_client_secret_version must be 1 or more."
+  }
+}
+
+variable "native_backup_wait_seconds" {
+  description = "Native mode: seconds a backup waits for the controller's new file (NATIVE_BACKUP_WAIT); it must end well inside host.json's 30-minute function timeout."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.native_backup_wait_seconds >= 30 && var.native_backup_wait_seconds <= 1500
+    error_message = "native_backup_wait_seconds must be between 30 and 1500."
+  }
+}
+
+variable "restore_max_backup_age" {
+  description = "RESTORE_MAX_BACKUP_AGE: a restore refuses a backup older than this (seconds, or 90m, 72h, 3d) unless forced. Null: the core's default, 3d."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.restore_max_backup_age == null || can(regex("^[0-9]+(\\.[0-9]+)?[smhdSMHD]?$", var.restore_max_backup_age))
+    error_message = "restore_max_backup_age must be seconds or a number with s, m, h or d (e.g. 72h)."
+  }
+}

@@ -37,6 +37,13 @@ resource "google_cloudfunctions2_function" "backup" {
   kms_key_name = var.kms_key_name
 
   depends_on = [google_project_service.apis, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_source]
+
+  lifecycle {
+    precondition {
+      condition     = !local.native_enabled || (var.native_bucket_name != null && var.native_account_name != null && var.controller_private_ip != null)
+      error_message = "backup_mode = \"native\" needs native_bucket_name, native_account_name and controller_private_ip."
+    }
+  }
 }
 
 resource "google_cloudfunctions2_function" "restore" {
@@ -68,7 +75,7 @@ resource "google_cloudfunctions2_function" "restore" {
     service_account_email            = google_service_account.restore.email
     vpc_connector                    = var.vpc_connector
     vpc_connector_egress_settings    = var.vpc_connector == null ? null : "PRIVATE_RANGES_ONLY"
-    environment_variables            = merge(local.common_env, { CONTROLLER_READY_TIMEOUT = "1800" })
+    environment_variables            = merge(local.common_env, { CONTROLLER_READY_TIMEOUT = "1800" }, local.native_restore_http_env)
   }
 
   kms_key_name = var.kms_key_name
@@ -176,7 +183,7 @@ resource "google_cloudfunctions2_function" "restore_event" {
       CONTROLLER_READY_TIMEOUT      = "420"
       RESTORE_INSTANCE_NAME_PATTERN = var.controller_instance_name_pattern
       RESTORE_TARGET_URL            = var.restore_target_url
-    })
+    }, local.native_restore_event_env)
   }
 
   event_trigger {

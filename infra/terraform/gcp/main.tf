@@ -25,7 +25,30 @@ locals {
       LOG_EXECUTION_ID      = "true"
     },
     var.controller_ca_bundle == null ? {} : { CONTROLLER_CA_BUNDLE = var.controller_ca_bundle },
+    local.native_env,
+    var.restore_max_backup_age == null ? {} : { RESTORE_MAX_BACKUP_AGE = var.restore_max_backup_age },
   )
+
+  # -- native mode (off by default: then none of the following reaches a function or a binding) --
+  native_enabled = var.backup_mode == "native"
+  # The controller's own files, CloudN_<private ip>_save_cloudx_config.enc / ..._version.txt, as
+  # IAM conditions see them: the only objects of its bucket the functions may touch.
+  native_files_resource = "projects/_/buckets/${coalesce(var.native_bucket_name, "-")}/objects/CloudN_"
+  native_env = local.native_enabled ? {
+    CONTROLLER_BACKUP_MODE = "native"
+    CONTROLLER_PRIVATE_IP  = coalesce(var.controller_private_ip, "-")
+    NATIVE_CLOUD_TYPE      = "gcp"
+    NATIVE_ACCOUNT_NAME    = coalesce(var.native_account_name, "-")
+    NATIVE_BUCKET_URL      = "gs://${coalesce(var.native_bucket_name, "-")}"
+    NATIVE_BACKUP_WAIT     = tostring(var.native_backup_wait_seconds)
+    NATIVE_GCP_PROJECT_ID  = coalesce(var.native_gcp_project_id, var.project_id)
+    # a reference: every function checks it is set, only the restore identity may read it
+    NATIVE_GCP_CREDENTIALS = "gcp-sm:${google_secret_manager_secret.native_gcp_credentials[0].id}/versions/latest"
+  } : {}
+  # A restore stops, resumably, before its function's timeout (RESTORE_TIME_LIMIT; the core's
+  # 840 s default would outlast the 540 s of an event-driven function).
+  native_restore_http_env  = local.native_enabled ? { RESTORE_TIME_LIMIT = "3480" } : {} # timeout 3600 s
+  native_restore_event_env = local.native_enabled ? { RESTORE_TIME_LIMIT = "420" } : {}  # timeout 540 s
 
   apis = [
     "cloudbuild.googleapis.com",

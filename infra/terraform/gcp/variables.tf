@@ -223,3 +223,95 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+# -- native mode: a real Aviatrix controller writes its own backup file into its own bucket --------
+# Off by default (export mode). See README.md "Using it with a real controller".
+
+variable "backup_mode" {
+  description = "CONTROLLER_BACKUP_MODE: \"export\" (the export API; the emulator and demos) or \"native\" (a real Aviatrix controller writes CloudN_<ip>_save_cloudx_config.enc into native_bucket_name, the functions read it and, on a restore, write it back)."
+  type        = string
+  default     = "export"
+
+  validation {
+    condition     = contains(["export", "native"], var.backup_mode)
+    error_message = "backup_mode must be export or native."
+  }
+}
+
+variable "controller_private_ip" {
+  description = "Native mode: the controller's private IPv4 address (CONTROLLER_PRIVATE_IP); its backup file is named after it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.controller_private_ip == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$", var.controller_private_ip))
+    error_message = "controller_private_ip must be an IPv4 address such as 10.0.1.25."
+  }
+}
+
+variable "native_bucket_name" {
+  description = "Native mode: the Cloud Storage bucket the controller writes its own backup into (NATIVE_BUCKET_URL=gs://<name>). It must be in project_id and use uniform bucket-level access: the functions' grants on it are project custom roles with IAM conditions limiting them to CloudN_* objects."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.native_bucket_name == null || can(regex("^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$", var.native_bucket_name))
+    error_message = "native_bucket_name must be a Cloud Storage bucket name (3-63 lowercase letters, digits, '.', '_', '-')."
+  }
+}
+
+variable "native_account_name" {
+  description = "Native mode: the controller's access account that writes its bucket (NATIVE_ACCOUNT_NAME); a replacement gets it under this name."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.native_account_name == null || can(regex("^[A-Za-z0-9_.@-]{1,128}$", var.native_account_name))
+    error_message = "native_account_name must be 1-128 letters, digits, '.', '_', '-' or '@'."
+  }
+}
+
+variable "native_gcp_project_id" {
+  description = "Native mode: project of the access account's service account (NATIVE_GCP_PROJECT_ID). Null: project_id."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.native_gcp_project_id == null || can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.native_gcp_project_id))
+    error_message = "native_gcp_project_id must be a Google Cloud project ID."
+  }
+}
+
+variable "native_gcp_credentials" {
+  description = "Native mode: optional first version of the secret <name>-native-gcp-credentials, the access account's service-account key JSON (NATIVE_GCP_CREDENTIALS). Leave null and add it with `gcloud secrets versions add` to keep it out of the Terraform state. Only the restore identity may read it."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.native_gcp_credentials == null || can(jsondecode(var.native_gcp_credentials).private_key)
+    error_message = "native_gcp_credentials must be a service-account key JSON (with a private_key)."
+  }
+}
+
+variable "native_backup_wait_seconds" {
+  description = "Native mode: seconds a backup waits for the controller's new file (NATIVE_BACKUP_WAIT); at most 420, so a backup triggered through Pub/Sub (backup_event, 540 s) still stores the file in time."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.native_backup_wait_seconds >= 30 && var.native_backup_wait_seconds <= 420
+    error_message = "native_backup_wait_seconds must be between 30 and 420."
+  }
+}
+
+variable "restore_max_backup_age" {
+  description = "RESTORE_MAX_BACKUP_AGE: a restore refuses a backup older than this (seconds, or 90m, 72h, 3d) unless forced. Null: the core's default, 3d."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.restore_max_backup_age == null || can(regex("^[0-9]+(\\.[0-9]+)?[smhdSMHD]?$", var.restore_max_backup_age))
+    error_message = "restore_max_backup_age must be seconds or a number with s, m, h or d (e.g. 72h)."
+  }
+}

@@ -47,6 +47,15 @@ module "controller_backup" {
   schedule_timezone = "UTC"
   alarm_email       = var.alarm_email
 
+  # Native mode, for a real Aviatrix controller (it writes its own backup into its own bucket;
+  # see the module README). Uncomment and fill in:
+  # backup_mode            = "native"
+  # controller_private_ip  = "10.0.1.25"                   # CloudN_10.0.1.25_save_cloudx_config.enc
+  # native_bucket_name     = "acme-controller-own-backups" # the controller's bucket, not bucket_name
+  # native_account_name    = "backup-account"              # its access account for that bucket
+  # backup_timeout_seconds = 600                           # native_backup_wait_seconds (300) + 120 or more
+  # restore_max_backup_age = "3d"
+
   tags = {
     project = "controller-backup"
   }

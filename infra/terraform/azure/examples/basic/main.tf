@@ -55,6 +55,20 @@ module "controller_backup" {
 
   controller_resource_group_id = data.azurerm_resource_group.controller.id
   package_path                 = "${path.root}/../../../../../dist/azure/function.zip"
+
+  # Native mode, for a real Aviatrix controller (it writes its own backup into a container of its
+  # own storage account; see the module README). Uncomment, fill in, and add an ephemeral
+  # variable "native_arm_client_secret" like controller_password above:
+  # backup_mode                = "native"
+  # controller_private_ip      = "10.0.1.25" # CloudN_10.0.1.25_save_cloudx_config.enc
+  # native_account_name        = "backup-account"
+  # native_storage_account_id  = "/subscriptions/<sub>/resourceGroups/rg-aviatrix-controller/providers/Microsoft.Storage/storageAccounts/avxctlbackups"
+  # native_container_name      = "controller-backups"
+  # native_region              = "westeurope"
+  # native_arm_subscription_id = "<subscription GUID>"
+  # native_arm_directory_id    = "<tenant GUID>"
+  # native_arm_client_id       = "<application GUID>"
+  # native_arm_client_secret   = var.native_arm_client_secret
 }
 
 output "function_app_hostname" {

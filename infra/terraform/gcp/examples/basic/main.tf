@@ -48,6 +48,14 @@ module "controller_backup" {
   vpc_connector                    = "projects/${var.project_id}/locations/${var.region}/connectors/mgmt-connector"
   notification_channels            = [google_monitoring_notification_channel.oncall.id]
   operator_members                 = ["group:netops@example.com"]
+
+  # Native mode, for a real Aviatrix controller (it writes its own backup into its own bucket, in
+  # this project, with uniform bucket-level access; see the module README). Uncomment and fill in,
+  # then add the access account's key: gcloud secrets versions add ctrl-backup-native-gcp-credentials --data-file=key.json
+  # backup_mode           = "native"
+  # controller_private_ip = "10.0.0.10" # CloudN_10.0.0.10_save_cloudx_config.enc
+  # native_bucket_name    = "acme-controller-own-backups"
+  # native_account_name   = "backup-account"
 }
 
 output "backup_function_url" {

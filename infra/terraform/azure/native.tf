@@ -1,0 +1,91 @@
+# Native mode (backup_mode = "native"): a real Aviatrix controller writes its own backup,
+# CloudN_<private ip>_save_cloudx_config.enc and ..._version.txt, into a container of its own
+# storage account. The backup functions read those blobs; a restore reads them and writes the
+# stored backup back under the old controller's name for restore_cloudx_config. Nothing here
+# exists in export mode.
+#
+# All four functions run in one app under one managed identity, so the grants below are the
+# app's: Azure has no per-function identity inside an app. Only a restore ever resolves the ARM
+# secret (setup_account_profile, restore_cloudx_config); the backup path only checks that the
+# reference is set.
+
+# Read, write (Put Blob / Put Block / Put Block List) and create blobs: no delete, no container
+# management, no listing beyond the condition below. Built-in Storage Blob Data Contributor would
+# add deleting every blob and the container itself. The role is defined on the storage account's
+# resource group and assigned on the one container only.
+resource "azurerm_role_definition" "native_files" {
+  count       = local.native_enabled ? 1 : 0
+  name        = "${var.name_prefix} controller-backup native files ${local.native_storage_account}/${coalesce(var.native_container_name, "-")}"
+  scope       = local.native_resource_group_id
+  description = "Read and write the Aviatrix controller's own backup files (CloudN_*) in one container; assigned with a condition on the blob path."
+
+  permissions {
+    actions = []
+    data_actions = [
+      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write",
+      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action",
+    ]
+  }
+
+  assignable_scopes = [local.native_resource_group_id]
+}
+
+# On the controller's container, and (an ABAC condition on the blob path) only for CloudN_* blobs:
+# reading and writing any other blob, or listing with any other prefix, is refused. A missing
+# CloudN_* blob still answers 404 (not 403), which the backup's wait for a new file relies on.
+resource "azurerm_role_assignment" "native_files" {
+  count              = local.native_enabled ? 1 : 0
+  scope              = local.native_container_id
+  role_definition_id = azurerm_role_definition.native_files[0].role_definition_resource_id
+  principal_id       = azurerm_function_app_flex_consumption.app.identity[0].principal_id
+  description        = "controller-backup (${var.name_prefix}): the controller's own backup files only"
+  condition_version  = "2.0"
+  condition          = <<-EOT
+    (
+     (
+      !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read'} AND NOT SubOperationMatches{'Blob.List'})
+      AND
+      !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write'})
+      AND
+      !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action'})
+     )
+     OR
+     (
+      @Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path] StringLike 'CloudN_*'
+     )
+    )
+    AND
+    (
+     (
+      !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read'} AND SubOperationMatches{'Blob.List'})
+     )
+     OR
+     (
+      @Request[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:prefix] StringStartsWith 'CloudN_'
+     )
+    )
+  EOT
+}
+
+# The access account's client secret, stored like the controller password: write-only, so it is
+# in neither the plan nor the state, and readable by the app's identity on this one secret only.
+resource "azurerm_key_vault_secret" "native_arm_client_secret" {
+  #checkov:skip=CKV_AZURE_41:The service principal's secret expires on Entra ID's schedule, not Key Vault's; a Key Vault expiry would only break a restore on the day it is needed. Rotation is by native_arm_client_secret_version.
+  count            = local.native_enabled ? 1 : 0
+  name             = local.native_secret_name
+  key_vault_id     = azurerm_key_vault.this.id
+  value_wo         = var.native_arm_client_secret
+  value_wo_version = var.native_arm_client_secret_version
+  content_type     = "text/plain"
+  tags             = local.tags
+
+  depends_on = [azurerm_role_assignment.deployer_secrets_officer]
+}
+
+resource "azurerm_role_assignment" "native_arm_client_secret" {
+  count                = local.native_enabled ? 1 : 0
+  scope                = "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.native_arm_client_secret[0].name}"
+  role_definition_name = "Key Vault Secrets User"
+  principal_id         = azurerm_function_app_flex_consumption.app.identity[0].principal_id
+}
