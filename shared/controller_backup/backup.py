@@ -21,7 +21,7 @@ from controller_backup.errors import BackupError, IntegrityError, InvalidExport
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool
-from controller_backup.stores import ObjectInfo, ObjectStore, open_store
+from controller_backup.stores import ObjectInfo, ObjectStore
 
 log = logging.getLogger("controller_backup.backup")
 
@@ -41,7 +41,7 @@ def run_backup(
     the checks that an export is whole and real.
     """
     started = time.monotonic()
-    store = store or open_store(settings.backup_url, keep_versions=settings.keep_versions)
+    store = store or settings.backup_store()
     log.info("backup started (trigger=%s) from %s to %s", trigger, settings.controller_url, store.url)
     try:
         result = store_export(

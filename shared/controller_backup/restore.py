@@ -36,7 +36,7 @@ from controller_backup.restore_marker import RestoreMarker
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool
-from controller_backup.stores import ObjectInfo, ObjectStore, open_store
+from controller_backup.stores import ObjectInfo, ObjectStore
 
 log = logging.getLogger("controller_backup.restore")
 
@@ -74,8 +74,8 @@ def run_restore(
     deadline = Deadline(settings.restore_time_limit)
     target = settings.for_controller(controller_url) if controller_url else settings
     options = RestoreOptions(version_id, dry_run, force, allow_version_mismatch)
-    store = store or open_store(settings.backup_url, keep_versions=settings.keep_versions)
-    marker = RestoreMarker(settings.backup_url, idempotency_key) if idempotency_key else None
+    store = store or settings.backup_store()
+    marker = RestoreMarker(settings, idempotency_key) if idempotency_key else None
     log.info(
         "restore started from %s (version %s) into %s%s",
         store.url,

@@ -15,7 +15,8 @@ import re
 from datetime import UTC, datetime
 
 from controller_backup.errors import BadRequest, PreconditionFailed, RefusedError
-from controller_backup.stores import ObjectInfo, open_store
+from controller_backup.settings import Settings
+from controller_backup.stores import ObjectInfo
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 #: the restore's steps in order; a resumed restore skips every step up to the recorded one
@@ -25,11 +26,11 @@ STEPS = ("started", "prepared", "imported", "verified")
 class RestoreMarker:
     """The marker for one idempotency key."""
 
-    def __init__(self, backup_url: str, key: str) -> None:
+    def __init__(self, settings: Settings, key: str) -> None:
         if not _KEY.match(key):
             raise BadRequest(f"idempotency key {key[:40]!r} must be letters, digits, '.', '_' or '-'")
         self.key = key
-        self.store = open_store(f"{backup_url}.restores/{key}.json")
+        self.store = settings.backup_store(f"{settings.backup_url}.restores/{key}.json")
         self._info = self.store.head()
         #: a restore for this key started earlier and did not finish: this run resumes it
         self.started = bool(self._info and self._info.metadata.get("status") == "started")

@@ -27,7 +27,7 @@ from controller_backup.native_bucket import (
     parse_native_bucket,
 )
 from controller_backup.secrets import resolve_secret
-from controller_backup.stores import store_kind
+from controller_backup.stores import ObjectStore, open_store, store_kind
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -55,6 +55,8 @@ class Settings:
     retry_seconds: float = 120.0
     #: versions the local store keeps (buckets keep theirs by their own lifecycle rules)
     keep_versions: int = 10
+    #: S3 only: the KMS key for our own objects (never for the controller's native files)
+    kms_key_id: str | None = None
     #: `export` (the export API) or `native` (the controller writes its own file into a bucket)
     mode: str = "export"
     #: a restore refuses a backup older than this many seconds unless forced
@@ -115,6 +117,20 @@ class Settings:
     def password(self) -> str:
         """The controller password, fetched through its secret reference on first use."""
         return resolve_secret(self.password_ref)
+
+    def backup_store(self, url: str | None = None) -> ObjectStore:
+        """The store for our own objects: the backup (default) or one beside it (a marker).
+
+        Our options apply only here, so a store opened on the controller's native bucket never
+        carries our KMS key (the controller could not read what it wrote with it).
+        """
+        url = url or self.backup_url
+        kind = store_kind(url)
+        if kind == "local":
+            return open_store(url, keep_versions=self.keep_versions)
+        if kind == "s3" and self.kms_key_id:
+            return open_store(url, kms_key_id=self.kms_key_id)
+        return open_store(url)
 
     @property
     def native_bucket(self) -> NativeBucket:
@@ -277,6 +293,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "retry_attempts": ("CONTROLLER_RETRY_ATTEMPTS", _positive(int)),
     "retry_seconds": ("CONTROLLER_RETRY_SECONDS", _positive(float)),
     "keep_versions": ("BACKUP_KEEP_VERSIONS", _positive(int)),
+    "kms_key_id": ("BACKUP_KMS_KEY_ID", _non_empty),
     "mode": ("CONTROLLER_BACKUP_MODE", _parse_mode),
     "restore_max_backup_age": ("RESTORE_MAX_BACKUP_AGE", _parse_duration),
     "restore_time_limit": ("RESTORE_TIME_LIMIT", _parse_duration),

@@ -26,6 +26,7 @@ from controller_backup.errors import (
     SettingsError,
     StoreError,
 )
+from controller_backup.settings import Settings
 from controller_backup.stores import open_store
 from controller_backup.stores.s3 import MIB, S3Store, parse_s3_url
 
@@ -183,18 +184,42 @@ def test_multipart_parts_carry_sha256_checksums(aws_env: MotoServer, s3_url: str
     assert all("x-amz-checksum-sha256" in h or "x-amz-trailer" in h for h in sent), sent
 
 
-def test_sse_kms_when_a_key_is_configured(
-    aws_env: MotoServer, s3_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+_ENV = {"CONTROLLER_URL": "https://controller", "CONTROLLER_PASSWORD": "env:UNUSED"}
+
+
+def test_sse_kms_when_a_key_is_configured(aws_env: MotoServer, s3_url: str) -> None:
     key_id = aws_env.client("kms").create_key(Description="backup key")["KeyMetadata"]["Arn"]
-    monkeypatch.setenv("BACKUP_KMS_KEY_ID", key_id)
-    store = open_store(s3_url)
+    settings = Settings.from_env(
+        {
+            "CONTROLLER_URL": "https://c",
+            "CONTROLLER_PASSWORD": "x",
+            "BACKUP_URL": s3_url,
+            "BACKUP_KMS_KEY_ID": key_id,
+        }
+    )
+    store = settings.backup_store()
     assert isinstance(store, S3Store) and store.kms_key_id == key_id
     info = _put(store, b"secret config" * 100)
     head = aws_env.client("s3").head_object(Bucket=store.bucket, Key=store.key, VersionId=info.version_id)
     assert head["ServerSideEncryption"] == "aws:kms"
     assert head["SSEKMSKeyId"] == key_id
     assert _get(store)[0] == b"secret config" * 100
+
+
+def test_our_kms_key_never_reaches_another_bucket(aws_env: MotoServer, s3_url: str) -> None:
+    """The controller's own (native) bucket is opened without our options: it must read its files."""
+    settings = Settings.from_env(
+        {
+            "CONTROLLER_URL": "https://c",
+            "CONTROLLER_PASSWORD": "x",
+            "BACKUP_URL": s3_url,
+            "BACKUP_KMS_KEY_ID": "k",
+        }
+    )
+    assert settings.backup_store().kms_key_id == "k"  # type: ignore[attr-defined]
+    assert settings.backup_store(s3_url + ".restores/i-1.json").kms_key_id == "k"  # type: ignore[attr-defined]
+    native = open_store(s3_url.rsplit("/", 1)[0] + "/CloudN_10.0.0.1_save_cloudx_config.enc")
+    assert isinstance(native, S3Store) and native.kms_key_id is None
 
 
 def test_no_kms_option_means_no_kms_header(aws_env: MotoServer, s3_url: str) -> None:

@@ -450,16 +450,15 @@ def test_native_grants_name_only_the_controllers_cloudn_objects() -> None:
         )
 
 
-def test_native_restore_fits_its_timeout_and_leaves_the_modules_key_out_of_the_controllers_bucket() -> None:
+def test_native_restore_fits_its_timeout_and_keeps_the_modules_key_for_our_objects() -> None:
+    """The core applies BACKUP_KMS_KEY_ID only to our own objects (backup, markers), never to the
+    controller's native files, so the restore function keeps it in every mode."""
     restore = _resources("aws_lambda_function")["restore"]
     env = restore["environment"][0]["variables"]
-    assert env.startswith("${merge(local.restore_common_environment,")
+    assert env.startswith("${merge(local.common_environment,")
     # 840 s at the default 900 s timeout: RESTORE_TIME_LIMIT's own default
     assert "RESTORE_TIME_LIMIT = tostring(var.restore_timeout_seconds - 60)" in env
     assert int(_resolve(restore["timeout"])) - 60 == 840
-    dropped = _locals()["restore_common_environment"]
-    assert 'if !(local.native_enabled && name == "BACKUP_KMS_KEY_ID")' in dropped
-    assert "local.common_environment" in dropped
     backup_env = _resources("aws_lambda_function")["backup"]["environment"][0]["variables"]
     assert backup_env.startswith("${merge(local.common_environment,")
 

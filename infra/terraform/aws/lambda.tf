@@ -91,7 +91,7 @@ resource "aws_lambda_function" "restore" {
   }
 
   environment {
-    variables = merge(local.restore_common_environment, local.ca_environment, local.native_environment, local.max_age_environment, {
+    variables = merge(local.common_environment, local.ca_environment, local.native_environment, local.max_age_environment, {
       CONTROLLER_TAG_KEY   = var.controller_tag_key
       CONTROLLER_TAG_VALUE = var.controller_tag_value
       RESTORE_TARGET       = var.restore_target

@@ -65,14 +65,4 @@ locals {
     var.native_aws_role_ec2 == null ? {} : { NATIVE_AWS_ROLE_EC2 = var.native_aws_role_ec2 },
   ) : {}
   max_age_environment = var.restore_max_backup_age == null ? {} : { RESTORE_MAX_BACKUP_AGE = var.restore_max_backup_age }
-
-  # Native mode: restore writes the controller's file into the controller's bucket. The S3 store
-  # applies BACKUP_KMS_KEY_ID to every object it writes, so with it set that file would be
-  # encrypted under this module's key, which the controller's own roles cannot decrypt. The restore
-  # function therefore goes without it in native mode; the backup bucket's default encryption
-  # (SSE-KMS with this module's key) still encrypts the backup object and the restore markers.
-  restore_common_environment = {
-    for name, value in local.common_environment : name => value
-    if !(local.native_enabled && name == "BACKUP_KMS_KEY_ID")
-  }
 }

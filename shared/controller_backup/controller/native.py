@@ -182,7 +182,7 @@ class NativeDriver(ControllerApi):
         if self.private_ip:
             return [self.private_ip]
         ips = [str(self.settings.controller_private_ip)]
-        recorded = open_store(self.settings.backup_url, keep_versions=self.settings.keep_versions).head()
+        recorded = self.settings.backup_store().head()
         candidate = recorded.metadata.get("controller_private_ip", "") if recorded else ""
         if _is_ip(candidate) and candidate not in ips:
             ips.append(candidate)

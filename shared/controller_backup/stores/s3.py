@@ -65,7 +65,6 @@ _DENIED_CODES = frozenset(
 )
 _PRECONDITION_CODES = frozenset({"412", "PreconditionFailed", "409", "ConditionalRequestConflict"})
 _BAD_VERSION_CODES = frozenset({"400", "InvalidArgument"})
-_KMS_KEY_ENV = "BACKUP_KMS_KEY_ID"
 
 #: one client per endpoint/region/identity: building one loads service models (~100 ms)
 _CLIENTS: dict[tuple[str, ...], S3Client] = {}
@@ -186,7 +185,7 @@ class S3Store:
     def from_url(cls, url: str, *, kms_key_id: str | None = None, **options: Any) -> S3Store:
         bucket, key = parse_s3_url(url)
         allowed = {k: v for k, v in options.items() if k in ("client", "chunk_size", "concurrency")}
-        return cls(bucket, key, kms_key_id=kms_key_id or os.environ.get(_KMS_KEY_ENV), **allowed)
+        return cls(bucket, key, kms_key_id=kms_key_id, **allowed)
 
     @property
     def client(self) -> S3Client:
