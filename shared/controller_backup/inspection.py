@@ -6,6 +6,8 @@ touching a controller. `verify_backup` runs exactly the checks a restore runs be
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +15,7 @@ from controller_backup.archive import inspect_archive
 from controller_backup.errors import IntegrityError, ObjectNotFound
 from controller_backup.spool import HashingSpool
 from controller_backup.stores import ObjectInfo, ObjectStore
+from controller_backup.stores.local import LocalStore
 
 
 def check_backup_bytes(info: ObjectInfo, spool: HashingSpool) -> None:
@@ -25,6 +28,31 @@ def check_backup_bytes(info: ObjectInfo, spool: HashingSpool) -> None:
         raise IntegrityError(f"{info.url}: read {spool.size} bytes, the object records {recorded_size}")
     if spool.sha256 != recorded:
         raise IntegrityError(f"{info.url}: sha256 of the stored bytes does not match its metadata")
+
+
+@contextmanager
+def fetch_backup(
+    store: ObjectStore, version_id: str | None = None
+) -> Iterator[tuple[HashingSpool, ObjectInfo]]:
+    """The stored bytes (newest, or `version_id`) in a hashing spool, checked against their metadata.
+
+    A local store's version file is immutable, so it is read in place; any other store's object
+    is downloaded into a temporary spool first. Either way nothing is used before the hash holds.
+    """
+    if isinstance(store, LocalStore):
+        path, info = store.version_file(version_id)
+        spool = HashingSpool(existing=str(path))
+    else:
+        spool = HashingSpool()
+        try:
+            info = store.download(spool.stream, version_id)
+            spool.flush()
+        except BaseException:
+            spool.close()
+            raise
+    with spool:
+        check_backup_bytes(info, spool)
+        yield spool, info
 
 
 def backup_status(store: ObjectStore, now: datetime | None = None) -> dict[str, Any]:
@@ -49,10 +77,7 @@ def backup_status(store: ObjectStore, now: datetime | None = None) -> dict[str, 
 
 def verify_backup(store: ObjectStore, version_id: str | None = None) -> dict[str, Any]:
     """Download, hash and structurally check one stored version; raise if it would not restore."""
-    with HashingSpool() as spool:
-        info = store.download(spool.stream, version_id)
-        spool.flush()
-        check_backup_bytes(info, spool)
+    with fetch_backup(store, version_id) as (spool, info):
         summary = inspect_archive(spool.stream, spool.size)
     return {
         "status": "ok",

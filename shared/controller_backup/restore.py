@@ -31,7 +31,7 @@ from controller_backup.errors import (
     IntegrityError,
     RefusedError,
 )
-from controller_backup.inspection import check_backup_bytes
+from controller_backup.inspection import fetch_backup
 from controller_backup.restore_marker import RestoreMarker
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
@@ -126,10 +126,7 @@ def _restore(
     deadline: Deadline,
 ) -> JobResult:
     resuming = marker is not None and marker.started
-    with HashingSpool() as spool:
-        info = store.download(spool.stream, options.version_id or (marker.version_id if marker else None))
-        spool.flush()
-        check_backup_bytes(info, spool)
+    with fetch_backup(store, options.version_id or (marker.version_id if marker else None)) as (spool, info):
         inspect_archive(spool.stream, spool.size)
         if marker and resuming:
             log.info("resuming the restore for %s after step %s", marker.key, marker.step)

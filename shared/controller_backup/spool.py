@@ -17,18 +17,33 @@ import tempfile
 from types import TracebackType
 from typing import IO, BinaryIO, Self, cast
 
+_CHUNK = 1024 * 1024
+
 
 class HashingSpool:
     """Write-then-read temp file with a running sha256 of everything written."""
 
-    def __init__(self, directory: str | None = None) -> None:
+    def __init__(self, directory: str | None = None, *, existing: str | None = None) -> None:
+        """A new temp file in `directory`; or, with `existing`, that (immutable) file read in place.
+
+        An existing file is hashed once here and never written or deleted: a local store's
+        version file can be verified and pushed without a 256 MiB copy.
+        """
+        self._hash = hashlib.sha256()
+        self.size = 0
+        if existing is not None:
+            self.path, self._owned, self._writing = existing, False, False
+            self._file: IO[bytes] = open(existing, "rb")  # noqa: SIM115 - closed by close()
+            while chunk := self._file.read(_CHUNK):
+                self._hash.update(chunk)
+                self.size += len(chunk)
+            self._file.seek(0)
+            return
         fd, self.path = tempfile.mkstemp(
             prefix=".spool-", dir=directory or os.environ.get("BACKUP_SPOOL_DIR") or None
         )
-        self._file: IO[bytes] = os.fdopen(fd, "w+b")
-        self._hash = hashlib.sha256()
-        self.size = 0
-        self._writing = True
+        self._file = os.fdopen(fd, "w+b")
+        self._owned, self._writing = True, True
 
     # The file-like surface the drivers and stores use.
     def write(self, data: bytes) -> int:
@@ -92,8 +107,9 @@ class HashingSpool:
 
     def close(self) -> None:
         self._file.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+        if self._owned:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
 
     def __enter__(self) -> Self:
         return self
@@ -125,6 +141,17 @@ class HashingSink:
         self._hash = hashlib.sha256()
         self.size = 0
         return 0
+
+    def close(self) -> None:
+        """Nothing to release: a sink keeps no file."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
     @property
     def stream(self) -> BinaryIO:

@@ -72,3 +72,12 @@ def test_crash_before_commit_leaves_previous_version(tmp_path: Path, monkeypatch
     assert calls["n"] >= 2
     assert _get(store)[0] == b"good" * 100
     assert len(store.versions()) == 1
+
+
+def test_version_file_is_the_stored_version(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "c.tar")
+    first = _put(store, b"one" * 100)
+    _put(store, b"two" * 100)
+    path, info = store.version_file(first.version_id)
+    assert path.read_bytes() == b"one" * 100 and info.version_id == first.version_id
+    assert store.version_file()[0].read_bytes() == b"two" * 100

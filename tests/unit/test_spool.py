@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 
 import pytest
 from controller_backup.spool import HashingSink, HashingSpool
@@ -57,3 +58,30 @@ def test_sink_hashes_without_keeping() -> None:
     assert sink.sha256 == hashlib.sha256(b"second").hexdigest() and sink.size == 6
     with pytest.raises(ValueError):
         sink.seek(3)
+
+
+def test_existing_file_is_hashed_in_place_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / "version.data"
+    path.write_bytes(b"stored bytes" * 1000)
+    with HashingSpool(existing=str(path)) as spool:
+        assert spool.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert spool.size == path.stat().st_size and spool.seekable()
+        assert spool.rewind().read(12) == b"stored bytes"
+    assert path.exists()
+
+
+def test_hash_of_many_small_and_mixed_writes() -> None:
+    """The digest follows every write, whatever its size."""
+    pieces = [os.urandom(n) for n in (1, 7000, 1024 * 1024, 3, 2 * 1024 * 1024 + 5, 65536)]
+    with HashingSpool() as spool:
+        for piece in pieces:
+            spool.write(piece)
+        assert spool.sha256 == hashlib.sha256(b"".join(pieces)).hexdigest()
+
+
+def test_bytearray_writes_are_copied_before_hashing() -> None:
+    buffer = bytearray(b"a" * 100)
+    with HashingSpool() as spool:
+        spool.write(buffer)  # type: ignore[arg-type]
+        buffer[:] = b"b" * 100  # the writer reuses its buffer, as SDK readers do
+        assert spool.sha256 == hashlib.sha256(b"a" * 100).hexdigest()

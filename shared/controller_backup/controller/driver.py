@@ -135,10 +135,10 @@ class ExportApiDriver(ControllerApi):
 
     def verify_restored(self, backup: ObjectInfo) -> None:
         """Export again and compare hashes: the only proof the import really applied."""
-        check = HashingSink()
-        self.export(check.stream)
-        if check.sha256 != backup.metadata.get("sha256"):
-            raise IntegrityError(
-                "the restored controller's export does not match the backup "
-                f"({check.size} bytes, sha256 {check.sha256[:12]}...)"
-            )
+        with HashingSink() as check:
+            self.export(check.stream)
+            if check.sha256 != backup.metadata.get("sha256"):
+                raise IntegrityError(
+                    "the restored controller's export does not match the backup "
+                    f"({check.size} bytes, sha256 {check.sha256[:12]}...)"
+                )

@@ -124,6 +124,18 @@ class LocalStore:
             raise StoreError(f"{self.url}: read failed: {exc.strerror}") from None
         return info
 
+    def version_file(self, version_id: str | None = None) -> tuple[Path, ObjectInfo]:
+        """The immutable file holding a version, for readers on this machine (no copy needed)."""
+        current = self._current_id()
+        wanted = version_id or current
+        if wanted is None:
+            raise ObjectNotFound(f"{self.url}: no stored object")
+        info = self._info(wanted, current)
+        path = self._versions_dir / f"{wanted}.data"
+        if not path.is_file():
+            raise ObjectNotFound(f"{self.url}: version {wanted!r} has no data")
+        return path, info
+
     def versions(self) -> list[ObjectInfo]:
         current = self._current_id()
         if not self._versions_dir.is_dir():
