@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from controller_backup.emulator import Emulator
 
 from tests.fixtures.aws import MotoServer
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
@@ -125,22 +124,6 @@ def function_logs() -> Iterator[io.StringIO]:
     common.logger.addHandler(handler)
     yield buffer
     common.logger.removeHandler(handler)
-
-
-def record_issued_secrets(emulators: list[Emulator], monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every CID and API token the emulators hand out during the test."""
-    issued: list[str] = []
-    for emu in emulators:
-        for name in ("login", "issue_token"):
-            original = getattr(emu.state, name)
-
-            def recording(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
-                value = _original(*args, **kwargs)
-                issued.append(value)
-                return value
-
-            monkeypatch.setattr(emu.state, name, recording)
-    return issued
 
 
 def emf_metrics(stdout: str) -> dict[str, list[float]]:

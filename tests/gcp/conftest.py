@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from controller_backup.emulator import Emulator
 from controller_backup.secrets import gcp as secrets_gcp
 
 from tests.fixtures.controller import CONTROLLER_PASSWORD
@@ -168,26 +167,3 @@ def compute_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ComputeApi]:
     httpd.shutdown()
     httpd.server_close()
     thread.join(timeout=5)
-
-
-@pytest.fixture
-def issued_secrets(controller: Emulator, blank_controller: Emulator) -> list[str]:
-    """Every CID and API token the emulators hand out during the test, for the leak checks."""
-    issued: list[str] = []
-    for emu in (controller, blank_controller):
-        state = emu.state
-        real_login, real_token = state.login, state.issue_token
-
-        def login(real: Callable[[], str] = real_login) -> str:
-            cid = real()
-            issued.append(cid)
-            return cid
-
-        def issue_token(real: Callable[[], str] = real_token) -> str:
-            token = real()
-            issued.append(token)
-            return token
-
-        state.login = login  # type: ignore[method-assign]
-        state.issue_token = issue_token  # type: ignore[method-assign]
-    return issued

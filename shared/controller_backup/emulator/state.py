@@ -50,6 +50,8 @@ class ControllerState:
         spool_dir: str,
     ) -> None:
         self._lock = threading.RLock()
+        #: every CID and API token ever handed out: what leak tests search the client's output for
+        self.issued: list[str] = []
         self.name = name
         self.version = strip_version(version)
         self.previous_version = "7.0.1373"
@@ -164,6 +166,7 @@ class ControllerState:
         token = secrets.token_urlsafe(24)
         with self._lock:
             self._tokens.add(token)
+            self.issued.append(token)
         return token
 
     def token_valid(self, token: str | None) -> bool:
@@ -174,6 +177,7 @@ class ControllerState:
         cid = "".join(secrets.choice(_CID_ALPHABET) for _ in range(_CID_LENGTH))
         with self._lock:
             self._sessions[cid] = time.monotonic()
+            self.issued.append(cid)
         return cid
 
     def logout(self, cid: str) -> None:
