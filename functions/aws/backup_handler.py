@@ -83,7 +83,7 @@ def http_backup() -> dict[str, Any]:
     return backup(force=force, trigger="function-url").to_dict()
 
 
-@app.exception_handler(BackupError)
+@app.exception_handler(BackupError)  # type: ignore[untyped-decorator]  # Powertools ships it untyped
 def _http_error(exc: BackupError) -> Response[str]:
     return error_response(exc)
 

@@ -350,7 +350,7 @@ def http_restore() -> dict[str, Any]:
         return _ignored(str(exc))
 
 
-@app.exception_handler(BackupError)
+@app.exception_handler(BackupError)  # type: ignore[untyped-decorator]  # Powertools ships it untyped
 def _http_error(exc: BackupError) -> Response[str]:
     return error_response(exc)
 
