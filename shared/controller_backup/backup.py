@@ -22,6 +22,7 @@ from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool
 from controller_backup.stores import ObjectInfo, ObjectStore
+from controller_backup.stores.local import LocalStore
 
 log = logging.getLogger("controller_backup.backup")
 
@@ -83,8 +84,9 @@ def store_export(
             "and its export would replace the real backup"
         )
     version = driver.version()
-    # A local store can adopt a spool written beside it instead of copying it.
-    with HashingSpool(getattr(store, "spool_directory", None)) as spool:
+    # A local store adopts a spool written beside it (a hard link) instead of copying it.
+    spool_dir = store.spool_directory if isinstance(store, LocalStore) else None
+    with HashingSpool(spool_dir) as spool:
         export = driver.export(spool.stream, progress)
         spool.flush()
         if export.size == 0:
