@@ -12,6 +12,7 @@ are opaque: only the sniff and the declared length protect them.
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -81,11 +82,15 @@ def _octal(field: bytes) -> int:
     return int(text, 8) if text else 0
 
 
+#: a checksum field as tar writers write it: octal digits padded by spaces, ended by NUL/space
+_CHECKSUM_FIELD = re.compile(rb"^ *[0-7]{1,8}[ \x00]*$")
+
+
 def _header_checksum_ok(header: bytes) -> bool:
-    try:
-        recorded = _octal(header[148:156])
-    except ValueError:
-        return False
+    field = header[148:156]
+    if not _CHECKSUM_FIELD.match(field):
+        return False  # int() would also take tabs and other whitespace a flipped bit can produce
+    recorded = int(field.strip(b" \x00"), 8)
     unsigned = sum(header[:148]) + 8 * 32 + sum(header[156:])
     signed = sum(b - 256 if b > 127 else b for b in header[:148] + header[156:]) + 8 * 32
     return recorded in (unsigned, signed)

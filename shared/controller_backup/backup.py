@@ -99,7 +99,7 @@ def store_export(
         summary = inspect_archive(spool.stream, export.size)
         if summary.blank:
             raise InvalidExport("the export comes from a controller with no configuration (a blank one)")
-        if export.controller_version and export.controller_version != version:
+        if export.controller_version is not None and export.controller_version != version:
             raise InvalidExport(
                 f"the export says version {export.controller_version}, the controller {version}"
             )
@@ -109,7 +109,7 @@ def store_export(
             **export.metadata,
             "sha256": spool.sha256,
             "size": str(export.size),
-            "controller_version": version,
+            "controller_version": str(version),
             "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "controller": settings.controller_url,
             "tool_version": __version__,
@@ -130,7 +130,7 @@ def store_export(
         version_id=stored.version_id,
         sha256=metadata["sha256"],
         size=export.size,
-        controller_version=version,
+        controller_version=str(version),
         duration_ms=int((time.monotonic() - started) * 1000),
         controller=settings.controller_url,
         details={"archive": summary.kind, "members": summary.members, "forced": force, "mode": settings.mode},

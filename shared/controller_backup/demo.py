@@ -49,6 +49,8 @@ def run_demo(size: int, workdir: str | None = None, quiet: bool = False) -> dict
                 "CONTROLLER_URL": original.url,
                 "CONTROLLER_PASSWORD": f"env:{_PASSWORD_VARIABLE}",
                 "BACKUP_URL": str(folder / "controller-backup.tar"),
+                # the emulator serves the export API; a real controller needs native mode
+                "CONTROLLER_BACKUP_MODE": "export",
             }
         )
         say(f"original controller   {original.url}  ({size} byte configuration)")

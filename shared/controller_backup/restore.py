@@ -1,14 +1,15 @@
 """The restore job: read the stored backup, verify it, push it into a controller, verify the result.
 
-Safe to run twice and never a surprise (DESIGN.md invariant 3): bytes whose hash does not match
-are refused before the controller is touched, and so is a backup older than
+Safe to run twice and never a surprise (docs/design.md, invariant 3): bytes whose hash does not
+match are refused before the controller is touched, and so is a backup older than
 RESTORE_MAX_BACKUP_AGE; a controller that already holds configuration, or runs another version,
-is refused unless the operator says otherwise; a dry run stops before any change. Then the
-driver's steps run in order, `prepare_target` (native: initial_setup to the backup's version and
-the access account), `import_`, `verify_restored` (export: re-export and compare hashes; native:
-the controller's own report), and in native mode a fresh backup through the backup job's checked
-path. With an idempotency key (the replacement's instance id) each finished step is recorded
-beside the backup, so a repeated event is a no-op once done and an interrupted one resumes.
+is refused unless the operator says otherwise (an older one is upgraded by a driver that can); a
+dry run stops before any change. Then the driver's steps run in order, `prepare_target` (native:
+the customer id, initial_setup, an upgrade to the backup's version, the access account),
+`import_`, `verify_restored` (export: re-export and compare hashes; native: the controller's own
+report), and in native mode a fresh backup through the backup job's checked path. With an
+idempotency key (the replacement's instance id) each finished step is recorded beside the
+backup, so a repeated event is a no-op once done and an interrupted one resumes.
 Every wait ends by RESTORE_TIME_LIMIT, so a function stops before its platform kills it.
 """
 
@@ -23,7 +24,9 @@ from controller_backup.archive import inspect_archive
 from controller_backup.backup import store_export
 from controller_backup.controller import ControllerDriver, open_driver
 from controller_backup.controller.client import Progress
+from controller_backup.controller.driver import Journal, MemoryJournal
 from controller_backup.controller.retry import Deadline
+from controller_backup.controller.version import ControllerVersion, parse_version
 from controller_backup.errors import (
     AuthError,
     BackupError,
@@ -32,7 +35,7 @@ from controller_backup.errors import (
     RefusedError,
 )
 from controller_backup.inspection import fetch_backup
-from controller_backup.restore_marker import RestoreMarker
+from controller_backup.restore_marker import STEPS, RestoreMarker
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool
@@ -134,18 +137,18 @@ def _restore(
         else:
             _check_age(info, target.restore_max_backup_age, options.force)
         driver = driver or _ready_driver(target, private_ip, info, deadline)
-        backup_version = info.metadata.get("controller_version")
-        controller_version = driver.version()
+        recorded = info.metadata.get("controller_version")
+        backup_version = parse_version(recorded) if recorded else None
         set_up = driver.is_set_up()
-        fixes_version = driver.sets_up_target and not set_up
-        _check_target(
-            options,
-            backup_version=backup_version,
-            controller_version=controller_version,
-            set_up=set_up,
-            resuming=resuming,
-            fixes_version=fixes_version,
-        )
+        # A blank controller answers list_version_info only once it is set up (7.2 and later):
+        # a driver that sets targets up reads the version afterwards, in prepare_target.
+        controller_version = driver.version() if set_up or not driver.sets_up_target else None
+        if set_up and not options.force and not resuming:
+            raise RefusedError(
+                "the controller is already set up and may hold configuration; refusing to overwrite it "
+                "(force to override)"
+            )
+        _check_version(options, backup_version, controller_version, upgradable=driver.sets_up_target)
 
         def result(status: str, **details: object) -> JobResult:
             return JobResult(
@@ -155,10 +158,14 @@ def _restore(
                 version_id=info.version_id,
                 sha256=info.metadata["sha256"],
                 size=info.size,
-                controller_version=backup_version,
+                controller_version=recorded,
                 duration_ms=int((time.monotonic() - started) * 1000),
                 controller=target.controller_url,
-                details={"target_version": controller_version, "target_was_set_up": set_up, **details},
+                details={
+                    "target_version": str(controller_version) if controller_version else None,
+                    "target_was_set_up": set_up,
+                    **details,
+                },
             )
 
         if options.dry_run:
@@ -166,22 +173,19 @@ def _restore(
         resumed_from = marker.step if marker and resuming else None
         if marker:
             marker.start(info)
-        if not (marker and marker.passed("prepared")):
-            driver.prepare_target(backup_version)
-            if driver.sets_up_target:
-                _check_version(options, backup_version, driver.version())
-            _record(marker, "prepared", info)
-        if not (marker and marker.passed("imported")):
-            _import(driver, spool, target, progress, deadline)
-            _record(marker, "imported", info)
-        if not (marker and marker.passed("verified")):
-            try:
-                driver.verify_restored(info)
-            except IntegrityError:
-                _record(marker, "prepared", info)  # a retry imports again rather than re-verifying
-                raise
-            _record(marker, "verified", info)
-    details: dict[str, object] = {"verified": True}
+        journal = marker.journal(info) if marker else MemoryJournal(STEPS)
+        details = _run_steps(
+            driver,
+            journal,
+            spool,
+            info,
+            backup_version=backup_version,
+            options=options,
+            target=target,
+            progress=progress,
+            deadline=deadline,
+        )
+    details["verified"] = True
     if resumed_from:
         details["resumed_from"] = resumed_from
     if driver.backs_up_after_restore:
@@ -191,9 +195,36 @@ def _restore(
     return result("ok", **details)
 
 
-def _record(marker: RestoreMarker | None, step: str, info: ObjectInfo) -> None:
-    if marker:
-        marker.record(step, info)
+def _run_steps(
+    driver: ControllerDriver,
+    journal: Journal,
+    spool: HashingSpool,
+    info: ObjectInfo,
+    *,
+    backup_version: ControllerVersion | None,
+    options: RestoreOptions,
+    target: Settings,
+    progress: Progress | None,
+    deadline: Deadline,
+) -> dict[str, object]:
+    """prepare -> import -> verify, each skipped when the journal says it is done."""
+    details: dict[str, object] = {}
+    if not journal.passed("prepared"):
+        driver.prepare_target(backup_version, journal)
+        if driver.sets_up_target:
+            _check_version(options, backup_version, driver.version(), upgradable=False)
+        journal.record("prepared")
+    if not journal.passed("imported"):
+        details.update(_import(driver, spool, target, progress, deadline))
+        journal.record("imported")
+    if not journal.passed("verified"):
+        try:
+            driver.verify_restored(info)
+        except IntegrityError:
+            journal.record("prepared")  # a retry imports again rather than re-verifying
+            raise
+        journal.record("verified")
+    return details
 
 
 def _fresh_backup(
@@ -262,30 +293,32 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} minutes"
 
 
-def _check_target(
+def _check_version(
     options: RestoreOptions,
+    backup: ControllerVersion | None,
+    target: ControllerVersion | None,
     *,
-    backup_version: str | None,
-    controller_version: str,
-    set_up: bool,
-    resuming: bool,
-    fixes_version: bool,
+    upgradable: bool,
 ) -> None:
-    if not fixes_version:
-        _check_version(options, backup_version, controller_version)
-    if set_up and not options.force and not resuming:
-        raise RefusedError(
-            "the controller is already set up and may hold configuration; refusing to overwrite it "
-            "(force to override)"
-        )
-
-
-def _check_version(options: RestoreOptions, backup_version: str | None, controller_version: str) -> None:
-    if backup_version and backup_version != controller_version and not options.allow_version_mismatch:
-        raise RefusedError(
-            f"the backup is from version {backup_version}, the controller runs {controller_version}; "
-            "bring the controller to the backup's version first (or allow the mismatch)"
-        )
+    """Same version: go on. Older target: go on if the driver upgrades it. Anything else: refuse,
+    unless the operator allowed the mismatch (docs/controller-api.md, "Versions")."""
+    if backup is None or target is None:
+        return
+    order = target.compare(backup)
+    if order == 0 or (order < 0 and upgradable):
+        return
+    if options.allow_version_mismatch:
+        log.warning("the backup is from %s, the controller runs %s; restoring as allowed", backup, target)
+        return
+    how = (
+        "upgrade it to the backup's version first"
+        if order < 0
+        else "use a replacement of the backup's version"
+    )
+    raise RefusedError(
+        f"the backup is from version {backup}, the controller runs {'an older' if order < 0 else 'a newer'} "
+        f"{target}; {how} (or allow the mismatch)"
+    )
 
 
 def _import(
@@ -294,14 +327,15 @@ def _import(
     target: Settings,
     progress: Progress | None,
     deadline: Deadline,
-) -> None:
+) -> dict[str, str]:
     """Push the archive; a dropped connection means "maybe applied": wait, then let verify decide."""
     spool.rewind()
     try:
-        driver.import_(spool.stream, spool.size, progress)
+        return driver.import_(spool.stream, spool.size, progress)
     except ControllerTimeout as exc:
         log.warning("the import did not answer (%s); waiting for the controller, then verifying", exc)
         driver.wait_until_ready(min(target.ready_timeout, deadline.remaining()))
+        return {}
 
 
 def _already_done(target: Settings, store: ObjectStore, started: float, done: dict[str, str]) -> JobResult:

@@ -20,7 +20,8 @@ from controller_backup.stores import ObjectInfo
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 #: the restore's steps in order; a resumed restore skips every step up to the recorded one
-STEPS = ("started", "prepared", "imported", "verified")
+#: (the driver's own steps, between "started" and "prepared", make set-up and upgrade resumable)
+STEPS = ("started", "customer_id", "set_up", "upgrade_sent", "upgraded", "prepared", "imported", "verified")
 
 
 class RestoreMarker:
@@ -49,8 +50,12 @@ class RestoreMarker:
         return self._info.metadata.get("version_id") or None
 
     def passed(self, step: str) -> bool:
-        """True when an earlier run of this restore already finished `step`."""
+        """True when this restore (or an earlier run of it) already finished `step`."""
         return self.started and STEPS.index(self.step) >= STEPS.index(step)
+
+    def journal(self, info: ObjectInfo) -> MarkerJournal:
+        """The steps of restoring `info`, as the driver and the job record them."""
+        return MarkerJournal(self, info)
 
     def finished(self) -> dict[str, str] | None:
         if self._info and self._info.metadata.get("status") == "done":
@@ -76,10 +81,22 @@ class RestoreMarker:
     def finish(self, info: ObjectInfo) -> None:
         self._write("done", info, "done")
 
+    def seconds_since(self, step: str) -> float | None:
+        """How long ago `step` was recorded (each step's time is kept as `<step>_at`)."""
+        recorded = self._info.metadata.get(f"{step}_at") if self._info else None
+        if not recorded:
+            return None
+        try:
+            when = datetime.fromisoformat(recorded)
+        except ValueError:
+            return None
+        return (datetime.now(UTC) - when).total_seconds()
+
     def _write(self, status: str, info: ObjectInfo, step: str) -> None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         earlier = dict(self._info.metadata) if self._info else {}
         metadata = {
+            **{key: value for key, value in earlier.items() if key.endswith("_at") and key[:-3] in STEPS},
             "status": status,
             "step": step,
             "sha256": info.metadata.get("sha256", ""),
@@ -89,6 +106,8 @@ class RestoreMarker:
             "started_at": earlier.get("started_at", now),
             "step_at": now,
         }
+        if step in STEPS and step != "started":
+            metadata[f"{step}_at"] = now
         if status == "done":
             metadata["done_at"] = now
         body = json.dumps({"key": self.key, **metadata}).encode()
@@ -103,3 +122,19 @@ class RestoreMarker:
         except PreconditionFailed:
             raise RefusedError(f"another restore for {self.key} is running or finished") from None
         self.started = status == "started"
+
+
+class MarkerJournal:
+    """A RestoreMarker seen as the driver's Journal for one backup."""
+
+    def __init__(self, marker: RestoreMarker, info: ObjectInfo) -> None:
+        self._marker, self._info = marker, info
+
+    def passed(self, step: str) -> bool:
+        return self._marker.passed(step)
+
+    def record(self, step: str) -> None:
+        self._marker.record(step, self._info)
+
+    def seconds_since(self, step: str) -> float | None:
+        return self._marker.seconds_since(step)

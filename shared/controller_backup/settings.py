@@ -21,6 +21,7 @@ from controller_backup.native_bucket import (
     AWS_FAMILY,
     AZURE_FAMILY,
     GCP,
+    OCI,
     NativeBucket,
     cloud_name,
     parse_cloud_type,
@@ -31,7 +32,7 @@ from controller_backup.stores import ObjectStore, open_store, store_kind
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-MODES = ("export", "native")
+MODES = ("native", "export")
 _DAY = 86400.0
 
 
@@ -57,8 +58,9 @@ class Settings:
     keep_versions: int = 10
     #: S3 only: the KMS key for our own objects (never for the controller's native files)
     kms_key_id: str | None = None
-    #: `export` (the export API) or `native` (the controller writes its own file into a bucket)
-    mode: str = "export"
+    #: `native` (a real controller writes its own backup file into a bucket) or `export` (a
+    #: controller, proxy or emulator that serves the export_config / import_config API)
+    mode: str = "native"
     #: a restore refuses a backup older than this many seconds unless forced
     restore_max_backup_age: float = 3 * _DAY
     #: a restore stops (resumably) after this many seconds: below the function's own timeout
@@ -71,8 +73,10 @@ class Settings:
     native_account_name: str | None = None
     #: the store URL of the bucket/container the controller writes its backup into
     native_bucket_url: str | None = None
-    #: Azure: the storage account's region
+    #: the bucket's region: required for Azure and OCI, sent with AWS's and GCP's when given
     native_region: str | None = None
+    #: BYOL: a secret reference to the customer id a replacement gets before its set-up
+    customer_id_ref: str | None = None
     #: seconds to wait for the controller's backup file after triggering it
     native_backup_wait: float = 300.0
     native_aws_account_number: str | None = None
@@ -104,8 +108,14 @@ class Settings:
                 values[field_name] = parse(raw)
             except ValueError as exc:
                 problems.append(f"{env_name}: {exc}")
-        if values.get("mode") == "native":
-            problems += _native_problems(values)
+        if values.get("mode", cls.mode) == "native":
+            native = _native_problems(values)
+            if native and "mode" not in values:
+                native.append(
+                    "native is the default mode; set CONTROLLER_BACKUP_MODE=export for a controller, proxy "
+                    "or emulator that serves export_config"
+                )
+            problems += native
         if problems:
             raise SettingsError("invalid settings: " + "; ".join(problems))
         return cls(**values)
@@ -145,6 +155,10 @@ class Settings:
         if not reference:
             raise SettingsError(f"invalid settings: {_ENV_NAMES[field_name]} is required")
         return resolve_secret(str(reference))
+
+    def customer_id(self) -> str | None:
+        """The BYOL customer id (CONTROLLER_CUSTOMER_ID), fetched through its reference; None if unset."""
+        return resolve_secret(self.customer_id_ref) if self.customer_id_ref else None
 
 
 def _parse_controller_url(raw: str) -> str:
@@ -261,6 +275,8 @@ def _native_problems(values: Mapping[str, Any]) -> list[str]:
     needed: tuple[str, ...] = ()
     if cloud_type in AWS_FAMILY:
         needed = ("native_aws_account_number",)
+    elif cloud_type == OCI:
+        needed = ("native_region",)
     elif cloud_type in AZURE_FAMILY:
         needed = (
             "native_region",
@@ -302,6 +318,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "native_account_name": ("NATIVE_ACCOUNT_NAME", _pattern(r"^[\w.@-]{1,128}$", "letters, digits, . _ - @")),
     "native_bucket_url": ("NATIVE_BUCKET_URL", _non_empty),
     "native_region": ("NATIVE_REGION", _non_empty),
+    "customer_id_ref": ("CONTROLLER_CUSTOMER_ID", _non_empty),
     "native_backup_wait": ("NATIVE_BACKUP_WAIT", _parse_duration),
     "native_aws_account_number": ("NATIVE_AWS_ACCOUNT_NUMBER", _pattern(r"^\d{12}$", "12 digits")),
     "native_aws_role_app": ("NATIVE_AWS_ROLE_APP", _pattern(_ROLE_ARN, "an IAM role ARN")),

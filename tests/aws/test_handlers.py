@@ -69,7 +69,7 @@ def test_scheduled_backup_stores_the_export_with_its_metadata(
     body, metadata = _stored(lambda_env["BACKUP_URL"])
     assert hashlib.sha256(body).hexdigest() == controller.export_sha256()
     assert metadata["sha256"] == result["sha256"] and metadata["size"] == str(len(body))
-    assert metadata["controller_version"] == "7.1.1794"
+    assert metadata["controller_version"] == "8.0.1-1000.1000"
     metrics = emf_metrics(capsys.readouterr().out)
     assert metrics["BackupSucceeded"] == [1.0]
     assert metrics["BackupBytes"] == [float(len(body))]

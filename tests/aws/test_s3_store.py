@@ -184,7 +184,11 @@ def test_multipart_parts_carry_sha256_checksums(aws_env: MotoServer, s3_url: str
     assert all("x-amz-checksum-sha256" in h or "x-amz-trailer" in h for h in sent), sent
 
 
-_ENV = {"CONTROLLER_URL": "https://controller", "CONTROLLER_PASSWORD": "env:UNUSED"}
+_ENV = {
+    "CONTROLLER_URL": "https://controller",
+    "CONTROLLER_PASSWORD": "env:UNUSED",
+    "CONTROLLER_BACKUP_MODE": "export",
+}
 
 
 def test_sse_kms_when_a_key_is_configured(aws_env: MotoServer, s3_url: str) -> None:
@@ -195,6 +199,7 @@ def test_sse_kms_when_a_key_is_configured(aws_env: MotoServer, s3_url: str) -> N
             "CONTROLLER_PASSWORD": "x",
             "BACKUP_URL": s3_url,
             "BACKUP_KMS_KEY_ID": key_id,
+            "CONTROLLER_BACKUP_MODE": "export",
         }
     )
     store = settings.backup_store()
@@ -214,6 +219,7 @@ def test_our_kms_key_never_reaches_another_bucket(aws_env: MotoServer, s3_url: s
             "CONTROLLER_PASSWORD": "x",
             "BACKUP_URL": s3_url,
             "BACKUP_KMS_KEY_ID": "k",
+            "CONTROLLER_BACKUP_MODE": "export",
         }
     )
     assert settings.backup_store().kms_key_id == "k"  # type: ignore[attr-defined]

@@ -26,19 +26,26 @@ def test_v2_token_login_and_export(emulator: Emulator) -> None:
     response = client.export()
     assert response.status == 200
     assert response.headers["Content-Type"] == "application/octet-stream"
-    assert response.headers["X-Controller-Version"] == "7.1.1794"
+    assert response.headers["X-Controller-Version"] == "8.0.1-1000.1000"
     assert int(response.headers["Content-Length"]) == len(response.data)
     assert hashlib.sha256(response.data).hexdigest() == emulator.export_sha256()
     assert response.data == emulator.export_bytes()
     assert read_manifest(io.BytesIO(response.data))["controller"] == "controller-a"
 
 
-def test_v2_requires_the_access_key_except_for_get_api_token(emulator: Emulator) -> None:
+def test_v2_login_requires_the_access_key(emulator: Emulator) -> None:
     client = Client(emulator.url)
     answer = client.call("login", username="admin", password=PASSWORD)
     assert answer == {"return": False, "reason": "Invalid access key"}
     client.token = "not-a-token"
     assert client.call("login", username="admin", password=PASSWORD)["reason"] == "Invalid access key"
+
+
+def test_v2_calls_after_login_need_only_the_cid(client: Client) -> None:
+    """The official clients send X-Access-Key with `login` only; later calls carry the CID."""
+    client.token = None
+    answer = client.call("list_version_info")
+    assert answer["return"] is True, answer
 
 
 def test_bad_password_is_refused(emulator: Emulator) -> None:
@@ -64,7 +71,9 @@ def test_a_v2_controller_also_serves_v1(emulator: Emulator) -> None:
 
 
 def test_blank_controller_logs_in_with_its_private_ip_and_is_not_set_up() -> None:
-    config = EmulatorConfig(blank=True, private_ip="10.9.8.7", version="7.1.1794", password="ignored")
+    config = EmulatorConfig(
+        blank=True, private_ip="10.9.8.7", version="UserConnect-7.1.1794", password="ignored"
+    )
     with Emulator(config) as emu:
         client = Client(emu.url)
         assert client.connect(password="ignored")["return"] is False
@@ -85,13 +94,38 @@ def test_blank_controller_logs_in_with_its_private_ip_and_is_not_set_up() -> Non
         }
         info = client.call("list_version_info")["results"]
         assert info == {"current_version": "UserConnect-7.2.2000", "previous_version": "UserConnect-7.1.1794"}
-        assert emu.state.initialized and emu.state.version == "7.2.2000"
+        assert emu.state.initialized and emu.state.version == "UserConnect-7.2.2000"
+
+
+@pytest.mark.parametrize("version", ["UserConnect-7.2-1804.4665", "8.0.1-1000.1000"])
+def test_from_7_2_initial_setup_keeps_the_version_the_image_was_launched_with(version: str) -> None:
+    with Emulator(EmulatorConfig(blank=True, private_ip="10.9.8.7", version=version)) as emu:
+        client = Client(emu.url)
+        assert client.connect(password="10.9.8.7")["return"] is True
+        answer = client.call("initial_setup", subaction="run", target_version="9.9.9-1.1")
+        assert answer["return"] is True
+        assert client.call("list_version_info")["results"]["current_version"] == version
+
+
+def test_upgrade_moves_forward_only_and_restarts_the_controller(client: Client, emulator: Emulator) -> None:
+    assert client.call("upgrade", version="7.2.4820")["reason"].startswith("Cannot downgrade")
+    assert client.call("upgrade", version="8.0.1-1000.1000")["return"] is True  # already there
+    emulator.faults.upgrade_reboot = 0.3
+    assert client.call("upgrade", version="8.0.2-2000.2000")["return"] is True
+    assert emulator.state.version == "8.0.2-2000.2000"
+    # The upgrade restarted the services: the session is gone and the API refuses for a while.
+    assert client.call("list_version_info")["return"] is False
+
+
+def test_unexpected_parameters_are_refused(client: Client) -> None:
+    answer = client.call("initial_setup", subaction="check", target="7.1")
+    assert answer == {"return": False, "reason": "Unexpected parameter(s): target"}
 
 
 def test_set_up_controller_reports_version_and_setup(client: Client) -> None:
     assert client.call("list_version_info")["results"] == {
-        "current_version": "UserConnect-7.1.1794",
-        "previous_version": "UserConnect-7.0.1373",
+        "current_version": "8.0.1-1000.1000",
+        "previous_version": "7.0.1373",
     }
     assert client.call("initial_setup", subaction="check")["results"] == "initial setup done"
 
@@ -145,7 +179,7 @@ def test_parameters_are_accepted_in_every_style(emulator: Emulator, style: str) 
         response = pool.request("POST", url, json=params, headers=headers)
     else:
         response = pool.request("POST", url, fields=params, headers=headers)
-    assert envelope(response)["results"]["current_version"] == "UserConnect-7.1.1794"
+    assert envelope(response)["results"]["current_version"] == "8.0.1-1000.1000"
 
 
 def test_older_controllers_answer_text_json() -> None:

@@ -81,7 +81,7 @@ def test_scheduled_backup_over_http(
     assert result["status"] == "ok"
     assert result["object"] == function_env["BACKUP_URL"]
     assert result["sha256"] == controller.export_sha256()
-    assert result["controller_version"] == "7.1.1794"
+    assert result["controller_version"] == "8.0.1-1000.1000"
     assert isinstance(result["duration_ms"], int)
     blob = _stored(function_env)
     assert str(blob.generation) == result["version_id"]

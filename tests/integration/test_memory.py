@@ -21,7 +21,8 @@ from controller_backup.restore import run_restore
 from controller_backup.settings import Settings
 url, blank_url, store = sys.argv[1:4]
 settings = Settings.from_env({"CONTROLLER_URL": url, "CONTROLLER_PASSWORD": "Mem-Test-Pass-1",
-                              "BACKUP_URL": store, "BACKUP_MIN_SIZE_RATIO": "0"})
+                              "BACKUP_URL": store, "BACKUP_MIN_SIZE_RATIO": "0",
+                              "CONTROLLER_BACKUP_MODE": "export"})
 run_backup(settings)
 result = run_restore(settings, controller_url=blank_url, private_ip="10.0.0.77")
 assert result.status == "ok"

@@ -53,14 +53,18 @@ def test_tampered_backup_is_refused_before_the_controller_is_touched(
     assert not _is_set_up(blank_controller)
 
 
-def test_version_mismatch_is_refused_unless_allowed(settings: Settings) -> None:
+@pytest.mark.parametrize(
+    ("version", "which"), [("UserConnect-7.2-1804.4665", "an older"), ("8.1.0-1000.1000", "a newer")]
+)
+def test_version_mismatch_is_refused_unless_allowed(settings: Settings, version: str, which: str) -> None:
+    """The export API cannot upgrade a controller: older and newer targets are both refused."""
     backup(settings)
-    cfg = EmulatorConfig(blank=True, private_ip=BLANK_PRIVATE_IP, version="7.2.100")
-    with Emulator(cfg) as newer:
-        with pytest.raises(RefusedError, match=r"7\.1\.1794.*7\.2\.100"):
-            _restore_into(newer, settings)
-        assert actions(newer, "import_config") == 0
-        result = _restore_into(newer, settings, allow_version_mismatch=True)
+    cfg = EmulatorConfig(blank=True, private_ip=BLANK_PRIVATE_IP, version=version)
+    with Emulator(cfg) as other:
+        with pytest.raises(RefusedError, match=rf"from version 8\.0\.1-1000\.1000, .* runs {which}"):
+            _restore_into(other, settings)
+        assert actions(other, "import_config") == 0
+        result = _restore_into(other, settings, allow_version_mismatch=True)
         assert result.status == "ok"
 
 
@@ -123,7 +127,7 @@ def test_import_that_did_not_apply_fails_verification(blank_controller: Emulator
 
     class SilentlyIgnored(ExportApiDriver):
         def import_(self, source, size, progress=None):  # type: ignore[no-untyped-def]
-            return None  # the controller answered "ok" but kept its old configuration
+            return {}  # the controller answered "ok" but kept its old configuration
 
     target = settings.for_controller(blank_controller.url)
     driver = SilentlyIgnored(

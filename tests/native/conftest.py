@@ -41,11 +41,28 @@ class Destination:
     env: dict[str, str] = field(default_factory=dict)
 
 
+#: every cloud type a controller can back up to, by the name NATIVE_CLOUD_TYPE takes
+CLOUD_TYPES = {
+    "aws": 1,
+    "gcp": 4,
+    "azure": 8,
+    "oci": 16,
+    "azure-gov": 32,
+    "aws-gov": 256,
+    "aws-china": 1024,
+    "azure-china": 2048,
+}
+#: what the emulators' local stand-in bucket looks like per cloud type (Azure: storage/container)
+_AZURE_CLOUDS = {"azure", "azure-gov", "azure-china"}
+
+
 def _cloud_env(cloud: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setenv("TEST_CONTROLLER_PASSWORD", CONTROLLER_PASSWORD)
-    if cloud == "aws":
+    if cloud in ("aws", "aws-gov", "aws-china"):
         return {"NATIVE_AWS_ACCOUNT_NUMBER": "123456789012"}
-    if cloud == "azure":
+    if cloud == "oci":
+        return {"NATIVE_REGION": "us-ashburn-1"}
+    if cloud in _AZURE_CLOUDS:
         monkeypatch.setenv("TEST_ARM_SECRET", ARM_SECRET)
         return {
             "NATIVE_REGION": "West Europe",
@@ -60,7 +77,7 @@ def _cloud_env(cloud: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 def local_destination(tmp_path: Path, cloud: str, monkeypatch: pytest.MonkeyPatch) -> Destination:
     root = tmp_path / "buckets"
-    folder = root / ("ctrlstorage/backups" if cloud == "azure" else "ctrl-backups")
+    folder = root / ("ctrlstorage/backups" if cloud in _AZURE_CLOUDS else "ctrl-backups")
     return Destination(
         name=f"local-{cloud}",
         cloud=cloud,
@@ -133,8 +150,7 @@ def original_for(dest: Destination, **changes: object) -> Emulator:
         **changes,
     }
     emu = Emulator(EmulatorConfig(**values))  # type: ignore[arg-type]
-    cloud_type = {"aws": 1, "azure": 8, "gcp": 4}[dest.cloud]
-    emu.state.add_account({"account_name": ACCOUNT, "cloud_type": cloud_type})
+    emu.state.add_account({"account_name": ACCOUNT, "cloud_type": CLOUD_TYPES[dest.cloud]})
     return emu
 
 
@@ -162,7 +178,6 @@ def native_settings(dest: Destination, controller: Emulator, **env: str) -> Sett
         "CONTROLLER_READY_TIMEOUT": "15",
         "CONTROLLER_RETRY_ATTEMPTS": "6",
         "CONTROLLER_RETRY_SECONDS": "8",
-        "CONTROLLER_BACKUP_MODE": "native",
         "NATIVE_CLOUD_TYPE": dest.cloud,
         "NATIVE_ACCOUNT_NAME": ACCOUNT,
         "NATIVE_BUCKET_URL": dest.bucket_url,

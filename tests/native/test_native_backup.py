@@ -30,8 +30,8 @@ def test_backup_on_every_store_lands_as_the_one_checked_object(destination: Dest
         assert result.sha256 == hashlib.sha256(body).hexdigest() == info.metadata["sha256"]
         assert set(METADATA_KEYS) <= set(info.metadata)
         assert info.metadata["size"] == str(len(body)) == str(result.size)
-        assert info.metadata["controller_version"] == "7.1.1794" == result.controller_version
-        assert version_text == b"UserConnect-7.1.1794"
+        assert info.metadata["controller_version"] == "8.0.1-1000.1000" == result.controller_version
+        assert version_text == b"8.0.1-1000.1000"  # the form the controller reports, as it wrote it
         assert info.metadata["tool_version"] == __version__
         assert info.metadata["native_file"] == f"CloudN_{ORIGINAL_IP}_save_cloudx_config.enc"
         assert info.metadata["controller_private_ip"] == ORIGINAL_IP

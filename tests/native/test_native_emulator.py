@@ -32,6 +32,8 @@ def test_enable_takes_the_account_name_its_api_version_uses(emu: Emulator) -> No
     client = _client(emu)
     right, wrong = ("acct_name", "account_name") if emu.config.api == "v2" else ("account_name", "acct_name")
     answer = client.call("enable_cloudn_backup_config", cloud_type="1", bucket_name="b", **{wrong: "acct"})
+    assert answer == {"return": False, "reason": f"Unexpected parameter(s): {wrong}"}
+    answer = client.call("enable_cloudn_backup_config", cloud_type="1", bucket_name="b")
     assert answer == {"return": False, "reason": f"{right} is required"}
     multiple = "multiple_bkup" if emu.config.api == "v2" else "multiple"
     answer = client.call(

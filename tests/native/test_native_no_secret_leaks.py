@@ -36,13 +36,13 @@ def test_no_secret_in_native_logs_errors_or_results(
     caplog.set_level(logging.DEBUG)
     outputs: list[str] = []
     dest = local_destination(tmp_path, cloud, monkeypatch)
-    with original_for(dest) as original, blank_for(dest) as blank, blank_for(dest, version="7.0.1") as other:
+    newer = "8.1.0-1000.100"
+    with original_for(dest) as original, blank_for(dest) as blank, blank_for(dest, version=newer) as other:
         settings = native_settings(dest, original)
         original.faults.fail_next_5xx = 1
         outputs.append(json.dumps(run_backup(settings).to_dict()))
         restored = run_restore(settings, controller_url=blank.url, private_ip=REPLACEMENT_IP)
         outputs.append(json.dumps(restored.to_dict()))
-        other.faults.setup_ignores_target_version = True
         with pytest.raises(BackupError) as caught:  # the controller refuses the other version
             run_restore(
                 settings,

@@ -65,15 +65,17 @@ def _count_calls(emu: Emulator, name: str, monkeypatch: pytest.MonkeyPatch) -> l
 
 
 def test_full_sequence_on_every_store(destination: Destination) -> None:
-    """Backup, then a blank replacement at another version ends with the original configuration."""
-    with original_for(destination) as original, blank_for(destination, version="7.0.1373") as blank:
+    """Backup, then a blank replacement of an older build ends with the original configuration."""
+    with original_for(destination) as original, blank_for(destination, version="8.0.1-1000.900") as blank:
         settings = native_settings(destination, original)
         stored = run_backup(settings)
         result = _restore(settings, blank, idempotency_key="i-0123456789abcdef0")
         assert result.status == "ok" and result.details["verified"] is True
-        _assert_restored(original, blank)  # brought to the backup's version by initial_setup first
-        for action in ("setup_account_profile", "restore_cloudx_config"):
-            assert actions(blank, action) == 1, action
+        _assert_restored(original, blank)  # upgraded to the backup's version after its set-up
+        assert actions(blank, "upgrade") == 1
+        # Azure's restore carries its service principal: no account is created there
+        assert actions(blank, "setup_account_profile") == (0 if destination.cloud == "azure" else 1)
+        assert actions(blank, "restore_cloudx_config") == 1
         # the restore put the stored bytes where the controller reads them, under the old IP ...
         placed, _ = read(config_file(destination.bucket_url, ORIGINAL_IP))
         assert hashlib.sha256(placed).hexdigest() == stored.sha256
@@ -108,15 +110,16 @@ class _Dies(NativeDriver):
 
     after = ""
 
-    def prepare_target(self, backup_version: str | None) -> None:
-        super().prepare_target(backup_version)
+    def prepare_target(self, backup_version: Any, journal: Any) -> None:
+        super().prepare_target(backup_version, journal)
         if self.after == "setup":
             raise KeyboardInterrupt
 
-    def import_(self, source: Any, size: int, progress: Any = None) -> None:
-        super().import_(source, size, progress)
+    def import_(self, source: Any, size: int, progress: Any = None) -> dict[str, str]:
+        details = super().import_(source, size, progress)
         if self.after == "restore":
             raise KeyboardInterrupt
+        return details
 
     def verify_restored(self, backup: Any) -> None:
         super().verify_restored(backup)
@@ -147,7 +150,7 @@ def _dying_driver(settings: Settings, blank: Emulator, after: str) -> NativeDriv
     ("after", "resumed_from", "restores"),
     [
         # (killed after, the last step recorded as finished, restore_cloudx_config calls in all)
-        ("setup", "started", 1),
+        ("setup", "upgraded", 1),  # set up, at the backup's version; the account is made again if missing
         ("restore", "prepared", 2),  # applied but not recorded: restoring the same file again is safe
         ("verify", "imported", 1),
         ("backup", "verified", 1),
@@ -241,19 +244,53 @@ def test_max_backup_age_is_a_setting(local: Destination, original: Emulator, bla
     assert _restore(lenient, blank).status == "ok"
 
 
-def test_controller_that_cannot_reach_the_backups_version_is_refused(
+def test_a_newer_replacement_is_refused_unless_allowed(
     original: Emulator, local: Destination, settings: Settings
 ) -> None:
+    """An upgrade only goes forward: a replacement newer than the backup is refused after its set-up."""
     run_backup(settings)
-    with blank_for(local, version="7.0.1373") as older:
-        older.faults.setup_ignores_target_version = True
-        with pytest.raises(RefusedError, match=r"7\.1\.1794.*7\.0\.1373"):
-            _restore(settings, older)
-        assert actions(older, "restore_cloudx_config") == 0
+    with blank_for(local, version="8.1.0-1000.100") as newer:
+        with pytest.raises(
+            RefusedError, match=r"from version 8\.0\.1-1000\.1000, .* a newer 8\.1\.0-1000\.100"
+        ):
+            _restore(settings, newer, idempotency_key="i-newer")
+        assert actions(newer, "restore_cloudx_config") == 0 and actions(newer, "upgrade") == 0
         # allowed through, the controller itself refuses a backup of another version
         with pytest.raises(ControllerError, match="does not match"):
-            _restore(settings, older, allow_version_mismatch=True, force=True)
-        assert not older.state.imported
+            _restore(settings, newer, allow_version_mismatch=True, force=True)
+        assert not newer.state.imported
+
+
+def test_an_upgrade_cut_off_by_the_time_limit_is_waited_for_not_sent_again(
+    original: Emulator, local: Destination, settings: Settings
+) -> None:
+    """The upgrade takes longer than one invocation may run: the next invocation finds the
+    journal's `upgrade_sent`, waits for the version, and never sends the upgrade twice."""
+    run_backup(settings)
+    with blank_for(local, version="8.0.1-1000.900") as older:
+        older.faults.upgrade_drop = True
+        older.faults.upgrade_delay = 3.0  # the old version answers for 3 s, then a restart
+        older.faults.upgrade_reboot = 0.5
+        short = dataclasses.replace(settings, restore_time_limit=2.0)
+        with pytest.raises(BackupError) as caught:
+            _restore(short, older, idempotency_key="i-upgrade")
+        assert caught.value.transient, caught.value
+        assert actions(older, "upgrade") == 1 and actions(older, "restore_cloudx_config") == 0
+        result = _restore(settings, older, idempotency_key="i-upgrade")
+        assert result.status == "ok" and result.details["resumed_from"] == "upgrade_sent"
+        assert actions(older, "upgrade") == 1
+        _assert_restored(original, older)
+
+
+def test_a_blank_replacement_is_not_asked_its_version_before_its_set_up(
+    original: Emulator, blank: Emulator, settings: Settings
+) -> None:
+    run_backup(settings)
+    blank.faults.version_info_needs_setup = True  # as a blank 7.2+ controller may answer
+    dry = _restore(settings, blank, dry_run=True)
+    assert dry.status == "dry-run" and dry.details["target_version"] is None
+    assert _restore(settings, blank).status == "ok"
+    _assert_restored(original, blank)
 
 
 def test_set_up_controller_is_refused_unless_forced(
@@ -287,8 +324,8 @@ def test_restore_the_controller_ignored_fails_verification(
     run_backup(settings)
 
     class Ignored(NativeDriver):
-        def import_(self, source: Any, size: int, progress: Any = None) -> None:
-            return None
+        def import_(self, source: Any, size: int, progress: Any = None) -> dict[str, str]:
+            return {}
 
     target = settings.for_controller(blank.url)
     driver = Ignored(

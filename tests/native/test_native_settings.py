@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from controller_backup.controller import connector
-from controller_backup.controller.native import NativeDriver
+from controller_backup.controller.native_fields import account_request
 from controller_backup.errors import SettingsError
 from controller_backup.native_bucket import parse_cloud_type, parse_native_bucket
 from controller_backup.settings import Settings
@@ -24,8 +23,9 @@ AWS = BASE | {
 }
 
 
-def test_export_mode_is_the_default_and_needs_nothing_native() -> None:
-    settings = Settings.from_env(BASE)
+def test_native_mode_is_the_default_and_export_mode_needs_nothing_native() -> None:
+    assert Settings.from_env({k: v for k, v in AWS.items() if k != "CONTROLLER_BACKUP_MODE"}).mode == "native"
+    settings = Settings.from_env(BASE | {"CONTROLLER_BACKUP_MODE": "export"})
     assert settings.mode == "export"
     assert settings.restore_max_backup_age == 3 * 86400
     assert settings.restore_time_limit == 840
@@ -95,7 +95,7 @@ def test_every_bad_native_variable_is_named_at_once() -> None:
 
 
 def test_unknown_mode_and_cloud_type_are_named() -> None:
-    with pytest.raises(SettingsError, match=r"CONTROLLER_BACKUP_MODE: must be one of export, native"):
+    with pytest.raises(SettingsError, match=r"CONTROLLER_BACKUP_MODE: must be one of native, export"):
         Settings.from_env(BASE | {"CONTROLLER_BACKUP_MODE": "magic"})
     with pytest.raises(SettingsError, match="NATIVE_CLOUD_TYPE"):
         Settings.from_env(AWS | {"NATIVE_CLOUD_TYPE": "3"})
@@ -148,12 +148,16 @@ def test_bad_bucket_urls_say_why(url: str, cloud_type: int, message: str) -> Non
 
 
 @pytest.mark.parametrize(
-    ("cloud", "partition"), [("aws", "aws"), ("aws-gov", "aws-us-gov"), ("aws-china", "aws-cn")]
+    ("cloud", "prefix", "partition"),
+    [("aws", "aws_", "aws"), ("aws-gov", "awsgov_", "aws-us-gov"), ("aws-china", "aws_china_", "aws-cn")],
 )
-def test_aws_access_account_uses_the_default_roles_of_its_partition(cloud: str, partition: str) -> None:
+def test_aws_access_account_uses_the_default_roles_of_its_partition(
+    cloud: str, prefix: str, partition: str
+) -> None:
     settings = Settings.from_env(AWS | {"NATIVE_CLOUD_TYPE": cloud})
-    driver = NativeDriver(connector(settings), settings, username="admin", password="pw-for-test")
-    fields = driver._account_fields()
-    assert fields["aws_role_arn"] == f"arn:{partition}:iam::123456789012:role/aviatrix-role-app"
-    assert fields["aws_role_ec2"] == f"arn:{partition}:iam::123456789012:role/aviatrix-role-ec2"
-    assert fields["aws_iam"] == "true"
+    assert settings.native_cloud_type is not None
+    fields = account_request(settings, settings.native_cloud_type, "acct").fields
+    assert fields[f"{prefix}role_arn"] == f"arn:{partition}:iam::123456789012:role/aviatrix-role-app"
+    assert fields[f"{prefix}role_ec2"] == f"arn:{partition}:iam::123456789012:role/aviatrix-role-ec2"
+    assert fields[f"{prefix}iam"] == "true"
+    assert fields[f"{prefix}account_number"] == "123456789012"

@@ -1,11 +1,9 @@
-"""The controller's answers, classified as REFERENCE.md lists them."""
+"""The controller's answers, classified as docs/controller-api.md lists them."""
 
 from __future__ import annotations
 
 import pytest
 from controller_backup.controller.client import is_expired_reason, is_not_ready_reason
-from controller_backup.controller.driver import parse_version
-from controller_backup.errors import ControllerError
 
 
 @pytest.mark.parametrize(
@@ -36,10 +34,3 @@ def test_not_ready_reasons(reason: str) -> None:
 )
 def test_other_reasons_are_neither(reason: str) -> None:
     assert not is_expired_reason(reason) and not is_not_ready_reason(reason)
-
-
-def test_version_parsing() -> None:
-    assert parse_version("UserConnect-7.1.1794") == "7.1.1794"
-    assert parse_version("6.9.308") == "6.9.308"
-    with pytest.raises(ControllerError):
-        parse_version("<html>")

@@ -14,6 +14,17 @@ GOOD = {
     "CONTROLLER_URL": "https://controller.example.com",
     "CONTROLLER_PASSWORD": "env:PW",
     "BACKUP_URL": "s3://bucket/controller/backup.tar",
+    "CONTROLLER_BACKUP_MODE": "export",
+}
+NATIVE = {
+    "CONTROLLER_URL": "https://controller.example.com",
+    "CONTROLLER_PASSWORD": "env:PW",
+    "BACKUP_URL": "s3://bucket/controller/backup.enc",
+    "CONTROLLER_PRIVATE_IP": "10.0.1.25",
+    "NATIVE_CLOUD_TYPE": "aws",
+    "NATIVE_ACCOUNT_NAME": "backup-account",
+    "NATIVE_BUCKET_URL": "s3://controller-own-backups",
+    "NATIVE_AWS_ACCOUNT_NUMBER": "123456789012",
 }
 
 
@@ -23,6 +34,35 @@ def test_defaults() -> None:
     assert settings.verify_tls is True
     assert settings.min_size_ratio == 0.5
     assert settings.ca_bundle is None
+
+
+def test_native_mode_is_the_default() -> None:
+    """A real controller serves no export API: without a mode, the settings are native ones."""
+    settings = Settings.from_env(NATIVE)
+    assert settings.mode == "native"
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(
+            {key: NATIVE[key] for key in ("CONTROLLER_URL", "CONTROLLER_PASSWORD", "BACKUP_URL")}
+        )
+    message = caught.value.message
+    for name in ("CONTROLLER_PRIVATE_IP", "NATIVE_CLOUD_TYPE", "NATIVE_ACCOUNT_NAME", "NATIVE_BUCKET_URL"):
+        assert name in message
+    assert "CONTROLLER_BACKUP_MODE=export" in message  # the way out, for an emulator or a proxy
+
+
+def test_oci_needs_the_region() -> None:
+    oci = NATIVE | {"NATIVE_CLOUD_TYPE": "oci"}
+    with pytest.raises(SettingsError, match="NATIVE_REGION is required for a native oci controller"):
+        Settings.from_env(oci)
+    assert Settings.from_env(oci | {"NATIVE_REGION": "us-ashburn-1"}).native_region == "us-ashburn-1"
+
+
+def test_the_customer_id_is_a_secret_reference_resolved_on_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BYOL_ID", "carmelo-1234")
+    settings = Settings.from_env(NATIVE | {"CONTROLLER_CUSTOMER_ID": "env:BYOL_ID"})
+    assert settings.customer_id_ref == "env:BYOL_ID"
+    assert settings.customer_id() == "carmelo-1234"
+    assert Settings.from_env(NATIVE).customer_id() is None
 
 
 def test_every_missing_variable_is_named_at_once() -> None:

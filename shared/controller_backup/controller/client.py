@@ -1,11 +1,13 @@
-"""The controller's HTTPS API, spoken the way real Aviatrix controllers speak it.
+"""The controller's HTTPS API, spoken the way Aviatrix's own clients speak it.
 
-Conventions (REFERENCE.md): `/v2/api` with `get_api_token` then an `X-Access-Key` header, falling
-back to `/v1/api` on older controllers; `action=login` returns a top-level `CID` sent with every
-later call; every answer is the envelope `{"return", "results", "reason"}`, with HTTP 200 even on
-failure. This module turns those answers into classified errors: an expired session logs in again
-once, a booting controller is waited out within a bound, transient network failures and 5xx are
-retried with jittered backoff, bad credentials are never retried.
+Conventions (docs/controller-api.md, each with its official source): `/v2/api` where
+`get_api_token` gives an access key, which is sent as `X-Access-Key` with the `login` call only
+(as the Terraform provider and the HA tools do), and `/v1/api` on older controllers; `action=login`
+returns a top-level `CID` sent with every later call; every answer is the envelope
+`{"return", "results", "reason"}`, with HTTP 200 even on failure. This module turns those answers
+into classified errors: an expired session logs in again once, a booting controller is waited out
+within a bound, transient network failures and 5xx are retried with jittered backoff, bad
+credentials are never retried.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ _EXPIRED = ("cid is invalid or expired", "invalid session", "please login again"
 #: reasons a booting controller gives before its API is up
 _NOT_READY = ("requestrefused", "valid action required", "account_password required")
 _TRANSIENT_STATUS = {500, 502, 503, 504}
+#: get_api_token answers a few hundred bytes; a longer body is not a token answer anyway
+_PROBE_MAX = 64 * 1024
 
 
 def is_expired_reason(reason: str) -> bool:
@@ -148,7 +152,6 @@ class ControllerClient:
         self.retry = retry or RetryPolicy()
         self._pool = _pool_for(self.base_url, ca_bundle, verify_tls, timeout)
         self._cid: str | None = None
-        self._token: str | None = None
         self.api_version: str | None = None
 
     # -- sessions ----------------------------------------------------------------------------
@@ -159,7 +162,7 @@ class ControllerClient:
 
     def login(self) -> None:
         """Find the API version, get a token (v2) and a CID; bad credentials raise AuthError."""
-        self._cid = self._token = None
+        self._cid = None
         self._with_retries("login", self._login_once)
 
     def _login_once(self) -> None:
@@ -179,14 +182,26 @@ class ControllerClient:
         if not isinstance(cid, str) or not cid:
             raise ControllerError("login answered success without a CID")
         register_secret(cid)
-        self.api_version, self._token, self._cid = version, token, cid
+        self.api_version, self._cid = version, cid
         log.info("logged in to %s (api %s)", self.base_url, version)
 
     def _discover_api(self) -> tuple[str, str | None]:
-        """v2 when `get_api_token` works; v1 when it answers 404, non-JSON or `return: false`."""
+        """v2 and its access key when `get_api_token` gives one; else v1, as the official clients do.
+
+        Aviatrix's control-plane client: 404, a body that is not JSON, JSON without the envelope,
+        or `return: false` mean an older controller (v1); any other status, or `RequestRefused`,
+        means one that is not ready yet.
+        """
+        status, raw = self._probe("v2", {"action": "get_api_token"})
+        if status == 404:
+            return "v1", None
+        if status != 200:
+            raise _Transient(f"get_api_token: HTTP {status}", not_ready=True)
         try:
-            answer = self._envelope("v2", "GET", {"action": "get_api_token"}, token=None)
-        except _ApiMissing:
+            answer = json.loads(raw)
+        except ValueError:
+            return "v1", None
+        if not isinstance(answer, dict) or "return" not in answer:
             return "v1", None
         if answer.get("return"):
             results = answer.get("results")
@@ -202,24 +217,38 @@ class ControllerClient:
 
     # -- calls -------------------------------------------------------------------------------
 
-    def call(self, action: str, params: Mapping[str, str] | None = None, *, method: str = "POST") -> Any:
+    def call(
+        self,
+        action: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        method: str = "POST",
+        api: str | None = None,
+    ) -> Any:
         """Run `action`; return its `results`. A logical failure raises ControllerError."""
-        answer = self.call_envelope(action, params, method=method)
+        answer = self.call_envelope(action, params, method=method, api=api)
         if not answer.get("return"):
             raise ControllerError(f"{action} failed: {redact(str(answer.get('reason', 'no reason given')))}")
         return answer.get("results")
 
     def call_envelope(
-        self, action: str, params: Mapping[str, str] | None = None, *, method: str = "POST"
+        self,
+        action: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        method: str = "POST",
+        api: str | None = None,
     ) -> dict[str, Any]:
         """Run `action` and return the whole envelope, `return: false` included.
 
-        Expired sessions log in again once; not-ready and transient failures are retried.
+        `api` sends it to `/v1/api` or `/v2/api` whatever the login used (a CID is valid on both,
+        and some actions are only known in their v1 form). Expired sessions log in again once;
+        not-ready and transient failures are retried.
         """
 
         def attempt() -> dict[str, Any]:
             return self._with_session(
-                lambda: self._envelope(self._version(), method, self._params(action, params), self._token)
+                lambda: self._envelope(api or self._version(), method, self._params(action, params), None)
             )
 
         return self._with_retries(action, attempt)
@@ -245,11 +274,12 @@ class ControllerClient:
         size: int,
         *,
         filename: str,
+        field: str = "file",
         params: Mapping[str, str] | None = None,
         progress: Progress | None = None,
         timeout: float | None = None,
     ) -> Any:
-        """POST `source` as multipart field `file`; return `results`.
+        """POST `source` as the multipart file part `field`; return `results`.
 
         Not retried after the body was sent: the controller may be applying it. A dropped
         connection raises ControllerTimeout and the caller decides (restore verifies).
@@ -257,7 +287,7 @@ class ControllerClient:
 
         def attempt() -> Any:
             fields = self._params(action, params)
-            body = _MultipartBody(fields, "file", filename, source, size)
+            body = _MultipartBody(fields, field, filename, source, size)
             body.rewind()
             reader = _ProgressReader(body, progress) if progress else body
             headers = {
@@ -269,7 +299,7 @@ class ControllerClient:
                 "POST",
                 body=reader,
                 headers=headers,
-                token=self._token,
+                token=None,
                 timeout=timeout,
                 describe=action,
             )
@@ -292,7 +322,7 @@ class ControllerClient:
         while True:
             tries += 1
             try:
-                self._cid = self._token = None
+                self._cid = None
                 self._login_once()
                 return
             except _Transient as exc:
@@ -392,8 +422,6 @@ class ControllerClient:
         except OSError as exc:
             raise _Transient(f"{describe}: {type(exc).__name__}") from None
         try:
-            if version == "v2" and response.status == 404 and describe == "get_api_token":
-                raise _ApiMissing
             if response.status in _TRANSIENT_STATUS:
                 raise _Transient(f"{describe}: HTTP {response.status}")
             if response.status >= 400:
@@ -415,13 +443,36 @@ class ControllerClient:
                 raise _classify_network_error(describe, exc) from None
             return _parse_envelope(describe, response.headers.get("Content-Type", ""), raw)
 
+    def _probe(self, version: str, fields: Mapping[str, str]) -> tuple[int, bytes]:
+        """GET and return (status, body) as they came: the caller reads meaning into the status."""
+        describe = fields.get("action", "")
+        try:
+            response = self._pool.request(
+                "GET",
+                f"{self.base_url}/{version}/api",
+                fields=dict(fields),
+                preload_content=False,
+                timeout=_timeout(self.timeout),
+            )
+        except (Urllib3Timeout, ProtocolError, ProxyError, MaxRetryError, SSLError, Urllib3Error) as exc:
+            raise _classify_network_error(describe, exc) from None
+        except OSError as exc:
+            raise _Transient(f"{describe}: {type(exc).__name__}") from None
+        try:
+            return response.status, response.read(_PROBE_MAX)
+        except (Urllib3Timeout, ProtocolError, Urllib3Error) as exc:
+            raise _classify_network_error(describe, exc) from None
+        finally:
+            response.close()
+            response.release_conn()
+
     def _download_once(
         self, action: str, dest: BinaryIO, params: Mapping[str, str] | None, progress: Progress | None
     ) -> Download:
         dest.seek(0)
         dest.truncate()
         with self._request(
-            self._version(), "GET", fields=self._params(action, params), token=self._token, describe=action
+            self._version(), "GET", fields=self._params(action, params), token=None, describe=action
         ) as response:
             content_type = response.headers.get("Content-Type", "")
             if "json" in content_type.lower():
@@ -444,10 +495,6 @@ class ControllerClient:
             return Download(
                 size, int(declared) if declared and declared.isdigit() else None, content_type, headers
             )
-
-
-class _ApiMissing(Exception):
-    """Internal: /v2/api does not exist here (an older controller)."""
 
 
 class _Expired(Exception):

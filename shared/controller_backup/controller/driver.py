@@ -11,11 +11,13 @@ interrupted restore resumes where it stopped.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
 from controller_backup.controller.client import ControllerClient, Progress
+from controller_backup.controller.version import ControllerVersion, parse_version
 from controller_backup.errors import ControllerError, IntegrityError
 from controller_backup.spool import HashingSink
 from controller_backup.stores import ObjectInfo
@@ -24,6 +26,22 @@ log = logging.getLogger("controller_backup.controller")
 
 #: the import can take minutes on a real controller; one call gets this long to answer
 IMPORT_TIMEOUT = 600.0
+#: how controllers and proxies say they do not know an action
+_UNKNOWN_ACTION = (
+    "invalid action",
+    "unknown action",
+    "unsupported action",
+    "not a valid action",
+    "action not supported",
+    "no such action",
+    "http 404",
+)
+#: what a real controller needs instead of export mode
+NATIVE_HINT = (
+    "a real Aviatrix controller serves no export_config: set CONTROLLER_BACKUP_MODE=native with "
+    "CONTROLLER_PRIVATE_IP, NATIVE_CLOUD_TYPE, NATIVE_ACCOUNT_NAME and NATIVE_BUCKET_URL (and the "
+    'access account\'s fields for its cloud); see README "Using it with a real controller"'
+)
 
 
 @dataclass(frozen=True)
@@ -33,46 +51,76 @@ class ExportInfo:
     size: int
     declared_length: int | None
     content_type: str
-    controller_version: str | None
+    controller_version: ControllerVersion | None
     #: extra metadata the driver wants stored with the backup (identifier-safe keys)
     metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+class Journal(Protocol):
+    """Where a restore records its finished steps, so an interrupted one resumes after them.
+
+    Steps are ordered (restore_marker.STEPS): `passed(step)` is true once that step or a later
+    one was recorded by this restore or an earlier run of it.
+    """
+
+    def passed(self, step: str) -> bool: ...
+
+    def record(self, step: str) -> None: ...
+
+    def seconds_since(self, step: str) -> float | None:
+        """How long ago `step` was recorded, if it was."""
+        ...
+
+
+class MemoryJournal:
+    """The journal of a restore that names no idempotency key: it lives as long as the run."""
+
+    def __init__(self, order: tuple[str, ...]) -> None:
+        self._order = order
+        self._done: dict[str, float] = {}
+
+    def passed(self, step: str) -> bool:
+        index = self._order.index(step)
+        return any(self._order.index(done) >= index for done in self._done)
+
+    def record(self, step: str) -> None:
+        self._done[step] = time.monotonic()
+
+    def seconds_since(self, step: str) -> float | None:
+        when = self._done.get(step)
+        return None if when is None else time.monotonic() - when
 
 
 class ControllerDriver(Protocol):
     """Pull and push one configuration archive; know the controller's version and state."""
 
     client: ControllerClient
-    #: True when `prepare_target` runs initial_setup on a blank controller, bringing it to the
-    #: backup's version: a version mismatch on a blank target is then fixed, not refused
+    #: True when `prepare_target` runs initial_setup on a blank controller and upgrades an older
+    #: one to the backup's version: an older target is then fixed, not refused, and a blank
+    #: target's version is read only after its set-up
     sets_up_target: bool
     #: True when a restore ends with a fresh backup (the native file name follows the new IP)
     backs_up_after_restore: bool
 
     def wait_until_ready(self, timeout: float) -> None: ...
 
-    def version(self) -> str: ...
+    def version(self) -> ControllerVersion: ...
 
     def is_set_up(self) -> bool: ...
 
     def export(self, dest: BinaryIO, progress: Progress | None = None) -> ExportInfo: ...
 
-    def prepare_target(self, backup_version: str | None) -> None:
+    def prepare_target(self, backup_version: ControllerVersion | None, journal: Journal) -> None:
         """Make the controller able to take the backup; safe to run again after a timeout."""
         ...
 
-    def import_(self, source: BinaryIO, size: int, progress: Progress | None = None) -> None: ...
+    def import_(self, source: BinaryIO, size: int, progress: Progress | None = None) -> dict[str, str]:
+        """Push the archive; return facts worth putting in the restore's result."""
+        ...
 
     def verify_restored(self, backup: ObjectInfo) -> None:
         """Raise IntegrityError unless the controller now holds `backup`'s configuration."""
         ...
-
-
-def parse_version(raw: str) -> str:
-    """`UserConnect-7.1.1794` -> `7.1.1794` (the last dotted part is the build)."""
-    version = raw.strip().removeprefix("UserConnect-")
-    if not version or not all(part.isdigit() for part in version.split(".")):
-        raise ControllerError(f"controller reported an unreadable version {raw[:40]!r}")
-    return version
 
 
 class ControllerApi:
@@ -83,7 +131,7 @@ class ControllerApi:
     def wait_until_ready(self, timeout: float) -> None:
         self.client.wait_until_ready(timeout)
 
-    def version(self) -> str:
+    def version(self) -> ControllerVersion:
         results = self.client.call("list_version_info", method="GET")
         current = results.get("current_version") if isinstance(results, dict) else None
         if not isinstance(current, str):
@@ -111,7 +159,12 @@ class ExportApiDriver(ControllerApi):
         self.client = client
 
     def export(self, dest: BinaryIO, progress: Progress | None = None) -> ExportInfo:
-        download = self.client.download("export_config", dest, progress=progress)
+        try:
+            download = self.client.download("export_config", dest, progress=progress)
+        except ControllerError as exc:
+            if any(marker in exc.message.lower() for marker in _UNKNOWN_ACTION):
+                raise ControllerError(f"{exc.message}: {NATIVE_HINT}") from None
+            raise
         header = download.headers.get("X-Controller-Version")
         return ExportInfo(
             size=download.size,
@@ -120,10 +173,10 @@ class ExportApiDriver(ControllerApi):
             controller_version=parse_version(header) if header else None,
         )
 
-    def prepare_target(self, backup_version: str | None) -> None:
+    def prepare_target(self, backup_version: ControllerVersion | None, journal: Journal) -> None:
         """Nothing to prepare: import_config takes the archive as it is."""
 
-    def import_(self, source: BinaryIO, size: int, progress: Progress | None = None) -> None:
+    def import_(self, source: BinaryIO, size: int, progress: Progress | None = None) -> dict[str, str]:
         self.client.upload(
             "import_config",
             source,
@@ -132,6 +185,7 @@ class ExportApiDriver(ControllerApi):
             progress=progress,
             timeout=IMPORT_TIMEOUT,
         )
+        return {}
 
     def verify_restored(self, backup: ObjectInfo) -> None:
         """Export again and compare hashes: the only proof the import really applied."""

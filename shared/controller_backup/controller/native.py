@@ -1,18 +1,22 @@
 """The native driver: a real controller writes, and restores from, its own backup file in a bucket.
 
-A real Aviatrix controller has no download action (REFERENCE.md). To back up, this driver asks
-the controller for a backup now (`enable_cloudn_backup_config ... now=true`; on a controller that
-ignores `now`, the seed's way: disable, then enable again), waits (bounded) until
-`CloudN_<private-ip>_save_cloudx_config.enc` and its `version.txt` are newer than the trigger, and
-reads the file through the project's ObjectStore. The backup job then checks and stores it like
-any export, so both drivers end in the same single checked object.
+A real Aviatrix controller has no download action (docs/controller-api.md). To back up, this
+driver asks the controller for a backup now (`enable_cloudn_backup_config ... now=true`, in the v1
+form Aviatrix's own HA tools send; on a controller that ignores `now`, the older way: disable, then
+enable again), waits (bounded) until `CloudN_<private-ip>_save_cloudx_config.enc` and its
+`version.txt` are newer than the trigger, and reads the file through the project's ObjectStore.
+The backup job then checks and stores it like any export, so both drivers end in the same single
+checked object.
 
-To restore it follows Aviatrix's own HA tools: `initial_setup` to the backup's version (a dropped
-connection means "check again"), log in again, create the access account under the old name, put
-the stored bytes where the controller expects them, `restore_cloudx_config`, log in with the
-restored credentials, verify. Every step checks the controller's state first, so re-running one
-after a timeout is safe; all waits end by the restore's time limit (`RESTORE_TIME_LIMIT`), so a
-Lambda stops cleanly and the next invocation resumes.
+To restore it follows Aviatrix's own HA tools for the backup's release: the BYOL customer id
+first (when configured), `initial_setup` (with `target_version` up to 7.1; from 7.2 the image pins
+the version at launch and none is sent), log in again, upgrade a replacement that came up older
+than the backup (`action=upgrade version=...`), create the access account (not on Azure, whose
+restore carries its service principal), put the stored bytes where the controller expects them
+(keeping any different file already there), `restore_cloudx_config`, log in with the restored
+credentials, verify. Each step checks the controller's state or the restore's journal first, so
+re-running one after a timeout is safe; all waits end by the restore's time limit
+(`RESTORE_TIME_LIMIT`), so a function stops cleanly and the next invocation resumes.
 """
 
 from __future__ import annotations
@@ -23,24 +27,33 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, BinaryIO
 
 from controller_backup import __version__
 from controller_backup.controller.client import ControllerClient, Progress
-from controller_backup.controller.driver import ControllerApi, ExportInfo, parse_version
+from controller_backup.controller.driver import ControllerApi, ExportInfo, Journal
+from controller_backup.controller.native_fields import (
+    account_request,
+    azure_credentials,
+    restore_needs_account,
+)
 from controller_backup.controller.retry import Deadline, RetryPolicy
+from controller_backup.controller.version import ControllerVersion, parse_version, pinned_at_launch
 from controller_backup.errors import (
     AuthError,
     ControllerError,
     ControllerTimeout,
     IntegrityError,
     NotReadyError,
+    PreconditionFailed,
     RefusedError,
     SettingsError,
 )
-from controller_backup.native_bucket import AWS_FAMILY, AZURE_FAMILY, GCP, cloud_name
+from controller_backup.native_bucket import AZURE_FAMILY, OCI, cloud_name
 from controller_backup.redact import redact
 from controller_backup.settings import Settings
+from controller_backup.spool import HashingSpool, stream_sha256
 from controller_backup.stores import ObjectInfo, ObjectStore, open_store
 
 if TYPE_CHECKING:
@@ -48,14 +61,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("controller_backup.controller.native")
 
-#: initial_setup (it may upgrade the controller) and restore_cloudx_config each get this long
+#: initial_setup, upgrade and restore_cloudx_config each get this long to answer
 LONG_CALL_TIMEOUT = 600.0
+#: an upgrade sent this long ago that has still not brought the version is taken as failed
+UPGRADE_GIVE_UP = 3600.0
 #: a controller that honours now=true has started writing within this share of the wait
 NOW_GRACE_SHARE = 1 / 3
 NOW_GRACE_MAX = 60.0
 _VERSION_FILE_MAX = 1024
 _ONE_TRY = 1
-_ARN_PARTITION = {1: "aws", 256: "aws-us-gov", 1024: "aws-cn"}
 
 
 def config_file_name(private_ip: str) -> str:
@@ -64,8 +78,14 @@ def config_file_name(private_ip: str) -> str:
 
 
 def version_file_name(private_ip: str) -> str:
-    """The version file written beside it (`UserConnect-7.1.1794`)."""
+    """The version file written beside it (`UserConnect-7.1.1794`, `8.0.1-1000.1000`, ...)."""
     return f"CloudN_{private_ip}_save_cloudx_version.txt"
+
+
+def kept_file_name(name: str, when: datetime) -> str:
+    """Where a controller's own file that a restore would overwrite is kept (no CloudN_ rotation
+    name, so the controller never takes it for one of its copies)."""
+    return f"{name}.kept-{when.strftime('%Y%m%dT%H%M%SZ')}"
 
 
 def _identity(info: ObjectInfo | None) -> tuple[str, str | None, str] | None:
@@ -137,7 +157,7 @@ class NativeDriver(ControllerApi):
         watches = [_Watch.of(ip, self.bucket.file_url) for ip in self._backup_ips()]
         names = ", ".join(config_file_name(w.ip) for w in watches)
         self._check_destination()
-        self._enable(now=True)
+        self._enable_now()
         grace = min(NOW_GRACE_MAX, wait.seconds * NOW_GRACE_SHARE)
         found = self._wait_for(watches, min(grace, wait.remaining()))
         if found is None:
@@ -147,7 +167,7 @@ class NativeDriver(ControllerApi):
                 grace,
             )
             self.client.call("disable_cloudn_backup_config")
-            self._enable(now=True)
+            self._enable_now()
             found = self._wait_for(watches, wait.remaining())
         if found is None:
             raise ControllerTimeout(
@@ -204,21 +224,25 @@ class NativeDriver(ControllerApi):
                 "(fix the settings, or change the controller's backup configuration)"
             )
 
-    def _enable(self, *, now: bool) -> None:
+    def _enable_now(self) -> None:
+        """`enable_cloudn_backup_config ... now=true` in the v1 form Aviatrix's HA tools send.
+
+        The v2 form (`acct_name`, `multiple_bkup`) is what the Terraform provider sends, and it
+        never sends `now`; the two tools that back up now (the control-plane module and the
+        Azure HA tool) use v1's `account_name` and `multiple`, with `region` where they have one.
+        """
         if not self.client.logged_in:
             self.client.login()
-        v2 = self.client.api_version == "v2"
         params = {
             "cloud_type": str(self.bucket.cloud_type),
-            "acct_name" if v2 else "account_name": self.account,
-            "multiple_bkup" if v2 else "multiple": "true",
+            "account_name": self.account,
             **self.bucket.params,
+            "multiple": "true",
+            "now": "true",
         }
-        if self.bucket.cloud_type in AZURE_FAMILY:
-            params["region"] = str(self.settings.native_region)
-        if now:
-            params["now"] = "true"
-        self.client.call("enable_cloudn_backup_config", params)
+        if self.settings.native_region:
+            params["region"] = self.settings.native_region
+        self.client.call("enable_cloudn_backup_config", params, api="v1")
 
     def _wait_for(self, watches: list[_Watch], seconds: float) -> _Watch | None:
         clock = Deadline(max(seconds, 0.0))
@@ -231,7 +255,7 @@ class NativeDriver(ControllerApi):
                 return None
             time.sleep(min(poll, clock.remaining()))
 
-    def _read_version(self, store: ObjectStore) -> str:
+    def _read_version(self, store: ObjectStore) -> ControllerVersion:
         info = store.head()
         if info is None or info.size > _VERSION_FILE_MAX:
             raise ControllerError(f"{store.url}: the controller's version file is missing or too large")
@@ -239,19 +263,53 @@ class NativeDriver(ControllerApi):
         store.download(buffer)
         return parse_version(buffer.getvalue().decode("utf-8", "replace"))
 
-    # -- restore -----------------------------------------------------------------------------
+    # -- restore: preparing the target ---------------------------------------------------------
 
-    def prepare_target(self, backup_version: str | None) -> None:
-        """Set the controller up at the backup's version and give it the old access account."""
+    def prepare_target(self, backup_version: ControllerVersion | None, journal: Journal) -> None:
+        """Set the controller up for the backup's release, bring it to the backup's version, give it
+        the access account the restore needs. A newer controller is left as it is: the restore job
+        refuses it unless a mismatch was allowed."""
         if not self.is_set_up():
+            self._send_customer_id(journal)
             self._initial_setup(backup_version)
-        self._ensure_account()
+        _advance(journal, "set_up")
+        if backup_version is not None:
+            self._reach_version(backup_version, journal)
+        if restore_needs_account(self.bucket.cloud_type):
+            self._ensure_account()
 
-    def _initial_setup(self, backup_version: str | None) -> None:
+    def _send_customer_id(self, journal: Journal) -> None:
+        """BYOL: the customer id goes in before set-up, or the restore of the database fails."""
+        if self.settings.customer_id_ref is None or journal.passed("customer_id"):
+            return
+        customer_id = str(self.settings.customer_id())
+        log.info("sending the BYOL customer id (setup_customer_id) before initial_setup")
+        try:
+            answer = self.client.call_envelope("setup_customer_id", {"customer_id": customer_id})
+        except (ControllerTimeout, NotReadyError) as exc:
+            log.warning("setup_customer_id got no answer (%s); going on as Aviatrix's tools do", exc.message)
+        else:
+            if not answer.get("return"):
+                reason = redact(str(answer.get("reason", ""))) or "no reason given"
+                raise ControllerError(
+                    f"setup_customer_id failed: {reason}; without it the restore of a BYOL controller fails "
+                    "(check CONTROLLER_CUSTOMER_ID)"
+                )
+        journal.record("customer_id")
+
+    def _initial_setup(self, backup_version: ControllerVersion | None) -> None:
+        """`initial_setup run` as the official flow for the backup's release sends it.
+
+        Up to 7.1 Aviatrix's tools set a replacement up *to* the backup's version
+        (`target_version`); from 7.2 the image pins its version at launch and the HA tool sends
+        none (an older image is upgraded afterwards).
+        """
         params = {"subaction": "run"}
-        if backup_version:
-            params["target_version"] = backup_version
-        log.info("running initial_setup%s", f" to version {backup_version}" if backup_version else "")
+        if backup_version is not None and not pinned_at_launch(backup_version):
+            params["target_version"] = str(backup_version)
+        log.info(
+            "running initial_setup%s", f" to {params['target_version']}" if "target_version" in params else ""
+        )
         once = self._one_shot(self._credentials, "initial_setup")
         once.wait_until_ready(self._remaining("initial_setup"))
         try:
@@ -263,19 +321,56 @@ class NativeDriver(ControllerApi):
             if not answer.get("return"):
                 reason = redact(str(answer.get("reason", ""))) or "no reason given"
                 raise ControllerError(f"initial_setup run failed: {reason}")
-        self._wait_until_set_up()
+        self._wait_until(self.is_set_up, "initial_setup has not finished")
+        log.info("initial_setup finished; logged in again")
 
-    def _wait_until_set_up(self) -> None:
-        """Check again (logging in again each time: sessions die with the restart) until done."""
+    def _reach_version(self, backup_version: ControllerVersion, journal: Journal) -> None:
+        """Upgrade a controller older than the backup to its version, once, waiting (bounded)."""
+        current = self.version()
+        if current.compare(backup_version) >= 0:
+            if current == backup_version:
+                _advance(journal, "upgraded")
+            return
+        if not journal.passed("upgrade_sent"):
+            log.info("the controller runs %s, the backup is from %s: upgrading it", current, backup_version)
+            once = self._one_shot(self._credentials, "upgrade")
+            once.wait_until_ready(self._remaining("upgrade"))
+            try:
+                answer = once.call_envelope("upgrade", {"version": str(backup_version)})
+            except (ControllerTimeout, NotReadyError) as exc:
+                log.warning("upgrade got no answer (%s); waiting for the new version", exc.message)
+            else:
+                if not answer.get("return"):
+                    reason = redact(str(answer.get("reason", ""))) or "no reason given"
+                    raise ControllerError(f"upgrade to {backup_version} failed: {reason}")
+            journal.record("upgrade_sent")
+        else:
+            sent = journal.seconds_since("upgrade_sent")
+            if sent is not None and sent > UPGRADE_GIVE_UP:
+                raise ControllerError(
+                    f"the upgrade to {backup_version} sent {sent / 60:.0f} minutes ago has not brought the "
+                    f"controller past {current}; upgrade it by hand, then run the restore again"
+                )
+            log.info(
+                "resuming: waiting for the upgrade to %s (the controller runs %s)", backup_version, current
+            )
+
+        def upgraded() -> bool:
+            return self.version().compare(backup_version) >= 0
+
+        self._wait_until(upgraded, f"the upgrade to {backup_version} has not finished")
+        journal.record("upgraded")
+
+    def _wait_until(self, done: Callable[[], bool], what: str) -> None:
+        """Poll `done`, logging in again each time (sessions die with a restart), within the limit."""
         while True:
-            self.client.wait_until_ready(self._remaining("initial_setup"))
-            if self.is_set_up():
-                log.info("initial_setup finished; logged in again")
+            self.client.wait_until_ready(self._remaining(what))
+            if done():
                 return
             if self.deadline.remaining() < 2.0:
                 raise NotReadyError(
-                    "initial_setup has not finished within the restore's time limit (RESTORE_TIME_LIMIT); "
-                    "run the restore again to resume"
+                    f"{what} within the restore's time limit (RESTORE_TIME_LIMIT); run the restore again "
+                    "to resume"
                 )
             time.sleep(min(5.0, self.deadline.remaining() / 2))
 
@@ -283,63 +378,41 @@ class NativeDriver(ControllerApi):
         if self.account in self._account_names():
             log.info("access account %s exists", self.account)
             return
+        if self.bucket.cloud_type == OCI:
+            raise SettingsError(
+                f"this tool cannot create an OCI access account: create {self.account!r} on the "
+                "controller, then run the restore again"
+            )
         log.info("creating access account %s (%s)", self.account, cloud_name(self.bucket.cloud_type))
-        params = {
-            "account_name": self.account,
-            "cloud_type": str(self.bucket.cloud_type),
-            **self._account_fields(),
-        }
-        self.client.call("setup_account_profile", params)
-
-    def _account_fields(self) -> dict[str, str]:
-        """The cloud's credentials for the access account; secrets come through references."""
-        settings, cloud_type = self.settings, self.bucket.cloud_type
-        if cloud_type in AWS_FAMILY:
-            number = str(settings.native_aws_account_number)
-            arn = f"arn:{_ARN_PARTITION[cloud_type]}:iam::{number}:role/"
-            return {
-                "aws_account_number": number,
-                "aws_iam": "true",
-                "aws_role_arn": settings.native_aws_role_app or arn + "aviatrix-role-app",
-                "aws_role_ec2": settings.native_aws_role_ec2 or arn + "aviatrix-role-ec2",
-            }
-        if cloud_type in AZURE_FAMILY:
-            return self._arm_fields()
-        if cloud_type == GCP:
-            return {
-                "gcloud_project_id": str(settings.native_gcp_project_id),
-                "gcloud_project_credentials": settings.native_secret("native_gcp_credentials_ref"),
-            }
-        raise SettingsError(
-            f"this tool cannot create a {cloud_name(cloud_type)} access account: create "
-            f"{self.account!r} on the controller, then run the restore again"
+        request = account_request(self.settings, self.bucket.cloud_type, self.account)
+        if request.file_part is None:
+            self.client.call("setup_account_profile", dict(request.fields))
+            return
+        content = request.file_content
+        self.client.upload(
+            "setup_account_profile",
+            io.BytesIO(content),
+            len(content),
+            filename=str(request.file_name),
+            field=request.file_part,
+            params=request.fields,
         )
 
-    def _arm_fields(self) -> dict[str, str]:
-        settings = self.settings
-        return {
-            "arm_subscription_id": str(settings.native_arm_subscription_id),
-            "arm_application_endpoint": str(settings.native_arm_directory_id),
-            "arm_application_client_id": str(settings.native_arm_client_id),
-            "arm_application_client_secret": settings.native_secret("native_arm_client_secret_ref"),
-        }
+    # -- restore: the import -------------------------------------------------------------------
 
-    def import_(self, source: BinaryIO, size: int, progress: Progress | None = None) -> None:
+    def import_(self, source: BinaryIO, size: int, progress: Progress | None = None) -> dict[str, str]:
         """Write the stored bytes as the old controller's file, then have the controller restore it."""
         name = config_file_name(str(self.source_ip))
-        store = open_store(self.bucket.file_url(name))
-        log.info("placing the backup where the controller reads it: %s", store.url)
-        store.put(source, size, {"written_by": f"controller-backup {__version__}"})
+        details = self._place_backup(name, source, size)
         if progress:
             progress(size)
-        params = {
-            "cloud_type": str(self.bucket.cloud_type),
-            "account_name": self.account,
-            "file_name": name,
-            **self.bucket.params,
-        }
+        params = {"cloud_type": str(self.bucket.cloud_type)}
+        if restore_needs_account(self.bucket.cloud_type):
+            params["account_name"] = self.account
+        params.update(self.bucket.params)
+        params["file_name"] = name
         if self.bucket.cloud_type in AZURE_FAMILY:
-            params.update(self._arm_fields())
+            params.update(azure_credentials(self.settings, self.bucket.cloud_type))
         once = self._one_shot(self._credentials, "restore_cloudx_config")
         once.wait_until_ready(self._remaining("restore_cloudx_config"))
         try:
@@ -351,6 +424,47 @@ class NativeDriver(ControllerApi):
                 reason = redact(str(answer.get("reason", ""))) or "no reason given"
                 raise ControllerError(f"restore_cloudx_config failed: {reason}")
         self._log_in_after_restore()
+        return details
+
+    def _place_backup(self, name: str, source: BinaryIO, size: int) -> dict[str, str]:
+        """Put our bytes at `name`, first copying aside a different file already there.
+
+        That file is the controller's own (the old controller's last backup, or a newer one than
+        ours): never destroyed, and the write is conditional on it, so a controller writing at the
+        same moment is not clobbered either.
+        """
+        store = open_store(self.bucket.file_url(name))
+        details: dict[str, str] = {}
+        existing = store.head()
+        if existing is not None:
+            with HashingSpool() as theirs:
+                info = store.download(theirs.stream)
+                theirs.flush()
+                if theirs.size == size and theirs.sha256 == stream_sha256(source):
+                    log.info("%s already holds the backup (an earlier run placed it)", store.url)
+                    return details
+                kept_url = self.bucket.file_url(kept_file_name(name, datetime.now(UTC)))
+                theirs.rewind()
+                open_store(kept_url).put(theirs.stream, theirs.size, {}, if_absent=True)
+                log.warning("kept the controller's own %s (it differs from the backup) as %s", name, kept_url)
+                details["kept_controller_file"] = kept_url
+                existing = info
+        log.info("placing the backup where the controller reads it: %s", store.url)
+        source.seek(0)
+        try:
+            store.put(
+                source,
+                size,
+                {"written_by": f"controller-backup {__version__}"},
+                if_match=existing.etag if existing else None,
+                if_absent=existing is None,
+            )
+        except PreconditionFailed:
+            raise ControllerError(
+                f"{store.url} changed while the restore placed the backup (is the controller writing its "
+                "own backup?); run the restore again"
+            ) from None
+        return details
 
     def _log_in_after_restore(self) -> None:
         """The restore brings back the old controller's users: log in as the configured user."""
@@ -375,7 +489,7 @@ class NativeDriver(ControllerApi):
         if not self.is_set_up():
             problems.append("it reports that initial setup has not run")
         expected, version = backup.metadata.get("controller_version"), self.version()
-        if expected and version != expected:
+        if expected and version != parse_version(expected):
             problems.append(f"it runs version {version}, the backup is from {expected}")
         names = self._account_names()
         if self.account not in names:
@@ -409,6 +523,12 @@ class NativeDriver(ControllerApi):
                 "again to resume where it stopped"
             )
         return remaining
+
+
+def _advance(journal: Journal, step: str) -> None:
+    """Record `step` unless a later one is recorded: a resumed run must not forget `upgrade_sent`."""
+    if not journal.passed(step):
+        journal.record(step)
 
 
 def _written(dest: BinaryIO) -> int:

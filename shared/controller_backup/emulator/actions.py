@@ -9,6 +9,7 @@ controller's own backup into a bucket and restore from it.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Generator
 
@@ -18,9 +19,28 @@ from .archive import InvalidArchive, validate_archive
 from .faults import Faults, NotReadyAnswer
 from .native import NativeBackups
 from .request import ApiRequest
-from .state import VERSION_PREFIX, ControllerState
+from .state import ControllerState, strip_version, version_numbers
 
 log = logging.getLogger("controller_backup.emulator")
+
+_ANY: frozenset[str] = frozenset()
+#: the parameters (beyond `action` and `CID`) each action takes from Aviatrix's own clients; a
+#: client that sends anything else has a bug the emulator reports. Native actions check their
+#: own, per cloud type (native.py).
+_PARAMS: dict[str, frozenset[str]] = {
+    "get_api_token": frozenset({"log_enable"}),
+    "login": frozenset({"username", "password"}),
+    "list_version_info": frozenset({"latest_version"}),
+    "initial_setup": frozenset({"subaction", "target_version"}),
+    "upgrade": frozenset({"version"}),
+    "setup_customer_id": frozenset({"customer_id"}),
+    "list_accounts": _ANY,
+    "get_cloudn_backup_config": _ANY,
+    "disable_cloudn_backup_config": _ANY,
+    "export_config": _ANY,
+    "import_config": _ANY,
+    "logout": _ANY,
+}
 
 
 class Controller:
@@ -39,6 +59,8 @@ class Controller:
         self._actions: dict[str, Callable[[ApiRequest], Answer]] = {
             "list_version_info": self._version_info,
             "initial_setup": self._initial_setup,
+            "upgrade": self._upgrade,
+            "setup_customer_id": self._setup_customer_id,
             "export_config": self._export,
             "import_config": self._import,
             "logout": self._logout,
@@ -82,14 +104,14 @@ class Controller:
         if not_ready is not None:
             return answers.fail(not_ready.value)
         action = request.action
-        if (
-            request.endpoint == "v2"
-            and action != "get_api_token"
-            and not self.state.token_valid(request.access_key)
-        ):
+        # The official clients send the access key with `login` only (later calls carry the CID).
+        if request.endpoint == "v2" and action == "login" and not self.state.token_valid(request.access_key):
             return answers.fail("Invalid access key")
         if not action:
             return answers.fail("action is required")
+        unexpected = sorted(set(request.params) - {"action", "CID"} - _PARAMS.get(action, _ANY))
+        if action in _PARAMS and unexpected:
+            return answers.fail(f"Unexpected parameter(s): {', '.join(unexpected)}")
         return None
 
     def _api_token(self, request: ApiRequest) -> Answer:
@@ -112,12 +134,48 @@ class Controller:
         return answers.ok("Logged out")
 
     def _version_info(self, _: ApiRequest) -> Answer:
+        if not self.state.initialized and self.faults.version_info_needs_setup:
+            return answers.fail("initial setup not done")
         return answers.ok(
-            {
-                "current_version": VERSION_PREFIX + self.state.version,
-                "previous_version": VERSION_PREFIX + self.state.previous_version,
-            }
+            {"current_version": self.state.version, "previous_version": self.state.previous_version}
         )
+
+    def _upgrade(self, request: ApiRequest) -> Answer:
+        """`upgrade version=...`: never a downgrade; the new version takes effect `upgrade_delay`
+        seconds later (the API keeps answering with the old one meanwhile), then the controller
+        restarts for `upgrade_reboot` seconds, ending every session."""
+        wanted = request.params.get("version", "").strip()
+        if not wanted or not version_numbers(wanted):
+            return answers.fail("version is required")
+        current = self.state.version
+        if strip_version(wanted) == strip_version(current):
+            return answers.ok(f"The controller is already at {current}")
+        if version_numbers(wanted) < version_numbers(current):
+            return answers.fail(f"Cannot downgrade from {current} to {wanted}")
+        reboot = self.faults.upgrade_reboot
+
+        def finish() -> None:
+            self.state.upgrade(wanted)
+            self.state.forget_sessions()
+            if reboot > 0:
+                self.faults.become_not_ready(reboot)
+
+        if self.faults.upgrade_delay > 0:
+            timer = threading.Timer(self.faults.upgrade_delay, finish)
+            timer.daemon = True
+            timer.start()
+        else:
+            finish()
+        if self.faults.upgrade_drop:
+            return Drop()
+        return answers.ok(f"Upgrading to {wanted}")
+
+    def _setup_customer_id(self, request: ApiRequest) -> Answer:
+        customer_id = request.params.get("customer_id", "").strip()
+        if not customer_id:
+            return answers.fail("customer_id is required")
+        self.state.customer_id = customer_id
+        return answers.ok("Customer ID is set up")
 
     def _initial_setup(self, request: ApiRequest) -> Answer:
         subaction = request.params.get("subaction", "")
@@ -142,7 +200,7 @@ class Controller:
             return answers.fail("Failed to export configuration: disk full")
         if faults.export_html:
             return answers.html_page(200, "Login", "Please log in to continue: <form>login</form>")
-        headers = {"X-Controller-Version": self.state.version}
+        headers = {"X-Controller-Version": self.state.version}  # as list_version_info reports it
         if faults.export_empty:
             return Download(0, _nothing(), headers)
         length, chunks = self.state.open_export()

@@ -11,6 +11,7 @@ import threading
 from types import FrameType
 
 from .emulator import Emulator, EmulatorConfig
+from .state import DEFAULT_VERSION, VERSION_FORMS
 
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)(?:i?b)?\s*$", re.IGNORECASE)
@@ -32,7 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=parse_size, default=64 << 10, help="archive size: 64K, 1M, 256M, 1G")
     parser.add_argument("--seed", type=int, default=1, help="seed for deterministic content")
     parser.add_argument("--name", default="controller-a", help="controller name in the archive")
-    parser.add_argument("--version", default="7.1.1794", help="software version (UserConnect-...)")
+    parser.add_argument(
+        "--version",
+        default=DEFAULT_VERSION,
+        help=f"software version as the controller reports it, in any real form: {', '.join(VERSION_FORMS)}",
+    )
     parser.add_argument("--private-ip", default="10.0.0.10", help="private IP (a blank one's password)")
     parser.add_argument("--username", default="admin")
     parser.add_argument(

@@ -17,7 +17,7 @@ from .archive import MAX_SIZE, MIN_SIZE
 from .faults import Faults
 from .native import NativeBackups
 from .server import EmulatorServer
-from .state import ControllerState
+from .state import DEFAULT_VERSION, ControllerState, version_numbers
 
 log = logging.getLogger("controller_backup.emulator")
 
@@ -26,12 +26,13 @@ _ANY_HOST = ("", "0.0.0.0", "::")  # noqa: S104 - names, not a bind
 
 @dataclass(frozen=True)
 class EmulatorConfig:
-    """How the emulated controller looks; the defaults make a set-up 7.1 controller on v2."""
+    """How the emulated controller looks; the defaults make a set-up 8.0 controller on v2."""
 
     archive_size: int = 64 * 1024
     seed: int = 1
     name: str = "controller-a"
-    version: str = "7.1.1794"
+    #: as the controller reports it: any of state.VERSION_FORMS' forms
+    version: str = DEFAULT_VERSION
     private_ip: str = "10.0.0.10"
     username: str = "admin"
     #: ignored when blank: a fresh controller's password is its private IP
@@ -54,6 +55,8 @@ class EmulatorConfig:
     native_restore_delay: float = 1.0
     #: seconds the controller restarts after restore_cloudx_config (not ready)
     native_restore_reboot: float = 1.0
+    #: a BYOL controller: restore_cloudx_config fails until setup_customer_id ran
+    byol: bool = False
 
     def __post_init__(self) -> None:
         if not MIN_SIZE <= self.archive_size <= MAX_SIZE:
@@ -70,6 +73,8 @@ class EmulatorConfig:
             raise ValueError("a set-up controller needs a password")
         if min(self.native_backup_delay, self.native_restore_delay, self.native_restore_reboot) < 0:
             raise ValueError("native delays must not be negative")
+        if len(version_numbers(self.version)) < 2:
+            raise ValueError(f"version {self.version!r} is none of the forms controllers report")
 
 
 class Emulator:
@@ -100,6 +105,7 @@ class Emulator:
             backup_delay=config.native_backup_delay,
             restore_delay=config.native_restore_delay,
             restore_reboot=config.native_restore_reboot,
+            byol=config.byol,
         )
         self.controller = Controller(self.state, self.faults, config.api, self.native)
         #: (method, path, action) of every request, in arrival order; never parameters or headers

@@ -58,6 +58,15 @@ class Faults:
     backup_ignores_now: bool = False
     #: restore_cloudx_config applies the backup, then drops the connection without answering
     restore_drop: bool = False
+    #: a blank controller refuses list_version_info until its set-up (nothing documents that a
+    #: blank 7.2+ replacement answers it, so a restore must not depend on it)
+    version_info_needs_setup: bool = False
+    #: seconds after `upgrade` until the new version takes effect (the API keeps answering with the
+    #: old one meanwhile), and seconds the controller then restarts
+    upgrade_delay: float = 0.0
+    upgrade_reboot: float = 0.0
+    #: `upgrade` applies the new version, then drops the connection without answering
+    upgrade_drop: bool = False
     #: monotonic time until which the controller is booting (set by Emulator.reboot)
     not_ready_until: float = 0.0
     #: seconds added before every answer
@@ -114,5 +123,7 @@ class Faults:
             self.import_drop_after_apply = self.setup_drop = False
             self.setup_reboot = 0.0
             self.setup_ignores_target_version = self.backup_ignores_now = self.restore_drop = False
+            self.version_info_needs_setup = self.upgrade_drop = False
+            self.upgrade_delay = self.upgrade_reboot = 0.0
             self.not_ready_until = 0.0
             self.latency = self.error_5xx_rate = 0.0

@@ -1,9 +1,11 @@
 """The controller's own (native) backup and restore, writing real files into real stores.
 
 `enable_cloudn_backup_config` (with `now`), `get_`/`disable_cloudn_backup_config`,
-`setup_account_profile` and `restore_cloudx_config` behave as REFERENCE.md describes: v2 names
-the account `acct_name` and rotation `multiple_bkup`, v1 `account_name` and `multiple`; AWS, GCP
-and OCI take `bucket_name`, Azure `storage_name` + `container_name` + `region`. A backup is
+`setup_account_profile` and `restore_cloudx_config` behave as docs/controller-api.md describes:
+v2 names the account `acct_name` and rotation `multiple_bkup`, v1 `account_name` and `multiple`;
+AWS, GCP and OCI take `bucket_name` (OCI also `region`), Azure `storage_name` + `container_name` +
+`region`. Each call takes exactly the fields Aviatrix's own clients send for its cloud type and
+refuses any other (a GCP key must come as a file part; an Azure restore names no account). A backup is
 written by a background thread after `backup_delay` seconds, as `CloudN_<private-ip>_...` files,
 through the project's stores: `s3://`, `gs://` or `azblob://` by cloud type (the SDKs find moto,
 fake-gcs-server or Azurite through their usual environment variables), or, with `bucket_root`, a
@@ -36,25 +38,49 @@ from .archive import InvalidArchive, validate_archive
 from .faults import Faults
 from .native_file import SealedFileError, seal, unseal
 from .request import ApiRequest
-from .state import VERSION_PREFIX, ControllerState
+from .state import ControllerState, strip_version
 
 log = logging.getLogger("controller_backup.emulator")
 
 _AWS, _GCP, _OCI = {1, 256, 1024}, {4}, {16}
 _AZURE = {8, 32, 2048}
-_ACCOUNT_FIELDS = {
-    "aws": ("aws_account_number", "aws_role_arn", "aws_role_ec2"),
-    "azure": (
-        "arm_subscription_id",
-        "arm_application_endpoint",
-        "arm_application_client_id",
-        "arm_application_client_secret",
+#: what each cloud type's `setup_account_profile` takes, as Aviatrix's own clients send it: the
+#: Terraform provider's form tags (goaviatrix/account.go), its multipart GCP and OCI calls, and the
+#: AWS HA tool (`skip_sg_config`). Written here independently of the product's own table, so a
+#: field the product gets wrong fails a test.
+_ACCOUNT_FIELDS: dict[int, tuple[frozenset[str], frozenset[str]]] = {
+    # cloud_type: (required fields, optional fields)
+    1: (
+        frozenset({"aws_account_number", "aws_iam", "aws_role_arn", "aws_role_ec2"}),
+        frozenset({"skip_sg_config", "aws_gateway_role_app", "aws_gateway_role_ec2"}),
     ),
-    "gcp": ("gcloud_project_id", "gcloud_project_credentials"),
+    256: (
+        frozenset({"awsgov_account_number", "awsgov_iam", "awsgov_role_arn", "awsgov_role_ec2"}),
+        frozenset(),
+    ),
+    1024: (
+        frozenset({"aws_china_account_number", "aws_china_iam", "aws_china_role_arn", "aws_china_role_ec2"}),
+        frozenset(),
+    ),
+    4: (frozenset({"gcloud_project_name"}), frozenset({"groups"})),
+    16: (frozenset({"oci_tenancy_id", "oci_user_id", "oci_compartment_id"}), frozenset({"groups"})),
 }
+_ARM_PREFIX = {8: "arm_", 32: "azure_gov_", 2048: "arm_china_"}
+_ARM_SUFFIXES = (
+    "subscription_id",
+    "application_endpoint",
+    "application_client_id",
+    "application_client_secret",
+)
+for _type, _prefix in _ARM_PREFIX.items():
+    _ACCOUNT_FIELDS[_type] = (frozenset(_prefix + suffix for suffix in _ARM_SUFFIXES), frozenset())
+#: the multipart file part a cloud type's account key must arrive in (never a form field)
+_ACCOUNT_FILES = {4: "gcloud_project_credentials", 16: "oci_api_key"}
+#: the `*_iam` flag that must say "true": this emulator models IAM-role accounts only
+_IAM_FLAG = {1: "aws_iam", 256: "awsgov_iam", 1024: "aws_china_iam"}
 #: account fields safe to keep in the configuration (the rest are secrets)
-_PUBLIC_FIELDS = ("aws_account_number", "aws_role_arn", "arm_subscription_id", "gcloud_project_id")
-_ARM_FIELDS = _ACCOUNT_FIELDS["azure"]
+_PUBLIC_SUFFIXES = ("account_number", "role_arn", "subscription_id", "project_name")
+_ALWAYS = frozenset({"CID", "action"})
 
 
 class _Refused(Exception):
@@ -83,6 +109,17 @@ def _required(params: dict[str, str], *names: str) -> list[str]:
     return values
 
 
+def _only(params: dict[str, str], allowed: frozenset[str] | set[str]) -> None:
+    """Refuse a parameter no official client sends with this call (a client bug, not a feature)."""
+    unknown = sorted(set(params) - _ALWAYS - set(allowed))
+    if unknown:
+        raise _Refused(f"Unexpected parameter(s): {', '.join(unknown)}")
+
+
+def _destination_fields(family: str) -> tuple[str, ...]:
+    return ("storage_name", "container_name") if family == "azure" else ("bucket_name",)
+
+
 class NativeBackups:
     """One controller's backup settings, its backup writer, and its restore."""
 
@@ -96,6 +133,7 @@ class NativeBackups:
         backup_delay: float,
         restore_delay: float,
         restore_reboot: float,
+        byol: bool = False,
     ) -> None:
         self.state = state
         self.faults = faults
@@ -103,6 +141,8 @@ class NativeBackups:
         self.backup_delay = backup_delay
         self.restore_delay = restore_delay
         self.restore_reboot = restore_reboot
+        #: a BYOL controller: restoring its database needs the customer id first
+        self.byol = byol
         self._spool_dir = spool_dir
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -141,17 +181,24 @@ class NativeBackups:
         return answers.ok({"enabled": "yes", **config})
 
     def _enable(self, request: ApiRequest) -> Answer:
+        """v2 names the account `acct_name` and rotation `multiple_bkup` (the Terraform provider);
+        v1 `account_name` and `multiple` (the HA tools, which also send `now` and `region`)."""
         params = request.params
         v2 = request.endpoint == "v2"
         account_key, multiple_key = ("acct_name", "multiple_bkup") if v2 else ("account_name", "multiple")
         cloud_type = _cloud_type(params)
         family = _family(cloud_type)
+        names = _destination_fields(family)
+        _only(params, {"cloud_type", account_key, multiple_key, "region", "now", *names})
         (account,) = _required(params, account_key)
         if account not in self.state.account_names():
             raise _Refused(f"Account {account} does not exist")
         config = {"cloud_type": str(cloud_type), "acct_name": account}
-        names = ("storage_name", "container_name", "region") if family == "azure" else ("bucket_name",)
         config.update(zip(names, _required(params, *names), strict=True))
+        if family in ("azure", "oci"):
+            (config["region"],) = _required(params, "region")
+        elif params.get("region"):
+            config["region"] = params["region"]
         config["multiple_bkup"] = "true" if params.get(multiple_key, "").lower() == "true" else "false"
         now = params.get("now", "").lower() == "true"
         with self._lock:
@@ -207,7 +254,7 @@ class NativeBackups:
             for name in names:
                 with open(path, "rb") as source:  # some SDKs close what they upload
                     open_store(f"{bucket}/{name}").put(source, size, {})
-            text = (VERSION_PREFIX + version).encode()
+            text = version.encode()
             version_store = open_store(f"{bucket}/CloudN_{ip}_save_cloudx_version.txt")
             version_store.put(io.BytesIO(text), len(text), {})
         finally:
@@ -239,33 +286,51 @@ class NativeBackups:
         params = request.params
         (name,) = _required(params, "account_name")
         cloud_type = _cloud_type(params)
-        family = _family(cloud_type)
-        fields = _ACCOUNT_FIELDS.get(family)
-        if fields is None:
-            raise _Refused(f"cloud_type {cloud_type} accounts are not supported here")
-        values = dict(zip(fields, _required(params, *fields), strict=True))
-        if family == "aws" and params.get("aws_iam", "").lower() != "true":
-            raise _Refused("aws_iam must be true (IAM role-based account)")
+        if cloud_type not in _ACCOUNT_FIELDS:
+            raise _Refused(f"Invalid cloud_type: {cloud_type}")
+        required, optional = _ACCOUNT_FIELDS[cloud_type]
+        _only(params, {"account_name", "cloud_type", *required, *optional})
+        values = dict(zip(sorted(required), _required(params, *sorted(required)), strict=True))
+        flag = _IAM_FLAG.get(cloud_type)
+        if flag and values[flag].lower() != "true":
+            raise _Refused(f"{flag} must be true (IAM role-based account)")
+        part = _ACCOUNT_FILES.get(cloud_type)
+        if part is not None:
+            key = request.files.get(part)
+            if key is None or key.size == 0:
+                raise _Refused(f"{part} is required (a file upload)")
+        unexpected = sorted(set(request.files) - {part})
+        if unexpected:
+            raise _Refused(f"Unexpected file(s): {', '.join(unexpected)}")
         if name in self.state.account_names():
             raise _Refused(f"Account {name} already exists")
         record: dict[str, Any] = {"account_name": name, "cloud_type": cloud_type}
-        record.update({key: value for key, value in values.items() if key in _PUBLIC_FIELDS})
+        record.update({key: value for key, value in values.items() if key.endswith(_PUBLIC_SUFFIXES)})
         self.state.add_account(record)
         return answers.ok(f"An account profile {name} has been created successfully")
 
     def _restore(self, request: ApiRequest) -> Answer:
+        """AWS (the HA tools): `account_name`, `bucket_name`; Azure (its HA tool): the storage, the
+        container and the service principal, and no account at all. The rest are inferred alike."""
         params = request.params
         cloud_type = _cloud_type(params)
         family = _family(cloud_type)
-        account, file_name = _required(params, "account_name", "file_name")
-        if account not in self.state.account_names():
-            raise _Refused(f"Account {account} does not exist")
-        names = ("storage_name", "container_name") if family == "azure" else ("bucket_name",)
-        config = {"cloud_type": str(cloud_type), **dict(zip(names, _required(params, *names), strict=True))}
+        names = _destination_fields(family)
         if family == "azure":
-            _required(params, *_ARM_FIELDS)
+            credentials = tuple(_ARM_PREFIX[cloud_type] + suffix for suffix in _ARM_SUFFIXES)
+            _only(params, {"cloud_type", "file_name", *names, *credentials})
+            _required(params, *credentials)
+        else:
+            _only(params, {"cloud_type", "account_name", "file_name", *names})
+            (account,) = _required(params, "account_name")
+            if account not in self.state.account_names():
+                raise _Refused(f"Account {account} does not exist")
+        (file_name,) = _required(params, "file_name")
+        config = {"cloud_type": str(cloud_type), **dict(zip(names, _required(params, *names), strict=True))}
         if "/" in file_name:
             raise _Refused("file_name must be a file name")
+        if self.byol and self.state.customer_id is None:
+            raise _Refused("DB restore failed: the customer ID is not set (setup_customer_id)")
         header, archive_path = self._unpack(f"{self.bucket_url(config)}/{file_name}")
         try:
             self._apply(header, archive_path)
@@ -294,12 +359,9 @@ class NativeBackups:
             os.unlink(archive_path)
             raise
         version = str(header.get("version", ""))
-        if version != self.state.version:
+        if strip_version(version) != strip_version(self.state.version):
             os.unlink(archive_path)
-            raise _Refused(
-                f"Backup version {VERSION_PREFIX}{version} does not match the controller's "
-                f"{VERSION_PREFIX}{self.state.version}"
-            )
+            raise _Refused(f"Backup version {version} does not match the controller's {self.state.version}")
         return header, archive_path
 
     def _apply(self, header: dict[str, Any], archive_path: str) -> None:

@@ -8,7 +8,7 @@ win over the query string's.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import Message
 from urllib.parse import parse_qs
 
@@ -31,22 +31,27 @@ class RequestError(ValueError):
 
 @dataclass
 class ApiRequest:
-    """One API call: its endpoint (`v1`/`v2`), parameters, access key and uploaded file."""
+    """One API call: its endpoint (`v1`/`v2`), parameters, access key and uploaded file parts."""
 
     method: str
     endpoint: str
     params: dict[str, str]
     access_key: str | None
-    file: FilePart | None
+    files: dict[str, FilePart] = field(default_factory=dict)
 
     @property
     def action(self) -> str:
         return self.params.get("action", "")
 
+    @property
+    def file(self) -> FilePart | None:
+        """import_config's archive: the file part named `file`."""
+        return self.files.get(_UPLOAD_FIELD)
+
     def discard(self) -> None:
-        """Delete the spooled upload, unless the controller adopted (moved) it."""
-        if self.file is not None:
-            self.file.discard()
+        """Delete the spooled uploads, unless the controller adopted (moved) them."""
+        for part in self.files.values():
+            part.discard()
 
 
 def read_request(
@@ -57,12 +62,11 @@ def read_request(
     try:
         body = BodyReader(rfile, headers)
         content_type = _content_type(headers)
-        upload: FilePart | None = None
+        files: dict[str, FilePart] = {}
         if content_type.get_content_type() == "multipart/form-data":
             boundary = content_type.get_boundary() or ""
             form = parse_multipart(body, boundary, spool_dir, frozenset({_UPLOAD_FIELD}))
-            upload = form.files.pop(_UPLOAD_FIELD, None)
-            form.discard()  # other file parts mean nothing to the controller
+            files = form.files
             params.update(form.fields)
         else:
             params.update(_form_params(body.read_all(MAX_FORM_BODY), content_type.get_content_type()))
@@ -72,7 +76,7 @@ def read_request(
         raise RequestError(400, str(exc)) from exc
     except MultipartError as exc:
         raise RequestError(400, str(exc)) from exc
-    return ApiRequest(method, endpoint, params, headers.get("X-Access-Key"), upload)
+    return ApiRequest(method, endpoint, params, headers.get("X-Access-Key"), files)
 
 
 def _content_type(headers: Message) -> Message:

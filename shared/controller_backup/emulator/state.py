@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import hmac
 import os
+import re
 import secrets
 import string
 import tempfile
@@ -23,13 +24,40 @@ from .archive import CHUNK, ArchiveContents, ArchiveSpec, archive_length, iter_a
 from .records import Record, Records, generate_records
 
 VERSION_PREFIX = "UserConnect-"
+#: the forms real controllers report (list_version_info, the version file); 8.x by default
+VERSION_FORMS = (
+    "8.0.1-1000.1000",
+    "UserConnect-7.2-1804.4665",
+    "UserConnect-7.1.1794",
+    "UserConnect-6.3-patch.2309",
+)
+DEFAULT_VERSION = VERSION_FORMS[0]
 _CID_ALPHABET = string.ascii_letters + string.digits
 _CID_LENGTH = 20
 
 
 def strip_version(version: str) -> str:
-    """`UserConnect-7.1.1794` -> `7.1.1794`."""
+    """`UserConnect-7.1.1794` -> `7.1.1794`: how two reports of one version are compared."""
     return version.strip().removeprefix(VERSION_PREFIX)
+
+
+def version_numbers(version: str) -> tuple[int, ...]:
+    """Every number in the version, in order: enough to tell an upgrade from a downgrade here.
+
+    Deliberately cruder than the product's parser: the emulator must not share its assumptions.
+    """
+    return tuple(int(number) for number in re.findall(r"\d+", strip_version(version)))
+
+
+def pins_version_at_launch(version: str) -> bool:
+    """Images from 7.2 on come up at their release; `initial_setup` does not move them."""
+    return version_numbers(version)[:2] >= (7, 2)
+
+
+def same_style(new: str, like: str) -> str:
+    """`new` written as `like` is (with or without the `UserConnect-` prefix)."""
+    bare = strip_version(new)
+    return VERSION_PREFIX + bare if like.strip().startswith(VERSION_PREFIX) else bare
 
 
 class ControllerState:
@@ -53,8 +81,11 @@ class ControllerState:
         #: every CID and API token ever handed out: what leak tests search the client's output for
         self.issued: list[str] = []
         self.name = name
-        self.version = strip_version(version)
-        self.previous_version = "7.0.1373"
+        #: exactly as the controller reports it (list_version_info, the version file)
+        self.version = version.strip()
+        self.previous_version = same_style("7.0.1373", like=self.version)
+        #: BYOL: the customer id `setup_customer_id` gave, if any
+        self.customer_id: str | None = None
         self.private_ip = private_ip
         # A fresh controller only knows admin / its private IP, whatever it will be set up with.
         self.username = "admin" if blank else username
@@ -129,11 +160,20 @@ class ControllerState:
                 os.unlink(previous)
 
     def run_setup(self, target_version: str | None) -> None:
-        """`initial_setup run`: the controller is set up, upgraded to `target_version` if given."""
+        """`initial_setup run`: the controller is set up; up to 7.1 it moves to `target_version`."""
         with self._lock:
-            if target_version and strip_version(target_version) != self.version:
-                self.previous_version, self.version = self.version, strip_version(target_version)
+            if target_version and not pins_version_at_launch(self.version):
+                self._move_to(target_version)
             self.initialized = True
+
+    def upgrade(self, version: str) -> None:
+        """`upgrade version=...`: the controller now runs `version`."""
+        with self._lock:
+            self._move_to(version)
+
+    def _move_to(self, version: str) -> None:
+        if strip_version(version) != strip_version(self.version):
+            self.previous_version, self.version = self.version, same_style(version, like=self.version)
 
     def add_account(self, record: Record) -> None:
         """`setup_account_profile`: one more access account (never with its secret fields)."""
