@@ -293,6 +293,7 @@ def test_variables_are_described_and_validated() -> None:
         "controller_verify_tls",
         "create_lifecycle_hook",
         "enable_tracing",
+        "create_customer_id_secret",
     }
     for name, variable in _variables().items():
         assert variable.get("description"), f"variable {name} has no description"
@@ -336,6 +337,20 @@ def test_example_uses_the_module_and_the_packaged_zip() -> None:
 
 _NATIVE_COUNT = "${local.native_enabled ? 1 : 0}"
 _OBJECT_ACTIONS_READ = {"s3:GetObject", "s3:GetObjectVersion"}
+#: what native mode cannot run without, on AWS (the account number and roles have defaults)
+_NATIVE_REQUIRED = ("controller_private_ip", "native_bucket_name", "native_account_name")
+#: the module's required inputs, for a plan of its variables alone
+_BASE_VALUES = {
+    "name": "aviatrix-ctrl-backup",
+    "lambda_package": "dist/aws/lambda.zip",
+    "controller_url": "https://10.0.1.25",
+    "bucket_name": "acme-controller-backups",
+}
+_NATIVE_VALUES = {
+    "controller_private_ip": "10.0.1.25",
+    "native_bucket_name": "acme-controller-own-backups",
+    "native_account_name": "backup-account",
+}
 
 
 def _env_keys(expression: str) -> set[str]:
@@ -347,12 +362,25 @@ def _native_statements(policy: str) -> list[dict[str, Any]]:
     return _statements(f"{policy}_native")
 
 
-def test_native_mode_is_off_by_default_and_everything_native_hangs_on_it() -> None:
+def _function_env(name: str) -> str:
+    return str(_resources("aws_lambda_function")[name]["environment"][0]["variables"])
+
+
+@pytest.fixture(scope="module")
+def planner(tmp_path_factory: pytest.TempPathFactory) -> helpers.VariablePlanner:
+    return helpers.VariablePlanner(MODULE, tmp_path_factory.mktemp("aws-variables"))
+
+
+def test_native_mode_is_the_default_and_export_is_opt_in() -> None:
     mode = _variables()["backup_mode"]
-    assert mode["default"] == "export"
+    assert mode["default"] == "native"
     assert 'contains(["export", "native"], var.backup_mode)' in mode["validation"][0]["condition"]
+    # export is described for what it is
+    assert "a controller, proxy or emulator that serves export_config" in mode["description"]
     assert _locals()["native_enabled"] == '${var.backup_mode == "native"}'
-    # off: no policy, no policy document, no setting
+    # the mode reaches both functions explicitly in both modes (the core's own default is native)
+    assert _locals()["common_environment"]["CONTROLLER_BACKUP_MODE"] == "${var.backup_mode}"
+    # everything else native hangs on the mode: no policy, no document, no setting in export mode
     for name in ("backup_native", "restore_native"):
         assert _resources("aws_iam_role_policy")[name]["count"] == _NATIVE_COUNT
         assert _blocks("data", "aws_iam_policy_document")[name]["count"] == _NATIVE_COUNT
@@ -362,12 +390,17 @@ def test_native_mode_is_off_by_default_and_everything_native_hangs_on_it() -> No
     for policy in ("backup", "restore", "scheduler"):
         for statement in _statements(policy):
             assert not any("native" in r or "CloudN" in r for r in statement["resources"]), policy
-    # the functions attach the native policies and settings only through those
     functions = _resources("aws_lambda_function")
     assert "${aws_iam_role_policy.backup_native}" in functions["backup"]["depends_on"]
     assert "${aws_iam_role_policy.restore_native}" in functions["restore"]["depends_on"]
-    for function in functions.values():
-        assert "local.native_environment" in function["environment"][0]["variables"]
+
+
+@pytest.mark.parametrize("name", ["backup", "restore"])
+def test_native_settings_reach_both_functions(name: str) -> None:
+    env = _function_env(name)
+    assert env.startswith("${merge(local.common_environment,"), name
+    for part in ("local.ca_environment", "local.customer_id_environment", "local.native_environment"):
+        assert part in env, f"{name} misses {part}"
 
 
 def test_native_settings_are_the_ones_the_core_reads_for_an_aws_controller() -> None:
@@ -376,7 +409,6 @@ def test_native_settings_are_the_ones_the_core_reads_for_an_aws_controller() -> 
 
     keys = _env_keys(_locals()["native_environment"])
     required = {
-        "CONTROLLER_BACKUP_MODE",
         "CONTROLLER_PRIVATE_IP",
         "NATIVE_CLOUD_TYPE",
         "NATIVE_ACCOUNT_NAME",
@@ -385,6 +417,7 @@ def test_native_settings_are_the_ones_the_core_reads_for_an_aws_controller() -> 
         "NATIVE_AWS_ACCOUNT_NUMBER",
     }
     assert required <= keys <= required | {"NATIVE_AWS_ROLE_APP", "NATIVE_AWS_ROLE_EC2"}
+    assert "CONTROLLER_BACKUP_MODE" in _locals()["common_environment"]
     sample = {
         "CONTROLLER_BACKUP_MODE": "native",
         "CONTROLLER_PRIVATE_IP": "10.0.1.25",
@@ -393,14 +426,15 @@ def test_native_settings_are_the_ones_the_core_reads_for_an_aws_controller() -> 
         "NATIVE_BUCKET_URL": "s3://controller-own-backups",
         "NATIVE_BACKUP_WAIT": "300",
         "NATIVE_AWS_ACCOUNT_NUMBER": "123456789012",
-        "NATIVE_AWS_ROLE_APP": "arn:aws:iam::123456789012:role/aviatrix-role-app",
-        "NATIVE_AWS_ROLE_EC2": "arn:aws:iam::123456789012:role/aviatrix-role-ec2",
     }
     base = {"CONTROLLER_URL": "https://c", "CONTROLLER_PASSWORD": "env:X", "BACKUP_URL": "s3://b/k"}
-    settings = Settings.from_env(base | {key: sample[key] for key in required})  # raises if one is missing
+    settings = Settings.from_env(base | sample)  # raises if the module misses one the core needs
     assert settings.mode == "native" and settings.native_bucket.params == {
         "bucket_name": "controller-own-backups"
     }
+    env = _locals()["native_environment"]
+    assert 'NATIVE_BUCKET_URL = "s3://${coalesce(var.native_bucket_name, "-")}"' in env
+    assert "NATIVE_AWS_ACCOUNT_NUMBER = coalesce(var.native_aws_account_number, local.account_id)" in env
     assert _env_keys(_locals()["max_age_environment"]) == {"RESTORE_MAX_BACKUP_AGE"}
     # every cloud type the module can derive or accept is an S3 one
     for cloud in re.findall(r'= "([a-z-]+)"', _locals()["native_cloud_type"]):
@@ -454,39 +488,192 @@ def test_native_restore_fits_its_timeout_and_keeps_the_modules_key_for_our_objec
     """The core applies BACKUP_KMS_KEY_ID only to our own objects (backup, markers), never to the
     controller's native files, so the restore function keeps it in every mode."""
     restore = _resources("aws_lambda_function")["restore"]
-    env = restore["environment"][0]["variables"]
-    assert env.startswith("${merge(local.common_environment,")
+    env = _function_env("restore")
     # 840 s at the default 900 s timeout: RESTORE_TIME_LIMIT's own default
     assert "RESTORE_TIME_LIMIT = tostring(var.restore_timeout_seconds - 60)" in env
     assert int(_resolve(restore["timeout"])) - 60 == 840
-    backup_env = _resources("aws_lambda_function")["backup"]["environment"][0]["variables"]
-    assert backup_env.startswith("${merge(local.common_environment,")
-
-
-def test_native_mode_refuses_a_plan_without_its_settings_or_with_a_short_backup_timeout() -> None:
-    conditions = [
-        p["condition"] for p in _resources("aws_lambda_function")["backup"]["lifecycle"][0]["precondition"]
-    ]
-    assert any(
-        all(
-            f"var.{name} != null" in c
-            for name in ("native_bucket_name", "native_account_name", "controller_private_ip")
-        )
-        for c in conditions
-    )
-    assert any("var.backup_timeout_seconds >= var.native_backup_wait_seconds + 120" in c for c in conditions)
-    assert all(c.startswith("${!local.native_enabled ||") for c in conditions), "export mode must pass"
+    # the default backup timeout holds the default wait for the controller's file (+ 120 s)
+    backup_timeout = _variables()["backup_timeout_seconds"]["default"]
+    assert backup_timeout >= _variables()["native_backup_wait_seconds"]["default"] + 120
+    assert _resources("aws_lambda_function")["backup"]["timeout"] == "${var.backup_timeout_seconds}"
     wait = _variables()["native_backup_wait_seconds"]
     assert wait["default"] == 300 and "<= 780" in wait["validation"][0]["condition"]
 
 
-def test_example_shows_a_native_mode_block() -> None:
-    text = (EXAMPLE / "main.tf").read_text()
-    for line in (
-        '# backup_mode            = "native"',
-        "# controller_private_ip",
-        "# native_bucket_name",
-        "# native_account_name",
-        "# backup_timeout_seconds = 600",
+@pytest.mark.parametrize("name", _NATIVE_REQUIRED)
+def test_each_input_native_mode_needs_has_a_validation_naming_it(name: str) -> None:
+    rules = _variables()[name]["validation"]
+    rule = next(
+        (r for r in rules if f'var.backup_mode != "native" || var.{name} != null' in r["condition"]), None
+    )
+    assert rule is not None, f"{name}: no validation requires it in native mode"
+    assert rule["error_message"].startswith(f"{name} is required in native mode")
+    # and says what to do for a controller that serves export_config instead
+    assert 'set backup_mode = "export"' in rule["error_message"]
+
+
+def test_plan_without_native_inputs_fails_naming_each_one(planner: helpers.VariablePlanner) -> None:
+    status, output = planner.plan(_BASE_VALUES)
+    assert status != 0, output
+    for name in _NATIVE_REQUIRED:
+        assert f"{name} is required in native mode" in output, output
+    # one missing input: only that one is named
+    status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES | {"native_account_name": None})
+    assert status != 0
+    assert "native_account_name is required in native mode" in output
+    assert (
+        "native_bucket_name is required" not in output and "controller_private_ip is required" not in output
+    )
+
+
+def test_plan_passes_with_the_native_inputs_or_in_export_mode(planner: helpers.VariablePlanner) -> None:
+    status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES)
+    assert status == 0, output
+    status, output = planner.plan(_BASE_VALUES | {"backup_mode": "export"})
+    assert status == 0, output
+
+
+def test_plan_refuses_a_backup_timeout_that_cannot_hold_the_native_wait(
+    planner: helpers.VariablePlanner,
+) -> None:
+    status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES | {"backup_timeout_seconds": 300})
+    assert status != 0
+    assert "backup_timeout_seconds must be at least native_backup_wait_seconds + 120" in output
+    # export mode waits for no file: a short timeout is fine there
+    status, output = planner.plan(_BASE_VALUES | {"backup_mode": "export", "backup_timeout_seconds": 300})
+    assert status == 0, output
+
+
+def test_plan_refuses_subnets_without_a_security_group(planner: helpers.VariablePlanner) -> None:
+    values = _BASE_VALUES | _NATIVE_VALUES | {"subnet_ids": ["subnet-0123456789abcdef0"]}
+    status, output = planner.plan(values)
+    assert status != 0 and "security_group_ids is required with subnet_ids" in output
+    status, output = planner.plan(values | {"security_group_ids": ["sg-0123456789abcdef0"]})
+    assert status == 0, output
+
+
+# -- the customer id (BYOL) -----------------------------------------------------------------------
+
+
+def test_customer_id_secret_is_optional_and_travels_as_a_reference() -> None:
+    secret = _resources("aws_secretsmanager_secret")["controller_customer_id"]
+    assert secret["count"] == "${var.create_customer_id_secret ? 1 : 0}"
+    assert secret["kms_key_id"] == "${aws_kms_key.backup.arn}"
+    version = _resources("aws_secretsmanager_secret_version")["controller_customer_id"]
+    assert (
+        version["count"] == "${var.create_customer_id_secret && var.controller_customer_id != null ? 1 : 0}"
+    )
+    assert _variables()["controller_customer_id"]["sensitive"] is True
+    assert _variables()["create_customer_id_secret"]["default"] is False
+    env = _locals()["customer_id_environment"]
+    assert env.startswith("${var.create_customer_id_secret ? {") and env.endswith("} : {}}")
+    assert (
+        'CONTROLLER_CUSTOMER_ID = "aws-sm:${aws_secretsmanager_secret.controller_customer_id[0].arn}"' in env
+    )
+    assert "var.controller_customer_id" not in env, "the value itself never reaches a function"
+
+
+def test_only_the_restore_role_reads_the_customer_id_and_only_that_secret() -> None:
+    def customer_id_grants(policy: str) -> list[dict[str, Any]]:
+        document = _blocks("data", "aws_iam_policy_document")[policy]
+        return [
+            d["statement"]
+            for d in document.get("dynamic", [])
+            if "controller_customer_id" in d["statement"]["for_each"]
+        ]
+
+    grants = customer_id_grants("restore")
+    assert len(grants) == 1
+    grant = grants[0]
+    assert grant["for_each"] == (
+        "${var.create_customer_id_secret ? [aws_secretsmanager_secret.controller_customer_id[0].arn] : []}"
+    )
+    assert grant["content"][0]["actions"] == ["secretsmanager:GetSecretValue"]
+    assert grant["content"][0]["resources"] == ["${statement.value}"]
+    assert customer_id_grants("backup") == []
+    for policy in ("backup", "restore", "scheduler"):
+        for statement in _statements(policy):
+            assert "customer_id" not in " ".join(statement["resources"]), policy
+
+
+def test_plan_refuses_a_customer_id_without_its_secret(planner: helpers.VariablePlanner) -> None:
+    values = _BASE_VALUES | _NATIVE_VALUES | {"controller_customer_id": "CUSTOMER-1"}
+    status, output = planner.plan(values)
+    assert status != 0 and "controller_customer_id needs create_customer_id_secret = true" in output
+    status, output = planner.plan(values | {"create_customer_id_secret": True})
+    assert status == 0, output
+
+
+# -- the example: what a real deployment needs -----------------------------------------------------
+
+
+def _example_call() -> dict[str, Any]:
+    modules: dict[str, Any] = {}
+    for block in _module(EXAMPLE).get("module", []):
+        modules.update(block)
+    return dict(modules["controller_backup"])
+
+
+def _example_variables() -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
+    for block in _module(EXAMPLE).get("variable", []):
+        merged.update(block)
+    return merged
+
+
+def test_example_runs_native_mode_with_every_input_it_needs() -> None:
+    call = _example_call()
+    assert "backup_mode" not in call or call["backup_mode"] == "native"
+    native_required = {
+        name
+        for name, variable in _variables().items()
+        for rule in variable.get("validation", [])
+        if 'var.backup_mode != "native" ||' in rule["condition"]
+        and f"var.{name} != null" in rule["condition"]
+    }
+    assert native_required == set(_NATIVE_REQUIRED)
+    assert native_required <= set(call), f"the example misses {native_required - set(call)}"
+    assert call["controller_private_ip"] == "${var.controller_private_ip}"
+    assert call["native_bucket_name"] == "${var.controller_bucket_name}"
+    assert call["native_account_name"] == "${var.controller_account_name}"
+    # the example's own inputs for them are required: a plan cannot go ahead without them
+    for name in (
+        "controller_private_ip",
+        "controller_bucket_name",
+        "controller_account_name",
+        "controller_ca_bundle",
     ):
-        assert line in text, line
+        assert "default" not in _example_variables()[name], name
+
+
+def test_example_pins_the_controllers_certificate_and_calls_its_private_address() -> None:
+    call = _example_call()
+    assert call["controller_ca_bundle"] == "${var.controller_ca_bundle}"
+    assert "controller_verify_tls" not in call, "the example never turns TLS verification off"
+    assert call["controller_url"] == '${coalesce(var.controller_url, "https://${var.controller_private_ip}")}'
+    # a replacement is reached at its own private IP, from inside the VPC
+    assert call["restore_target"] == "private_ip"
+
+
+def test_example_puts_the_functions_in_the_controllers_vpc_with_443_to_the_controller() -> None:
+    call = _example_call()
+    assert call["subnet_ids"] == "${var.function_subnet_ids}"
+    assert call["security_group_ids"] == ["${aws_security_group.functions.id}"]
+    example = _module(EXAMPLE)
+    group = helpers.resources(example, "aws_security_group")["functions"]
+    assert group["vpc_id"] == "${var.controller_vpc_id}"
+    # the controller's security group lets the functions' group in on 443, and nothing else
+    ingress = helpers.resources(example, "aws_vpc_security_group_ingress_rule")
+    assert list(ingress) == ["controller_from_functions"]
+    rule = ingress["controller_from_functions"]
+    assert rule["security_group_id"] == "${var.controller_security_group_id}"
+    assert rule["referenced_security_group_id"] == "${aws_security_group.functions.id}"
+    assert (rule["ip_protocol"], rule["from_port"], rule["to_port"]) == ("tcp", 443, 443)
+    assert "cidr_ipv4" not in rule
+    # and the functions' group lets them out to it on 443
+    egress = helpers.resources(example, "aws_vpc_security_group_egress_rule")
+    to_controller = egress["functions_to_controller"]
+    assert to_controller["security_group_id"] == "${aws_security_group.functions.id}"
+    assert to_controller["referenced_security_group_id"] == "${var.controller_security_group_id}"
+    assert (to_controller["from_port"], to_controller["to_port"]) == (443, 443)
+    assert all(r["from_port"] == r["to_port"] == 443 for r in egress.values()), "HTTPS out only"

@@ -16,6 +16,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
+
 from tests.terraform import helpers
 from tests.terraform.helpers import ROOT, run_checkov, terraform_fmt_problems
 
@@ -151,13 +153,16 @@ def test_function_roles_are_scoped_to_this_deployment() -> None:
         "${azurerm_storage_queue.replacements[0].id}": {"Storage Queue Data Contributor"},
         "${azurerm_storage_queue.replacements_poison[0].id}": {"Storage Queue Data Contributor"},
         "${var.controller_resource_group_id}": {"Reader"},
+        "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.controller_customer_id[0].name}": {
+            "Key Vault Secrets User"
+        },
     }
     function_roles = [
         (ra["scope"], ra["role_definition_name"])
         for ra in _resources("azurerm_role_assignment").values()
         if ra["principal_id"] == FUNCTION_PRINCIPAL and ra.get("count") != NATIVE_COUNT
     ]
-    assert len(function_roles) == 7  # the native-mode roles are checked below
+    assert len(function_roles) == 8  # the native-mode roles are checked below
     for scope, role in function_roles:
         assert role in allowed.get(scope, set()), f"{role} on {scope} is not least privilege"
     backup_scopes = [scope for scope, _ in function_roles if "storage_account.backup" in scope]
@@ -224,6 +229,42 @@ def test_example_uses_the_module() -> None:
 # -- native mode ----------------------------------------------------------------------------------
 
 _BLOB = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+_GUID = "6e1f3b8a-2c4d-4f5e-9a7b-0c1d2e3f4a5b"
+#: what native mode cannot run without, on Azure
+_NATIVE_REQUIRED = (
+    "controller_private_ip",
+    "native_account_name",
+    "native_storage_account_id",
+    "native_container_name",
+    "native_region",
+    "native_arm_subscription_id",
+    "native_arm_directory_id",
+    "native_arm_client_id",
+    "native_arm_client_secret",
+)
+#: the module's required inputs, for a plan of its variables alone
+_BASE_VALUES = {
+    "name_prefix": "avxctlbk01",
+    "resource_group_name": "rg-controller-backup",
+    "location": "westeurope",
+    "controller_url": "https://10.0.1.25",
+    "controller_password": "not-a-real-password",
+    "alert_email": "ops@example.com",
+}
+_NATIVE_VALUES = {
+    "controller_private_ip": "10.0.1.25",
+    "native_account_name": "backup-account",
+    "native_storage_account_id": (
+        "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-aviatrix-controller"
+        "/providers/Microsoft.Storage/storageAccounts/avxctlbackups"
+    ),
+    "native_container_name": "controller-backups",
+    "native_region": "westeurope",
+    "native_arm_subscription_id": _GUID,
+    "native_arm_directory_id": _GUID,
+    "native_arm_client_id": _GUID,
+    "native_arm_client_secret": "not-a-real-secret",
+}
 
 
 def _env_keys(expression: str) -> set[str]:
@@ -237,11 +278,19 @@ def _host_timeout_seconds() -> int:
     return hours * 3600 + minutes * 60 + seconds
 
 
-def test_native_mode_is_off_by_default_and_everything_native_hangs_on_it() -> None:
+@pytest.fixture(scope="module")
+def planner(tmp_path_factory: pytest.TempPathFactory) -> helpers.VariablePlanner:
+    return helpers.VariablePlanner(MODULE, tmp_path_factory.mktemp("azure-variables"))
+
+
+def test_native_mode_is_the_default_and_export_is_opt_in() -> None:
     mode = _merged("variable")["backup_mode"]
-    assert mode["default"] == "export"
+    assert mode["default"] == "native"
     assert 'contains(["export", "native"], var.backup_mode)' in mode["validation"][0]["condition"]
+    assert "a controller, proxy or emulator that serves export_config" in mode["description"]
     assert _merged("locals")["native_enabled"] == '${var.backup_mode == "native"}'
+    # the mode reaches the app explicitly in both modes (the core's own default is native)
+    assert _app_settings()["CONTROLLER_BACKUP_MODE"] == "var.backup_mode"
     native = {
         ("azurerm_role_definition", "native_files"),
         ("azurerm_role_assignment", "native_files"),
@@ -259,12 +308,18 @@ def test_native_mode_is_off_by_default_and_everything_native_hangs_on_it() -> No
     assert gated == native
     settings = _merged("locals")["native_app_settings"]
     assert settings.startswith("${local.native_enabled ? {") and settings.endswith("} : {}}")
-    app_settings = _resources("azurerm_function_app_flex_consumption")["app"]["app_settings"]
-    assert "local.native_app_settings" in app_settings
     # no export-mode role touches the controller's storage
     for body in _resources("azurerm_role_assignment").values():
         if body.get("count") != NATIVE_COUNT:
             assert "native" not in body["scope"], body["scope"]
+
+
+def test_native_settings_reach_every_function() -> None:
+    """All four functions run in one app: its app settings are every function's environment."""
+    app_settings = _resources("azurerm_function_app_flex_consumption")["app"]["app_settings"]
+    assert app_settings.startswith("${merge(")
+    for part in ("local.native_app_settings", "local.customer_id_app_settings", "var.controller_ca_bundle"):
+        assert part in app_settings, part
 
 
 def test_native_settings_are_the_ones_the_core_reads_for_an_azure_controller() -> None:
@@ -273,7 +328,6 @@ def test_native_settings_are_the_ones_the_core_reads_for_an_azure_controller() -
     settings = _merged("locals")["native_app_settings"]
     keys = _env_keys(settings)
     required = {
-        "CONTROLLER_BACKUP_MODE",
         "CONTROLLER_PRIVATE_IP",
         "NATIVE_CLOUD_TYPE",
         "NATIVE_ACCOUNT_NAME",
@@ -285,7 +339,6 @@ def test_native_settings_are_the_ones_the_core_reads_for_an_azure_controller() -
         "NATIVE_ARM_CLIENT_SECRET",
     }
     assert required | {"NATIVE_BACKUP_WAIT", "RESTORE_TIME_LIMIT"} == keys
-    guid = "6e1f3b8a-2c4d-4f5e-9a7b-0c1d2e3f4a5b"
     sample = {
         "CONTROLLER_BACKUP_MODE": "native",
         "CONTROLLER_PRIVATE_IP": "10.0.1.25",
@@ -293,13 +346,13 @@ def test_native_settings_are_the_ones_the_core_reads_for_an_azure_controller() -
         "NATIVE_ACCOUNT_NAME": "backup-account",
         "NATIVE_BUCKET_URL": "azblob://avxctlbackups/controller-backups",
         "NATIVE_REGION": "westeurope",
-        "NATIVE_ARM_SUBSCRIPTION_ID": guid,
-        "NATIVE_ARM_DIRECTORY_ID": guid,
-        "NATIVE_ARM_CLIENT_ID": guid,
+        "NATIVE_ARM_SUBSCRIPTION_ID": _GUID,
+        "NATIVE_ARM_DIRECTORY_ID": _GUID,
+        "NATIVE_ARM_CLIENT_ID": _GUID,
         "NATIVE_ARM_CLIENT_SECRET": "azure-kv:vault/native-arm-client-secret",
     }
     base = {"CONTROLLER_URL": "https://c", "CONTROLLER_PASSWORD": "env:X", "BACKUP_URL": "azblob://a/b/c"}
-    parsed = Settings.from_env(base | {key: sample[key] for key in required})  # raises if one is missing
+    parsed = Settings.from_env(base | sample)  # raises if the module misses one the core needs
     assert parsed.native_bucket.params == {
         "storage_name": "avxctlbackups",
         "container_name": "controller-backups",
@@ -311,6 +364,7 @@ def test_native_settings_are_the_ones_the_core_reads_for_an_azure_controller() -
         'NATIVE_ARM_CLIENT_SECRET = "azure-kv:${azurerm_key_vault.this.name}/${local.native_secret_name}"'
         in settings
     )
+    assert "var.native_arm_client_secret" not in settings
     assert _merged("locals")["native_storage_account"] == '${try(local.native_account_id_parts[8], "-")}'
     assert _env_keys(_merged("locals")["max_age_app_settings"]) == {"RESTORE_MAX_BACKUP_AGE"}
 
@@ -375,22 +429,34 @@ def test_native_waits_fit_the_function_timeout() -> None:
     assert maximum <= timeout - 300
 
 
-def test_native_mode_refuses_a_plan_without_its_settings() -> None:
-    app = _resources("azurerm_function_app_flex_consumption")["app"]
-    conditions = [p["condition"] for p in _one(app, "lifecycle")["precondition"]]
-    assert all(c.startswith("${!local.native_enabled ||") for c in conditions), "export mode must pass"
-    for name in (
-        "controller_private_ip",
-        "native_account_name",
-        "native_storage_account_id",
-        "native_container_name",
-        "native_region",
-        "native_arm_subscription_id",
-        "native_arm_directory_id",
-        "native_arm_client_id",
-        "native_arm_client_secret",
-    ):
-        assert any(f"var.{name} != null" in c for c in conditions), name
+@pytest.mark.parametrize("name", _NATIVE_REQUIRED)
+def test_each_input_native_mode_needs_has_a_validation_naming_it(name: str) -> None:
+    rules = _merged("variable")[name]["validation"]
+    condition = f'var.backup_mode != "native" || var.{name} != null'
+    rule = next((r for r in rules if condition in r["condition"]), None)
+    assert rule is not None, f"{name}: no validation requires it in native mode"
+    assert rule["error_message"].startswith(f"{name} is required in native mode")
+    # and says what to do for a controller that serves export_config instead
+    assert 'set backup_mode = "export"' in rule["error_message"]
+
+
+def test_plan_without_native_inputs_fails_naming_each_one(planner: helpers.VariablePlanner) -> None:
+    status, output = planner.plan(_BASE_VALUES)
+    assert status != 0, output
+    for name in _NATIVE_REQUIRED:
+        assert f"{name} is required in native mode" in output, name
+    # one missing input (the write-only secret): only that one is named
+    status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES | {"native_arm_client_secret": None})
+    assert status != 0
+    assert "native_arm_client_secret is required in native mode" in output
+    assert output.count("is required in native mode") == 1
+
+
+def test_plan_passes_with_the_native_inputs_or_in_export_mode(planner: helpers.VariablePlanner) -> None:
+    status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES)
+    assert status == 0, output
+    status, output = planner.plan(_BASE_VALUES | {"backup_mode": "export"})
+    assert status == 0, output
 
 
 def test_native_variables_are_described_and_validated() -> None:
@@ -403,19 +469,120 @@ def test_native_variables_are_described_and_validated() -> None:
     assert len(native) == 13
     for name in native:
         assert variables[name].get("description"), name
-        if name != "native_arm_client_secret":  # write-only: checked by the precondition
-            assert variables[name].get("validation"), f"variable {name} has no validation"
+        assert variables[name].get("validation"), f"variable {name} has no validation"
     readme = (MODULE / "README.md").read_text()
-    missing = [name for name in native if f"`{name}`" not in readme]
+    documented = [
+        *native,
+        "create_customer_id_secret",
+        "controller_customer_id",
+        "subnet_id",
+        "controller_ca_bundle",
+    ]
+    missing = [name for name in documented if f"`{name}`" not in readme]
     assert missing == [], f"README.md does not document {missing}"
 
 
-def test_example_shows_a_native_mode_block() -> None:
-    text = (EXAMPLE / "main.tf").read_text()
-    for line in (
-        '# backup_mode                = "native"',
-        "# native_storage_account_id",
-        "# native_container_name",
-        "# native_arm_client_secret   = var.native_arm_client_secret",
-    ):
-        assert line in text, line
+# -- the customer id (BYOL) -----------------------------------------------------------------------
+
+
+def test_customer_id_is_write_only_optional_and_readable_on_its_own() -> None:
+    secret = _resources("azurerm_key_vault_secret")["controller_customer_id"]
+    assert secret["count"] == "${var.create_customer_id_secret ? 1 : 0}"
+    assert "value" not in secret and secret["value_wo"] == "${var.controller_customer_id}"
+    assert secret["value_wo_version"] == "${var.controller_customer_id_version}"
+    assert secret["name"] == "${local.customer_id_secret}"
+    variable = _merged("variable")["controller_customer_id"]
+    assert variable["sensitive"] is True and variable["ephemeral"] is True
+    assert _merged("variable")["create_customer_id_secret"]["default"] is False
+    access = _resources("azurerm_role_assignment")["controller_customer_id"]
+    assert access["count"] == "${var.create_customer_id_secret ? 1 : 0}"
+    assert access["role_definition_name"] == "Key Vault Secrets User"
+    assert access["scope"] == (
+        "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.controller_customer_id[0].name}"
+    )
+    assert access["principal_id"] == FUNCTION_PRINCIPAL
+    # the app gets a reference to that secret, never the value
+    settings = _merged("locals")["customer_id_app_settings"]
+    assert settings.startswith("${var.create_customer_id_secret ? {") and settings.endswith("} : {}}")
+    assert (
+        'CONTROLLER_CUSTOMER_ID = "azure-kv:${azurerm_key_vault.this.name}/${local.customer_id_secret}"'
+        in settings
+    )
+
+
+def test_plan_checks_the_customer_id_goes_with_its_secret(planner: helpers.VariablePlanner) -> None:
+    values = _BASE_VALUES | _NATIVE_VALUES
+    status, output = planner.plan(values | {"create_customer_id_secret": True})
+    assert (
+        status != 0 and "controller_customer_id is required with create_customer_id_secret = true" in output
+    )
+    status, output = planner.plan(values | {"controller_customer_id": "CUSTOMER-1"})
+    assert status != 0 and "controller_customer_id needs create_customer_id_secret = true" in output
+    status, output = planner.plan(
+        values | {"create_customer_id_secret": True, "controller_customer_id": "C-1"}
+    )
+    assert status == 0, output
+
+
+# -- the example: what a real deployment needs -----------------------------------------------------
+
+
+def _example() -> dict[str, list[Any]]:
+    return _module(EXAMPLE)
+
+
+def _example_call() -> dict[str, Any]:
+    return dict(_example()["module"][0]["controller_backup"])
+
+
+def _example_variables() -> dict[str, dict[str, Any]]:
+    return {name: body for block in _example()["variable"] for name, body in block.items()}
+
+
+def test_example_runs_native_mode_with_every_input_it_needs() -> None:
+    call = _example_call()
+    assert "backup_mode" not in call or call["backup_mode"] == "native"
+    native_required = {
+        name
+        for name, variable in _merged("variable").items()
+        for rule in variable.get("validation", [])
+        if 'var.backup_mode != "native" ||' in rule["condition"]
+        and f"var.{name} != null" in rule["condition"]
+    }
+    assert native_required == set(_NATIVE_REQUIRED)
+    assert native_required <= set(call), f"the example misses {native_required - set(call)}"
+    assert call["controller_private_ip"] == "${var.controller_private_ip}"
+    # the controller's own storage account, found by name: its id and its region
+    assert call["native_storage_account_id"] == "${data.azurerm_storage_account.controller.id}"
+    assert call["native_region"] == "${data.azurerm_storage_account.controller.location}"
+    assert call["native_container_name"] == "${var.controller_container_name}"
+    assert call["native_account_name"] == "${var.controller_account_name}"
+    assert call["native_arm_client_secret"] == "${var.native_arm_client_secret}"
+    secret = _example_variables()["native_arm_client_secret"]
+    assert secret["ephemeral"] is True and secret["sensitive"] is True
+
+
+def test_example_pins_the_controllers_certificate_and_calls_its_private_address() -> None:
+    call = _example_call()
+    assert call["controller_ca_bundle"] == "${var.controller_ca_bundle}"
+    assert call["controller_url"] == "https://${var.controller_private_ip}"
+    for name in ("controller_private_ip", "controller_ca_bundle", "controller_storage_account_name"):
+        assert "default" not in _example_variables()[name], name
+
+
+def test_example_integrates_the_app_with_the_controllers_vnet_and_opens_443() -> None:
+    call = _example_call()
+    assert call["subnet_id"] == "${azurerm_subnet.functions.id}"
+    subnet = helpers.resources(_example(), "azurerm_subnet")["functions"]
+    assert subnet["virtual_network_name"] == "${var.controller_vnet_name}"
+    assert "_" not in subnet["name"], "Flex Consumption refuses an integration subnet name with '_'"
+    delegation = _one(_one(subnet, "delegation"), "service_delegation")
+    assert delegation["name"] == "Microsoft.App/environments", (
+        "Flex Consumption's VNet integration delegation"
+    )
+    rule = helpers.resources(_example(), "azurerm_network_security_rule")["controller_from_functions"]
+    assert rule["network_security_group_name"] == "${var.controller_nsg_name}"
+    assert (rule["direction"], rule["access"], rule["protocol"]) == ("Inbound", "Allow", "Tcp")
+    assert rule["destination_port_range"] == "443"
+    assert rule["source_address_prefixes"] == "${azurerm_subnet.functions.address_prefixes}"
+    assert rule["destination_address_prefix"] == "${var.controller_private_ip}"

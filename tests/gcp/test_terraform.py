@@ -157,7 +157,7 @@ def test_secret_accessor_only_for_backup_and_restore() -> None:
     accessors = {
         name: body
         for name, body in resources("google_secret_manager_secret_iam_member").items()
-        if body.get("count") != NATIVE_COUNT  # the native-mode secret is checked below
+        if "count" not in body  # the native-mode and customer id secrets are checked below
     }
     assert list(accessors) == ["accessor"]
     accessor = accessors["accessor"]
@@ -207,6 +207,22 @@ def test_example_uses_the_module() -> None:
 
 # -- native mode ----------------------------------------------------------------------------------
 
+#: what native mode cannot run without, on GCP (the project defaults to project_id; the key is
+#: a secret the module creates)
+_NATIVE_REQUIRED = ("controller_private_ip", "native_bucket_name", "native_account_name")
+#: the module's required inputs, for a plan of its variables alone
+_BASE_VALUES = {
+    "project_id": "network-ops-prod",
+    "region": "us-central1",
+    "source_zip": "dist/gcp/source.zip",
+    "controller_url": "https://10.0.0.10",
+}
+_NATIVE_VALUES = {
+    "controller_private_ip": "10.0.0.10",
+    "native_bucket_name": "acme-controller-own-backups",
+    "native_account_name": "backup-account",
+}
+
 
 def _locals() -> dict[str, Any]:
     return {k: v for block in module()["locals"] for k, v in block.items()}
@@ -215,6 +231,11 @@ def _locals() -> dict[str, Any]:
 def _env_keys(expression: str) -> set[str]:
     """The setting names a map expression assigns."""
     return set(re.findall(r"\b([A-Z][A-Z0-9_]+) = ", expression))
+
+
+@pytest.fixture(scope="module")
+def planner(tmp_path_factory: pytest.TempPathFactory) -> helpers.VariablePlanner:
+    return helpers.VariablePlanner(MODULE, tmp_path_factory.mktemp("gcp-variables"))
 
 
 _NATIVE = {
@@ -228,11 +249,14 @@ _NATIVE = {
 }
 
 
-def test_native_mode_is_off_by_default_and_everything_native_hangs_on_it() -> None:
+def test_native_mode_is_the_default_and_export_is_opt_in() -> None:
     mode = variable("backup_mode")
-    assert mode["default"] == "export"
+    assert mode["default"] == "native"
     assert 'contains(["export", "native"], var.backup_mode)' in one(mode["validation"])["condition"]
+    assert "a controller, proxy or emulator that serves export_config" in mode["description"]
     assert _locals()["native_enabled"] == '${var.backup_mode == "native"}'
+    # the mode reaches every function explicitly in both modes (the core's own default is native)
+    assert "CONTROLLER_BACKUP_MODE = var.backup_mode" in _locals()["common_env"]
     for kind, name in _NATIVE:
         assert resources(kind)[name]["count"].startswith("${local.native_enabled"), f"{kind}.{name}"
     for kind in {kind for kind, _ in _NATIVE}:
@@ -245,11 +269,17 @@ def test_native_mode_is_off_by_default_and_everything_native_hangs_on_it() -> No
     for name in ("native_env", "native_restore_http_env", "native_restore_event_env"):
         value = _locals()[name]
         assert value.startswith("${local.native_enabled ? {") and value.endswith("} : {}}"), name
-    assert "local.native_env" in _locals()["common_env"]
     # no export-mode binding names the controller's bucket
     for name, body in resources("google_storage_bucket_iam_member").items():
         if body.get("count") != NATIVE_COUNT:
             assert "native" not in body["bucket"], name
+
+
+@pytest.mark.parametrize("name", ["backup", "backup_event", "restore", "restore_event"])
+def test_native_settings_reach_every_function(name: str) -> None:
+    assert "local.native_env" in _locals()["common_env"]
+    env = one(resources("google_cloudfunctions2_function")[name]["service_config"])["environment_variables"]
+    assert env == "${local.common_env}" or env.startswith("${merge(local.common_env,"), name
 
 
 def test_native_settings_are_the_ones_the_core_reads_for_a_gcp_controller() -> None:
@@ -257,7 +287,6 @@ def test_native_settings_are_the_ones_the_core_reads_for_a_gcp_controller() -> N
 
     keys = _env_keys(_locals()["native_env"])
     required = {
-        "CONTROLLER_BACKUP_MODE",
         "CONTROLLER_PRIVATE_IP",
         "NATIVE_CLOUD_TYPE",
         "NATIVE_ACCOUNT_NAME",
@@ -276,7 +305,7 @@ def test_native_settings_are_the_ones_the_core_reads_for_a_gcp_controller() -> N
         "NATIVE_GCP_CREDENTIALS": "gcp-sm:projects/p/secrets/s/versions/latest",
     }
     base = {"CONTROLLER_URL": "https://c", "CONTROLLER_PASSWORD": "env:X", "BACKUP_URL": "gs://b/k"}
-    parsed = Settings.from_env(base | {key: sample[key] for key in required})  # raises if one is missing
+    parsed = Settings.from_env(base | sample)  # raises if the module misses one the core needs
     assert parsed.native_bucket.params == {"bucket_name": "controller-own-backups"}
     env = _locals()["native_env"]
     assert 'NATIVE_CLOUD_TYPE = "gcp"' in env and 'NATIVE_BUCKET_URL = "gs://${' in env
@@ -285,6 +314,7 @@ def test_native_settings_are_the_ones_the_core_reads_for_a_gcp_controller() -> N
         'NATIVE_GCP_CREDENTIALS = "gcp-sm:${google_secret_manager_secret.native_gcp_credentials[0].id}'
         '/versions/latest"'
     ) in env
+    assert "var.native_gcp_credentials" not in env
     assert variable("native_gcp_credentials")["sensitive"] is True
 
 
@@ -354,12 +384,32 @@ def test_native_restores_stop_before_their_function_does() -> None:
     assert maximum <= shortest - 120
 
 
-def test_native_mode_refuses_a_plan_without_its_settings() -> None:
-    backup = resources("google_cloudfunctions2_function")["backup"]
-    condition = one(one(backup["lifecycle"])["precondition"])["condition"]
-    assert condition.startswith("${!local.native_enabled ||"), "export mode must pass"
-    for name in ("native_bucket_name", "native_account_name", "controller_private_ip"):
-        assert f"var.{name} != null" in condition, name
+@pytest.mark.parametrize("name", _NATIVE_REQUIRED)
+def test_each_input_native_mode_needs_has_a_validation_naming_it(name: str) -> None:
+    condition = f'var.backup_mode != "native" || var.{name} != null'
+    rule = next((r for r in variable(name)["validation"] if condition in r["condition"]), None)
+    assert rule is not None, f"{name}: no validation requires it in native mode"
+    assert rule["error_message"].startswith(f"{name} is required in native mode")
+    # and says what to do for a controller that serves export_config instead
+    assert 'set backup_mode = "export"' in rule["error_message"]
+
+
+def test_plan_without_native_inputs_fails_naming_each_one(planner: helpers.VariablePlanner) -> None:
+    status, output = planner.plan(_BASE_VALUES)
+    assert status != 0, output
+    for name in _NATIVE_REQUIRED:
+        assert f"{name} is required in native mode" in output, name
+    status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES | {"native_bucket_name": None})
+    assert status != 0
+    assert "native_bucket_name is required in native mode" in output
+    assert output.count("is required in native mode") == 1
+
+
+def test_plan_passes_with_the_native_inputs_or_in_export_mode(planner: helpers.VariablePlanner) -> None:
+    status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES)
+    assert status == 0, output
+    status, output = planner.plan(_BASE_VALUES | {"backup_mode": "export"})
+    assert status == 0, output
 
 
 def test_native_variables_are_described_and_validated_and_documented() -> None:
@@ -372,18 +422,123 @@ def test_native_variables_are_described_and_validated_and_documented() -> None:
         "native_gcp_credentials",
         "native_backup_wait_seconds",
         "restore_max_backup_age",
+        "controller_customer_id",
+        "vpc_connector",
     ]
     readme = (MODULE / "README.md").read_text()
     for name in names:
         assert variable(name).get("description"), name
         assert variable(name).get("validation"), name
         assert f"`{name}`" in readme, name
+    assert "`create_customer_id_secret`" in readme
 
 
-def test_example_shows_a_native_mode_block() -> None:
-    text = (EXAMPLE / "main.tf").read_text()
-    for line in ('# backup_mode           = "native"', "# native_bucket_name", "# native_account_name"):
-        assert line in text, line
+# -- the customer id (BYOL) -----------------------------------------------------------------------
+
+
+def test_customer_id_secret_is_optional_and_readable_by_restore_only() -> None:
+    secret = resources("google_secret_manager_secret")["controller_customer_id"]
+    assert secret["count"] == "${var.create_customer_id_secret ? 1 : 0}"
+    assert secret["secret_id"] == "${var.name}-controller-customer-id"
+    version = resources("google_secret_manager_secret_version")["controller_customer_id"]
+    assert (
+        version["count"] == "${var.create_customer_id_secret && var.controller_customer_id != null ? 1 : 0}"
+    )
+    assert variable("controller_customer_id")["sensitive"] is True
+    assert variable("create_customer_id_secret")["default"] is False
+    accessors = {
+        name: body
+        for name, body in resources("google_secret_manager_secret_iam_member").items()
+        if "controller_customer_id" in body["secret_id"]
+    }
+    assert list(accessors) == ["controller_customer_id_restore"]
+    accessor = accessors["controller_customer_id_restore"]
+    assert accessor["secret_id"] == "${google_secret_manager_secret.controller_customer_id[0].secret_id}"
+    assert accessor["member"] == "serviceAccount:${google_service_account.restore.email}"
+    assert accessor["role"] == "roles/secretmanager.secretAccessor"
+    assert accessor["count"] == "${var.create_customer_id_secret ? 1 : 0}"
+    # the functions get a reference, never the value
+    env = _locals()["common_env"]
+    assert (
+        'CONTROLLER_CUSTOMER_ID = "gcp-sm:${google_secret_manager_secret.controller_customer_id[0].id}'
+        '/versions/latest"'
+    ) in env
+    assert "var.controller_customer_id" not in env
+
+
+def test_plan_refuses_a_customer_id_without_its_secret(planner: helpers.VariablePlanner) -> None:
+    values = _BASE_VALUES | _NATIVE_VALUES | {"controller_customer_id": "CUSTOMER-1"}
+    status, output = planner.plan(values)
+    assert status != 0 and "controller_customer_id needs create_customer_id_secret = true" in output
+    status, output = planner.plan(values | {"create_customer_id_secret": True})
+    assert status == 0, output
+
+
+# -- the example: what a real deployment needs -----------------------------------------------------
+
+
+def _example_call() -> dict[str, Any]:
+    return dict(one(module(EXAMPLE)["module"])["controller_backup"])
+
+
+def _example_variables() -> dict[str, dict[str, Any]]:
+    return {name: body for block in module(EXAMPLE)["variable"] for name, body in block.items()}
+
+
+def test_example_runs_native_mode_with_every_input_it_needs() -> None:
+    call = _example_call()
+    assert "backup_mode" not in call or call["backup_mode"] == "native"
+    native_required = {
+        name
+        for block in module()["variable"]
+        for name, body in block.items()
+        for rule in body.get("validation", [])
+        if 'var.backup_mode != "native" ||' in rule["condition"]
+        and f"var.{name} != null" in rule["condition"]
+    }
+    assert native_required == set(_NATIVE_REQUIRED)
+    assert native_required <= set(call), f"the example misses {native_required - set(call)}"
+    assert call["controller_private_ip"] == "${var.controller_private_ip}"
+    assert call["native_bucket_name"] == "${var.controller_bucket_name}"
+    assert call["native_account_name"] == "${var.controller_account_name}"
+    for name in (
+        "controller_private_ip",
+        "controller_bucket_name",
+        "controller_account_name",
+        "controller_ca_bundle",
+    ):
+        assert "default" not in _example_variables()[name], name
+
+
+def test_example_pins_the_controllers_certificate_and_calls_its_private_address() -> None:
+    call = _example_call()
+    assert call["controller_ca_bundle"] == "${var.controller_ca_bundle}"
+    assert "controller_verify_tls" not in call, "the example never turns TLS verification off"
+    assert call["controller_url"] == "https://${var.controller_private_ip}"
+
+
+def test_example_reaches_the_controller_through_a_connector_and_opens_443() -> None:
+    call = _example_call()
+    assert call["vpc_connector"] == "${google_vpc_access_connector.controller.id}"
+    example = module(EXAMPLE)
+    connector = helpers.resources(example, "google_vpc_access_connector")["controller"]
+    assert connector["network"] == "${var.controller_network}"
+    assert len(connector["name"]) <= 25, "a connector name has at most 25 characters"
+    rule = helpers.resources(example, "google_compute_firewall")["controller_from_functions"]
+    assert rule["network"] == "${var.controller_network}"
+    assert rule["direction"] == "INGRESS"
+    # from the connector's range only, to the controller's instances only, on 443 only
+    assert rule["source_ranges"] == ["${google_vpc_access_connector.controller.ip_cidr_range}"]
+    assert rule["target_tags"] == "${var.controller_network_tags}"
+    assert one(rule["allow"]) == {"protocol": "tcp", "ports": ["443"]}
+    # the module sends only private-range traffic through the connector
+    for body in resources("google_cloudfunctions2_function").values():
+        config = one(body["service_config"])
+        assert config["vpc_connector"] == "${var.vpc_connector}"
+        assert (
+            config["vpc_connector_egress_settings"]
+            == '${var.vpc_connector == null ? null : "PRIVATE_RANGES_ONLY"}'
+        )
 
 
 @pytest.mark.slow

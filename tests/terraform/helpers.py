@@ -72,6 +72,44 @@ def resources(module: dict[str, list[Any]], resource_type: str) -> dict[str, dic
     return blocks(module, "resource", resource_type)
 
 
+class VariablePlanner:
+    """`terraform plan` of a module's variables.tf alone, to run its validations for real.
+
+    A module's validations may name only its variables, so its variables.tf is a complete
+    configuration without providers or resources: `plan` evaluates every validation offline,
+    exactly as a plan of the whole module would, and answers with Terraform's own messages.
+    """
+
+    def __init__(self, module_dir: Path, workdir: Path) -> None:
+        self.workdir = workdir
+        self.terraform = _tool("terraform", "TERRAFORM_BIN")
+        shutil.copy(module_dir / "variables.tf", workdir / "variables.tf")
+        proc = subprocess.run(
+            [self.terraform, "init", "-backend=false", "-input=false", "-no-color"],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        if proc.returncode != 0:
+            raise AssertionError(f"terraform init failed: {proc.stdout}{proc.stderr}")
+
+    def plan(self, values: dict[str, Any]) -> tuple[int, str]:
+        """Exit status and the output with Terraform's line wrapping undone (one space per gap)."""
+        var_file = self.workdir / "values.tfvars.json"
+        var_file.write_text(json.dumps(values))
+        proc = subprocess.run(
+            [self.terraform, "plan", "-input=false", "-no-color", "-lock=false", f"-var-file={var_file}"],
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        return proc.returncode, " ".join((proc.stdout + proc.stderr).split())
+
+
 def run_checkov(directory: Path) -> dict[str, Any]:
     """checkov's JSON summary for `directory`; the caller asserts on `failed` and `skipped`."""
     checkov = _tool("checkov", "CHECKOV_BIN", ROOT / ".tools" / "checkov" / "bin" / "checkov")

@@ -113,6 +113,16 @@ data "aws_iam_policy_document" "restore" {
     resources = [aws_sqs_queue.dlq.arn]
   }
 
+  dynamic "statement" {
+    # BYOL: a restore sends the customer id to a replacement before its set-up; the backup never needs it
+    for_each = var.create_customer_id_secret ? [aws_secretsmanager_secret.controller_customer_id[0].arn] : []
+    content {
+      sid       = "ReadControllerCustomerId"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value]
+    }
+  }
+
   statement {
     sid = "FindTheReplacementController"
     # DescribeInstances supports no resource-level permissions.

@@ -33,7 +33,7 @@ resource "aws_lambda_function" "backup" {
   }
 
   environment {
-    variables = merge(local.common_environment, local.ca_environment, local.native_environment, local.max_age_environment)
+    variables = merge(local.common_environment, local.ca_environment, local.customer_id_environment, local.native_environment, local.max_age_environment)
   }
 
   dead_letter_config {
@@ -52,20 +52,10 @@ resource "aws_lambda_function" "backup" {
     }
   }
 
+  # native mode's inputs (and a timeout that holds NATIVE_BACKUP_WAIT) are checked by validations
+  # in variables.tf, so a plan fails before anything is created
   depends_on = [aws_cloudwatch_log_group.backup, aws_iam_role_policy.backup, aws_iam_role_policy.backup_native]
   tags       = var.tags
-
-  lifecycle {
-    precondition {
-      condition     = !local.native_enabled || (var.native_bucket_name != null && var.native_account_name != null && var.controller_private_ip != null)
-      error_message = "backup_mode = \"native\" needs native_bucket_name, native_account_name and controller_private_ip."
-    }
-    precondition {
-      # the backup waits up to NATIVE_BACKUP_WAIT for the controller's file, then stores it
-      condition     = !local.native_enabled || var.backup_timeout_seconds >= var.native_backup_wait_seconds + 120
-      error_message = "In native mode backup_timeout_seconds must be at least native_backup_wait_seconds + 120 (e.g. 600 for the default 300 s wait)."
-    }
-  }
 }
 
 resource "aws_lambda_function" "restore" {
@@ -91,7 +81,7 @@ resource "aws_lambda_function" "restore" {
   }
 
   environment {
-    variables = merge(local.common_environment, local.ca_environment, local.native_environment, local.max_age_environment, {
+    variables = merge(local.common_environment, local.ca_environment, local.customer_id_environment, local.native_environment, local.max_age_environment, {
       CONTROLLER_TAG_KEY   = var.controller_tag_key
       CONTROLLER_TAG_VALUE = var.controller_tag_value
       RESTORE_TARGET       = var.restore_target
@@ -118,13 +108,6 @@ resource "aws_lambda_function" "restore" {
 
   depends_on = [aws_cloudwatch_log_group.restore, aws_iam_role_policy.restore, aws_iam_role_policy.restore_native]
   tags       = var.tags
-
-  lifecycle {
-    precondition {
-      condition     = !local.native_enabled || (var.native_bucket_name != null && var.native_account_name != null && var.controller_private_ip != null)
-      error_message = "backup_mode = \"native\" needs native_bucket_name, native_account_name and controller_private_ip."
-    }
-  }
 }
 
 # The Scheduler and EventBridge invoke asynchronously: their retry policies cover delivery, and a

@@ -26,6 +26,8 @@ locals {
   asg_arn = var.controller_asg_name == null ? null : "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${var.controller_asg_name}"
 
   common_environment = {
+    # explicit in both modes: the core's own default is native
+    CONTROLLER_BACKUP_MODE        = var.backup_mode
     CONTROLLER_URL                = var.controller_url
     CONTROLLER_USERNAME           = var.controller_username
     CONTROLLER_PASSWORD           = "aws-sm:${aws_secretsmanager_secret.controller_password.arn}"
@@ -40,8 +42,13 @@ locals {
     POWERTOOLS_PARAMETERS_MAX_AGE = "5"
   }
   ca_environment = var.controller_ca_bundle == null ? {} : { CONTROLLER_CA_BUNDLE = var.controller_ca_bundle }
+  # BYOL: a reference to the customer id secret (either mode); only the restore role may read it
+  customer_id_environment = var.create_customer_id_secret ? {
+    CONTROLLER_CUSTOMER_ID = "aws-sm:${aws_secretsmanager_secret.controller_customer_id[0].arn}"
+  } : {}
 
-  # -- native mode (off by default: then none of the following reaches a function or a policy) --
+  # -- native mode (the default; with backup_mode = "export" none of the following reaches a
+  # function or a policy) --
   native_enabled = var.backup_mode == "native"
   native_cloud_type = coalesce(var.native_cloud_type, lookup(
     { "aws" = "aws", "aws-us-gov" = "aws-gov", "aws-cn" = "aws-china" }, local.partition, "aws"
@@ -53,7 +60,6 @@ locals {
 
   native_environment = local.native_enabled ? merge(
     {
-      CONTROLLER_BACKUP_MODE    = "native"
       CONTROLLER_PRIVATE_IP     = coalesce(var.controller_private_ip, "-")
       NATIVE_CLOUD_TYPE         = local.native_cloud_type
       NATIVE_ACCOUNT_NAME       = coalesce(var.native_account_name, "-")

@@ -33,6 +33,11 @@ output "controller_password_secret_arn" {
   value       = aws_secretsmanager_secret.controller_password.arn
 }
 
+output "controller_customer_id_secret_arn" {
+  description = "Secret to put the BYOL customer id into (null unless create_customer_id_secret)."
+  value       = var.create_customer_id_secret ? aws_secretsmanager_secret.controller_customer_id[0].arn : null
+}
+
 output "kms_key_arn" {
   description = "The key encrypting the bucket, secret, logs, queue and topic."
   value       = aws_kms_key.backup.arn

@@ -117,3 +117,22 @@ resource "aws_secretsmanager_secret_version" "controller_password" {
   secret_id     = aws_secretsmanager_secret.controller_password.id
   secret_string = var.controller_password
 }
+
+# BYOL licence only (create_customer_id_secret): the controller's customer id, which a restore sends
+# to a replacement before its set-up (a restore onto a BYOL controller fails without it). Stored
+# like the password: set its value outside Terraform, or through controller_customer_id.
+resource "aws_secretsmanager_secret" "controller_customer_id" {
+  #checkov:skip=CKV2_AWS_57:the customer id is the controller's licence identifier from Aviatrix, not a credential this deployment can rotate; it changes only with the licence
+  count                   = var.create_customer_id_secret ? 1 : 0
+  name_prefix             = "${var.name}-controller-customer-id-"
+  description             = "BYOL customer id of the controller (${var.name}), sent to a replacement before its set-up"
+  kms_key_id              = aws_kms_key.backup.arn
+  recovery_window_in_days = 7
+  tags                    = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "controller_customer_id" {
+  count         = var.create_customer_id_secret && var.controller_customer_id != null ? 1 : 0
+  secret_id     = aws_secretsmanager_secret.controller_customer_id[0].id
+  secret_string = var.controller_customer_id
+}

@@ -46,6 +46,24 @@ variable "controller_password" {
   sensitive   = true
 }
 
+variable "create_customer_id_secret" {
+  description = "BYOL licence: create a Secrets Manager secret for the controller's customer id; the functions get CONTROLLER_CUSTOMER_ID=aws-sm:<arn> and only the restore role may read it (a restore sends it to a replacement before its set-up). Put the value with `aws secretsmanager put-secret-value`. false: no customer id (a metered licence)."
+  type        = bool
+  default     = false
+}
+
+variable "controller_customer_id" {
+  description = "Optional initial value of the customer id secret (create_customer_id_secret = true). Leave null and set it with `aws secretsmanager put-secret-value` to keep it out of the Terraform state."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.controller_customer_id == null || var.create_customer_id_secret
+    error_message = "controller_customer_id needs create_customer_id_secret = true (the module stores it in a secret and passes a reference, never the value)."
+  }
+}
+
 variable "controller_ca_bundle" {
   description = "PEM text of the CA (or the self-signed certificate) to trust for the controller. Null uses the system CAs."
   type        = string
@@ -151,13 +169,18 @@ variable "schedule_max_event_age_seconds" {
 }
 
 variable "backup_timeout_seconds" {
-  description = "Timeout of the backup function."
+  description = "Timeout of the backup function. In native mode it must be at least native_backup_wait_seconds + 120 (the wait for the controller's file, then storing it)."
   type        = number
-  default     = 300
+  default     = 600
 
   validation {
     condition     = var.backup_timeout_seconds >= 30 && var.backup_timeout_seconds <= 900
     error_message = "backup_timeout_seconds must be between 30 and 900."
+  }
+
+  validation {
+    condition     = var.backup_mode != "native" || var.backup_timeout_seconds >= var.native_backup_wait_seconds + 120
+    error_message = "In native mode backup_timeout_seconds must be at least native_backup_wait_seconds + 120 (600 for the default 300 s wait): the backup waits for the controller's file, then stores it."
   }
 }
 
@@ -256,7 +279,7 @@ variable "restore_target" {
 }
 
 variable "subnet_ids" {
-  description = "Subnets to attach the functions to (to reach a controller on a private address). Empty: no VPC attachment."
+  description = "Private subnets of the controller's VPC (or one routed to it) to attach the functions to, so they reach the controller's private address. They need a route to S3, Secrets Manager, EC2 and Auto Scaling (a NAT gateway or VPC endpoints). Empty: no VPC attachment (the functions then reach only a public controller address)."
   type        = list(string)
   default     = []
 
@@ -267,13 +290,18 @@ variable "subnet_ids" {
 }
 
 variable "security_group_ids" {
-  description = "Security groups of the functions when subnet_ids is set; they must allow HTTPS out to the controller."
+  description = "Security groups of the functions when subnet_ids is set: they must allow HTTPS (443) out to the controller and to the AWS APIs, and the controller's security group must allow 443 in from them."
   type        = list(string)
   default     = []
 
   validation {
     condition     = alltrue([for s in var.security_group_ids : can(regex("^sg-[0-9a-f]+$", s))])
     error_message = "security_group_ids must be security group ids (sg-...)."
+  }
+
+  validation {
+    condition     = length(var.subnet_ids) == 0 || length(var.security_group_ids) > 0
+    error_message = "security_group_ids is required with subnet_ids: a Lambda attached to a VPC needs at least one security group (allowing 443 out to the controller)."
   }
 }
 
@@ -338,13 +366,14 @@ variable "log_level" {
   }
 }
 
-# -- native mode: a real Aviatrix controller writes its own backup file into its own bucket --------
-# Off by default (export mode). See README.md "Using it with a real controller".
+# -- native mode (the default): a real Aviatrix controller writes its own backup file into its own bucket
+# See README.md "Using it with a real controller". Each input native mode needs has a validation
+# naming it, so `terraform plan` fails before anything is deployed.
 
 variable "backup_mode" {
-  description = "CONTROLLER_BACKUP_MODE: \"export\" (the export API; the emulator and demos) or \"native\" (a real Aviatrix controller writes CloudN_<ip>_save_cloudx_config.enc into native_bucket_name, the functions read it and, on a restore, write it back)."
+  description = "CONTROLLER_BACKUP_MODE, set on both functions: \"native\" (the default; a real Aviatrix controller writes CloudN_<ip>_save_cloudx_config.enc into native_bucket_name, the functions read it and, on a restore, write it back) or \"export\" (a controller, proxy or emulator that serves export_config)."
   type        = string
-  default     = "export"
+  default     = "native"
 
   validation {
     condition     = contains(["export", "native"], var.backup_mode)
@@ -353,7 +382,7 @@ variable "backup_mode" {
 }
 
 variable "controller_private_ip" {
-  description = "Native mode: the controller's private IPv4 address (CONTROLLER_PRIVATE_IP); its backup file is named after it."
+  description = "Native mode (required): the controller's private IPv4 address (CONTROLLER_PRIVATE_IP); its backup file is named after it."
   type        = string
   default     = null
 
@@ -361,16 +390,26 @@ variable "controller_private_ip" {
     condition     = var.controller_private_ip == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$", var.controller_private_ip))
     error_message = "controller_private_ip must be an IPv4 address such as 10.0.1.25."
   }
+
+  validation {
+    condition     = var.backup_mode != "native" || var.controller_private_ip != null
+    error_message = "controller_private_ip is required in native mode (backup_mode = \"native\", the default): the controller's private IPv4, which names its backup file CloudN_<ip>_save_cloudx_config.enc. For a controller, proxy or emulator that serves export_config, set backup_mode = \"export\"."
+  }
 }
 
 variable "native_bucket_name" {
-  description = "Native mode: the S3 bucket the controller writes its own backup into (NATIVE_BUCKET_URL=s3://<name>). The functions may read, and restore may write, only its CloudN_* objects."
+  description = "Native mode (required): the S3 bucket the controller writes its own backup into (NATIVE_BUCKET_URL=s3://<name>). The functions may read, and restore may write, only its CloudN_* objects."
   type        = string
   default     = null
 
   validation {
     condition     = var.native_bucket_name == null || (can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", coalesce(var.native_bucket_name, "-"))) && !can(regex("\\.\\.", coalesce(var.native_bucket_name, "-"))))
     error_message = "native_bucket_name must be a valid S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)."
+  }
+
+  validation {
+    condition     = var.backup_mode != "native" || var.native_bucket_name != null
+    error_message = "native_bucket_name is required in native mode (backup_mode = \"native\", the default): the S3 bucket the controller writes its own backup into. For a controller, proxy or emulator that serves export_config, set backup_mode = \"export\"."
   }
 }
 
@@ -397,13 +436,18 @@ variable "native_cloud_type" {
 }
 
 variable "native_account_name" {
-  description = "Native mode: the controller's access account that writes its bucket (NATIVE_ACCOUNT_NAME); a replacement gets it under this name."
+  description = "Native mode (required): the controller's access account that writes its bucket (NATIVE_ACCOUNT_NAME); a replacement gets it under this name."
   type        = string
   default     = null
 
   validation {
     condition     = var.native_account_name == null || can(regex("^[A-Za-z0-9_.@-]{1,128}$", coalesce(var.native_account_name, "-")))
     error_message = "native_account_name must be 1-128 letters, digits, '.', '_', '-' or '@'."
+  }
+
+  validation {
+    condition     = var.backup_mode != "native" || var.native_account_name != null
+    error_message = "native_account_name is required in native mode (backup_mode = \"native\", the default): the controller's access account for that bucket, which a replacement gets under the same name. For a controller, proxy or emulator that serves export_config, set backup_mode = \"export\"."
   }
 }
 
@@ -441,7 +485,7 @@ variable "native_aws_role_ec2" {
 }
 
 variable "native_backup_wait_seconds" {
-  description = "Native mode: seconds a backup waits for the controller's new file (NATIVE_BACKUP_WAIT). backup_timeout_seconds must exceed it by at least 120 s."
+  description = "Native mode: seconds a backup waits for the controller's new file (NATIVE_BACKUP_WAIT). backup_timeout_seconds must exceed it by at least 120 s (a validation on backup_timeout_seconds checks it)."
   type        = number
   default     = 300
 

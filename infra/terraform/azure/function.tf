@@ -47,36 +47,27 @@ resource "azurerm_function_app_flex_consumption" "app" {
       # Application Insights accepts only Entra ID-authenticated telemetry (local auth is off)
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "Authorization=AAD"
 
-      CONTROLLER_URL        = var.controller_url
-      CONTROLLER_USERNAME   = var.controller_username
-      CONTROLLER_PASSWORD   = "azure-kv:${azurerm_key_vault.this.name}/${azurerm_key_vault_secret.controller_password.name}"
-      BACKUP_URL            = "azblob://${azurerm_storage_account.backup.name}/${azurerm_storage_container.backups.name}/${var.backup_blob_name}"
-      BACKUP_MIN_SIZE_RATIO = tostring(var.min_size_ratio)
-      BACKUP_SCHEDULE       = var.backup_schedule
+      # explicit in both modes: the core's own default is native
+      CONTROLLER_BACKUP_MODE = var.backup_mode
+      CONTROLLER_URL         = var.controller_url
+      CONTROLLER_USERNAME    = var.controller_username
+      CONTROLLER_PASSWORD    = "azure-kv:${azurerm_key_vault.this.name}/${azurerm_key_vault_secret.controller_password.name}"
+      BACKUP_URL             = "azblob://${azurerm_storage_account.backup.name}/${azurerm_storage_container.backups.name}/${var.backup_blob_name}"
+      BACKUP_MIN_SIZE_RATIO  = tostring(var.min_size_ratio)
+      BACKUP_SCHEDULE        = var.backup_schedule
       # a restore waits up to 25 minutes for a booting controller, inside host.json's 30-minute limit
       CONTROLLER_READY_TIMEOUT   = "1500"
       REPLACEMENT_CONTROLLER_URL = var.replacement_controller_url
       REPLACEMENT_VM_TAG         = var.replacement_vm_tag
     },
     var.controller_ca_bundle == null ? {} : { CONTROLLER_CA_BUNDLE = var.controller_ca_bundle },
+    local.customer_id_app_settings,
     local.native_app_settings,
     local.max_age_app_settings,
   )
 
-  lifecycle {
-    precondition {
-      condition = !local.native_enabled || alltrue([
-        var.controller_private_ip != null, var.native_account_name != null,
-        var.native_storage_account_id != null, var.native_container_name != null, var.native_region != null,
-        var.native_arm_subscription_id != null, var.native_arm_directory_id != null, var.native_arm_client_id != null,
-      ])
-      error_message = "backup_mode = \"native\" needs controller_private_ip, native_account_name, native_storage_account_id, native_container_name, native_region and native_arm_subscription_id / _directory_id / _client_id."
-    }
-    precondition {
-      condition     = !local.native_enabled || var.native_arm_client_secret != null
-      error_message = "backup_mode = \"native\" needs native_arm_client_secret (written to Key Vault, write-only)."
-    }
-  }
+  # native mode's inputs are checked by validations in variables.tf, so a plan fails before
+  # anything is created
 }
 
 # -- what the function's identity may do: one container, one secret, its own host account --
@@ -90,6 +81,14 @@ resource "azurerm_role_assignment" "backup_container" {
 
 resource "azurerm_role_assignment" "controller_password" {
   scope                = "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.controller_password.name}"
+  role_definition_name = "Key Vault Secrets User"
+  principal_id         = azurerm_function_app_flex_consumption.app.identity[0].principal_id
+}
+
+resource "azurerm_role_assignment" "controller_customer_id" {
+  # BYOL only; all functions share the app's identity, and only a restore resolves it
+  count                = var.create_customer_id_secret ? 1 : 0
+  scope                = "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.controller_customer_id[0].name}"
   role_definition_name = "Key Vault Secrets User"
   principal_id         = azurerm_function_app_flex_consumption.app.identity[0].principal_id
 }

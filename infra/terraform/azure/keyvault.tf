@@ -39,3 +39,18 @@ resource "azurerm_key_vault_secret" "controller_password" {
 
   depends_on = [azurerm_role_assignment.deployer_secrets_officer]
 }
+
+# BYOL licence only (create_customer_id_secret): the controller's customer id, which a restore sends
+# to a replacement before its set-up. Written like the password: write-only, never in the state.
+resource "azurerm_key_vault_secret" "controller_customer_id" {
+  #checkov:skip=CKV_AZURE_41:The customer id is the controller's licence identifier from Aviatrix; an expiry date would only break a restore on the day it is needed. Rotation is by controller_customer_id_version.
+  count            = var.create_customer_id_secret ? 1 : 0
+  name             = local.customer_id_secret
+  key_vault_id     = azurerm_key_vault.this.id
+  value_wo         = var.controller_customer_id
+  value_wo_version = var.controller_customer_id_version
+  content_type     = "text/plain"
+  tags             = local.tags
+
+  depends_on = [azurerm_role_assignment.deployer_secrets_officer]
+}

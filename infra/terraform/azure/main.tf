@@ -1,10 +1,10 @@
 # A serverless backup of an Aviatrix controller's configuration on Azure:
 #   storage.tf     the backup storage account (separate from the function host's), its one container
-#   keyvault.tf    Key Vault (RBAC) holding the controller password
+#   keyvault.tf    Key Vault (RBAC) holding the controller password (and a BYOL customer id)
 #   function.tf    the Flex Consumption function app, its identity and role assignments
 #   events.tf      optional: Event Grid -> storage queue for "a replacement controller VM is running"
 #   monitoring.tf  Application Insights, the alert rules and their action group
-#   native.tf      optional (backup_mode = "native"): the controller's own container, the ARM secret
+#   native.tf      native mode (the default): the controller's own container, the ARM secret
 
 data "azurerm_client_config" "current" {}
 
@@ -13,6 +13,7 @@ locals {
   host_account_name   = "${var.name_prefix}fnhost"
   backup_container    = "backups"
   secret_name         = "controller-password"
+  customer_id_secret  = "controller-customer-id"
   # function names in functions/azure/function_app.py: the alert queries count their requests
   functions = {
     scheduled_backup = "scheduled_backup"
@@ -24,7 +25,13 @@ locals {
   events_enabled    = var.controller_resource_group_id != null
   tags              = merge({ "managed-by" = "terraform", "app" = "controller-backup" }, var.tags)
 
-  # -- native mode (off by default: then none of the following reaches the app or a role) -------
+  # BYOL: a reference to the customer id secret (either mode)
+  customer_id_app_settings = var.create_customer_id_secret ? {
+    CONTROLLER_CUSTOMER_ID = "azure-kv:${azurerm_key_vault.this.name}/${local.customer_id_secret}"
+  } : {}
+
+  # -- native mode (the default; with backup_mode = "export" none of the following reaches the
+  # app or a role) --
   native_enabled = var.backup_mode == "native"
   # /subscriptions/S/resourceGroups/RG/providers/Microsoft.Storage/storageAccounts/NAME
   native_account_id_parts  = split("/", coalesce(var.native_storage_account_id, "-"))
@@ -37,7 +44,6 @@ locals {
   restore_time_limit = 1680
 
   native_app_settings = local.native_enabled ? {
-    CONTROLLER_BACKUP_MODE     = "native"
     CONTROLLER_PRIVATE_IP      = coalesce(var.controller_private_ip, "-")
     NATIVE_CLOUD_TYPE          = "azure"
     NATIVE_ACCOUNT_NAME        = coalesce(var.native_account_name, "-")

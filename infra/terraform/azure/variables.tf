@@ -19,7 +19,7 @@ variable "location" {
 }
 
 variable "controller_url" {
-  description = "https://host of the controller to back up (reachable from the function: public, or private with subnet_id)."
+  description = "https://host of the controller to back up, reachable from the function: its private address (https://<controller_private_ip>) through subnet_id's VNet integration, or a public one."
   type        = string
 
   validation {
@@ -49,9 +49,49 @@ variable "controller_password_version" {
 }
 
 variable "controller_ca_bundle" {
-  description = "PEM text of the CA (or the self-signed certificate) the controller presents; null trusts the system CAs."
+  description = "PEM text of the CA (or the self-signed certificate) the controller presents (controllers ship self-signed ones); null trusts the system CAs."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.controller_ca_bundle == null || can(regex("-----BEGIN CERTIFICATE-----", var.controller_ca_bundle))
+    error_message = "controller_ca_bundle must be PEM text containing a certificate."
+  }
+}
+
+variable "create_customer_id_secret" {
+  description = "BYOL licence: write controller_customer_id into Key Vault as the secret controller-customer-id; the app gets CONTROLLER_CUSTOMER_ID=azure-kv:VAULT/controller-customer-id and Key Vault Secrets User on that secret only (a restore sends it to a replacement before its set-up). false: no customer id (a metered licence)."
+  type        = bool
+  default     = false
+}
+
+variable "controller_customer_id" {
+  description = "The controller's BYOL customer id, written to Key Vault as a write-only value (never stored in the Terraform state); required with create_customer_id_secret. Bump controller_customer_id_version to write a new one."
+  type        = string
+  default     = null
+  sensitive   = true
+  ephemeral   = true
+
+  validation {
+    condition     = !var.create_customer_id_secret || var.controller_customer_id != null
+    error_message = "controller_customer_id is required with create_customer_id_secret = true (written to Key Vault write-only, like the password)."
+  }
+
+  validation {
+    condition     = var.controller_customer_id == null || var.create_customer_id_secret
+    error_message = "controller_customer_id needs create_customer_id_secret = true (the module stores it in Key Vault and passes a reference, never the value)."
+  }
+}
+
+variable "controller_customer_id_version" {
+  description = "Increment to write a new controller_customer_id into Key Vault."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.controller_customer_id_version >= 1
+    error_message = "controller_customer_id_version must be 1 or more."
+  }
 }
 
 variable "backup_blob_name" {
@@ -125,9 +165,14 @@ variable "replacement_controller_url" {
 }
 
 variable "subnet_id" {
-  description = "Subnet for VNet integration, so the function reaches the controller's private address; null for none."
+  description = "Subnet for the app's VNet integration, so it reaches the controller's private address: in the controller's VNet (or one peered with it), delegated to Microsoft.App/environments (Flex Consumption), with outbound access to Azure Storage and Key Vault (a NAT gateway, or private endpoints); the controller's NSG must allow 443 in from it. Null: no VNet integration (only a public controller address is reachable)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.subnet_id == null || can(regex("^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\\.Network/virtualNetworks/[^/]+/subnets/[^/_]+$", var.subnet_id))
+    error_message = "subnet_id must be a subnet resource id (/subscriptions/.../virtualNetworks/VNET/subnets/NAME, no underscore in NAME: Flex Consumption refuses it)."
+  }
 }
 
 variable "package_path" {
@@ -154,13 +199,14 @@ variable "tags" {
   default     = {}
 }
 
-# -- native mode: a real Aviatrix controller writes its own backup file into its own container ----
-# Off by default (export mode). See README.md "Using it with a real controller".
+# -- native mode (the default): a real Aviatrix controller writes its own backup file into its own container
+# See README.md "Using it with a real controller". Each input native mode needs has a validation
+# naming it, so `terraform plan` fails before anything is deployed.
 
 variable "backup_mode" {
-  description = "CONTROLLER_BACKUP_MODE: \"export\" (the export API; the emulator and demos) or \"native\" (a real Aviatrix controller writes CloudN_<ip>_save_cloudx_config.enc into native_container_name, the function reads it and, on a restore, writes it back)."
+  description = "CONTROLLER_BACKUP_MODE, set on the app: \"native\" (the default; a real Aviatrix controller writes CloudN_<ip>_save_cloudx_config.enc into native_container_name, the function reads it and, on a restore, writes it back) or \"export\" (a controller, proxy or emulator that serves export_config)."
   type        = string
-  default     = "export"
+  default     = "native"
 
   validation {
     condition     = contains(["export", "native"], var.backup_mode)
@@ -169,7 +215,7 @@ variable "backup_mode" {
 }
 
 variable "controller_private_ip" {
-  description = "Native mode: the controller's private IPv4 address (CONTROLLER_PRIVATE_IP); its backup file is named after it."
+  description = "Native mode (required): the controller's private IPv4 address (CONTROLLER_PRIVATE_IP); its backup file is named after it."
   type        = string
   default     = null
 
@@ -177,10 +223,15 @@ variable "controller_private_ip" {
     condition     = var.controller_private_ip == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$", var.controller_private_ip))
     error_message = "controller_private_ip must be an IPv4 address such as 10.0.1.25."
   }
+
+  validation {
+    condition     = var.backup_mode != "native" || var.controller_private_ip != null
+    error_message = "controller_private_ip is required in native mode (backup_mode = \"native\", the default): the controller's private IPv4, which names its backup file CloudN_<ip>_save_cloudx_config.enc. For a controller, proxy or emulator that serves export_config, set backup_mode = \"export\"."
+  }
 }
 
 variable "native_storage_account_id" {
-  description = "Native mode: resource id of the storage account the controller writes its backup into (/subscriptions/.../resourceGroups/.../providers/Microsoft.Storage/storageAccounts/NAME)."
+  description = "Native mode (required): resource id of the storage account the controller writes its backup into (/subscriptions/.../resourceGroups/.../providers/Microsoft.Storage/storageAccounts/NAME)."
   type        = string
   default     = null
 
@@ -188,10 +239,15 @@ variable "native_storage_account_id" {
     condition     = var.native_storage_account_id == null || can(regex("^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\\.Storage/storageAccounts/[a-z0-9]{3,24}$", var.native_storage_account_id))
     error_message = "native_storage_account_id must be a storage account resource id."
   }
+
+  validation {
+    condition     = var.backup_mode != "native" || var.native_storage_account_id != null
+    error_message = "native_storage_account_id is required in native mode (backup_mode = \"native\", the default): the resource id of the storage account the controller writes its backup into. For a controller, proxy or emulator that serves export_config, set backup_mode = \"export\"."
+  }
 }
 
 variable "native_container_name" {
-  description = "Native mode: the container in native_storage_account_id the controller writes into (NATIVE_BUCKET_URL=azblob://ACCOUNT/CONTAINER). The function may read and write only its CloudN_* blobs."
+  description = "Native mode (required): the container in native_storage_account_id the controller writes into (NATIVE_BUCKET_URL=azblob://ACCOUNT/CONTAINER). The function may read and write only its CloudN_* blobs."
   type        = string
   default     = null
 
@@ -199,10 +255,15 @@ variable "native_container_name" {
     condition     = var.native_container_name == null || can(regex("^[a-z0-9](-?[a-z0-9])+$", var.native_container_name)) && length(coalesce(var.native_container_name, "xxx")) <= 63
     error_message = "native_container_name must be a container name: 3-63 lowercase letters, digits and single hyphens."
   }
+
+  validation {
+    condition     = var.backup_mode != "native" || var.native_container_name != null
+    error_message = "native_container_name is required in native mode (backup_mode = \"native\", the default): the container in that account the controller writes into. For a controller, proxy or emulator that serves export_config, set backup_mode = \"export\"."
+  }
 }
 
 variable "native_region" {
-  description = "Native mode: Azure region of that storage account (NATIVE_REGION), e.g. \"westeurope\"."
+  description = "Native mode (required): Azure region of that storage account (NATIVE_REGION), e.g. \"westeurope\"."
   type        = string
   default     = null
 
@@ -210,10 +271,15 @@ variable "native_region" {
     condition     = var.native_region == null || can(regex("^[a-z][a-z0-9]+$", var.native_region))
     error_message = "native_region must be an Azure region name such as westeurope."
   }
+
+  validation {
+    condition     = var.backup_mode != "native" || var.native_region != null
+    error_message = "native_region is required in native mode (backup_mode = \"native\", the default): the Azure region of that storage account. For a controller, proxy or emulator that serves export_config, set backup_mode = \"export\"."
+  }
 }
 
 variable "native_account_name" {
-  description = "Native mode: the controller's access account that writes its container (NATIVE_ACCOUNT_NAME); a replacement gets it under this name."
+  description = "Native mode (required): the controller's access account that writes its container (NATIVE_ACCOUNT_NAME); a replacement gets it under this name."
   type        = string
   default     = null
 
@@ -221,10 +287,15 @@ variable "native_account_name" {
     condition     = var.native_account_name == null || can(regex("^[A-Za-z0-9_.@-]{1,128}$", var.native_account_name))
     error_message = "native_account_name must be 1-128 letters, digits, '.', '_', '-' or '@'."
   }
+
+  validation {
+    condition     = var.backup_mode != "native" || var.native_account_name != null
+    error_message = "native_account_name is required in native mode (backup_mode = \"native\", the default): the controller's access account that writes the container, which a replacement gets under the same name. For a controller, proxy or emulator that serves export_config, set backup_mode = \"export\"."
+  }
 }
 
 variable "native_arm_subscription_id" {
-  description = "Native mode: subscription of the access account's service principal (NATIVE_ARM_SUBSCRIPTION_ID)."
+  description = "Native mode (required): subscription of the access account's service principal (NATIVE_ARM_SUBSCRIPTION_ID)."
   type        = string
   default     = null
 
@@ -232,10 +303,15 @@ variable "native_arm_subscription_id" {
     condition     = var.native_arm_subscription_id == null || can(regex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", var.native_arm_subscription_id))
     error_message = "native_arm_subscription_id must be a GUID."
   }
+
+  validation {
+    condition     = var.backup_mode != "native" || var.native_arm_subscription_id != null
+    error_message = "native_arm_subscription_id is required in native mode (backup_mode = \"native\", the default): the subscription of that access account's service principal. For a controller, proxy or emulator that serves export_config, set backup_mode = \"export\"."
+  }
 }
 
 variable "native_arm_directory_id" {
-  description = "Native mode: tenant (directory) of the service principal (NATIVE_ARM_DIRECTORY_ID)."
+  description = "Native mode (required): tenant (directory) of the service principal (NATIVE_ARM_DIRECTORY_ID)."
   type        = string
   default     = null
 
@@ -243,10 +319,15 @@ variable "native_arm_directory_id" {
     condition     = var.native_arm_directory_id == null || can(regex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", var.native_arm_directory_id))
     error_message = "native_arm_directory_id must be a GUID."
   }
+
+  validation {
+    condition     = var.backup_mode != "native" || var.native_arm_directory_id != null
+    error_message = "native_arm_directory_id is required in native mode (backup_mode = \"native\", the default): the tenant (directory) of that service principal. For a controller, proxy or emulator that serves export_config, set backup_mode = \"export\"."
+  }
 }
 
 variable "native_arm_client_id" {
-  description = "Native mode: application (client) id of the service principal (NATIVE_ARM_CLIENT_ID)."
+  description = "Native mode (required): application (client) id of the service principal (NATIVE_ARM_CLIENT_ID)."
   type        = string
   default     = null
 
@@ -254,14 +335,24 @@ variable "native_arm_client_id" {
     condition     = var.native_arm_client_id == null || can(regex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", var.native_arm_client_id))
     error_message = "native_arm_client_id must be a GUID."
   }
+
+  validation {
+    condition     = var.backup_mode != "native" || var.native_arm_client_id != null
+    error_message = "native_arm_client_id is required in native mode (backup_mode = \"native\", the default): the application (client) id of that service principal. For a controller, proxy or emulator that serves export_config, set backup_mode = \"export\"."
+  }
 }
 
 variable "native_arm_client_secret" {
-  description = "Native mode: the service principal's client secret, written to Key Vault as a write-only value (never stored in the Terraform state); the function gets NATIVE_ARM_CLIENT_SECRET=azure-kv:VAULT/native-arm-client-secret. Bump native_arm_client_secret_version to write a new one."
+  description = "Native mode (required): the service principal's client secret, written to Key Vault as a write-only value (never stored in the Terraform state); the function gets NATIVE_ARM_CLIENT_SECRET=azure-kv:VAULT/native-arm-client-secret. Bump native_arm_client_secret_version to write a new one."
   type        = string
   default     = null
   sensitive   = true
   ephemeral   = true
+
+  validation {
+    condition     = var.backup_mode != "native" || var.native_arm_client_secret != null
+    error_message = "native_arm_client_secret is required in native mode (backup_mode = \"native\", the default): that service principal's client secret, written to Key Vault write-only. For a controller, proxy or emulator that serves export_config, set backup_mode = \"export\"."
+  }
 }
 
 variable "native_arm_client_secret_version" {

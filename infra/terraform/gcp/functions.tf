@@ -36,14 +36,9 @@ resource "google_cloudfunctions2_function" "backup" {
 
   kms_key_name = var.kms_key_name
 
+  # native mode's inputs are checked by validations in variables.tf, so a plan fails before
+  # anything is created
   depends_on = [google_project_service.apis, google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_source]
-
-  lifecycle {
-    precondition {
-      condition     = !local.native_enabled || (var.native_bucket_name != null && var.native_account_name != null && var.controller_private_ip != null)
-      error_message = "backup_mode = \"native\" needs native_bucket_name, native_account_name and controller_private_ip."
-    }
-  }
 }
 
 resource "google_cloudfunctions2_function" "restore" {

@@ -16,32 +16,38 @@ locals {
 
   common_env = merge(
     {
-      CONTROLLER_URL        = var.controller_url
-      CONTROLLER_USERNAME   = var.controller_username
-      CONTROLLER_PASSWORD   = "gcp-sm:${google_secret_manager_secret.controller_password.id}/versions/latest"
-      CONTROLLER_VERIFY_TLS = tostring(var.controller_verify_tls)
-      BACKUP_URL            = local.backup_url
-      BACKUP_MIN_SIZE_RATIO = tostring(var.min_size_ratio)
-      LOG_EXECUTION_ID      = "true"
+      # explicit in both modes: the core's own default is native
+      CONTROLLER_BACKUP_MODE = var.backup_mode
+      CONTROLLER_URL         = var.controller_url
+      CONTROLLER_USERNAME    = var.controller_username
+      CONTROLLER_PASSWORD    = "gcp-sm:${google_secret_manager_secret.controller_password.id}/versions/latest"
+      CONTROLLER_VERIFY_TLS  = tostring(var.controller_verify_tls)
+      BACKUP_URL             = local.backup_url
+      BACKUP_MIN_SIZE_RATIO  = tostring(var.min_size_ratio)
+      LOG_EXECUTION_ID       = "true"
     },
     var.controller_ca_bundle == null ? {} : { CONTROLLER_CA_BUNDLE = var.controller_ca_bundle },
+    # BYOL: a reference to the customer id secret (either mode); only the restore identity may read it
+    var.create_customer_id_secret ? {
+      CONTROLLER_CUSTOMER_ID = "gcp-sm:${google_secret_manager_secret.controller_customer_id[0].id}/versions/latest"
+    } : {},
     local.native_env,
     var.restore_max_backup_age == null ? {} : { RESTORE_MAX_BACKUP_AGE = var.restore_max_backup_age },
   )
 
-  # -- native mode (off by default: then none of the following reaches a function or a binding) --
+  # -- native mode (the default; with backup_mode = "export" none of the following reaches a
+  # function or a binding) --
   native_enabled = var.backup_mode == "native"
   # The controller's own files, CloudN_<private ip>_save_cloudx_config.enc / ..._version.txt, as
   # IAM conditions see them: the only objects of its bucket the functions may touch.
   native_files_resource = "projects/_/buckets/${coalesce(var.native_bucket_name, "-")}/objects/CloudN_"
   native_env = local.native_enabled ? {
-    CONTROLLER_BACKUP_MODE = "native"
-    CONTROLLER_PRIVATE_IP  = coalesce(var.controller_private_ip, "-")
-    NATIVE_CLOUD_TYPE      = "gcp"
-    NATIVE_ACCOUNT_NAME    = coalesce(var.native_account_name, "-")
-    NATIVE_BUCKET_URL      = "gs://${coalesce(var.native_bucket_name, "-")}"
-    NATIVE_BACKUP_WAIT     = tostring(var.native_backup_wait_seconds)
-    NATIVE_GCP_PROJECT_ID  = coalesce(var.native_gcp_project_id, var.project_id)
+    CONTROLLER_PRIVATE_IP = coalesce(var.controller_private_ip, "-")
+    NATIVE_CLOUD_TYPE     = "gcp"
+    NATIVE_ACCOUNT_NAME   = coalesce(var.native_account_name, "-")
+    NATIVE_BUCKET_URL     = "gs://${coalesce(var.native_bucket_name, "-")}"
+    NATIVE_BACKUP_WAIT    = tostring(var.native_backup_wait_seconds)
+    NATIVE_GCP_PROJECT_ID = coalesce(var.native_gcp_project_id, var.project_id)
     # a reference: every function checks it is set, only the restore identity may read it
     NATIVE_GCP_CREDENTIALS = "gcp-sm:${google_secret_manager_secret.native_gcp_credentials[0].id}/versions/latest"
   } : {}

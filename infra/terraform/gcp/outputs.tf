@@ -28,6 +28,16 @@ output "controller_password_secret" {
   value       = google_secret_manager_secret.controller_password.id
 }
 
+output "controller_customer_id_secret" {
+  description = "Secret Manager secret for the BYOL customer id (null unless create_customer_id_secret); add a version with `gcloud secrets versions add`."
+  value       = var.create_customer_id_secret ? google_secret_manager_secret.controller_customer_id[0].id : null
+}
+
+output "native_gcp_credentials_secret" {
+  description = "Native mode: Secret Manager secret for the access account's service-account key JSON (null in export mode); add a version with `gcloud secrets versions add`."
+  value       = local.native_enabled ? google_secret_manager_secret.native_gcp_credentials[0].id : null
+}
+
 output "service_accounts" {
   description = "Emails of the service accounts the module created."
   value = {

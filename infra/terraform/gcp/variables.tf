@@ -68,8 +68,26 @@ variable "controller_password" {
   sensitive   = true
 }
 
+variable "create_customer_id_secret" {
+  description = "BYOL licence: create the secret <name>-controller-customer-id for the controller's customer id; the functions get CONTROLLER_CUSTOMER_ID=gcp-sm:<secret>/versions/latest and only the restore identity may read it (a restore sends it to a replacement before its set-up). Add its value with `gcloud secrets versions add`. false: no customer id (a metered licence)."
+  type        = bool
+  default     = false
+}
+
+variable "controller_customer_id" {
+  description = "Optional first version of the customer id secret (create_customer_id_secret = true). Leave null and add it with `gcloud secrets versions add` to keep it out of the Terraform state."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.controller_customer_id == null || var.create_customer_id_secret
+    error_message = "controller_customer_id needs create_customer_id_secret = true (the module stores it in a secret and passes a reference, never the value)."
+  }
+}
+
 variable "controller_ca_bundle" {
-  description = "PEM text of the CA (or the controller's self-signed certificate) to trust. Null uses the system CAs."
+  description = "PEM text of the CA (or the controller's self-signed certificate; controllers ship self-signed ones) to trust. Null uses the system CAs."
   type        = string
   default     = null
 
@@ -184,9 +202,14 @@ variable "restore_target_url" {
 }
 
 variable "vpc_connector" {
-  description = "Serverless VPC Access connector (projects/P/locations/R/connectors/C) through which the functions reach the controller's private address. Null: direct internet egress."
+  description = "Serverless VPC Access connector (projects/P/locations/R/connectors/C, in the functions' region and the controller's VPC network) through which the functions reach the controller's private address; traffic to private ranges goes through it (PRIVATE_RANGES_ONLY), and a firewall rule must allow 443 from its IP range to the controller. Null: no VPC access (only a public controller address is reachable)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.vpc_connector == null || can(regex("^projects/[^/]+/locations/[^/]+/connectors/[^/]+$", var.vpc_connector))
+    error_message = "vpc_connector must be a connector id: projects/PROJECT/locations/REGION/connectors/NAME."
+  }
 }
 
 variable "http_ingress" {
@@ -224,13 +247,14 @@ variable "labels" {
   default     = {}
 }
 
-# -- native mode: a real Aviatrix controller writes its own backup file into its own bucket --------
-# Off by default (export mode). See README.md "Using it with a real controller".
+# -- native mode (the default): a real Aviatrix controller writes its own backup file into its own bucket
+# See README.md "Using it with a real controller". Each input native mode needs has a validation
+# naming it, so `terraform plan` fails before anything is deployed.
 
 variable "backup_mode" {
-  description = "CONTROLLER_BACKUP_MODE: \"export\" (the export API; the emulator and demos) or \"native\" (a real Aviatrix controller writes CloudN_<ip>_save_cloudx_config.enc into native_bucket_name, the functions read it and, on a restore, write it back)."
+  description = "CONTROLLER_BACKUP_MODE, set on every function: \"native\" (the default; a real Aviatrix controller writes CloudN_<ip>_save_cloudx_config.enc into native_bucket_name, the functions read it and, on a restore, write it back) or \"export\" (a controller, proxy or emulator that serves export_config)."
   type        = string
-  default     = "export"
+  default     = "native"
 
   validation {
     condition     = contains(["export", "native"], var.backup_mode)
@@ -239,7 +263,7 @@ variable "backup_mode" {
 }
 
 variable "controller_private_ip" {
-  description = "Native mode: the controller's private IPv4 address (CONTROLLER_PRIVATE_IP); its backup file is named after it."
+  description = "Native mode (required): the controller's private IPv4 address (CONTROLLER_PRIVATE_IP); its backup file is named after it."
   type        = string
   default     = null
 
@@ -247,10 +271,15 @@ variable "controller_private_ip" {
     condition     = var.controller_private_ip == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$", var.controller_private_ip))
     error_message = "controller_private_ip must be an IPv4 address such as 10.0.1.25."
   }
+
+  validation {
+    condition     = var.backup_mode != "native" || var.controller_private_ip != null
+    error_message = "controller_private_ip is required in native mode (backup_mode = \"native\", the default): the controller's private IPv4, which names its backup file CloudN_<ip>_save_cloudx_config.enc. For a controller, proxy or emulator that serves export_config, set backup_mode = \"export\"."
+  }
 }
 
 variable "native_bucket_name" {
-  description = "Native mode: the Cloud Storage bucket the controller writes its own backup into (NATIVE_BUCKET_URL=gs://<name>). It must be in project_id and use uniform bucket-level access: the functions' grants on it are project custom roles with IAM conditions limiting them to CloudN_* objects."
+  description = "Native mode (required): the Cloud Storage bucket the controller writes its own backup into (NATIVE_BUCKET_URL=gs://<name>). It must be in project_id and use uniform bucket-level access: the functions' grants on it are project custom roles with IAM conditions limiting them to CloudN_* objects."
   type        = string
   default     = null
 
@@ -258,16 +287,26 @@ variable "native_bucket_name" {
     condition     = var.native_bucket_name == null || can(regex("^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$", var.native_bucket_name))
     error_message = "native_bucket_name must be a Cloud Storage bucket name (3-63 lowercase letters, digits, '.', '_', '-')."
   }
+
+  validation {
+    condition     = var.backup_mode != "native" || var.native_bucket_name != null
+    error_message = "native_bucket_name is required in native mode (backup_mode = \"native\", the default): the Cloud Storage bucket the controller writes its own backup into. For a controller, proxy or emulator that serves export_config, set backup_mode = \"export\"."
+  }
 }
 
 variable "native_account_name" {
-  description = "Native mode: the controller's access account that writes its bucket (NATIVE_ACCOUNT_NAME); a replacement gets it under this name."
+  description = "Native mode (required): the controller's access account that writes its bucket (NATIVE_ACCOUNT_NAME); a replacement gets it under this name."
   type        = string
   default     = null
 
   validation {
     condition     = var.native_account_name == null || can(regex("^[A-Za-z0-9_.@-]{1,128}$", var.native_account_name))
     error_message = "native_account_name must be 1-128 letters, digits, '.', '_', '-' or '@'."
+  }
+
+  validation {
+    condition     = var.backup_mode != "native" || var.native_account_name != null
+    error_message = "native_account_name is required in native mode (backup_mode = \"native\", the default): the controller's access account for that bucket, which a replacement gets under the same name. For a controller, proxy or emulator that serves export_config, set backup_mode = \"export\"."
   }
 }
 

@@ -1,7 +1,12 @@
-# A complete deployment: build the package first (python scripts/package_aws.py), then
-#   terraform init && terraform apply -var controller_url=https://ctrl.example.com -var bucket_name=...
+# A real deployment for an Aviatrix controller in AWS (native mode, the module's default): the
+# controller writes its own backup into its own bucket, and the functions run in the controller's
+# VPC so they reach its private address on 443. Build the package first
+# (python scripts/package_aws.py), fill in terraform.tfvars (see the module README), then
+#   terraform init && terraform apply
+# For a controller, proxy or emulator that serves export_config instead, set backup_mode = "export"
+# on the module and drop the native_* inputs.
 terraform {
-  required_version = ">= 1.5"
+  required_version = ">= 1.9"
 
   required_providers {
     aws = {
@@ -21,14 +26,50 @@ variable "region" {
   default     = "us-east-1"
 }
 
-variable "controller_url" {
-  description = "https:// address of the controller."
+variable "bucket_name" {
+  description = "Name of the backup bucket to create (ours, not the controller's)."
   type        = string
 }
 
-variable "bucket_name" {
-  description = "Name of the backup bucket to create."
+variable "controller_private_ip" {
+  description = "The controller's private IPv4 address: the functions call it there, and its backup file is CloudN_<ip>_save_cloudx_config.enc."
   type        = string
+}
+
+variable "controller_url" {
+  description = "https:// address the functions call, reachable from function_subnet_ids and named in the controller's certificate. Null: https://<controller_private_ip>."
+  type        = string
+  default     = null
+}
+
+variable "controller_ca_bundle" {
+  description = "PEM of the controller's certificate (controllers ship self-signed ones), e.g. from `openssl s_client -connect <ip>:443 -showcerts`."
+  type        = string
+}
+
+variable "controller_bucket_name" {
+  description = "The S3 bucket the controller writes its own backup into (the bucket set in the controller's own backup settings)."
+  type        = string
+}
+
+variable "controller_account_name" {
+  description = "The controller's access account that writes controller_bucket_name; a replacement gets it under this name."
+  type        = string
+}
+
+variable "controller_vpc_id" {
+  description = "VPC of the controller."
+  type        = string
+}
+
+variable "controller_security_group_id" {
+  description = "Security group of the controller instance: it gets a rule allowing 443 in from the functions."
+  type        = string
+}
+
+variable "function_subnet_ids" {
+  description = "Private subnets of the controller's VPC for the functions, with a route to S3, Secrets Manager, EC2 and Auto Scaling (a NAT gateway or VPC endpoints): a Lambda in a VPC gets no public address."
+  type        = list(string)
 }
 
 variable "alarm_email" {
@@ -37,24 +78,69 @@ variable "alarm_email" {
   default     = null
 }
 
+# The functions' own security group: HTTPS out to the controller, and to the AWS APIs (S3, Secrets
+# Manager, EC2, Auto Scaling) through the NAT gateway or the VPC endpoints. Nothing comes in.
+resource "aws_security_group" "functions" {
+  name_prefix = "aviatrix-ctrl-backup-functions-"
+  description = "controller-backup Lambda functions: HTTPS out to the controller and the AWS APIs"
+  vpc_id      = var.controller_vpc_id
+  tags        = { project = "controller-backup" }
+}
+
+resource "aws_vpc_security_group_egress_rule" "functions_to_controller" {
+  security_group_id            = aws_security_group.functions.id
+  description                  = "The controller API over HTTPS"
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+  referenced_security_group_id = var.controller_security_group_id
+}
+
+resource "aws_vpc_security_group_egress_rule" "functions_to_aws_apis" {
+  security_group_id = aws_security_group.functions.id
+  description       = "AWS APIs (S3, Secrets Manager, EC2, Auto Scaling) over HTTPS"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+# The controller's side: 443 in from the functions' security group only.
+resource "aws_vpc_security_group_ingress_rule" "controller_from_functions" {
+  security_group_id            = var.controller_security_group_id
+  description                  = "controller-backup functions: the controller API over HTTPS"
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+  referenced_security_group_id = aws_security_group.functions.id
+}
+
 module "controller_backup" {
   source = "../.."
 
   name              = "aviatrix-ctrl-backup"
   lambda_package    = "${path.module}/../../../../../dist/aws/lambda.zip"
-  controller_url    = var.controller_url
   bucket_name       = var.bucket_name
   schedule_timezone = "UTC"
   alarm_email       = var.alarm_email
 
-  # Native mode, for a real Aviatrix controller (it writes its own backup into its own bucket;
-  # see the module README). Uncomment and fill in:
-  # backup_mode            = "native"
-  # controller_private_ip  = "10.0.1.25"                   # CloudN_10.0.1.25_save_cloudx_config.enc
-  # native_bucket_name     = "acme-controller-own-backups" # the controller's bucket, not bucket_name
-  # native_account_name    = "backup-account"              # its access account for that bucket
-  # backup_timeout_seconds = 600                           # native_backup_wait_seconds (300) + 120 or more
-  # restore_max_backup_age = "3d"
+  # the controller, reached over its private network with its own certificate pinned
+  controller_url       = coalesce(var.controller_url, "https://${var.controller_private_ip}")
+  controller_ca_bundle = var.controller_ca_bundle
+  subnet_ids           = var.function_subnet_ids
+  security_group_ids   = [aws_security_group.functions.id]
+  # a replacement controller is called at its own private IP (it has no address yet that follows it)
+  restore_target = "private_ip"
+
+  # native mode (the module's default): the controller's own backup in its own bucket
+  controller_private_ip = var.controller_private_ip # CloudN_<ip>_save_cloudx_config.enc
+  native_bucket_name    = var.controller_bucket_name
+  native_account_name   = var.controller_account_name
+  # NATIVE_AWS_ACCOUNT_NUMBER defaults to this account; its roles to aviatrix-role-app / -ec2:
+  # native_aws_account_number = "123456789012"
+
+  # a BYOL licence: the customer id goes to a replacement before its set-up
+  # create_customer_id_secret = true
 
   tags = {
     project = "controller-backup"

@@ -1,7 +1,12 @@
-# A complete deployment: build the zip first (`python scripts/package_gcp.py`), then
-#   terraform init && terraform apply -var project_id=my-project
+# A real deployment for an Aviatrix controller in Google Cloud (native mode, the module's default):
+# the controller writes its own backup into its own bucket, and the functions reach the
+# controller's private address on 443 through a Serverless VPC Access connector. Build the zip
+# first (`python scripts/package_gcp.py`), fill in terraform.tfvars (see the module README), then
+#   terraform init && terraform apply
+# For a controller, proxy or emulator that serves export_config instead, set backup_mode = "export"
+# on the module and drop the native_* inputs.
 terraform {
-  required_version = ">= 1.5"
+  required_version = ">= 1.9"
 
   required_providers {
     google = {
@@ -12,14 +17,50 @@ terraform {
 }
 
 variable "project_id" {
-  description = "Project to deploy into."
+  description = "Project of the controller, its bucket and this deployment."
   type        = string
 }
 
 variable "region" {
-  description = "Region of the functions and the bucket."
+  description = "Region of the functions, the bucket and the connector."
   type        = string
   default     = "us-central1"
+}
+
+variable "controller_private_ip" {
+  description = "The controller's private IPv4 address: the functions call it there, and its backup file is CloudN_<ip>_save_cloudx_config.enc."
+  type        = string
+}
+
+variable "controller_ca_bundle" {
+  description = "PEM of the controller's certificate (controllers ship self-signed ones), e.g. from `openssl s_client -connect <ip>:443 -showcerts`."
+  type        = string
+}
+
+variable "controller_bucket_name" {
+  description = "The bucket (in project_id, with uniform bucket-level access) the controller writes its own backup into."
+  type        = string
+}
+
+variable "controller_account_name" {
+  description = "The controller's access account that writes controller_bucket_name; a replacement gets it under this name."
+  type        = string
+}
+
+variable "controller_network" {
+  description = "Name of the controller's VPC network."
+  type        = string
+}
+
+variable "controller_network_tags" {
+  description = "Network tags of the controller instance (and of its replacements): the firewall rule lets the connector in on 443 to these."
+  type        = list(string)
+}
+
+variable "connector_cidr" {
+  description = "An unused /28 of the controller's network for the Serverless VPC Access connector."
+  type        = string
+  default     = "10.8.0.0/28"
 }
 
 provider "google" {
@@ -35,6 +76,46 @@ resource "google_monitoring_notification_channel" "oncall" {
   }
 }
 
+# The functions reach the controller's private address through a Serverless VPC Access connector
+# in its network (traffic to private ranges only; Google APIs go direct).
+resource "google_project_service" "vpcaccess" {
+  project            = var.project_id
+  service            = "vpcaccess.googleapis.com"
+  disable_on_destroy = false
+}
+
+resource "google_vpc_access_connector" "controller" {
+  project       = var.project_id
+  region        = var.region
+  name          = "ctrl-backup-connector"
+  network       = var.controller_network
+  ip_cidr_range = var.connector_cidr
+  min_instances = 2
+  max_instances = 3
+
+  depends_on = [google_project_service.vpcaccess]
+}
+
+# The controller's side: 443 in from the connector's range, to the controller instance only.
+resource "google_compute_firewall" "controller_from_functions" {
+  project       = var.project_id
+  name          = "ctrl-backup-functions-to-controller"
+  description   = "controller-backup functions: the controller API over HTTPS"
+  network       = var.controller_network
+  direction     = "INGRESS"
+  source_ranges = [google_vpc_access_connector.controller.ip_cidr_range]
+  target_tags   = var.controller_network_tags
+
+  allow {
+    protocol = "tcp"
+    ports    = ["443"]
+  }
+
+  log_config {
+    metadata = "INCLUDE_ALL_METADATA"
+  }
+}
+
 module "controller_backup" {
   source = "../.."
 
@@ -42,20 +123,24 @@ module "controller_backup" {
   region                           = var.region
   name                             = "ctrl-backup"
   source_zip                       = "${path.root}/../../../../../dist/gcp/source.zip"
-  controller_url                   = "https://10.0.0.10"
   controller_instance_name_pattern = "aviatrix-controller.*"
   time_zone                        = "America/New_York"
-  vpc_connector                    = "projects/${var.project_id}/locations/${var.region}/connectors/mgmt-connector"
   notification_channels            = [google_monitoring_notification_channel.oncall.id]
   operator_members                 = ["group:netops@example.com"]
 
-  # Native mode, for a real Aviatrix controller (it writes its own backup into its own bucket, in
-  # this project, with uniform bucket-level access; see the module README). Uncomment and fill in,
-  # then add the access account's key: gcloud secrets versions add ctrl-backup-native-gcp-credentials --data-file=key.json
-  # backup_mode           = "native"
-  # controller_private_ip = "10.0.0.10" # CloudN_10.0.0.10_save_cloudx_config.enc
-  # native_bucket_name    = "acme-controller-own-backups"
-  # native_account_name   = "backup-account"
+  # the controller, reached over its private network with its own certificate pinned
+  controller_url       = "https://${var.controller_private_ip}"
+  controller_ca_bundle = var.controller_ca_bundle
+  vpc_connector        = google_vpc_access_connector.controller.id
+
+  # native mode (the module's default): the controller's own backup in its own bucket. Then add
+  # the access account's key: gcloud secrets versions add ctrl-backup-native-gcp-credentials --data-file=key.json
+  controller_private_ip = var.controller_private_ip # CloudN_<ip>_save_cloudx_config.enc
+  native_bucket_name    = var.controller_bucket_name
+  native_account_name   = var.controller_account_name
+
+  # a BYOL licence: the customer id goes to a replacement before its set-up
+  # create_customer_id_secret = true
 }
 
 output "backup_function_url" {
