@@ -134,15 +134,17 @@ def run_check(
     else:
         lines = [_line("settings", "ok", _describe_settings(settings)), *_Preflight(settings).lines()]
     report = CheckReport(tuple(lines), int((time.monotonic() - started) * 1000))
-    for line in report.lines:
-        log.log(
-            logging.WARNING if line.verdict == "fail" else logging.INFO, "check %s %s: %s", *_fields(line)
-        )
+    failed = [line.name for line in report.lines if line.verdict == "fail"]
+    counts = ", ".join(f"{number} {verdict}" for verdict, number in report.counts().items())
+    # one summary line: the functions log the whole report as their result, the CLI prints it
+    log.log(
+        logging.WARNING if failed else logging.INFO,
+        "check %s (%s)%s",
+        report.status,
+        counts,
+        f"; failed: {', '.join(failed)}" if failed else "",
+    )
     return report
-
-
-def _fields(line: CheckLine) -> tuple[str, str, str]:
-    return line.verdict, line.name, line.detail
 
 
 def _line(name: str, verdict: Verdict, detail: str) -> CheckLine:

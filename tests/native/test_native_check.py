@@ -243,3 +243,31 @@ def assert_read_only_after_backup(emu: Emulator) -> None:
     assert not {"enable_cloudn_backup_config", "disable_cloudn_backup_config", "restore_cloudx_config"} & set(
         check_calls
     )
+
+
+def test_no_access_to_the_controllers_bucket_fails(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Azurite refuses a wrong account key with 403: the controller's files cannot be read."""
+    import base64
+
+    from tests.fixtures.azure import ACCOUNT_KEY
+
+    from .conftest import cloud_destination
+
+    dest = cloud_destination(request, "azblob", monkeypatch)
+    azurite = request.getfixturevalue("azurite_env")
+    wrong_key = base64.b64encode(b"n" * 64).decode()
+    monkeypatch.setenv(
+        "AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string.replace(ACCOUNT_KEY, wrong_key)
+    )
+    with original_for(dest) as original:
+        report = run_check(native_env(dest, original))
+    found = verdicts(report, _secrets(dest))
+    for name in ("native-file", "native-version-file"):
+        assert found[name] == "fail", report.line(name)
+        # the store's AccessDenied, with the role the functions' identity needs
+        assert "the identity needs 'Storage Blob Data Contributor'" in report.line(name).detail
+    assert found["store-read"] == found["store-write"] == "fail"
+    assert found["login"] == "ok" and found["native-config"] == "warn"
+    assert wrong_key not in json.dumps(report.to_dict())
