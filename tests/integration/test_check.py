@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -299,6 +300,37 @@ def test_a_check_writes_nothing(controller_env: dict[str, str], controller: Emul
     assert tree(tmp_path) == before
     assert_read_only(controller)
     assert controller.export_sha256() == exported
+
+
+def test_no_secret_in_any_check_log_or_report(
+    controller_env: dict[str, str],
+    controller: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Invariant 4 for the check: every log line (at DEBUG) and every report, good and failing."""
+    caplog.set_level(logging.DEBUG)
+    controller.faults.fail_next_5xx = 1  # a retry, and its log line
+    monkeypatch.setenv("TEST_WRONG_PASSWORD", "Wr0ng-Passw0rd-Value")
+    reports = [
+        run_check(controller_env),
+        run_check(controller_env | {"CONTROLLER_PASSWORD": "env:TEST_WRONG_PASSWORD"}),
+        run_check(controller_env | {"CONTROLLER_PASSWORD": CONTROLLER_PASSWORD}),  # a literal
+    ]
+    issued = controller.state.issued
+    assert len(issued) >= 4, "the emulator issued no CID or token: the test would prove nothing"
+    everything = "\n".join(
+        [
+            *(json.dumps(r.to_dict()) for r in reports),
+            caplog.text,
+            *(r.getMessage() for r in caplog.records),
+            *capsys.readouterr(),
+        ]
+    )
+    assert "check ok" in caplog.text and "check fail" in caplog.text
+    for secret in [CONTROLLER_PASSWORD, "Wr0ng-Passw0rd-Value", *issued]:
+        assert secret not in everything, "a secret leaked"
 
 
 def _actions(emu: Emulator, name: str) -> int:
