@@ -1,68 +1,25 @@
-"""The preflight check in export mode, against the controller emulator over real HTTP(S) and real
-stores (a local folder, moto's S3, Azurite): one clear verdict per line, and nothing changed."""
+"""The preflight check in export mode, against the controller emulator over real HTTP(S) and a
+local-folder store: one clear verdict per line, and nothing changed. (No cloud SDK here: this
+suite also runs on the core-only Python 3.12/3.13 venvs; the S3 and Azure cases are in
+tests/aws/test_check_s3.py and tests/azure/test_check_blob.py.)"""
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
-import uuid
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from controller_backup.backup import run_backup
-from controller_backup.check import CheckReport, run_check
+from controller_backup.check import run_check
 from controller_backup.emulator import Emulator, EmulatorConfig
 from controller_backup.settings import Settings
 
-from tests.fixtures.aws import MotoServer
-from tests.fixtures.azure import ACCOUNT, ACCOUNT_KEY, Azurite, free_port
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
 
-#: every line a check reports, in order (export mode: the native lines are skipped)
-LINES = [
-    "settings",
-    "secret:CONTROLLER_PASSWORD",
-    "tls",
-    "login",
-    "version",
-    "setup",
-    "native-config",
-    "store-read",
-    "store-write",
-    "store-versioning",
-    "native-file",
-    "native-version-file",
-]
-NATIVE_LINES = {"native-config", "native-file", "native-version-file"}
-#: what a check may ask a controller: nothing that changes it
-READ_ONLY_ACTIONS = {
-    "get_api_token",
-    "login",
-    "list_version_info",
-    "initial_setup",
-    "get_cloudn_backup_config",
-}
-
-
-def verdicts(report: CheckReport) -> dict[str, str]:
-    assert [line.name for line in report.lines] == LINES
-    return {line.name: line.verdict for line in report.lines}
-
-
-def assert_read_only(emu: Emulator) -> None:
-    """The emulator saw only questions: no enable/disable, restore, set-up run, import or export."""
-    asked = {action for _, _, action in emu.requests}
-    assert asked <= READ_ONLY_ACTIONS, asked - READ_ONLY_ACTIONS
-    assert all(method == "GET" for method, _, action in emu.requests if action == "initial_setup")
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    """Every file under `root` with its bytes (hidden version folders included)."""
-    return {
-        str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()
-    }
+from .check_helpers import LINES, NATIVE_LINES, assert_read_only, tree, verdicts
 
 
 @pytest.fixture(scope="module")
@@ -84,14 +41,8 @@ def tls_env(tls_controller: Emulator, controller_env: dict[str, str]) -> dict[st
 # -- a deployment that works -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("store", ["local", "s3"])
-def test_a_working_deployment_is_all_ok(
-    request: pytest.FixtureRequest, tls_env: dict[str, str], tls_controller: Emulator, store: str
-) -> None:
+def test_a_working_deployment_is_all_ok(tls_env: dict[str, str], tls_controller: Emulator) -> None:
     env = tls_env
-    if store == "s3":
-        request.getfixturevalue("aws_env")
-        env = env | {"BACKUP_URL": request.getfixturevalue("s3_url")}
     run_backup(Settings.from_env(env))
     tls_controller.requests.clear()
 
@@ -151,7 +102,7 @@ def test_wrong_password_fails_the_login_and_is_never_shown(
 
 
 def test_an_unreachable_controller_fails_naming_host_and_port(controller_env: dict[str, str]) -> None:
-    port = free_port()
+    port = _free_port()  # bound and released: nothing listens there
     env = controller_env | {
         "CONTROLLER_URL": f"http://127.0.0.1:{port}",
         "CONTROLLER_RETRY_ATTEMPTS": "2",
@@ -204,46 +155,6 @@ def test_a_literal_password_warns_and_is_never_shown(
     assert line.verdict == "warn" and "a literal value, not a secret reference" in line.detail
     assert report.line("login").verdict == "ok"  # the literal works, for local use
     assert CONTROLLER_PASSWORD not in json.dumps(report.to_dict())
-
-
-def test_a_bucket_without_versioning_warns(
-    controller_env: dict[str, str], controller: Emulator, aws_env: MotoServer
-) -> None:
-    bucket = f"plain-{uuid.uuid4().hex[:12]}"
-    aws_env.client("s3").create_bucket(Bucket=bucket)
-    env = controller_env | {"BACKUP_URL": f"s3://{bucket}/controller.tar"}
-    run_backup(Settings.from_env(env))
-    report = run_check(env)
-    line = report.line("store-versioning")
-    assert line.verdict == "warn" and line.detail == "off: each backup would overwrite the only copy"
-    assert report.line("store-read").verdict == report.line("store-write").verdict == "ok"
-    assert report.ok  # a warning does not fail the check
-
-
-def test_no_access_to_our_bucket_fails(
-    controller_env: dict[str, str], controller: Emulator, azurite: Azurite, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Azurite refuses a wrong account key with 403, as Azure refuses an identity without access."""
-    wrong_key = base64.b64encode(b"k" * 64).decode()
-    monkeypatch.setenv(
-        "AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string.replace(ACCOUNT_KEY, wrong_key)
-    )
-    container = azurite.new_container()
-    report = run_check(controller_env | {"BACKUP_URL": f"azblob://{ACCOUNT}/{container}/controller.tar"})
-    found = verdicts(report)
-    assert (
-        found["store-read"] == "fail" and "Storage Blob Data Contributor" in report.line("store-read").detail
-    )
-    assert (
-        found["store-write"] == "fail"
-        and "Storage Blob Data Contributor" in report.line("store-write").detail
-    )
-    assert found["store-versioning"] == "warn" and report.line("store-versioning").detail.startswith(
-        "cannot tell"
-    )
-    assert found["login"] == "ok"
-    assert wrong_key not in json.dumps(report.to_dict())
-    assert not report.ok
 
 
 def test_a_self_signed_certificate_without_a_pinned_bundle_fails_tls(
@@ -331,6 +242,12 @@ def test_no_secret_in_any_check_log_or_report(
     assert "check ok" in caplog.text and "check fail" in caplog.text
     for secret in [CONTROLLER_PASSWORD, "Wr0ng-Passw0rd-Value", *issued]:
         assert secret not in everything, "a secret leaked"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _actions(emu: Emulator, name: str) -> int:

@@ -15,7 +15,7 @@ from controller_backup.emulator import Emulator
 from controller_backup.settings import Settings
 
 from tests.fixtures.controller import CONTROLLER_PASSWORD
-from tests.integration.test_check import LINES, assert_read_only, tree
+from tests.integration.check_helpers import LINES, assert_read_only, tree
 
 from .conftest import ACCOUNT, ARM_SECRET, GCP_CREDENTIALS, ORIGINAL_IP, Destination, original_for
 
