@@ -7,6 +7,8 @@ Events it takes:
 - a direct invoke: `{"action": "backup", "force": false}` (an empty `{}` is a manual backup too)
 - an EventBridge scheduled rule ("Scheduled Event"), for deployments that still use one
 - a Function URL request `POST /backup` with an optional body `{"force": true}` or `?force=true`
+- the preflight check, changing nothing: a direct invoke `{"action": "check"}` or a Function URL
+  `POST /check`; it returns the report (`"status": "ok"` or `"fail"`), a failed line included
 
 A direct or scheduled run that fails raises, so Lambda's retries, the dead-letter queue and the
 error alarm see it; a Function URL request answers 4xx/5xx with the error's code and reason.
@@ -19,6 +21,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from controller_backup.backup import run_backup
+from controller_backup.check import run_check
 from controller_backup.errors import BackupError, BadRequest
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
@@ -53,6 +56,21 @@ def backup(*, force: bool, trigger: str) -> JobResult:
     return result
 
 
+def check() -> dict[str, Any]:
+    """The preflight report: a failed line is part of the answer, never an exception."""
+    report = run_check().to_dict()
+    logger.info("check result", extra={"result": report})
+    return report
+
+
+def is_check(event: Any) -> bool:
+    """A direct invoke of the preflight check, `{"action": "check"}` (and nothing else)."""
+    if not isinstance(event, Mapping) or event.get("action") != "check":
+        return False
+    check_keys(event, {"action"}, "check event")
+    return True
+
+
 def parse_invoke(event: Any) -> tuple[bool, str]:
     """(force, trigger) of a Scheduler or direct-invoke event; BadRequest saying what is wrong."""
     if event is None:
@@ -64,7 +82,10 @@ def parse_invoke(event: Any) -> tuple[bool, str]:
     check_keys(event, _INVOKE_KEYS, "backup event")
     action = event.get("action", "backup")
     if action != "backup":
-        raise BadRequest(f'the backup function does not do {str(action)[:40]!r}; send {{"action": "backup"}}')
+        raise BadRequest(
+            f'the backup function does not do {str(action)[:40]!r}; send {{"action": "backup"}} '
+            '(or {"action": "check"})'
+        )
     source = get_str(event, "source", max_length=64)
     trigger = get_str(event, "trigger", max_length=64) or ("schedule" if source == "scheduler" else "manual")
     if trigger == "schedule":
@@ -83,6 +104,17 @@ def http_backup() -> dict[str, Any]:
     return backup(force=force, trigger="function-url").to_dict()
 
 
+@app.post("/check")
+def http_check() -> dict[str, Any]:
+    event = app.current_event
+    body = json_body(event.decoded_body)
+    check_keys(body, {"action"}, "POST /check body")
+    if body.get("action", "check") != "check":
+        raise BadRequest('POST /check takes no body, or {"action": "check"}')
+    check_keys(dict(event.query_string_parameters or {}), set(), "POST /check query")
+    return check()
+
+
 @app.exception_handler(BackupError)  # type: ignore[untyped-decorator]  # Powertools ships it untyped
 def _http_error(exc: BackupError) -> Response[str]:
     return error_response(exc)
@@ -93,5 +125,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     logger.set_correlation_id(correlation_id(event, context))
     if is_function_url_event(event):
         return app.resolve(event, context)
+    if is_check(event):
+        return check()
     force, trigger = parse_invoke(event)
     return backup(force=force, trigger=trigger).to_dict()

@@ -5,7 +5,9 @@ Functions (names are what Terraform's alert queries and the README refer to):
 * `scheduled_backup`  timer `%BACKUP_SCHEDULE%` (six NCRONTAB fields, seconds first; UTC on Linux
   Consumption and Flex plans). Raises on failure, so the run is recorded as failed; the retry
   policy runs it again twice, 10 minutes apart (timers are otherwise never retried).
-* `backup`            `POST /api/backup`  body `{"force": false}` (optional).
+* `backup`            `POST /api/backup`  body `{"force": false}` (optional); with the body
+  `{"action": "check"}` it runs the preflight check instead, changing nothing, and answers 200
+  with the report (`"status": "ok"` or `"fail"`).
 * `restore`           `POST /api/restore` body (all optional) `{"version_id", "dry_run", "force",
   "allow_version_mismatch", "controller_url", "private_ip", "vm_id"}`.
 * `replacement_controller`  queue `controller-replacements`, fed by an Event Grid subscription on
@@ -29,6 +31,7 @@ from typing import Any
 
 import azure.functions as func
 from controller_backup.backup import run_backup
+from controller_backup.check import CheckReport, run_check
 from controller_backup.errors import BackupError, BadRequest, RefusedError, http_status
 from controller_backup.restore import run_restore
 from controller_backup.results import JobResult
@@ -47,7 +50,7 @@ REPLACEMENT_TAG_ENV = "REPLACEMENT_VM_TAG"
 DEFAULT_REPLACEMENT_URL = "https://{private_ip}"
 DEFAULT_REPLACEMENT_TAG = "controller-backup-role=replacement"
 
-_BACKUP_FIELDS: dict[str, type] = {"force": bool}
+_BACKUP_FIELDS: dict[str, type] = {"force": bool, "action": str}
 _RESTORE_FIELDS: dict[str, type] = {
     "version_id": str,
     "dry_run": bool,
@@ -82,8 +85,15 @@ def scheduled_backup(timer: func.TimerRequest) -> None:
 @app.function_name("backup")
 @app.route(route="backup", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def backup(req: func.HttpRequest) -> func.HttpResponse:
-    def job() -> JobResult:
+    def job() -> JobResult | CheckReport:
         body = _body(req, _BACKUP_FIELDS)
+        action = body.get("action", "backup")
+        if action == "check":
+            if "force" in body:
+                raise BadRequest("a check takes no other field than action")
+            return run_check()
+        if action != "backup":
+            raise BadRequest(f'action must be "backup" or "check", got {action[:40]!r}')
         return run_backup(Settings.from_env(), force=bool(body.get("force", False)), trigger="manual")
 
     return _answer(job)
@@ -173,7 +183,7 @@ def _arm_reader() -> Any:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _log_result(result: JobResult) -> None:
+def _log_result(result: JobResult | CheckReport) -> None:
     log.info("%s result: %s", result.job, json.dumps(result.to_dict(), sort_keys=True))
 
 
@@ -205,7 +215,7 @@ def _check_ip(name: str, value: str) -> None:
         raise BadRequest(f"{name} must be an IP address, got {value[:45]!r}") from None
 
 
-def _answer(job: Callable[[], JobResult]) -> func.HttpResponse:
+def _answer(job: Callable[[], JobResult | CheckReport]) -> func.HttpResponse:
     try:
         result = job()
     except BackupError as exc:

@@ -3,7 +3,9 @@
 Entry points (functions-framework targets):
 
 - `backup_http`   Cloud Scheduler (OIDC-authenticated POST, body `{"trigger": "schedule"}`) and
-                  on-demand calls; body `{"force": bool, "trigger": str}`, both optional.
+                  on-demand calls; body `{"force": bool, "trigger": str}`, both optional. The body
+                  `{"action": "check"}` runs the preflight check instead, changing nothing: 200
+                  with the report (`"status": "ok"` or `"fail"`).
 - `backup_event`  a Pub/Sub message through Eventarc; the message data is the same optional JSON.
 - `restore_http`  on-demand restore; body `{"version_id", "dry_run", "force",
                   "allow_version_mismatch", "controller_url", "private_ip", "idempotency_key"}`.
@@ -42,6 +44,7 @@ import flask
 import functions_framework
 from cloudevents.http import CloudEvent
 from controller_backup.backup import run_backup
+from controller_backup.check import run_check
 from controller_backup.errors import BackupError, BadRequest, SettingsError, http_status
 from controller_backup.redact import redact
 from controller_backup.restore import run_restore
@@ -231,7 +234,7 @@ def _respond(job: Callable[[], dict[str, Any]], what: str) -> flask.Response:
         return _json_response(body, 500)
     log.info(
         "%s %s in %d ms",
-        what,
+        result.get("job") or what,  # a backup call may have run the check
         result.get("status"),
         int((time.monotonic() - started) * 1000),
         extra={"json_fields": {"result": result}},
@@ -266,13 +269,28 @@ def _backup(fields: Mapping[str, Any], default_trigger: str) -> dict[str, Any]:
     return result.to_dict()
 
 
+def _action(name: str, value: object) -> str:
+    if value not in ("backup", "check"):
+        raise BadRequest(f'{name} must be "backup" or "check"')
+    return str(value)
+
+
+def _backup_or_check(request: flask.Request) -> dict[str, Any]:
+    fields = _fields(_request_fields(request), {**_BACKUP_FIELDS, "action": _action})
+    if fields.pop("action", "backup") == "check":
+        if fields:
+            raise BadRequest(f"a check takes no other field than action (got {', '.join(sorted(fields))})")
+        return run_check().to_dict()
+    return _backup(fields, "manual")
+
+
 @functions_framework.http
 def backup_http(request: flask.Request) -> flask.Response:
-    """Back up now: Cloud Scheduler's daily call or an on-demand POST."""
+    """Back up now: Cloud Scheduler's daily call or an on-demand POST; or the preflight check."""
     refused = _method_not_allowed(request)
     if refused is not None:
         return refused
-    return _respond(lambda: _backup(_fields(_request_fields(request), _BACKUP_FIELDS), "manual"), "backup")
+    return _respond(lambda: _backup_or_check(request), "backup")
 
 
 def _pubsub_fields(event: CloudEvent) -> dict[str, Any]:

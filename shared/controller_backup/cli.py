@@ -6,9 +6,9 @@ Exit codes (stable, one per failure kind):
 
     0 ok                      5 timeout                 9 integrity (hash/size/verify)
     1 unexpected error        6 controller error        10 refused by a safety rule
-    2 bad settings/arguments  7 invalid export          130 interrupted
+    2 bad settings/arguments  7 invalid export          11 check: at least one line failed
     3 auth                    8 store (incl. not found, access denied, precondition failed)
-    4 not ready
+    4 not ready                                         130 interrupted
 """
 
 from __future__ import annotations
@@ -109,6 +109,27 @@ def _cmd_verify(args: argparse.Namespace) -> dict[str, Any]:
     return verify_backup(open_store(_backup_url(args)), args.version_id)
 
 
+#: `check` found a line that fails (warnings and skips alone exit 0)
+CHECK_FAILED = 11
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from controller_backup.check import run_check
+
+    if args.verbose == 0:  # the lines printed below say it all; the log's summary would repeat them
+        logging.getLogger("controller_backup.check").setLevel(logging.ERROR)
+    report = run_check(load_settings=lambda: _settings(args))
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    else:
+        width = max(len(line.name) for line in report.lines)
+        for line in report.lines:
+            print(f"{line.verdict:<4}  {line.name:<{width}}  {line.detail}")
+        counts = ", ".join(f"{number} {verdict}" for verdict, number in report.counts().items())
+        print(f"check {report.status}: {counts}")
+    return 0 if report.ok else CHECK_FAILED
+
+
 def _cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
     from controller_backup.demo import run_demo
 
@@ -178,6 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     verify = command("verify", _cmd_verify, "download the stored backup, check its hash and structure")
     _add_settings_flags(verify, controller=False)
     verify.add_argument("--version-id", help="verify this stored version instead of the newest")
+
+    check = command(
+        "check",
+        _cmd_check,
+        "check, changing nothing, that the settings, secrets, controller and buckets can work",
+    )
+    _add_settings_flags(check)
 
     emulator = command("emulator", _run_emulator, "run a controller emulator (for tests and dry runs)")
     from controller_backup.emulator.cli import add_arguments

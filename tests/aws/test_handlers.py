@@ -194,6 +194,90 @@ def test_missing_settings_raise_naming_every_variable(
         backup_handler.handler(load_event("scheduler_backup.json"), lambda_context)
 
 
+# -- the preflight check --------------------------------------------------------------------------
+
+
+def test_direct_invoke_check_reports_and_changes_nothing(
+    controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+    function_logs: io.StringIO,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    good = _backup_now(lambda_context)
+    versions = [v.to_dict() for v in open_store(lambda_env["BACKUP_URL"]).versions()]
+    controller.requests.clear()
+    capsys.readouterr()
+    report = backup_handler.handler(load_event("invoke_check.json"), lambda_context)
+    assert report["status"] == "ok" and report["job"] == "check"
+    verdicts = {line["name"]: line["verdict"] for line in report["checks"]}
+    assert verdicts["secret:CONTROLLER_PASSWORD"] == "ok"  # the aws-sm: reference on moto
+    assert report["checks"][1]["detail"].startswith("aws-sm reference controller-password-")
+    assert verdicts["login"] == verdicts["store-read"] == verdicts["store-write"] == "ok"
+    assert verdicts["store-versioning"] == "ok"  # the versioned bucket on moto
+    assert [v.to_dict() for v in open_store(lambda_env["BACKUP_URL"]).versions()] == versions
+    assert _stored(lambda_env["BACKUP_URL"])[1]["sha256"] == good["sha256"]
+    assert _actions(controller, "export_config") == 0
+    # a check is not a backup: no backup metric, its own log line
+    assert "BackupSucceeded" not in emf_metrics(capsys.readouterr().out)
+    assert "check result" in function_logs.getvalue()
+
+
+def test_a_failing_check_answers_its_report_instead_of_raising(
+    controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TEST_WRONG_PASSWORD", "not-the-password")
+    monkeypatch.setenv("CONTROLLER_PASSWORD", "env:TEST_WRONG_PASSWORD")
+    report = backup_handler.handler({"action": "check"}, lambda_context)
+    assert report["status"] == "fail"
+    assert {line["name"]: line["verdict"] for line in report["checks"]}["login"] == "fail"
+
+
+def test_function_url_check(
+    controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    response = backup_handler.handler(load_event("function_url_check.json"), lambda_context)
+    assert response["statusCode"] == 200, response
+    body = json.loads(response["body"])
+    assert body["status"] == "ok" and body["checks"][0]["name"] == "settings"
+    assert open_store(lambda_env["BACKUP_URL"]).head() is None
+    monkeypatch.delenv("CONTROLLER_URL")  # a broken deployment is a failed line, still a 200
+    response = backup_handler.handler(load_event("function_url_check.json"), lambda_context)
+    assert response["statusCode"] == 200
+    body = json.loads(response["body"])
+    assert body["status"] == "fail" and body["checks"][0]["verdict"] == "fail"
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ({"action": "check", "force": True}, "unknown field(s) force"),
+        ({"action": "chek"}, "does not do 'chek'"),
+    ],
+)
+def test_bad_check_invoke_raises_bad_request(
+    lambda_env: dict[str, str], lambda_context: FakeLambdaContext, event: Any, reason: str
+) -> None:
+    with pytest.raises(BadRequest) as caught:
+        backup_handler.handler(event, lambda_context)
+    assert reason in caught.value.message
+
+
+def test_function_url_check_with_a_body_other_than_check_is_400(
+    lambda_env: dict[str, str], lambda_context: FakeLambdaContext
+) -> None:
+    event = load_event("function_url_check.json")
+    event["body"] = '{"force": true}'
+    response = backup_handler.handler(event, lambda_context)
+    assert response["statusCode"] == 400 and "unknown field(s) force" in json.loads(response["body"])["error"]
+
+
 # -- restore --------------------------------------------------------------------------------------
 
 
@@ -473,6 +557,7 @@ def test_no_secret_in_any_log_metric_or_result(
     outputs: list[str] = []
     outputs.append(json.dumps(backup_handler.handler(load_event("scheduler_backup.json"), lambda_context)))
     outputs.append(json.dumps(backup_handler.handler(load_event("function_url_backup.json"), lambda_context)))
+    outputs.append(json.dumps(backup_handler.handler(load_event("invoke_check.json"), lambda_context)))
     monkeypatch.setenv("CONTROLLER_URL", blank_controller.url)
     event = load_event("asg_launch_successful.json", **{SAMPLE_INSTANCE: replacement_instance})
     outputs.append(json.dumps(restore_handler.handler(event, lambda_context)))

@@ -379,3 +379,88 @@ def test_unreachable_endpoint_is_a_store_error(aws_env: MotoServer, monkeypatch:
         store.head()
     assert type(caught.value) is StoreError
     assert "testing" not in str(caught.value)
+
+
+# -- the preflight's probes ---------------------------------------------------------------------
+
+
+def test_write_probe_sends_an_empty_body_with_an_if_match_nothing_has(
+    aws_env: MotoServer, s3_url: str
+) -> None:
+    client = aws_env.client("s3")
+    store = S3Store.from_url(s3_url, client=client)
+    sent = _capture_headers(client, "PutObject")
+    store.probe_write()  # missing key: S3 answers 404 NoSuchKey
+    _put(store, b"kept" * 10)
+    store.probe_write()  # existing key: 412
+    probes = [headers for headers in sent if headers.get("if-match")]
+    assert len(probes) == 2
+    assert all(h["if-match"] == '"00000000000000000000000000000000"' for h in probes)
+    assert all(h.get("content-length", "0") == "0" for h in probes)
+    assert [v.version_id for v in store.versions()] == [store.head().version_id]  # type: ignore[union-attr]
+
+
+def test_write_probe_carries_the_kms_headers_a_bucket_policy_may_demand(
+    aws_env: MotoServer, s3_url: str
+) -> None:
+    key_id = aws_env.client("kms").create_key(Description="probe key")["KeyMetadata"]["Arn"]
+    client = aws_env.client("s3")
+    store = S3Store.from_url(s3_url, client=client, kms_key_id=key_id)
+    sent = _capture_headers(client, "PutObject")
+    store.probe_write()
+    assert sent[0]["x-amz-server-side-encryption"] == "aws:kms"
+    assert sent[0]["x-amz-server-side-encryption-aws-kms-key-id"] == key_id
+    assert store.head() is None
+
+
+def test_write_probe_denied_is_access_denied_naming_the_permission() -> None:
+    """moto allows every write, so the 403 comes from botocore's Stubber on the store's client."""
+    store, stubber = _stubbed("s3://bucket/backup.tar")
+    stubber.add_client_error(
+        "put_object",
+        service_error_code="AccessDenied",
+        http_status_code=403,
+        expected_params={
+            "Bucket": "bucket",
+            "Key": "backup.tar",
+            "Body": b"",
+            "IfMatch": '"00000000000000000000000000000000"',
+        },
+    )
+    with stubber, pytest.raises(AccessDenied, match="needs s3:PutObject") as caught:
+        store.probe_write()
+    stubber.assert_no_pending_responses()
+    assert "SECRETKEY" not in str(caught.value)
+
+
+def test_write_probe_accepted_by_a_server_that_ignores_if_match_fails_loudly() -> None:
+    store, stubber = _stubbed("s3://bucket/backup.tar")
+    stubber.add_response("put_object", {"ETag": '"d41d8cd98f00b204e9800998ecf8427e"'})
+    with stubber, pytest.raises(StoreError, match="ignores If-Match") as caught:
+        store.probe_write()
+    assert type(caught.value) is StoreError
+
+
+def test_write_probe_into_a_missing_bucket_is_a_store_error(aws_env: MotoServer) -> None:
+    store = open_store(f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/backup.tar")
+    with pytest.raises(StoreError, match="NoSuchBucket") as caught:
+        store.probe_write()
+    assert type(caught.value) is StoreError
+
+
+@pytest.mark.parametrize("status", [None, "Suspended"])
+def test_versioning_off_or_suspended_reads_false(aws_env: MotoServer, status: str | None) -> None:
+    bucket = f"plain-{uuid.uuid4().hex[:12]}"
+    s3 = aws_env.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    if status:
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": status})
+    assert open_store(f"s3://{bucket}/backup.tar").versioning() is False
+
+
+def test_versioning_denied_is_access_denied() -> None:
+    store, stubber = _stubbed("s3://bucket/backup.tar")
+    stubber.add_client_error("get_bucket_versioning", service_error_code="AccessDenied", http_status_code=403)
+    with stubber, pytest.raises(AccessDenied):
+        store.versioning()

@@ -147,6 +147,56 @@ def test_http_backup_bad_input_is_400(
     assert status == 400 and reason in result["error"] and result["code"] == "bad-request"
 
 
+# -- the preflight check ---------------------------------------------------------------------
+
+
+def test_http_check_reports_and_changes_nothing(
+    functions: dict[str, Any],
+    azure_env: dict[str, str],
+    controller: Emulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    status, report = answer(call(functions, "backup", http_request("http_check.json")))
+    assert status == 200, report
+    assert report["status"] == "ok" and report["job"] == "check"
+    verdicts = {line["name"]: line["verdict"] for line in report["checks"]}
+    assert verdicts["login"] == verdicts["store-write"] == "ok"
+    # an empty Azurite container: no blob yet, and so no version id to read versioning by
+    assert verdicts["store-read"] == verdicts["store-versioning"] == "warn"
+    assert open_store(azure_env["BACKUP_URL"]).head() is None
+    assert not any(action == "export_config" for _, _, action in controller.requests)
+    assert "check result" in caplog.text and "backup result" not in caplog.text
+
+
+def test_http_check_with_a_failing_line_is_200_with_status_fail(
+    functions: dict[str, Any],
+    azure_env: dict[str, str],
+    controller: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TEST_WRONG_PASSWORD", "not-the-password")
+    monkeypatch.setenv("CONTROLLER_PASSWORD", "env:TEST_WRONG_PASSWORD")
+    status, report = answer(call(functions, "backup", http_request("http_check.json")))
+    assert status == 200 and report["status"] == "fail"
+    assert {line["name"]: line["verdict"] for line in report["checks"]}["login"] == "fail"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"action": "check", "force": True}, "a check takes no other field"),
+        ({"action": "restore"}, 'action must be "backup" or "check"'),
+        ({"action": 1}, "action must be a string"),
+    ],
+)
+def test_http_backup_bad_action_is_400(
+    functions: dict[str, Any], azure_env: dict[str, str], body: dict[str, Any], reason: str
+) -> None:
+    status, result = answer(call(functions, "backup", http_request("http_check.json", body)))
+    assert status == 400 and reason in result["error"], result
+
+
 # -- restores --------------------------------------------------------------------------------
 
 
@@ -374,6 +424,7 @@ def test_no_password_or_cid_in_any_log(
     controller.faults.fail_next_5xx = 1
     call(functions, "scheduled_backup", timer_request("timer.json"))
     outputs.append(call(functions, "backup", http_request("http_backup.json")).get_body().decode())
+    outputs.append(call(functions, "backup", http_request("http_check.json")).get_body().decode())
     controller.faults.export_error_envelope = True
     outputs.append(call(functions, "backup", http_request("http_backup.json")).get_body().decode())
     monkeypatch.setenv("REPLACEMENT_CONTROLLER_URL", blank_controller.url)

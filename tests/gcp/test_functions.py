@@ -231,6 +231,63 @@ def test_missing_settings_are_500_naming_each_variable_and_logged_as_errors(
     assert any(e["severity"] == "ERROR" and "BACKUP_URL is required" in e["message"] for e in logs)
 
 
+# -- the preflight check ------------------------------------------------------------------------
+
+
+def test_check_over_http_reports_and_changes_nothing(
+    function_env: dict[str, str], controller: Emulator, serve: Serve, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """An operator's check, as recorded in tests/events/gcp, through a real HTTP server."""
+    _backup_now()
+    generations = _generations(function_env)
+    controller.requests.clear()
+    fn = serve("backup_http")
+    call = load_event("check_http_request.json")
+    capfd.readouterr()
+    response = requests.post(fn.url, json=call["body"], headers=call["headers"], timeout=60)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["status"] == "ok" and report["job"] == "check"
+    verdicts = {line["name"]: line["verdict"] for line in report["checks"]}
+    assert verdicts["secret:CONTROLLER_PASSWORD"] == "ok"  # the gcp-sm: reference
+    assert report["checks"][1]["detail"] == (
+        f"gcp-sm reference projects/{PROJECT}/secrets/controller-password/versions/1 resolves"
+    )
+    assert verdicts["login"] == verdicts["store-read"] == verdicts["store-write"] == "ok"
+    assert verdicts["store-versioning"] == "ok"  # the versioned bucket on fake-gcs-server
+    assert _generations(function_env) == generations
+    assert not any(action == "export_config" for _, _, action in controller.requests)
+    logs = _json_lines(capfd.readouterr().out)
+    # logged as a check, so the "backup succeeded" log-based metric (result.job=backup) ignores it
+    done = [e for e in logs if e.get("result", {}).get("job") == "check"]
+    assert done and done[-1]["message"].startswith("check ok in ")
+    assert not any(e.get("result", {}).get("job") == "backup" for e in logs)
+
+
+def test_a_failing_check_is_200_with_status_fail(
+    function_env: dict[str, str], controller: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BACKUP_URL", "gs://no-such-bucket-for-the-check/controller.tar")
+    response = create_app("backup_http").test_client().post("/", json={"action": "check"})
+    assert response.status_code == 200
+    report = response.get_json()
+    assert report["status"] == "fail"
+    verdicts = {line["name"]: line["verdict"] for line in report["checks"]}
+    assert verdicts["store-write"] == "fail" and verdicts["login"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"action": "check", "force": True}, "a check takes no other field than action (got force)"),
+        ({"action": "restore"}, 'action must be "backup" or "check"'),
+    ],
+)
+def test_bad_action_is_400(function_env: dict[str, str], body: dict[str, Any], reason: str) -> None:
+    response = create_app("backup_http").test_client().post("/", json=body)
+    assert response.status_code == 400 and reason in response.get_json()["error"]
+
+
 # -- restore -------------------------------------------------------------------------------------
 
 
@@ -447,11 +504,12 @@ def test_no_password_cid_or_token_in_any_log_or_answer(
     compute_api.instances["aviatrix-controller-x7k2"] = BLANK_PRIVATE_IP
     answers = [
         requests.post(serve("backup_http").url, json={"trigger": "schedule"}, timeout=60),
+        requests.post(serve("backup_http").url, json={"action": "check"}, timeout=60),
         _post_event(serve("backup_event"), load_event("pubsub_backup.json"), "structured"),
         _post_event(serve("restore_event"), load_event("audit_instance_insert_done.json")),
         requests.post(serve("restore_http").url, json={"dry_run": True, "force": True}, timeout=60),
     ]
-    assert [a.status_code for a in answers] == [200, 200, 200, 200], [a.text for a in answers]
+    assert [a.status_code for a in answers] == [200, 200, 200, 200, 200], [a.text for a in answers]
     assert blank_controller.export_sha256() == controller.export_sha256()
     issued_secrets = controller.state.issued + blank_controller.state.issued
     assert len(issued_secrets) >= 4, "the emulators issued no CIDs: the check would prove nothing"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import threading
 import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -19,6 +22,7 @@ from controller_backup.errors import (
 from controller_backup.stores import open_store
 from controller_backup.stores.gcs import GcsStore, _describe, parse_gs_url
 
+from tests.fixtures.gcp import free_port
 from tests.stores.contract import StoreContract, _get, _meta, _put
 
 MIB = 1024 * 1024
@@ -302,3 +306,91 @@ def test_forbidden_maps_to_access_denied(gcs_bucket: str) -> None:
     with pytest.raises(AccessDenied) as info:
         store.download(io.BytesIO())
     assert "TOKEN123" not in str(info.value)
+
+
+# -- the preflight's probes ---------------------------------------------------------------------
+
+
+def test_write_probe_sends_an_impossible_generation_straight_to_the_api(small_chunk_store: GcsStore) -> None:
+    recorder = _record(small_chunk_store)
+    small_chunk_store.probe_write()  # no object: only generation 0 would match
+    _put(small_chunk_store, b"kept" * 10)
+    kept = small_chunk_store.head()
+    small_chunk_store.probe_write()  # an object: its generation is not the probe's
+    uploads = [url for method, url in recorder.calls if method == "POST" and "/upload/" in url]
+    probes = [url for url in uploads if "ifGenerationMatch=9223372036854775807" in url]
+    assert len(probes) == 2 and all("uploadType=multipart" in url for url in probes)
+    assert [v.version_id for v in small_chunk_store.versions()] == [kept.version_id]  # type: ignore[union-attr]
+
+
+def test_versioning_off_reads_false(gcs_client: Any) -> None:
+    name = f"plain-{uuid.uuid4().hex[:12]}"
+    gcs_client.create_bucket(name)
+    assert GcsStore(name, "k.tar").versioning() is False
+
+
+def test_write_probe_into_a_missing_bucket_is_a_store_error(gcs_env: str) -> None:
+    store = GcsStore(f"no-such-bucket-{uuid.uuid4().hex[:8]}", "k.tar")
+    with pytest.raises(StoreError, match="does not exist") as caught:
+        store.probe_write()
+    assert type(caught.value) is StoreError
+
+
+class _Forbidding(BaseHTTPRequestHandler):
+    """Answers every request as GCS answers an identity without the permission."""
+
+    seen: list[tuple[str, str]]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def _deny(self) -> None:
+        self.seen.append((self.command, self.path))
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        body = json.dumps(
+            {
+                "error": {
+                    "code": 403,
+                    "message": "probe@p.iam.gserviceaccount.com does not have storage.objects.create access",
+                    "errors": [{"reason": "forbidden", "domain": "global"}],
+                }
+            }
+        ).encode()
+        self.send_response(403)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = _deny
+
+
+@pytest.fixture
+def forbidding_gcs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str]]]:
+    """An HTTP server at STORAGE_EMULATOR_HOST that refuses everything with 403 (fake-gcs-server
+    allows every request, so a denied identity has to be faked at the HTTP level)."""
+    seen: list[tuple[str, str]] = []
+    handler = type("Handler", (_Forbidding,), {"seen": seen})
+    port = free_port()
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{port}")
+    yield seen
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)
+
+
+def test_probes_of_a_denied_identity_are_access_denied(forbidding_gcs: list[tuple[str, str]]) -> None:
+    store = open_store("gs://backups-denied/controllers/backup.tar")
+    with pytest.raises(AccessDenied, match="HTTP 403") as caught:
+        store.probe_write()
+    assert "@" not in str(caught.value)
+    # (the SDK also reads the bucket's metadata from a background thread: a GET, never a write)
+    writes = [path for method, path in forbidding_gcs if method != "GET"]
+    assert len(writes) == 1 and "ifGenerationMatch=9223372036854775807" in writes[0]
+    with pytest.raises(AccessDenied):
+        store.versioning()
+    assert ("GET", "/storage/v1/b/backups-denied?projection=noAcl&prettyPrint=false") in forbidding_gcs

@@ -124,3 +124,78 @@ def test_emulator_command_serves_the_api(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# -- check ----------------------------------------------------------------------------------------
+
+
+def test_check_prints_one_aligned_line_per_check_and_exits_0(
+    env: dict[str, str], controller: Emulator
+) -> None:
+    done = _cli("check", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    *lines, summary = done.stdout.splitlines()
+    assert [line.split()[1] for line in lines] == [
+        "settings",
+        "secret:CONTROLLER_PASSWORD",
+        "tls",
+        "login",
+        "version",
+        "setup",
+        "native-config",
+        "store-read",
+        "store-write",
+        "store-versioning",
+        "native-file",
+        "native-version-file",
+    ]
+    # verdict, name and detail columns line up
+    detail_column = {len(line) - len(line.split(maxsplit=2)[2]) for line in lines}
+    assert len(detail_column) == 1
+    assert lines[3].startswith("ok    login ") and "logged in to 127.0.0.1:" in lines[3]
+    assert lines[4].split()[-1] == "7.1.1794"
+    assert lines[7].startswith("warn  store-read ") and "no backup stored yet" in lines[7]
+    assert summary == "check ok: 7 ok, 2 warn, 0 fail, 3 skip"
+    assert CONTROLLER_PASSWORD not in done.stdout + done.stderr
+    assert all(
+        a in {"get_api_token", "login", "list_version_info", "initial_setup"}
+        for _, _, a in controller.requests
+    )
+
+
+def test_check_json_form(env: dict[str, str], controller: Emulator) -> None:
+    assert _cli("backup", env=env).returncode == 0
+    done = _cli("check", "--json", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["status"] == "ok" and report["job"] == "check"
+    assert report["counts"] == {"ok": 8, "warn": 1, "fail": 0, "skip": 3}
+    verdicts = {line["name"]: line["verdict"] for line in report["checks"]}
+    assert verdicts["store-read"] == "ok" and verdicts["tls"] == "warn"  # plain http to the emulator
+    assert done.stderr == ""
+
+
+def test_check_with_a_failing_line_exits_11(env: dict[str, str], controller: Emulator) -> None:
+    wrong = env | {"TEST_WRONG_PASSWORD": "Wr0ng-Passw0rd-Value"}
+    done = _cli("check", "--password-ref", "env:TEST_WRONG_PASSWORD", env=wrong)  # the flag wins
+    assert done.returncode == 11, done.stdout + done.stderr
+    assert any(line.startswith("fail  login ") for line in done.stdout.splitlines())
+    assert done.stdout.splitlines()[-1].startswith("check fail: ")
+    as_json = _cli("check", "--json", "--password-ref", "env:TEST_WRONG_PASSWORD", env=wrong)
+    assert as_json.returncode == 11 and json.loads(as_json.stdout)["status"] == "fail"
+    assert "Wr0ng-Passw0rd-Value" not in done.stdout + done.stderr + as_json.stdout + as_json.stderr
+
+
+def test_check_with_settings_that_do_not_load_exits_11_naming_them() -> None:
+    done = _cli("check", "--json")
+    assert done.returncode == 11
+    report = json.loads(done.stdout)
+    first, *rest = report["checks"]
+    assert first["name"] == "settings" and first["verdict"] == "fail"
+    assert "CONTROLLER_URL is required" in first["detail"]
+    assert {line["verdict"] for line in rest} == {"skip"}
+
+
+def test_check_is_in_the_help_with_its_exit_code() -> None:
+    done = _cli("--help")
+    assert "check" in done.stdout and "11 check: at least one line failed" in done.stdout

@@ -124,3 +124,33 @@ class StoreContract:
 
     #: a well-formed version id that names nothing; stores override where ids have a fixed shape
     missing_version_id = "20000101T000000000000Z-000000"
+
+    # -- the preflight's read-only probes -----------------------------------------------------
+
+    #: what `versioning()` answers for this test's location once it holds an object
+    versioning_expected: bool | None = True
+
+    def test_versioning_answers_what_the_backend_keeps(self, store: ObjectStore) -> None:
+        _put(store, b"v" * 100)
+        assert store.versioning() is self.versioning_expected
+
+    def test_write_probe_on_an_empty_location_is_allowed_and_creates_nothing(
+        self, store: ObjectStore
+    ) -> None:
+        store.probe_write()
+        assert store.head() is None
+        assert store.versions() == []
+
+    def test_write_probe_on_an_object_changes_no_byte_and_adds_no_version(self, store: ObjectStore) -> None:
+        data = os.urandom(3000)
+        written = _put(store, data)
+        before = [info.to_dict() for info in store.versions()]
+        store.probe_write()
+        store.probe_write()
+        body, info = _get(store)
+        assert body == data
+        assert info.etag == written.etag and info.version_id == written.version_id
+        assert [info.to_dict() for info in store.versions()] == before
+        # the object is still writable by its real etag: the probe left no lock or lease behind
+        _put(store, b"after" * 10, if_match=written.etag)
+        assert _get(store)[0] == b"after" * 10

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import io
+import os
+import pwd
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from controller_backup.errors import StoreError
+from controller_backup.errors import AccessDenied, StoreError
 from controller_backup.stores import open_store
 from controller_backup.stores.local import LocalStore
 
@@ -81,3 +86,91 @@ def test_version_file_is_the_stored_version(tmp_path: Path) -> None:
     path, info = store.version_file(first.version_id)
     assert path.read_bytes() == b"one" * 100 and info.version_id == first.version_id
     assert store.version_file()[0].read_bytes() == b"two" * 100
+
+
+# -- the write probe ---------------------------------------------------------------------------
+
+
+def _as_unprivileged(probe: Callable[[], str]) -> str:
+    """Run `probe` as an identity the folder permissions bind: `nobody` when the tests run as root
+    (root may write anywhere a folder's mode forbids), in a forked child; otherwise in process."""
+    if os.geteuid() != 0:
+        return probe()
+    nobody = pwd.getpwnam("nobody")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop root, probe, report through the pipe, leave at once
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            answer = probe()
+        except BaseException as exc:
+            answer = f"error {type(exc).__name__}: {exc}"
+        os.write(write_end, answer.encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        answer = pipe.read()
+    os.waitpid(pid, 0)
+    return answer
+
+
+def _probe(store: LocalStore) -> Callable[[], str]:
+    def run() -> str:
+        try:
+            store.probe_write()
+        except AccessDenied as exc:
+            return f"denied: {exc.message}"
+        return "allowed"
+
+    return run
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A folder any user may traverse (pytest's tmp_path is private to its owner)."""
+    path = Path(tempfile.mkdtemp(prefix="probe-"))
+    path.chmod(0o755)
+    yield path
+    for folder in path.rglob("*"):
+        if folder.is_dir():
+            folder.chmod(0o755)
+    shutil.rmtree(path)
+
+
+def test_write_probe_follows_the_folder_permissions(shared_dir: Path) -> None:
+    writable, locked = shared_dir / "writable", shared_dir / "locked"
+    writable.mkdir(mode=0o777)
+    writable.chmod(0o777)
+    locked.mkdir()
+    locked.chmod(0o555)
+    assert _as_unprivileged(_probe(LocalStore(writable / "backup.tar"))) == "allowed"
+    answer = _as_unprivileged(_probe(LocalStore(locked / "backup.tar")))
+    assert answer == f"denied: {(locked / 'backup.tar').as_uri()}: this process may not write in {locked}"
+    assert list(locked.iterdir()) == [] and list(writable.iterdir()) == []
+
+
+def test_write_probe_checks_the_versions_folder_too(shared_dir: Path) -> None:
+    folder = shared_dir / "backups"
+    folder.mkdir()
+    folder.chmod(0o777)
+    store = LocalStore(folder / "backup.tar")
+    _put(store, b"one" * 10)
+    versions = folder / ".backup.tar.versions"
+    versions.chmod(0o555)
+    assert _as_unprivileged(_probe(store)).startswith(f"denied: {store.url}: this process may not write in")
+
+
+def test_write_probe_of_missing_folders_asks_the_nearest_existing_one(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "not" / "yet" / "backup.tar")
+    store.probe_write()
+    assert not (tmp_path / "not").exists()
+
+
+def test_write_probe_under_a_file_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_bytes(b"x")
+    with pytest.raises(StoreError, match="is not a folder") as caught:
+        LocalStore(tmp_path / "plain" / "backup.tar").probe_write()
+    assert type(caught.value) is StoreError

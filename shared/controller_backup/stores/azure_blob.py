@@ -71,6 +71,9 @@ _METADATA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: a URL's query string may carry a SAS token: never let it reach a message
 _URL_QUERY = re.compile(r"(https?://[^\s?\"'<>]+)\?[^\s\"'<>]*")
 _T = TypeVar("_T")
+#: an ETag of the service's shape that no blob carries (real ones encode a write time): the write
+#: probe's If-Match can never hold
+_IMPOSSIBLE_ETAG = '"0x0000000000000000"'
 
 
 def parse_blob_url(url: str) -> tuple[str, str, str]:
@@ -339,6 +342,52 @@ class AzureBlobStore:
         # Version ids are UTC timestamps, so they sort by age; the current version leads.
         infos.sort(key=lambda info: (info.is_latest, info.version_id or "", info.last_modified), reverse=True)
         return infos
+
+    # -- probes ----------------------------------------------------------------------------
+
+    def versioning(self) -> bool | None:
+        """Whether the blob's current version carries a version id; None while there is no blob.
+
+        Blob versioning is a storage-account property that only the management plane reads, and
+        the service properties a data-plane identity can read do not include it. What the data
+        plane does show: with versioning on, every write gives the blob a version id. So the
+        current blob tells (a blob last written before versioning was turned on reads as off).
+        """
+
+        def listing() -> list[BlobProperties]:
+            return [
+                props
+                for props in self._container.list_blobs(name_starts_with=self.blob, include=["versions"])
+                if props.name == self.blob and (props.version_id is None or props.is_current_version)
+            ]
+
+        current = self._call("list versions", listing)
+        if not current:
+            return None
+        return current[0].version_id is not None
+
+    def probe_write(self) -> None:
+        """An empty Put Blob with an If-Match no blob can satisfy.
+
+        The service authorizes a request before it evaluates its conditions: 403 means this identity
+        may not write; 412 (or 404 for a missing blob) means it may, and nothing was written.
+        """
+        try:
+            self._call(
+                "write probe",
+                lambda: self._client.upload_blob(
+                    b"",
+                    overwrite=True,
+                    etag=_IMPOSSIBLE_ETAG,
+                    match_condition=MatchConditions.IfNotModified,
+                ),
+            )
+        except (PreconditionFailed, ObjectNotFound):
+            return
+        raise StoreError(
+            f"{self.url}: the write probe was accepted: this service ignores If-Match "
+            "(it wrote an empty blob), so conditional writes cannot protect the backup here"
+        )
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -80,3 +80,22 @@ class ObjectStore(Protocol):
     def versions(self) -> list[ObjectInfo]:
         """Every kept version, newest first; just the current one where the store keeps no history."""
         ...
+
+    # -- read-only probes, for the preflight check ------------------------------------------
+
+    def versioning(self) -> bool | None:
+        """Whether replacing the object keeps the old bytes as a version; None when it cannot tell.
+
+        Without versions, each backup overwrites the only copy: a preflight says so before the day
+        a bad backup lands. Some clouds keep this setting where a data-plane identity cannot read it.
+        """
+        ...
+
+    def probe_write(self) -> None:
+        """Return if this identity may write the object; raise AccessDenied if it may not.
+
+        Creates and changes nothing: the probe is a write whose precondition cannot hold, so the
+        store authorizes it (or refuses with 403) and then refuses it (412, or 404 for a missing
+        object) before a byte lands. A preflight that wrote would defeat its purpose.
+        """
+        ...

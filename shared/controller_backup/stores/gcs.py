@@ -58,6 +58,9 @@ DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024
 #: the SDK sends objects up to this size in one multipart request, larger ones resumable
 MULTIPART_LIMIT = 8 * 1024 * 1024
 _CHUNK_GRANULE = 256 * 1024
+#: the largest generation GCS accepts (an int64), thousands of centuries past any real one: the
+#: write probe's precondition can never hold
+_IMPOSSIBLE_GENERATION = 2**63 - 1
 #: bucket names per https://cloud.google.com/storage/docs/buckets#naming (dotted names up to 222)
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
 
@@ -236,6 +239,41 @@ class GcsStore:
             ]
         blobs.sort(key=lambda blob: int(blob.generation), reverse=True)
         return [self._info(blob) for blob in blobs]
+
+    # -- probes ------------------------------------------------------------------------------
+
+    def versioning(self) -> bool:
+        """The bucket's object versioning, read fresh (`storage.buckets.get`)."""
+        bucket = self._client.bucket(self.bucket_name)
+        with self._mapped("read the bucket's versioning"):
+            bucket.reload()
+        return bool(bucket.versioning_enabled)
+
+    def probe_write(self) -> None:
+        """An empty upload whose `ifGenerationMatch` no object can satisfy, sent straight to the API.
+
+        Not through `put`, which may refuse a stale generation itself before sending anything.
+        GCS checks permissions before preconditions: 403 means this identity may not create the
+        object; 412 means it may, and nothing was written (a missing object fails the
+        precondition too, since only 0 matches "absent").
+        """
+        blob = self._bucket.blob(self.key)
+        try:
+            with self._mapped("write probe"):
+                blob.upload_from_file(
+                    io.BytesIO(b""),
+                    size=0,
+                    content_type="application/octet-stream",
+                    if_generation_match=_IMPOSSIBLE_GENERATION,
+                )
+        except PreconditionFailed:
+            return
+        except ObjectNotFound:
+            raise StoreError(f"{self.url}: write probe: bucket {self.bucket_name!r} does not exist") from None
+        raise StoreError(
+            f"{self.url}: the write probe was accepted: this server ignores ifGenerationMatch "
+            "(it wrote an empty generation), so conditional writes cannot protect the backup here"
+        )
 
     # -- writing -----------------------------------------------------------------------------
 

@@ -27,7 +27,13 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from controller_backup.errors import ObjectNotFound, PreconditionFailed, SettingsError, StoreError
+from controller_backup.errors import (
+    AccessDenied,
+    ObjectNotFound,
+    PreconditionFailed,
+    SettingsError,
+    StoreError,
+)
 
 from .base import ObjectInfo
 
@@ -50,6 +56,13 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _nearest_existing(path: Path) -> Path:
+    """`path`, or its closest ancestor that exists."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
 def _new_version_id() -> str:
@@ -142,6 +155,24 @@ class LocalStore:
             return []
         ids = sorted((p.stem for p in self._versions_dir.glob("*.json")), reverse=True)
         return [self._info(vid, current) for vid in ids]
+
+    # -- probes ----------------------------------------------------------------------------
+
+    def versioning(self) -> bool:
+        """Always on: the folder keeps its last `keep_versions` versions itself."""
+        return True
+
+    def probe_write(self) -> None:
+        """Ask the OS whether this process may write where `put` would, without writing there.
+
+        `put` creates missing folders, so the nearest folder that exists is the one that decides.
+        """
+        for folder in (self._versions_dir, self.path.parent):
+            existing = _nearest_existing(folder)
+            if not existing.is_dir():
+                raise StoreError(f"{self.url}: {existing} is not a folder")
+            if not os.access(existing, os.W_OK | os.X_OK):
+                raise AccessDenied(f"{self.url}: this process may not write in {existing}")
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -65,6 +65,9 @@ _DENIED_CODES = frozenset(
 )
 _PRECONDITION_CODES = frozenset({"412", "PreconditionFailed", "409", "ConditionalRequestConflict"})
 _BAD_VERSION_CODES = frozenset({"400", "InvalidArgument"})
+#: an MD5-shaped ETag no object has (that would take an MD5 preimage of all zeros): the write probe's
+#: If-Match can never hold
+_IMPOSSIBLE_ETAG = '"00000000000000000000000000000000"'
 
 #: one client per endpoint/region/identity: building one loads service models (~100 ms)
 _CLIENTS: dict[tuple[str, ...], S3Client] = {}
@@ -295,6 +298,47 @@ class S3Store:
         with ThreadPoolExecutor(max_workers=min(8, max(1, len(listed)))) as pool:
             infos = list(pool.map(describe, listed))
         return [info for info in infos if info is not None]
+
+    # -- probes ----------------------------------------------------------------------------
+
+    def versioning(self) -> bool:
+        """The bucket's versioning status (`s3:GetBucketVersioning`); Suspended counts as off."""
+        with self._errors("read the bucket's versioning"):
+            answer = self.client.get_bucket_versioning(Bucket=self.bucket)
+        return answer.get("Status") == "Enabled"
+
+    def probe_write(self) -> None:
+        """An empty PutObject with an If-Match no object can satisfy.
+
+        S3 authorizes a request before it evaluates its conditions, so a 403 means the identity may
+        not write; 412 (the object exists) or 404 NoSuchKey (it does not) means it may, and nothing
+        was written. The probe carries the same encryption headers as `put`, so a bucket policy
+        that insists on them judges it as it would judge a backup.
+        """
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": self.key,
+            "Body": b"",
+            "IfMatch": _IMPOSSIBLE_ETAG,
+        }
+        if self.kms_key_id:
+            params["ServerSideEncryption"] = "aws:kms"
+            params["SSEKMSKeyId"] = self.kms_key_id
+        try:
+            # the lock keeps a concurrent put's hooks (which add conditions) off this request
+            with _WRITE_LOCK, self._errors("write probe"):
+                self.client.put_object(**params)
+        except (PreconditionFailed, ObjectNotFound):
+            return
+        except AccessDenied:
+            raise AccessDenied(
+                f"{self.url}: access denied to a write (the identity needs s3:PutObject on this key"
+                + (", and kms:GenerateDataKey on BACKUP_KMS_KEY_ID)" if self.kms_key_id else ")")
+            ) from None
+        raise StoreError(
+            f"{self.url}: the write probe was accepted: this server ignores If-Match on PutObject "
+            "(it wrote an empty version), so conditional writes cannot protect the backup here"
+        )
 
     # -- writing ---------------------------------------------------------------------------
 
