@@ -1,7 +1,7 @@
 """What both Lambda handlers share: Powertools logging and metrics, event helpers, HTTP mapping.
 
 The handlers stay thin: parse the event, call the core, map the result. Only AWS modules are
-imported here (DESIGN.md invariant 8), and the X-Ray tracer only when tracing is switched on: the
+imported here (docs/design.md, invariant 8), and the X-Ray tracer only when tracing is switched on: the
 X-Ray SDK alone costs ~180 ms of cold start.
 """
 

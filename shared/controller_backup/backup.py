@@ -1,7 +1,7 @@
 """The backup job: export the controller's configuration, check it, replace the one stored object.
 
 The stored object is the last good backup; it is replaced only by an export that passed every
-check below (DESIGN.md invariant 1), and only if nobody replaced it since this job started (a
+check below (docs/design.md, invariant 1), and only if nobody replaced it since this job started (a
 conditional write on the etag read first). Any failed check leaves it untouched and says why.
 Both drivers (the export API, and the controller's own backup file in native mode) end here, in
 `store_export`, so they share one checked path; a native restore ends with it too.

@@ -233,9 +233,8 @@ class _Preflight:
             ):
                 if reference:
                     references.append((variable, reference))
-        customer_id = getattr(settings, "customer_id_ref", None)
-        if customer_id:
-            references.append(("CONTROLLER_CUSTOMER_ID", str(customer_id)))
+        if settings.customer_id_ref:
+            references.append(("CONTROLLER_CUSTOMER_ID", settings.customer_id_ref))
         return references
 
     def _secrets(self) -> tuple[list[CheckLine], str | None]:
@@ -422,6 +421,11 @@ class _Preflight:
         ]
 
 
+#: secrets only a restore uses: the backup function's identity (where the check runs) may rightly
+#: be unable to read them, so their failure is a warning that says whose access matters
+_RESTORE_ONLY = frozenset({"NATIVE_ARM_CLIENT_SECRET", "NATIVE_GCP_CREDENTIALS", "CONTROLLER_CUSTOMER_ID"})
+
+
 def _secret_line(variable: str, reference: str) -> tuple[CheckLine, str | None]:
     """Whether `reference` resolves, naming its scheme and name only; the value when it does."""
     name = f"secret:{variable}"
@@ -436,7 +440,11 @@ def _secret_line(variable: str, reference: str) -> tuple[CheckLine, str | None]:
     try:
         value = resolve_secret(reference)
     except Exception as exc:  # noqa: BLE001 - an unresolvable secret is this line's finding
-        return _line(name, "fail", f"{scheme} reference {target} does not resolve: {_message(exc)}"), None
+        detail = f"{scheme} reference {target} does not resolve: {_message(exc)}"
+        if variable in _RESTORE_ONLY:
+            detail += " (only restores read it: make sure the restore function's identity can)"
+            return _line(name, "warn", detail), None
+        return _line(name, "fail", detail), None
     return _line(name, "ok", f"{scheme} reference {target} resolves"), value
 
 
@@ -452,10 +460,11 @@ def _tls_mode(settings: Settings) -> tuple[Verdict, str]:
             "certificate verification is OFF (CONTROLLER_VERIFY_TLS=false): anyone on the path can read "
             "the credentials; pin CONTROLLER_CA_BUNDLE instead"
         )
+    name = f", for the name {settings.tls_server_name}" if settings.tls_server_name else ""
     if settings.ca_bundle:
         where = "PEM text" if "-----BEGIN CERTIFICATE-----" in settings.ca_bundle else settings.ca_bundle
-        return "ok", f"certificate checked against the pinned CA bundle (CONTROLLER_CA_BUNDLE: {where})"
-    return "ok", "certificate checked against the system CAs"
+        return "ok", f"certificate checked against the pinned CA bundle (CONTROLLER_CA_BUNDLE: {where}){name}"
+    return "ok", f"certificate checked against the system CAs{name}"
 
 
 def _setup_line(api: ControllerApi) -> CheckLine:

@@ -1,6 +1,6 @@
 """`controller-backup`: the operator's command line.
 
-Settings come from the environment (DESIGN.md's names) and flags override them. Every command
+Settings come from the environment (the README's configuration table) and flags override them. Every command
 prints a short human line, or with `--json` the same JSON result the cloud functions return.
 Exit codes (stable, one per failure kind):
 
@@ -40,7 +40,18 @@ def _add_settings_flags(parser: argparse.ArgumentParser, controller: bool = True
         )
         group.add_argument("--ca-bundle", help="CONTROLLER_CA_BUNDLE: PEM file to trust")
         group.add_argument(
+            "--tls-server-name",
+            help="CONTROLLER_TLS_SERVER_NAME: the name in the controller's certificate, when the URL uses "
+            "an address the certificate does not list",
+        )
+        group.add_argument(
             "--insecure", action="store_true", help="CONTROLLER_VERIFY_TLS=false (not recommended)"
+        )
+        group.add_argument(
+            "--mode",
+            choices=("native", "export"),
+            help="CONTROLLER_BACKUP_MODE: native (a real controller, the default) or export (a controller, "
+            "proxy or emulator that serves export_config)",
         )
     group.add_argument("--backup-url", help="BACKUP_URL: s3://, gs://, azblob://, file:// or a path")
 
@@ -51,7 +62,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         username=args.username,
         password_ref=args.password_ref,
         ca_bundle=args.ca_bundle,
+        tls_server_name=getattr(args, "tls_server_name", None),
         verify_tls="false" if args.insecure else None,
+        mode=getattr(args, "mode", None),
         backup_url=args.backup_url,
         min_size_ratio=getattr(args, "min_size_ratio", None),
     )

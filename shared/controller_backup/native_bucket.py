@@ -1,7 +1,7 @@
 """Where a controller writes its own backups, and the API parameters that tell it so.
 
 The controller names a destination per cloud: AWS, GCP and OCI take `bucket_name`; Azure takes
-`storage_name` + `container_name` (REFERENCE.md). We name the same place once, as a store URL
+`storage_name` + `container_name` (docs/controller-api.md). We name the same place once, as a store URL
 (`NATIVE_BUCKET_URL`), so a single setting gives both the controller's parameters and the URL
 through which this tool reads and writes the controller's files. A local folder stands in for a
 bucket in tests: its last path part is the bucket (Azure: the last two are storage and container).
@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 from controller_backup.errors import SettingsError
 from controller_backup.stores import store_kind
 
-#: the controller's `cloud_type` numbers (REFERENCE.md)
+#: the controller's `cloud_type` numbers (docs/controller-api.md)
 CLOUD_TYPES: Mapping[str, int] = {
     "aws": 1,
     "gcp": 4,

@@ -1,4 +1,4 @@
-"""The one JSON result every trigger returns or logs (DESIGN.md "Function results")."""
+"""The one JSON result every trigger returns or logs (README "Function results")."""
 
 from __future__ import annotations
 

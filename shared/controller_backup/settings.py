@@ -38,13 +38,16 @@ _DAY = 86400.0
 
 @dataclass(frozen=True)
 class Settings:
-    """What a backup or restore needs; see DESIGN.md's settings table."""
+    """What a backup or restore needs; the README's configuration table names each variable."""
 
     controller_url: str
     backup_url: str
     password_ref: str
     username: str = "admin"
     ca_bundle: str | None = None
+    #: the name the controller's certificate carries, when CONTROLLER_URL names it by an address
+    #: the certificate does not list (its private IP)
+    tls_server_name: str | None = None
     verify_tls: bool = True
     min_size_ratio: float = 0.5
     #: seconds for one HTTP call to the controller (connect and each read)
@@ -301,6 +304,10 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "username": ("CONTROLLER_USERNAME", _non_empty),
     "password_ref": ("CONTROLLER_PASSWORD", _non_empty),
     "ca_bundle": ("CONTROLLER_CA_BUNDLE", _non_empty),
+    "tls_server_name": (
+        "CONTROLLER_TLS_SERVER_NAME",
+        _pattern(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$", "a host name or IP address"),
+    ),
     "verify_tls": ("CONTROLLER_VERIFY_TLS", _parse_bool),
     "backup_url": ("BACKUP_URL", _parse_backup_url),
     "min_size_ratio": ("BACKUP_MIN_SIZE_RATIO", _parse_ratio),

@@ -1,6 +1,6 @@
 """A temporary file that hashes what is written to it: bounded memory for any archive size.
 
-Exports and restores pass through one of these instead of memory (DESIGN.md invariant 7). The
+Exports and restores pass through one of these instead of memory (docs/design.md, invariant 7). The
 hash is computed as bytes arrive, so a 256 MiB export is read from disk only by the checks that
 need to. A download that restarts (`seek(0)` then `truncate()`) restarts the hash with it.
 

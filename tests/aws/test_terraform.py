@@ -649,6 +649,8 @@ def test_example_runs_native_mode_with_every_input_it_needs() -> None:
 def test_example_pins_the_controllers_certificate_and_calls_its_private_address() -> None:
     call = _example_call()
     assert call["controller_ca_bundle"] == "${var.controller_ca_bundle}"
+    # the certificate may name the controller otherwise than the private IP the functions call
+    assert call["controller_tls_server_name"] == "${var.controller_tls_server_name}"
     assert "controller_verify_tls" not in call, "the example never turns TLS verification off"
     assert call["controller_url"] == '${coalesce(var.controller_url, "https://${var.controller_private_ip}")}'
     # a replacement is reached at its own private IP, from inside the VPC
@@ -677,3 +679,11 @@ def test_example_puts_the_functions_in_the_controllers_vpc_with_443_to_the_contr
     assert to_controller["referenced_security_group_id"] == "${var.controller_security_group_id}"
     assert (to_controller["from_port"], to_controller["to_port"]) == (443, 443)
     assert all(r["from_port"] == r["to_port"] == 443 for r in egress.values()), "HTTPS out only"
+
+
+def test_the_tls_server_name_reaches_both_functions() -> None:
+    environment = _locals()["ca_environment"]
+    assert "CONTROLLER_TLS_SERVER_NAME" in environment and "var.controller_tls_server_name" in environment
+    for function in ("backup", "restore"):
+        variables = _resources("aws_lambda_function")[function]["environment"][0]["variables"]
+        assert "local.ca_environment" in variables

@@ -1,4 +1,4 @@
-"""The Azure function loads only Azure modules (DESIGN.md invariant 8), checked in a fresh process."""
+"""The Azure function loads only Azure modules (docs/design.md, invariant 8), checked in a fresh process."""
 
 from __future__ import annotations
 

@@ -316,3 +316,31 @@ def test_the_byol_customer_id_goes_first(tmp_path: Path) -> None:
 def test_sample_versions_parse() -> None:
     for sample in official.SAMPLE_VERSIONS:
         assert parse_version(sample).text == sample.removeprefix("UserConnect-")
+
+
+def test_a_controller_without_export_config_is_pointed_at_native_mode(tmp_path: Path) -> None:
+    """A real controller knows no export_config: the error says which mode and settings it needs."""
+    from controller_backup.backup import run_backup
+    from controller_backup.errors import ControllerError
+
+    def script(call: WireCall) -> Reply:
+        if call.action == "export_config":
+            return envelope(**{"return": False, "reason": "Invalid action: export_config"})
+        return Controller()(call)
+
+    with recording(script) as recorder:
+        settings = Settings.from_env(
+            {
+                "CONTROLLER_URL": recorder.url,
+                "CONTROLLER_PASSWORD": PASSWORD,
+                "BACKUP_URL": (tmp_path / "backup.tar").as_uri(),
+                "CONTROLLER_BACKUP_MODE": "export",
+            }
+        )
+        with pytest.raises(ControllerError) as caught:
+            run_backup(settings)
+    message = caught.value.message
+    assert "Invalid action: export_config" in message
+    for name in ("CONTROLLER_BACKUP_MODE=native", "CONTROLLER_PRIVATE_IP", "NATIVE_BUCKET_URL"):
+        assert name in message
+    assert not (tmp_path / "backup.tar").exists()

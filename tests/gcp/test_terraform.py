@@ -513,6 +513,8 @@ def test_example_runs_native_mode_with_every_input_it_needs() -> None:
 def test_example_pins_the_controllers_certificate_and_calls_its_private_address() -> None:
     call = _example_call()
     assert call["controller_ca_bundle"] == "${var.controller_ca_bundle}"
+    # the certificate may name the controller otherwise than the private IP the functions call
+    assert call["controller_tls_server_name"] == "${var.controller_tls_server_name}"
     assert "controller_verify_tls" not in call, "the example never turns TLS verification off"
     assert call["controller_url"] == "https://${var.controller_private_ip}"
 

@@ -25,6 +25,7 @@ def driver_for(settings: Settings, password: str | None = None, **retry: Any) ->
         settings.username,
         password if password is not None else settings.password(),
         ca_bundle=settings.ca_bundle,
+        tls_server_name=settings.tls_server_name,
         verify_tls=settings.verify_tls,
         timeout=settings.request_timeout,
         retry=RetryPolicy(**({"attempts": 6, "base_delay": 0.05, "max_delay": 0.3, "deadline": 8.0} | retry)),

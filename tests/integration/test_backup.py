@@ -1,7 +1,7 @@
 """Backup against the emulator over real HTTP: every check that guards the last good backup.
 
 Each refusal test first stores a good backup, then proves the bad export left it untouched
-(DESIGN.md invariant 1).
+(docs/design.md, invariant 1).
 """
 
 from __future__ import annotations
@@ -254,3 +254,14 @@ def test_failure_is_logged_once_with_its_code(
     assert len(failures) == 1
     assert f"[{caught.value.code}]" in failures[0].getMessage()
     assert "stored backup was not changed" in failures[0].getMessage()
+
+
+def test_a_stored_backup_logs_the_line_the_azure_alert_counts(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """infra/terraform/azure/monitoring.tf counts `backup stored ` lines: the one success signal."""
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="controller_backup"):
+        backup(settings)
+    assert sum(record.getMessage().startswith("backup stored ") for record in caplog.records) == 1

@@ -55,7 +55,7 @@ def test_a_working_deployment_is_all_ok(tls_env: dict[str, str], tls_controller:
     ), report.to_dict()
     assert report.ok and report.status == "ok" and report.to_dict()["status"] == "ok"
     assert "pinned CA bundle" in report.line("tls").detail
-    assert report.line("version").detail == "7.1.1794"
+    assert report.line("version").detail == "8.0.1-1000.1000"
     assert "export mode" in report.line("native-config").detail
     assert report.line("store-read").detail.startswith(f"{env['BACKUP_URL']}: present")
     assert_read_only(tls_controller)

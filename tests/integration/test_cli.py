@@ -72,6 +72,18 @@ def test_backup_status_verify_restore(
     assert again.returncode == 10 and json.loads(again.stdout)["code"] == "refused"
 
 
+def test_mode_flag_overrides_the_native_default(env: dict[str, str], controller: Emulator) -> None:
+    """Without CONTROLLER_BACKUP_MODE the settings are native ones; `--mode export` names the
+    emulator's API instead, and the error without it says so."""
+    plain = {key: value for key, value in env.items() if key != "CONTROLLER_BACKUP_MODE"}
+    refused = _cli("backup", "--json", env=plain)
+    assert refused.returncode == 2
+    assert "CONTROLLER_BACKUP_MODE=export" in json.loads(refused.stdout)["error"]
+    done = _cli("backup", "--json", "--mode", "export", env=plain)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["sha256"] == controller.export_sha256()
+
+
 def test_missing_settings_exit_2_naming_each(tmp_path: Path) -> None:
     done = _cli("backup", "--json")
     assert done.returncode == 2
@@ -153,7 +165,7 @@ def test_check_prints_one_aligned_line_per_check_and_exits_0(
     detail_column = {len(line) - len(line.split(maxsplit=2)[2]) for line in lines}
     assert len(detail_column) == 1
     assert lines[3].startswith("ok    login ") and "logged in to 127.0.0.1:" in lines[3]
-    assert lines[4].split()[-1] == "7.1.1794"
+    assert lines[4].split()[-1] == "8.0.1-1000.1000"
     assert lines[7].startswith("warn  store-read ") and "no backup stored yet" in lines[7]
     assert summary == "check ok: 7 ok, 2 warn, 0 fail, 3 skip"
     assert CONTROLLER_PASSWORD not in done.stdout + done.stderr

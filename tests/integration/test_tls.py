@@ -55,3 +55,28 @@ def test_unreadable_ca_bundle_is_a_settings_error(tls_controller: Emulator, sett
     target = dataclasses.replace(settings.for_controller(tls_controller.url), ca_bundle="/nonexistent/ca.pem")
     with pytest.raises(SettingsError, match="CONTROLLER_CA_BUNDLE"):
         backup(target)
+
+
+def test_a_controller_reached_by_an_address_its_certificate_does_not_list(settings: Settings) -> None:
+    """The functions reach the controller at its private IP; its certificate names something else.
+    Pinning the certificate is then not enough: CONTROLLER_TLS_SERVER_NAME says which name to
+    check (and to send as SNI), and nothing else is relaxed."""
+    named = EmulatorConfig(password=CONTROLLER_PASSWORD, tls=True, tls_names=("controller.example.internal",))
+    with Emulator(named) as emu:
+        pinned = dataclasses.replace(settings.for_controller(emu.url), ca_bundle=emu.ca_file)
+        with pytest.raises(ControllerError, match="TLS verification failed"):
+            backup(pinned)  # the certificate does not list 127.0.0.1
+        wrong = dataclasses.replace(pinned, tls_server_name="other.example.internal")
+        with pytest.raises(ControllerError, match="TLS verification failed"):
+            backup(wrong)
+        right = Settings.from_env(
+            {
+                "CONTROLLER_URL": emu.url,
+                "CONTROLLER_PASSWORD": settings.password_ref,
+                "BACKUP_URL": settings.backup_url,
+                "CONTROLLER_BACKUP_MODE": "export",
+                "CONTROLLER_CA_BUNDLE": str(emu.ca_file),
+                "CONTROLLER_TLS_SERVER_NAME": "controller.example.internal",
+            }
+        )
+        assert backup(right).sha256 == emu.export_sha256()

@@ -41,7 +41,8 @@ data "aws_iam_policy_document" "backup" {
   statement {
     sid = "TellMissingFromDenied"
     # Without ListBucket S3 answers a missing object with 403; the first backup must see 404.
-    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
+    # GetBucketVersioning: the preflight check reports whether old versions are kept.
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketVersioning"]
     resources = [aws_s3_bucket.backup.arn]
   }
 

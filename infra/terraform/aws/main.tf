@@ -41,7 +41,10 @@ locals {
     POWERTOOLS_TRACE_DISABLED     = var.enable_tracing ? "false" : "true"
     POWERTOOLS_PARAMETERS_MAX_AGE = "5"
   }
-  ca_environment = var.controller_ca_bundle == null ? {} : { CONTROLLER_CA_BUNDLE = var.controller_ca_bundle }
+  ca_environment = merge(
+    var.controller_ca_bundle == null ? {} : { CONTROLLER_CA_BUNDLE = var.controller_ca_bundle },
+    var.controller_tls_server_name == null ? {} : { CONTROLLER_TLS_SERVER_NAME = var.controller_tls_server_name },
+  )
   # BYOL: a reference to the customer id secret (either mode); only the restore role may read it
   customer_id_environment = var.create_customer_id_secret ? {
     CONTROLLER_CUSTOMER_ID = "aws-sm:${aws_secretsmanager_secret.controller_customer_id[0].arn}"

@@ -61,6 +61,7 @@ resource "azurerm_function_app_flex_consumption" "app" {
       REPLACEMENT_VM_TAG         = var.replacement_vm_tag
     },
     var.controller_ca_bundle == null ? {} : { CONTROLLER_CA_BUNDLE = var.controller_ca_bundle },
+    var.controller_tls_server_name == null ? {} : { CONTROLLER_TLS_SERVER_NAME = var.controller_tls_server_name },
     local.customer_id_app_settings,
     local.native_app_settings,
     local.max_age_app_settings,

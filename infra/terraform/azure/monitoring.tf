@@ -86,9 +86,9 @@ resource "azurerm_monitor_scheduled_query_rules_alert_v2" "no_recent_backup" {
 
   criteria {
     query                   = <<-KQL
-      requests
+      traces
       | where timestamp > ago(25h)
-      | where name in ("${local.functions.scheduled_backup}", "${local.functions.backup}") and success == true
+      | where message startswith "backup stored "
       | summarize successes = count()
     KQL
     time_aggregation_method = "Total"

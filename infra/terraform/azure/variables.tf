@@ -59,6 +59,17 @@ variable "controller_ca_bundle" {
   }
 }
 
+variable "controller_tls_server_name" {
+  description = "The name the controller's certificate carries, when controller_url names it by an address the certificate does not list (its private IP): checked instead of that address, and sent as SNI. Null: the address itself."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.controller_tls_server_name == null || can(regex("^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$", var.controller_tls_server_name))
+    error_message = "controller_tls_server_name must be a host name or an IP address."
+  }
+}
+
 variable "create_customer_id_secret" {
   description = "BYOL licence: write controller_customer_id into Key Vault as the secret controller-customer-id; the app gets CONTROLLER_CUSTOMER_ID=azure-kv:VAULT/controller-customer-id and Key Vault Secrets User on that secret only (a restore sends it to a replacement before its set-up). false: no customer id (a metered licence)."
   type        = bool

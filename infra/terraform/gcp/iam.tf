@@ -44,8 +44,8 @@ resource "google_project_iam_custom_role" "object_reader" {
   project     = var.project_id
   role_id     = "${replace(var.name, "-", "_")}_object_reader"
   title       = "Controller backup: read and list versions"
-  description = "Read the controller backup and list its versions."
-  permissions = ["storage.objects.get", "storage.objects.list"]
+  description = "Read the controller backup, list its versions, and see whether the bucket keeps them."
+  permissions = ["storage.objects.get", "storage.objects.list", "storage.buckets.get"]
 }
 
 resource "google_storage_bucket_iam_member" "readers" {

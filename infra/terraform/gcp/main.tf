@@ -27,6 +27,7 @@ locals {
       LOG_EXECUTION_ID       = "true"
     },
     var.controller_ca_bundle == null ? {} : { CONTROLLER_CA_BUNDLE = var.controller_ca_bundle },
+    var.controller_tls_server_name == null ? {} : { CONTROLLER_TLS_SERVER_NAME = var.controller_tls_server_name },
     # BYOL: a reference to the customer id secret (either mode); only the restore identity may read it
     var.create_customer_id_secret ? {
       CONTROLLER_CUSTOMER_ID = "gcp-sm:${google_secret_manager_secret.controller_customer_id[0].id}/versions/latest"

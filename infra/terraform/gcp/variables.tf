@@ -97,6 +97,17 @@ variable "controller_ca_bundle" {
   }
 }
 
+variable "controller_tls_server_name" {
+  description = "The name the controller's certificate carries, when controller_url names it by an address the certificate does not list (its private IP): checked instead of that address, and sent as SNI. Null: the address itself."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.controller_tls_server_name == null || can(regex("^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$", var.controller_tls_server_name))
+    error_message = "controller_tls_server_name must be a host name or an IP address."
+  }
+}
+
 variable "controller_verify_tls" {
   description = "false turns TLS verification off (loudly logged on every run). Prefer controller_ca_bundle."
   type        = bool

@@ -56,6 +56,7 @@ def connector(settings: Settings, retry: RetryPolicy | None = None) -> Connect:
             username,
             password,
             ca_bundle=settings.ca_bundle,
+            tls_server_name=settings.tls_server_name,
             verify_tls=settings.verify_tls,
             timeout=timeout or settings.request_timeout,
             retry=retry or default_retry,

@@ -51,7 +51,7 @@ _CHUNK = 1024 * 1024
 Progress = Callable[[int], None]
 _T = TypeVar("_T")
 
-#: reasons a controller gives when a session is gone (REFERENCE.md); matched case-insensitively
+#: reasons a controller gives when a session is gone (docs/controller-api.md); matched case-insensitively
 _EXPIRED = ("cid is invalid or expired", "invalid session", "please login again")
 #: reasons a booting controller gives before its API is up
 _NOT_READY = ("requestrefused", "valid action required", "account_password required")
@@ -140,6 +140,7 @@ class ControllerClient:
         password: str,
         *,
         ca_bundle: str | None = None,
+        tls_server_name: str | None = None,
         verify_tls: bool = True,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
@@ -150,7 +151,7 @@ class ControllerClient:
         register_secret(password)
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
-        self._pool = _pool_for(self.base_url, ca_bundle, verify_tls, timeout)
+        self._pool = _pool_for(self.base_url, ca_bundle, verify_tls, timeout, tls_server_name)
         self._cid: str | None = None
         self.api_version: str | None = None
 
@@ -545,8 +546,14 @@ def _timeout(seconds: float) -> urllib3.Timeout:
     return urllib3.Timeout(connect=min(seconds, 10.0), read=seconds)
 
 
-def _pool_for(base_url: str, ca_bundle: str | None, verify_tls: bool, timeout: float) -> urllib3.PoolManager:
-    """A pool that verifies TLS by default, trusts a pinned bundle, or (asked) verifies nothing."""
+def _pool_for(
+    base_url: str, ca_bundle: str | None, verify_tls: bool, timeout: float, server_name: str | None = None
+) -> urllib3.PoolManager:
+    """A pool that verifies TLS by default, trusts a pinned bundle, or (asked) verifies nothing.
+
+    `server_name` is the name the certificate must carry when the URL names the controller by an
+    address its certificate does not list (a private IP): it is sent as SNI and checked instead.
+    """
     # 1 MiB send blocks: http.client's default 16 KiB makes a 256 MiB import 16k system calls.
     kwargs: dict[str, Any] = {
         "retries": False,
@@ -564,6 +571,8 @@ def _pool_for(base_url: str, ca_bundle: str | None, verify_tls: bool, timeout: f
         )
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         return urllib3.PoolManager(cert_reqs="CERT_NONE", assert_hostname=False, **kwargs)
+    if server_name:
+        kwargs.update(server_hostname=server_name, assert_hostname=server_name)
     if ca_bundle:
         if "-----BEGIN CERTIFICATE-----" in ca_bundle:
             return urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_cert_data=ca_bundle, **kwargs)

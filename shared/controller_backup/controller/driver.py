@@ -150,7 +150,7 @@ class ControllerApi:
 
 
 class ExportApiDriver(ControllerApi):
-    """The export API of DESIGN.md over a logged-in ControllerClient."""
+    """The export API (docs/controller-api.md, "The export API") over a logged-in ControllerClient."""
 
     sets_up_target = False
     backs_up_after_restore = False

@@ -40,6 +40,8 @@ class EmulatorConfig:
     blank: bool = False
     api: str = "v2"
     tls: bool = False
+    #: the names the self-signed certificate lists (default: 127.0.0.1, localhost and the host)
+    tls_names: tuple[str, ...] = ()
     cid_lifetime: float | None = None
     latency: float = 0.0
     error_5xx_rate: float = 0.0
@@ -200,8 +202,8 @@ class Emulator:
     def _tls_context(self) -> ssl.SSLContext:
         from .tlscert import self_signed_cert
 
-        hosts = ["127.0.0.1", "localhost"]
-        if self.config.host not in _ANY_HOST:
+        hosts = list(self.config.tls_names) or ["127.0.0.1", "localhost"]
+        if self.config.host not in _ANY_HOST and not self.config.tls_names:
             hosts.append(self.config.host)
         cert_pem, key_pem = self_signed_cert(hosts)
         self.ca_pem = cert_pem.decode()

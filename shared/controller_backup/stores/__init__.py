@@ -1,7 +1,7 @@
 """Object stores behind one protocol; `open_store(url)` picks one by the URL's scheme.
 
 Implementations are imported lazily, so a function deployed on one cloud never imports another
-cloud's SDK (DESIGN.md invariant 8).
+cloud's SDK (docs/design.md, invariant 8).
 """
 
 from __future__ import annotations

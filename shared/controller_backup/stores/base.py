@@ -1,6 +1,6 @@
 """The ObjectStore contract: one instance per stored object location.
 
-Why `download(dest)` rather than DESIGN.md's `get() -> stream`: every restore must hash the whole
+Why `download(dest)` rather than a `get() -> stream`: every restore must hash the whole
 object before a single byte reaches the controller, so the bytes land in a spool file anyway, and
 letting each SDK write that file itself keeps its own parallel, checksummed transfer machinery
 (boto3's TransferManager, azure's chunked download, GCS's checksummed download).

@@ -47,6 +47,12 @@ variable "controller_ca_bundle" {
   type        = string
 }
 
+variable "controller_tls_server_name" {
+  description = "The name in the controller's certificate (`openssl x509 -noout -subject -ext subjectAltName`), when it does not list the private IP the functions call. Null: the certificate lists that IP."
+  type        = string
+  default     = null
+}
+
 variable "controller_bucket_name" {
   description = "The S3 bucket the controller writes its own backup into (the bucket set in the controller's own backup settings)."
   type        = string
@@ -125,10 +131,11 @@ module "controller_backup" {
   alarm_email       = var.alarm_email
 
   # the controller, reached over its private network with its own certificate pinned
-  controller_url       = coalesce(var.controller_url, "https://${var.controller_private_ip}")
-  controller_ca_bundle = var.controller_ca_bundle
-  subnet_ids           = var.function_subnet_ids
-  security_group_ids   = [aws_security_group.functions.id]
+  controller_url             = coalesce(var.controller_url, "https://${var.controller_private_ip}")
+  controller_ca_bundle       = var.controller_ca_bundle
+  controller_tls_server_name = var.controller_tls_server_name
+  subnet_ids                 = var.function_subnet_ids
+  security_group_ids         = [aws_security_group.functions.id]
   # a replacement controller is called at its own private IP (it has no address yet that follows it)
   restore_target = "private_ip"
 

@@ -49,6 +49,12 @@ variable "controller_ca_bundle" {
   type        = string
 }
 
+variable "controller_tls_server_name" {
+  description = "The name in the controller's certificate (`openssl x509 -noout -subject -ext subjectAltName`), when it does not list the private IP the functions call. Null: the certificate lists that IP."
+  type        = string
+  default     = null
+}
+
 variable "controller_password" {
   description = "The controller's admin password (write-only: kept out of the state)."
   type        = string
@@ -186,10 +192,11 @@ module "controller_backup" {
   alert_email         = var.alert_email
 
   # the controller, reached over its private network with its own certificate pinned
-  controller_url       = "https://${var.controller_private_ip}"
-  controller_ca_bundle = var.controller_ca_bundle
-  controller_password  = var.controller_password
-  subnet_id            = azurerm_subnet.functions.id
+  controller_url             = "https://${var.controller_private_ip}"
+  controller_ca_bundle       = var.controller_ca_bundle
+  controller_tls_server_name = var.controller_tls_server_name
+  controller_password        = var.controller_password
+  subnet_id                  = azurerm_subnet.functions.id
 
   controller_resource_group_id = data.azurerm_resource_group.controller.id
   package_path                 = "${path.root}/../../../../../dist/azure/function.zip"

@@ -37,6 +37,12 @@ variable "controller_ca_bundle" {
   type        = string
 }
 
+variable "controller_tls_server_name" {
+  description = "The name in the controller's certificate (`openssl x509 -noout -subject -ext subjectAltName`), when it does not list the private IP the functions call. Null: the certificate lists that IP."
+  type        = string
+  default     = null
+}
+
 variable "controller_bucket_name" {
   description = "The bucket (in project_id, with uniform bucket-level access) the controller writes its own backup into."
   type        = string
@@ -129,9 +135,10 @@ module "controller_backup" {
   operator_members                 = ["group:netops@example.com"]
 
   # the controller, reached over its private network with its own certificate pinned
-  controller_url       = "https://${var.controller_private_ip}"
-  controller_ca_bundle = var.controller_ca_bundle
-  vpc_connector        = google_vpc_access_connector.controller.id
+  controller_url             = "https://${var.controller_private_ip}"
+  controller_ca_bundle       = var.controller_ca_bundle
+  controller_tls_server_name = var.controller_tls_server_name
+  vpc_connector              = google_vpc_access_connector.controller.id
 
   # native mode (the module's default): the controller's own backup in its own bucket. Then add
   # the access account's key: gcloud secrets versions add ctrl-backup-native-gcp-credentials --data-file=key.json
