@@ -65,12 +65,15 @@ if kind in ("backup", "restore"):
 _CORE_STEPS = """\
 if kind == "backup":
     settings = Settings.from_env({"CONTROLLER_URL": args["url"], "CONTROLLER_PASSWORD": args["password"],
-        "BACKUP_URL": args["store"], "BACKUP_MIN_SIZE_RATIO": "0", "CONTROLLER_BACKUP_MODE": "export"})
+        "BACKUP_URL": args["store"], "BACKUP_MIN_SIZE_RATIO": "0", "CONTROLLER_BACKUP_MODE": "export",
+        "CONTROLLER_ALLOW_HTTP": "true"})
     run_backup(settings, trigger="bench")
 elif kind == "restore":
     settings = Settings.from_env({"CONTROLLER_URL": args["url"], "CONTROLLER_PASSWORD": args["password"],
-        "BACKUP_URL": args["store"], "CONTROLLER_BACKUP_MODE": "export"})
-    run_restore(settings, private_ip=args["private_ip"], force=args.get("force", False))
+        "BACKUP_URL": args["store"], "CONTROLLER_BACKUP_MODE": "export", "CONTROLLER_ALLOW_HTTP": "true"})
+    from controller_backup.targets import configured_target
+    target = configured_target(settings, args["private_ip"])
+    run_restore(settings, target=target, force=args.get("force", False))
 """
 _STEP_TAIL = """\
 seconds = time.perf_counter() - start

@@ -17,9 +17,11 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
-from controller_backup.errors import BackupError, BadRequest, http_status
+from controller_backup.errors import BackupError, BadRequest, http_status, unexpected_failure
+from controller_backup.job_requests import parse_body
 from controller_backup.redact import redact
 from controller_backup.results import JobResult
 
@@ -96,51 +98,16 @@ def correlation_id(event: Any, context: Any) -> str | None:
         request_context = event.get("requestContext")
         if isinstance(request_context, Mapping) and request_context.get("requestId"):
             return str(request_context["requestId"])
-        for key in ("execution_id", "id"):
-            if isinstance(event.get(key), str):
-                return str(event[key])
+        if isinstance(event.get("id"), str):  # an EventBridge event's id
+            return str(event["id"])
     return getattr(context, "aws_request_id", None)
 
 
-def check_keys(payload: Mapping[str, Any], allowed: set[str], what: str) -> None:
-    unknown = sorted(set(payload) - allowed)
-    if unknown:
-        raise BadRequest(
-            f"{what}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
-        )
-
-
-def get_bool(payload: Mapping[str, Any], name: str, *, from_query: bool = False) -> bool:
-    """A boolean field; query strings carry text, JSON bodies and invokes carry real booleans."""
-    value = payload.get(name, False)
-    if isinstance(value, bool):
-        return value
-    if from_query and isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
-        return value.lower() in ("true", "1")
-    raise BadRequest(f"{name} must be true or false, got {json.dumps(value)[:40]}")
-
-
-def get_str(payload: Mapping[str, Any], name: str, *, max_length: int = 1024) -> str | None:
-    value = payload.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > max_length:
-        raise BadRequest(f"{name} must be a non-empty string of at most {max_length} characters")
-    return value.strip()
-
-
-def json_body(body: Any) -> dict[str, Any]:
-    """The request's JSON object (an empty body is an empty object)."""
-    if body is None or body == "":
-        return {}
-    if isinstance(body, str):
-        try:
-            body = json.loads(body)
-        except ValueError:
-            raise BadRequest("the request body is not JSON") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the request body must be a JSON object")
-    return body
+def function_url_payload(event: Any) -> dict[str, Any]:
+    """A Function URL request's JSON body, through the core's one parser; query strings carry nothing."""
+    if event.query_string_parameters:
+        raise BadRequest("query parameters are not read: send the fields in the JSON body")
+    return parse_body(event.body, base64_encoded=bool(event.is_base64_encoded))
 
 
 # -- results --------------------------------------------------------------------------------------
@@ -149,6 +116,18 @@ def json_body(body: Any) -> dict[str, Any]:
 def error_response(exc: BackupError) -> Response[str]:
     body = exc.to_dict()
     return Response(status_code=http_status(exc), content_type="application/json", body=json.dumps(body))
+
+
+def unexpected_response(exc: Exception) -> Response[str]:
+    """A bug answers 500 with the core's "internal" result; its text and traceback only in the log.
+
+    Powertools' own answers (an unknown route's 404, a wrong method's 405) keep their status.
+    """
+    if isinstance(exc, ServiceError):
+        body = {"status": "error", "code": "bad-request", "error": exc.msg}
+        return Response(status_code=exc.status_code, content_type="application/json", body=json.dumps(body))
+    logger.exception(f"unexpected failure: {type(exc).__name__}")
+    return Response(status_code=500, content_type="application/json", body=json.dumps(unexpected_failure()))
 
 
 def record_backup(result: JobResult | None, exc: BaseException | None = None) -> None:

@@ -5,62 +5,52 @@ Events it takes:
 - Auto Scaling `EC2 Instance Launch Successful`, and the launch lifecycle action
   (`EC2 Instance-launch Lifecycle Action`), which it completes: CONTINUE once restored, ABANDON on
   a permanent failure, and left open on a transient one so the retry can resume;
-- EC2 `EC2 Instance State-change Notification` with state `running`, kept only when the instance
-  carries the controller tag (`CONTROLLER_TAG_KEY`=`CONTROLLER_TAG_VALUE`; the rule cannot filter
-  on tags, so this is checked here);
-- a direct invoke `{"action": "restore", "version_id": ..., "dry_run": ..., "force": ...,
-  "allow_version_mismatch": ..., "controller_url"/"private_ip" or "instance_id"}`;
-- a Function URL request `POST /restore` with the same fields as a JSON body.
+- EC2 `EC2 Instance State-change Notification` with state `running`;
+- a direct invoke `{"action": "restore", ...}` and a Function URL request `POST /restore` with the
+  core's restore request as its JSON body (README, "Requests").
 
-The new instance's private IP (the fresh controller's admin password) comes from
-`ec2:DescribeInstances`; the address to call is `CONTROLLER_URL` (an EIP or DNS name that follows
-the controller) unless `RESTORE_TARGET` says `private_ip` or `public_ip`. Events arrive at least
-once: the instance id is the idempotency key, so a repeated event answers "already-restored".
+An event names an instance; everything else about it comes from `ec2:DescribeInstances`: its
+tags, name and addresses. The core restores it only if it carries `REPLACEMENT_TAG` (and matches
+`REPLACEMENT_NAME_PATTERN`, if set); an instance that does not is ignored, never restored. Events
+arrive at least once: the instance id keys the restore, so a repeated event answers
+"already-restored".
 """
 
 from __future__ import annotations
 
-import ipaddress
-import os
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
-from controller_backup.errors import BackupError, BadRequest, SettingsError
-from controller_backup.restore import run_restore
+from controller_backup.errors import BackupError, BadRequest, NotAReplacement
+from controller_backup.job_requests import (
+    RestoreRequest,
+    as_object,
+    parse_restore_request,
+    replacement_request,
+)
+from controller_backup.restore import run_restore_request
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
+from controller_backup.targets import Instance
 
 from .common import (
     aws_clients,
-    check_keys,
     correlation_id,
     error_response,
-    get_bool,
-    get_str,
+    function_url_payload,
     is_function_url_event,
-    json_body,
     lambda_entry,
     logger,
     record_restore,
+    unexpected_response,
 )
 
 app = LambdaFunctionUrlResolver()
 
-_REQUEST_KEYS = {
-    "version_id",
-    "dry_run",
-    "force",
-    "allow_version_mismatch",
-    "controller_url",
-    "private_ip",
-    "instance_id",
-    "idempotency_key",
-}
 _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 _LAUNCH_SUCCESSFUL = "EC2 Instance Launch Successful"
 _LAUNCH_LIFECYCLE = "EC2 Instance-launch Lifecycle Action"
@@ -74,6 +64,8 @@ _IGNORED_AUTOSCALING = {
 #: a new instance may not be visible to DescribeInstances for a few seconds
 _DESCRIBE_ATTEMPTS = 5
 _DESCRIBE_DELAY = 2.0
+#: the triggers of EventBridge events: an instance without the replacement's marks is not ours
+_EVENT_TRIGGERS = ("asg-launch", "asg-lifecycle", "ec2-running")
 
 
 @dataclass(frozen=True)
@@ -84,19 +76,12 @@ class LifecycleAction:
     instance_id: str
 
 
-@dataclass
-class RestoreRequest:
-    controller_url: str | None = None
-    private_ip: str | None = None
-    version_id: str | None = None
-    dry_run: bool = False
-    force: bool = False
-    allow_version_mismatch: bool = False
-    idempotency_key: str | None = None
-    instance_id: str | None = None
+@dataclass(frozen=True)
+class Restore:
+    """What an event or a call asks for, and the lifecycle action to complete, if any."""
+
+    request: RestoreRequest
     lifecycle: LifecycleAction | None = None
-    trigger: str = "manual"
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 class Ignored(Exception):
@@ -106,65 +91,23 @@ class Ignored(Exception):
 # -- parsing --------------------------------------------------------------------------------------
 
 
-def _controller_url(value: str | None) -> str | None:
-    if value is None:
-        return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.hostname or parts.username or parts.password:
-        raise BadRequest("controller_url must be https://host")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise BadRequest("controller_url must be https://host, without a path")
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _private_ip(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        raise BadRequest("private_ip must be an IP address") from None
-
-
 def _instance_id(value: Any, what: str) -> str:
     if not isinstance(value, str) or not _INSTANCE_ID.match(value):
-        raise BadRequest(f"{what}: no valid EC2 instance id in the event")
+        raise BadRequest(f"{what}: not an EC2 instance id (i- and 8 or 17 hex digits)")
     return value
 
 
-def parse_request(payload: Mapping[str, Any], *, what: str, trigger: str) -> RestoreRequest:
-    """A direct invoke's or a Function URL body's fields."""
-    check_keys(payload, _REQUEST_KEYS, what)
-    instance_id = get_str(payload, "instance_id", max_length=32)
-    request = RestoreRequest(
-        controller_url=_controller_url(get_str(payload, "controller_url", max_length=512)),
-        private_ip=_private_ip(get_str(payload, "private_ip", max_length=64)),
-        version_id=get_str(payload, "version_id"),
-        dry_run=get_bool(payload, "dry_run"),
-        force=get_bool(payload, "force"),
-        allow_version_mismatch=get_bool(payload, "allow_version_mismatch"),
-        idempotency_key=get_str(payload, "idempotency_key", max_length=128),
-        instance_id=_instance_id(instance_id, what) if instance_id else None,
-        trigger=trigger,
-    )
-    if request.instance_id and (request.controller_url or request.private_ip):
-        raise BadRequest(f"{what}: give instance_id, or controller_url/private_ip, not both")
-    return request
-
-
-def parse_event(event: Any) -> RestoreRequest:
+def parse_event(event: Any) -> Restore:
     """A direct invoke or an EventBridge event; `Ignored` for events about other things."""
-    if not isinstance(event, Mapping):
-        raise BadRequest('the event must be a JSON object such as {"action": "restore"}')
-    if "detail-type" in event and "source" in event:
-        return _parse_eventbridge(event)
-    if event.get("action") != "restore":
+    payload = as_object(event, "the event")
+    if "detail-type" in payload and "source" in payload:
+        return _parse_eventbridge(payload)
+    if payload.get("action") != "restore":
         raise BadRequest('a direct invoke must say {"action": "restore", ...}')
-    payload = {k: v for k, v in event.items() if k != "action"}
-    return parse_request(payload, what="restore invoke", trigger="manual")
+    return Restore(parse_restore_request(payload, trigger="invoke"))
 
 
-def _parse_eventbridge(event: Mapping[str, Any]) -> RestoreRequest:
+def _parse_eventbridge(event: Mapping[str, Any]) -> Restore:
     source, detail_type = event.get("source"), event.get("detail-type")
     detail = event.get("detail")
     if not isinstance(detail, Mapping):
@@ -174,7 +117,7 @@ def _parse_eventbridge(event: Mapping[str, Any]) -> RestoreRequest:
             raise Ignored(f"{detail_type} needs no restore")
         instance_id = _instance_id(detail.get("EC2InstanceId"), str(detail_type))
         if detail_type == _LAUNCH_SUCCESSFUL:
-            return RestoreRequest(idempotency_key=instance_id, instance_id=instance_id, trigger="asg-launch")
+            return Restore(replacement_request(instance_id, trigger="asg-launch"))
         if detail_type == _LAUNCH_LIFECYCLE:
             if detail.get("LifecycleTransition") != "autoscaling:EC2_INSTANCE_LAUNCHING":
                 raise Ignored(f"lifecycle transition {detail.get('LifecycleTransition')!r} needs no restore")
@@ -184,22 +127,15 @@ def _parse_eventbridge(event: Mapping[str, Any]) -> RestoreRequest:
             if not all(isinstance(f, str) and f for f in fields):
                 raise BadRequest(f"{detail_type}: hook name, group name and action token are required")
             hook, group, token = (str(f) for f in fields)
-            return RestoreRequest(
-                idempotency_key=instance_id,
-                instance_id=instance_id,
-                lifecycle=LifecycleAction(hook, group, token, instance_id),
-                trigger="asg-lifecycle",
+            return Restore(
+                replacement_request(instance_id, trigger="asg-lifecycle"),
+                LifecycleAction(hook, group, token, instance_id),
             )
     elif source == "aws.ec2" and detail_type == _STATE_CHANGE:
         instance_id = _instance_id(detail.get("instance-id"), _STATE_CHANGE)
         if detail.get("state") != "running":
             raise Ignored(f"instance {instance_id} is {detail.get('state')!r}, not running")
-        return RestoreRequest(
-            idempotency_key=instance_id,
-            instance_id=instance_id,
-            trigger="ec2-running",
-            details={"require_tag": True},
-        )
+        return Restore(replacement_request(instance_id, trigger="ec2-running"))
     raise BadRequest(
         f"the restore function does not handle {str(source)[:40]} / {str(detail_type)[:60]} events"
     )
@@ -208,10 +144,11 @@ def _parse_eventbridge(event: Mapping[str, Any]) -> RestoreRequest:
 # -- the replacement instance ---------------------------------------------------------------------
 
 
-def describe_instance(instance_id: str) -> Mapping[str, Any]:
-    """The instance as EC2 describes it, waiting a little for a brand-new one to become visible."""
+def describe_instance(instance_id: str) -> Instance:
+    """The instance as EC2 describes it (waiting a little for a brand-new one to become visible)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    _instance_id(instance_id, "instance_id")
     ec2 = aws_clients.get("ec2")
     for attempt in range(1, _DESCRIBE_ATTEMPTS + 1):
         try:
@@ -230,54 +167,23 @@ def describe_instance(instance_id: str) -> Mapping[str, Any]:
             ) from None
         instances: list[Mapping[str, Any]] = [i for r in reservations for i in r.get("Instances", [])]
         if instances:
-            return instances[0]
+            return _instance(instances[0], instance_id)
     raise BadRequest(f"instance {instance_id} does not exist")
 
 
-def _controller_tag() -> tuple[str, str]:
-    key = os.environ.get("CONTROLLER_TAG_KEY", "").strip()
-    value = os.environ.get("CONTROLLER_TAG_VALUE", "").strip()
-    if not key or not value:
-        raise SettingsError(
-            "CONTROLLER_TAG_KEY and CONTROLLER_TAG_VALUE are required to tell a controller's "
-            "'running' event from any other instance's"
-        )
-    return key, value
-
-
-def _target_url(instance: Mapping[str, Any], instance_id: str) -> str | None:
-    """Which address to call on the replacement, by RESTORE_TARGET."""
-    target = os.environ.get("RESTORE_TARGET", "controller_url").strip() or "controller_url"
-    if target == "controller_url":
-        return None
-    if target not in ("private_ip", "public_ip"):
-        raise SettingsError(f"RESTORE_TARGET must be controller_url, private_ip or public_ip, got {target!r}")
-    address = instance.get("PrivateIpAddress" if target == "private_ip" else "PublicIpAddress")
-    if not address:
-        raise BadRequest(f"instance {instance_id} has no {target.replace('_', ' ')}")
-    return f"https://{address}"
-
-
-def resolve_instance(request: RestoreRequest) -> None:
-    """Fill the request's address and admin password (private IP) from its instance."""
-    if not request.instance_id:
-        return
-    instance = describe_instance(request.instance_id)
-    if request.details.pop("require_tag", False):
-        key, value = _controller_tag()
-        tags = {t.get("Key"): t.get("Value") for t in instance.get("Tags", [])}
-        if tags.get(key) != value:
-            raise Ignored(f"instance {request.instance_id} is not a controller (no tag {key}={value})")
-    state = instance.get("State", {}).get("Name")
+def _instance(found: Mapping[str, Any], instance_id: str) -> Instance:
+    state = found.get("State", {}).get("Name")
     if state in ("shutting-down", "terminated", "stopping", "stopped"):
-        raise BadRequest(f"instance {request.instance_id} is {state}")
-    private_ip = instance.get("PrivateIpAddress")
-    if not private_ip:
-        raise BadRequest(f"instance {request.instance_id} has no private IP yet")
-    request.private_ip = str(private_ip)
-    request.controller_url = _target_url(instance, request.instance_id)
-    request.idempotency_key = request.idempotency_key or request.instance_id
-    logger.append_keys(instance_id=request.instance_id)
+        raise BadRequest(f"instance {instance_id} is {state}")
+    tags = {str(t.get("Key")): str(t.get("Value")) for t in found.get("Tags", [])}
+    logger.append_keys(instance_id=instance_id)
+    return Instance(
+        instance_id=str(found.get("InstanceId") or instance_id),
+        name=tags.get("Name", ""),
+        private_ip=found.get("PrivateIpAddress") or None,
+        public_ip=found.get("PublicIpAddress") or None,
+        tags=tags,
+    )
 
 
 def complete_lifecycle(action: LifecycleAction, result: str) -> None:
@@ -302,35 +208,28 @@ def complete_lifecycle(action: LifecycleAction, result: str) -> None:
 # -- running --------------------------------------------------------------------------------------
 
 
-def restore(request: RestoreRequest) -> JobResult:
-    """Run the core's restore for `request`; metrics, logs and the lifecycle action either way."""
+def restore(asked: Restore) -> JobResult:
+    """Run the core's restore for `asked`; metrics, logs and the lifecycle action either way."""
+    lifecycle = asked.lifecycle
     try:
-        settings = Settings.from_env()
-        resolve_instance(request)
-        result = run_restore(
-            settings,
-            controller_url=request.controller_url,
-            private_ip=request.private_ip,
-            version_id=request.version_id,
-            dry_run=request.dry_run,
-            force=request.force,
-            allow_version_mismatch=request.allow_version_mismatch,
-            idempotency_key=request.idempotency_key,
-        )
-    except Ignored:
-        if request.lifecycle:
-            complete_lifecycle(request.lifecycle, "CONTINUE")
+        result = run_restore_request(Settings.from_env(), asked.request, describe_instance)
+    except NotAReplacement as exc:
+        if asked.request.trigger in _EVENT_TRIGGERS:
+            if lifecycle:
+                complete_lifecycle(lifecycle, "CONTINUE")
+            raise Ignored(exc.message) from None
+        record_restore(None, exc)
         raise
     except Exception as exc:
         record_restore(None, exc)
-        if request.lifecycle and not (isinstance(exc, BackupError) and exc.transient):
-            complete_lifecycle(request.lifecycle, "ABANDON")
+        if lifecycle and not (isinstance(exc, BackupError) and exc.transient):
+            complete_lifecycle(lifecycle, "ABANDON")
         # A transient failure (time limit, a controller still booting) leaves the lifecycle action
         # open: the event's retry resumes the restore before the hook's heartbeat runs out.
         raise
     record_restore(result)
-    if request.lifecycle:
-        complete_lifecycle(request.lifecycle, "CONTINUE")
+    if lifecycle:
+        complete_lifecycle(lifecycle, "CONTINUE")
     return result
 
 
@@ -341,18 +240,20 @@ def _ignored(reason: str) -> dict[str, Any]:
 
 @app.post("/restore")
 def http_restore() -> dict[str, Any]:
-    request = parse_request(
-        json_body(app.current_event.decoded_body), what="POST /restore body", trigger="function-url"
-    )
-    try:
-        return restore(request).to_dict()
-    except Ignored as exc:  # pragma: no cover - direct requests carry no tag filter
-        return _ignored(str(exc))
+    payload = function_url_payload(app.current_event)
+    if payload.get("action", "restore") != "restore":
+        raise BadRequest("POST /restore takes a restore request")
+    return restore(Restore(parse_restore_request(payload, trigger="function-url"))).to_dict()
 
 
 @app.exception_handler(BackupError)  # type: ignore[untyped-decorator]  # Powertools ships it untyped
 def _http_error(exc: BackupError) -> Response[str]:
     return error_response(exc)
+
+
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+def _http_unexpected(exc: Exception) -> Response[str]:
+    return unexpected_response(exc)
 
 
 @lambda_entry
@@ -361,8 +262,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     if is_function_url_event(event):
         return app.resolve(event, context)
     try:
-        request = parse_event(event)
-        logger.append_keys(trigger=request.trigger)
-        return restore(request).to_dict()
+        asked = parse_event(event)
+        logger.append_keys(trigger=asked.request.trigger)
+        return restore(asked).to_dict()
     except Ignored as exc:
         return _ignored(str(exc))

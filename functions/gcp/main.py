@@ -1,21 +1,30 @@
-"""Google Cloud Functions (2nd gen) entry points: parse the trigger, call the core, map the result.
+"""Google Cloud Functions (2nd gen) entry points: turn the trigger into the core's request, run it,
+map the result.
 
-Entry points (functions-framework targets):
+Every body and message goes through the core's one request contract
+(`controller_backup.job_requests`, README "Function results"): the same fields, JSON booleans
+only, no query parameters, an unknown field named in a 400. Entry points (functions-framework
+targets):
 
-- `backup_http`   Cloud Scheduler (OIDC-authenticated POST, body `{"trigger": "schedule"}`) and
-                  on-demand calls; body `{"force": bool, "trigger": str}`, both optional. The body
-                  `{"action": "check"}` runs the preflight check instead, changing nothing: 200
-                  with the report (`"status": "ok"` or `"fail"`).
-- `backup_event`  a Pub/Sub message through Eventarc; the message data is the same optional JSON.
-- `restore_http`  on-demand restore; body `{"version_id", "dry_run", "force",
-                  "allow_version_mismatch", "controller_url", "private_ip", "idempotency_key"}`.
-- `restore_event` an Eventarc Cloud Audit Logs event for `compute.instances.insert`: a replacement
-                  controller was created. Restores into it once per instance id.
+- `backup_http`   Cloud Scheduler (OIDC-authenticated POST, body `{"action": "backup", "trigger":
+                  "schedule"}`) and on-demand calls: `{"action": "backup"|"check", "force",
+                  "trigger", "scheduled_time"}`, all optional. `check` runs the preflight check,
+                  changing nothing: 200 with the report (`"status": "ok"` or `"fail"`).
+- `backup_event`  a Pub/Sub message through Eventarc; the message data is the same JSON object.
+- `restore_http`  on-demand restore: `{"instance_id"}` (a replacement the Compute Engine API
+                  describes) or `{"controller_url", "private_ip", "idempotency_key"}` (the configured
+                  controller or a RESTORE_ALLOWED_TARGETS address), with `version_id`, `dry_run`,
+                  `force`, `allow_version_mismatch`.
+- `restore_event` an Eventarc Cloud Audit Logs event for `compute.instances.insert`: restores into
+                  the new instance once per instance id, if the Compute Engine API shows it carries
+                  the replacement's label (REPLACEMENT_TAG) and/or name (REPLACEMENT_NAME_PATTERN).
+                  Only the instance's project, zone, name and id come from the log entry; its
+                  addresses and labels come from the API.
 
-HTTP answers: the core's `http_status` (README, "Function results"), so Cloud Scheduler
-retries and the error alerts see failures. CloudEvent functions raise on failure (the
-platform retries and counts the error) but acknowledge a malformed event after logging why,
-because retrying it cannot help.
+HTTP answers: the core's `http_status`, so Cloud Scheduler retries and the error alerts see
+failures. CloudEvent functions raise on failure (the platform retries and counts the error) but
+acknowledge, after logging why, an event that cannot succeed on retry: a malformed one, or an
+instance that is no controller replacement (logged as information, not as an error).
 
 Logs are one JSON object per line on stdout with `severity` and `message`, which Cloud Logging
 parses into structured entries; every line passes through the core's redactor.
@@ -23,8 +32,6 @@ parses into structured entries; every line passes through the core's redactor.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ipaddress
 import json
 import logging
@@ -34,6 +41,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,10 +53,27 @@ import functions_framework
 from cloudevents.http import CloudEvent
 from controller_backup.backup import run_backup
 from controller_backup.check import run_check
-from controller_backup.errors import BackupError, BadRequest, SettingsError, http_status
+from controller_backup.errors import (
+    BackupError,
+    BadRequest,
+    NotAReplacement,
+    SettingsError,
+    http_status,
+    unexpected_failure,
+)
+from controller_backup.job_requests import (
+    BackupRequest,
+    RestoreRequest,
+    as_object,
+    parse_backup_request,
+    parse_body,
+    parse_restore_request,
+    replacement_request,
+)
 from controller_backup.redact import redact
-from controller_backup.restore import run_restore
+from controller_backup.restore import run_restore_request
 from controller_backup.settings import Settings
+from controller_backup.targets import Describe, Instance
 
 log = logging.getLogger("controller_backup.gcp")
 
@@ -116,7 +141,8 @@ def configure_logging(level: int = logging.INFO) -> None:
     """Route every log record (ours, the core's, Flask's) through one JSON handler on stdout."""
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if type(handler) is logging.StreamHandler or isinstance(handler, _CurrentStdoutHandler):
+        # by name: a second load of this module (functions-framework loads it per app) has its own class
+        if type(handler) is logging.StreamHandler or type(handler).__name__ == _CurrentStdoutHandler.__name__:
             root.removeHandler(handler)
     handler = _CurrentStdoutHandler()
     handler.setFormatter(CloudLoggingFormatter())
@@ -130,85 +156,16 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 configure_logging(getattr(logging, os.environ.get("LOG_LEVEL", "INFO").upper(), logging.INFO))
 
-# -- input parsing ------------------------------------------------------------------------------
-
-_BOOL_TEXT = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+# -- requests and results ---------------------------------------------------------------------
 
 
-def _bool(name: str, value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in _BOOL_TEXT:
-        return _BOOL_TEXT[value.lower()]
-    raise BadRequest(f"{name} must be true or false")
-
-
-def _text(name: str, value: object, limit: int = 512) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise BadRequest(f"{name} must be a non-empty string of at most {limit} characters")
-    return value.strip()
-
-
-def _ip(name: str, value: object) -> str:
-    text = _text(name, value, 64)
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        raise BadRequest(f"{name} must be an IP address") from None
-
-
-def _controller_url(name: str, value: object) -> str:
-    text = _text(name, value)
-    if not re.match(r"^https?://[^/\s@]+/?$", text):
-        raise BadRequest(f"{name} must look like https://host[:port]")
-    return text.rstrip("/")
-
-
-_TRIGGER = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
-
-
-def _trigger(name: str, value: object) -> str:
-    text = _text(name, value, 32)
-    if not _TRIGGER.match(text):
-        raise BadRequest(f"{name} must be a short lowercase word such as 'schedule' or 'manual'")
-    return text
-
-
-_BACKUP_FIELDS: dict[str, Callable[[str, object], Any]] = {"force": _bool, "trigger": _trigger}
-_RESTORE_FIELDS: dict[str, Callable[[str, object], Any]] = {
-    "version_id": lambda n, v: _text(n, v, 128),
-    "dry_run": _bool,
-    "force": _bool,
-    "allow_version_mismatch": _bool,
-    "controller_url": _controller_url,
-    "private_ip": _ip,
-    "idempotency_key": lambda n, v: _text(n, v, 128),
-}
-
-
-def _fields(raw: Mapping[str, object], allowed: Mapping[str, Callable[[str, object], Any]]) -> dict[str, Any]:
-    unknown = sorted(set(raw) - set(allowed))
-    if unknown:
-        raise BadRequest(f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
-    return {key: allowed[key](key, value) for key, value in raw.items() if value is not None}
-
-
-def _request_fields(request: flask.Request) -> dict[str, object]:
-    """The JSON object body merged over the query string; an empty body is an empty object."""
-    fields: dict[str, object] = dict(request.args.items())
-    body = request.get_data(cache=True)
-    if body.strip():
-        try:
-            parsed = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise BadRequest("the body is not valid JSON") from None
-        if not isinstance(parsed, dict):
-            raise BadRequest("the body must be a JSON object")
-        fields.update(parsed)
-    return fields
-
-
-# -- result mapping -----------------------------------------------------------------------------
+def _http_body(request: flask.Request) -> dict[str, Any]:
+    """The request's JSON object body; the query string carries nothing, so it must be empty
+    (a `?force=true` silently ignored would be a surprise)."""
+    if request.args:
+        names = ", ".join(sorted(name[:40] for name in request.args)[:5])
+        raise BadRequest(f"query parameters are not accepted ({names}); send the fields as a JSON body")
+    return parse_body(request.get_data(cache=True))
 
 
 def _respond(job: Callable[[], dict[str, Any]], what: str) -> flask.Response:
@@ -218,7 +175,7 @@ def _respond(job: Callable[[], dict[str, Any]], what: str) -> flask.Response:
     except BackupError as exc:
         status = http_status(exc)
         body = exc.to_dict()
-        # a caller's bad input is a warning; a deployment's bad settings and every failure are errors
+        # a caller's bad input is a warning; a refused target, bad settings and failures are errors
         log.log(
             logging.WARNING if isinstance(exc, BadRequest) else logging.ERROR,
             "%s failed [%s]: %s",
@@ -228,9 +185,9 @@ def _respond(job: Callable[[], dict[str, Any]], what: str) -> flask.Response:
             extra={"json_fields": {"result": body, "http_status": status}},
         )
         return _json_response(body, status)
-    except Exception as exc:  # the one place an unexpected failure becomes a 500
-        log.exception("%s failed unexpectedly", what)
-        body = {"status": "error", "code": "internal", "error": redact(f"{type(exc).__name__}: {exc}")[:300]}
+    except Exception:  # the one place an unexpected failure becomes a 500; its text only in the log
+        body = unexpected_failure()
+        log.exception("%s failed unexpectedly", what, extra={"json_fields": {"result": body}})
         return _json_response(body, 500)
     log.info(
         "%s %s in %d ms",
@@ -258,65 +215,9 @@ def _method_not_allowed(request: flask.Request) -> flask.Response | None:
     return response
 
 
-# -- backup -------------------------------------------------------------------------------------
-
-
-def _backup(fields: Mapping[str, Any], default_trigger: str) -> dict[str, Any]:
-    settings = Settings.from_env()
-    result = run_backup(
-        settings, force=fields.get("force", False), trigger=fields.get("trigger", default_trigger)
-    )
-    return result.to_dict()
-
-
-def _action(name: str, value: object) -> str:
-    if value not in ("backup", "check"):
-        raise BadRequest(f'{name} must be "backup" or "check"')
-    return str(value)
-
-
-def _backup_or_check(request: flask.Request) -> dict[str, Any]:
-    fields = _fields(_request_fields(request), {**_BACKUP_FIELDS, "action": _action})
-    if fields.pop("action", "backup") == "check":
-        if fields:
-            raise BadRequest(f"a check takes no other field than action (got {', '.join(sorted(fields))})")
-        return run_check().to_dict()
-    return _backup(fields, "manual")
-
-
-@functions_framework.http
-def backup_http(request: flask.Request) -> flask.Response:
-    """Back up now: Cloud Scheduler's daily call or an on-demand POST; or the preflight check."""
-    refused = _method_not_allowed(request)
-    if refused is not None:
-        return refused
-    return _respond(lambda: _backup_or_check(request), "backup")
-
-
-def _pubsub_fields(event: CloudEvent) -> dict[str, Any]:
-    data = event.data
-    if not isinstance(data, Mapping) or not isinstance(data.get("message"), Mapping):
-        raise BadRequest("not a Pub/Sub CloudEvent: data.message is missing")
-    encoded = data["message"].get("data") or ""
-    if not encoded:
-        return {}
-    try:
-        text = base64.b64decode(encoded, validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
-        raise BadRequest("the Pub/Sub message data is not base64 UTF-8 text") from None
-    if not text.strip():
-        return {}
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        raise BadRequest("the Pub/Sub message is not a JSON object") from None
-    if not isinstance(parsed, dict):
-        raise BadRequest("the Pub/Sub message is not a JSON object")
-    return _fields(parsed, _BACKUP_FIELDS)
-
-
 def _run_event(event: CloudEvent, what: str, job: Callable[[], dict[str, Any] | None]) -> None:
-    """Run an event's job: log its result; ack a malformed event; raise every failure."""
+    """Run an event's job and log its result. Acknowledge what a retry cannot change (a malformed
+    event, an instance that is no replacement); raise every failure, so the platform retries."""
     context = {
         "event_id": event.get("id"),
         "event_type": event.get("type"),
@@ -325,11 +226,11 @@ def _run_event(event: CloudEvent, what: str, job: Callable[[], dict[str, Any] | 
     started = time.monotonic()
     try:
         result = job()
-    except (BadRequest, SettingsError) as exc:
-        if isinstance(exc, SettingsError):
-            # A deployment fault: fail loudly so the platform's error alerts see every event.
-            log.error("%s failed [%s]: %s", what, exc.code, exc.message, extra={"json_fields": context})
-            raise
+    except NotAReplacement as exc:
+        # every instance created in the project arrives here: most are not ours, and that is fine
+        log.info("%s: event ignored: %s", what, exc.message, extra={"json_fields": context})
+        return
+    except BadRequest as exc:
         log.error(
             "%s: event ignored, it cannot succeed on retry: %s",
             what,
@@ -337,13 +238,18 @@ def _run_event(event: CloudEvent, what: str, job: Callable[[], dict[str, Any] | 
             extra={"json_fields": {**context, "result": exc.to_dict()}},
         )
         return
-    except BackupError as exc:
+    except BackupError as exc:  # SettingsError included: a broken deployment fails every event loudly
         log.error(
             "%s failed [%s]: %s",
             what,
             exc.code,
             exc.message,
             extra={"json_fields": {**context, "result": exc.to_dict()}},
+        )
+        raise
+    except Exception:
+        log.exception(
+            "%s failed unexpectedly", what, extra={"json_fields": {**context, "result": unexpected_failure()}}
         )
         raise
     if result is None:
@@ -357,56 +263,249 @@ def _run_event(event: CloudEvent, what: str, job: Callable[[], dict[str, Any] | 
     )
 
 
+# -- backup -------------------------------------------------------------------------------------
+
+
+def _backup(request: BackupRequest) -> dict[str, Any]:
+    if request.action == "check":
+        return run_check().to_dict()
+    settings = Settings.from_env()
+    if request.scheduled_time:
+        log.info("backup scheduled for %s", request.scheduled_time)
+    return run_backup(settings, force=request.force, trigger=request.trigger).to_dict()
+
+
+@functions_framework.http
+def backup_http(request: flask.Request) -> flask.Response:
+    """Back up now: Cloud Scheduler's daily call or an on-demand POST; or the preflight check."""
+    refused = _method_not_allowed(request)
+    if refused is not None:
+        return refused
+    return _respond(lambda: _backup(parse_backup_request(_http_body(request), trigger="http")), "backup")
+
+
+def _pubsub_body(event: CloudEvent) -> dict[str, Any]:
+    """The Pub/Sub message's data (base64 in the envelope) as the request's JSON object."""
+    data = as_object(event.data, "the Pub/Sub event's data")
+    message = as_object(data.get("message"), "the Pub/Sub event's data.message")
+    encoded = message.get("data")
+    if encoded is not None and not isinstance(encoded, str):
+        raise BadRequest("the Pub/Sub message's data must be a base64 string")
+    return parse_body(encoded, base64_encoded=True)
+
+
 @functions_framework.cloud_event
 def backup_event(event: CloudEvent) -> None:
     """Back up when a message arrives on the backup topic (Eventarc Pub/Sub trigger)."""
-    _run_event(event, "backup", lambda: _backup(_pubsub_fields(event), "pubsub"))
+    _run_event(event, "backup", lambda: _backup(parse_backup_request(_pubsub_body(event), trigger="pubsub")))
+
+
+# -- the Compute Engine API: what an instance is, from the cloud itself -----------------------
+
+_COMPUTE_SCOPE = "https://www.googleapis.com/auth/compute.readonly"
+#: an aggregatedList filtered on one id has one page; a bound, should the API page it anyway
+_MAX_PAGES = 20
+_INSTANCE_ID = re.compile(r"^[0-9]{1,20}$")
+
+
+@dataclass(frozen=True)
+class ComputeApi:
+    """The Compute Engine REST API with the function's identity.
+
+    `COMPUTE_EMULATOR_HOST` (like `STORAGE_EMULATOR_HOST`) points the calls at a local server with
+    anonymous credentials, for tests. `project` is GOOGLE_CLOUD_PROJECT, else the identity's own.
+    """
+
+    session: Any
+    endpoint: str
+    project: str | None
+
+    @classmethod
+    def open(cls) -> ComputeApi:
+        import google.auth
+        from google.auth import credentials as auth_credentials
+        from google.auth import exceptions as auth_exceptions
+        from google.auth.transport import requests as auth_requests
+
+        emulator = os.environ.get("COMPUTE_EMULATOR_HOST", "").rstrip("/")
+        credentials: Any
+        project: str | None = None
+        if emulator:
+            anonymous: Any = auth_credentials.AnonymousCredentials  # untyped in google-auth
+            credentials = anonymous()
+        else:
+            try:
+                credentials, project = google.auth.default(scopes=[_COMPUTE_SCOPE])
+            except auth_exceptions.GoogleAuthError as exc:
+                raise BackupError(
+                    f"no credentials for the Compute Engine API: {type(exc).__name__}"
+                ) from None
+        authorized_session: Any = auth_requests.AuthorizedSession  # untyped in google-auth
+        return cls(
+            authorized_session(credentials),
+            emulator or "https://compute.googleapis.com",
+            os.environ.get("GOOGLE_CLOUD_PROJECT") or project,
+        )
+
+    def get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any] | None:
+        """GET `compute/v1/<path>`: the resource, or None when it does not exist (404)."""
+        import requests
+        from google.auth import exceptions as auth_exceptions
+
+        try:
+            response = self.session.get(f"{self.endpoint}/compute/v1/{path}", params=params, timeout=30)
+        except (requests.RequestException, auth_exceptions.GoogleAuthError) as exc:  # retried
+            raise BackupError(f"the Compute Engine API call failed: {type(exc).__name__}") from None
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            hint = (
+                " (the function's service account needs compute.instances.get and compute.instances.list)"
+                if response.status_code == 403
+                else ""
+            )
+            raise BackupError(f"the Compute Engine API answered HTTP {response.status_code}{hint}")
+        try:
+            return as_object(response.json(), "the Compute Engine API's answer")
+        except ValueError:
+            raise BackupError("the Compute Engine API answered something that is not JSON") from None
+
+
+def instance_facts(resource: Mapping[str, Any]) -> Instance:
+    """An instance resource as the core's `Instance`: its numeric id, name, labels, the first
+    interface's private IP and that interface's external (NAT) IP."""
+    interfaces = resource.get("networkInterfaces") or []
+    first = interfaces[0] if isinstance(interfaces, list) and interfaces else {}
+    first = first if isinstance(first, Mapping) else {}
+    configs = first.get("accessConfigs") or []
+    nat = next(
+        (c["natIP"] for c in configs if isinstance(c, Mapping) and c.get("natIP")),
+        None,
+    )
+    labels = resource.get("labels") or {}
+    return Instance(
+        instance_id=str(resource.get("id", "")),
+        name=str(resource.get("name", "")),
+        private_ip=_address(first.get("networkIP")),
+        public_ip=_address(nat),
+        tags={str(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {},
+    )
+
+
+def _address(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def describe_in_zone(project: str, zone: str, name: str) -> Describe:
+    """The lookup for an audit log event: `instances.get` of the named instance, which must
+    still be the event's instance (a name can be reused by a newer one)."""
+
+    def describe(instance_id: str) -> Instance:
+        found = ComputeApi.open().get(f"projects/{project}/zones/{zone}/instances/{name}")
+        if found is None:
+            raise BadRequest(f"instance {name} (id {instance_id}) no longer exists in {zone}")
+        instance = instance_facts(found)
+        if instance.instance_id != instance_id:
+            raise BadRequest(
+                f"instance {name} in {zone} is now id {instance.instance_id[:24]}, not {instance_id}: "
+                "the event's instance is gone"
+            )
+        return instance
+
+    return describe
+
+
+def describe_by_id(instance_id: str) -> Instance:
+    """The lookup for a caller's `instance_id`: `instances.aggregatedList` filtered on the id, in
+    the function's project (every zone)."""
+    if not _INSTANCE_ID.match(instance_id):
+        raise BadRequest(
+            "instance_id must be a Compute Engine instance's numeric id "
+            "(gcloud compute instances describe NAME --format='value(id)')"
+        )
+    api = ComputeApi.open()
+    if not api.project:
+        raise SettingsError("invalid settings: GOOGLE_CLOUD_PROJECT is required to look instances up by id")
+    params = {"filter": f"id = {instance_id}", "returnPartialSuccess": "true"}
+    unreachable: list[str] = []
+    for _ in range(_MAX_PAGES):
+        page = api.get(f"projects/{api.project}/aggregated/instances", params)
+        if page is None:
+            raise SettingsError(
+                f"invalid settings: project {api.project} was not found by the Compute Engine API"
+            )
+        scopes = page.get("items") or {}
+        for scope in scopes.values() if isinstance(scopes, Mapping) else ():
+            for resource in (scope.get("instances") or []) if isinstance(scope, Mapping) else ():
+                if isinstance(resource, Mapping) and str(resource.get("id")) == instance_id:
+                    return instance_facts(resource)
+        unreachable += [str(zone) for zone in page.get("unreachables") or []]
+        token = page.get("nextPageToken")
+        if not token:
+            break
+        params = {**params, "pageToken": str(token)}
+    if unreachable:  # it may be in a zone that did not answer: worth a retry, unlike "no such id"
+        raise BackupError(
+            f"instance {instance_id} was not found, but {', '.join(unreachable[:3])} did not answer; "
+            "try again"
+        )
+    raise BadRequest(f"no instance with id {instance_id} in project {api.project}")
 
 
 # -- restore ------------------------------------------------------------------------------------
 
 
-def _restore(fields: Mapping[str, Any]) -> dict[str, Any]:
-    settings = Settings.from_env()
-    result = run_restore(
-        settings,
-        controller_url=fields.get("controller_url"),
-        private_ip=fields.get("private_ip"),
-        version_id=fields.get("version_id"),
-        dry_run=fields.get("dry_run", False),
-        force=fields.get("force", False),
-        allow_version_mismatch=fields.get("allow_version_mismatch", False),
-        idempotency_key=fields.get("idempotency_key"),
-    )
-    return result.to_dict()
+def _restore(request: RestoreRequest, describe: Describe) -> dict[str, Any]:
+    return run_restore_request(Settings.from_env(), request, describe).to_dict()
 
 
 @functions_framework.http
 def restore_http(request: flask.Request) -> flask.Response:
-    """Restore on demand: a version, a dry run, force, a replacement controller as the target."""
+    """Restore on demand: a version, a dry run, force; into the configured controller, an allowed
+    address, or a replacement instance named by its id."""
     refused = _method_not_allowed(request)
     if refused is not None:
         return refused
-    return _respond(lambda: _restore(_fields(_request_fields(request), _RESTORE_FIELDS)), "restore")
+    return _respond(
+        lambda: _restore(parse_restore_request(_http_body(request), trigger="http"), describe_by_id),
+        "restore",
+    )
 
 
 AUDIT_LOG_EVENT = "google.cloud.audit.log.v1.written"
 _INSERT_METHODS = ("v1.compute.instances.insert", "beta.compute.instances.insert")
-_INSTANCE_NAME = re.compile(r"^projects/([^/]+)/zones/([^/]+)/instances/([a-z]([-a-z0-9]{0,61}[a-z0-9])?)$")
+#: project ids (domain-scoped ones too), zones and instance names as Compute Engine spells them: they
+#: become a URL path
+_INSTANCE_NAME = re.compile(
+    r"^projects/([a-z][-a-z0-9.:]{0,62}[a-z0-9])/zones/([a-z][-a-z0-9]{0,62})"
+    r"/instances/([a-z]([-a-z0-9]{0,61}[a-z0-9])?)$"
+)
 
 
-def _replacement(event: CloudEvent) -> dict[str, str] | None:
-    """The created instance's project, zone, name, id and (when the request named it) private IP;
-    None when the event is not a finished controller insert."""
+@dataclass(frozen=True)
+class Inserted:
+    """Which instance an audit log entry says was created: where to look it up, nothing more."""
+
+    project: str
+    zone: str
+    name: str
+    instance_id: str
+
+
+def inserted_instance(event: CloudEvent) -> Inserted | None:
+    """The created instance, or None when the event is not a finished, successful insert."""
     if event.get("type") != AUDIT_LOG_EVENT:
-        raise BadRequest(f"expected a {AUDIT_LOG_EVENT} event, got {event.get('type')!r}")
-    entry = event.data
-    if not isinstance(entry, Mapping) or not isinstance(entry.get("protoPayload"), Mapping):
-        raise BadRequest("the audit log event has no protoPayload")
-    payload = entry["protoPayload"]
+        raise BadRequest(f"expected a {AUDIT_LOG_EVENT} event, got {str(event.get('type'))[:80]!r}")
+    entry = as_object(event.data, "the audit log event's data")
+    payload = as_object(entry.get("protoPayload"), "the audit log entry's protoPayload")
     method = payload.get("methodName", "")
     if method not in _INSERT_METHODS:
-        log.info("ignoring audit log entry for %s", method)
+        log.info("ignoring audit log entry for %s", str(method)[:80])
         return None
     operation = entry.get("operation") or {}
     if operation.get("first") and not operation.get("last"):
@@ -416,78 +515,24 @@ def _replacement(event: CloudEvent) -> dict[str, str] | None:
     if status.get("code"):
         log.info("ignoring a failed insert (status %s)", status.get("code"))
         return None
-    match = _INSTANCE_NAME.match(payload.get("resourceName", ""))
+    match = _INSTANCE_NAME.match(str(payload.get("resourceName", "")))
     if not match:
         raise BadRequest("protoPayload.resourceName is not projects/P/zones/Z/instances/NAME")
-    project, zone, name = match.group(1), match.group(2), match.group(3)
     labels = (entry.get("resource") or {}).get("labels") or {}
     instance_id = str(labels.get("instance_id") or (payload.get("response") or {}).get("targetId") or "")
-    if not instance_id.isdigit():
+    if not _INSTANCE_ID.match(instance_id):
         raise BadRequest("the audit log entry names no instance id")
-    found = {"project": project, "zone": zone, "name": name, "instance_id": instance_id}
-    interfaces = (payload.get("request") or {}).get("networkInterfaces") or []
-    if interfaces and isinstance(interfaces[0], Mapping) and interfaces[0].get("networkIP"):
-        found["private_ip"] = _ip("networkInterfaces[0].networkIP", interfaces[0]["networkIP"])
-    return found
-
-
-def _instance_private_ip(project: str, zone: str, name: str) -> str:
-    """The instance's first private IP, from the Compute Engine API with the function's identity.
-
-    `COMPUTE_EMULATOR_HOST` (like `STORAGE_EMULATOR_HOST`) points the call at a local server with
-    anonymous credentials, for tests.
-    """
-    import google.auth
-    import requests
-    from google.auth import credentials as auth_credentials
-    from google.auth import exceptions as auth_exceptions
-    from google.auth.transport import requests as auth_requests
-
-    emulator = os.environ.get("COMPUTE_EMULATOR_HOST", "").rstrip("/")
-    credentials: Any
-    if emulator:
-        anonymous: Any = auth_credentials.AnonymousCredentials  # untyped in google-auth
-        credentials = anonymous()
-    else:
-        credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/compute.readonly"])
-    authorized_session: Any = auth_requests.AuthorizedSession  # untyped in google-auth
-    session = authorized_session(credentials)
-    endpoint = emulator or "https://compute.googleapis.com"
-    url = f"{endpoint}/compute/v1/projects/{project}/zones/{zone}/instances/{name}"
-    try:
-        response = session.get(url, timeout=30)
-    except (requests.RequestException, auth_exceptions.GoogleAuthError) as exc:  # retried with the event
-        raise BackupError(f"instance lookup for {name} failed: {type(exc).__name__}") from None
-    if response.status_code != 200:
-        raise BackupError(f"instance lookup for {name} answered HTTP {response.status_code}")
-    interfaces = response.json().get("networkInterfaces") or []
-    if not interfaces or not interfaces[0].get("networkIP"):
-        raise BackupError(f"instance {name} has no private IP yet")
-    return _ip("networkIP", interfaces[0]["networkIP"])
+    return Inserted(match.group(1), match.group(2), match.group(3), instance_id)
 
 
 def _restore_replacement(event: CloudEvent) -> dict[str, Any] | None:
-    found = _replacement(event)
-    if found is None:
+    inserted = inserted_instance(event)
+    if inserted is None:
         return None
-    pattern = os.environ.get("RESTORE_INSTANCE_NAME_PATTERN", "")
-    if not pattern:
-        raise SettingsError("RESTORE_INSTANCE_NAME_PATTERN is required (a regex matching controller names)")
-    try:
-        wanted = re.fullmatch(pattern, found["name"])
-    except re.error:
-        raise SettingsError("RESTORE_INSTANCE_NAME_PATTERN is not a valid regular expression") from None
-    if not wanted:
-        log.info("instance %s is not a controller (RESTORE_INSTANCE_NAME_PATTERN); ignored", found["name"])
-        return None
-    private_ip = found.get("private_ip") or _instance_private_ip(
-        found["project"], found["zone"], found["name"]
-    )
-    template = os.environ.get("RESTORE_TARGET_URL", "https://{ip}")
-    controller_url = template.replace("{ip}", private_ip)
-    log.info("replacement controller %s (id %s) at %s", found["name"], found["instance_id"], private_ip)
+    log.info("instance %s (id %s) was created in %s", inserted.name, inserted.instance_id, inserted.zone)
     return _restore(
-        {"controller_url": controller_url, "private_ip": private_ip, "idempotency_key": found["instance_id"]}
+        replacement_request(inserted.instance_id, trigger="audit-log"),
+        describe_in_zone(inserted.project, inserted.zone, inserted.name),
     )
 
 

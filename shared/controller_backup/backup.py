@@ -3,8 +3,11 @@
 The stored object is the last good backup; it is replaced only by an export that passed every
 check below (docs/design.md, invariant 1), and only if nobody replaced it since this job started (a
 conditional write on the etag read first). Any failed check leaves it untouched and says why.
-Both drivers (the export API, and the controller's own backup file in native mode) end here, in
-`store_export`, so they share one checked path; a native restore ends with it too.
+Only the kinds `archive.py` names are ever stored: a whole tar (or gzip of one) from the export
+API, or the controller's own file with its matching version file; the kind is recorded with it.
+Both drivers end here, in `store_export`, so they share one checked path; a native restore ends
+with it too. A controller that is restarting when the job starts is waited out, within
+CONTROLLER_READY_TIMEOUT, as a restore waits for one.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ import time
 from datetime import UTC, datetime
 
 from controller_backup import __version__
-from controller_backup.archive import inspect_archive
-from controller_backup.controller import ControllerDriver, open_driver
+from controller_backup.archive import ArchiveSummary, inspect_archive, inspect_native
+from controller_backup.controller import ControllerDriver, ExportInfo, open_driver
 from controller_backup.controller.client import Progress
+from controller_backup.controller.version import ControllerVersion
 from controller_backup.errors import BackupError, IntegrityError, InvalidExport
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
-from controller_backup.spool import HashingSpool
+from controller_backup.spool import HashingSpool, remove_stale_spools, spool_directory
 from controller_backup.stores import ObjectInfo, ObjectStore
 from controller_backup.stores.local import LocalStore
 
@@ -39,16 +43,21 @@ def run_backup(
     """Back up `settings.controller_url` into `settings.backup_url`.
 
     `force` only lifts the shrink rule (a much smaller export than the stored one); nothing lifts
-    the checks that an export is whole and real.
+    the checks that an export is whole and real. A controller that refuses (restarting, booting)
+    is waited for up to `settings.ready_timeout` seconds before the export starts.
     """
     started = time.monotonic()
     store = store or settings.backup_store()
     log.info("backup started (trigger=%s) from %s to %s", trigger, settings.controller_url, store.url)
+    # what killed runs left, even when this run fails before it spools anything
+    remove_stale_spools(spool_directory())
     try:
+        driver = driver or open_driver(settings)
+        driver.wait_until_ready(settings.ready_timeout)
         result = store_export(
             settings=settings,
             store=store,
-            driver=driver or open_driver(settings),
+            driver=driver,
             force=force,
             progress=progress,
             started=started,
@@ -96,17 +105,13 @@ def store_export(
                 f"the export is truncated: the controller declared {export.declared_length} bytes, "
                 f"{export.size} arrived"
             )
-        summary = inspect_archive(spool.stream, export.size)
-        if summary.blank:
-            raise InvalidExport("the export comes from a controller with no configuration (a blank one)")
-        if export.controller_version is not None and export.controller_version != version:
-            raise InvalidExport(
-                f"the export says version {export.controller_version}, the controller {version}"
-            )
+        summary, facts = _check_content(spool, export, version)
         _check_shrink(previous, export.size, settings.min_size_ratio, force)
         metadata = {
             # the driver's own facts (native: the file and the controller's IP); ours win
             **export.metadata,
+            **facts,
+            "kind": summary.kind,
             "sha256": spool.sha256,
             "size": str(export.size),
             "controller_version": str(version),
@@ -133,8 +138,27 @@ def store_export(
         controller_version=str(version),
         duration_ms=int((time.monotonic() - started) * 1000),
         controller=settings.controller_url,
-        details={"archive": summary.kind, "members": summary.members, "forced": force, "mode": settings.mode},
+        details={"kind": summary.kind, "members": summary.members, "forced": force, "mode": settings.mode},
     )
+
+
+def _check_content(
+    spool: HashingSpool, export: ExportInfo, version: ControllerVersion
+) -> tuple[ArchiveSummary, dict[str, str]]:
+    """The export must be one of the kinds we store; returns what it is and the facts to record."""
+    if export.native is not None:
+        pair = export.native
+        summary = inspect_native(
+            spool.stream, export.size, pair.version_text, version, version_name=pair.version_name
+        )
+        # the version file parsed, so its text is a safe metadata value; kept as written
+        return summary, {"native_version": str(pair.version_text).strip()}
+    summary = inspect_archive(spool.stream, export.size)
+    if summary.blank:
+        raise InvalidExport("the export comes from a controller with no configuration (a blank one)")
+    if export.controller_version is not None and export.controller_version != version:
+        raise InvalidExport(f"the export says version {export.controller_version}, the controller {version}")
+    return summary, {}
 
 
 def _check_shrink(previous: ObjectInfo | None, size: int, ratio: float, force: bool) -> None:

@@ -5,10 +5,11 @@ prints a short human line, or with `--json` the same JSON result the cloud funct
 Exit codes (stable, one per failure kind):
 
     0 ok                      5 timeout                 9 integrity (hash/size/verify)
-    1 unexpected error        6 controller error        10 refused by a safety rule
+    1 unexpected (internal)   6 controller error        10 refused by a safety rule
     2 bad settings/arguments  7 invalid export          11 check: at least one line failed
     3 auth                    8 store (incl. not found, access denied, precondition failed)
-    4 not ready                                         130 interrupted
+    4 not ready               12 conflict (a reused restore key)
+    13 forbidden target                                 130 interrupted
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from controller_backup import __version__
-from controller_backup.errors import BackupError, SettingsError
+from controller_backup.errors import BackupError, SettingsError, unexpected_failure
 from controller_backup.progress import progress_for
 from controller_backup.settings import Settings
 from controller_backup.stores import open_store, store_kind
@@ -48,6 +49,11 @@ def _add_settings_flags(parser: argparse.ArgumentParser, controller: bool = True
             "--insecure", action="store_true", help="CONTROLLER_VERIFY_TLS=false (not recommended)"
         )
         group.add_argument(
+            "--allow-http",
+            action="store_true",
+            help="CONTROLLER_ALLOW_HTTP=true: accept a plain http:// controller (a local emulator only)",
+        )
+        group.add_argument(
             "--mode",
             choices=("native", "export"),
             help="CONTROLLER_BACKUP_MODE: native (a real controller, the default) or export (a controller, "
@@ -64,6 +70,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         ca_bundle=args.ca_bundle,
         tls_server_name=getattr(args, "tls_server_name", None),
         verify_tls="false" if args.insecure else None,
+        allow_http="true" if getattr(args, "allow_http", False) else None,
         mode=getattr(args, "mode", None),
         backup_url=args.backup_url,
         min_size_ratio=getattr(args, "min_size_ratio", None),
@@ -92,12 +99,18 @@ def _cmd_backup(args: argparse.Namespace) -> dict[str, Any]:
 
 def _cmd_restore(args: argparse.Namespace) -> dict[str, Any]:
     from controller_backup.restore import run_restore
+    from controller_backup.targets import configured_target, operator_target
 
+    settings = _settings(args)
+    target = (
+        operator_target(settings, args.target_url, args.private_ip)
+        if args.target_url
+        else configured_target(settings, args.private_ip)
+    )
     progress = progress_for("import", not args.json)
     result = run_restore(
-        _settings(args),
-        controller_url=args.target_url,
-        private_ip=args.private_ip,
+        settings,
+        target=target,
         version_id=args.version_id,
         dry_run=args.dry_run,
         force=args.force,
@@ -192,7 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     restore = command("restore", _cmd_restore, "push the stored configuration into a controller")
     _add_settings_flags(restore)
-    restore.add_argument("--target-url", help="restore into this controller instead of CONTROLLER_URL")
+    restore.add_argument(
+        "--target-url",
+        help="restore into this fresh replacement instead of CONTROLLER_URL (logged into as admin with "
+        "--private-ip; the configured password goes only to CONTROLLER_URL)",
+    )
     restore.add_argument("--private-ip", help="the target's private IP (a fresh controller's password)")
     restore.add_argument("--version-id", help="restore this stored version instead of the newest")
     restore.add_argument("--dry-run", action="store_true", help="check everything, change nothing")
@@ -260,6 +277,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception:
+        logging.getLogger("controller_backup.cli").exception("unexpected failure")
+        failure = unexpected_failure()
+        print(json.dumps(failure) if json_mode else f"error [{failure['code']}]: {failure['error']}")
+        return 1
     if isinstance(outcome, int):
         return outcome
     if json_mode:

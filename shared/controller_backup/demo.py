@@ -23,6 +23,7 @@ from controller_backup.inspection import verify_backup
 from controller_backup.restore import run_restore
 from controller_backup.settings import Settings
 from controller_backup.stores import open_store
+from controller_backup.targets import operator_target
 
 _PASSWORD_VARIABLE = "DEMO_CONTROLLER_PASSWORD"  # noqa: S105 - a variable name, not a password
 _REPLACEMENT_IP = "10.0.0.20"
@@ -51,6 +52,8 @@ def run_demo(size: int, workdir: str | None = None, quiet: bool = False) -> dict
                 "BACKUP_URL": str(folder / "controller-backup.tar"),
                 # the emulator serves the export API; a real controller needs native mode
                 "CONTROLLER_BACKUP_MODE": "export",
+                # the emulators listen on plain http on this machine only
+                "CONTROLLER_ALLOW_HTTP": "true",
             }
         )
         say(f"original controller   {original.url}  ({size} byte configuration)")
@@ -66,7 +69,8 @@ def run_demo(size: int, workdir: str | None = None, quiet: bool = False) -> dict
         check = verify_backup(open_store(settings.backup_url))
         say(f"3. verify             stored backup hash and archive structure OK ({check['members']} members)")
 
-        restore = run_restore(settings, controller_url=replacement.url, private_ip=_REPLACEMENT_IP)
+        target = operator_target(settings, replacement.url, _REPLACEMENT_IP)
+        restore = run_restore(settings, target=target)
         say(f"4. restore            into the replacement, verified by re-export ({restore.duration_ms} ms)")
 
         original_sha, restored_sha = original.export_sha256(), replacement.export_sha256()

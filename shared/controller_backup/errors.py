@@ -114,6 +114,36 @@ class RefusedError(BackupError):
     exit_code = 10
 
 
+class Conflict(BackupError):
+    """The request contradicts an earlier one under the same name (a restore key with another
+    target or backup). No flag overrides it: use another key."""
+
+    code = "conflict"
+    exit_code = 12
+
+
+class ForbiddenTarget(BackupError):
+    """A restore target that does not belong: not the configured controller, not a replacement the
+    cloud's API vouches for, not in RESTORE_ALLOWED_TARGETS. Refused before any connection."""
+
+    code = "forbidden-target"
+    exit_code = 13
+
+
+class NotAReplacement(ForbiddenTarget):
+    """An instance the cloud's API describes, but without the replacement's tag or name."""
+
+
+#: the code of a failure that is no BackupError: a bug, reported without its text (it may hold
+#: anything), with the details in the log
+INTERNAL_CODE = "internal"
+
+
+def unexpected_failure() -> dict[str, str]:
+    """The one result every entry point gives for an exception that is not a BackupError."""
+    return {"status": "error", "code": INTERNAL_CODE, "error": "unexpected failure; see the log"}
+
+
 #: exit codes the CLI documents, one per code
 EXIT_CODES: dict[str, int] = {
     cls.code: cls.exit_code
@@ -132,6 +162,8 @@ EXIT_CODES: dict[str, int] = {
         PreconditionFailed,
         IntegrityError,
         RefusedError,
+        Conflict,
+        ForbiddenTarget,
     )
 }
 
@@ -139,10 +171,11 @@ EXIT_CODES: dict[str, int] = {
 def http_status(exc: BackupError) -> int:
     """The HTTP status every cloud's HTTP trigger answers for `exc`.
 
-    4xx only for what the caller can change: bad input, a missing object or version, a safety
-    refusal or a lost race (409). A controller that fails or answers nonsense is a bad gateway,
-    one that is booting or silent a 503/504 worth retrying; everything else, a broken deployment
-    (SettingsError) included, is a 500 so the platform's error alarms see it.
+    4xx only for what the caller can change: bad input, a target that does not belong (403), a
+    missing object or version, a safety refusal, a conflicting request or a lost race (409). A
+    controller that fails or answers nonsense is a bad gateway, one that is booting or silent a
+    503/504 worth retrying; everything else, a broken deployment (SettingsError) included, is a
+    500 so the platform's error alarms see it.
     """
     for cls in type(exc).__mro__:
         if cls in _HTTP_STATUS:
@@ -152,7 +185,9 @@ def http_status(exc: BackupError) -> int:
 
 _HTTP_STATUS: dict[type[BackupError], int] = {
     BadRequest: 400,
+    ForbiddenTarget: 403,
     ObjectNotFound: 404,
+    Conflict: 409,
     RefusedError: 409,
     PreconditionFailed: 409,
     AuthError: 502,

@@ -1,7 +1,8 @@
 """Read-only looks at the stored backup: its status and age, and a full verification.
 
 Operators (and alarms) need "when did the last good backup land, and is it restorable?" without
-touching a controller. `verify_backup` runs exactly the checks a restore runs before it pushes.
+touching a controller. `verify_backup` runs exactly the checks a restore runs before it pushes:
+the hash and size the object records, then its bytes as the kind it records (`archive.py`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from controller_backup.archive import inspect_archive
+from controller_backup.archive import ArchiveSummary, inspect_stored, stored_kind
 from controller_backup.errors import IntegrityError, ObjectNotFound
 from controller_backup.spool import HashingSpool
 from controller_backup.stores import ObjectInfo, ObjectStore
@@ -31,13 +32,15 @@ def check_backup_bytes(info: ObjectInfo, spool: HashingSpool) -> None:
 
 
 @contextmanager
-def fetch_backup(
+def fetch_checked(
     store: ObjectStore, version_id: str | None = None
-) -> Iterator[tuple[HashingSpool, ObjectInfo]]:
+) -> Iterator[tuple[HashingSpool, ObjectInfo, ArchiveSummary]]:
     """The stored bytes (newest, or `version_id`) in a hashing spool, checked against their metadata.
 
     A local store's version file is immutable, so it is read in place; any other store's object
-    is downloaded into a temporary spool first. Either way nothing is used before the hash holds.
+    is downloaded into a temporary spool first. Either way nothing is used before the hash holds
+    and the bytes are the kind the object records (a whole archive, or the controller's own file
+    with its version).
     """
     if isinstance(store, LocalStore):
         path, info = store.version_file(version_id)
@@ -52,11 +55,26 @@ def fetch_backup(
             raise
     with spool:
         check_backup_bytes(info, spool)
+        summary = inspect_stored(spool.stream, spool.size, info.metadata)
+        spool.rewind()
+        yield spool, info, summary
+
+
+@contextmanager
+def fetch_backup(
+    store: ObjectStore, version_id: str | None = None
+) -> Iterator[tuple[HashingSpool, ObjectInfo]]:
+    """`fetch_checked` without the summary: the restore's view of a stored backup."""
+    with fetch_checked(store, version_id) as (spool, info, _):
         yield spool, info
 
 
 def backup_status(store: ObjectStore, now: datetime | None = None) -> dict[str, Any]:
-    """The newest backup's metadata and age, and how many versions the store keeps."""
+    """The newest backup's metadata, kind and age, and how many versions the store keeps.
+
+    `kind` is what the object records (`tar`, `tar+gzip`, `native`); None for an export stored
+    before kinds were recorded, whose bytes `verify` inspects.
+    """
     info = store.head()
     if info is None:
         raise ObjectNotFound(f"{store.url}: no backup stored yet")
@@ -67,6 +85,7 @@ def backup_status(store: ObjectStore, now: datetime | None = None) -> dict[str, 
         "status": "ok",
         "object": store.url,
         "version_id": info.version_id,
+        "kind": stored_kind(info.metadata),
         "size": info.size,
         "last_modified": info.last_modified.isoformat(),
         "age_seconds": int((now - exported_at).total_seconds()),
@@ -76,9 +95,9 @@ def backup_status(store: ObjectStore, now: datetime | None = None) -> dict[str, 
 
 
 def verify_backup(store: ObjectStore, version_id: str | None = None) -> dict[str, Any]:
-    """Download, hash and structurally check one stored version; raise if it would not restore."""
-    with fetch_backup(store, version_id) as (spool, info):
-        summary = inspect_archive(spool.stream, spool.size)
+    """Download, hash and check one stored version as its recorded kind; raise if it would not restore."""
+    with fetch_checked(store, version_id) as (_, info, summary):
+        pass
     return {
         "status": "ok",
         "object": store.url,
@@ -86,6 +105,6 @@ def verify_backup(store: ObjectStore, version_id: str | None = None) -> dict[str
         "size": info.size,
         "sha256": info.metadata["sha256"],
         "controller_version": info.metadata.get("controller_version"),
-        "archive": summary.kind,
+        "kind": summary.kind,
         "members": summary.members,
     }

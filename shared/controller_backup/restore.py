@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from controller_backup.archive import inspect_archive
 from controller_backup.backup import store_export
 from controller_backup.controller import ControllerDriver, open_driver
 from controller_backup.controller.client import Progress
@@ -30,16 +29,19 @@ from controller_backup.controller.version import ControllerVersion, parse_versio
 from controller_backup.errors import (
     AuthError,
     BackupError,
+    BadRequest,
     ControllerTimeout,
     IntegrityError,
     RefusedError,
 )
 from controller_backup.inspection import fetch_backup
+from controller_backup.job_requests import RestoreRequest
 from controller_backup.restore_marker import STEPS, RestoreMarker
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool
 from controller_backup.stores import ObjectInfo, ObjectStore
+from controller_backup.targets import Describe, Target, configured_target, resolve_target
 
 log = logging.getLogger("controller_backup.restore")
 
@@ -57,8 +59,7 @@ class RestoreOptions:
 def run_restore(
     settings: Settings,
     *,
-    controller_url: str | None = None,
-    private_ip: str | None = None,
+    target: Target | None = None,
     version_id: str | None = None,
     dry_run: bool = False,
     force: bool = False,
@@ -68,33 +69,39 @@ def run_restore(
     store: ObjectStore | None = None,
     driver: ControllerDriver | None = None,
 ) -> JobResult:
-    """Restore the stored backup into `controller_url` (default: the configured controller).
+    """Restore the stored backup into `target` (default: the configured controller).
 
-    `private_ip` is the replacement's address: a fresh controller logs in as admin with it as
-    the password. `idempotency_key` names the replacement (its instance id).
+    `target` was vetted by `controller_backup.targets`: it says why it may be reached and, for a
+    replacement, its private IP (a fresh controller's admin password). `idempotency_key` makes a
+    caller's request safe to repeat; a discovered replacement is keyed by its instance id.
     """
     started = time.monotonic()
     deadline = Deadline(settings.restore_time_limit)
-    target = settings.for_controller(controller_url) if controller_url else settings
+    target = target or configured_target(settings)
+    target_settings = settings if target.is_configured else settings.for_controller(target.url)
     options = RestoreOptions(version_id, dry_run, force, allow_version_mismatch)
     store = store or settings.backup_store()
-    marker = RestoreMarker(settings, idempotency_key) if idempotency_key else None
+    key = target.marker_key(idempotency_key)
     log.info(
-        "restore started from %s (version %s) into %s%s",
+        "restore started from %s (version %s) into %s (%s)%s",
         store.url,
         version_id or "latest",
-        target.controller_url,
+        target.url,
+        target.origin,
         " (dry run)" if dry_run else "",
     )
     try:
-        if marker and (done := marker.finished()):
-            log.info("restore for %s already finished (%s); nothing to do", idempotency_key, done)
-            return _already_done(target, store, started, done)
+        marker = RestoreMarker(settings, key, target.url) if key else None
+        if marker:
+            marker.check_claim(version_id)
+            if done := marker.finished():
+                log.info("restore for %s already finished (%s); nothing to do", key, done.get("done_at"))
+                return _already_done(target, store, started, done)
         result = _restore(
             target=target,
+            target_settings=target_settings,
             store=store,
             driver=driver,
-            private_ip=private_ip,
             options=options,
             marker=marker,
             progress=progress,
@@ -116,12 +123,25 @@ def run_restore(
     return result
 
 
+def run_restore_request(settings: Settings, request: RestoreRequest, describe: Describe | None) -> JobResult:
+    """A function's restore: the request's target, vetted, then the restore."""
+    return run_restore(
+        settings,
+        target=resolve_target(settings, request, describe),
+        version_id=request.version_id,
+        dry_run=request.dry_run,
+        force=request.force,
+        allow_version_mismatch=request.allow_version_mismatch,
+        idempotency_key=request.idempotency_key,
+    )
+
+
 def _restore(
     *,
-    target: Settings,
+    target: Target,
+    target_settings: Settings,
     store: ObjectStore,
     driver: ControllerDriver | None,
-    private_ip: str | None,
     options: RestoreOptions,
     marker: RestoreMarker | None,
     progress: Progress | None,
@@ -130,13 +150,12 @@ def _restore(
 ) -> JobResult:
     resuming = marker is not None and marker.started
     with fetch_backup(store, options.version_id or (marker.version_id if marker else None)) as (spool, info):
-        inspect_archive(spool.stream, spool.size)
         if marker and resuming:
             log.info("resuming the restore for %s after step %s", marker.key, marker.step)
             marker.check_same_backup(info, options.force)
         else:
-            _check_age(info, target.restore_max_backup_age, options.force)
-        driver = driver or _ready_driver(target, private_ip, info, deadline)
+            _check_age(info, target_settings.restore_max_backup_age, options.force)
+        driver = driver or _ready_driver(target, target_settings, info, marker, deadline)
         recorded = info.metadata.get("controller_version")
         backup_version = parse_version(recorded) if recorded else None
         set_up = driver.is_set_up()
@@ -160,8 +179,9 @@ def _restore(
                 size=info.size,
                 controller_version=recorded,
                 duration_ms=int((time.monotonic() - started) * 1000),
-                controller=target.controller_url,
+                controller=target.url,
                 details={
+                    "target_origin": target.origin,
                     "target_version": str(controller_version) if controller_version else None,
                     "target_was_set_up": set_up,
                     **details,
@@ -181,7 +201,7 @@ def _restore(
             info,
             backup_version=backup_version,
             options=options,
-            target=target,
+            target=target_settings,
             progress=progress,
             deadline=deadline,
         )
@@ -189,7 +209,7 @@ def _restore(
     if resumed_from:
         details["resumed_from"] = resumed_from
     if driver.backs_up_after_restore:
-        details["fresh_backup"] = _fresh_backup(driver, target, store, options).to_dict()
+        details["fresh_backup"] = _fresh_backup(driver, target_settings, store, options).to_dict()
     if marker:
         marker.finish(info)
     return result("ok", **details)
@@ -215,6 +235,7 @@ def _run_steps(
             _check_version(options, backup_version, driver.version(), upgradable=False)
         journal.record("prepared")
     if not journal.passed("imported"):
+        journal.record("import_sent")
         details.update(_import(driver, spool, target, progress, deadline))
         journal.record("imported")
     if not journal.passed("verified"):
@@ -240,27 +261,41 @@ def _fresh_backup(
 
 
 def _ready_driver(
-    target: Settings, private_ip: str | None, backup: ObjectInfo, deadline: Deadline
+    target: Target,
+    settings: Settings,
+    backup: ObjectInfo,
+    marker: RestoreMarker | None,
+    deadline: Deadline,
 ) -> ControllerDriver:
     """A logged-in driver, after waiting (bounded) for the controller to come up.
 
-    A replacement that was never set up only knows admin / its private IP; the configured
-    password is tried first because a set-up controller must never be logged into otherwise.
+    The configured password goes only where it belongs (docs/design.md, invariant 9): to the
+    configured controller, or to a target this restore already imported our backup into (its
+    users are the backed-up controller's now). There it is tried first, because a set-up
+    controller must never be logged into otherwise; every other target is a blank replacement,
+    logged into as admin with its private IP and nothing else.
     """
     source_ip = backup.metadata.get("controller_private_ip") or None
-    wait = min(target.ready_timeout, deadline.remaining())
-    driver = open_driver(target, private_ip=private_ip, source_ip=source_ip)
-    try:
-        driver.wait_until_ready(wait)
-        return driver
-    except AuthError:
-        if not private_ip:
-            raise
-    log.info("configured credentials refused; trying a fresh controller's initial login")
+    private_ip = target.private_ip
+    ours = target.is_configured or (marker is not None and marker.sent_backup())
+    if ours:
+        driver = open_driver(settings, private_ip=private_ip, source_ip=source_ip)
+        try:
+            driver.wait_until_ready(min(settings.ready_timeout, deadline.remaining()))
+            return driver
+        except AuthError:
+            if not private_ip:
+                raise
+        log.info("configured credentials refused; trying a fresh controller's initial login")
+    elif not private_ip:
+        raise BadRequest(
+            f"{target.url} is not the configured controller: a restore logs in to it as a fresh "
+            "replacement (admin and its private IP), so private_ip is required"
+        )
     driver = open_driver(
-        target, username="admin", password=private_ip, private_ip=private_ip, source_ip=source_ip
+        settings, username="admin", password=private_ip, private_ip=private_ip, source_ip=source_ip
     )
-    driver.wait_until_ready(min(target.ready_timeout, deadline.remaining()))
+    driver.wait_until_ready(min(settings.ready_timeout, deadline.remaining()))
     return driver
 
 
@@ -338,7 +373,7 @@ def _import(
         return {}
 
 
-def _already_done(target: Settings, store: ObjectStore, started: float, done: dict[str, str]) -> JobResult:
+def _already_done(target: Target, store: ObjectStore, started: float, done: dict[str, str]) -> JobResult:
     return JobResult(
         job="restore",
         status="already-restored",
@@ -348,6 +383,6 @@ def _already_done(target: Settings, store: ObjectStore, started: float, done: di
         size=int(done.get("size", "0")),
         controller_version=done.get("controller_version") or None,
         duration_ms=int((time.monotonic() - started) * 1000),
-        controller=target.controller_url,
-        details={"restored_at": done.get("done_at")},
+        controller=target.url,
+        details={"target_origin": target.origin, "restored_at": done.get("done_at")},
     )

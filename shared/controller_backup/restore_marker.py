@@ -2,9 +2,11 @@
 
 Cloud events arrive at least once and functions time out, so a restore keyed by the replacement's
 id (its instance id) must be a no-op once done and must resume, not restart or refuse, when it
-was cut off. The marker `<BACKUP_URL>.restores/<key>.json` records the backup it restores (its
-version id and sha256) and the last finished step. Every write is conditional on the etag last
-read, so two copies of the same event cannot both run: the first write wins, the other is refused.
+was cut off. The marker `<BACKUP_URL>.restores/<key>.json` records the target it restores into,
+the backup it restores (its version id and sha256) and the last finished step. The same key with
+another target or another backup is a Conflict, never "already done": a marker cannot be claimed
+in advance for someone else's restore. Every write is conditional on the etag last read, so two
+copies of the same event cannot both run: the first write wins, the other is refused.
 """
 
 from __future__ import annotations
@@ -14,23 +16,34 @@ import json
 import re
 from datetime import UTC, datetime
 
-from controller_backup.errors import BadRequest, PreconditionFailed, RefusedError
+from controller_backup.errors import BadRequest, Conflict, PreconditionFailed, RefusedError
 from controller_backup.settings import Settings
 from controller_backup.stores import ObjectInfo
 
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,159}$")
 #: the restore's steps in order; a resumed restore skips every step up to the recorded one
 #: (the driver's own steps, between "started" and "prepared", make set-up and upgrade resumable)
-STEPS = ("started", "customer_id", "set_up", "upgrade_sent", "upgraded", "prepared", "imported", "verified")
+STEPS = (
+    "started",
+    "customer_id",
+    "set_up",
+    "upgrade_sent",
+    "upgraded",
+    "prepared",
+    "import_sent",
+    "imported",
+    "verified",
+)
 
 
 class RestoreMarker:
-    """The marker for one idempotency key."""
+    """The marker for one idempotency key and the target its restore goes to."""
 
-    def __init__(self, settings: Settings, key: str) -> None:
+    def __init__(self, settings: Settings, key: str, target: str) -> None:
         if not _KEY.match(key):
             raise BadRequest(f"idempotency key {key[:40]!r} must be letters, digits, '.', '_' or '-'")
         self.key = key
+        self.target = target
         self.store = settings.backup_store(f"{settings.backup_url}.restores/{key}.json")
         self._info = self.store.head()
         #: a restore for this key started earlier and did not finish: this run resumes it
@@ -49,9 +62,31 @@ class RestoreMarker:
             return None
         return self._info.metadata.get("version_id") or None
 
+    def check_claim(self, version_id: str | None) -> None:
+        """Refuse (Conflict) a key already used for another target, or for another backup version."""
+        if self._info is None:
+            return
+        recorded = self._info.metadata.get("target", "")
+        if recorded != self.target:
+            raise Conflict(
+                f"the restore key {self.key} was used for another target ({recorded or 'unknown'}); "
+                "use another key"
+            )
+        kept = self._info.metadata.get("version_id", "")
+        if version_id is not None and version_id != kept:
+            raise Conflict(
+                f"the restore key {self.key} was used for backup version {kept or 'unknown'}, not "
+                f"{version_id}; use another key"
+            )
+
     def passed(self, step: str) -> bool:
         """True when this restore (or an earlier run of it) already finished `step`."""
         return self.started and STEPS.index(self.step) >= STEPS.index(step)
+
+    def sent_backup(self) -> bool:
+        """True once a run for this key began sending our backup to its target: from then on the
+        target may hold the backed-up controller's users (kept even if a later step is redone)."""
+        return bool(self._info and self._info.metadata.get("import_sent_at"))
 
     def journal(self, info: ObjectInfo) -> MarkerJournal:
         """The steps of restoring `info`, as the driver and the job record them."""
@@ -99,6 +134,7 @@ class RestoreMarker:
             **{key: value for key, value in earlier.items() if key.endswith("_at") and key[:-3] in STEPS},
             "status": status,
             "step": step,
+            "target": self.target,
             "sha256": info.metadata.get("sha256", ""),
             "size": str(info.size),
             "version_id": info.version_id or "",

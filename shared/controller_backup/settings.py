@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import logging
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
+from controller_backup.addresses import (
+    Allowlist,
+    parse_allowlist,
+    parse_controller_url,
+    parse_replacement_url,
+    parse_tag,
+)
 from controller_backup.errors import SettingsError
 from controller_backup.native_bucket import (
     AWS_FAMILY,
@@ -29,6 +36,8 @@ from controller_backup.native_bucket import (
 )
 from controller_backup.secrets import resolve_secret
 from controller_backup.stores import ObjectStore, open_store, store_kind
+
+log = logging.getLogger("controller_backup.settings")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -80,6 +89,17 @@ class Settings:
     native_region: str | None = None
     #: BYOL: a secret reference to the customer id a replacement gets before its set-up
     customer_id_ref: str | None = None
+    # -- where a restore may go (docs/design.md, invariant 9) ---------------------------------
+    #: plain http:// for a local emulator; warned about on every run
+    allow_http: bool = False
+    #: host names and CIDRs a caller's controller_url may name besides CONTROLLER_URL
+    restore_allowed_targets: Allowlist = field(default_factory=Allowlist)
+    #: how a replacement the cloud's API reports is called: a template or `controller_url`
+    replacement_url: str = "https://{private_ip}"
+    #: the tag (AWS, Azure) or label (GCP) a replacement carries
+    replacement_tag: tuple[str, str] | None = None
+    #: a glob its instance or VM name matches
+    replacement_name_pattern: str | None = None
     #: seconds to wait for the controller's backup file after triggering it
     native_backup_wait: float = 300.0
     native_aws_account_number: str | None = None
@@ -101,6 +121,10 @@ class Settings:
                 source[_ENV_NAMES[key]] = str(value)
         problems: list[str] = []
         values: dict[str, Any] = {}
+        try:
+            allow_http = _parse_bool(source.get("CONTROLLER_ALLOW_HTTP", "").strip() or "false")
+        except ValueError:
+            allow_http = False  # reported with the other problems below
         for field_name, (env_name, parse) in _PARSERS.items():
             raw = source.get(env_name, "").strip()
             if not raw:
@@ -108,7 +132,9 @@ class Settings:
                     problems.append(f"{env_name} is required")
                 continue
             try:
-                values[field_name] = parse(raw)
+                values[field_name] = (
+                    parse(raw, allow_http=allow_http) if field_name in _URL_FIELDS else parse(raw)
+                )
             except ValueError as exc:
                 problems.append(f"{env_name}: {exc}")
         if values.get("mode", cls.mode) == "native":
@@ -121,11 +147,16 @@ class Settings:
             problems += native
         if problems:
             raise SettingsError("invalid settings: " + "; ".join(problems))
+        if allow_http:
+            log.warning(
+                "CONTROLLER_ALLOW_HTTP=true: http:// controllers are allowed, so the password and the "
+                "configuration may cross the network in clear; use it only for a local emulator"
+            )
         return cls(**values)
 
     def for_controller(self, url: str) -> Settings:
-        """The same settings aimed at another controller (a replacement)."""
-        return dataclasses.replace(self, controller_url=_parse_controller_url(url))
+        """The same settings aimed at another controller (a target the restore already vetted)."""
+        return dataclasses.replace(self, controller_url=parse_controller_url(url, allow_http=self.allow_http))
 
     def password(self) -> str:
         """The controller password, fetched through its secret reference on first use."""
@@ -162,15 +193,6 @@ class Settings:
     def customer_id(self) -> str | None:
         """The BYOL customer id (CONTROLLER_CUSTOMER_ID), fetched through its reference; None if unset."""
         return resolve_secret(self.customer_id_ref) if self.customer_id_ref else None
-
-
-def _parse_controller_url(raw: str) -> str:
-    parts = urlsplit(raw if "://" in raw else f"https://{raw}")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"must be https://host (got scheme {parts.scheme!r})")
-    if parts.username or parts.password:
-        raise ValueError("must not carry credentials; use CONTROLLER_USERNAME and CONTROLLER_PASSWORD")
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _parse_backup_url(raw: str) -> str:
@@ -299,8 +321,12 @@ def _native_problems(values: Mapping[str, Any]) -> list[str]:
 
 
 #: field -> (environment variable, parser)
-_PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "controller_url": ("CONTROLLER_URL", _parse_controller_url),
+_PARSERS: dict[str, tuple[str, Callable[..., Any]]] = {
+    "allow_http": ("CONTROLLER_ALLOW_HTTP", _parse_bool),
+    "controller_url": (
+        "CONTROLLER_URL",
+        lambda raw, allow_http: parse_controller_url(raw, allow_http=allow_http),
+    ),
     "username": ("CONTROLLER_USERNAME", _non_empty),
     "password_ref": ("CONTROLLER_PASSWORD", _non_empty),
     "ca_bundle": ("CONTROLLER_CA_BUNDLE", _non_empty),
@@ -326,6 +352,13 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "native_bucket_url": ("NATIVE_BUCKET_URL", _non_empty),
     "native_region": ("NATIVE_REGION", _non_empty),
     "customer_id_ref": ("CONTROLLER_CUSTOMER_ID", _non_empty),
+    "restore_allowed_targets": ("RESTORE_ALLOWED_TARGETS", parse_allowlist),
+    "replacement_url": ("REPLACEMENT_URL", parse_replacement_url),
+    "replacement_tag": ("REPLACEMENT_TAG", parse_tag),
+    "replacement_name_pattern": (
+        "REPLACEMENT_NAME_PATTERN",
+        _pattern(r"^[^\s,]{1,255}$", "a glob of a name (no spaces or commas)"),
+    ),
     "native_backup_wait": ("NATIVE_BACKUP_WAIT", _parse_duration),
     "native_aws_account_number": ("NATIVE_AWS_ACCOUNT_NUMBER", _pattern(r"^\d{12}$", "12 digits")),
     "native_aws_role_app": ("NATIVE_AWS_ROLE_APP", _pattern(_ROLE_ARN, "an IAM role ARN")),
@@ -340,5 +373,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     ),
     "native_gcp_credentials_ref": ("NATIVE_GCP_CREDENTIALS", _non_empty),
 }
-_ENV_NAMES = {field: env for field, (env, _) in _PARSERS.items()}
+_ENV_NAMES = {name: env for name, (env, _) in _PARSERS.items()}
+#: parsers that take (raw, allow_http): the URLs held to https unless http was allowed
+_URL_FIELDS = {"controller_url", "replacement_url"}
 _REQUIRED = {"controller_url", "backup_url", "password_ref"}

@@ -6,18 +6,104 @@ need to. A download that restarts (`seek(0)` then `truncate()`) restarts the has
 
 A spool has a real path (`path`) so a local store on the same filesystem can adopt the file by a
 hard link instead of copying it again; `HashingSink` hashes a stream that needs no keeping.
+
+Leftovers: a process killed with SIGKILL (a function's timeout, an OOM kill) never closes its spool,
+and a 256 MiB export left in /tmp each time fills a warm function's disk. So every spool file is
+named `SPOOL_PREFIX<pid>-<random>` and holds an exclusive `flock` for as long as its owner has it
+open; the kernel drops that lock when the owner dies, however it dies. Creating a spool first
+removes the spool files in its directory whose lock is free: their owners are provably gone (a
+reused pid cannot fool a lock, and nothing else in the directory is touched). A process never
+probes its own open spools, so this holds where locks belong to the process (flock over NFS).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
+import logging
 import os
 import tempfile
+import threading
 from types import TracebackType
 from typing import IO, BinaryIO, Self, cast
 
 _CHUNK = 1024 * 1024
+#: every spool file's name starts so; the pid after it is for people, the lock is what counts
+SPOOL_PREFIX = ".controller-backup-spool-"
+
+log = logging.getLogger("controller_backup.spool")
+
+#: (device, inode) of this process's open spools. A sweep never opens these: where locks belong
+#: to the process rather than the open file (flock emulated over NFS), its own lock would not stop
+#: it, and closing its probe would drop the owner's lock.
+_OWN: set[tuple[int, int]] = set()
+_OWN_LOCK = threading.Lock()
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int]:
+    return stat.st_dev, stat.st_ino
+
+
+def spool_directory(directory: str | None = None) -> str:
+    """Where spools go: `directory`, else BACKUP_SPOOL_DIR, else the system's temporary folder."""
+    return directory or os.environ.get("BACKUP_SPOOL_DIR") or tempfile.gettempdir()
+
+
+def _try_lock(fd: int) -> bool:
+    """Take `fd`'s exclusive lock without waiting; False while another open file holds it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def remove_stale_spools(directory: str) -> list[str]:
+    """Delete the spool files in `directory` that no live process holds; return their names.
+
+    A spool's lock is free only once its owner closed it or died. Files that cannot be opened or
+    locked (another user's, a filesystem without locks) are left alone: only provably dead ones go.
+    """
+    removed: list[str] = []
+    try:
+        entries = [entry for entry in os.scandir(directory) if entry.name.startswith(SPOOL_PREFIX)]
+    except OSError:
+        return removed
+    for entry in entries:
+        with contextlib.suppress(OSError):
+            with _OWN_LOCK:
+                if _identity(os.lstat(entry.path)) in _OWN:
+                    continue
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                # unowned, and still the file we opened (not a newer one under the same name)
+                if _try_lock(fd) and _identity(os.fstat(fd)) == _identity(os.lstat(entry.path)):
+                    os.unlink(entry.path)
+                    removed.append(entry.name)
+            finally:
+                os.close(fd)
+    if removed:
+        log.info("removed %d spool file(s) left by killed runs in %s", len(removed), directory)
+    return removed
+
+
+def _new_spool_file(directory: str) -> tuple[int, str]:
+    """A new spool file in `directory`, created and locked by this process.
+
+    A sweeper may lock and delete the file in the instant between its creation and our lock; the
+    name is then no longer our file, so we make another.
+    """
+    for _ in range(10):
+        fd, path = tempfile.mkstemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", dir=directory)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with contextlib.suppress(FileNotFoundError):
+            if _identity(os.stat(path)) == _identity(os.fstat(fd)):
+                with _OWN_LOCK:
+                    _OWN.add(_identity(os.fstat(fd)))
+                return fd, path
+        os.close(fd)
+    raise OSError(f"could not create a spool file in {directory}")
 
 
 class HashingSpool:
@@ -39,9 +125,9 @@ class HashingSpool:
                 self.size += len(chunk)
             self._file.seek(0)
             return
-        fd, self.path = tempfile.mkstemp(
-            prefix=".spool-", dir=directory or os.environ.get("BACKUP_SPOOL_DIR") or None
-        )
+        folder = spool_directory(directory)
+        remove_stale_spools(folder)
+        fd, self.path = _new_spool_file(folder)
         self._file = os.fdopen(fd, "w+b")
         self._owned, self._writing = True, True
 
@@ -106,10 +192,13 @@ class HashingSpool:
         return self
 
     def close(self) -> None:
-        self._file.close()
-        if self._owned:
+        # Unlink while still holding the lock, so no sweeper can mistake the file for a dead one's.
+        if self._owned and not self._file.closed:
+            with _OWN_LOCK:
+                _OWN.discard(_identity(os.fstat(self._file.fileno())))
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
+        self._file.close()
 
     def __enter__(self) -> Self:
         return self

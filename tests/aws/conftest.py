@@ -75,9 +75,9 @@ def lambda_env(
         **controller_env,
         "BACKUP_URL": s3_url,
         "CONTROLLER_PASSWORD": password_secret,
-        "CONTROLLER_TAG_KEY": "Name",
-        "CONTROLLER_TAG_VALUE": "AviatrixController",
-        "RESTORE_TARGET": "controller_url",
+        "REPLACEMENT_TAG": "Name=AviatrixController",
+        # the replacement takes over CONTROLLER_URL's address (an EIP), here the blank emulator
+        "REPLACEMENT_URL": "controller_url",
         "POWERTOOLS_METRICS_NAMESPACE": "ControllerBackup",
     }
     for name, value in env.items():

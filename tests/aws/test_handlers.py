@@ -19,11 +19,14 @@ import pytest
 from botocore.stub import Stubber
 from controller_backup.emulator import Emulator
 from controller_backup.errors import AuthError, BadRequest, ObjectNotFound, SettingsError
+from controller_backup.settings import Settings
 from controller_backup.stores import open_store
+from controller_backup.targets import replacement_target
 
 from functions.aws import backup_handler, common, restore_handler
 from tests.fixtures.aws import MotoServer
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
+from tests.fixtures.listener import Listener
 
 from .conftest import FakeLambdaContext, emf_metrics, load_event
 
@@ -87,13 +90,6 @@ def test_on_demand_backup_by_direct_invoke_replaces_the_object(
     assert [v.version_id for v in versions] == [second["version_id"], first["version_id"]]
 
 
-def test_eventbridge_scheduled_rule_is_a_scheduled_backup(
-    controller: Emulator, lambda_env: dict[str, str], lambda_context: FakeLambdaContext
-) -> None:
-    result = backup_handler.handler(load_event("eventbridge_scheduled_rule.json"), lambda_context)
-    assert result["status"] == "ok"
-
-
 def test_function_url_backup(
     controller: Emulator, lambda_env: dict[str, str], lambda_context: FakeLambdaContext
 ) -> None:
@@ -104,23 +100,25 @@ def test_function_url_backup(
 
 
 @pytest.mark.parametrize(
-    ("body", "reason"),
+    ("change", "reason"),
     [
-        ('{"force": "yes"}', "force must be true or false"),
-        ('{"forse": true}', "unknown field"),
-        ("not json", "not JSON"),
-        ("[1, 2]", "JSON object"),
+        ({"body": '{"force": "yes"}'}, "force must be true or false"),
+        ({"body": '{"forse": true}'}, "unknown field"),
+        ({"body": "[" * 8000 + "]" * 8000}, "nested more than 32 deep"),
+        ({"body": "*** not base64 ***", "isBase64Encoded": True}, "not valid base64"),
+        ({"body": "//79", "isBase64Encoded": True}, "not UTF-8"),
+        ({"queryStringParameters": {"force": "true"}}, "query parameters are not read"),
     ],
 )
 def test_function_url_bad_request_answers_400_with_the_reason(
     controller: Emulator,
     lambda_env: dict[str, str],
     lambda_context: FakeLambdaContext,
-    body: str,
+    change: dict[str, Any],
     reason: str,
 ) -> None:
-    event = load_event("function_url_backup.json")
-    event["body"] = body
+    """The core's request contract reaches the Function URL (its own suite covers the rest)."""
+    event = load_event("function_url_backup.json") | change
     response = backup_handler.handler(event, lambda_context)
     assert response["statusCode"] == 400
     answer = json.loads(response["body"])
@@ -154,9 +152,10 @@ def test_function_url_failure_answers_5xx_with_the_code(
 @pytest.mark.parametrize(
     ("event", "reason"),
     [
-        ({"action": "restore"}, "does not do 'restore'"),
+        ({"action": "restore"}, "action must be one of backup, check"),
         ({"action": "backup", "force": "true"}, "force must be true or false"),
         ({"action": "backup", "dry_run": True}, "unknown field(s) dry_run"),
+        ({"source": "aws.events", "detail-type": "Scheduled Event"}, "unknown field(s) detail-type, source"),
         (["backup"], "must be a JSON object"),
     ],
 )
@@ -242,13 +241,14 @@ def test_function_url_check(
     lambda_context: FakeLambdaContext,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    response = backup_handler.handler(load_event("function_url_check.json"), lambda_context)
+    check = load_event("function_url_backup.json") | {"body": '{"action": "check"}'}
+    response = backup_handler.handler(check, lambda_context)
     assert response["statusCode"] == 200, response
     body = json.loads(response["body"])
     assert body["status"] == "ok" and body["checks"][0]["name"] == "settings"
     assert open_store(lambda_env["BACKUP_URL"]).head() is None
     monkeypatch.delenv("CONTROLLER_URL")  # a broken deployment is a failed line, still a 200
-    response = backup_handler.handler(load_event("function_url_check.json"), lambda_context)
+    response = backup_handler.handler(check, lambda_context)
     assert response["statusCode"] == 200
     body = json.loads(response["body"])
     assert body["status"] == "fail" and body["checks"][0]["verdict"] == "fail"
@@ -257,8 +257,8 @@ def test_function_url_check(
 @pytest.mark.parametrize(
     ("event", "reason"),
     [
-        ({"action": "check", "force": True}, "unknown field(s) force"),
-        ({"action": "chek"}, "does not do 'chek'"),
+        ({"action": "check", "force": True}, "force does not apply"),
+        ({"action": "chek"}, "action must be one of backup, check"),
     ],
 )
 def test_bad_check_invoke_raises_bad_request(
@@ -267,15 +267,6 @@ def test_bad_check_invoke_raises_bad_request(
     with pytest.raises(BadRequest) as caught:
         backup_handler.handler(event, lambda_context)
     assert reason in caught.value.message
-
-
-def test_function_url_check_with_a_body_other_than_check_is_400(
-    lambda_env: dict[str, str], lambda_context: FakeLambdaContext
-) -> None:
-    event = load_event("function_url_check.json")
-    event["body"] = '{"force": true}'
-    response = backup_handler.handler(event, lambda_context)
-    assert response["statusCode"] == 400 and "unknown field(s) force" in json.loads(response["body"])["error"]
 
 
 # -- restore --------------------------------------------------------------------------------------
@@ -401,9 +392,9 @@ def test_running_event_without_tag_settings_is_refused(
     untagged_instance: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv("CONTROLLER_TAG_VALUE")
+    monkeypatch.delenv("REPLACEMENT_TAG")
     event = load_event("ec2_state_running.json", **{SAMPLE_INSTANCE: untagged_instance})
-    with pytest.raises(SettingsError, match="CONTROLLER_TAG_KEY and CONTROLLER_TAG_VALUE"):
+    with pytest.raises(SettingsError, match="REPLACEMENT_TAG or REPLACEMENT_NAME_PATTERN"):
         restore_handler.handler(event, lambda_context)
 
 
@@ -462,10 +453,8 @@ def test_function_url_restore(
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        ({"controller_url": "ftp://x"}, "controller_url must be https://host"),
-        ({"private_ip": "ten.zero"}, "private_ip must be an IP address"),
-        ({"instance_id": "vm-1"}, "no valid EC2 instance id"),
-        ({"dry_run": "no"}, "dry_run must be true or false"),
+        ({"controller_url": "https://127.0.0.1:notaport"}, "controller_url is not a valid URL"),
+        ({"instance_id": "vm-1"}, "not an EC2 instance id"),
         ({"target": "x"}, "unknown field(s) target"),
     ],
 )
@@ -481,6 +470,20 @@ def test_function_url_restore_bad_request(
     response = restore_handler.handler(event, lambda_context)
     assert response["statusCode"] == 400
     assert reason in json.loads(response["body"])["error"]
+
+
+def test_function_url_restore_to_a_caller_chosen_listener_is_403_and_sends_nothing(
+    lambda_env: dict[str, str], lambda_context: FakeLambdaContext
+) -> None:
+    with Listener() as listener:
+        event = load_event("function_url_restore.json")
+        event["body"] = json.dumps(
+            {"controller_url": listener.url.replace("127.0.0.1", "localhost"), "private_ip": "10.0.0.1"}
+        )
+        response = restore_handler.handler(event, lambda_context)
+    assert response["statusCode"] == 403
+    assert json.loads(response["body"])["code"] == "forbidden-target"
+    assert listener.connections == 0
 
 
 def test_function_url_restore_refusal_is_409(
@@ -518,16 +521,17 @@ def test_bad_restore_events_raise_bad_request(
     assert reason in caught.value.message
 
 
-def test_restore_target_private_ip_calls_the_instance_address(
+def test_a_replacement_is_described_by_ec2_and_called_at_replacement_url(
     lambda_env: dict[str, str], replacement_instance: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # resolution only: nothing is sent to the (private, unreachable) address
-    monkeypatch.setenv("RESTORE_TARGET", "private_ip")
-    request = restore_handler.RestoreRequest(instance_id=replacement_instance)
-    restore_handler.resolve_instance(request)
-    assert request.controller_url == f"https://{BLANK_PRIVATE_IP}"
-    assert request.private_ip == BLANK_PRIVATE_IP
-    assert request.idempotency_key == replacement_instance
+    monkeypatch.setenv("REPLACEMENT_URL", "https://{private_ip}:8443")
+    instance = restore_handler.describe_instance(replacement_instance)
+    assert instance.instance_id == replacement_instance and instance.private_ip == BLANK_PRIVATE_IP
+    assert instance.tags["Name"] == "AviatrixController" and instance.name == "AviatrixController"
+    target = replacement_target(Settings.from_env(), instance)
+    assert target.url == f"https://{BLANK_PRIVATE_IP}:8443" and target.origin == "discovered"
+    assert target.marker_key(None) == f"instance-{replacement_instance}"
 
 
 def test_unknown_instance_is_a_bad_request(

@@ -111,4 +111,4 @@ print("FOREIGN " + json.dumps(foreign))
     messages = [json.loads(line) for line in lines if line.startswith('{"level"')]
     core = [m for m in messages if m["location"].startswith("run_backup")]
     assert core, proc.stdout[:3000]
-    assert all(m["correlation_id"] == "c0a8e2b4-6b1d-4f7e-9a43-2f1d5e8c7b90" for m in core)
+    assert all(m["correlation_id"] == "probe-request" for m in core)  # the invocation's request id

@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from controller_backup.errors import (
     AccessDenied,
+    BadRequest,
     ObjectNotFound,
     PreconditionFailed,
     SettingsError,
@@ -366,6 +367,21 @@ def test_malformed_version_id_is_not_found() -> None:
     stubber.add_client_error("head_object", service_error_code="400", http_status_code=400)
     with stubber, pytest.raises(ObjectNotFound):
         store.download(io.BytesIO(), "not-a-version")
+
+
+def test_a_version_id_of_unsafe_characters_is_refused_before_any_request(
+    aws_env: MotoServer, s3_url: str
+) -> None:
+    client = aws_env.client("s3")
+    store = S3Store.from_url(s3_url, client=client)
+    _put(store, b"kept" * 10)
+    heads, gets = _capture_headers(client, "HeadObject"), _capture_headers(client, "GetObject")
+    for bad in ("id&versionId=other", "a b", "x" * 1025, ""):
+        with pytest.raises(BadRequest, match="is not a valid S3 version id"):
+            store.download(io.BytesIO(), bad)
+        with pytest.raises(BadRequest, match="is not a valid S3 version id"):
+            store.head(bad)
+    assert heads == [] and gets == []
 
 
 def test_unreachable_endpoint_is_a_store_error(aws_env: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:

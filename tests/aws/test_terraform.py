@@ -11,13 +11,15 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import zipfile
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+from controller_backup.job_requests import BackupRequest, parse_backup_request
 
-from functions.aws import backup_handler, restore_handler
+from functions.aws import restore_handler
 from tests.terraform import helpers
 from tests.terraform.helpers import ROOT, run_checkov, terraform_fmt_problems
 
@@ -74,6 +76,30 @@ def test_terraform_fmt_is_clean() -> None:
     assert terraform_fmt_problems(MODULE) == []
 
 
+@pytest.mark.slow
+def test_module_and_example_are_valid_against_the_real_provider_schema(tmp_path: Path) -> None:
+    """`terraform validate` with the AWS provider itself: every resource, argument and block exists."""
+    helpers.terraform_validate(MODULE, MODULE, tmp_path / "module", "aws")
+    helpers.terraform_validate(MODULE, EXAMPLE, tmp_path / "example", "aws")
+
+
+@pytest.mark.slow
+def test_a_real_plan_gives_each_function_what_the_contract_says(tmp_path: Path) -> None:
+    """`terraform test` plans the module with the real AWS provider, offline, and asserts on the
+    planned values: the schedule's exact input, the restore-only replacement settings, separate
+    invoke grants per function, AWS_IAM URLs and the lifecycle rule (see the .tftest.hcl)."""
+    package = tmp_path / "lambda.zip"
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("functions/__init__.py", "")
+    helpers.terraform_test(
+        MODULE,
+        ROOT / "tests" / "terraform" / "aws_module.tftest.hcl",
+        tmp_path,
+        "aws",
+        {"lambda_package": str(package)},
+    )
+
+
 def test_checkov_finds_nothing_and_every_skip_has_a_reason() -> None:
     report = run_checkov(MODULE)
     failed = [f"{c['check_id']} {c['resource']} ({c['file_path']})" for c in report["failed"]]
@@ -107,10 +133,38 @@ def test_restore_is_sized_for_a_booting_controller() -> None:
     assert int(_resolve(function["timeout"])) == 900
     assert int(_resolve(function["memory_size"])) >= 512
     env = function["environment"][0]["variables"]  # merge(...) of the common and restore-only maps
-    for name in ("CONTROLLER_TAG_KEY", "CONTROLLER_TAG_VALUE", "RESTORE_TARGET"):
-        assert f"{name} = var." in env, name
+    assert "local.replacement_environment" in env
     # the core gives up before Lambda kills the function, so the failure is reported and handled
     assert "RESTORE_TIME_LIMIT = tostring(var.restore_timeout_seconds - 60)" in env
+
+
+#: the settings the restore code reads now; the old ones must be gone from the module, its
+#: README and its example
+_REPLACEMENT_SETTINGS = ("REPLACEMENT_TAG", "REPLACEMENT_URL", "RESTORE_ALLOWED_TARGETS")
+_OLD_SETTINGS = ("CONTROLLER_TAG_KEY", "CONTROLLER_TAG_VALUE", "RESTORE_TARGET", "CONTROLLER_ALLOW_HTTP")
+
+
+def test_only_the_restore_function_gets_the_replacement_settings() -> None:
+    replacement = _locals()["replacement_environment"]
+    assert _env_keys(replacement) == {*_REPLACEMENT_SETTINGS, "REPLACEMENT_NAME_PATTERN"}
+    # the tag is one key=value setting built from the module's two tag variables
+    assert 'REPLACEMENT_TAG = "${var.controller_tag_key}=${var.controller_tag_value}"' in replacement
+    assert "REPLACEMENT_URL = var.replacement_url" in replacement
+    assert 'RESTORE_ALLOWED_TARGETS = join(",", var.restore_allowed_targets)' in replacement
+    pattern = "{REPLACEMENT_NAME_PATTERN = var.replacement_name_pattern}"
+    assert f"var.replacement_name_pattern == null ? {{}} : {pattern}" in replacement
+    assert "local.replacement_environment" not in _function_env("backup")
+    # a restore caller may name no other target unless the deployer lists it
+    assert _variables()["restore_allowed_targets"]["default"] == []
+    assert _variables()["replacement_url"]["default"] == "https://{private_ip}"
+
+
+def test_the_old_settings_are_gone_everywhere() -> None:
+    texts = [p.read_text() for p in (*MODULE.glob("*.tf"), MODULE / "README.md", EXAMPLE / "main.tf")]
+    for name in _OLD_SETTINGS:
+        assert not any(re.search(rf"\b{name}\b", text) for text in texts), name
+    for name in ("restore_target", "invoker_principals", "invoke_policy_arn"):
+        assert not any(re.search(rf"(?<![\w.]){name}\b", text) for text in texts), name
 
 
 def test_functions_get_the_settings_the_core_reads() -> None:
@@ -142,11 +196,20 @@ def test_daily_schedule_at_midnight_with_time_zone_retries_and_dead_letters() ->
     assert _one(target, "dead_letter_config")["arn"] == "${aws_sqs_queue.dlq.arn}"
 
 
-def test_schedule_input_is_a_scheduled_backup_for_the_handler() -> None:
+def test_schedule_input_is_exactly_a_scheduled_backup_for_the_handler() -> None:
     target = _one(_resources("aws_scheduler_schedule")["backup"], "target")
     fields = dict(re.findall(r'(\w+)\s*=\s*"([^"]*)"', target["input"]))
-    assert fields["scheduled_time"] == "<aws.scheduler.scheduled-time>"
-    assert backup_handler.parse_invoke(fields) == (False, "schedule")
+    # the contract: {"action": "backup", "trigger": "schedule", "scheduled_time": ...}, nothing else
+    assert fields == {
+        "action": "backup",
+        "trigger": "schedule",
+        "scheduled_time": "<aws.scheduler.scheduled-time>",
+    }
+    assert target["input"].startswith("${jsonencode({") and target["input"].count("=") == 3
+    # the Scheduler fills the placeholder in with the time the run was due
+    delivered = fields | {"scheduled_time": "2026-12-01T00:00:00Z"}
+    request = parse_backup_request(delivered, trigger="invoke")
+    assert request == BackupRequest("backup", False, "schedule", "2026-12-01T00:00:00Z")
 
 
 def test_event_rule_sends_what_the_restore_handler_handles() -> None:
@@ -167,18 +230,52 @@ def test_event_rule_sends_what_the_restore_handler_handles() -> None:
     assert permission["source_arn"] == "${aws_cloudwatch_event_rule.controller_replaced.arn}"
 
 
-def test_function_urls_use_iam_and_grant_both_permissions() -> None:
+def test_function_urls_use_iam_never_none() -> None:
     urls = _resources("aws_lambda_function_url")
     assert {name: url["authorization_type"] for name, url in urls.items()} == {
         "backup": "AWS_IAM",
         "restore": "AWS_IAM",
     }
-    permissions = _resources("aws_lambda_permission")
-    assert permissions["url_invoke_function_url"]["action"] == "lambda:InvokeFunctionUrl"
-    assert permissions["url_invoke_function_url"]["function_url_auth_type"] == "AWS_IAM"
-    assert permissions["url_invoke_function"]["action"] == "lambda:InvokeFunction"
-    invoke = _blocks("data", "aws_iam_policy_document")["invoke"]["statement"][0]
-    assert sorted(invoke["actions"]) == ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]
+    texts = " ".join(p.read_text() for p in MODULE.glob("*.tf"))
+    assert not re.search(r'authorization_type\s*=\s*"NONE"', texts)
+
+
+def test_backup_callers_and_restore_callers_get_separate_grants() -> None:
+    """Each function's resource policy admits only its own variable's principals."""
+    expected = {
+        "backup_url": ("backup", "lambda:InvokeFunctionUrl"),
+        "backup_invoke": ("backup", "lambda:InvokeFunction"),
+        "restore_url": ("restore", "lambda:InvokeFunctionUrl"),
+        "restore_invoke": ("restore", "lambda:InvokeFunction"),
+    }
+    invoker_permissions = {
+        name: body
+        for name, body in _resources("aws_lambda_permission").items()
+        if body["principal"] != "events.amazonaws.com"
+    }
+    assert set(invoker_permissions) == set(expected)
+    for name, (function, action) in expected.items():
+        permission = invoker_permissions[name]
+        assert permission["for_each"] == f"${{toset(var.{function}_invoker_arns)}}", name
+        assert permission["principal"] == "${each.value}", name
+        assert permission["function_name"] == f"${{aws_lambda_function.{function}.function_name}}", name
+        assert permission["action"] == action, name
+        assert permission["statement_id"].startswith(f"{function}-"), "statement ids must not collide"
+        if action == "lambda:InvokeFunctionUrl":
+            assert permission["function_url_auth_type"] == "AWS_IAM", name
+    for function in ("backup", "restore"):
+        variable = _variables()[f"{function}_invoker_arns"]
+        assert variable["type"] == "${list(string)}" and variable["default"] == []
+    # and the managed policies for callers in this account: one function each
+    documents = _blocks("data", "aws_iam_policy_document")
+    for function, other in (("backup", "restore"), ("restore", "backup")):
+        statement = _one(documents[f"invoke_{function}"], "statement")
+        assert sorted(statement["actions"]) == ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]
+        assert statement["resources"] == [f"${{aws_lambda_function.{function}.arn}}"]
+        policy = _resources("aws_iam_policy")[f"invoke_{function}"]
+        assert policy["policy"] == f"${{data.aws_iam_policy_document.invoke_{function}.json}}"
+        assert other not in json.dumps(statement)
+    assert "invoke" not in documents and "invoke" not in _resources("aws_iam_policy")
 
 
 # -- storage --------------------------------------------------------------------------------------
@@ -195,10 +292,77 @@ def test_bucket_is_hardened() -> None:
     sse = _one(_one(_resources("aws_s3_bucket_server_side_encryption_configuration")["backup"], "rule"),
                "apply_server_side_encryption_by_default")  # fmt: skip
     assert sse == {"sse_algorithm": "aws:kms", "kms_master_key_id": "${aws_kms_key.backup.arn}"}
+
+
+def test_old_versions_are_kept_by_age_as_well_as_by_count() -> None:
+    """A version expires only when it is older than N days AND beyond the newest M: a burst of
+    backups cannot flush the history (S3 applies both conditions together)."""
     rule = _one(_resources("aws_s3_bucket_lifecycle_configuration")["backup"], "rule")
-    keep = _one(rule, "noncurrent_version_expiration")["newer_noncurrent_versions"]
-    assert keep == "${var.noncurrent_versions_to_keep}"
-    assert "abort_incomplete_multipart_upload" in rule
+    assert rule["status"] == "Enabled"
+    expiration = _one(rule, "noncurrent_version_expiration")
+    assert expiration == {
+        "newer_noncurrent_versions": "${var.noncurrent_versions_to_keep}",
+        "noncurrent_days": "${var.noncurrent_version_days}",
+    }
+    days = _variables()["noncurrent_version_days"]
+    assert days["default"] >= 30
+    assert "var.noncurrent_version_days >= 7" in days["validation"][0]["condition"]
+    # the rule never touches the current backup
+    assert "expiration" not in rule and "transition" not in rule
+    assert _one(rule, "abort_incomplete_multipart_upload") == {"days_after_initiation": 1}
+
+
+def test_plan_refuses_a_history_shorter_than_a_week(planner: helpers.VariablePlanner) -> None:
+    status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES | {"noncurrent_version_days": 1})
+    assert status != 0 and "noncurrent_version_days must be between 7 and 3650" in output
+    status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES | {"noncurrent_version_days": 7})
+    assert status == 0, output
+
+
+#: what would destroy a kept version, or what protects them
+_DESTRUCTIVE = {
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucketVersioning",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+}
+
+
+def test_no_identity_of_ours_may_destroy_a_kept_version() -> None:
+    documents = _blocks("data", "aws_iam_policy_document")
+    for name in documents:
+        if name in ("bucket", "kms"):
+            continue  # the bucket policy (checked below) and the key policy
+        for statement in _statements(name):
+            granted = set(statement.get("actions", [])) | {
+                a for c in statement.get("content", []) for a in c.get("actions", [])
+            }
+            assert statement.get("effect", "Allow") == "Allow"
+            assert not granted & _DESTRUCTIVE, f"{name} grants {granted & _DESTRUCTIVE}"
+            assert not any(a.startswith("s3:Delete") or a in ("s3:*", "*") for a in granted), name
+    # and the bucket itself refuses them to both roles, whatever is attached to them later
+    statements = documents["bucket"]["statement"]
+    deny = next(s for s in statements if s["sid"] == "DenyHistoryDestructionByTheFunctions")
+    assert deny["effect"] == "Deny"
+    assert set(deny["actions"]) == _DESTRUCTIVE
+    assert deny["resources"] == ["${aws_s3_bucket.backup.arn}", "${aws_s3_bucket.backup.arn}/*"]
+    assert _one(deny, "condition") == {
+        "test": "ArnEquals",
+        "variable": "aws:PrincipalArn",
+        "values": ["${aws_iam_role.backup.arn}", "${aws_iam_role.restore.arn}"],
+    }
+    policy = _resources("aws_s3_bucket_policy")["backup"]["policy"]
+    assert policy == "${data.aws_iam_policy_document.bucket.json}"
+    # nor destroy the key that every kept version is encrypted with
+    key_deny = next(
+        s for s in documents["kms"]["statement"] if s["sid"] == "DenyKeyDestructionByTheFunctions"
+    )
+    assert key_deny["effect"] == "Deny"
+    assert {"kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy"} <= set(key_deny["actions"])
+    assert _one(key_deny, "condition") == _one(deny, "condition")
+    assert _resources("aws_kms_key")["backup"]["policy"] == "${data.aws_iam_policy_document.kms.json}"
 
 
 def test_bucket_policy_refuses_plain_http() -> None:
@@ -654,7 +818,7 @@ def test_example_pins_the_controllers_certificate_and_calls_its_private_address(
     assert "controller_verify_tls" not in call, "the example never turns TLS verification off"
     assert call["controller_url"] == '${coalesce(var.controller_url, "https://${var.controller_private_ip}")}'
     # a replacement is reached at its own private IP, from inside the VPC
-    assert call["restore_target"] == "private_ip"
+    assert call["replacement_url"] == "https://{private_ip}"
 
 
 def test_example_puts_the_functions_in_the_controllers_vpc_with_443_to_the_controller() -> None:
@@ -687,3 +851,31 @@ def test_the_tls_server_name_reaches_both_functions() -> None:
     for function in ("backup", "restore"):
         variables = _resources("aws_lambda_function")[function]["environment"][0]["variables"]
         assert "local.ca_environment" in variables
+
+
+# -- the replacement and restore-target settings --------------------------------------------------
+
+
+def test_plan_checks_the_replacement_url_and_the_allowed_targets(planner: helpers.VariablePlanner) -> None:
+    values = _BASE_VALUES | _NATIVE_VALUES
+    for good in ("controller_url", "https://{private_ip}", "https://{public_ip}:8443"):
+        status, output = planner.plan(values | {"replacement_url": good})
+        assert status == 0, (good, output)
+    for bad in ("private_ip", "http://{private_ip}", "https://controller.example.com"):
+        status, output = planner.plan(values | {"replacement_url": bad})
+        assert status != 0 and "replacement_url must be controller_url or https://" in output, bad
+    status, output = planner.plan(
+        values | {"restore_allowed_targets": ["10.0.2.0/24", "10.0.3.7", "ctl-dr.example.com"]}
+    )
+    assert status == 0, output
+    for bad in ("10.0.2.0/24,10.0.3.0/24", "https://ctl.example.com", "10.0.2.0/99"):
+        status, output = planner.plan(values | {"restore_allowed_targets": [bad]})
+        assert status != 0, bad
+        assert "restore_allowed_targets must be host names, IP addresses or CIDRs" in output, bad
+
+
+def test_plan_refuses_a_tag_key_that_would_split_the_replacement_tag(
+    planner: helpers.VariablePlanner,
+) -> None:
+    status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES | {"controller_tag_key": "role=x"})
+    assert status != 0 and "controller_tag_key must be 1-128 characters without '='" in output

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from controller_backup.errors import ObjectNotFound
+from controller_backup.errors import BadRequest, ObjectNotFound
 from controller_backup.stores.azure_blob import AzureBlobStore
 
 from .fakes import Answer, FakeCredential, fake_transport
@@ -168,3 +168,16 @@ def test_head_of_a_version_and_a_missing_one(store: tuple[AzureBlobStore, list[o
     assert blob_store.head("2000-01-01T00:00:00.0000000Z") is None
     with pytest.raises(ObjectNotFound):
         blob_store.download(io.BytesIO(), "2000-01-01T00:00:00.0000000Z")
+
+
+def test_a_version_id_not_of_the_service_format_is_refused_before_any_request(
+    store: tuple[AzureBlobStore, list[requests.PreparedRequest]],
+) -> None:
+    """`versionid=` goes into a query string: one that is not a timestamp never leaves the process."""
+    blob_store, seen = store
+    for bad in ("2026-11-25T00:00:02.3333333Z&comp=list", "../other", "latest"):
+        with pytest.raises(BadRequest, match="is not a valid Azure Blob version id"):
+            blob_store.download(io.BytesIO(), bad)
+        with pytest.raises(BadRequest, match="is not a valid Azure Blob version id"):
+            blob_store.head(bad)
+    assert seen == []

@@ -1,4 +1,8 @@
-"""Each Azure function, end to end: Azurite for the backup blob, the controller emulator over HTTP."""
+"""Each Azure function, end to end: Azurite for the backup blob, the controller emulator over HTTP.
+
+Malformed requests are the core's business (tests/unit/test_job_requests.py); here each entry
+point only shows it answers the core's errors. The replacement route is in test_replacement.py.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,32 @@ import hashlib
 import io
 import json
 import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
 import pytest
-import requests
+from azure.functions import meta
+from azure.functions.timer import TimerRequestConverter
 from controller_backup.emulator import Emulator
-from controller_backup.errors import InvalidExport, NotReadyError
+from controller_backup.errors import InvalidExport, SettingsError, unexpected_failure
 from controller_backup.stores import open_store
 
-from tests.fixtures.controller import CONTROLLER_PASSWORD
+from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
+from tests.fixtures.listener import Listener
 
-from .conftest import EVENTS, call, http_request, load_event, queue_message, timer_request
-from .fakes import Answer, FakeCredential, fake_transport
-
-VM_ID = "6e1f3b8a-2c4d-4f5e-9a7b-0c1d2e3f4a5b"
+from .conftest import (
+    EVENTS,
+    arm,
+    call,
+    http_request,
+    indexed,
+    load_app,
+    load_event,
+    queue_message,
+    timer_request,
+)
 
 
 def stored(env: dict[str, str]) -> tuple[bytes, dict[str, str]]:
@@ -34,12 +49,26 @@ def answer(response: Any) -> tuple[int, dict[str, Any]]:
     return response.status_code, json.loads(response.get_body())
 
 
-# -- the bindings the host indexes -----------------------------------------------------------
+# -- the function groups and the bindings the host indexes -----------------------------------
 
 
 def bindings(functions: dict[str, Any], name: str) -> list[dict[str, Any]]:
     """The function.json the worker reports to the host for `name`."""
     return list(json.loads(functions[name].get_function_json())["bindings"])
+
+
+def test_each_app_registers_only_its_group() -> None:
+    assert set(indexed(load_app("backup"))) == {"scheduled_backup", "backup"}
+    assert set(indexed(load_app("restore"))) == {"restore", "replacement_controller"}
+
+
+@pytest.mark.parametrize("value", [None, "", "both", "Backup"])
+def test_an_app_without_a_valid_group_fails_at_import(value: str | None) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_app(value)
+    message = caught.value.message
+    assert "CONTROLLER_BACKUP_FUNCTIONS must be backup" in message and "or restore" in message
+    assert ("not set" in message) if not value else (repr(value) in message)
 
 
 def test_bindings(functions: dict[str, Any]) -> None:
@@ -72,13 +101,19 @@ def test_host_json() -> None:
 
 
 def test_timer_backup_end_to_end(
-    functions: dict[str, Any], azure_env: dict[str, str], controller: Emulator
+    functions: dict[str, Any],
+    azure_env: dict[str, str],
+    controller: Emulator,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO)
     assert call(functions, "scheduled_backup", timer_request("timer.json")) is None
     body, metadata = stored(azure_env)
     assert hashlib.sha256(body).hexdigest() == controller.export_sha256() == metadata["sha256"]
     assert metadata["size"] == str(len(body))
     assert metadata["controller_version"]
+    # the occurrence this run stands for: the status the host hands over, before the run, says Next
+    assert "scheduled backup for 2026-11-25T00:00:00+00:00" in caplog.text
 
 
 def test_timer_logs_past_due(
@@ -86,7 +121,22 @@ def test_timer_logs_past_due(
 ) -> None:
     caplog.set_level(logging.INFO)
     call(functions, "scheduled_backup", timer_request("timer_past_due.json"))
-    assert any("past due" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("2026-11-24T00:00:00+00:00 is past due" in m for m in warnings), warnings
+
+
+def test_timer_without_a_schedule_status_is_scheduled_now(
+    functions: dict[str, Any], azure_env: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    before = datetime.now(UTC).replace(microsecond=0)
+    # what the host sends without a schedule monitor: no status at all
+    timer = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": None, "IsPastDue": False}
+    datum = meta.Datum(value=json.dumps(timer), type="json")
+    call(functions, "scheduled_backup", TimerRequestConverter.decode(datum, trigger_metadata={}))
+    line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("scheduled backup for "))
+    when = datetime.fromisoformat(line.removeprefix("scheduled backup for "))
+    assert before <= when <= datetime.now(UTC)
 
 
 def test_timer_failure_raises_and_keeps_the_last_backup(
@@ -132,19 +182,33 @@ def test_broken_deployment_is_5xx_not_400(
 
 
 @pytest.mark.parametrize(
-    ("raw", "reason"),
+    ("raw", "error"),
     [
-        (b"{not json", "not valid JSON"),
-        (b"[1, 2]", "JSON object"),
-        (b'{"force": "yes"}', "force must be a boolean"),
-        (b'{"forse": true}', "unknown field"),
+        (b"{not json", "the request body is not JSON"),
+        (b'{"forse": true}', "unknown field(s) forse; allowed: action, force, scheduled_time, trigger"),
     ],
 )
-def test_http_backup_bad_input_is_400(
-    functions: dict[str, Any], azure_env: dict[str, str], raw: bytes, reason: str
+def test_http_backup_answers_the_cores_bad_request(
+    functions: dict[str, Any], azure_env: dict[str, str], raw: bytes, error: str
 ) -> None:
     status, result = answer(call(functions, "backup", http_request("http_backup.json", raw=raw)))
-    assert status == 400 and reason in result["error"] and result["code"] == "bad-request"
+    assert (status, result) == (400, {"status": "error", "code": "bad-request", "error": error})
+
+
+def test_an_unexpected_exception_is_500_without_its_text(
+    functions: dict[str, Any],
+    backup_app: ModuleType,
+    azure_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken() -> None:
+        raise KeyError("internal detail 7f3a")
+
+    monkeypatch.setattr(backup_app, "run_check", broken)
+    status, result = answer(call(functions, "backup", http_request("http_check.json")))
+    assert (status, result) == (500, unexpected_failure())
+    assert "internal detail 7f3a" in caplog.text  # the traceback is in the log only
 
 
 # -- the preflight check ---------------------------------------------------------------------
@@ -182,37 +246,34 @@ def test_http_check_with_a_failing_line_is_200_with_status_fail(
     assert {line["name"]: line["verdict"] for line in report["checks"]}["login"] == "fail"
 
 
-@pytest.mark.parametrize(
-    ("body", "reason"),
-    [
-        ({"action": "check", "force": True}, "a check takes no other field"),
-        ({"action": "restore"}, 'action must be "backup" or "check"'),
-        ({"action": 1}, "action must be a string"),
-    ],
-)
-def test_http_backup_bad_action_is_400(
-    functions: dict[str, Any], azure_env: dict[str, str], body: dict[str, Any], reason: str
-) -> None:
-    status, result = answer(call(functions, "backup", http_request("http_check.json", body)))
-    assert status == 400 and reason in result["error"], result
+# -- restores to an address ------------------------------------------------------------------
 
 
-# -- restores --------------------------------------------------------------------------------
+def imports(emulator: Emulator) -> list[Any]:
+    return [r for r in emulator.requests if r[2] == "import_config"]
 
 
 def test_http_restore_onto_blank_controller_then_idempotent(
     functions: dict[str, Any], azure_env: dict[str, str], controller: Emulator, blank_controller: Emulator
 ) -> None:
+    """A blank controller at CONTROLLER_URL's host, keyed by the caller: restored once."""
     assert answer(call(functions, "backup", http_request("http_backup.json")))[0] == 200
-    body = {**load_event("http_restore.json")["body"], "controller_url": blank_controller.url}
+    body = {
+        "controller_url": blank_controller.url,
+        "private_ip": BLANK_PRIVATE_IP,
+        "idempotency_key": "ticket-42",
+    }
     status, result = answer(call(functions, "restore", http_request("http_restore.json", body)))
     assert status == 200, result
     assert result["status"] == "ok" and result["verified"] is True
+    assert result["target_origin"] == "allowed"
     assert blank_controller.export_sha256() == controller.export_sha256()
-    imports = [r for r in blank_controller.requests if r[2] == "import_config"]
+    done = imports(blank_controller)
     status, again = answer(call(functions, "restore", http_request("http_restore.json", body)))
     assert status == 200 and again["status"] == "already-restored"
-    assert [r for r in blank_controller.requests if r[2] == "import_config"] == imports
+    assert imports(blank_controller) == done
+    marker = open_store(f"{azure_env['BACKUP_URL']}.restores/request-ticket-42.json").head()
+    assert marker is not None and marker.metadata["status"] == "done"
 
 
 def test_http_restore_dry_run_changes_nothing(
@@ -224,7 +285,7 @@ def test_http_restore_dry_run_changes_nothing(
     status, result = answer(call(functions, "restore", http_request("http_restore_dry_run.json", body)))
     assert status == 200 and result["status"] == "dry-run"
     assert blank_controller.export_sha256() == before
-    assert not [r for r in blank_controller.requests if r[2] == "import_config"]
+    assert not imports(blank_controller)
 
 
 def test_http_restore_onto_configured_controller_is_refused_409(
@@ -241,168 +302,34 @@ def test_http_restore_without_backup_is_404(functions: dict[str, Any], azure_env
 
 
 @pytest.mark.parametrize(
-    ("body", "reason"),
+    ("raw", "error"),
     [
-        ({"private_ip": "10.0.0.300"}, "private_ip must be an IP address"),
-        ({"controller_url": "ftp://10.0.0.10"}, "controller_url"),
-        ({"dry_run": "true"}, "dry_run must be a boolean"),
-        ({"vm_id": "../../etc"}, "idempotency key"),
-        ({"version": "x"}, "unknown field"),
+        (b"[1, 2]", "the request body must be a JSON object"),
+        (b'{"vm_id": "6e1f3b8a-2c4d-4f5e-9a7b-0c1d2e3f4a5b"}', "unknown field(s) vm_id; allowed: action, "),
     ],
 )
-def test_http_restore_bad_input_is_400(
-    functions: dict[str, Any], azure_env: dict[str, str], body: dict[str, Any], reason: str
+def test_http_restore_answers_the_cores_bad_request(
+    functions: dict[str, Any], azure_env: dict[str, str], raw: bytes, error: str
 ) -> None:
-    call(functions, "backup", http_request("http_backup.json"))
-    status, result = answer(call(functions, "restore", http_request("http_restore.json", body)))
-    assert status == 400 and reason in result["error"], result
-
-
-# -- the replacement controller route --------------------------------------------------------
-
-
-def arm(vm: dict[str, Any] | None = None, *, forbidden: bool = False):  # type: ignore[no-untyped-def]
-    """An ARM fake answering the VM and NIC reads with the stored payloads."""
-    vm = vm or load_event("arm_vm.json")
-    nic = load_event("arm_nic.json")
-
-    def handle(request: requests.PreparedRequest) -> Answer:
-        assert request.headers["Authorization"] == "Bearer fake-aad-token-5f2c9d"
-        path = (request.url or "").split("?")[0].removeprefix("https://management.azure.com")
-        if forbidden:
-            error = {
-                "error": {"code": "AuthorizationFailed", "message": "The client does not have authorization"}
-            }
-            return 403, {"Content-Type": "application/json"}, json.dumps(error).encode()
-        for resource in (vm, nic):
-            if path.lower() == resource["id"].lower():
-                return 200, {"Content-Type": "application/json; charset=utf-8"}, json.dumps(resource).encode()
-        error = {"error": {"code": "ResourceNotFound", "message": "The Resource was not found."}}
-        return 404, {"Content-Type": "application/json"}, json.dumps(error).encode()
-
-    return handle
+    status, result = answer(call(functions, "restore", http_request("http_restore.json", raw=raw)))
+    assert status == 400 and result["code"] == "bad-request" and result["error"].startswith(error), result
 
 
 @pytest.fixture
-def arm_fake(function_app: ModuleType, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    import replacement_vm
-
-    def install(handler: Any) -> list[requests.PreparedRequest]:
-        transport, seen = fake_transport(handler)
-        reader = replacement_vm.ArmReader(FakeCredential(), transport=transport)
-        monkeypatch.setattr(function_app, "_arm_reader", lambda: reader)
-        return seen
-
-    return install
+def listener() -> Iterator[Listener]:
+    with Listener() as it:
+        yield it
 
 
-def test_replacement_vm_event_restores_once(
-    functions: dict[str, Any],
-    azure_env: dict[str, str],
-    controller: Emulator,
-    blank_controller: Emulator,
-    arm_fake: Any,
-    monkeypatch: pytest.MonkeyPatch,
+def test_http_restore_to_a_url_not_allowed_is_403_before_any_connection(
+    functions: dict[str, Any], azure_env: dict[str, str], listener: Listener
 ) -> None:
     call(functions, "backup", http_request("http_backup.json"))
-    monkeypatch.setenv("REPLACEMENT_CONTROLLER_URL", blank_controller.url)
-    seen = arm_fake(arm())
-    write = (EVENTS / "eventgrid_vm_write.json").read_bytes()
-    assert call(functions, "replacement_controller", queue_message(write)) is None
-    assert blank_controller.export_sha256() == controller.export_sha256()
-    assert any("networkInterfaces/avx-controller-2-nic" in (r.url or "") for r in seen)
-    # the same VM's start event (at-least-once delivery, or a reboot) restores nothing again
-    imports = [r for r in blank_controller.requests if r[2] == "import_config"]
-    call(
-        functions, "replacement_controller", queue_message((EVENTS / "eventgrid_vm_start.json").read_bytes())
-    )
-    assert [r for r in blank_controller.requests if r[2] == "import_config"] == imports
-    marker = open_store(f"{azure_env['BACKUP_URL']}.restores/{VM_ID}.json").head()
-    assert marker is not None and marker.metadata["status"] == "done"
-
-
-def test_replacement_default_url_is_the_private_ip(
-    functions: dict[str, Any],
-    function_app: ModuleType,
-    azure_env: dict[str, str],
-    arm_fake: Any,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Without REPLACEMENT_CONTROLLER_URL the target is https://<private ip>, keyed by the VM id."""
-    calls: list[dict[str, Any]] = []
-
-    def capture(settings: Any, **kwargs: Any) -> Any:
-        calls.append(kwargs)
-        raise NotReadyError("still booting")
-
-    monkeypatch.delenv("REPLACEMENT_CONTROLLER_URL", raising=False)
-    monkeypatch.setattr(function_app, "run_restore", capture)
-    arm_fake(arm())
-    with pytest.raises(NotReadyError):  # raised, so the queue delivers the message again later
-        call(
-            functions,
-            "replacement_controller",
-            queue_message((EVENTS / "eventgrid_vm_write.json").read_bytes()),
-        )
-    assert calls == [
-        {"controller_url": "https://10.0.0.10", "private_ip": "10.0.0.10", "idempotency_key": VM_ID}
-    ]
-
-
-def test_untagged_vm_and_other_resources_are_ignored(
-    functions: dict[str, Any], azure_env: dict[str, str], arm_fake: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO)
-    vm = load_event("arm_vm.json")
-    vm["tags"] = {"owner": "network-team"}
-    seen = arm_fake(arm(vm))
-    call(
-        functions, "replacement_controller", queue_message((EVENTS / "eventgrid_vm_write.json").read_bytes())
-    )
-    assert "not tagged controller-backup-role=replacement" in caplog.text
-    nic_event = (EVENTS / "eventgrid_nic_write.json").read_bytes()
-    reads = len(seen)
-    call(functions, "replacement_controller", queue_message(nic_event))
-    assert len(seen) == reads  # not a VM event: no ARM read at all
-
-
-def test_malformed_queue_message_raises(functions: dict[str, Any], azure_env: dict[str, str]) -> None:
-    from controller_backup.errors import BadRequest
-
-    with pytest.raises(BadRequest):
-        call(functions, "replacement_controller", queue_message(b"not an event"))
-
-
-def test_arm_forbidden_names_the_role(
-    functions: dict[str, Any], azure_env: dict[str, str], arm_fake: Any
-) -> None:
-    from controller_backup.errors import AccessDenied
-
-    arm_fake(arm(forbidden=True))
-    with pytest.raises(AccessDenied, match="Reader"):
-        call(
-            functions,
-            "replacement_controller",
-            queue_message((EVENTS / "eventgrid_vm_write.json").read_bytes()),
-        )
-
-
-def test_replacement_onto_configured_controller_logs_error_without_retry(
-    functions: dict[str, Any],
-    azure_env: dict[str, str],
-    controller: Emulator,
-    arm_fake: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    call(functions, "backup", http_request("http_backup.json"))
-    monkeypatch.setenv("REPLACEMENT_CONTROLLER_URL", controller.url)
-    arm_fake(arm())
-    caplog.set_level(logging.INFO)
-    call(
-        functions, "replacement_controller", queue_message((EVENTS / "eventgrid_vm_start.json").read_bytes())
-    )
-    assert any(r.levelno == logging.ERROR and "refused" in r.getMessage() for r in caplog.records)
+    body = {"controller_url": listener.url.replace("127.0.0.1", "localhost"), "private_ip": "10.0.0.10"}
+    status, result = answer(call(functions, "restore", http_request("http_restore.json", body)))
+    assert status == 403 and result["code"] == "forbidden-target", result
+    assert "RESTORE_ALLOWED_TARGETS" in result["error"]
+    assert listener.connections == 0 and listener.received == b""
 
 
 # -- secrets never reach a log ---------------------------------------------------------------
@@ -427,7 +354,7 @@ def test_no_password_or_cid_in_any_log(
     outputs.append(call(functions, "backup", http_request("http_check.json")).get_body().decode())
     controller.faults.export_error_envelope = True
     outputs.append(call(functions, "backup", http_request("http_backup.json")).get_body().decode())
-    monkeypatch.setenv("REPLACEMENT_CONTROLLER_URL", blank_controller.url)
+    monkeypatch.setenv("REPLACEMENT_URL", blank_controller.url)
     arm_fake(arm())
     call(
         functions, "replacement_controller", queue_message((EVENTS / "eventgrid_vm_write.json").read_bytes())

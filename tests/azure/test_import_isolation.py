@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
-from .conftest import APP_DIR
+import pytest
+
+from .conftest import APP_DIR, FUNCTIONS_SETTING
 
 FOREIGN = ("boto3", "botocore", "aws_lambda_powertools", "google", "functions_framework", "s3transfer")
 
@@ -27,9 +30,17 @@ print(json.dumps({"added": added, "preloaded": preloaded}))
 """
 
 
-def test_function_app_imports_no_other_cloud() -> None:
+@pytest.mark.parametrize("group", ["backup", "restore"])
+def test_function_app_imports_no_other_cloud(group: str) -> None:
+    env = {**os.environ, FUNCTIONS_SETTING: group}
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=APP_DIR, capture_output=True, text=True, check=False, timeout=120
+        [sys.executable, "-c", PROBE],
+        cwd=APP_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -1,9 +1,10 @@
 """The Azure Terraform module, checked offline: fmt, structure (python-hcl2) and checkov.
 
 Structure checks tie the module to the code: the schedule app setting feeds the timer's
-`%BACKUP_SCHEDULE%`, the alert queries count the functions the app really defines, the event
+`%BACKUP_SCHEDULE%`, the alert queries count the functions the code really defines, the event
 subscription sends exactly the events `replacement_vm` acts on into the queue the function reads,
-and every role of the function's identity is scoped to this deployment's container, secret,
+backup and restore run as two apps with separate identities, and every role of each identity is
+scoped to this deployment's container (with a condition on what it may write), secret, its own
 host account, queues, telemetry or the controller's resource group.
 """
 
@@ -23,7 +24,11 @@ from tests.terraform.helpers import ROOT, run_checkov, terraform_fmt_problems
 
 MODULE = ROOT / "infra" / "terraform" / "azure"
 EXAMPLE = MODULE / "examples" / "basic"
-FUNCTION_PRINCIPAL = "${azurerm_function_app_flex_consumption.app.identity[0].principal_id}"
+#: the principal of a role assignment made for each app (for_each = local.apps), or for one app
+EACH_PRINCIPAL = "${local.principals[each.key]}"
+BACKUP_PRINCIPAL = '${local.principals["backup"]}'
+RESTORE_PRINCIPAL = '${local.principals["restore"]}'
+JOBS = ("backup", "restore")
 NATIVE_COUNT = "${local.native_enabled ? 1 : 0}"
 
 
@@ -49,10 +54,41 @@ def _one(block: dict[str, Any], name: str) -> dict[str, Any]:
     return dict(value[0])
 
 
-def _app_settings() -> dict[str, str]:
-    """NAME -> expression of the function's app settings (the literal maps inside merge(...))."""
+def _pairs(expression: str | dict[str, str]) -> dict[str, str]:
+    """NAME -> expression of the literal maps inside a merge(...) expression (or of a plain map)."""
+    if isinstance(expression, dict):
+        return {
+            k: v[2:-1] if v.startswith("${") and v.endswith("}") else json.dumps(v)
+            for k, v in expression.items()
+        }
+    return dict(re.findall(r"(\w+) = (\"(?:[^\"\\]|\\.)*\"|[\w.()\[\]]+)", expression))
+
+
+def _app_settings(job: str = "backup") -> dict[str, str]:
+    """NAME -> expression of one app's settings: its own, the common ones and its job's."""
     expression = _resources("azurerm_function_app_flex_consumption")["app"]["app_settings"]
-    return dict(re.findall(r"(\w+) = (\"(?:[^\"\\]|\\.)*\"|[\w.()]+)", expression))
+    assert expression.endswith(
+        "local.common_app_settings, "
+        'each.key == "backup" ? local.backup_app_settings : local.restore_app_settings)}'
+    )
+    locals_ = _merged("locals")
+    return (
+        _pairs(expression) | _pairs(locals_["common_app_settings"]) | _pairs(locals_[f"{job}_app_settings"])
+    )
+
+
+def _grants() -> list[tuple[str, str, str, str]]:
+    """(identity, scope, role, assignment) for every role assignment of the apps' identities."""
+    found = []
+    for name, body in _resources("azurerm_role_assignment").items():
+        role = body.get("role_definition_name") or body["role_definition_id"]
+        if body["principal_id"] == EACH_PRINCIPAL:
+            assert body["for_each"] == "${local.apps}", name
+            found += [(job, body["scope"], role, name) for job in JOBS]
+        elif body["principal_id"] in (BACKUP_PRINCIPAL, RESTORE_PRINCIPAL):
+            job = "backup" if body["principal_id"] == BACKUP_PRINCIPAL else "restore"
+            found.append((job, body["scope"], role, name))
+    return found
 
 
 # -- formatting and tools -------------------------------------------------------------------------
@@ -74,35 +110,73 @@ def test_checkov_finds_nothing_and_every_skip_has_a_reason() -> None:
 # -- the function app -----------------------------------------------------------------------------
 
 
-def test_flex_consumption_python_with_system_identity() -> None:
+def test_two_flex_consumption_apps_each_with_its_own_identity_plan_and_host_account() -> None:
+    """Backup and restore are separate apps: separate function keys (callers) and identities."""
+    assert _merged("locals")["apps"] == {
+        "backup": ["scheduled_backup", "backup"],
+        "restore": ["restore", "replacement_controller"],
+    }
     plan = _resources("azurerm_service_plan")["flex"]
+    assert plan["for_each"] == "${local.apps}"  # Flex Consumption hosts one app per plan
     assert plan["sku_name"] == "FC1" and plan["os_type"] == "Linux"
-    app = _resources("azurerm_function_app_flex_consumption")["app"]
+    assert "${each.key}" in plan["name"]
+    apps = _resources("azurerm_function_app_flex_consumption")
+    assert list(apps) == ["app"]
+    app = apps["app"]
+    assert app["for_each"] == "${local.apps}"
+    assert app["name"] == "${var.name_prefix}-controller-${each.key}"
+    assert app["service_plan_id"] == "${azurerm_service_plan.flex[each.key].id}"
     assert app["runtime_name"] == "python" and app["runtime_version"] == "3.12"
     assert _one(app, "identity")["type"] == "SystemAssigned"
     assert app["https_only"] is True and app["webdeploy_publish_basic_authentication_enabled"] is False
     assert app["storage_authentication_type"] == "SystemAssignedIdentity"
-    # the host's account, never the backup account, carries the package and the host's state
-    assert "azurerm_storage_account.host" in app["storage_container_endpoint"]
+    # the app's own host account, never the backup account, carries its package and host state
+    assert app["storage_container_endpoint"] == (
+        "${azurerm_storage_account.host[each.key].primary_blob_endpoint}"
+        "${azurerm_storage_container.deployment[each.key].name}"
+    )
     assert _one(app, "site_config")["minimum_tls_version"] == "1.2"
+    host = _resources("azurerm_storage_account")["host"]
+    assert host["for_each"] == "${local.apps}" and host["name"] == "${local.host_account_names[each.key]}"
+    names = _merged("locals")["host_account_names"]
+    assert set(names) == set(JOBS) and len(set(names.values())) == 2
+    assert _merged("locals")["principals"] == (
+        "${{for job, app in azurerm_function_app_flex_consumption.app : job => app.identity[0].principal_id}}"
+    )
+
+
+def test_each_app_registers_its_own_function_group(functions: dict[str, Any]) -> None:
+    """CONTROLLER_BACKUP_FUNCTIONS is the app's key; together the groups are every function."""
+    settings = _app_settings()
+    assert settings["CONTROLLER_BACKUP_FUNCTIONS"] == "each.key"
+    groups = _merged("locals")["apps"]
+    assert sorted(name for names in groups.values() for name in names) == sorted(functions)
+    assert set(groups["backup"]).isdisjoint(groups["restore"])
+    assert set(_merged("locals")["functions"].values()) == set(functions)
 
 
 def test_app_settings_feed_the_code(function_app: ModuleType, functions: dict[str, Any]) -> None:
-    settings = _app_settings()
+    settings = _app_settings("backup")
     assert settings["CONTROLLER_PASSWORD"].startswith('"azure-kv:${azurerm_key_vault.this.name}/')
     assert settings["BACKUP_URL"].startswith('"azblob://${azurerm_storage_account.backup.name}/')
     assert settings["BACKUP_SCHEDULE"] == "var.backup_schedule"
-    assert settings["AzureWebJobsStorage__accountName"] == "azurerm_storage_account.host.name"
-    assert settings["REPLACEMENT_CONTROLLER_URL"] == "var.replacement_controller_url"
+    assert settings["AzureWebJobsStorage__accountName"] == "azurerm_storage_account.host[each.key].name"
+    assert "BACKUP_SCHEDULE" not in _app_settings("restore")
+    assert _app_settings("restore")["REPLACEMENT_URL"] == "var.replacement_controller_url"
     # the timer reads %BACKUP_SCHEDULE%; the default fires at midnight (UTC on Flex)
     timer = json.loads(functions["scheduled_backup"].get_function_json())["bindings"][0]
     assert timer["schedule"] == "%BACKUP_SCHEDULE%"
     schedule = _merged("variable")["backup_schedule"]["default"]
     assert schedule == "0 0 0 * * *" and len(schedule.split()) == 6
-    # a restore's wait for the controller fits inside host.json's function timeout
+    # each app's wait for the controller fits inside host.json's function timeout: a restore's,
+    # and a backup's with the native wait for the controller's file (300 s) and 120 s to store it
     host = json.loads((ROOT / "functions" / "azure" / "host.json").read_text())
     hours, minutes, seconds = (int(p) for p in host["functionTimeout"].split(":"))
-    assert int(settings["CONTROLLER_READY_TIMEOUT"].strip('"')) < hours * 3600 + minutes * 60 + seconds
+    limit = hours * 3600 + minutes * 60 + seconds
+    assert int(_app_settings("restore")["CONTROLLER_READY_TIMEOUT"].strip('"')) < limit
+    backup = _app_settings("backup")["CONTROLLER_READY_TIMEOUT"]
+    assert backup == 'local.native_enabled ? "1380" : "1680"'
+    assert limit >= 1380 + 300 + 120 and limit >= 1680 + 120
 
 
 # -- backup storage -------------------------------------------------------------------------------
@@ -118,7 +192,10 @@ def test_backup_account_is_separate_and_hardened() -> None:
     assert backup["allow_nested_items_to_be_public"] is False
     blob = _one(backup, "blob_properties")
     assert blob["versioning_enabled"] is True
-    assert _one(blob, "delete_retention_policy")["days"] == "${var.soft_delete_days}"
+    assert _one(blob, "delete_retention_policy") == {
+        "days": "${var.soft_delete_days}",
+        "permanent_delete_enabled": False,
+    }
     assert _one(blob, "container_delete_retention_policy")
     container = _resources("azurerm_storage_container")["backups"]
     assert container["container_access_type"] == "private"
@@ -142,31 +219,93 @@ def test_key_vault_rbac_and_write_only_password() -> None:
     assert password["sensitive"] is True and password["ephemeral"] is True
 
 
-def test_function_roles_are_scoped_to_this_deployment() -> None:
-    allowed = {
-        "${azurerm_storage_container.backups.id}": {"Storage Blob Data Contributor"},
-        "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.controller_password.name}": {
-            "Key Vault Secrets User"
-        },
-        "${azurerm_storage_account.host.id}": {"Storage Blob Data Owner"},
-        "${azurerm_application_insights.this.id}": {"Monitoring Metrics Publisher"},
-        "${azurerm_storage_queue.replacements[0].id}": {"Storage Queue Data Contributor"},
-        "${azurerm_storage_queue.replacements_poison[0].id}": {"Storage Queue Data Contributor"},
-        "${var.controller_resource_group_id}": {"Reader"},
-        "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.controller_customer_id[0].name}": {
-            "Key Vault Secrets User"
+_BLOB_ROLE = "${azurerm_role_definition.backup_blobs.role_definition_resource_id}"
+_PASSWORD = "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.controller_password.name}"
+_CUSTOMER_ID = (
+    "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.controller_customer_id[0].name}"
+)
+
+
+def test_each_identity_holds_exactly_its_own_roles() -> None:
+    """Export mode (the native roles are checked below): what backup and restore may each do."""
+    common = {
+        ("${azurerm_storage_container.backups.id}", _BLOB_ROLE),
+        (_PASSWORD, "Key Vault Secrets User"),
+        ("${azurerm_storage_account.host[each.key].id}", "Storage Blob Data Owner"),
+        ("${azurerm_application_insights.this.id}", "Monitoring Metrics Publisher"),
+    }
+    expected = {
+        "backup": common,
+        "restore": common
+        | {
+            ("${azurerm_storage_queue.replacements[0].id}", "Storage Queue Data Contributor"),
+            ("${azurerm_storage_queue.replacements_poison[0].id}", "Storage Queue Data Contributor"),
+            ("${var.controller_resource_group_id}", "Reader"),
+            (_CUSTOMER_ID, "Key Vault Secrets User"),
         },
     }
-    function_roles = [
-        (ra["scope"], ra["role_definition_name"])
-        for ra in _resources("azurerm_role_assignment").values()
-        if ra["principal_id"] == FUNCTION_PRINCIPAL and ra.get("count") != NATIVE_COUNT
-    ]
-    assert len(function_roles) == 8  # the native-mode roles are checked below
-    for scope, role in function_roles:
-        assert role in allowed.get(scope, set()), f"{role} on {scope} is not least privilege"
-    backup_scopes = [scope for scope, _ in function_roles if "storage_account.backup" in scope]
-    assert backup_scopes == [], "no role on the whole backup account: the container is the limit"
+    roles = _resources("azurerm_role_assignment")
+    for job in JOBS:
+        held = [
+            (scope, role)
+            for identity, scope, role, name in _grants()
+            if identity == job and roles[name].get("count") != NATIVE_COUNT
+        ]
+        assert len(held) == len(set(held)) and set(held) == expected[job], job
+    # no role on the whole backup account (the container is the limit), and the host account
+    # role is on the app's own account: the backup identity cannot rewrite the restore app's package
+    for _, scope, role, _ in _grants():
+        assert "azurerm_storage_account.backup" not in scope, scope
+        if role == "Storage Blob Data Owner":
+            assert scope == "${azurerm_storage_account.host[each.key].id}"
+    # the app identities never get a built-in role that deletes or administers
+    for _, _, role, _ in _grants():
+        assert role not in {
+            "Owner",
+            "Contributor",
+            "Storage Blob Data Contributor",
+            "Storage Account Contributor",
+        }
+
+
+def test_no_identity_may_delete_a_blob_and_each_writes_only_its_own_path() -> None:
+    definition = _resources("azurerm_role_definition")["backup_blobs"]
+    permissions = _one(definition, "permissions")
+    assert permissions["actions"] == []
+    assert sorted(permissions["data_actions"]) == sorted(
+        [f"{_BLOB}/read", f"{_BLOB}/write", f"{_BLOB}/add/action"]
+    ), "no delete, no deleteBlobVersion, no wildcard"
+    assert definition["assignable_scopes"] == ["${local.resource_group_id}"] == [definition["scope"]]
+    for name, custom in _resources("azurerm_role_definition").items():
+        for action in _one(custom, "permissions")["data_actions"]:
+            assert "delete" not in action.lower() and "*" not in action, f"{name}: {action}"
+    assignment = _resources("azurerm_role_assignment")["backup_blobs"]
+    assert assignment["scope"] == "${azurerm_storage_container.backups.id}"
+    assert assignment["role_definition_id"] == _BLOB_ROLE
+    assert assignment["condition_version"] == "2.0"
+    condition = assignment["condition"]
+    for action in ("write", "add/action"):
+        assert f"!(ActionMatches{{'{_BLOB}/{action}'}})" in condition, action
+    assert "${local.writable_paths[each.key]}" in condition
+    paths = _merged("locals")["writable_paths"]
+    path = "${local.blob_path}"
+    assert _merged("locals")["blob_path"] == f"@Resource[{_BLOB}:path]"
+    assert paths["backup"] == f"{path} StringEquals '${{var.backup_blob_name}}'"
+    # restore: its markers (BACKUP_URL + ".restores/<key>.json"), and in native mode the fresh backup
+    assert paths["restore"] == (
+        f'${{join(" OR ", concat(["{path} StringLike \'${{var.backup_blob_name}}.restores/*\'"], '
+        f"local.native_enabled ? [\"{path} StringEquals '${{var.backup_blob_name}}'\"] : []))}}"
+    )
+    # the condition names the blob: the name may hold no quote or wildcard
+    blob_name = _merged("variable")["backup_blob_name"]
+    assert "[A-Za-z0-9._/-]" in blob_name["validation"][0]["condition"]
+
+
+def test_plan_refuses_a_blob_name_the_conditions_cannot_hold(planner: helpers.VariablePlanner) -> None:
+    values = _BASE_VALUES | _NATIVE_VALUES
+    for bad in ("it's.enc", "backups/*", "/lead.enc"):
+        status, output = planner.plan(values | {"backup_blob_name": bad})
+        assert status != 0 and "backup_blob_name must be 1-255 letters" in output, bad
 
 
 # -- alerts ---------------------------------------------------------------------------------------
@@ -191,6 +330,13 @@ def test_alerts_count_the_real_functions(functions: dict[str, Any]) -> None:
         assert alert["scopes"] == ["${azurerm_application_insights.this.id}"]
     receiver = _one(_resources("azurerm_monitor_action_group")["alerts"], "email_receiver")
     assert receiver["email_address"] == "${var.alert_email}"
+    # both apps send their telemetry to the one component the alerts watch
+    assert (
+        _one(_resources("azurerm_function_app_flex_consumption")["app"], "site_config")[
+            "application_insights_connection_string"
+        ]
+        == "${azurerm_application_insights.this.connection_string}"
+    )
 
 
 # -- the replacement-controller route -------------------------------------------------------------
@@ -215,6 +361,9 @@ def test_event_route_matches_the_code(function_app: ModuleType, functions: dict[
     assert set(string_in["values"]) == set(replacement_vm.OPERATIONS)
     endpoint = _one(subscription, "storage_queue_endpoint")
     assert endpoint["queue_name"] == "${azurerm_storage_queue.replacements[0].name}"
+    # the queue lives in the restore app's host account: its AzureWebJobsStorage connection
+    restore_host = '${azurerm_storage_account.host["restore"].id}'
+    assert endpoint["storage_account_id"] == queue["storage_account_id"] == restore_host
     assert _one(subscription, "delivery_identity")["type"] == "SystemAssigned"
 
 
@@ -268,8 +417,10 @@ _NATIVE_VALUES = {
 }
 
 
-def _env_keys(expression: str) -> set[str]:
-    """The setting names a map expression assigns."""
+def _env_keys(expression: str | dict[str, str]) -> set[str]:
+    """The setting names a map expression (or a plain map) assigns."""
+    if isinstance(expression, dict):
+        return set(expression)
     return set(re.findall(r"\b([A-Z][A-Z0-9_]+) = ", expression))
 
 
@@ -295,6 +446,7 @@ def test_native_mode_is_the_default_and_export_is_opt_in() -> None:
     native = {
         ("azurerm_role_definition", "native_files"),
         ("azurerm_role_assignment", "native_files"),
+        ("azurerm_role_assignment", "native_files_reader"),
         ("azurerm_role_assignment", "native_arm_client_secret"),
         ("azurerm_key_vault_secret", "native_arm_client_secret"),
     }
@@ -316,11 +468,14 @@ def test_native_mode_is_the_default_and_export_is_opt_in() -> None:
 
 
 def test_native_settings_reach_every_function() -> None:
-    """All four functions run in one app: its app settings are every function's environment."""
+    """Both apps get the common settings (native ones included); the customer id only restore."""
     app_settings = _resources("azurerm_function_app_flex_consumption")["app"]["app_settings"]
-    assert app_settings.startswith("${merge(")
-    for part in ("local.native_app_settings", "local.customer_id_app_settings", "var.controller_ca_bundle"):
-        assert part in app_settings, part
+    assert app_settings.startswith("${merge(") and "local.common_app_settings" in app_settings
+    common = _merged("locals")["common_app_settings"]
+    for part in ("local.native_app_settings", "var.controller_ca_bundle", "var.controller_tls_server_name"):
+        assert part in common, part
+    assert "local.customer_id_app_settings" in _merged("locals")["restore_app_settings"]
+    assert "customer_id" not in common and "customer_id" not in _merged("locals")["backup_app_settings"]
 
 
 def test_native_settings_are_the_ones_the_core_reads_for_an_azure_controller() -> None:
@@ -380,7 +535,13 @@ def test_native_container_role_reads_and_writes_only_cloudn_blobs() -> None:
     assert not permissions.get("not_actions") and not permissions.get("not_data_actions")
     assert definition["assignable_scopes"] == ["${local.native_resource_group_id}"] == [definition["scope"]]
     assignment = _resources("azurerm_role_assignment")["native_files"]
-    assert assignment["principal_id"] == FUNCTION_PRINCIPAL
+    assert assignment["principal_id"] == RESTORE_PRINCIPAL, "only the restore writes the controller's files"
+    reader = _resources("azurerm_role_assignment")["native_files_reader"]
+    assert reader["principal_id"] == BACKUP_PRINCIPAL
+    assert reader["role_definition_name"] == "Storage Blob Data Reader"
+    assert reader["scope"] == assignment["scope"]
+    assert reader["condition"] == assignment["condition"] == "${local.native_files_condition}"
+    assert reader["condition_version"] == "2.0"
     assert (
         assignment["role_definition_id"]
         == "${azurerm_role_definition.native_files[0].role_definition_resource_id}"
@@ -394,7 +555,7 @@ def test_native_container_role_reads_and_writes_only_cloudn_blobs() -> None:
     )
     # every data action of the role is limited by the condition to the controller's files
     assert assignment["condition_version"] == "2.0"
-    condition = assignment["condition"]
+    condition = _merged("locals")["native_files_condition"]
     for action in permissions["data_actions"]:
         assert f"!(ActionMatches{{'{action}'}}" in condition, f"{action} is not limited to CloudN_* blobs"
     assert f"@Resource[{_BLOB}:path] StringLike 'CloudN_*'" in condition
@@ -414,7 +575,7 @@ def test_native_arm_secret_is_write_only_and_readable_on_its_own() -> None:
     assert access["scope"] == (
         "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.native_arm_client_secret[0].name}"
     )
-    assert access["principal_id"] == FUNCTION_PRINCIPAL
+    assert access["principal_id"] == RESTORE_PRINCIPAL, "only a restore resolves the ARM secret"
 
 
 def test_native_waits_fit_the_function_timeout() -> None:
@@ -501,7 +662,7 @@ def test_customer_id_is_write_only_optional_and_readable_on_its_own() -> None:
     assert access["scope"] == (
         "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.controller_customer_id[0].name}"
     )
-    assert access["principal_id"] == FUNCTION_PRINCIPAL
+    assert access["principal_id"] == RESTORE_PRINCIPAL, "only a restore sends the customer id"
     # the app gets a reference to that secret, never the value
     settings = _merged("locals")["customer_id_app_settings"]
     assert settings.startswith("${var.create_customer_id_secret ? {") and settings.endswith("} : {}}")
@@ -589,3 +750,74 @@ def test_example_integrates_the_app_with_the_controllers_vnet_and_opens_443() ->
     assert rule["destination_port_range"] == "443"
     assert rule["source_address_prefixes"] == "${azurerm_subnet.functions.address_prefixes}"
     assert rule["destination_address_prefix"] == "${var.controller_private_ip}"
+
+
+# -- the replacement and restore-target settings ---------------------------------------------------
+
+_OLD_SETTINGS = ("REPLACEMENT_CONTROLLER_URL", "REPLACEMENT_VM_TAG", "CONTROLLER_ALLOW_HTTP")
+
+
+def test_only_the_restore_app_gets_the_replacement_settings() -> None:
+    restore = _merged("locals")["restore_app_settings"]
+    assert _env_keys(restore) == {
+        "CONTROLLER_READY_TIMEOUT",
+        "REPLACEMENT_URL",
+        "RESTORE_ALLOWED_TARGETS",
+        "REPLACEMENT_TAG",
+        "REPLACEMENT_NAME_PATTERN",
+        "REPLACEMENT_RESOURCE_GROUPS",
+    }
+    assert "{REPLACEMENT_RESOURCE_GROUPS = var.controller_resource_group_id}" in restore
+    assert "REPLACEMENT_URL = var.replacement_controller_url" in restore
+    assert 'RESTORE_ALLOWED_TARGETS = join(",", var.restore_allowed_targets)' in restore
+    assert "{REPLACEMENT_TAG = var.replacement_vm_tag}" in restore
+    assert "{REPLACEMENT_NAME_PATTERN = var.replacement_name_pattern}" in restore
+    for other in ("common_app_settings", "backup_app_settings"):
+        shared = _env_keys(_merged("locals")[other]) & _env_keys(restore)
+        assert shared <= {"CONTROLLER_READY_TIMEOUT"}, other  # each app its own value of that one
+    variables = _merged("variable")
+    assert variables["restore_allowed_targets"]["default"] == []
+    assert variables["replacement_controller_url"]["default"] == "https://{private_ip}"
+
+
+def test_the_old_settings_are_gone_everywhere() -> None:
+    texts = [p.read_text() for p in (*MODULE.glob("*.tf"), MODULE / "README.md", EXAMPLE / "main.tf")]
+    for name in _OLD_SETTINGS:
+        assert not any(re.search(rf"\\b{name}\\b", text) for text in texts), name
+    for name in ("function_app_name", "function_app_hostname", "function_principal_id", "host_account_name"):
+        assert not any(re.search(rf"(?<![\\w.]){name}\\b", text) for text in texts), name
+
+
+def test_plan_needs_a_tag_or_a_name_pattern_for_the_event_route(planner: helpers.VariablePlanner) -> None:
+    group = {"controller_resource_group_id": "/subscriptions/s/resourceGroups/rg"}
+    values = _BASE_VALUES | _NATIVE_VALUES | group
+    status, output = planner.plan(values | {"replacement_vm_tag": None})
+    assert status != 0 and "The replacement-VM event route (controller_resource_group_id) needs" in output
+    for passing in (
+        {"replacement_vm_tag": None, "replacement_name_pattern": "avx-controller*"},
+        {"replacement_vm_tag": None, "controller_resource_group_id": None},
+        {},
+    ):
+        status, output = planner.plan(values | passing)
+        assert status == 0, (passing, output)
+    status, output = planner.plan(values | {"replacement_vm_tag": "no-equals-sign"})
+    assert status != 0 and "replacement_vm_tag must be NAME=VALUE" in output
+
+
+def test_plan_checks_the_replacement_url_and_the_allowed_targets(planner: helpers.VariablePlanner) -> None:
+    values = _BASE_VALUES | _NATIVE_VALUES
+    for good in ("controller_url", "https://{private_ip}", "https://{public_ip}:8443"):
+        status, output = planner.plan(values | {"replacement_controller_url": good})
+        assert status == 0, (good, output)
+    for bad in ("http://{private_ip}", "https://controller.example.com"):
+        status, output = planner.plan(values | {"replacement_controller_url": bad})
+        assert status != 0 and "replacement_controller_url must be controller_url or https://" in output, bad
+    status, output = planner.plan(values | {"restore_allowed_targets": ["10.0.2.0/24", "ctl-dr.example.com"]})
+    assert status == 0, output
+    status, output = planner.plan(values | {"restore_allowed_targets": ["10.0.2.0/24,10.0.3.0/24"]})
+    assert status != 0 and "restore_allowed_targets must be host names" in output
+
+
+def test_plan_refuses_a_soft_delete_window_shorter_than_a_week(planner: helpers.VariablePlanner) -> None:
+    status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES | {"soft_delete_days": 1})
+    assert status != 0 and "soft_delete_days must be between 7 and 365" in output

@@ -89,6 +89,7 @@ def _settings(url: str, cloud_type: int, bucket: Path, **extra: str) -> Settings
     folder = bucket / ("ctrlstorage/backups" if cloud_type in _AZURE_TYPES else "ctrl-backups")
     env = {
         "CONTROLLER_URL": url,
+        "CONTROLLER_ALLOW_HTTP": "true",
         "CONTROLLER_PASSWORD": PASSWORD,
         "BACKUP_URL": (bucket / "ours" / "backup.enc").as_uri(),
         "CONTROLLER_PRIVATE_IP": "10.1.0.10",
@@ -172,7 +173,7 @@ def test_an_older_controller_is_logged_into_on_v1(kind: str) -> None:
 
     with recording(script) as recorder:
         client = connector(Settings.from_env({
-            "CONTROLLER_URL": recorder.url, "CONTROLLER_PASSWORD": PASSWORD,
+            "CONTROLLER_URL": recorder.url, "CONTROLLER_PASSWORD": PASSWORD, "CONTROLLER_ALLOW_HTTP": "true",
             "BACKUP_URL": "/tmp/unused.tar", "CONTROLLER_BACKUP_MODE": "export",
         }))("admin", PASSWORD)  # fmt: skip
         client.login()
@@ -188,7 +189,7 @@ def test_any_other_token_answer_means_not_ready_and_is_waited_out(kind: str) -> 
 
     with recording(script) as recorder:
         settings = Settings.from_env({
-            "CONTROLLER_URL": recorder.url, "CONTROLLER_PASSWORD": PASSWORD,
+            "CONTROLLER_URL": recorder.url, "CONTROLLER_PASSWORD": PASSWORD, "CONTROLLER_ALLOW_HTTP": "true",
             "BACKUP_URL": "/tmp/unused.tar", "CONTROLLER_BACKUP_MODE": "export",
         })  # fmt: skip
         client = connector(settings, RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02, deadline=2))(
@@ -332,6 +333,7 @@ def test_a_controller_without_export_config_is_pointed_at_native_mode(tmp_path: 
         settings = Settings.from_env(
             {
                 "CONTROLLER_URL": recorder.url,
+                "CONTROLLER_ALLOW_HTTP": "true",
                 "CONTROLLER_PASSWORD": PASSWORD,
                 "BACKUP_URL": (tmp_path / "backup.tar").as_uri(),
                 "CONTROLLER_BACKUP_MODE": "export",

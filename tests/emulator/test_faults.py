@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import time
 from pathlib import Path
 
@@ -168,3 +169,67 @@ def test_faults_reset_turns_everything_off(emulator: Emulator) -> None:
     assert faults.take_drop() is False
     assert faults.not_ready_answer() is None
     assert not (faults.export_html or faults.truncate_export)
+
+
+def test_export_page_answers_that_page_with_status_200(client: Client, emulator: Emulator) -> None:
+    emulator.faults.export_page = ("text/plain; charset=utf-8", b"maintenance\n" * 100)
+    response = client.export()
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.data == b"maintenance\n" * 100
+    assert int(response.headers["Content-Length"]) == 1200
+    emulator.faults.reset()
+    assert client.export().data == emulator.export_bytes()
+
+
+def test_power_off_refuses_connections_until_power_on_on_the_same_port(
+    client: Client, emulator: Emulator
+) -> None:
+    url = emulator.url
+    emulator.power_off()
+    with pytest.raises(urllib3.exceptions.NewConnectionError, match="Connection refused"):
+        urllib3.PoolManager(retries=False).request("GET", f"{url}/v2/api?action=get_api_token")
+    emulator.power_on(booting_seconds=0.5)
+    assert emulator.url == url
+    fresh = Client(url)
+    assert envelope(fresh.get(action="get_api_token")) == {"return": False, "reason": "RequestRefused"}
+    time.sleep(0.6)
+    assert client.call("list_version_info")["return"] is False  # the restart ended every session
+    assert fresh.connect()["return"] is True
+
+
+def test_native_version_file_knobs(tmp_path: Path) -> None:
+    from controller_backup.stores import open_store
+
+    config = EmulatorConfig(bucket_root=str(tmp_path), native_backup_delay=0.0, password="Adm1n-secret!")
+    with Emulator(config) as emu:
+        client = Client(emu.url)
+        assert client.connect()["return"] is True
+        emu.state.add_account({"account_name": "backup-acct", "cloud_type": 1})
+
+        def back_up_now(bucket: str) -> tuple[object, bytes | None]:
+            answer = client.call(
+                "enable_cloudn_backup_config",
+                cloud_type="1",
+                acct_name="backup-acct",
+                bucket_name=bucket,
+                multiple_bkup="false",
+                now="true",
+            )
+            assert answer["return"] is True, answer
+            emu.native.wait_idle()
+            files = f"{tmp_path}/{bucket}/CloudN_{config.private_ip}_save_cloudx"
+            version = open_store(f"{files}_version.txt")
+            text = None
+            if version.head() is not None:
+                buffer = io.BytesIO()
+                version.download(buffer)
+                text = buffer.getvalue()
+            return open_store(f"{files}_config.enc").head(), text
+
+        emu.faults.native_version_text = "UserConnect-6.5.1"
+        written, text = back_up_now("first")
+        assert written is not None and text == b"UserConnect-6.5.1"
+        emu.faults.native_skips_version_file = True
+        written, text = back_up_now("second")
+        assert written is not None and text is None

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from controller_backup.secrets import gcp as secrets_gcp
@@ -122,21 +123,96 @@ def function_env(
 
 
 @dataclass
-class ComputeApi:
-    """A Compute Engine API stand-in answering `instances.get` with the instance's private IP."""
+class FakeCompute:
+    """A Compute Engine API stand-in: `instances.get` by zone and name, and
+    `instances.aggregatedList` with the `id = N` filter, answering the API's instance shape."""
 
     url: str
-    instances: dict[str, str] = field(default_factory=dict)
+    instances: list[dict[str, Any]] = field(default_factory=list)
+    #: zones the aggregated list reports as unreachable (returnPartialSuccess)
+    unreachable: list[str] = field(default_factory=list)
+    #: the aggregated list answers one zone per page, as the API may when it filters
+    one_zone_per_page: bool = False
+    #: every call answers this HTTP status (403: the function's identity may not read instances)
+    fail_with: int | None = None
+    #: every request's path and query, as sent
     requests: list[str] = field(default_factory=list)
+
+    def add(
+        self,
+        name: str,
+        *,
+        instance_id: str,
+        private_ip: str,
+        nat_ip: str | None = None,
+        labels: dict[str, str] | None = None,
+        zone: str = "us-central1-a",
+    ) -> dict[str, Any]:
+        interface: dict[str, Any] = {"name": "nic0", "networkIP": private_ip}
+        if nat_ip is not None:
+            interface["accessConfigs"] = [{"type": "ONE_TO_ONE_NAT", "name": "External NAT", "natIP": nat_ip}]
+        resource = {
+            "kind": "compute#instance",
+            "id": instance_id,
+            "name": name,
+            "zone": f"https://www.googleapis.com/compute/v1/projects/{PROJECT}/zones/{zone}",
+            "status": "RUNNING",
+            "labels": labels or {},
+            "networkInterfaces": [interface],
+        }
+        self.instances.append(resource)
+        return resource
+
+    def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+        if self.fail_with is not None:
+            return self.fail_with, {"error": {"code": self.fail_with, "message": "Required permission"}}
+        if match := _INSTANCE_PATH.match(path):
+            project, zone, name = match.groups()
+            for resource in self.instances:
+                if (
+                    project == PROJECT
+                    and resource["zone"].endswith(f"/zones/{zone}")
+                    and resource["name"] == name
+                ):
+                    return 200, resource
+            return 404, {"error": {"code": 404, "message": f"The resource '{path}' was not found"}}
+        if match := _AGGREGATED_PATH.match(path):
+            wanted = _ID_FILTER.match(query.get("filter", [""])[0])
+            if match.group(1) != PROJECT:
+                return 404, {"error": {"code": 404, "message": "project not found"}}
+            if wanted is None or query.get("returnPartialSuccess") != ["true"]:
+                return 400, {"error": {"code": 400, "message": "Invalid value for field 'filter'"}}
+            items: dict[str, Any] = {}
+            for resource in self.instances:
+                scope = "zones/" + resource["zone"].rsplit("/", 1)[1]
+                entry = items.setdefault(scope, {"instances": []})
+                if resource["id"] == wanted.group(1):
+                    entry["instances"].append(resource)
+            for scope, entry in items.items():
+                if not entry["instances"]:
+                    items[scope] = {"warning": {"code": "NO_RESULTS_ON_PAGE", "message": "no results"}}
+            body: dict[str, Any] = {"kind": "compute#instanceAggregatedList", "items": items}
+            if self.one_zone_per_page:
+                page = int(query.get("pageToken", ["0"])[0])
+                scopes = sorted(items)
+                body["items"] = {scopes[page]: items[scopes[page]]} if page < len(scopes) else {}
+                if page + 1 < len(scopes):
+                    body["nextPageToken"] = str(page + 1)
+            if self.unreachable:
+                body["unreachables"] = self.unreachable
+            return 200, body
+        return 404, {"error": {"code": 404, "message": "not found"}}
 
 
 _INSTANCE_PATH = re.compile(r"^/compute/v1/projects/([^/]+)/zones/([^/]+)/instances/([^/?]+)$")
+_AGGREGATED_PATH = re.compile(r"^/compute/v1/projects/([^/]+)/aggregated/instances$")
+_ID_FILTER = re.compile(r"^id = ([0-9]+)$")
 
 
 @pytest.fixture
-def compute_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ComputeApi]:
+def compute_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCompute]:
     port = free_port()
-    state = ComputeApi(url=f"http://127.0.0.1:{port}")
+    state = FakeCompute(url=f"http://127.0.0.1:{port}")
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
@@ -144,15 +220,9 @@ def compute_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ComputeApi]:
 
         def do_GET(self) -> None:
             state.requests.append(self.path)
-            match = _INSTANCE_PATH.match(self.path)
-            ip = state.instances.get(match.group(3)) if match else None
-            if ip is None:
-                body, status = b'{"error": {"code": 404, "message": "not found"}}', 404
-            else:
-                body = json.dumps(
-                    {"name": match.group(3), "networkInterfaces": [{"networkIP": ip}]}  # type: ignore[union-attr]
-                ).encode()
-                status = 200
+            parts = urlsplit(self.path)
+            status, answer = state.answer(parts.path, parse_qs(parts.query))
+            body = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

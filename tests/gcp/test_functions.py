@@ -7,16 +7,19 @@ import base64
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from controller_backup.emulator import Emulator
+from controller_backup.errors import unexpected_failure
 from google.cloud import storage
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
+from tests.fixtures.listener import Listener
 from tests.integration.helpers import actions
 
-from .conftest import PROJECT, ServedFunction, create_app, load_event
+from .conftest import PROJECT, FakeCompute, ServedFunction, create_app, load_event
 
 Serve = Callable[[str], ServedFunction]
 
@@ -101,20 +104,34 @@ def test_on_demand_backup_through_the_test_client(function_env: dict[str, str], 
     client = create_app("backup_http").test_client()
     first = client.post("/", json={})
     assert first.status_code == 200, first.get_data(as_text=True)
-    second = client.post("/?force=true", json={"trigger": "manual"})
+    second = client.post("/", json={"force": True, "trigger": "manual"})
     assert second.status_code == 200
     assert second.get_json()["forced"] is True
     assert second.get_json()["version_id"] != first.get_json()["version_id"]
     assert len(_generations(function_env)) == 2
 
 
+def test_query_parameters_are_refused(function_env: dict[str, str], controller: Emulator) -> None:
+    """The query string carries nothing: a `?force=true` is refused, not silently ignored."""
+    response = create_app("backup_http").test_client().post("/?force=true", json={})
+    assert response.status_code == 400
+    assert "query parameters are not accepted (force)" in response.get_json()["error"]
+    assert _stored(function_env) is None
+
+
 @pytest.mark.parametrize("mode", ["binary", "structured"])
 def test_pubsub_backup_event(
-    function_env: dict[str, str], controller: Emulator, serve: Serve, mode: str
+    function_env: dict[str, str],
+    controller: Emulator,
+    serve: Serve,
+    mode: str,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     fn = serve("backup_event")
+    capfd.readouterr()
     response = _post_event(fn, load_event("pubsub_backup.json"), mode)
     assert response.status_code == 200, response.text
+    assert any("backup started (trigger=pubsub)" in e["message"] for e in _json_lines(capfd.readouterr().out))
     blob = _stored(function_env)
     assert blob is not None and blob.metadata["sha256"] == controller.export_sha256()
     assert blob.metadata["controller"] == controller.url
@@ -127,17 +144,30 @@ def test_pubsub_empty_message_backs_up(function_env: dict[str, str], controller:
     assert _stored(function_env) is not None
 
 
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (base64.b64encode(b'{"force": "true"}').decode(), "force must be true or false (a JSON boolean)"),
+        ("not base64!", "the request body is not valid base64"),
+    ],
+)
 def test_pubsub_malformed_message_is_acknowledged_not_retried(
-    function_env: dict[str, str], controller: Emulator, capfd: pytest.CaptureFixture[str]
+    function_env: dict[str, str],
+    controller: Emulator,
+    capfd: pytest.CaptureFixture[str],
+    data: str,
+    reason: str,
 ) -> None:
+    event = load_event("pubsub_backup.json")
+    event["data"]["message"]["data"] = data
     client = create_app("backup_event").test_client()
     capfd.readouterr()
-    headers, body = _binary_mode(_pubsub_event({"force": "perhaps"}))
+    headers, body = _binary_mode(event)
     response = client.post("/", data=body, headers=headers)
     assert response.status_code == 200  # acked: a retry cannot fix it
     assert _stored(function_env) is None
     logs = _json_lines(capfd.readouterr().out)
-    assert any(e["severity"] == "ERROR" and "force must be true or false" in e["message"] for e in logs)
+    assert any(e["severity"] == "ERROR" and reason in e["message"] for e in logs)
 
 
 def test_pubsub_backup_failure_raises_for_a_retry(
@@ -193,14 +223,11 @@ def test_wrong_password_is_a_5xx_auth_failure_and_never_shown(
 @pytest.mark.parametrize(
     ("body", "content_type", "reason"),
     [
-        (b"{not json", "application/json", "not valid JSON"),
-        (b"[1, 2]", "application/json", "must be a JSON object"),
-        (b'{"force": "perhaps"}', "application/json", "force must be true or false"),
-        (b'{"forse": true}', "application/json", "unknown field(s) forse"),
-        (b'{"trigger": "Drop Table"}', "application/json", "trigger must be"),
+        (b"{not json", "application/json", "the request body is not JSON"),
+        (b'{"forse": true}', "application/json", "unknown field(s) forse; allowed: action, force, scheduled"),
     ],
 )
-def test_backup_bad_input_is_400_with_the_reason(
+def test_backup_bad_input_is_the_cores_400(
     function_env: dict[str, str], controller: Emulator, body: bytes, content_type: str, reason: str
 ) -> None:
     client = create_app("backup_http").test_client()
@@ -276,19 +303,12 @@ def test_a_failing_check_is_200_with_status_fail(
     assert verdicts["store-write"] == "fail" and verdicts["login"] == "ok"
 
 
-@pytest.mark.parametrize(
-    ("body", "reason"),
-    [
-        ({"action": "check", "force": True}, "a check takes no other field than action (got force)"),
-        ({"action": "restore"}, 'action must be "backup" or "check"'),
-    ],
-)
-def test_bad_action_is_400(function_env: dict[str, str], body: dict[str, Any], reason: str) -> None:
-    response = create_app("backup_http").test_client().post("/", json=body)
-    assert response.status_code == 400 and reason in response.get_json()["error"]
-
-
 # -- restore -------------------------------------------------------------------------------------
+
+#: the replacement in tests/events/gcp: its audit log entry and restore request name it
+REPLACEMENT_NAME = "aviatrix-controller-x7k2"
+REPLACEMENT_ID = "8234962317750186311"
+REPLACEMENT_LABEL = {"controller-backup-role": "replacement"}
 
 
 def _backup_now() -> dict[str, Any]:
@@ -298,9 +318,35 @@ def _backup_now() -> dict[str, Any]:
     return result
 
 
+@pytest.fixture
+def replacement_env(
+    function_env: dict[str, str], blank_controller: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """The core's replacement settings: a label and a name glob mark a replacement. The emulator
+    listens on loopback, so the instance's external address (127.0.0.1) and its port reach it; a
+    deployment keeps the default https://{private_ip}."""
+    monkeypatch.setenv("REPLACEMENT_TAG", "controller-backup-role=replacement")
+    monkeypatch.setenv("REPLACEMENT_NAME_PATTERN", "aviatrix-controller-*")
+    monkeypatch.setenv("REPLACEMENT_URL", "http://{public_ip}:" + blank_controller.url.rsplit(":", 1)[1])
+    return function_env
+
+
+def _add_replacement(compute: FakeCompute, **changes: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "instance_id": REPLACEMENT_ID,
+        "private_ip": BLANK_PRIVATE_IP,
+        "nat_ip": "127.0.0.1",
+        "labels": REPLACEMENT_LABEL,
+        **changes,
+    }
+    return compute.add(fields.pop("name", REPLACEMENT_NAME), **fields)
+
+
 def test_restore_onto_a_blank_controller_over_http(
     function_env: dict[str, str], controller: Emulator, blank_controller: Emulator, serve: Serve
 ) -> None:
+    """A caller's controller_url on CONTROLLER_URL's host is allowed (a replacement that took over
+    its address); it is logged into as a fresh controller, admin / private_ip."""
     backed_up = _backup_now()
     fn = serve("restore_http")
     body = {
@@ -316,11 +362,134 @@ def test_restore_onto_a_blank_controller_over_http(
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["status"] == "ok" and result["verified"] is True
+    assert result["target_origin"] == "allowed"
     assert result["sha256"] == backed_up["sha256"] == controller.export_sha256()
     assert blank_controller.export_sha256() == controller.export_sha256()
     again = requests.post(fn.url, json=body, timeout=60)
     assert again.status_code == 200 and again.json()["status"] == "already-restored"
     assert actions(blank_controller, "import_config") == 1
+
+
+def test_a_controller_url_that_is_not_allowed_is_403_and_never_contacted(
+    function_env: dict[str, str], controller: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
+    _backup_now()
+    client = create_app("restore_http").test_client()
+    with Listener() as listener:
+        elsewhere = listener.url.replace("127.0.0.1", "localhost")  # not CONTROLLER_URL's host
+        capfd.readouterr()
+        response = client.post("/", json={"controller_url": elsewhere, "private_ip": BLANK_PRIVATE_IP})
+        assert response.status_code == 403, response.get_data(as_text=True)
+        assert response.get_json()["code"] == "forbidden-target"
+        assert "not in RESTORE_ALLOWED_TARGETS" in response.get_json()["error"]
+    assert listener.connections == 0 and listener.received == b""
+    # a refused target reaches the error alert
+    assert any(e["severity"] == "ERROR" for e in _json_lines(capfd.readouterr().out))
+
+
+def test_restore_by_instance_id_finds_the_replacement_through_the_compute_api(
+    replacement_env: dict[str, str],
+    controller: Emulator,
+    blank_controller: Emulator,
+    compute_api: FakeCompute,
+    serve: Serve,
+) -> None:
+    _backup_now()
+    compute_api.add("web-1", instance_id="1111", private_ip="10.0.0.99", zone="us-east1-b")
+    _add_replacement(compute_api)
+    fn = serve("restore_http")
+    response = requests.post(fn.url, json={"instance_id": REPLACEMENT_ID}, timeout=120)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["status"] == "ok" and result["target_origin"] == "discovered"
+    assert result["controller"] == blank_controller.url
+    assert blank_controller.export_sha256() == controller.export_sha256()
+    lookup = urlsplit(compute_api.requests[0])
+    assert lookup.path == f"/compute/v1/projects/{PROJECT}/aggregated/instances"
+    assert parse_qs(lookup.query)["filter"] == [f"id = {REPLACEMENT_ID}"]
+    # keyed by the instance, like the event: the audit log's event for it is now a no-op
+    again = requests.post(fn.url, json={"instance_id": REPLACEMENT_ID}, timeout=60)
+    assert again.status_code == 200 and again.json()["status"] == "already-restored"
+    assert actions(blank_controller, "import_config") == 1
+
+
+@pytest.mark.parametrize(
+    ("instance_id", "labels", "status", "reason"),
+    [
+        (
+            REPLACEMENT_ID,
+            {},
+            403,
+            "is not a controller replacement (no tag controller-backup-role=replacement)",
+        ),
+        ("4242", REPLACEMENT_LABEL, 400, f"no instance with id 4242 in project {PROJECT}"),
+        ("i-0abc", REPLACEMENT_LABEL, 400, "instance_id must be a Compute Engine instance's numeric id"),
+    ],
+)
+def test_restore_by_instance_id_of_anything_else_is_refused(
+    replacement_env: dict[str, str],
+    controller: Emulator,
+    blank_controller: Emulator,
+    compute_api: FakeCompute,
+    instance_id: str,
+    labels: dict[str, str],
+    status: int,
+    reason: str,
+) -> None:
+    _backup_now()
+    _add_replacement(compute_api, labels=labels)
+    response = create_app("restore_http").test_client().post("/", json={"instance_id": instance_id})
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert reason in response.get_json()["error"]
+    assert actions(blank_controller, "login") == 0
+
+
+def test_restore_by_instance_id_follows_the_lists_pages(
+    replacement_env: dict[str, str],
+    controller: Emulator,
+    blank_controller: Emulator,
+    compute_api: FakeCompute,
+) -> None:
+    """A filtered aggregated list may answer pages without a result before the one with it."""
+    _backup_now()
+    compute_api.one_zone_per_page = True
+    compute_api.add("web-1", instance_id="1111", private_ip="10.0.0.99", zone="asia-east1-a")
+    _add_replacement(compute_api, zone="us-central1-a")
+    response = create_app("restore_http").test_client().post("/", json={"instance_id": REPLACEMENT_ID})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["status"] == "ok"
+    assert [parse_qs(urlsplit(r).query).get("pageToken") for r in compute_api.requests] == [None, ["1"]]
+
+
+@pytest.mark.parametrize(
+    ("breakage", "reason"),
+    [
+        ("unreachable", "was not found, but zones/europe-west1-b did not answer; try again"),
+        ("denied", "answered HTTP 403 (the function's service account needs compute.instances.get"),
+        ("no-project", "GOOGLE_CLOUD_PROJECT is required to look instances up by id"),
+    ],
+)
+def test_a_lookup_that_cannot_answer_is_a_5xx(
+    replacement_env: dict[str, str],
+    controller: Emulator,
+    blank_controller: Emulator,
+    compute_api: FakeCompute,
+    monkeypatch: pytest.MonkeyPatch,
+    breakage: str,
+    reason: str,
+) -> None:
+    """Not the caller's fault, and maybe not lasting: a 500 the caller (or Eventarc) retries."""
+    _backup_now()
+    if breakage == "unreachable":
+        compute_api.unreachable = ["zones/europe-west1-b"]
+    elif breakage == "denied":
+        compute_api.fail_with = 403
+    else:
+        monkeypatch.delenv("GOOGLE_CLOUD_PROJECT")
+    response = create_app("restore_http").test_client().post("/", json={"instance_id": REPLACEMENT_ID})
+    assert response.status_code == 500, response.get_data(as_text=True)
+    assert reason in response.get_json()["error"]
+    assert actions(blank_controller, "login") == 0
 
 
 def test_restore_a_given_version(
@@ -341,38 +510,37 @@ def test_restore_a_given_version(
     assert response.get_json()["version_id"] == first["version_id"]
 
 
-def test_recorded_restore_request_is_accepted(
-    function_env: dict[str, str], controller: Emulator, monkeypatch: pytest.MonkeyPatch
+def test_recorded_restore_request_is_a_dry_run_into_the_replacement(
+    replacement_env: dict[str, str],
+    controller: Emulator,
+    blank_controller: Emulator,
+    compute_api: FakeCompute,
 ) -> None:
-    """The operator's request stored in tests/events/gcp parses (a dry run into an unreachable IP
-    then fails on the controller, not on the input)."""
+    """The operator's request stored in tests/events/gcp: a dry run by instance id."""
     _backup_now()
-    monkeypatch.setenv("CONTROLLER_READY_TIMEOUT", "1")
+    _add_replacement(compute_api)
     call = load_event("restore_http_request.json")
-    client = create_app("restore_http").test_client()
-    body = {**call["body"], "controller_url": "http://127.0.0.1:9"}
-    response = client.post("/", json=body, headers=call["headers"])
-    assert response.status_code in (500, 503)
-    assert response.get_json()["code"] in ("not-ready", "timeout", "controller")
+    response = create_app("restore_http").test_client().post("/", json=call["body"], headers=call["headers"])
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["status"] == "dry-run"
+    assert actions(blank_controller, "import_config") == 0
 
 
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        ({"dry_run": "maybe"}, "dry_run must be true or false"),
-        ({"private_ip": "10.0.0.300"}, "private_ip must be an IP address"),
-        ({"controller_url": "ftp://x"}, "controller_url must look like"),
-        ({"version": "1"}, "unknown field(s) version"),
-        ({"idempotency_key": "../../etc"}, "idempotency key"),
+        ({"dry_run": "true"}, "dry_run must be true or false (a JSON boolean)"),
+        ({"version": "1"}, "unknown field(s) version; allowed: action, allow_version_mismatch"),
     ],
 )
-def test_restore_bad_input_is_400(
+def test_restore_bad_input_is_the_cores_400(
     function_env: dict[str, str], controller: Emulator, body: dict[str, Any], reason: str
 ) -> None:
     _backup_now()
     response = create_app("restore_http").test_client().post("/", json=body)
     assert response.status_code == 400, response.get_data(as_text=True)
     assert reason in response.get_json()["error"]
+    assert actions(controller, "import_config") == 0
 
 
 def test_restore_of_a_missing_backup_is_404(function_env: dict[str, str], blank_controller: Emulator) -> None:
@@ -388,74 +556,144 @@ def test_restore_of_a_missing_backup_is_404(function_env: dict[str, str], blank_
 # -- restore on a replacement instance (Eventarc, Cloud Audit Logs) ------------------------------
 
 
-@pytest.fixture
-def replacement_env(
-    function_env: dict[str, str], blank_controller: Emulator, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, str]:
-    monkeypatch.setenv("RESTORE_INSTANCE_NAME_PATTERN", r"aviatrix-controller-.*")
-    # The emulator listens on loopback; a deployment keeps the default https://{ip}.
-    monkeypatch.setenv("RESTORE_TARGET_URL", blank_controller.url)
-    return function_env
-
-
 @pytest.mark.parametrize("mode", ["binary", "structured"])
 def test_replacement_instance_is_restored_once(
     replacement_env: dict[str, str],
     controller: Emulator,
     blank_controller: Emulator,
-    compute_api: Any,
+    compute_api: FakeCompute,
     serve: Serve,
     mode: str,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     _backup_now()
-    compute_api.instances["aviatrix-controller-x7k2"] = BLANK_PRIVATE_IP
+    _add_replacement(compute_api)
     fn = serve("restore_event")
     event = load_event("audit_instance_insert_done.json")
     response = _post_event(fn, event, mode)
     assert response.status_code == 200, response.text
     assert compute_api.requests == [
-        f"/compute/v1/projects/{PROJECT}/zones/us-central1-a/instances/aviatrix-controller-x7k2"
+        f"/compute/v1/projects/{PROJECT}/zones/us-central1-a/instances/{REPLACEMENT_NAME}"
     ]
     assert blank_controller.export_sha256() == controller.export_sha256()
     # Eventarc delivers at least once: the same event again is a no-op.
+    capfd.readouterr()
     again = _post_event(fn, event, mode)
     assert again.status_code == 200
     assert actions(blank_controller, "import_config") == 1
+    results = [e["result"] for e in _json_lines(capfd.readouterr().out) if "result" in e]
+    assert [r["status"] for r in results] == ["already-restored"]
     marker = storage.Client(project=PROJECT).bucket(replacement_env["BACKUP_URL"].split("/")[2])
     names = [b.name for b in marker.list_blobs(prefix="controllers/aviatrix-controller.tar.restores/")]
-    assert names == ["controllers/aviatrix-controller.tar.restores/8234962317750186311.json"]
+    assert names == [f"controllers/aviatrix-controller.tar.restores/instance-{REPLACEMENT_ID}.json"]
 
 
-def test_request_ip_is_used_without_a_lookup(
-    replacement_env: dict[str, str], controller: Emulator, blank_controller: Emulator, compute_api: Any
+def test_the_events_own_network_ip_is_never_used(
+    replacement_env: dict[str, str],
+    controller: Emulator,
+    blank_controller: Emulator,
+    compute_api: FakeCompute,
 ) -> None:
+    """The log entry's request says 10.9.9.9; the Compute Engine API says what the instance has."""
     _backup_now()
+    _add_replacement(compute_api)
     event = load_event("audit_instance_insert_done.json")
-    event["data"]["protoPayload"]["request"]["networkInterfaces"] = [{"networkIP": BLANK_PRIVATE_IP}]
+    event["data"]["protoPayload"]["request"]["networkInterfaces"] = [{"networkIP": "10.9.9.9"}]
     headers, body = _binary_mode(event)
     assert create_app("restore_event").test_client().post("/", data=body, headers=headers).status_code == 200
-    assert compute_api.requests == []
+    assert len(compute_api.requests) == 1
     assert blank_controller.export_sha256() == controller.export_sha256()
+
+
+def _rename(event: dict[str, Any], name: str) -> None:
+    payload = event["data"]["protoPayload"]
+    payload["resourceName"] = payload["resourceName"].rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.mark.parametrize(
+    ("instance", "name", "why"),
+    [
+        ({"labels": {}}, REPLACEMENT_NAME, "is not a controller replacement (no tag"),
+        (
+            {"labels": {"controller-backup-role": "other"}},
+            REPLACEMENT_NAME,
+            "is not a controller replacement",
+        ),
+        ({"name": "web-1"}, "web-1", "(web-1) does not match REPLACEMENT_NAME_PATTERN"),
+    ],
+)
+def test_an_instance_without_the_replacements_marks_is_ignored_not_an_error(
+    replacement_env: dict[str, str],
+    controller: Emulator,
+    blank_controller: Emulator,
+    compute_api: FakeCompute,
+    capfd: pytest.CaptureFixture[str],
+    instance: dict[str, Any],
+    name: str,
+    why: str,
+) -> None:
+    _backup_now()
+    _add_replacement(compute_api, **instance)
+    event = load_event("audit_instance_insert_done.json")
+    _rename(event, name)
+    headers, body = _binary_mode(event)
+    capfd.readouterr()
+    response = create_app("restore_event").test_client().post("/", data=body, headers=headers)
+    assert response.status_code == 200  # acknowledged: not retried
+    assert len(compute_api.requests) == 1
+    assert actions(blank_controller, "login") == 0
+    logs = _json_lines(capfd.readouterr().out)
+    assert any(
+        e["severity"] == "INFO" and "event ignored" in e["message"] and why in e["message"] for e in logs
+    )
+    assert not any(e["severity"] in ("ERROR", "CRITICAL") for e in logs)  # no error alert
+
+
+@pytest.mark.parametrize(
+    ("instances", "reason"),
+    [
+        ({}, f"instance {REPLACEMENT_NAME} (id {REPLACEMENT_ID}) no longer exists"),
+        ({"instance_id": "999"}, "is now id 999, not"),
+    ],
+)
+def test_an_instance_that_is_gone_is_acknowledged(
+    replacement_env: dict[str, str],
+    controller: Emulator,
+    blank_controller: Emulator,
+    compute_api: FakeCompute,
+    capfd: pytest.CaptureFixture[str],
+    instances: dict[str, Any],
+    reason: str,
+) -> None:
+    """Deleted (or its name reused) before the event ran: a retry cannot bring it back."""
+    if instances:
+        _add_replacement(compute_api, **instances)
+    headers, body = _binary_mode(load_event("audit_instance_insert_done.json"))
+    capfd.readouterr()
+    response = create_app("restore_event").test_client().post("/", data=body, headers=headers)
+    assert response.status_code == 200
+    assert actions(blank_controller, "login") == 0
+    assert any(reason in e["message"] for e in _json_lines(capfd.readouterr().out))
 
 
 @pytest.mark.parametrize(
     ("change", "why"),
     [
         (lambda e: e.update(load_event("audit_instance_insert_first.json")), "first audit entry"),
-        (
-            lambda e: e["data"]["protoPayload"].update(
-                resourceName="projects/network-ops-prod/zones/us-central1-a/instances/web-1"
-            ),
-            "not a controller",
-        ),
         (lambda e: e["data"]["protoPayload"].update(methodName="v1.compute.instances.delete"), "ignoring"),
         (lambda e: e["data"]["protoPayload"].update(status={"code": 3}), "failed insert"),
+        (
+            lambda e: e["data"]["protoPayload"].update(
+                resourceName="projects/network-ops-prod/zones/us-central1-a?fields=id#/instances/x"
+            ),
+            "resourceName is not projects/P/zones/Z/instances/NAME",
+        ),
     ],
 )
 def test_other_audit_entries_are_ignored(
     replacement_env: dict[str, str],
     blank_controller: Emulator,
-    compute_api: Any,
+    compute_api: FakeCompute,
     change: Callable[[dict[str, Any]], None],
     why: str,
     capfd: pytest.CaptureFixture[str],
@@ -470,22 +708,55 @@ def test_other_audit_entries_are_ignored(
     assert any(why in e["message"] for e in _json_lines(capfd.readouterr().out))
 
 
-def test_replacement_without_a_name_pattern_fails_loudly(
-    function_env: dict[str, str], blank_controller: Emulator
+def test_replacement_without_a_label_or_name_pattern_fails_loudly(
+    function_env: dict[str, str], controller: Emulator, blank_controller: Emulator, compute_api: FakeCompute
 ) -> None:
+    _backup_now()
+    _add_replacement(compute_api)
     headers, body = _binary_mode(load_event("audit_instance_insert_done.json"))
     response = create_app("restore_event").test_client().post("/", data=body, headers=headers)
-    assert response.status_code == 500
-    assert actions(blank_controller, "import_config") == 0
+    assert response.status_code == 500  # a broken deployment: retried, and the error alert fires
+    assert actions(blank_controller, "login") == 0
 
 
 def test_not_an_audit_event_is_acknowledged(
-    replacement_env: dict[str, str], blank_controller: Emulator
+    replacement_env: dict[str, str], blank_controller: Emulator, compute_api: FakeCompute
 ) -> None:
     headers, body = _binary_mode(load_event("pubsub_backup.json"))
     response = create_app("restore_event").test_client().post("/", data=body, headers=headers)
     assert response.status_code == 200
-    assert actions(blank_controller, "import_config") == 0
+    assert actions(blank_controller, "import_config") == 0 and compute_api.requests == []
+
+
+def test_an_unexpected_failure_answers_the_cores_internal_error_with_details_only_in_the_log(
+    replacement_env: dict[str, str],
+    controller: Emulator,
+    compute_api: FakeCompute,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A bug (an exception that is no BackupError) may carry anything in its text: the answer is
+    the core's fixed `internal` result, the traceback goes to the log, and an event is retried."""
+    import controller_backup.restore
+
+    def bug(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("bug text 7f3a")
+
+    # main.py binds the core's function when functions-framework loads it, below
+    monkeypatch.setattr(controller_backup.restore, "run_restore_request", bug)
+    _add_replacement(compute_api)
+    capfd.readouterr()
+    response = create_app("restore_http").test_client().post("/", json={})
+    assert response.status_code == 500
+    assert response.get_json() == unexpected_failure()
+    headers, body = _binary_mode(load_event("audit_instance_insert_done.json"))
+    assert create_app("restore_event").test_client().post("/", data=body, headers=headers).status_code == 500
+    ours = [e for e in _json_lines(capfd.readouterr().out) if e["logger"] == "controller_backup.gcp"]
+    failures = [e for e in ours if "failed unexpectedly" in e["message"]]
+    assert len(failures) == 2
+    for entry in failures:
+        assert entry["severity"] == "ERROR" and "RuntimeError: bug text 7f3a" in entry["message"]
+        assert entry["result"] == unexpected_failure()
 
 
 # -- secrets never leak -------------------------------------------------------------------------
@@ -495,13 +766,13 @@ def test_no_password_cid_or_token_in_any_log_or_answer(
     replacement_env: dict[str, str],
     controller: Emulator,
     blank_controller: Emulator,
-    compute_api: Any,
+    compute_api: FakeCompute,
     serve: Serve,
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level("DEBUG")
-    compute_api.instances["aviatrix-controller-x7k2"] = BLANK_PRIVATE_IP
+    _add_replacement(compute_api)
     answers = [
         requests.post(serve("backup_http").url, json={"trigger": "schedule"}, timeout=60),
         requests.post(serve("backup_http").url, json={"action": "check"}, timeout=60),

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from controller_backup.errors import (
     AccessDenied,
+    BadRequest,
     ObjectNotFound,
     PreconditionFailed,
     SettingsError,
@@ -113,7 +114,7 @@ def test_small_object_goes_up_in_one_multipart_request(small_chunk_store: GcsSto
 def test_short_source_is_refused_before_any_request(small_chunk_store: GcsStore) -> None:
     good = _put(small_chunk_store, b"good" * 100)
     recorder = _record(small_chunk_store)
-    with pytest.raises(StoreError, match="expected 1000 bytes"):
+    with pytest.raises(StoreError, match="declared size 1000 bytes, but the source holds 5"):
         small_chunk_store.put(io.BytesIO(b"short"), 1000, _meta(b"short"))
     assert recorder.calls == []
     body, info = _get(small_chunk_store)
@@ -127,11 +128,14 @@ def test_version_ids_are_generations(small_chunk_store: GcsStore, gcs_client: An
     assert blob.metadata["sha256"] == _meta(b"g" * 100)["sha256"]
 
 
-def test_not_a_generation_is_not_found(small_chunk_store: GcsStore) -> None:
+def test_not_a_generation_is_a_bad_request_before_any_request(small_chunk_store: GcsStore) -> None:
     _put(small_chunk_store, b"a" * 10)
-    with pytest.raises(ObjectNotFound):
+    recorder = _record(small_chunk_store)
+    with pytest.raises(BadRequest, match="'not-a-generation' is not a valid Cloud Storage version id"):
         small_chunk_store.download(io.BytesIO(), "not-a-generation")
-    assert small_chunk_store.head("not-a-generation") is None
+    with pytest.raises(BadRequest, match="not a valid Cloud Storage version id"):
+        small_chunk_store.head("../1")
+    assert recorder.calls == []
 
 
 def test_if_match_with_a_foreign_etag_is_refused(small_chunk_store: GcsStore) -> None:

@@ -84,11 +84,13 @@ def test_functions_framework_command_serves_a_scheduled_backup(
         )
     try:
         _wait_for(f"http://127.0.0.1:{port}/", proc)
-        response = requests.post(f"http://127.0.0.1:{port}/", json={"trigger": "schedule"}, timeout=60)
+        response = requests.post(
+            f"http://127.0.0.1:{port}/", json={"action": "backup", "trigger": "schedule"}, timeout=60
+        )
         assert response.status_code == 200, response.text
         assert response.json()["sha256"] == controller.export_sha256()
         bad = requests.post(f"http://127.0.0.1:{port}/", data=b"{", timeout=30)
-        assert bad.status_code == 400 and "not valid JSON" in bad.json()["error"]
+        assert bad.status_code == 400 and "the request body is not JSON" in bad.json()["error"]
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -96,4 +98,4 @@ def test_functions_framework_command_serves_a_scheduled_backup(
     assert CONTROLLER_PASSWORD not in output
     entries = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     assert any(e.get("result", {}).get("status") == "ok" and e["severity"] == "INFO" for e in entries)
-    assert any(e["severity"] == "WARNING" and "not valid JSON" in e["message"] for e in entries)
+    assert any(e["severity"] == "WARNING" and "the request body is not JSON" in e["message"] for e in entries)

@@ -126,17 +126,44 @@ def test_schedule_is_daily_midnight_in_a_chosen_time_zone_with_oidc_and_retries(
     assert target["uri"] == oidc["audience"] == function_url
     assert oidc["service_account_email"] == "${google_service_account.scheduler.email}"
     assert target["http_method"] == "POST"
+    # exactly the scheduled-backup input (Cloud Scheduler cannot template a scheduled_time)
+    assert target["body"] == '${base64encode(jsonencode({action = "backup", trigger = "schedule"}))}'
 
 
-def test_run_invoker_on_the_backup_function_only_for_the_scheduler() -> None:
+def test_backup_callers_and_restore_callers_get_separate_invoker_bindings() -> None:
     invokers = resources("google_cloud_run_service_iam_member")
-    on_backup = [
-        b for b in invokers.values() if b["service"] == "${google_cloudfunctions2_function.backup.name}"
-    ]
-    assert [b["member"] for b in on_backup] == ["serviceAccount:${google_service_account.scheduler.email}"]
     assert all(b["role"] == "roles/run.invoker" for b in invokers.values())
-    # operators are opt-in, empty by default
-    assert variable("operator_members")["default"] == []
+    by_service: dict[str, list[str]] = {}
+    for body in invokers.values():
+        by_service.setdefault(body["service"], []).append(body["member"])
+    backup = "${google_cloudfunctions2_function.backup.name}"
+    restore = "${google_cloudfunctions2_function.restore.name}"
+    assert sorted(by_service[backup]) == sorted(
+        ["serviceAccount:${google_service_account.scheduler.email}", "${each.value}"]
+    )
+    assert by_service[restore] == ["${each.value}"]
+    assert invokers["backup_invokers"]["for_each"] == "${toset(var.backup_invokers)}"
+    assert invokers["backup_invokers"]["service"] == backup
+    assert invokers["restore_invokers"]["for_each"] == "${toset(var.restore_invokers)}"
+    assert invokers["restore_invokers"]["service"] == restore
+    # no binding grants one variable's members both functions
+    for name, body in invokers.items():
+        assert "setproduct" not in str(body.get("for_each", "")), name
+    for name in ("backup_invokers", "restore_invokers"):
+        assert variable(name)["default"] == [] and variable(name)["type"] == "${list(string)}"
+    # the event functions are invoked by Eventarc's identity alone
+    for function in ("backup_event", "restore_event"):
+        service = f"${{google_cloudfunctions2_function.{function}[0].name}}"
+        assert by_service[service] == ["serviceAccount:${google_service_account.trigger.email}"]
+
+
+def test_plan_refuses_public_invokers(planner: helpers.VariablePlanner) -> None:
+    values = _BASE_VALUES | _NATIVE_VALUES
+    for name in ("backup_invokers", "restore_invokers"):
+        status, output = planner.plan(values | {name: ["allUsers"]})
+        assert status != 0 and f"{name} must be IAM members" in output, name
+        status, output = planner.plan(values | {name: ["group:netops@example.com"]})
+        assert status == 0, output
 
 
 def test_backup_bucket_is_versioned_private_and_prunes_old_versions() -> None:
@@ -145,12 +172,76 @@ def test_backup_bucket_is_versioned_private_and_prunes_old_versions() -> None:
     assert bucket["uniform_bucket_level_access"] is True
     assert bucket["public_access_prevention"] == "enforced"
     assert "retention_policy" not in bucket  # cannot be combined with object versioning
-    conditions = [one(rule["condition"]) for rule in bucket["lifecycle_rule"]]
-    assert all(c["with_state"] == "ARCHIVED" for c in conditions)  # never the live backup
-    assert any(c.get("num_newer_versions") == "${var.noncurrent_versions_kept}" for c in conditions)
-    assert any("days_since_noncurrent_time" in c for c in conditions)
     encryption = bucket["dynamic"][0]["encryption"]
     assert "var.kms_key_name" in encryption["for_each"]
+
+
+def test_old_versions_are_kept_by_age_as_well_as_by_count() -> None:
+    """One rule with both conditions (Cloud Storage ANDs a rule's conditions and ORs the rules): a
+    generation goes only when it is older than N days AND beyond the newest M, so a burst of
+    backups cannot flush the history."""
+    bucket = resources("google_storage_bucket")["backups"]
+    rule = one(bucket["lifecycle_rule"])
+    assert one(rule["action"]) == {"type": "Delete"}
+    assert one(rule["condition"]) == {
+        "with_state": "ARCHIVED",  # never the live backup
+        "num_newer_versions": "${var.noncurrent_versions_kept}",
+        "days_since_noncurrent_time": "${var.noncurrent_version_days}",
+    }
+    assert variable("noncurrent_version_days")["default"] >= 30
+
+
+def test_soft_delete_keeps_any_deleted_generation_restorable() -> None:
+    """Overwriting needs storage.objects.delete, which IAM cannot limit to the live generation:
+    soft delete keeps a generation deleted by any identity of ours restorable."""
+    bucket = resources("google_storage_bucket")["backups"]
+    policy = one(bucket["soft_delete_policy"])
+    assert policy == {"retention_duration_seconds": "${var.soft_delete_days * 86400}"}
+    days = variable("soft_delete_days")
+    assert days["default"] >= 7
+    assert "var.soft_delete_days >= 7 && var.soft_delete_days <= 90" in one(days["validation"])["condition"]
+    # storage.objects.delete is granted only through the object writer role, always with a condition
+    roles = resources("google_project_iam_custom_role")
+    deleting = {name for name, role in roles.items() if "storage.objects.delete" in role["permissions"]}
+    assert deleting == {"object_writer"}
+    for name, member in resources("google_storage_bucket_iam_member").items():
+        if member["role"] == "${google_project_iam_custom_role.object_writer.id}":
+            assert one(member["condition"])["expression"], f"{name}: an unconditioned writer"
+
+
+def test_no_identity_of_ours_may_change_the_bucket_or_its_protection() -> None:
+    forbidden = (
+        "storage.buckets.update",
+        "storage.buckets.setIamPolicy",
+        "storage.buckets.delete",
+        "storage.objects.setIamPolicy",
+        "storage.objects.setRetention",
+        "storage.objects.overrideUnlockedRetention",
+    )
+    for name, role in resources("google_project_iam_custom_role").items():
+        assert not set(role["permissions"]) & set(forbidden), name
+        assert not any(p.endswith(".*") or p == "*" for p in role["permissions"]), name
+    predefined = [
+        b["role"]
+        for kind in ("google_project_iam_member", "google_storage_bucket_iam_member")
+        for b in resources(kind).values()
+        if not b["role"].startswith("${")
+    ]
+    for role in predefined:
+        assert role in {
+            "roles/logging.logWriter",
+            "roles/artifactregistry.writer",
+            "roles/storage.objectViewer",
+            "roles/eventarc.eventReceiver",
+        }, role
+
+
+def test_plan_refuses_a_soft_delete_window_cloud_storage_does_not_offer(
+    planner: helpers.VariablePlanner,
+) -> None:
+    for bad in (0, 3, 91):
+        status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES | {"soft_delete_days": bad})
+        assert status != 0 and "soft_delete_days must be between 7 and 90" in output, bad
 
 
 def test_secret_accessor_only_for_backup_and_restore() -> None:
@@ -178,7 +269,7 @@ def test_replacement_event_trigger_is_the_compute_insert_audit_log() -> None:
     assert filters == {"serviceName": "compute.googleapis.com", "methodName": "v1.compute.instances.insert"}
     assert trigger["service_account_email"] == "${google_service_account.trigger.email}"
     env = one(restore_event["service_config"])["environment_variables"]
-    assert "RESTORE_INSTANCE_NAME_PATTERN" in env and "RESTORE_TARGET_URL" in env
+    assert "local.restore_env" in env
     # event-driven functions stop at 540 s; the readiness wait must end before
     assert one(restore_event["service_config"])["timeout_seconds"] <= 540
     pubsub = one(resources("google_cloudfunctions2_function")["backup_event"]["event_trigger"])
@@ -203,6 +294,79 @@ def test_example_uses_the_module() -> None:
     calls = {name: body for block in example["module"] for name, body in block.items()}
     assert calls["controller_backup"]["source"] == "../.."
     assert "dist/gcp/source.zip" in calls["controller_backup"]["source_zip"]
+    # different people may back up and restore
+    call = calls["controller_backup"]
+    assert call["backup_invokers"] != call["restore_invokers"]
+    assert call["replacement_name_pattern"] == "aviatrix-controller*"
+
+
+# -- the replacement and restore-target settings ---------------------------------------------------
+
+_OLD_SETTINGS = ("RESTORE_INSTANCE_NAME_PATTERN", "RESTORE_TARGET_URL", "CONTROLLER_ALLOW_HTTP")
+
+
+def test_only_the_restore_functions_get_the_replacement_settings() -> None:
+    env = _locals()["restore_env"]
+    assert _env_keys(env) == {
+        "REPLACEMENT_URL",
+        "RESTORE_ALLOWED_TARGETS",
+        "REPLACEMENT_NAME_PATTERN",
+        "REPLACEMENT_TAG",
+    }
+    assert "REPLACEMENT_URL = var.replacement_url" in env
+    assert 'RESTORE_ALLOWED_TARGETS = join(",", var.restore_allowed_targets)' in env
+    assert "{REPLACEMENT_NAME_PATTERN = var.replacement_name_pattern}" in env
+    assert "{REPLACEMENT_TAG = var.replacement_label}" in env
+    functions = resources("google_cloudfunctions2_function")
+    for name, body in functions.items():
+        function_env = one(body["service_config"])["environment_variables"]
+        assert ("local.restore_env" in function_env) == name.startswith("restore"), name
+    assert "local.restore_env" not in _locals()["common_env"]
+    assert variable("restore_allowed_targets")["default"] == []
+    assert variable("replacement_url")["default"] == "https://{private_ip}"
+    assert variable("replacement_name_pattern")["default"] == "aviatrix-controller*"
+    assert variable("replacement_label")["default"] is None
+
+
+def test_the_old_settings_are_gone_everywhere() -> None:
+    texts = [p.read_text() for p in (*MODULE.glob("*.tf"), MODULE / "README.md", EXAMPLE / "main.tf")]
+    for name in _OLD_SETTINGS:
+        assert not any(re.search(rf"\b{name}\b", text) for text in texts), name
+    for name in ("operator_members", "controller_instance_name_pattern", "restore_target_url"):
+        assert not any(re.search(rf"(?<![\w.]){name}\b", text) for text in texts), name
+    assert not any("{ip}" in text for text in texts), "the old {ip} placeholder"
+
+
+def test_plan_needs_a_name_pattern_or_a_label_for_the_replacement_trigger(
+    planner: helpers.VariablePlanner,
+) -> None:
+    values = _BASE_VALUES | _NATIVE_VALUES
+    status, output = planner.plan(values | {"replacement_name_pattern": None})
+    assert status != 0
+    assert "restore_on_replacement needs replacement_name_pattern or replacement_label" in output
+    for passing in (
+        {"replacement_name_pattern": None, "replacement_label": "controller-backup-role=replacement"},
+        {"replacement_name_pattern": None, "restore_on_replacement": False},
+        {"replacement_label": "role=controller"},
+    ):
+        status, output = planner.plan(values | passing)
+        assert status == 0, (passing, output)
+    status, output = planner.plan(values | {"replacement_label": "Role=Controller"})
+    assert status != 0 and "replacement_label must be key=value" in output
+
+
+def test_plan_checks_the_replacement_url_and_the_allowed_targets(planner: helpers.VariablePlanner) -> None:
+    values = _BASE_VALUES | _NATIVE_VALUES
+    for good in ("controller_url", "https://{private_ip}", "https://{public_ip}:8443"):
+        status, output = planner.plan(values | {"replacement_url": good})
+        assert status == 0, (good, output)
+    for bad in ("https://{ip}", "http://{private_ip}"):
+        status, output = planner.plan(values | {"replacement_url": bad})
+        assert status != 0 and "replacement_url must be controller_url or https://" in output, bad
+    status, output = planner.plan(values | {"restore_allowed_targets": ["10.0.2.0/24", "ctl-dr.example.com"]})
+    assert status == 0, output
+    status, output = planner.plan(values | {"restore_allowed_targets": ["10.0.2.0/24,10.0.3.0/24"]})
+    assert status != 0 and "restore_allowed_targets must be host names" in output
 
 
 # -- native mode ----------------------------------------------------------------------------------
@@ -552,3 +716,27 @@ def test_checkov_finds_nothing_and_every_skip_has_a_reason() -> None:
     for skipped in report["skipped"]:
         reason = (skipped.get("check_result") or {}).get("suppress_comment", "")
         assert len(reason.strip()) > 20, f"{skipped['check_id']} skipped without a reason"
+
+
+def test_the_restore_identity_may_describe_instances_and_nothing_more() -> None:
+    """restore_http's instance_id and the audit-log event both describe the instance through the API."""
+    role = resources("google_project_iam_custom_role")["instance_reader"]
+    assert "count" not in role  # restore_http needs it even without the replacement event
+    assert sorted(role["permissions"]) == ["compute.instances.get", "compute.instances.list"]
+    member = resources("google_project_iam_member")["restore_instance_reader"]
+    assert member["member"] == "serviceAccount:${google_service_account.restore.email}"
+
+
+def test_each_backup_functions_wait_for_a_rebooting_controller_fits_its_timeout() -> None:
+    """A backup waits out a controller that is not ready, and still ends before the platform's
+    timeout: the function's timeout less the native wait for the controller's file and 120 s."""
+    functions = resources("google_cloudfunctions2_function")
+    for name, key in (("backup", "http"), ("backup_event", "event")):
+        service = functions[name]["service_config"]
+        service = service[0] if isinstance(service, list) else service
+        assert f"CONTROLLER_READY_TIMEOUT = tostring(local.backup_ready_timeout.{key})" in str(
+            service["environment_variables"]
+        ), name
+    text = (MODULE / "main.tf").read_text()
+    assert "http  = 1800 - (local.native_enabled ? var.native_backup_wait_seconds : 0) - 120" in text
+    assert "event = max(30, 540 - (local.native_enabled ? var.native_backup_wait_seconds : 0) - 120)" in text

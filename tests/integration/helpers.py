@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from typing import Any
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 from controller_backup.backup import run_backup
-from controller_backup.controller import ControllerClient, ExportApiDriver, RetryPolicy
+from controller_backup.controller import ControllerClient, ExportApiDriver, ExportInfo, RetryPolicy
+from controller_backup.controller.client import Progress
 from controller_backup.restore import run_restore
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
@@ -16,10 +18,11 @@ from controller_backup.stores import ObjectInfo, open_store
 
 def fast(settings: Settings, **changes: Any) -> Settings:
     """The same settings with retries that finish in seconds (still bounded)."""
-    return dataclasses.replace(settings, **({"retry_attempts": 6, "retry_seconds": 8.0} | changes))
+    return dataclasses.replace(settings, **({"retry_seconds": 8.0} | changes))
 
 
 def driver_for(settings: Settings, password: str | None = None, **retry: Any) -> ExportApiDriver:
+    """A driver whose retries are quick: short delays, bounded by `deadline` (8 s) alone."""
     client = ControllerClient(
         settings.controller_url,
         settings.username,
@@ -28,7 +31,7 @@ def driver_for(settings: Settings, password: str | None = None, **retry: Any) ->
         tls_server_name=settings.tls_server_name,
         verify_tls=settings.verify_tls,
         timeout=settings.request_timeout,
-        retry=RetryPolicy(**({"attempts": 6, "base_delay": 0.05, "max_delay": 0.3, "deadline": 8.0} | retry)),
+        retry=RetryPolicy(**({"base_delay": 0.05, "max_delay": 0.3, "deadline": 8.0} | retry)),
     )
     return ExportApiDriver(client)
 
@@ -54,3 +57,15 @@ def head(settings: Settings) -> ObjectInfo | None:
 def actions(emu: Any, name: str) -> int:
     """How many requests for `name` the emulator has seen."""
     return sum(1 for _, _, action in emu.requests if action == name)
+
+
+class FaultAtExport(ExportApiDriver):
+    """Runs `fault` when the backup reaches its export: past the login and the checks."""
+
+    def __init__(self, client: ControllerClient, fault: Callable[[], None]) -> None:
+        super().__init__(client)
+        self._fault = fault
+
+    def export(self, dest: BinaryIO, progress: Progress | None = None) -> ExportInfo:
+        self._fault()
+        return super().export(dest, progress)

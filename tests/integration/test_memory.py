@@ -22,9 +22,10 @@ from controller_backup.settings import Settings
 url, blank_url, store = sys.argv[1:4]
 settings = Settings.from_env({"CONTROLLER_URL": url, "CONTROLLER_PASSWORD": "Mem-Test-Pass-1",
                               "BACKUP_URL": store, "BACKUP_MIN_SIZE_RATIO": "0",
-                              "CONTROLLER_BACKUP_MODE": "export"})
+                              "CONTROLLER_BACKUP_MODE": "export", "CONTROLLER_ALLOW_HTTP": "true"})
 run_backup(settings)
-result = run_restore(settings, controller_url=blank_url, private_ip="10.0.0.77")
+from controller_backup.targets import operator_target
+result = run_restore(settings, target=operator_target(settings, blank_url, "10.0.0.77"))
 assert result.status == "ok"
 print(json.dumps({"peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "size": result.size}))
 """

@@ -14,6 +14,7 @@ from controller_backup.emulator import Emulator, EmulatorConfig
 from controller_backup.errors import BackupError
 from controller_backup.restore import run_restore
 from controller_backup.settings import Settings
+from controller_backup.targets import operator_target
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
 
@@ -35,7 +36,9 @@ def test_no_secret_in_logs_errors_or_results(
     outputs.append(json.dumps(backup(settings).to_dict()))
     outputs.append(
         json.dumps(
-            run_restore(settings, controller_url=blank_controller.url, private_ip=BLANK_PRIVATE_IP).to_dict()
+            run_restore(
+                settings, target=operator_target(settings, blank_controller.url, BLANK_PRIVATE_IP)
+            ).to_dict()
         )
     )
     for fault in ("export_error_envelope", "truncate_export"):

@@ -12,6 +12,7 @@ from controller_backup.errors import IntegrityError, NotReadyError, RefusedError
 from controller_backup.restore import run_restore
 from controller_backup.settings import Settings
 from controller_backup.stores import open_store
+from controller_backup.targets import operator_target
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
 
@@ -19,7 +20,7 @@ from .helpers import actions, backup, driver_for
 
 
 def _restore_into(blank: Emulator, settings: Settings, **kwargs: object):  # type: ignore[no-untyped-def]
-    return run_restore(settings, controller_url=blank.url, private_ip=BLANK_PRIVATE_IP, **kwargs)  # type: ignore[arg-type]
+    return run_restore(settings, target=operator_target(settings, blank.url, BLANK_PRIVATE_IP), **kwargs)  # type: ignore[arg-type]
 
 
 def _is_set_up(emu: Emulator) -> bool:
@@ -73,9 +74,9 @@ def test_set_up_controller_is_refused_unless_forced(controller: Emulator, settin
     with Emulator(EmulatorConfig(seed=99, password=CONTROLLER_PASSWORD)) as other:
         before = other.export_sha256()
         with pytest.raises(RefusedError, match="already set up"):
-            run_restore(settings, controller_url=other.url)
+            run_restore(settings.for_controller(other.url))
         assert other.export_sha256() == before
-        run_restore(settings, controller_url=other.url, force=True)
+        run_restore(settings.for_controller(other.url), force=True)
         assert other.export_sha256() == controller.export_sha256()
 
 

@@ -172,6 +172,7 @@ def blank_for(dest: Destination, **changes: object) -> Emulator:
 def native_settings(dest: Destination, controller: Emulator, **env: str) -> Settings:
     values = {
         "CONTROLLER_URL": controller.url,
+        "CONTROLLER_ALLOW_HTTP": "true",
         "CONTROLLER_PASSWORD": "env:TEST_CONTROLLER_PASSWORD",
         "BACKUP_URL": dest.backup_url,
         "CONTROLLER_TIMEOUT": "5",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 import time
 
 import pytest
@@ -11,8 +12,9 @@ from controller_backup import __version__
 from controller_backup.backup import run_backup
 from controller_backup.emulator import Emulator
 from controller_backup.errors import ControllerTimeout, InvalidExport, RefusedError
+from controller_backup.inspection import backup_status, verify_backup
 from controller_backup.settings import Settings
-from controller_backup.stores import METADATA_KEYS
+from controller_backup.stores import METADATA_KEYS, open_store
 
 from .conftest import ACCOUNT, ORIGINAL_IP, Destination, native_settings, original_for
 from .helpers import actions, config_file, head, read, version_file
@@ -36,8 +38,10 @@ def test_backup_on_every_store_lands_as_the_one_checked_object(destination: Dest
         assert info.metadata["native_file"] == f"CloudN_{ORIGINAL_IP}_save_cloudx_config.enc"
         assert info.metadata["controller_private_ip"] == ORIGINAL_IP
         assert info.metadata["native_accounts"] == str(len(original.state.accounts))
-        # an encrypted file: the archive inside is not visible
-        assert result.details["archive"] == "opaque" and result.details["mode"] == "native"
+        # an encrypted file, stored as the controller's own kind with the version file it came with
+        assert result.details["kind"] == info.metadata["kind"] == "native"
+        assert result.details["mode"] == "native"
+        assert info.metadata["native_version"] == "8.0.1-1000.1000"
         assert original.export_bytes() not in body
         # the controller was configured with this cloud's parameters
         config = original.native.config
@@ -116,3 +120,49 @@ def test_a_blank_controller_is_never_backed_up(local: Destination, blank: Emulat
         run_backup(settings, driver=driver)
     assert actions(blank, "enable_cloudn_backup_config") == 0
     assert head(settings.backup_url) is None
+
+
+def test_the_stored_pair_verifies_as_native(original: Emulator, settings: Settings) -> None:
+    run_backup(settings)
+    store = open_store(settings.backup_url)
+    assert verify_backup(store)["kind"] == "native"
+    assert backup_status(store)["kind"] == "native"
+
+
+@pytest.mark.parametrize(
+    ("fault", "value", "problem"),
+    [
+        (
+            "native_skips_version_file",
+            True,
+            f"wrote a new CloudN_{ORIGINAL_IP}_save_cloudx_config.enc but did not rewrite "
+            f"CloudN_{ORIGINAL_IP}_save_cloudx_version.txt beside it",
+        ),
+        (
+            "native_version_text",
+            "UserConnect-7.1.1794",
+            f"CloudN_{ORIGINAL_IP}_save_cloudx_version.txt says version 7.1.1794, but the controller runs "
+            "8.0.1-1000.1000",
+        ),
+        (
+            "native_version_text",
+            "<html><body>Access Denied</body></html>",
+            f"CloudN_{ORIGINAL_IP}_save_cloudx_version.txt does not hold a controller version",
+        ),
+        ("native_version_text", "", "does not hold a controller version"),
+    ],
+    ids=["no-version-file", "other-version", "unreadable-version", "empty-version"],
+)
+def test_a_backup_file_without_its_matching_version_file_is_refused(
+    original: Emulator, settings: Settings, fault: str, value: object, problem: str
+) -> None:
+    good = run_backup(settings)
+    setattr(original.faults, fault, value)
+    quick = dataclasses.replace(settings, native_backup_wait=1.5)
+    with pytest.raises(InvalidExport, match=re.escape(problem)):
+        run_backup(quick)
+    original.native.wait_idle()
+    assert original.native.backups_written == 2  # the controller did write a new backup file
+    stored = head(settings.backup_url)
+    assert stored is not None and stored.metadata["sha256"] == good.sha256
+    assert len(open_store(settings.backup_url).versions()) == 1

@@ -24,6 +24,7 @@ def native_env(dest: Destination, controller: Emulator, **env: str) -> dict[str,
     """The deployment's environment (as conftest's `native_settings`, but as variables)."""
     values = {
         "CONTROLLER_URL": controller.url,
+        "CONTROLLER_ALLOW_HTTP": "true",
         "CONTROLLER_PASSWORD": "env:TEST_CONTROLLER_PASSWORD",
         "BACKUP_URL": dest.backup_url,
         "CONTROLLER_TIMEOUT": "5",

@@ -15,6 +15,7 @@ from controller_backup.restore import run_restore
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.stores import open_store
+from controller_backup.targets import operator_target
 
 from tests.fixtures.controller import CONTROLLER_PASSWORD
 
@@ -42,7 +43,7 @@ _AZURE = {"azure", "azure-gov", "azure-china"}
 
 
 def _restore(settings: Settings, blank_url: str, **kwargs: object) -> JobResult:
-    return run_restore(settings, controller_url=blank_url, private_ip=REPLACEMENT_IP, **kwargs)  # type: ignore[arg-type]
+    return run_restore(settings, target=operator_target(settings, blank_url, REPLACEMENT_IP), **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("cloud", sorted(set(CLOUD_TYPES) - {"oci"}))

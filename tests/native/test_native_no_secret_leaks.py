@@ -11,6 +11,7 @@ import pytest
 from controller_backup.backup import run_backup
 from controller_backup.errors import BackupError
 from controller_backup.restore import run_restore
+from controller_backup.targets import operator_target
 
 from tests.fixtures.controller import CONTROLLER_PASSWORD
 
@@ -41,13 +42,12 @@ def test_no_secret_in_native_logs_errors_or_results(
         settings = native_settings(dest, original)
         original.faults.fail_next_5xx = 1
         outputs.append(json.dumps(run_backup(settings).to_dict()))
-        restored = run_restore(settings, controller_url=blank.url, private_ip=REPLACEMENT_IP)
+        restored = run_restore(settings, target=operator_target(settings, blank.url, REPLACEMENT_IP))
         outputs.append(json.dumps(restored.to_dict()))
         with pytest.raises(BackupError) as caught:  # the controller refuses the other version
             run_restore(
                 settings,
-                controller_url=other.url,
-                private_ip=REPLACEMENT_IP,
+                target=operator_target(settings, other.url, REPLACEMENT_IP),
                 allow_version_mismatch=True,
             )
         outputs += [str(caught.value), json.dumps(caught.value.to_dict())]

@@ -19,6 +19,7 @@ from controller_backup.controller import connector
 from controller_backup.controller.native import NativeDriver
 from controller_backup.emulator import Emulator
 from controller_backup.errors import (
+    AuthError,
     BackupError,
     ControllerError,
     IntegrityError,
@@ -28,6 +29,7 @@ from controller_backup.restore import run_restore
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.stores import open_store
+from controller_backup.targets import configured_target, operator_target
 
 from tests.fixtures.controller import CONTROLLER_PASSWORD
 
@@ -43,7 +45,7 @@ from .helpers import actions, config_file, head, read
 
 
 def _restore(settings: Settings, blank: Emulator, **kwargs: Any) -> JobResult:
-    return run_restore(settings, controller_url=blank.url, private_ip=REPLACEMENT_IP, **kwargs)
+    return run_restore(settings, target=operator_target(settings, blank.url, REPLACEMENT_IP), **kwargs)
 
 
 def _assert_restored(original: Emulator, replacement: Emulator) -> None:
@@ -151,7 +153,7 @@ def _dying_driver(settings: Settings, blank: Emulator, after: str) -> NativeDriv
     [
         # (killed after, the last step recorded as finished, restore_cloudx_config calls in all)
         ("setup", "upgraded", 1),  # set up, at the backup's version; the account is made again if missing
-        ("restore", "prepared", 2),  # applied but not recorded: restoring the same file again is safe
+        ("restore", "import_sent", 2),  # applied but not recorded: restoring the same file again is safe
         ("verify", "imported", 1),
         ("backup", "verified", 1),
     ],
@@ -171,8 +173,12 @@ def test_interrupted_restore_resumes_where_it_stopped(
     with pytest.raises(KeyboardInterrupt):
         run_restore(target, driver=_dying_driver(settings, blank, after), idempotency_key="i-resume")
     assert blank.state.initialized  # set up: a plain second run would now refuse it
-    with pytest.raises(RefusedError, match="already set up"):
-        _restore(settings, blank)  # without the key, nothing says this is ours to finish
+    # Without the key nothing says this is ours to finish: a set-up target is refused, and once our
+    # backup is in it (its users are the original's) a fresh login fails: the configured password
+    # is not tried on a target that is not CONTROLLER_URL.
+    expected = RefusedError if after == "setup" else AuthError
+    with pytest.raises(expected):
+        _restore(settings, blank)
     result = _restore(settings, blank, idempotency_key="i-resume")
     assert result.status == "ok" and result.details["resumed_from"] == resumed_from
     _assert_restored(original, blank)
@@ -298,11 +304,12 @@ def test_set_up_controller_is_refused_unless_forced(
 ) -> None:
     run_backup(settings)
     with original_for(local, seed=99, private_ip="10.1.0.99") as other:
+        there = settings.for_controller(other.url)  # CONTROLLER_URL: the configured password may go there
         before = other.export_sha256()
         with pytest.raises(RefusedError, match="already set up"):
-            run_restore(settings, controller_url=other.url, private_ip="10.1.0.99")
+            run_restore(there, target=configured_target(there, "10.1.0.99"))
         assert other.export_sha256() == before
-        result = run_restore(settings, controller_url=other.url, private_ip="10.1.0.99", force=True)
+        result = run_restore(there, target=configured_target(there, "10.1.0.99"), force=True)
         assert result.status == "ok"
         assert other.export_sha256() == original.export_sha256()
 

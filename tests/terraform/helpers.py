@@ -2,7 +2,9 @@
 
 No provider can be downloaded here, so a module is checked by `terraform fmt -check`, parsed with
 python-hcl2 for its structure, and scanned with checkov (installed in its own venv by `make tools`,
-because checkov's hcl2 fork clashes with python-hcl2). A missing tool fails the test loudly.
+because checkov's hcl2 fork clashes with python-hcl2). Where a provider is installed locally (the
+AWS one, under TF_PLUGIN_DIR), `terraform validate` checks every argument against its real schema.
+A missing tool fails the test loudly.
 """
 
 from __future__ import annotations
@@ -41,6 +43,62 @@ def terraform_fmt_problems(directory: Path) -> list[str]:
     if proc.returncode not in (0, 3):
         raise AssertionError(f"terraform fmt failed: {proc.stderr}")
     return [line for line in proc.stdout.splitlines() if line.strip()]
+
+
+#: a filesystem mirror of providers (`terraform init -plugin-dir`): terraform cannot download one here
+PLUGIN_DIR = Path(os.environ.get("TF_PLUGIN_DIR", "/opt/tf-plugins"))
+
+
+def _plugin_dir(provider: str) -> Path:
+    if not (PLUGIN_DIR / "registry.terraform.io" / "hashicorp" / provider).is_dir():
+        raise AssertionError(f"no local {provider} provider under {PLUGIN_DIR} (set TF_PLUGIN_DIR)")
+    return PLUGIN_DIR
+
+
+def terraform_validate(tree: Path, directory: Path, workdir: Path, provider: str) -> None:
+    """`terraform validate` of `directory` (inside `tree`) against the real provider schema.
+
+    `tree` is copied to `workdir` first, so `.terraform` never lands in the repository and a
+    module's relative source (`../..`) still resolves; init uses only the local plugin mirror.
+    """
+    terraform = _tool("terraform", "TERRAFORM_BIN")
+    copy = workdir / tree.name
+    shutil.copytree(tree, copy, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+    cwd = copy / directory.relative_to(tree)
+    for args in (
+        ["init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={_plugin_dir(provider)}"],
+        ["validate", "-no-color"],
+    ):
+        proc = subprocess.run(
+            [terraform, *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=300
+        )
+        if proc.returncode != 0:
+            raise AssertionError(f"terraform {args[0]} failed in {directory}: {proc.stdout}{proc.stderr}")
+
+
+def terraform_test(
+    module: Path, test_file: Path, workdir: Path, provider: str, variables: dict[str, str]
+) -> None:
+    """`terraform test` of `module` with one `.tftest.hcl` file: a real plan with the real provider.
+
+    The module is copied to `workdir` with the test file under `tests/`, initialised from the
+    local plugin mirror, and tested with `variables` given as -var (paths that exist only here).
+    """
+    terraform = _tool("terraform", "TERRAFORM_BIN")
+    copy = workdir / module.name
+    shutil.copytree(module, copy, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*", "examples"))
+    (copy / "tests").mkdir()
+    shutil.copy(test_file, copy / "tests" / test_file.name)
+    init = ["init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={_plugin_dir(provider)}"]
+    test = ["test", "-no-color", *(f"-var={name}={value}" for name, value in variables.items())]
+    for args in (init, test):
+        proc = subprocess.run(
+            [terraform, *args], cwd=copy, capture_output=True, text=True, check=False, timeout=300
+        )
+        if proc.returncode != 0:
+            raise AssertionError(
+                f"terraform {args[0]} of {test_file.name} failed: {proc.stdout}{proc.stderr}"
+            )
 
 
 def load_file(path: Path) -> dict[str, list[Any]]:

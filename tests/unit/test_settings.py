@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 
 import pytest
@@ -119,8 +120,30 @@ def test_credentials_in_the_controller_url_are_refused_without_echoing_them() ->
     assert "hunter22" not in caught.value.message
 
 
-def test_host_without_scheme_means_https() -> None:
-    assert Settings.from_env(GOOD | {"CONTROLLER_URL": "10.1.2.3"}).controller_url == "https://10.1.2.3"
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("10.1.2.3", "a scheme and a host"),
+        ("http://10.1.2.3", "CONTROLLER_ALLOW_HTTP=true"),
+        ("https://[::1", "not a valid URL"),
+        ("https://10.1.2.3:notaport", "not a valid URL"),
+        ("https://controller.example.com/v1/api", "without a path"),
+        ("https://bad_host!.example", "invalid host name"),
+    ],
+)
+def test_controller_url_is_https_host_and_port_only(url: str, problem: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(problem)):
+        Settings.from_env(GOOD | {"CONTROLLER_URL": url})
+
+
+def test_plain_http_only_when_allowed_and_warned_every_time(caplog: pytest.LogCaptureFixture) -> None:
+    env = GOOD | {"CONTROLLER_URL": "http://127.0.0.1:8080", "CONTROLLER_ALLOW_HTTP": "true"}
+    for _ in range(2):
+        assert Settings.from_env(env).controller_url == "http://127.0.0.1:8080"
+    assert sum("CONTROLLER_ALLOW_HTTP=true" in r.getMessage() for r in caplog.records) == 2
+    caplog.clear()
+    Settings.from_env(GOOD)
+    assert not caplog.records
 
 
 def test_overrides_win_over_the_environment() -> None:

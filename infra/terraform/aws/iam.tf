@@ -1,6 +1,8 @@
 # Least privilege: each role names only this bucket, this object (and its restore markers), this
 # secret, this key, its own log group and the dead-letter queue. ec2:DescribeInstances is the one
-# action with resource "*": EC2 supports no resource-level permission for it.
+# action with resource "*": EC2 supports no resource-level permission for it. Neither role may
+# delete anything: no s3:DeleteObject(Version), and the bucket policy denies them that (and any
+# change to versioning or the lifecycle rule) even if someone attaches a broader policy later.
 
 data "aws_iam_policy_document" "lambda_assume" {
   statement {
@@ -213,20 +215,35 @@ resource "aws_iam_role_policy" "scheduler" {
   policy = data.aws_iam_policy_document.scheduler.json
 }
 
-# For operators and automation: attach to a role to call both Function URLs (AWS_IAM auth needs
-# both actions).
-data "aws_iam_policy_document" "invoke" {
+# For operators and automation in this account: one policy per function, so a role that may take
+# backups does not also get to restore (AWS_IAM Function URLs need both actions).
+data "aws_iam_policy_document" "invoke_backup" {
   statement {
-    sid       = "CallTheFunctionUrls"
+    sid       = "CallTheBackupFunction"
     actions   = ["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"]
-    resources = [aws_lambda_function.backup.arn, aws_lambda_function.restore.arn]
+    resources = [aws_lambda_function.backup.arn]
   }
 }
 
-resource "aws_iam_policy" "invoke" {
-  name_prefix = "${var.name}-invoke-"
-  description = "Call the ${var.name} backup and restore functions (direct invoke and Function URL)"
-  policy      = data.aws_iam_policy_document.invoke.json
+data "aws_iam_policy_document" "invoke_restore" {
+  statement {
+    sid       = "CallTheRestoreFunction"
+    actions   = ["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"]
+    resources = [aws_lambda_function.restore.arn]
+  }
+}
+
+resource "aws_iam_policy" "invoke_backup" {
+  name_prefix = "${var.name}-invoke-backup-"
+  description = "Call the ${var.name} backup function (direct invoke and Function URL), not the restore"
+  policy      = data.aws_iam_policy_document.invoke_backup.json
+  tags        = var.tags
+}
+
+resource "aws_iam_policy" "invoke_restore" {
+  name_prefix = "${var.name}-invoke-restore-"
+  description = "Call the ${var.name} restore function (direct invoke and Function URL)"
+  policy      = data.aws_iam_policy_document.invoke_restore.json
   tags        = var.tags
 }
 

@@ -28,6 +28,24 @@ data "aws_iam_policy_document" "kms" {
     }
   }
 
+  # Destroying or locking the key would make every kept version unreadable: the functions' roles
+  # may never do it, whatever policy is attached to them later.
+  statement {
+    sid       = "DenyKeyDestructionByTheFunctions"
+    effect    = "Deny"
+    actions   = ["kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy", "kms:DeleteImportedKeyMaterial"]
+    resources = ["*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:PrincipalArn"
+      values   = [aws_iam_role.backup.arn, aws_iam_role.restore.arn]
+    }
+  }
+
   statement {
     sid       = "CloudWatchLogsEncrypt"
     actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]

@@ -33,7 +33,10 @@ resource "aws_lambda_function" "backup" {
   }
 
   environment {
-    variables = merge(local.common_environment, local.ca_environment, local.customer_id_environment, local.native_environment, local.max_age_environment)
+    variables = merge(local.common_environment, local.ca_environment, local.customer_id_environment, local.native_environment, local.max_age_environment, {
+      # a backup waits out a rebooting controller this long, and still ends before the timeout
+      CONTROLLER_READY_TIMEOUT = tostring(local.backup_ready_timeout)
+    })
   }
 
   dead_letter_config {
@@ -81,10 +84,7 @@ resource "aws_lambda_function" "restore" {
   }
 
   environment {
-    variables = merge(local.common_environment, local.ca_environment, local.customer_id_environment, local.native_environment, local.max_age_environment, {
-      CONTROLLER_TAG_KEY   = var.controller_tag_key
-      CONTROLLER_TAG_VALUE = var.controller_tag_value
-      RESTORE_TARGET       = var.restore_target
+    variables = merge(local.common_environment, local.ca_environment, local.customer_id_environment, local.native_environment, local.max_age_environment, local.replacement_environment, {
       # the core's own deadline, a minute inside Lambda's, to fail cleanly and complete the lifecycle action
       RESTORE_TIME_LIMIT = tostring(var.restore_timeout_seconds - 60)
     })
@@ -124,7 +124,7 @@ resource "aws_lambda_function_event_invoke_config" "restore" {
   maximum_event_age_in_seconds = 3600
 }
 
-# Function URLs: POST /backup and POST /restore, signed with SigV4 (AWS_IAM).
+# Function URLs: POST /backup and POST /restore, signed with SigV4 (AWS_IAM): never NONE.
 resource "aws_lambda_function_url" "backup" {
   function_name      = aws_lambda_function.backup.function_name
   authorization_type = "AWS_IAM"
@@ -136,32 +136,46 @@ resource "aws_lambda_function_url" "restore" {
 }
 
 locals {
-  url_grants = merge([
-    for principal in var.invoker_principals : {
-      for fn in ["backup", "restore"] : "${fn}|${principal}" => { function = fn, principal = principal }
-    }
-  ]...)
   function_names = {
     backup  = aws_lambda_function.backup.function_name
     restore = aws_lambda_function.restore.function_name
   }
 }
 
-# AWS_IAM Function URLs need both permissions for a caller from another account (or a resource
-# policy grant): lambda:InvokeFunctionUrl and lambda:InvokeFunction.
-resource "aws_lambda_permission" "url_invoke_function_url" {
-  for_each               = local.url_grants
-  statement_id           = "url-${substr(sha1(each.key), 0, 12)}"
+# Who may call which function: backup_invoker_arns the backup function only, restore_invoker_arns
+# the restore function only (a restore overwrites a controller; a backup caller must not get it).
+# An AWS_IAM Function URL needs both permissions for a caller from another account:
+# lambda:InvokeFunctionUrl and lambda:InvokeFunction.
+resource "aws_lambda_permission" "backup_url" {
+  for_each               = toset(var.backup_invoker_arns)
+  statement_id           = "backup-url-${substr(sha1(each.value), 0, 12)}"
   action                 = "lambda:InvokeFunctionUrl"
-  function_name          = local.function_names[each.value.function]
-  principal              = each.value.principal
+  function_name          = aws_lambda_function.backup.function_name
+  principal              = each.value
   function_url_auth_type = "AWS_IAM"
 }
 
-resource "aws_lambda_permission" "url_invoke_function" {
-  for_each      = local.url_grants
-  statement_id  = "invoke-${substr(sha1(each.key), 0, 12)}"
+resource "aws_lambda_permission" "backup_invoke" {
+  for_each      = toset(var.backup_invoker_arns)
+  statement_id  = "backup-invoke-${substr(sha1(each.value), 0, 12)}"
   action        = "lambda:InvokeFunction"
-  function_name = local.function_names[each.value.function]
-  principal     = each.value.principal
+  function_name = aws_lambda_function.backup.function_name
+  principal     = each.value
+}
+
+resource "aws_lambda_permission" "restore_url" {
+  for_each               = toset(var.restore_invoker_arns)
+  statement_id           = "restore-url-${substr(sha1(each.value), 0, 12)}"
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = aws_lambda_function.restore.function_name
+  principal              = each.value
+  function_url_auth_type = "AWS_IAM"
+}
+
+resource "aws_lambda_permission" "restore_invoke" {
+  for_each      = toset(var.restore_invoker_arns)
+  statement_id  = "restore-invoke-${substr(sha1(each.value), 0, 12)}"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.restore.function_name
+  principal     = each.value
 }

@@ -53,6 +53,9 @@ locals {
   # -- native mode (the default; with backup_mode = "export" none of the following reaches a
   # function or a policy) --
   native_enabled = var.backup_mode == "native"
+  # The backup's wait for a controller that is not ready (a reboot, an upgrade): the function's
+  # timeout less the wait for the controller's own file (native) and 120 s to fetch and store it.
+  backup_ready_timeout = max(30, var.backup_timeout_seconds - (local.native_enabled ? var.native_backup_wait_seconds : 0) - 120)
   native_cloud_type = coalesce(var.native_cloud_type, lookup(
     { "aws" = "aws", "aws-us-gov" = "aws-gov", "aws-cn" = "aws-china" }, local.partition, "aws"
   ))
@@ -74,4 +77,15 @@ locals {
     var.native_aws_role_ec2 == null ? {} : { NATIVE_AWS_ROLE_EC2 = var.native_aws_role_ec2 },
   ) : {}
   max_age_environment = var.restore_max_backup_age == null ? {} : { RESTORE_MAX_BACKUP_AGE = var.restore_max_backup_age }
+
+  # The restore function only: which instance counts as a replacement, how to reach it, and which
+  # other targets a restore caller may name (none by default).
+  replacement_environment = merge(
+    {
+      REPLACEMENT_TAG         = "${var.controller_tag_key}=${var.controller_tag_value}"
+      REPLACEMENT_URL         = var.replacement_url
+      RESTORE_ALLOWED_TARGETS = join(",", var.restore_allowed_targets)
+    },
+    var.replacement_name_pattern == null ? {} : { REPLACEMENT_NAME_PATTERN = var.replacement_name_pattern },
+  )
 }

@@ -53,9 +53,14 @@ output "dead_letter_queue_url" {
   value       = aws_sqs_queue.dlq.id
 }
 
-output "invoke_policy_arn" {
-  description = "Managed policy that lets a role call both functions and their URLs."
-  value       = aws_iam_policy.invoke.arn
+output "backup_invoke_policy_arn" {
+  description = "Managed policy that lets a role call the backup function and its URL (not the restore)."
+  value       = aws_iam_policy.invoke_backup.arn
+}
+
+output "restore_invoke_policy_arn" {
+  description = "Managed policy that lets a role call the restore function and its URL."
+  value       = aws_iam_policy.invoke_restore.arn
 }
 
 output "schedule_name" {

@@ -28,8 +28,10 @@ resource "aws_sqs_queue_policy" "dlq" {
   policy    = data.aws_iam_policy_document.dlq.json
 }
 
-# Daily backup at midnight in var.schedule_timezone. The Scheduler delivers our own JSON as the
-# event (no EventBridge envelope); its default retry policy (185 attempts over 24 h) is replaced.
+# Daily backup at midnight in var.schedule_timezone. EventBridge Scheduler (not an EventBridge rule:
+# it has time zones) delivers our own JSON as the event, no EventBridge envelope, with its context
+# attribute <aws.scheduler.scheduled-time> filled in; its default retry policy (185 attempts over
+# 24 h) is replaced.
 resource "aws_scheduler_schedule" "backup" {
   name                         = "${var.name}-daily-backup"
   description                  = "Daily controller backup to ${local.backup_url}"
@@ -45,12 +47,11 @@ resource "aws_scheduler_schedule" "backup" {
   target {
     arn      = aws_lambda_function.backup.arn
     role_arn = aws_iam_role.scheduler.arn
+    # exactly the scheduled-backup input the handler reads: {"action", "trigger", "scheduled_time"}
     input = jsonencode({
-      source         = "scheduler"
       action         = "backup"
+      trigger        = "schedule"
       scheduled_time = "<aws.scheduler.scheduled-time>"
-      schedule_arn   = "<aws.scheduler.schedule-arn>"
-      execution_id   = "<aws.scheduler.execution-id>"
     })
 
     retry_policy {

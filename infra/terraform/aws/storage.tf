@@ -45,14 +45,17 @@ resource "aws_s3_bucket_lifecycle_configuration" "backup" {
   bucket     = aws_s3_bucket.backup.id
   depends_on = [aws_s3_bucket_versioning.backup]
 
+  # A previous version expires only when it is BOTH older than noncurrent_version_days AND beyond
+  # the newest noncurrent_versions_to_keep: a burst of backups (a loop, a bad caller) cannot push
+  # the last good ones out, and a quiet month does not shrink the history below the count.
   rule {
-    id     = "keep-${var.noncurrent_versions_to_keep}-previous-backups"
+    id     = "keep-${var.noncurrent_versions_to_keep}-previous-backups-and-${var.noncurrent_version_days}-days"
     status = "Enabled"
     filter {}
 
     noncurrent_version_expiration {
       newer_noncurrent_versions = var.noncurrent_versions_to_keep
-      noncurrent_days           = 1
+      noncurrent_days           = var.noncurrent_version_days
     }
 
     abort_incomplete_multipart_upload {
@@ -81,6 +84,32 @@ data "aws_iam_policy_document" "bucket" {
       test     = "Bool"
       variable = "aws:SecureTransport"
       values   = ["false"]
+    }
+  }
+
+  # Defence in depth: whatever policy is attached to the functions' roles later, they can never
+  # destroy the history (delete a version, put a delete marker over the backup) nor change what
+  # protects it (versioning, the lifecycle rule, this policy).
+  statement {
+    sid    = "DenyHistoryDestructionByTheFunctions"
+    effect = "Deny"
+    actions = [
+      "s3:DeleteObject",
+      "s3:DeleteObjectVersion",
+      "s3:PutLifecycleConfiguration",
+      "s3:PutBucketVersioning",
+      "s3:PutBucketPolicy",
+      "s3:DeleteBucketPolicy",
+    ]
+    resources = [aws_s3_bucket.backup.arn, "${aws_s3_bucket.backup.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:PrincipalArn"
+      values   = [aws_iam_role.backup.arn, aws_iam_role.restore.arn]
     }
   }
 

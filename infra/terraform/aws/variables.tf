@@ -114,13 +114,24 @@ variable "object_key" {
 }
 
 variable "noncurrent_versions_to_keep" {
-  description = "How many previous versions of the backup object the bucket keeps (the lifecycle rule expires older ones)."
+  description = "Previous versions of the backup object always kept, however old (newer_noncurrent_versions of the lifecycle rule)."
   type        = number
   default     = 30
 
   validation {
     condition     = var.noncurrent_versions_to_keep >= 1 && var.noncurrent_versions_to_keep <= 100
     error_message = "noncurrent_versions_to_keep must be between 1 and 100."
+  }
+}
+
+variable "noncurrent_version_days" {
+  description = "Days every previous version of the backup object is kept, however many there are (noncurrent_days of the lifecycle rule). A version is deleted only when it is both older than this and beyond the newest noncurrent_versions_to_keep, so a burst of backups cannot flush the history."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.noncurrent_version_days >= 7 && var.noncurrent_version_days <= 3650
+    error_message = "noncurrent_version_days must be between 7 and 3650: a week of history at least, whatever the number of backups."
   }
 }
 
@@ -240,7 +251,7 @@ variable "log_retention_days" {
 }
 
 variable "controller_asg_name" {
-  description = "Auto Scaling group of the controller. Set: restore runs on its launch events. Null: restore runs on EC2 'running' events of instances with the controller tag."
+  description = "Auto Scaling group of the controller. Set: restore runs on its launch events. Null: restore runs on EC2 'running' events; either way the function restores only an instance carrying controller_tag_key=controller_tag_value (and matching replacement_name_pattern, if set)."
   type        = string
   default     = null
 
@@ -257,18 +268,18 @@ variable "create_lifecycle_hook" {
 }
 
 variable "controller_tag_key" {
-  description = "Tag key that marks a controller instance (checked in code on EC2 state-change events)."
+  description = "Tag key a replacement controller instance must carry to be restored automatically (REPLACEMENT_TAG=<key>=<value>, checked in code on every replacement event)."
   type        = string
   default     = "Name"
 
   validation {
-    condition     = length(var.controller_tag_key) > 0 && length(var.controller_tag_key) <= 128
-    error_message = "controller_tag_key must be 1-128 characters."
+    condition     = length(var.controller_tag_key) > 0 && length(var.controller_tag_key) <= 128 && !strcontains(var.controller_tag_key, "=")
+    error_message = "controller_tag_key must be 1-128 characters without '='."
   }
 }
 
 variable "controller_tag_value" {
-  description = "Value of controller_tag_key on a controller instance."
+  description = "Value of controller_tag_key on a replacement controller instance."
   type        = string
   default     = "AviatrixController"
 
@@ -278,14 +289,39 @@ variable "controller_tag_value" {
   }
 }
 
-variable "restore_target" {
-  description = "Address the restore function calls on a replacement: controller_url (an EIP/DNS that follows the controller), private_ip or public_ip of the new instance."
+variable "replacement_name_pattern" {
+  description = "REPLACEMENT_NAME_PATTERN: optional shell-style glob (e.g. \"aviatrix-controller*\") the replacement instance's Name must match as well as carrying the tag. Null: the tag alone decides."
   type        = string
-  default     = "controller_url"
+  default     = null
 
   validation {
-    condition     = contains(["controller_url", "private_ip", "public_ip"], var.restore_target)
-    error_message = "restore_target must be controller_url, private_ip or public_ip."
+    condition     = var.replacement_name_pattern == null || can(regex("^[^\\s,]{1,255}$", var.replacement_name_pattern))
+    error_message = "replacement_name_pattern must be a glob of 1-255 characters without spaces or commas."
+  }
+}
+
+variable "replacement_url" {
+  description = "REPLACEMENT_URL: how the restore function reaches a replacement it found through EC2: \"controller_url\" (the replacement takes over controller_url's address, e.g. an EIP) or an https URL template with {private_ip} or {public_ip}."
+  type        = string
+  default     = "https://{private_ip}"
+
+  validation {
+    condition     = var.replacement_url == "controller_url" || can(regex("^https://[^/\\s]*\\{(private_ip|public_ip)\\}[^/\\s]*/?$", var.replacement_url))
+    error_message = "replacement_url must be controller_url or https://... with {private_ip} or {public_ip} in the host (e.g. https://{private_ip})."
+  }
+}
+
+variable "restore_allowed_targets" {
+  description = "RESTORE_ALLOWED_TARGETS: host names and CIDRs a restore caller may name as controller_url or private_ip besides controller_url itself (joined with ','). Empty: a caller can restore only into the configured controller or a replacement the function found itself."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition = alltrue([
+      for t in var.restore_allowed_targets :
+      can(cidrhost(t, 0)) || can(regex("^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$", t))
+    ])
+    error_message = "restore_allowed_targets must be host names, IP addresses or CIDRs (10.0.2.0/24), without commas."
   }
 }
 
@@ -316,14 +352,25 @@ variable "security_group_ids" {
   }
 }
 
-variable "invoker_principals" {
-  description = "IAM principal ARNs allowed to call the Function URLs (granted both lambda:InvokeFunctionUrl and lambda:InvokeFunction)."
+variable "backup_invoker_arns" {
+  description = "IAM principal ARNs allowed to call the backup function (direct invoke and its Function URL): lambda:InvokeFunction and lambda:InvokeFunctionUrl on the backup function only."
   type        = list(string)
   default     = []
 
   validation {
-    condition     = alltrue([for p in var.invoker_principals : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", p))])
-    error_message = "invoker_principals must be IAM account, role or user ARNs."
+    condition     = alltrue([for p in var.backup_invoker_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", p))])
+    error_message = "backup_invoker_arns must be IAM account, role or user ARNs."
+  }
+}
+
+variable "restore_invoker_arns" {
+  description = "IAM principal ARNs allowed to call the restore function (direct invoke and its Function URL): lambda:InvokeFunction and lambda:InvokeFunctionUrl on the restore function only. Keep it shorter than backup_invoker_arns: a restore overwrites a controller's configuration."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for p in var.restore_invoker_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", p))])
+    error_message = "restore_invoker_arns must be IAM account, role or user ARNs."
   }
 }
 

@@ -7,13 +7,13 @@
 resource "azurerm_storage_queue" "replacements" {
   count              = local.events_enabled ? 1 : 0
   name               = local.replacement_queue
-  storage_account_id = azurerm_storage_account.host.id
+  storage_account_id = azurerm_storage_account.host["restore"].id
 }
 
 resource "azurerm_storage_queue" "replacements_poison" {
   count              = local.events_enabled ? 1 : 0
   name               = "${local.replacement_queue}-poison"
-  storage_account_id = azurerm_storage_account.host.id
+  storage_account_id = azurerm_storage_account.host["restore"].id
 }
 
 resource "azurerm_eventgrid_system_topic" "controller_group" {
@@ -60,7 +60,7 @@ resource "azurerm_eventgrid_system_topic_event_subscription" "replacement_vm" {
   }
 
   storage_queue_endpoint {
-    storage_account_id                    = azurerm_storage_account.host.id
+    storage_account_id                    = azurerm_storage_account.host["restore"].id
     queue_name                            = azurerm_storage_queue.replacements[0].name
     queue_message_time_to_live_in_seconds = 86400
   }
@@ -77,25 +77,26 @@ resource "azurerm_eventgrid_system_topic_event_subscription" "replacement_vm" {
   depends_on = [azurerm_role_assignment.events_to_queue]
 }
 
-# The queue trigger reads and deletes messages on the event queue, and writes the poison queue.
+# The restore app's queue trigger reads and deletes messages on the event queue (in its own host
+# account), and writes the poison queue. The backup identity gets none of this.
 resource "azurerm_role_assignment" "function_reads_queue" {
   count                = local.events_enabled ? 1 : 0
   scope                = azurerm_storage_queue.replacements[0].id
   role_definition_name = "Storage Queue Data Contributor"
-  principal_id         = azurerm_function_app_flex_consumption.app.identity[0].principal_id
+  principal_id         = local.principals["restore"]
 }
 
 resource "azurerm_role_assignment" "function_writes_poison" {
   count                = local.events_enabled ? 1 : 0
   scope                = azurerm_storage_queue.replacements_poison[0].id
   role_definition_name = "Storage Queue Data Contributor"
-  principal_id         = azurerm_function_app_flex_consumption.app.identity[0].principal_id
+  principal_id         = local.principals["restore"]
 }
 
-# The function reads the event's VM and its network interface (vmId, tags, private IP).
+# The restore function reads the event's VM and its network interface (vmId, name, tags, IPs).
 resource "azurerm_role_assignment" "read_controller_vms" {
   count                = local.events_enabled ? 1 : 0
   scope                = var.controller_resource_group_id
   role_definition_name = "Reader"
-  principal_id         = azurerm_function_app_flex_consumption.app.identity[0].principal_id
+  principal_id         = local.principals["restore"]
 }

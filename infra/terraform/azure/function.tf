@@ -1,7 +1,17 @@
+# Two function apps from the same package, one per job: the app setting CONTROLLER_BACKUP_FUNCTIONS
+# makes the code register only that group ("backup": the timer backup and the HTTP backup/check;
+# "restore": the HTTP restore and the replacement-VM queue). Azure has no per-function identity
+# or key inside one app, so separate apps are what give backup and restore separate callers
+# (each app has its own function keys) and separate managed identities with separate grants.
+# Each app also gets its own plan (Flex Consumption hosts one app per plan) and its own host
+# storage account: the identity-based AzureWebJobsStorage needs Storage Blob Data Owner on its
+# account, which on a shared one would let the backup identity rewrite the restore app's package.
+
 resource "azurerm_service_plan" "flex" {
   #checkov:skip=CKV_AZURE_225:Flex Consumption (FC1) places instances per execution; a daily backup delayed by a zone outage is retried and, if still failing, raises the missing-backup alert.
   #checkov:skip=CKV_AZURE_212:A minimum instance count applies to dedicated plans; Flex Consumption starts instances on demand for each trigger.
-  name                = "${var.name_prefix}-plan"
+  for_each            = local.apps
+  name                = "${var.name_prefix}-${each.key}-plan"
   resource_group_name = var.resource_group_name
   location            = var.location
   os_type             = "Linux"
@@ -10,13 +20,14 @@ resource "azurerm_service_plan" "flex" {
 }
 
 resource "azurerm_function_app_flex_consumption" "app" {
-  name                = "${var.name_prefix}-controller-backup"
+  for_each            = local.apps
+  name                = "${var.name_prefix}-controller-${each.key}"
   resource_group_name = var.resource_group_name
   location            = var.location
-  service_plan_id     = azurerm_service_plan.flex.id
+  service_plan_id     = azurerm_service_plan.flex[each.key].id
 
   storage_container_type      = "blobContainer"
-  storage_container_endpoint  = "${azurerm_storage_account.host.primary_blob_endpoint}${azurerm_storage_container.deployment.name}"
+  storage_container_endpoint  = "${azurerm_storage_account.host[each.key].primary_blob_endpoint}${azurerm_storage_container.deployment[each.key].name}"
   storage_authentication_type = "SystemAssignedIdentity"
 
   runtime_name           = "python"
@@ -43,66 +54,101 @@ resource "azurerm_function_app_flex_consumption" "app" {
   app_settings = merge(
     {
       # the host's own storage, through the managed identity (shared keys are off)
-      AzureWebJobsStorage__accountName = azurerm_storage_account.host.name
+      AzureWebJobsStorage__accountName = azurerm_storage_account.host[each.key].name
       # Application Insights accepts only Entra ID-authenticated telemetry (local auth is off)
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "Authorization=AAD"
-
-      # explicit in both modes: the core's own default is native
-      CONTROLLER_BACKUP_MODE = var.backup_mode
-      CONTROLLER_URL         = var.controller_url
-      CONTROLLER_USERNAME    = var.controller_username
-      CONTROLLER_PASSWORD    = "azure-kv:${azurerm_key_vault.this.name}/${azurerm_key_vault_secret.controller_password.name}"
-      BACKUP_URL             = "azblob://${azurerm_storage_account.backup.name}/${azurerm_storage_container.backups.name}/${var.backup_blob_name}"
-      BACKUP_MIN_SIZE_RATIO  = tostring(var.min_size_ratio)
-      BACKUP_SCHEDULE        = var.backup_schedule
-      # a restore waits up to 25 minutes for a booting controller, inside host.json's 30-minute limit
-      CONTROLLER_READY_TIMEOUT   = "1500"
-      REPLACEMENT_CONTROLLER_URL = var.replacement_controller_url
-      REPLACEMENT_VM_TAG         = var.replacement_vm_tag
+      # which function group this app registers: "backup" or "restore"
+      CONTROLLER_BACKUP_FUNCTIONS = each.key
     },
-    var.controller_ca_bundle == null ? {} : { CONTROLLER_CA_BUNDLE = var.controller_ca_bundle },
-    var.controller_tls_server_name == null ? {} : { CONTROLLER_TLS_SERVER_NAME = var.controller_tls_server_name },
-    local.customer_id_app_settings,
-    local.native_app_settings,
-    local.max_age_app_settings,
+    local.common_app_settings,
+    each.key == "backup" ? local.backup_app_settings : local.restore_app_settings,
   )
 
   # native mode's inputs are checked by validations in variables.tf, so a plan fails before
   # anything is created
 }
 
-# -- what the function's identity may do: one container, one secret, its own host account --
-
-resource "azurerm_role_assignment" "backup_container" {
-  # the backup blob, its versions and the restore markers beside it; nothing else in the account
-  scope                = azurerm_storage_container.backups.id
-  role_definition_name = "Storage Blob Data Contributor"
-  principal_id         = azurerm_function_app_flex_consumption.app.identity[0].principal_id
+locals {
+  principals = { for job, app in azurerm_function_app_flex_consumption.app : job => app.identity[0].principal_id }
 }
+
+# -- what both identities need: the password, their own host account, telemetry --
 
 resource "azurerm_role_assignment" "controller_password" {
+  # both log in to the controller
+  for_each             = local.apps
   scope                = "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.controller_password.name}"
   role_definition_name = "Key Vault Secrets User"
-  principal_id         = azurerm_function_app_flex_consumption.app.identity[0].principal_id
-}
-
-resource "azurerm_role_assignment" "controller_customer_id" {
-  # BYOL only; all functions share the app's identity, and only a restore resolves it
-  count                = var.create_customer_id_secret ? 1 : 0
-  scope                = "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.controller_customer_id[0].name}"
-  role_definition_name = "Key Vault Secrets User"
-  principal_id         = azurerm_function_app_flex_consumption.app.identity[0].principal_id
+  principal_id         = local.principals[each.key]
 }
 
 resource "azurerm_role_assignment" "host_blobs" {
-  # identity-based AzureWebJobsStorage: the host's leases, keys and the deployment package
-  scope                = azurerm_storage_account.host.id
+  # identity-based AzureWebJobsStorage: the host's leases, keys and the deployment package, on the
+  # app's own host account only (never the backup account, never the other app's host account)
+  for_each             = local.apps
+  scope                = azurerm_storage_account.host[each.key].id
   role_definition_name = "Storage Blob Data Owner"
-  principal_id         = azurerm_function_app_flex_consumption.app.identity[0].principal_id
+  principal_id         = local.principals[each.key]
 }
 
 resource "azurerm_role_assignment" "telemetry" {
+  for_each             = local.apps
   scope                = azurerm_application_insights.this.id
   role_definition_name = "Monitoring Metrics Publisher"
-  principal_id         = azurerm_function_app_flex_consumption.app.identity[0].principal_id
+  principal_id         = local.principals[each.key]
+}
+
+# -- the backup container: read everything in it, write one path each, delete nothing --
+
+# Built-in Storage Blob Data Contributor would add deleting blobs (and, with it, versions into
+# soft delete); this role reads, writes and creates blobs only. Each assignment limits writing to
+# its identity's own path with an ABAC condition.
+resource "azurerm_role_definition" "backup_blobs" {
+  name        = "${var.name_prefix} controller-backup blobs ${local.backup_account_name}/${local.backup_container}"
+  scope       = local.resource_group_id
+  description = "Read the controller backup container, and write (never delete) the blobs a condition on the assignment allows."
+
+  permissions {
+    actions = []
+    data_actions = [
+      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write",
+      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action",
+    ]
+  }
+
+  assignable_scopes = [local.resource_group_id]
+}
+
+resource "azurerm_role_assignment" "backup_blobs" {
+  for_each           = local.apps
+  scope              = azurerm_storage_container.backups.id
+  role_definition_id = azurerm_role_definition.backup_blobs.role_definition_resource_id
+  principal_id       = local.principals[each.key]
+  description        = "controller-backup (${var.name_prefix}): ${each.key} writes only ${each.key == "backup" ? "the backup blob" : "its restore markers"}"
+  condition_version  = "2.0"
+  condition          = <<-EOT
+    (
+     (
+      !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write'})
+      AND
+      !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action'})
+     )
+     OR
+     (
+      ${local.writable_paths[each.key]}
+     )
+    )
+  EOT
+}
+
+# -- the restore identity alone: the BYOL customer id (the event route's grants are in events.tf,
+# the native ones in native.tf) --
+
+resource "azurerm_role_assignment" "controller_customer_id" {
+  # BYOL only; only a restore sends it (to a replacement before its set-up)
+  count                = var.create_customer_id_secret ? 1 : 0
+  scope                = "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.controller_customer_id[0].name}"
+  role_definition_name = "Key Vault Secrets User"
+  principal_id         = local.principals["restore"]
 }

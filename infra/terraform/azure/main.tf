@@ -1,7 +1,7 @@
 # A serverless backup of an Aviatrix controller's configuration on Azure:
 #   storage.tf     the backup storage account (separate from the function host's), its one container
 #   keyvault.tf    Key Vault (RBAC) holding the controller password (and a BYOL customer id)
-#   function.tf    the Flex Consumption function app, its identity and role assignments
+#   function.tf    two Flex Consumption function apps (backup, restore), their identities and roles
 #   events.tf      optional: Event Grid -> storage queue for "a replacement controller VM is running"
 #   monitoring.tf  Application Insights, the alert rules and their action group
 #   native.tf      native mode (the default): the controller's own container, the ARM secret
@@ -10,10 +10,21 @@ data "azurerm_client_config" "current" {}
 
 locals {
   backup_account_name = "${var.name_prefix}bkp"
-  host_account_name   = "${var.name_prefix}fnhost"
   backup_container    = "backups"
-  secret_name         = "controller-password"
-  customer_id_secret  = "controller-customer-id"
+  resource_group_id   = "/subscriptions/${data.azurerm_client_config.current.subscription_id}/resourceGroups/${var.resource_group_name}"
+
+  # One function app per job (function.tf), each with its own host storage account: the value is
+  # the app's function group (CONTROLLER_BACKUP_FUNCTIONS) and the functions it registers.
+  apps = {
+    backup  = ["scheduled_backup", "backup"]
+    restore = ["restore", "replacement_controller"]
+  }
+  host_account_names = {
+    backup  = "${var.name_prefix}hostbkp"
+    restore = "${var.name_prefix}hostrst"
+  }
+  secret_name        = "controller-password"
+  customer_id_secret = "controller-customer-id"
   # function names in functions/azure/function_app.py: the alert queries count their requests
   functions = {
     scheduled_backup = "scheduled_backup"
@@ -25,7 +36,56 @@ locals {
   events_enabled    = var.controller_resource_group_id != null
   tags              = merge({ "managed-by" = "terraform", "app" = "controller-backup" }, var.tags)
 
-  # BYOL: a reference to the customer id secret (either mode)
+  # Both apps: the controller, the backup blob, the mode.
+  common_app_settings = merge(
+    {
+      # explicit in both modes: the core's own default is native
+      CONTROLLER_BACKUP_MODE = var.backup_mode
+      CONTROLLER_URL         = var.controller_url
+      CONTROLLER_USERNAME    = var.controller_username
+      CONTROLLER_PASSWORD    = "azure-kv:${azurerm_key_vault.this.name}/${azurerm_key_vault_secret.controller_password.name}"
+      BACKUP_URL             = "azblob://${azurerm_storage_account.backup.name}/${azurerm_storage_container.backups.name}/${var.backup_blob_name}"
+      BACKUP_MIN_SIZE_RATIO  = tostring(var.min_size_ratio)
+    },
+    var.controller_ca_bundle == null ? {} : { CONTROLLER_CA_BUNDLE = var.controller_ca_bundle },
+    var.controller_tls_server_name == null ? {} : { CONTROLLER_TLS_SERVER_NAME = var.controller_tls_server_name },
+    # every function checks the native settings are complete; only the restore identity may
+    # resolve the ARM secret they name
+    local.native_app_settings,
+  )
+  # The backup app: its timer.
+  backup_app_settings = {
+    BACKUP_SCHEDULE = var.backup_schedule
+    # a backup waits out a rebooting controller, inside host.json's 30-minute limit: 1800 s less
+    # the wait for the controller's own file (native, 300 s) and 120 s to fetch and store it
+    CONTROLLER_READY_TIMEOUT = local.native_enabled ? "1380" : "1680"
+  }
+  # The restore app: which VM counts as a replacement, how to reach it, which other targets a
+  # restore caller may name (none by default), the customer id and the restore's age limit.
+  restore_app_settings = merge(
+    {
+      # a restore waits up to 25 minutes for a booting controller, inside host.json's 30-minute limit
+      CONTROLLER_READY_TIMEOUT = "1500"
+      REPLACEMENT_URL          = var.replacement_controller_url
+      RESTORE_ALLOWED_TARGETS  = join(",", var.restore_allowed_targets)
+    },
+    var.replacement_vm_tag == null ? {} : { REPLACEMENT_TAG = var.replacement_vm_tag },
+    var.replacement_name_pattern == null ? {} : { REPLACEMENT_NAME_PATTERN = var.replacement_name_pattern },
+    # where a restore by instance_id (a vmId) looks for the VM: the group the identity may read
+    var.controller_resource_group_id == null ? {} : { REPLACEMENT_RESOURCE_GROUPS = var.controller_resource_group_id },
+    local.customer_id_app_settings,
+    local.max_age_app_settings,
+  )
+  # What each identity may write in the backup container (an ABAC condition on the blob path):
+  # the backup its one blob; the restore its markers beside it, and in native mode the fresh
+  # backup a native restore ends with.
+  blob_path = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path]"
+  writable_paths = {
+    backup  = "${local.blob_path} StringEquals '${var.backup_blob_name}'"
+    restore = join(" OR ", concat(["${local.blob_path} StringLike '${var.backup_blob_name}.restores/*'"], local.native_enabled ? ["${local.blob_path} StringEquals '${var.backup_blob_name}'"] : []))
+  }
+
+  # BYOL: a reference to the customer id secret (either mode), for the restore app only
   customer_id_app_settings = var.create_customer_id_secret ? {
     CONTROLLER_CUSTOMER_ID = "azure-kv:${azurerm_key_vault.this.name}/${local.customer_id_secret}"
   } : {}

@@ -4,10 +4,9 @@
 # stored backup back under the old controller's name for restore_cloudx_config. Nothing here
 # exists in export mode.
 #
-# All four functions run in one app under one managed identity, so the grants below are the
-# app's: Azure has no per-function identity inside an app. Only a restore ever resolves the ARM
-# secret (setup_account_profile, restore_cloudx_config); the backup path only checks that the
-# reference is set.
+# The backup app's identity may only read those files; the restore app's identity reads and writes
+# them and alone may read the ARM secret (setup_account_profile, restore_cloudx_config); the
+# backup path only checks that the reference is set.
 
 # Read, write (Put Blob / Put Block / Put Block List) and create blobs: no delete, no container
 # management, no listing beyond the condition below. Built-in Storage Blob Data Contributor would
@@ -34,14 +33,8 @@ resource "azurerm_role_definition" "native_files" {
 # On the controller's container, and (an ABAC condition on the blob path) only for CloudN_* blobs:
 # reading and writing any other blob, or listing with any other prefix, is refused. A missing
 # CloudN_* blob still answers 404 (not 403), which the backup's wait for a new file relies on.
-resource "azurerm_role_assignment" "native_files" {
-  count              = local.native_enabled ? 1 : 0
-  scope              = local.native_container_id
-  role_definition_id = azurerm_role_definition.native_files[0].role_definition_resource_id
-  principal_id       = azurerm_function_app_flex_consumption.app.identity[0].principal_id
-  description        = "controller-backup (${var.name_prefix}): the controller's own backup files only"
-  condition_version  = "2.0"
-  condition          = <<-EOT
+locals {
+  native_files_condition = <<-EOT
     (
      (
       !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read'} AND NOT SubOperationMatches{'Blob.List'})
@@ -68,8 +61,30 @@ resource "azurerm_role_assignment" "native_files" {
   EOT
 }
 
+# The restore identity: read and write the controller's files (it puts the stored backup back).
+resource "azurerm_role_assignment" "native_files" {
+  count              = local.native_enabled ? 1 : 0
+  scope              = local.native_container_id
+  role_definition_id = azurerm_role_definition.native_files[0].role_definition_resource_id
+  principal_id       = local.principals["restore"]
+  description        = "controller-backup (${var.name_prefix}): the controller's own backup files only"
+  condition_version  = "2.0"
+  condition          = local.native_files_condition
+}
+
+# The backup identity: read them, nothing else (built-in Storage Blob Data Reader, same condition).
+resource "azurerm_role_assignment" "native_files_reader" {
+  count                = local.native_enabled ? 1 : 0
+  scope                = local.native_container_id
+  role_definition_name = "Storage Blob Data Reader"
+  principal_id         = local.principals["backup"]
+  description          = "controller-backup (${var.name_prefix}): read the controller's own backup files only"
+  condition_version    = "2.0"
+  condition            = local.native_files_condition
+}
+
 # The access account's client secret, stored like the controller password: write-only, so it is
-# in neither the plan nor the state, and readable by the app's identity on this one secret only.
+# in neither the plan nor the state, and readable by the restore identity on this one secret only.
 resource "azurerm_key_vault_secret" "native_arm_client_secret" {
   #checkov:skip=CKV_AZURE_41:The service principal's secret expires on Entra ID's schedule, not Key Vault's; a Key Vault expiry would only break a restore on the day it is needed. Rotation is by native_arm_client_secret_version.
   count            = local.native_enabled ? 1 : 0
@@ -87,5 +102,5 @@ resource "azurerm_role_assignment" "native_arm_client_secret" {
   count                = local.native_enabled ? 1 : 0
   scope                = "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.native_arm_client_secret[0].name}"
   role_definition_name = "Key Vault Secrets User"
-  principal_id         = azurerm_function_app_flex_consumption.app.identity[0].principal_id
+  principal_id         = local.principals["restore"]
 }

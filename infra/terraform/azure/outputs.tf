@@ -1,16 +1,26 @@
-output "function_app_name" {
-  description = "Name of the function app (for `az functionapp ...`)."
-  value       = azurerm_function_app_flex_consumption.app.name
+output "backup_function_app_name" {
+  description = "Name of the backup function app (for `az functionapp ...`): the timer backup and POST /api/backup."
+  value       = azurerm_function_app_flex_consumption.app["backup"].name
 }
 
-output "function_app_hostname" {
-  description = "Host of the HTTP functions: POST https://<host>/api/backup and /api/restore with a function key."
-  value       = azurerm_function_app_flex_consumption.app.default_hostname
+output "restore_function_app_name" {
+  description = "Name of the restore function app: POST /api/restore and the replacement-VM queue."
+  value       = azurerm_function_app_flex_consumption.app["restore"].name
 }
 
-output "function_principal_id" {
-  description = "Object id of the function's system-assigned identity."
-  value       = azurerm_function_app_flex_consumption.app.identity[0].principal_id
+output "backup_function_app_hostname" {
+  description = "Host of the backup app: POST https://<host>/api/backup with one of that app's function keys."
+  value       = azurerm_function_app_flex_consumption.app["backup"].default_hostname
+}
+
+output "restore_function_app_hostname" {
+  description = "Host of the restore app: POST https://<host>/api/restore with one of that app's function keys (the backup app's keys do not open it)."
+  value       = azurerm_function_app_flex_consumption.app["restore"].default_hostname
+}
+
+output "function_principal_ids" {
+  description = "Object ids of the two apps' system-assigned identities: {backup = ..., restore = ...}."
+  value       = local.principals
 }
 
 output "backup_url" {

@@ -1,5 +1,8 @@
 # The backup storage account holds exactly one blob (and the restore markers beside it). It is
-# separate from the function host's account so the app's own churn, keys and roles never touch it.
+# separate from the function hosts' accounts so the apps' own churn, keys and roles never touch it.
+# Versioning keeps every replaced backup; soft delete keeps a deleted blob or version
+# recoverable; no identity of ours may delete (function.tf), and only the lifecycle rule below
+# removes old versions.
 
 resource "azurerm_storage_account" "backup" {
   #checkov:skip=CKV_AZURE_59:The Flex Consumption app reaches the account over its public endpoint unless subnet_id adds VNet integration; access is Entra ID only (shared keys off) and limited by RBAC to one container.
@@ -28,8 +31,11 @@ resource "azurerm_storage_account" "backup" {
     versioning_enabled  = true
     change_feed_enabled = true
 
+    # a deleted blob or version stays recoverable for soft_delete_days, and nobody may purge it
+    # early: with versioning, no delete by any identity destroys a kept version
     delete_retention_policy {
-      days = var.soft_delete_days
+      days                     = var.soft_delete_days
+      permanent_delete_enabled = false
     }
 
     container_delete_retention_policy {
@@ -90,7 +96,8 @@ resource "azurerm_monitor_diagnostic_setting" "backup_blob" {
   }
 }
 
-# The function host's own account: deployment package, host locks and keys, the event queue.
+# Each function app's own host account: its deployment package, host locks and keys (and, for the
+# restore app, the event queue). One per app, so neither identity can touch the other's package.
 resource "azurerm_storage_account" "host" {
   #checkov:skip=CKV_AZURE_59:The Functions host reaches its storage over the public endpoint unless subnet_id adds VNet integration; shared keys are off (managed identity only).
   #checkov:skip=CKV_AZURE_35:A default-deny firewall would block the Functions host, whose outbound addresses are not fixed on Flex Consumption without VNet integration.
@@ -100,7 +107,8 @@ resource "azurerm_storage_account" "host" {
   #checkov:skip=CKV2_AZURE_38:The host account holds the deployment package and host state that Terraform and the platform recreate; soft delete adds nothing recoverable.
   #checkov:skip=CKV2_AZURE_21:Blob read logging on the host's own account records only the platform's lease and package reads.
   #checkov:skip=CKV_AZURE_206:The host account holds only state the platform and Terraform recreate (package, leases, keys, the event queue); zone-redundant (ZRS) by default, geo-replication adds nothing.
-  name                              = local.host_account_name
+  for_each                          = local.apps
+  name                              = local.host_account_names[each.key]
   resource_group_name               = var.resource_group_name
   location                          = var.location
   account_kind                      = "StorageV2"
@@ -125,7 +133,8 @@ resource "azurerm_storage_account" "host" {
 
 resource "azurerm_storage_container" "deployment" {
   #checkov:skip=CKV2_AZURE_21:The deployment container holds only the function package, read by the platform at start.
+  for_each              = local.apps
   name                  = "function-package"
-  storage_account_id    = azurerm_storage_account.host.id
+  storage_account_id    = azurerm_storage_account.host[each.key].id
   container_access_type = "private"
 }

@@ -106,9 +106,14 @@ variable "controller_customer_id_version" {
 }
 
 variable "backup_blob_name" {
-  description = "Name of the one backup blob inside the backups container."
+  description = "Name of the one backup blob inside the backups container (the role conditions name it, so: letters, digits, '.', '_', '-', '/')."
   type        = string
   default     = "aviatrix/controller-backup.enc"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$", var.backup_blob_name)) && !endswith(var.backup_blob_name, "/")
+    error_message = "backup_blob_name must be 1-255 letters, digits, '.', '_', '-' or '/', not starting or ending with '/'."
+  }
 }
 
 variable "backup_schedule" {
@@ -135,9 +140,14 @@ variable "version_retention_days" {
 }
 
 variable "soft_delete_days" {
-  description = "Days a deleted backup blob (or container) can be recovered."
+  description = "Days a deleted backup blob, blob version or container can be recovered (blob soft delete, permanent delete off)."
   type        = number
   default     = 30
+
+  validation {
+    condition     = var.soft_delete_days >= 7 && var.soft_delete_days <= 365
+    error_message = "soft_delete_days must be between 7 and 365."
+  }
 }
 
 variable "backup_replication" {
@@ -158,25 +168,65 @@ variable "alert_email" {
 }
 
 variable "controller_resource_group_id" {
-  description = "Resource group id holding the controller VMs. When set, VM write/start events there trigger a restore onto a VM tagged replacement_vm_tag; null disables the route."
+  description = "Resource group id holding the controller VMs. When set, VM write/start events there trigger a restore onto a VM tagged replacement_vm_tag (and/or named after replacement_name_pattern); null disables the route."
   type        = string
   default     = null
 }
 
 variable "replacement_vm_tag" {
-  description = "NAME=VALUE tag that marks a VM as a replacement controller."
+  description = "REPLACEMENT_TAG: NAME=VALUE tag a VM must carry to be restored automatically as a replacement controller. Null: replacement_name_pattern alone decides."
   type        = string
   default     = "controller-backup-role=replacement"
+
+  validation {
+    condition     = var.replacement_vm_tag == null || can(regex("^[^=<>%&\\\\?/]{1,512}=[^,]{0,256}$", var.replacement_vm_tag))
+    error_message = "replacement_vm_tag must be NAME=VALUE with an Azure tag name (no <>%&\\?/) and a value without commas."
+  }
+}
+
+variable "replacement_name_pattern" {
+  description = "REPLACEMENT_NAME_PATTERN: optional shell-style glob (e.g. \"avx-controller*\") the replacement VM's name must match. The event route needs this or replacement_vm_tag."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.replacement_name_pattern == null || can(regex("^[^\\s,]{1,255}$", var.replacement_name_pattern))
+    error_message = "replacement_name_pattern must be a glob of 1-255 characters without spaces or commas."
+  }
+
+  validation {
+    condition     = var.controller_resource_group_id == null || var.replacement_vm_tag != null || var.replacement_name_pattern != null
+    error_message = "The replacement-VM event route (controller_resource_group_id) needs replacement_vm_tag or replacement_name_pattern (REPLACEMENT_TAG / REPLACEMENT_NAME_PATTERN): without either, no VM would be recognised as a replacement."
+  }
 }
 
 variable "replacement_controller_url" {
-  description = "URL of a replacement controller; {private_ip} is replaced by the VM's primary private IP."
+  description = "REPLACEMENT_URL: how the restore app reaches a replacement VM it found through ARM: \"controller_url\" (the replacement takes over controller_url's address) or an https URL template with {private_ip} (the VM's primary private IP) or {public_ip}."
   type        = string
   default     = "https://{private_ip}"
+
+  validation {
+    condition     = var.replacement_controller_url == "controller_url" || can(regex("^https://[^/\\s]*\\{(private_ip|public_ip)\\}[^/\\s]*/?$", var.replacement_controller_url))
+    error_message = "replacement_controller_url must be controller_url or https://... with {private_ip} or {public_ip} in the host (e.g. https://{private_ip})."
+  }
+}
+
+variable "restore_allowed_targets" {
+  description = "RESTORE_ALLOWED_TARGETS: host names and CIDRs a restore caller may name as controller_url or private_ip besides controller_url itself (joined with ','). Empty: a caller can restore only into the configured controller or a replacement the app found itself."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition = alltrue([
+      for t in var.restore_allowed_targets :
+      can(cidrhost(t, 0)) || can(regex("^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$", t))
+    ])
+    error_message = "restore_allowed_targets must be host names, IP addresses or CIDRs (10.0.2.0/24), without commas."
+  }
 }
 
 variable "subnet_id" {
-  description = "Subnet for the app's VNet integration, so it reaches the controller's private address: in the controller's VNet (or one peered with it), delegated to Microsoft.App/environments (Flex Consumption), with outbound access to Azure Storage and Key Vault (a NAT gateway, or private endpoints); the controller's NSG must allow 443 in from it. Null: no VNet integration (only a public controller address is reachable)."
+  description = "Subnet for the two apps' VNet integration, so they reach the controller's private address: in the controller's VNet (or one peered with it), delegated to Microsoft.App/environments (Flex Consumption), with outbound access to Azure Storage and Key Vault (a NAT gateway, or private endpoints); the controller's NSG must allow 443 in from it. Null: no VNet integration (only a public controller address is reachable)."
   type        = string
   default     = null
 
@@ -193,7 +243,7 @@ variable "package_path" {
 }
 
 variable "maximum_instance_count" {
-  description = "Flex Consumption scale-out limit."
+  description = "Flex Consumption scale-out limit of each app."
   type        = number
   default     = 40
 }
@@ -215,7 +265,7 @@ variable "tags" {
 # naming it, so `terraform plan` fails before anything is deployed.
 
 variable "backup_mode" {
-  description = "CONTROLLER_BACKUP_MODE, set on the app: \"native\" (the default; a real Aviatrix controller writes CloudN_<ip>_save_cloudx_config.enc into native_container_name, the function reads it and, on a restore, writes it back) or \"export\" (a controller, proxy or emulator that serves export_config)."
+  description = "CONTROLLER_BACKUP_MODE, set on both apps: \"native\" (the default; a real Aviatrix controller writes CloudN_<ip>_save_cloudx_config.enc into native_container_name, the function reads it and, on a restore, writes it back) or \"export\" (a controller, proxy or emulator that serves export_config)."
   type        = string
   default     = "native"
 

@@ -31,7 +31,7 @@ resource "google_cloudfunctions2_function" "backup" {
     service_account_email            = google_service_account.backup.email
     vpc_connector                    = var.vpc_connector
     vpc_connector_egress_settings    = var.vpc_connector == null ? null : "PRIVATE_RANGES_ONLY"
-    environment_variables            = local.common_env
+    environment_variables            = merge(local.common_env, { CONTROLLER_READY_TIMEOUT = tostring(local.backup_ready_timeout.http) })
   }
 
   kms_key_name = var.kms_key_name
@@ -70,7 +70,7 @@ resource "google_cloudfunctions2_function" "restore" {
     service_account_email            = google_service_account.restore.email
     vpc_connector                    = var.vpc_connector
     vpc_connector_egress_settings    = var.vpc_connector == null ? null : "PRIVATE_RANGES_ONLY"
-    environment_variables            = merge(local.common_env, { CONTROLLER_READY_TIMEOUT = "1800" }, local.native_restore_http_env)
+    environment_variables            = merge(local.common_env, local.restore_env, { CONTROLLER_READY_TIMEOUT = "1800" }, local.native_restore_http_env)
   }
 
   kms_key_name = var.kms_key_name
@@ -122,7 +122,7 @@ resource "google_cloudfunctions2_function" "backup_event" {
     service_account_email            = google_service_account.backup.email
     vpc_connector                    = var.vpc_connector
     vpc_connector_egress_settings    = var.vpc_connector == null ? null : "PRIVATE_RANGES_ONLY"
-    environment_variables            = local.common_env
+    environment_variables            = merge(local.common_env, { CONTROLLER_READY_TIMEOUT = tostring(local.backup_ready_timeout.event) })
   }
 
   event_trigger {
@@ -140,8 +140,8 @@ resource "google_cloudfunctions2_function" "backup_event" {
 
 # Restore into a replacement controller: Compute Engine writes an Admin Activity audit log entry
 # for every instance it creates (by hand, by a managed instance group, by Terraform); Eventarc
-# delivers it, and the function acts only on finished inserts of instances whose name matches
-# controller_instance_name_pattern, once per instance id.
+# delivers it, and the function acts only on finished inserts of instances that match
+# replacement_name_pattern and/or carry replacement_label, once per instance id.
 resource "google_cloudfunctions2_function" "restore_event" {
   count = var.restore_on_replacement ? 1 : 0
 
@@ -173,11 +173,9 @@ resource "google_cloudfunctions2_function" "restore_event" {
     service_account_email            = google_service_account.restore.email
     vpc_connector                    = var.vpc_connector
     vpc_connector_egress_settings    = var.vpc_connector == null ? null : "PRIVATE_RANGES_ONLY"
-    environment_variables = merge(local.common_env, {
+    environment_variables = merge(local.common_env, local.restore_env, {
       # event-driven functions stop at 540 s: wait for the replacement within that
-      CONTROLLER_READY_TIMEOUT      = "420"
-      RESTORE_INSTANCE_NAME_PATTERN = var.controller_instance_name_pattern
-      RESTORE_TARGET_URL            = var.restore_target_url
+      CONTROLLER_READY_TIMEOUT = "420"
     }, local.native_restore_event_env)
   }
 

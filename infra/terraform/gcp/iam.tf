@@ -31,7 +31,10 @@ resource "google_service_account" "build" {
 
 # -- the backup bucket --------------------------------------------------------------------------
 
-# Replacing an object needs create and delete; reading it back needs get.
+# Replacing an object needs create and delete (Cloud Storage checks storage.objects.delete for an
+# overwrite); reading it back needs get. Delete also lets the holder remove an old generation,
+# which IAM cannot tell apart: the bucket's soft delete policy keeps any deleted generation
+# restorable for soft_delete_days, and no identity of ours may change the bucket's settings.
 resource "google_project_iam_custom_role" "object_writer" {
   project     = var.project_id
   role_id     = "${replace(var.name, "-", "_")}_object_writer"
@@ -85,28 +88,28 @@ resource "google_storage_bucket_iam_member" "restore_markers" {
   }
 }
 
-# The restore event reads the replacement instance's private IP.
+# Both restore functions describe a replacement through the Compute API, never trusting the caller
+# or the event: instances.get for the audit-log event (by zone and name), instances.list for a
+# restore_http call naming an instance_id (aggregatedList filtered by id). Reading only.
 resource "google_project_iam_custom_role" "instance_reader" {
-  count = var.restore_on_replacement ? 1 : 0
-
   project     = var.project_id
   role_id     = "${replace(var.name, "-", "_")}_instance_reader"
-  title       = "Controller restore: read an instance's address"
-  description = "Read a replacement controller instance to learn its private IP."
-  permissions = ["compute.instances.get"]
+  title       = "Controller restore: describe an instance"
+  description = "Read a replacement controller instance: its id, name, labels and addresses."
+  permissions = ["compute.instances.get", "compute.instances.list"]
 }
 
 resource "google_project_iam_member" "restore_instance_reader" {
-  count = var.restore_on_replacement ? 1 : 0
-
   project = var.project_id
-  role    = google_project_iam_custom_role.instance_reader[0].id
+  role    = google_project_iam_custom_role.instance_reader.id
   member  = "serviceAccount:${google_service_account.restore.email}"
 }
 
 # -- triggers -----------------------------------------------------------------------------------
 
-# Only the scheduler's identity may invoke the backup function (plus any named operators).
+# Who may call which function (Cloud Run checks roles/run.invoker on each function's service): the
+# scheduler's identity and backup_invokers the backup function only, restore_invokers the restore
+# function only. A principal allowed to take backups does not get to restore.
 resource "google_cloud_run_service_iam_member" "scheduler_invokes_backup" {
   project  = var.project_id
   location = var.region
@@ -115,16 +118,24 @@ resource "google_cloud_run_service_iam_member" "scheduler_invokes_backup" {
   member   = "serviceAccount:${google_service_account.scheduler.email}"
 }
 
-resource "google_cloud_run_service_iam_member" "operators" {
-  for_each = {
-    for pair in setproduct(["backup", "restore"], var.operator_members) : "${pair[0]}/${pair[1]}" => pair
-  }
+resource "google_cloud_run_service_iam_member" "backup_invokers" {
+  for_each = toset(var.backup_invokers)
 
   project  = var.project_id
   location = var.region
-  service  = each.value[0] == "backup" ? google_cloudfunctions2_function.backup.name : google_cloudfunctions2_function.restore.name
+  service  = google_cloudfunctions2_function.backup.name
   role     = "roles/run.invoker"
-  member   = each.value[1]
+  member   = each.value
+}
+
+resource "google_cloud_run_service_iam_member" "restore_invokers" {
+  for_each = toset(var.restore_invokers)
+
+  project  = var.project_id
+  location = var.region
+  service  = google_cloudfunctions2_function.restore.name
+  role     = "roles/run.invoker"
+  member   = each.value
 }
 
 # Eventarc delivers as the trigger identity: it receives events and invokes the event functions.

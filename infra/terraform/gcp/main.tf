@@ -36,9 +36,27 @@ locals {
     var.restore_max_backup_age == null ? {} : { RESTORE_MAX_BACKUP_AGE = var.restore_max_backup_age },
   )
 
+  # The restore functions only: which instance counts as a replacement, how to reach it, and which
+  # other targets a restore caller may name (none by default).
+  restore_env = merge(
+    {
+      REPLACEMENT_URL         = var.replacement_url
+      RESTORE_ALLOWED_TARGETS = join(",", var.restore_allowed_targets)
+    },
+    var.replacement_name_pattern == null ? {} : { REPLACEMENT_NAME_PATTERN = var.replacement_name_pattern },
+    var.replacement_label == null ? {} : { REPLACEMENT_TAG = var.replacement_label },
+  )
+
   # -- native mode (the default; with backup_mode = "export" none of the following reaches a
   # function or a binding) --
   native_enabled = var.backup_mode == "native"
+  # The backup's wait for a controller that is not ready (a reboot, an upgrade): each backup
+  # function's timeout (1800 s HTTP, 540 s Pub/Sub) less the wait for the controller's own file
+  # (native) and 120 s to fetch and store it.
+  backup_ready_timeout = {
+    http  = 1800 - (local.native_enabled ? var.native_backup_wait_seconds : 0) - 120
+    event = max(30, 540 - (local.native_enabled ? var.native_backup_wait_seconds : 0) - 120)
+  }
   # The controller's own files, CloudN_<private ip>_save_cloudx_config.enc / ..._version.txt, as
   # IAM conditions see them: the only objects of its bucket the functions may touch.
   native_files_resource = "projects/_/buckets/${coalesce(var.native_bucket_name, "-")}/objects/CloudN_"

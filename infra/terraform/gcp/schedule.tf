@@ -20,7 +20,8 @@ resource "google_cloud_scheduler_job" "daily_backup" {
   http_target {
     http_method = "POST"
     uri         = google_cloudfunctions2_function.backup.service_config[0].uri
-    body        = base64encode(jsonencode({ trigger = "schedule" }))
+    # exactly the scheduled-backup input: Cloud Scheduler cannot template a scheduled_time
+    body = base64encode(jsonencode({ action = "backup", trigger = "schedule" }))
     headers = {
       "Content-Type" = "application/json"
     }

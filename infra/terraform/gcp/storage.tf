@@ -1,6 +1,9 @@
 # The backup bucket: one object, every replaced version kept as a noncurrent generation.
 # Object versioning and a bucket retention policy cannot be combined, so history is kept by
-# versioning plus a lifecycle rule, and the functions' IAM cannot touch the bucket's settings.
+# versioning plus one lifecycle rule, and the functions' IAM cannot touch the bucket's settings.
+# Overwriting an object needs storage.objects.delete, which would also let the backup identity
+# delete an old generation: soft delete keeps every deleted generation restorable for
+# soft_delete_days, so no identity of ours can destroy the history.
 resource "google_storage_bucket" "backups" {
   #checkov:skip=CKV_GCP_62:Usage-log buckets are a legacy feature; object reads and writes are recorded by Cloud Audit Logs (enable Data Access logs for storage.googleapis.com).
   project                     = var.project_id
@@ -16,21 +19,18 @@ resource "google_storage_bucket" "backups" {
     enabled = true
   }
 
-  lifecycle_rule {
-    condition {
-      with_state         = "ARCHIVED"
-      num_newer_versions = var.noncurrent_versions_kept
-    }
-    action {
-      type = "Delete"
-    }
+  soft_delete_policy {
+    retention_duration_seconds = var.soft_delete_days * 86400
   }
 
+  # One rule, both conditions (a rule's conditions must all hold): an older generation is deleted
+  # only when it is BOTH more than noncurrent_version_days noncurrent AND beyond the newest
+  # noncurrent_versions_kept, so a burst of backups cannot flush the history.
   lifecycle_rule {
     condition {
       with_state                 = "ARCHIVED"
+      num_newer_versions         = var.noncurrent_versions_kept
       days_since_noncurrent_time = var.noncurrent_version_days
-      num_newer_versions         = 1
     }
     action {
       type = "Delete"

@@ -138,7 +138,7 @@ variable "backup_object" {
 }
 
 variable "noncurrent_versions_kept" {
-  description = "Older backup versions (generations) kept besides the current one."
+  description = "Older backup versions (generations) always kept, however old (num_newer_versions of the lifecycle rule)."
   type        = number
   default     = 30
 
@@ -149,13 +149,24 @@ variable "noncurrent_versions_kept" {
 }
 
 variable "noncurrent_version_days" {
-  description = "Days an older backup version is kept after it was replaced."
+  description = "Days every older backup version is kept after it was replaced, however many there are (days_since_noncurrent_time of the lifecycle rule). A version is deleted only when it is both older than this and beyond the newest noncurrent_versions_kept, so a burst of backups cannot flush the history."
   type        = number
   default     = 90
 
   validation {
-    condition     = var.noncurrent_version_days >= 1
-    error_message = "noncurrent_version_days must be at least 1."
+    condition     = var.noncurrent_version_days >= 7
+    error_message = "noncurrent_version_days must be at least 7: a week of history, whatever the number of backups."
+  }
+}
+
+variable "soft_delete_days" {
+  description = "Days a deleted or replaced-and-deleted generation of the backup bucket stays recoverable (the bucket's soft delete policy, 7-90). Replacing an object in Cloud Storage needs storage.objects.delete, which would also let the backup identity delete an old generation: soft delete keeps it restorable for this long."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.soft_delete_days >= 7 && var.soft_delete_days <= 90
+    error_message = "soft_delete_days must be between 7 and 90 (Cloud Storage's soft delete limits)."
   }
 }
 
@@ -200,16 +211,56 @@ variable "restore_on_replacement" {
   default     = true
 }
 
-variable "controller_instance_name_pattern" {
-  description = "Regular expression (full match) of the controller instances' names; only their creation triggers a restore."
+variable "replacement_name_pattern" {
+  description = "REPLACEMENT_NAME_PATTERN: shell-style glob (e.g. \"aviatrix-controller*\") of the instance names whose creation triggers a restore. Null: replacement_label alone decides. restore_on_replacement needs this or replacement_label."
   type        = string
-  default     = "aviatrix-controller.*"
+  default     = "aviatrix-controller*"
+
+  validation {
+    condition     = var.replacement_name_pattern == null || can(regex("^[^\\s,]{1,255}$", var.replacement_name_pattern))
+    error_message = "replacement_name_pattern must be a glob of 1-255 characters without spaces or commas."
+  }
+
+  validation {
+    condition     = !var.restore_on_replacement || var.replacement_name_pattern != null || var.replacement_label != null
+    error_message = "restore_on_replacement needs replacement_name_pattern or replacement_label (REPLACEMENT_NAME_PATTERN / REPLACEMENT_TAG): without either, no instance would be recognised as a replacement."
+  }
 }
 
-variable "restore_target_url" {
-  description = "URL of a replacement controller; {ip} becomes its private IP."
+variable "replacement_label" {
+  description = "REPLACEMENT_TAG: a label key=value (e.g. \"controller-backup-role=replacement\") a new instance must carry to be restored automatically. Null: the name pattern alone decides."
   type        = string
-  default     = "https://{ip}"
+  default     = null
+
+  validation {
+    condition     = var.replacement_label == null || can(regex("^[a-z][a-z0-9_-]{0,62}=[a-z0-9_-]{0,63}$", var.replacement_label))
+    error_message = "replacement_label must be key=value with a Compute Engine label key and value (lowercase letters, digits, '_' and '-')."
+  }
+}
+
+variable "replacement_url" {
+  description = "REPLACEMENT_URL: how the restore functions reach a replacement found through the Compute API: \"controller_url\" (the replacement takes over controller_url's address, e.g. a static internal IP) or an https URL template with {private_ip} or {public_ip}."
+  type        = string
+  default     = "https://{private_ip}"
+
+  validation {
+    condition     = var.replacement_url == "controller_url" || can(regex("^https://[^/\\s]*\\{(private_ip|public_ip)\\}[^/\\s]*/?$", var.replacement_url))
+    error_message = "replacement_url must be controller_url or https://... with {private_ip} or {public_ip} in the host (e.g. https://{private_ip})."
+  }
+}
+
+variable "restore_allowed_targets" {
+  description = "RESTORE_ALLOWED_TARGETS: host names and CIDRs a restore caller may name as controller_url or private_ip besides controller_url itself (joined with ','). Empty: a caller can restore only into the configured controller or a replacement the function found itself."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition = alltrue([
+      for t in var.restore_allowed_targets :
+      can(cidrhost(t, 0)) || can(regex("^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$", t))
+    ])
+    error_message = "restore_allowed_targets must be host names, IP addresses or CIDRs (10.0.2.0/24), without commas."
+  }
 }
 
 variable "vpc_connector" {
@@ -224,7 +275,7 @@ variable "vpc_connector" {
 }
 
 variable "http_ingress" {
-  description = "Ingress of the backup and restore HTTP functions. ALLOW_INTERNAL_ONLY admits Cloud Scheduler and callers inside the project's VPC; ALLOW_ALL also admits callers on the internet (an identity token with roles/run.invoker is still required)."
+  description = "Ingress of the backup and restore HTTP functions. ALLOW_INTERNAL_ONLY admits Cloud Scheduler and callers inside the project's VPC; ALLOW_ALL also admits callers on the internet (an identity token with roles/run.invoker, from backup_invokers or restore_invokers, is still required)."
   type        = string
   default     = "ALLOW_INTERNAL_ONLY"
 
@@ -234,10 +285,26 @@ variable "http_ingress" {
   }
 }
 
-variable "operator_members" {
-  description = "Principals (e.g. \"group:netops@example.com\") allowed to call the backup and restore HTTP functions on demand."
+variable "backup_invokers" {
+  description = "Principals (e.g. \"group:netops@example.com\", \"serviceAccount:...\") allowed to call the backup HTTP function on demand: roles/run.invoker on that function only."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for m in var.backup_invokers : can(regex("^(user|group|serviceAccount|domain|principal|principalSet):.+$", m))])
+    error_message = "backup_invokers must be IAM members such as group:netops@example.com (not allUsers or allAuthenticatedUsers)."
+  }
+}
+
+variable "restore_invokers" {
+  description = "Principals allowed to call the restore HTTP function: roles/run.invoker on that function only. Keep it shorter than backup_invokers: a restore overwrites a controller's configuration."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.restore_invokers : can(regex("^(user|group|serviceAccount|domain|principal|principalSet):.+$", m))])
+    error_message = "restore_invokers must be IAM members such as group:netops-leads@example.com (not allUsers or allAuthenticatedUsers)."
+  }
 }
 
 variable "notification_channels" {

@@ -10,6 +10,7 @@ from controller_backup.controller.driver import (
     ControllerDriver,
     ExportApiDriver,
     ExportInfo,
+    NativePair,
 )
 from controller_backup.controller.retry import RetryPolicy
 from controller_backup.settings import Settings
@@ -21,6 +22,7 @@ __all__ = [
     "ControllerDriver",
     "ExportApiDriver",
     "ExportInfo",
+    "NativePair",
     "RetryPolicy",
     "connector",
     "open_driver",
@@ -41,8 +43,12 @@ class Connect(Protocol):
 
 
 def connector(settings: Settings, retry: RetryPolicy | None = None) -> Connect:
-    """A `Connect` for `settings`' controller: its TLS choices, timeout and retry bounds."""
-    default_retry = retry or RetryPolicy(attempts=settings.retry_attempts, deadline=settings.retry_seconds)
+    """A `Connect` for `settings`' controller: its TLS choices, timeout and retry bound.
+
+    Retries end by CONTROLLER_RETRY_SECONDS, not by a count: a count of quick tries would give up
+    on a controller that restarts (docs/design.md, invariant 6).
+    """
+    default_retry = retry or RetryPolicy(deadline=settings.retry_seconds)
 
     def connect(
         username: str,

@@ -5,9 +5,10 @@ Conventions (docs/controller-api.md, each with its official source): `/v2/api` w
 (as the Terraform provider and the HA tools do), and `/v1/api` on older controllers; `action=login`
 returns a top-level `CID` sent with every later call; every answer is the envelope
 `{"return", "results", "reason"}`, with HTTP 200 even on failure. This module turns those answers
-into classified errors: an expired session logs in again once, a booting controller is waited out
-within a bound, transient network failures and 5xx are retried with jittered backoff, bad
-credentials are never retried.
+into classified errors: an expired session logs in again once; a restarting controller
+(connection refused or reset, 5xx, the not-ready reasons) is retried with jittered backoff until
+a time bound, never a mere count; bad credentials and bad addresses (an unparseable host or
+port, a host name that does not exist) are never retried.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -25,7 +27,9 @@ from urllib.parse import urlencode
 import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import (
+    LocationValueError,
     MaxRetryError,
+    NameResolutionError,
     ProtocolError,
     ProxyError,
     SSLError,
@@ -33,6 +37,7 @@ from urllib3.exceptions import (
 from urllib3.exceptions import (
     TimeoutError as Urllib3Timeout,
 )
+from urllib3.util import parse_url
 
 from controller_backup.controller.retry import Deadline, RetryPolicy
 from controller_backup.errors import (
@@ -56,6 +61,8 @@ _EXPIRED = ("cid is invalid or expired", "invalid session", "please login again"
 #: reasons a booting controller gives before its API is up
 _NOT_READY = ("requestrefused", "valid action required", "account_password required")
 _TRANSIENT_STATUS = {500, 502, 503, 504}
+#: resolver answers that mean "no such name", not "try again" (EAI_NODATA is not on every platform)
+_NO_SUCH_NAME = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
 #: get_api_token answers a few hundred bytes; a longer body is not a token answer anyway
 _PROBE_MAX = 64 * 1024
 
@@ -145,7 +152,7 @@ class ControllerClient:
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = _checked_base_url(base_url)
         self.username = username
         self._password = password
         register_secret(password)
@@ -362,17 +369,21 @@ class ControllerClient:
                 raise AuthError("controller session expired again right after a fresh login") from None
 
     def _with_retries(self, what: str, attempt: Callable[[], _T]) -> _T:
+        """Run `attempt` until it succeeds, fails for good, or the retry deadline is spent."""
         clock = Deadline(self.retry.deadline)
         delays = self.retry.delays(clock)
+        tries = 0
         while True:
+            tries += 1
             try:
                 return attempt()
             except _Transient as exc:
                 delay = next(delays, None)
                 if delay is None:
+                    spent = f"{tries} tries in {clock.seconds - clock.remaining():.0f} s"
                     if exc.not_ready:
-                        raise NotReadyError(f"{what}: controller not ready: {exc}") from None
-                    raise ControllerTimeout(f"{what}: gave up after retries: {exc}") from None
+                        raise NotReadyError(f"{what}: controller not ready after {spent}: {exc}") from None
+                    raise ControllerTimeout(f"{what}: gave up after {spent}: {exc}") from None
                 log.warning("%s: transient failure (%s); retrying in %.2f s", what, exc, delay)
                 time.sleep(delay)
 
@@ -532,14 +543,43 @@ def _parse_envelope(describe: str, content_type: str, raw: bytes) -> dict[str, A
 
 
 def _classify_network_error(describe: str, exc: BaseException) -> BackupError | _Transient:
+    """What a failure below HTTP means: a fault worth waiting out, or one no wait can fix."""
     if isinstance(exc, SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(exc):
         return ControllerError(
             f"{describe}: TLS verification failed; pin the controller's certificate with "
             "CONTROLLER_CA_BUNDLE (or, knowingly, set CONTROLLER_VERIFY_TLS=false)"
         )
+    if isinstance(exc, NameResolutionError):
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, socket.gaierror) and cause.errno in _NO_SUCH_NAME:
+            return ControllerError(
+                f"{describe}: the controller's host name does not resolve (no such name); "
+                "check CONTROLLER_URL"
+            )
+        return _Transient(f"{describe}: {type(exc).__name__}")
     reason = getattr(exc, "reason", None)
     name = type(reason).__name__ if isinstance(reason, BaseException) else type(exc).__name__
     return _Transient(f"{describe}: {name}")
+
+
+def _checked_base_url(base_url: str) -> str:
+    """The controller's URL, refused at once when no connection could ever use it.
+
+    An unparseable host or port (`:99999`, `:abc`, `:0`) or another scheme is a settings
+    mistake: waiting it out as a booting controller would only turn it into a late timeout.
+    """
+    url = base_url.rstrip("/")
+    try:
+        parts = parse_url(url)
+    except LocationValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.host or parts.port == 0:
+        shown = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1][:80]
+        raise SettingsError(
+            f"CONTROLLER_URL: {shown!r} is not a usable controller address (scheme http(s), a host "
+            "and a port within 1-65535)"
+        )
+    return url
 
 
 def _timeout(seconds: float) -> urllib3.Timeout:

@@ -45,6 +45,17 @@ NATIVE_HINT = (
 
 
 @dataclass(frozen=True)
+class NativePair:
+    """The version file a controller wrote beside its own backup file: the file is stored only
+    with it, and only when it names the controller's version (archive.inspect_native)."""
+
+    #: its text as read; None when the controller wrote none
+    version_text: str | None
+    #: its name, for the error that refuses it
+    version_name: str
+
+
+@dataclass(frozen=True)
 class ExportInfo:
     """What the controller said about an export it just wrote into `dest`."""
 
@@ -54,6 +65,9 @@ class ExportInfo:
     controller_version: ControllerVersion | None
     #: extra metadata the driver wants stored with the backup (identifier-safe keys)
     metadata: Mapping[str, str] = field(default_factory=dict)
+    #: native mode: `dest` holds the controller's own (encrypted) file, and this its version
+    #: file; None: `dest` holds an export API archive
+    native: NativePair | None = None
 
 
 class Journal(Protocol):

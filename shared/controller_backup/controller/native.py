@@ -4,9 +4,10 @@ A real Aviatrix controller has no download action (docs/controller-api.md). To b
 driver asks the controller for a backup now (`enable_cloudn_backup_config ... now=true`, in the v1
 form Aviatrix's own HA tools send; on a controller that ignores `now`, the older way: disable, then
 enable again), waits (bounded) until `CloudN_<private-ip>_save_cloudx_config.enc` and its
-`version.txt` are newer than the trigger, and reads the file through the project's ObjectStore.
-The backup job then checks and stores it like any export, so both drivers end in the same single
-checked object.
+`version.txt` are newer than the trigger, and reads both through the project's ObjectStore. The
+backup job then checks the pair (the version file must name the controller's version) and stores
+the file like any export, so both drivers end in the same single checked object. A file the
+controller wrote without rewriting its version file beside it is refused, never stored.
 
 To restore it follows Aviatrix's own HA tools for the backup's release: the BYOL customer id
 first (when configured), `initial_setup` (with `target_version` up to 7.1; from 7.2 the image pins
@@ -31,8 +32,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, BinaryIO
 
 from controller_backup import __version__
+from controller_backup.archive import VERSION_FILE_MAX
 from controller_backup.controller.client import ControllerClient, Progress
-from controller_backup.controller.driver import ControllerApi, ExportInfo, Journal
+from controller_backup.controller.driver import ControllerApi, ExportInfo, Journal, NativePair
 from controller_backup.controller.native_fields import (
     account_request,
     azure_credentials,
@@ -45,6 +47,7 @@ from controller_backup.errors import (
     ControllerError,
     ControllerTimeout,
     IntegrityError,
+    InvalidExport,
     NotReadyError,
     PreconditionFailed,
     RefusedError,
@@ -68,7 +71,6 @@ UPGRADE_GIVE_UP = 3600.0
 #: a controller that honours now=true has started writing within this share of the wait
 NOW_GRACE_SHARE = 1 / 3
 NOW_GRACE_MAX = 60.0
-_VERSION_FILE_MAX = 1024
 _ONE_TRY = 1
 
 
@@ -110,11 +112,12 @@ class _Watch:
         version = open_store(file_url(version_file_name(ip)))
         return cls(ip, config, version, (_identity(config.head()), _identity(version.head())))
 
-    def fresh(self) -> bool:
-        """Both files rewritten since the trigger."""
+    def rewritten(self) -> tuple[bool, bool]:
+        """Whether the backup file, and its version file, were rewritten since the trigger."""
         now = (_identity(self.config.head()), _identity(self.version.head()))
         pairs = zip(now, self.before, strict=True)
-        return all(after is not None and after != before for after, before in pairs)
+        config, version = (after is not None and after != before for after, before in pairs)
+        return config, version
 
 
 class NativeDriver(ControllerApi):
@@ -160,7 +163,9 @@ class NativeDriver(ControllerApi):
         self._enable_now()
         grace = min(NOW_GRACE_MAX, wait.seconds * NOW_GRACE_SHARE)
         found = self._wait_for(watches, min(grace, wait.remaining()))
-        if found is None:
+        if found is None and any(watch.rewritten()[0] for watch in watches):
+            found = self._wait_for(watches, wait.remaining())  # now=true worked: wait for the pair
+        elif found is None:
             log.warning(
                 "no new backup file within %.0f s of now=true; disabling and enabling the controller's "
                 "backup (the older controllers' way to back up now)",
@@ -170,21 +175,29 @@ class NativeDriver(ControllerApi):
             self._enable_now()
             found = self._wait_for(watches, wait.remaining())
         if found is None:
+            half = next((watch for watch in watches if watch.rewritten()[0]), None)
+            if half is not None:
+                raise InvalidExport(
+                    f"the controller wrote a new {config_file_name(half.ip)} but did not rewrite "
+                    f"{version_file_name(half.ip)} beside it within {wait.seconds:.0f} s "
+                    "(NATIVE_BACKUP_WAIT): a backup file without its version file is not stored"
+                )
             raise ControllerTimeout(
                 f"the controller wrote no new {names} into {self.bucket.url} within "
                 f"{wait.seconds:.0f} s (NATIVE_BACKUP_WAIT); check its access account's rights on the bucket"
             )
-        version = self._read_version(found.version)
+        version_text = _read_version_file(found.version)
         info = found.config.download(dest)
         size = _written(dest)
         if progress:
             progress(size)
-        log.info("read the controller's backup %s (%d bytes, version %s)", found.config.url, size, version)
+        log.info("read the controller's backup %s (%d bytes) and its version file", found.config.url, size)
         return ExportInfo(
             size=size,
             declared_length=info.size,
             content_type="application/octet-stream",
-            controller_version=version,
+            controller_version=None,
+            native=NativePair(version_text, version_file_name(found.ip)),
             metadata={
                 "native_file": config_file_name(found.ip),
                 "controller_private_ip": found.ip,
@@ -245,23 +258,16 @@ class NativeDriver(ControllerApi):
         self.client.call("enable_cloudn_backup_config", params, api="v1")
 
     def _wait_for(self, watches: list[_Watch], seconds: float) -> _Watch | None:
+        """The first watch whose backup file and version file were both rewritten, within `seconds`."""
         clock = Deadline(max(seconds, 0.0))
         poll = min(5.0, max(0.05, self.settings.native_backup_wait / 60))
         while True:
             for watch in watches:
-                if watch.fresh():
+                if all(watch.rewritten()):
                     return watch
             if clock.expired():
                 return None
             time.sleep(min(poll, clock.remaining()))
-
-    def _read_version(self, store: ObjectStore) -> ControllerVersion:
-        info = store.head()
-        if info is None or info.size > _VERSION_FILE_MAX:
-            raise ControllerError(f"{store.url}: the controller's version file is missing or too large")
-        buffer = io.BytesIO()
-        store.download(buffer)
-        return parse_version(buffer.getvalue().decode("utf-8", "replace"))
 
     # -- restore: preparing the target ---------------------------------------------------------
 
@@ -523,6 +529,19 @@ class NativeDriver(ControllerApi):
                 "again to resume where it stopped"
             )
         return remaining
+
+
+def _read_version_file(store: ObjectStore) -> str | None:
+    """The version file's text (checked by the backup job), or None when it is gone again."""
+    info = store.head()
+    if info is None:
+        return None
+    if info.size > VERSION_FILE_MAX:
+        name = store.url.rsplit("/", 1)[-1]
+        raise InvalidExport(f"{name} is {info.size} bytes: too long for a version file")
+    buffer = io.BytesIO()
+    store.download(buffer)
+    return buffer.getvalue().decode("utf-8", "replace")
 
 
 def _advance(journal: Journal, step: str) -> None:

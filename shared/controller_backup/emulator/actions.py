@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Generator
 
 from . import answers
-from .answers import Answer, Download, Drop
+from .answers import Answer, Download, Drop, Page
 from .archive import InvalidArchive, validate_archive
 from .faults import Faults, NotReadyAnswer
 from .native import NativeBackups
@@ -194,12 +194,23 @@ class Controller:
             return answers.ok("Initial setup completed successfully")
         return answers.fail(f"Invalid subaction: {subaction}")
 
-    def _export(self, _: ApiRequest) -> Answer:
+    def _export_instead(self) -> Answer | None:
+        """What a faulty export answers instead of an archive: an envelope or a page."""
         faults = self.faults
         if faults.export_error_envelope:
             return answers.fail("Failed to export configuration: disk full")
         if faults.export_html:
             return answers.html_page(200, "Login", "Please log in to continue: <form>login</form>")
+        if faults.export_page is not None:
+            content_type, body = faults.export_page
+            return Page(200, content_type, body)
+        return None
+
+    def _export(self, _: ApiRequest) -> Answer:
+        faults = self.faults
+        instead = self._export_instead()
+        if instead is not None:
+            return instead
         headers = {"X-Controller-Version": self.state.version}  # as list_version_info reports it
         if faults.export_empty:
             return Download(0, _nothing(), headers)

@@ -117,13 +117,16 @@ class Emulator:
         self.ca_file: str | None = None
         self._server: EmulatorServer | None = None
         self._thread: threading.Thread | None = None
+        #: where it listens; kept while powered off, so it comes back on the same port
+        self._address: tuple[str, int] | None = None
+        self._ssl_context: ssl.SSLContext | None = None
 
     @property
     def url(self) -> str:
         """`http(s)://host:port` of the running emulator."""
-        if self._server is None:
+        if self._address is None:
             raise RuntimeError("the emulator is not running")
-        host, port = self._server.server_address[:2]
+        host, port = self._address
         shown = "127.0.0.1" if self.config.host in _ANY_HOST else str(host)
         if ":" in shown:
             shown = f"[{shown}]"
@@ -131,26 +134,30 @@ class Emulator:
 
     def start(self) -> Emulator:
         """Bind and serve in the background; returns self so `Emulator(cfg).start()` reads well."""
-        if self._server is not None:
+        if self._address is not None:
             raise RuntimeError("the emulator is already running")
+        self._listen(self.config.port)
+        log.debug("emulator listening on %s", self.url)
+        return self
+
+    def _listen(self, port: int) -> None:
         self._server = EmulatorServer(
-            (self.config.host, self.config.port),
+            (self.config.host, port),
             self.controller,
             spool_dir=self._workdir.name,
             text_json=self.config.text_json,
             record=self._record,
-            ssl_context=self._tls_context() if self.config.tls else None,
+            ssl_context=self._tls() if self.config.tls else None,
         )
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="controller-emulator"
         )
         self._thread.daemon = True
         self._thread.start()
-        log.debug("emulator listening on %s", self.url)
-        return self
+        host, bound = self._server.server_address[:2]
+        self._address = (str(host), int(bound))
 
-    def stop(self) -> None:
-        """Stop serving, cut open connections, and delete every temporary file."""
+    def _stop_listening(self) -> None:
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
@@ -159,6 +166,26 @@ class Emulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+
+    def power_off(self) -> None:
+        """Go down as a restarting controller does: connections are cut, sessions lost, and until
+        `power_on` every new connection is refused (nothing listens on the port)."""
+        if self._address is None:
+            raise RuntimeError("the emulator is not running")
+        self._stop_listening()
+        self.state.forget_sessions()
+
+    def power_on(self, booting_seconds: float = 0.0) -> None:
+        """Listen again on the same port, then answer "not ready" for `booting_seconds`."""
+        if self._address is None or self._server is not None:
+            raise RuntimeError("the emulator is not powered off")
+        self.faults.become_not_ready(booting_seconds)
+        self._listen(self._address[1])
+
+    def stop(self) -> None:
+        """Stop serving, cut open connections, and delete every temporary file."""
+        self._stop_listening()
+        self._address = None
         self.native.wait_idle()
         self.state.close()
         self._workdir.cleanup()
@@ -198,6 +225,13 @@ class Emulator:
     def _record(self, method: str, path: str, action: str) -> None:
         with self._requests_lock:
             self.requests.append((method, path, action))
+
+    def _tls(self) -> ssl.SSLContext:
+        """One certificate for the emulator's life: a client that pinned it still trusts it after
+        a power cycle."""
+        if self._ssl_context is None:
+            self._ssl_context = self._tls_context()
+        return self._ssl_context
 
     def _tls_context(self) -> ssl.SSLContext:
         from .tlscert import self_signed_cert

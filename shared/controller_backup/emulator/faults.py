@@ -43,6 +43,8 @@ class Faults:
     export_html: bool = False
     #: export answers 200 application/octet-stream with an empty body
     export_empty: bool = False
+    #: export answers 200 with this (content type, body): a page or file that is no archive
+    export_page: tuple[str, bytes] | None = None
     #: seconds import_config works (after receiving and validating the body) before applying
     import_delay: float = 0.0
     #: import_config applies the configuration, then drops the connection without answering
@@ -56,6 +58,10 @@ class Faults:
     #: enable_cloudn_backup_config ignores now=true (an older controller): only enabling a
     #: disabled backup writes one, so the seed's disable-then-enable is the way to back up now
     backup_ignores_now: bool = False
+    #: the controller's own backup writes this text into its version file instead of its version
+    native_version_text: str | None = None
+    #: the controller's own backup writes the backup file only, without its version file
+    native_skips_version_file: bool = False
     #: restore_cloudx_config applies the backup, then drops the connection without answering
     restore_drop: bool = False
     #: a blank controller refuses list_version_info until its set-up (nothing documents that a
@@ -119,6 +125,8 @@ class Faults:
             self.fail_next_5xx = self.drop_next = 0
             self.drop_export_midway = self.truncate_export = False
             self.export_error_envelope = self.export_html = self.export_empty = False
+            self.export_page = self.native_version_text = None
+            self.native_skips_version_file = False
             self.import_delay = 0.0
             self.import_drop_after_apply = self.setup_drop = False
             self.setup_reboot = 0.0

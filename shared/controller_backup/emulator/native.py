@@ -254,7 +254,10 @@ class NativeBackups:
             for name in names:
                 with open(path, "rb") as source:  # some SDKs close what they upload
                     open_store(f"{bucket}/{name}").put(source, size, {})
-            text = version.encode()
+            if self.faults.native_skips_version_file:
+                return
+            written = self.faults.native_version_text
+            text = (version if written is None else written).encode()
             version_store = open_store(f"{bucket}/CloudN_{ip}_save_cloudx_version.txt")
             version_store.put(io.BytesIO(text), len(text), {})
         finally:

@@ -56,7 +56,7 @@ from controller_backup.errors import (
 )
 from controller_backup.redact import redact, register_secret
 
-from .base import ObjectInfo
+from .base import ObjectInfo, bad_version_id, check_conditions, check_source_size
 
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 #: 4 MiB blocks: 50,000 blocks allow 195 GiB, and memory stays at (concurrency + 1) blocks
@@ -68,6 +68,8 @@ _ACCOUNT_SUFFIX = ".blob.core.windows.net"
 _ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
 _CONTAINER_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 _METADATA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: a blob version id is the UTC time of the write, to the 100 ns: 2026-11-25T00:00:02.3333333Z
+_VERSION_ID = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z$")
 #: a URL's query string may carry a SAS token: never let it reach a message
 _URL_QUERY = re.compile(r"(https?://[^\s?\"'<>]+)\?[^\s\"'<>]*")
 _T = TypeVar("_T")
@@ -260,7 +262,12 @@ class AzureBlobStore:
             is_latest=is_latest,
         )
 
+    def _check_version_id(self, version_id: str | None) -> None:
+        if version_id is not None and not _VERSION_ID.match(version_id):
+            raise bad_version_id(self.url, version_id, "Azure Blob", "like 2026-11-25T00:00:02.3333333Z")
+
     def head(self, version_id: str | None = None) -> ObjectInfo | None:
+        self._check_version_id(version_id)
         try:
             props = self._call(
                 "read properties", lambda: self._client.get_blob_properties(version_id=version_id)
@@ -278,6 +285,7 @@ class AzureBlobStore:
         for which the service returns a Content-MD5 that the SDK checks, and is pinned to the
         ETag read first, so a concurrent overwrite fails the download instead of mixing versions.
         """
+        self._check_version_id(version_id)
         props = self._call("read properties", lambda: self._client.get_blob_properties(version_id=version_id))
         info = self._info(props, is_latest=True if version_id is None else None)
 
@@ -400,8 +408,8 @@ class AzureBlobStore:
         if_match: str | None = None,
         if_absent: bool = False,
     ) -> ObjectInfo:
-        if if_match is not None and if_absent:
-            raise ValueError("put: if_match and if_absent are exclusive")
+        check_conditions(if_match, if_absent)
+        check_source_size(self.url, source, size)
         clean_metadata = self._check_metadata(metadata)
         block_ids = self._stage_blocks(source, size)
         conditions: dict[str, Any] = {}
@@ -472,5 +480,7 @@ class AzureBlobStore:
                     future.cancel()
                 raise
         if total != size:
-            raise StoreError(f"{self.url}: expected {size} bytes from the source, read {total}")
+            raise StoreError(
+                f"{self.url}: declared size {size} bytes, but the source held {total}; nothing was stored"
+            )
         return block_ids

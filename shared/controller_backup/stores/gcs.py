@@ -51,7 +51,7 @@ from controller_backup.errors import (
     StoreError,
 )
 
-from .base import ObjectInfo
+from .base import ObjectInfo, bad_version_id, check_conditions, check_source_size
 
 #: resumable chunk: a multiple of 256 KiB; the bound on upload memory, and few enough round trips
 DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024
@@ -116,14 +116,15 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:300]}"
 
 
-def _generation(value: str, what: str) -> int:
-    try:
-        generation = int(value)
-    except (TypeError, ValueError):
-        raise ObjectNotFound(f"{what}: {value!r} is not a Cloud Storage generation") from None
-    if generation <= 0:
-        raise ObjectNotFound(f"{what}: {value!r} is not a Cloud Storage generation")
-    return generation
+#: a generation is a positive int64, written in decimal
+_GENERATION = re.compile(r"^[1-9][0-9]{0,18}$")
+
+
+def _generation(value: str) -> int | None:
+    """`value` as a generation, or None when it cannot be one."""
+    if not isinstance(value, str) or not _GENERATION.match(value) or int(value) > _IMPOSSIBLE_GENERATION:
+        return None
+    return int(value)
 
 
 class GcsStore:
@@ -203,7 +204,13 @@ class GcsStore:
         )
 
     def _get_blob(self, version_id: str | None) -> Any:
-        generation = _generation(version_id, self.url) if version_id is not None else None
+        generation = None
+        if version_id is not None:
+            generation = _generation(version_id)
+            if generation is None:
+                raise bad_version_id(
+                    self.url, version_id, "Cloud Storage", "a generation: a positive integer"
+                )
         with self._mapped("read metadata"):
             return self._bucket.get_blob(self.key, generation=generation)
 
@@ -277,17 +284,6 @@ class GcsStore:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def _check_source(self, source: BinaryIO, size: int) -> None:
-        """Refuse a short source before any byte is sent: a short multipart body would commit."""
-        try:
-            start = source.tell()
-            end = source.seek(0, io.SEEK_END)
-            source.seek(start)
-        except (OSError, AttributeError, ValueError):
-            return  # not seekable: the size check after the upload still applies
-        if end - start < size:
-            raise StoreError(f"{self.url}: expected {size} bytes from the source, it holds {end - start}")
-
     def _check_generation(self, expected: int) -> None:
         """Refuse early when the current generation already differs (0: no object expected)."""
         with self._mapped("read metadata"):
@@ -307,19 +303,16 @@ class GcsStore:
         if_match: str | None = None,
         if_absent: bool = False,
     ) -> ObjectInfo:
-        if size < 0:
-            raise StoreError(f"{self.url}: negative size {size}")
+        check_conditions(if_match, if_absent)
         precondition: int | None = None
         if if_absent:
             precondition = 0
         elif if_match is not None:
-            try:
-                precondition = _generation(if_match, self.url)
-            except ObjectNotFound:
-                raise PreconditionFailed(
-                    f"{self.url}: {if_match!r} is not a generation of this object"
-                ) from None
-        self._check_source(source, size)
+            precondition = _generation(if_match)
+            if precondition is None:
+                raise PreconditionFailed(f"{self.url}: {if_match!r} is not a generation of this object")
+        # a short multipart body would commit, a long one store a truncated object
+        check_source_size(self.url, source, size)
         if precondition is not None and size > MULTIPART_LIMIT:
             self._check_generation(precondition)
         blob = self._bucket.blob(self.key, chunk_size=self.chunk_size)

@@ -2,14 +2,25 @@
 
 Layout for an object at `/backups/ctrl.tar`:
 
-    /backups/ctrl.tar                       the newest version, a plain file (a hard link)
+    /backups/ctrl.tar                       a copy of the newest version, for people and scripts
     /backups/.ctrl.tar.versions/<vid>.data  every kept version, immutable
     /backups/.ctrl.tar.versions/<vid>.json  its metadata and size
-    /backups/.ctrl.tar.versions/CURRENT     the newest version id; replaced by rename last
+    /backups/.ctrl.tar.versions/CURRENT     the committed (newest) version id
+    /backups/.ctrl.tar.versions/PUBLISHED   the version id the plain file holds
+    /backups/.ctrl.tar.versions/LOCK        serialises writers, so `if_match` is a compare-and-swap
 
 Each write lands in a temporary file, is fsynced and renamed into place, and only then does CURRENT
-move: a crash at any point leaves the previous version whole and current. A lock file serialises
-writers so `if_match` is a real compare-and-swap.
+move (the commit): a crash at any point leaves the previous version whole and current. Version ids
+grow with every commit, so a version file newer than CURRENT was never committed.
+
+The plain file is published after the commit as an independent copy (never a hard link: writing
+to the plain path must not alter a kept version), and PUBLISHED is written last. Readers follow
+CURRENT, never the plain file. A crash between commit and publish leaves the plain file one version
+behind; the next `put` (and any read that can take the lock at once) publishes it again.
+
+A killed writer leaves temporary files, an uncommitted version or a spool file behind. Every `put`
+first removes them, under the writer lock: nothing else writes version files or temporaries then,
+and a spool file (written outside the lock) goes only once its owner's lock is free.
 """
 
 from __future__ import annotations
@@ -17,12 +28,15 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
+import re
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
@@ -34,11 +48,25 @@ from controller_backup.errors import (
     SettingsError,
     StoreError,
 )
+from controller_backup.spool import remove_stale_spools
 
-from .base import ObjectInfo
+from .base import ObjectInfo, bad_version_id, check_conditions, check_source_size
+
+log = logging.getLogger("controller_backup.stores.local")
 
 _CHUNK = 1024 * 1024
 DEFAULT_KEEP_VERSIONS = 10
+_STAMP = "%Y%m%dT%H%M%S%fZ"
+#: exactly what `_new_version_id` makes: a UTC time to the microsecond and 6 hex digits
+_VERSION_ID = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{6}$")
+_VERSION_FILE = re.compile(r"^(\d{8}T\d{12}Z-[0-9a-f]{6})\.(data|json)$")
+#: `_write_atomically`'s temporaries (mkstemp: `.<target>.<8 chars>.tmp`), written under the lock
+_TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+#: spool files of versions before spools carried a lock (`.spool-<8 chars>`): no lock tells
+#: whether their writer lives, so only their age does
+_UNLOCKED_SPOOL = re.compile(r"^\.spool-[A-Za-z0-9_]{8}$")
+#: older than any run can last (a function stops within hours, an export takes minutes)
+UNLOCKED_SPOOL_MAX_AGE = 24 * 3600
 
 
 def _path_from_url(url: str) -> Path:
@@ -65,9 +93,16 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
-def _new_version_id() -> str:
-    # Sortable by time, unique under concurrency.
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
+def _new_version_id(after: str | None = None) -> str:
+    """Sortable by time, unique under concurrency, and later than `after` (the committed id).
+
+    The last rule holds even when the clock steps back, so "newer than CURRENT" always means
+    "never committed" (the cleanup relies on it).
+    """
+    now = datetime.now(UTC)
+    if after is not None:
+        now = max(now, datetime.strptime(after[:22], _STAMP).replace(tzinfo=UTC) + timedelta(microseconds=1))
+    return now.strftime(_STAMP) + "-" + secrets.token_hex(3)
 
 
 class LocalStore:
@@ -89,13 +124,35 @@ class LocalStore:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _current_id(self) -> str | None:
+    def _check_version_id(self, version_id: str | None) -> None:
+        """A caller's version id names a file here: only the exact shape we make may pass."""
+        if version_id is not None and not _VERSION_ID.match(version_id):
+            raise bad_version_id(self.url, version_id, "local store", "like 20260101T000000000000Z-0a1b2c")
+
+    def _read_id(self, name: str) -> str | None:
         try:
-            return (self._versions_dir / "CURRENT").read_text().strip() or None
+            value = (self._versions_dir / name).read_text().strip()
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise StoreError(f"{self.url}: cannot read {name}: {exc.strerror or exc}") from None
+        if value and not _VERSION_ID.match(value):
+            raise StoreError(f"{self.url}: {name} holds no version id; the store folder is damaged")
+        return value or None
+
+    def _current_id(self) -> str | None:
+        return self._read_id("CURRENT")
+
+    def _published_id(self) -> str | None:
+        """The version the plain file holds; None when unknown (it is then published again)."""
+        with contextlib.suppress(StoreError):
+            return self._read_id("PUBLISHED")
+        return None
 
     def _info(self, version_id: str, current: str | None) -> ObjectInfo:
+        if current is None or version_id > current:
+            # written by a run killed before its commit: not a version of the object
+            raise ObjectNotFound(f"{self.url}: no version {version_id!r}")
         try:
             record = json.loads((self._versions_dir / f"{version_id}.json").read_text())
         except FileNotFoundError:
@@ -112,22 +169,24 @@ class LocalStore:
             is_latest=version_id == current,
         )
 
-    def head(self, version_id: str | None = None) -> ObjectInfo | None:
+    def _committed(self, version_id: str | None) -> tuple[str, ObjectInfo]:
+        """The wanted (or current) version's id and info, after healing a stale plain file."""
+        self._check_version_id(version_id)
         current = self._current_id()
+        self._heal_if_unlocked(current)
         wanted = version_id or current
         if wanted is None:
-            return None
+            raise ObjectNotFound(f"{self.url}: no stored object")
+        return wanted, self._info(wanted, current)
+
+    def head(self, version_id: str | None = None) -> ObjectInfo | None:
         try:
-            return self._info(wanted, current)
+            return self._committed(version_id)[1]
         except ObjectNotFound:
             return None
 
     def download(self, dest: BinaryIO, version_id: str | None = None) -> ObjectInfo:
-        current = self._current_id()
-        wanted = version_id or current
-        if wanted is None:
-            raise ObjectNotFound(f"{self.url}: no stored object")
-        info = self._info(wanted, current)
+        wanted, info = self._committed(version_id)
         try:
             with open(self._versions_dir / f"{wanted}.data", "rb") as src:
                 shutil.copyfileobj(src, dest, _CHUNK)
@@ -139,22 +198,25 @@ class LocalStore:
 
     def version_file(self, version_id: str | None = None) -> tuple[Path, ObjectInfo]:
         """The immutable file holding a version, for readers on this machine (no copy needed)."""
-        current = self._current_id()
-        wanted = version_id or current
-        if wanted is None:
-            raise ObjectNotFound(f"{self.url}: no stored object")
-        info = self._info(wanted, current)
+        wanted, info = self._committed(version_id)
         path = self._versions_dir / f"{wanted}.data"
         if not path.is_file():
             raise ObjectNotFound(f"{self.url}: version {wanted!r} has no data")
         return path, info
 
     def versions(self) -> list[ObjectInfo]:
+        """The committed versions, newest first (a version file newer than CURRENT never was)."""
         current = self._current_id()
-        if not self._versions_dir.is_dir():
+        if current is None or not self._versions_dir.is_dir():
             return []
-        ids = sorted((p.stem for p in self._versions_dir.glob("*.json")), reverse=True)
-        return [self._info(vid, current) for vid in ids]
+        ids = sorted(
+            (p.stem for p in self._versions_dir.glob("*.json") if _VERSION_ID.match(p.stem)), reverse=True
+        )
+        infos = []
+        for vid in ids:
+            with contextlib.suppress(ObjectNotFound):  # uncommitted, or pruned since the listing
+                infos.append(self._info(vid, current))
+        return infos
 
     # -- probes ----------------------------------------------------------------------------
 
@@ -177,12 +239,17 @@ class LocalStore:
     # -- writing ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self, wait: bool = True) -> Iterator[bool]:
+        """Hold the writer lock; with `wait=False`, yield False at once if another process has it."""
         self._versions_dir.mkdir(parents=True, exist_ok=True)
         with open(self._versions_dir / "LOCK", "a+b") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                yield
+                fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -208,20 +275,26 @@ class LocalStore:
         if_match: str | None = None,
         if_absent: bool = False,
     ) -> ObjectInfo:
+        check_conditions(if_match, if_absent)
+        check_source_size(self.url, source, size)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._locked():
                 current = self._current_id()
+                self._remove_leftovers(current)
+                self._publish_if_stale(current)
                 if if_absent and current is not None:
                     raise PreconditionFailed(f"{self.url}: an object appeared since the backup started")
                 if if_match is not None and current != if_match:
                     raise PreconditionFailed(f"{self.url}: the object changed since the backup started")
-                return self._put_locked(source, size, metadata)
+                return self._put_locked(source, size, metadata, current)
         except OSError as exc:
             raise StoreError(f"{self.url}: write failed: {exc.strerror or exc}") from None
 
-    def _put_locked(self, source: BinaryIO, size: int, metadata: Mapping[str, str]) -> ObjectInfo:
-        version_id = _new_version_id()
+    def _put_locked(
+        self, source: BinaryIO, size: int, metadata: Mapping[str, str], current: str | None
+    ) -> ObjectInfo:
+        version_id = _new_version_id(after=current)
         data_path = self._versions_dir / f"{version_id}.data"
         written = 0
 
@@ -238,18 +311,21 @@ class LocalStore:
             if not self._adopt(source, size, data_path):
                 self._write_atomically(data_path, copy)
                 if written != size:
-                    raise StoreError(f"{self.url}: expected {size} bytes from the source, read {written}")
+                    raise StoreError(
+                        f"{self.url}: declared size {size} bytes, but the source held {written}; "
+                        "nothing was stored"
+                    )
             self._write_atomically(meta_path, lambda out: out.write(json.dumps(record).encode()))
             _fsync_dir(self._versions_dir)
             # The commit point: CURRENT names the new version.
             self._write_atomically(self._versions_dir / "CURRENT", lambda out: out.write(version_id.encode()))
         except BaseException:
-            for orphan in (data_path, meta_path):
+            for orphan in (meta_path, data_path):
                 with contextlib.suppress(FileNotFoundError):
                     orphan.unlink()
             raise
         _fsync_dir(self._versions_dir)
-        self._publish_plain_file(data_path)
+        self._publish_plain_file(version_id)
         self._prune(keep=version_id)
         return ObjectInfo(self.url, size, version_id, version_id, now, dict(metadata), True)
 
@@ -260,34 +336,123 @@ class LocalStore:
         return str(self._versions_dir)
 
     def _adopt(self, source: BinaryIO, size: int, data_path: Path) -> bool:
-        """Hard-link a spool file that already sits in our folder (fsynced) instead of copying."""
+        """Hard-link a spool file that already sits in our folder (fsynced) instead of copying.
+
+        The version then shares the spool's bytes, which is safe because a spool is never written
+        after it was handed to `put`, and its own name goes when it closes (or with the next sweep).
+        """
         path = getattr(source, "path", None)
         if not isinstance(path, str) or Path(path).parent != self._versions_dir:
             return False
         if os.stat(path).st_size != size:
             raise StoreError(
-                f"{self.url}: expected {size} bytes from the source, it holds {os.stat(path).st_size}"
+                f"{self.url}: declared size {size} bytes, but the source holds {os.stat(path).st_size}"
             )
         source.flush()
         os.fsync(source.fileno())
         os.link(path, data_path)
         return True
 
-    def _publish_plain_file(self, data_path: Path) -> None:
-        """Make `self.path` the newest version, by an atomic rename of a hard link (or a copy)."""
-        tmp = self.path.parent / f".{self.path.name}.{secrets.token_hex(4)}.link"
+    # -- the plain file ----------------------------------------------------------------------
+
+    def _publish_plain_file(self, version_id: str) -> None:
+        """Make `self.path` an independent copy of `version_id`, then record that in PUBLISHED.
+
+        A copy, not a hard link: whatever is done to the plain path (an editor, `cp` over it) must
+        never reach the kept version. The copy is fsynced and renamed over the plain path, so the
+        plain file is always some whole version.
+        """
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".publish")
         try:
-            os.link(data_path, tmp)
-        except OSError:
-            shutil.copyfile(data_path, tmp)
-        os.replace(tmp, self.path)
+            os.close(fd)
+            # copyfile copies in the kernel (sendfile) where it can: no pass through user space
+            shutil.copyfile(self._versions_dir / f"{version_id}.data", tmp)
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
         _fsync_dir(self.path.parent)
+        self._write_atomically(self._versions_dir / "PUBLISHED", lambda out: out.write(version_id.encode()))
+
+    def _publish_if_stale(self, current: str | None) -> None:
+        """Under the lock: publish CURRENT again when a crash left the plain file behind it."""
+        if current is not None and self._published_id() != current:
+            log.warning("%s: the plain file is not the committed version; publishing it again", self.url)
+            self._publish_plain_file(current)
+
+    def _heal_if_unlocked(self, current: str | None) -> None:
+        """A read that notices a stale plain file heals it, if it may and no writer is busy.
+
+        Best effort: a reader may lack write permission, and a writer holding the lock publishes
+        anyway, so a reader never waits and never fails for this.
+        """
+        try:
+            if current is None or self._published_id() == current:
+                return
+            with self._locked(wait=False) as locked:
+                if locked:
+                    self._publish_if_stale(self._current_id())
+        except (OSError, StoreError) as exc:
+            log.debug("%s: could not heal the plain file: %s", self.url, exc)
+
+    # -- cleanup -----------------------------------------------------------------------------
+
+    def _remove_leftovers(self, current: str | None) -> None:
+        """Under the lock: delete what killed writers left in the versions folder and beside the plain file.
+
+        Kept: the bookkeeping files, every committed version's pair, and live spool files. Unknown
+        names are not ours and stay.
+        """
+        count = len(remove_stale_spools(str(self._versions_dir)))
+        present = {entry.name: entry for entry in os.scandir(self._versions_dir)}
+        doomed = [Path(entry.path) for entry in present.values() if _is_leftover(entry, present, current)]
+        plain_tmp = re.compile(rf"^\.{re.escape(self.path.name)}\.[A-Za-z0-9_]{{8}}\.(publish|link)$")
+        with contextlib.suppress(OSError):
+            doomed += [Path(e.path) for e in os.scandir(self.path.parent) if plain_tmp.match(e.name)]
+        for path in doomed:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        if count + len(doomed):
+            log.info("%s: removed %d file(s) left by killed runs", self.url, count + len(doomed))
 
     def _prune(self, keep: str) -> None:
-        ids = sorted((p.stem for p in self._versions_dir.glob("*.json")), reverse=True)
+        ids = sorted(
+            (p.stem for p in self._versions_dir.glob("*.json") if _VERSION_ID.match(p.stem)), reverse=True
+        )
         for old in ids[self.keep_versions :]:
             if old == keep:
                 continue
-            for suffix in (".data", ".json"):
+            # metadata first: a version without it is no longer listed, and its data is a leftover
+            for suffix in (".json", ".data"):
                 with contextlib.suppress(FileNotFoundError):
                     (self._versions_dir / f"{old}{suffix}").unlink()
+
+
+def _is_leftover(entry: os.DirEntry[str], present: Mapping[str, object], current: str | None) -> bool:
+    """Whether a versions-folder file is a killed writer's (the writer lock is held, so none is live).
+
+    A version file is one if it was never committed (newer than CURRENT: ids grow with every commit)
+    or lost its partner (a prune or a write cut short); a temporary always is; an unlocked spool
+    file of an older release once it is older than any run.
+    """
+    match = _VERSION_FILE.match(entry.name)
+    if match:
+        vid, kind = match.groups()
+        partner = f"{vid}.{'json' if kind == 'data' else 'data'}"
+        return current is None or vid > current or (partner not in present and vid != current)
+    if _TEMPORARY.match(entry.name):
+        return True
+    return bool(_UNLOCKED_SPOOL.match(entry.name)) and _age(entry) > UNLOCKED_SPOOL_MAX_AGE
+
+
+def _age(entry: os.DirEntry[str]) -> float:
+    try:
+        return time.time() - entry.stat(follow_symlinks=False).st_mtime
+    except OSError:
+        return 0.0

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -47,7 +48,7 @@ from controller_backup.errors import (
     StoreError,
 )
 
-from .base import ObjectInfo
+from .base import ObjectInfo, bad_version_id, check_conditions, check_source_size
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -65,6 +66,9 @@ _DENIED_CODES = frozenset(
 )
 _PRECONDITION_CODES = frozenset({"412", "PreconditionFailed", "409", "ConditionalRequestConflict"})
 _BAD_VERSION_CODES = frozenset({"400", "InvalidArgument"})
+#: S3 version ids are opaque, URL-ready strings of at most 1,024 bytes ("null" on unversioned
+#: buckets); real ones are 32 characters of letters, digits, '.' and '_', moto's are UUIDs
+_VERSION_ID = re.compile(r"^[A-Za-z0-9._+/=-]{1,1024}$")
 #: an MD5-shaped ETag no object has (that would take an MD5 preimage of all zeros): the write probe's
 #: If-Match can never hold
 _IMPOSSIBLE_ETAG = '"00000000000000000000000000000000"'
@@ -242,7 +246,14 @@ class S3Store:
         with self._errors("head", version_id):
             return self.client.head_object(**kwargs)  # type: ignore[arg-type]
 
+    def _check_version_id(self, version_id: str | None) -> None:
+        if version_id is not None and not _VERSION_ID.match(version_id):
+            raise bad_version_id(
+                self.url, version_id, "S3", "letters, digits and . _ + / = -, at most 1024 characters"
+            )
+
     def head(self, version_id: str | None = None) -> ObjectInfo | None:
+        self._check_version_id(version_id)
         try:
             head = self._head(version_id)
         except ObjectNotFound:
@@ -256,6 +267,7 @@ class S3Store:
     def download(self, dest: BinaryIO, version_id: str | None = None) -> ObjectInfo:
         # Read the version first and pin the download to it (or to its ETag, where the bucket keeps
         # no versions), so a concurrent overwrite can never mix two objects' bytes.
+        self._check_version_id(version_id)
         info = self.head(version_id)
         if info is None:
             what = f"version {version_id}" if version_id else "stored object"
@@ -351,8 +363,9 @@ class S3Store:
         if_match: str | None = None,
         if_absent: bool = False,
     ) -> ObjectInfo:
-        if if_match is not None and if_absent:
-            raise StoreError(f"{self.url}: if_match and if_absent exclude each other")
+        check_conditions(if_match, if_absent)
+        # s3transfer trusts the declared size: a short source would leave S3 waiting for the rest
+        check_source_size(self.url, source, size)
         extra: dict[str, Any] = {"Metadata": dict(metadata), "ChecksumAlgorithm": "SHA256"}
         if self.kms_key_id:
             extra["ServerSideEncryption"] = "aws:kms"

@@ -136,8 +136,9 @@ module "controller_backup" {
   controller_tls_server_name = var.controller_tls_server_name
   subnet_ids                 = var.function_subnet_ids
   security_group_ids         = [aws_security_group.functions.id]
-  # a replacement controller is called at its own private IP (it has no address yet that follows it)
-  restore_target = "private_ip"
+  # a replacement controller is called at its own private IP (it has no address yet that follows
+  # it); only an instance tagged Name=AviatrixController (controller_tag_key/_value) is restored
+  replacement_url = "https://{private_ip}"
 
   # native mode (the module's default): the controller's own backup in its own bucket
   controller_private_ip = var.controller_private_ip # CloudN_<ip>_save_cloudx_config.enc
@@ -169,7 +170,12 @@ output "controller_password_secret_arn" {
   value       = module.controller_backup.controller_password_secret_arn
 }
 
-output "invoke_policy_arn" {
-  description = "Attach to the roles allowed to call the functions."
-  value       = module.controller_backup.invoke_policy_arn
+output "backup_invoke_policy_arn" {
+  description = "Attach to the roles allowed to take backups (not to restore)."
+  value       = module.controller_backup.backup_invoke_policy_arn
+}
+
+output "restore_invoke_policy_arn" {
+  description = "Attach to the (few) roles allowed to restore."
+  value       = module.controller_backup.restore_invoke_policy_arn
 }

@@ -1,6 +1,7 @@
 # A real deployment for an Aviatrix controller in Azure (native mode, the module's default): the
 # controller writes its own backup into a container of its own storage account, and the function
-# app reaches the controller's private address on 443 through VNet integration. Everything runs
+# apps (backup and restore, each with its own identity and keys) reach the controller's private
+# address on 443 through VNet integration. Everything runs
 # daily at 00:00 UTC, with manual backup/restore over HTTPS and an automatic restore onto a
 # replacement controller VM in the controller's resource group.
 #
@@ -199,7 +200,8 @@ module "controller_backup" {
   subnet_id                  = azurerm_subnet.functions.id
 
   controller_resource_group_id = data.azurerm_resource_group.controller.id
-  package_path                 = "${path.root}/../../../../../dist/azure/function.zip"
+  # only a VM tagged controller-backup-role=replacement (replacement_vm_tag) is restored into
+  package_path = "${path.root}/../../../../../dist/azure/function.zip"
 
   # native mode (the module's default): the controller's own backup in its own container
   controller_private_ip      = var.controller_private_ip # CloudN_<ip>_save_cloudx_config.enc
@@ -218,10 +220,17 @@ module "controller_backup" {
   # controller_customer_id    = var.controller_customer_id
 }
 
-output "function_app_hostname" {
-  value = module.controller_backup.function_app_hostname
+output "backup_function_app_hostname" {
+  description = "POST https://<this>/api/backup with a function key of the backup app."
+  value       = module.controller_backup.backup_function_app_hostname
+}
+
+output "restore_function_app_hostname" {
+  description = "POST https://<this>/api/restore with a function key of the restore app (hand these to fewer people)."
+  value       = module.controller_backup.restore_function_app_hostname
 }
 
 output "backup_url" {
-  value = module.controller_backup.backup_url
+  description = "Where the backup is stored."
+  value       = module.controller_backup.backup_url
 }

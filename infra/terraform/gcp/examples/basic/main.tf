@@ -125,14 +125,15 @@ resource "google_compute_firewall" "controller_from_functions" {
 module "controller_backup" {
   source = "../.."
 
-  project_id                       = var.project_id
-  region                           = var.region
-  name                             = "ctrl-backup"
-  source_zip                       = "${path.root}/../../../../../dist/gcp/source.zip"
-  controller_instance_name_pattern = "aviatrix-controller.*"
-  time_zone                        = "America/New_York"
-  notification_channels            = [google_monitoring_notification_channel.oncall.id]
-  operator_members                 = ["group:netops@example.com"]
+  project_id               = var.project_id
+  region                   = var.region
+  name                     = "ctrl-backup"
+  source_zip               = "${path.root}/../../../../../dist/gcp/source.zip"
+  replacement_name_pattern = "aviatrix-controller*"
+  time_zone                = "America/New_York"
+  notification_channels    = [google_monitoring_notification_channel.oncall.id]
+  backup_invokers          = ["group:netops@example.com"]
+  restore_invokers         = ["group:netops-leads@example.com"]
 
   # the controller, reached over its private network with its own certificate pinned
   controller_url             = "https://${var.controller_private_ip}"
