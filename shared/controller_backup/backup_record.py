@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from controller_backup.errors import BackupError
-from controller_backup.stores import ObjectStore
+from controller_backup.stores import ObjectInfo, ObjectStore
 
 log = logging.getLogger("controller_backup.backup_record")
 
@@ -104,3 +104,26 @@ def write_record(store: ObjectStore, record: BackupRecord) -> str | None:
         log.warning("the backup succeeded, but its record %s was not written: %s", store.url, exc.message)
         return exc.message
     return None
+
+
+def confirmed_at(store: ObjectStore, backup: ObjectInfo) -> datetime | None:
+    """When a backup last found the configuration equal to the stored version `backup`.
+
+    An unchanged configuration leaves the stored object as old as the night it changed, but it
+    is as current as the last backup that compared it: that is the age a restore should judge.
+    None when there is no record for these bytes, or it cannot be read (the object's own age holds).
+    """
+    try:
+        record = read_record(store)
+    except BackupError as exc:
+        log.warning(
+            "the backup record %s could not be read (%s); judging the backup by its own age",
+            store.url,
+            exc.message,
+        )
+        return None
+    if record is None or record.sha256 != backup.metadata.get("sha256"):
+        return None
+    if record.version_id and backup.version_id and record.version_id != backup.version_id:
+        return None  # the same bytes stored again later: that version's own time is the one
+    return record.finished_at

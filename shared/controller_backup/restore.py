@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from controller_backup.backup import store_export
+from controller_backup.backup_record import confirmed_at, record_url
 from controller_backup.controller import ControllerDriver, open_driver
 from controller_backup.controller.client import Progress
 from controller_backup.controller.driver import Journal, MemoryJournal
@@ -154,7 +155,12 @@ def _restore(
             log.info("resuming the restore for %s after step %s", marker.key, marker.step)
             marker.check_same_backup(info, options.force)
         else:
-            _check_age(info, target_settings.restore_max_backup_age, options.force)
+            _check_age(
+                info,
+                _confirmed_at(target_settings, info),
+                target_settings.restore_max_backup_age,
+                options.force,
+            )
         driver = driver or _ready_driver(target, target_settings, info, marker, deadline)
         recorded = info.metadata.get("controller_version")
         backup_version = parse_version(recorded) if recorded else None
@@ -299,13 +305,25 @@ def _ready_driver(
     return driver
 
 
-def _check_age(info: ObjectInfo, max_age: float, force: bool) -> None:
-    """Aviatrix's own HA restore refuses backups over 3 days old: a stale network comes back."""
+def _confirmed_at(settings: Settings, info: ObjectInfo) -> datetime | None:
+    """When the last backup found the configuration still equal to these bytes (unchanged nights)."""
+    record_store = settings.backup_store(record_url(settings.backup_url))
+    return confirmed_at(record_store, info)
+
+
+def _check_age(info: ObjectInfo, confirmed: datetime | None, max_age: float, force: bool) -> None:
+    """Aviatrix's own HA restore refuses backups over 3 days old: a stale network comes back.
+
+    The age is that of the last backup that found the configuration equal to these bytes
+    (`confirmed`), else the export's own time.
+    """
     exported = info.metadata.get("exported_at")
     try:
         when = datetime.fromisoformat(exported) if exported else info.last_modified
     except ValueError:
         when = info.last_modified
+    if confirmed is not None and confirmed > when.replace(tzinfo=when.tzinfo or UTC):
+        when = confirmed
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     age = (datetime.now(UTC) - when).total_seconds()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from controller_backup.backup_record import RECORD_SUFFIX
 
 from tests.terraform import helpers
 from tests.terraform.helpers import run_checkov, terraform_fmt_problems
@@ -100,7 +101,9 @@ def test_bucket_writes_are_scoped_to_the_object_and_the_markers() -> None:
     members = resources("google_storage_bucket_iam_member")
     writer = members["backup_writer"]
     assert writer["member"] == "serviceAccount:${google_service_account.backup.email}"
-    assert one(writer["condition"])["expression"] == 'resource.name == "${local.object_resource}"'
+    assert one(writer["condition"])["expression"] == (
+        'resource.name == "${local.object_resource}" || resource.name == "${local.record_resource}"'
+    )
     markers = members["restore_markers"]
     assert markers["member"] == "serviceAccount:${google_service_account.restore.email}"
     assert "startsWith" in one(markers["condition"])["expression"]
@@ -112,6 +115,7 @@ def test_bucket_writes_are_scoped_to_the_object_and_the_markers() -> None:
     ]
     locals_ = {k: v for block in module()["locals"] for k, v in block.items()}
     assert locals_["markers_resource"].endswith("${var.backup_object}.restores/")
+    assert locals_["record_resource"].endswith("${var.backup_object}" + RECORD_SUFFIX)
 
 
 def test_schedule_is_daily_midnight_in_a_chosen_time_zone_with_oidc_and_retries() -> None:
@@ -285,7 +289,7 @@ def test_alerts_on_errors_and_on_a_missing_daily_backup() -> None:
     query = one(stale["condition_prometheus_query_language"])["query"]
     assert query.startswith("absent_over_time(") and query.endswith("[25h])")
     metric = resources("google_logging_metric")["backup_success"]
-    assert 'jsonPayload.result.status=\\"ok\\"' in metric["filter"]
+    assert 'jsonPayload.result.status=(\\"ok\\" OR \\"unchanged\\")' in metric["filter"]
     assert 'jsonPayload.result.job=\\"backup\\"' in metric["filter"]
 
 

@@ -54,6 +54,12 @@ def head(settings: Settings) -> ObjectInfo | None:
     return open_store(settings.backup_url).head()
 
 
+def change_configuration(emu: Any) -> None:
+    """Change the emulated controller's configuration (one more access account), so its next
+    export differs from the last: an unchanged one is not stored again."""
+    emu.state.add_account({"account_name": f"acct-{len(emu.state.accounts)}", "cloud_type": 1})
+
+
 def actions(emu: Any, name: str) -> int:
     """How many requests for `name` the emulator has seen."""
     return sum(1 for _, _, action in emu.requests if action == name)

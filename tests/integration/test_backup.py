@@ -34,7 +34,17 @@ from controller_backup.targets import operator_target
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
 
-from .helpers import FaultAtExport, actions, backup, driver_for, fast, head, restore, stored
+from .helpers import (
+    FaultAtExport,
+    actions,
+    backup,
+    change_configuration,
+    driver_for,
+    fast,
+    head,
+    restore,
+    stored,
+)
 
 
 def test_backup_stores_the_export_with_self_describing_metadata(
@@ -240,6 +250,7 @@ def test_a_newer_backup_landing_meanwhile_is_not_overwritten(
         """While this export runs, another backup lands in the store."""
 
         def export(self, dest, progress=None):  # type: ignore[no-untyped-def]
+            change_configuration(controller)  # or both would find the configuration unchanged
             backup(settings)
             return super().export(dest, progress)
 
@@ -374,3 +385,15 @@ def test_a_stored_backup_logs_the_line_the_azure_alert_counts(
     with caplog.at_level(logging.INFO, logger="controller_backup"):
         backup(settings)
     assert sum(record.getMessage().startswith("backup stored ") for record in caplog.records) == 1
+
+
+def test_an_unchanged_backup_logs_the_line_the_azure_alert_counts(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unchanged night is a success too: the alert's query counts `backup unchanged` lines."""
+    import logging
+
+    backup(settings)
+    with caplog.at_level(logging.INFO, logger="controller_backup"):
+        assert backup(settings).status == "unchanged"
+    assert sum(record.getMessage().startswith("backup unchanged") for record in caplog.records) == 1
