@@ -100,6 +100,7 @@ def test_on_demand_backup_by_direct_invoke_replaces_the_object(
     controller: Emulator, lambda_env: dict[str, str], lambda_context: FakeLambdaContext
 ) -> None:
     first = _backup_now(lambda_context)
+    controller.state.add_account({"account_name": "another", "cloud_type": 1})  # a changed configuration
     second = backup_handler.handler({"action": "backup", "force": True}, lambda_context)
     assert second["status"] == "ok" and second["version_id"] != first["version_id"]
     versions = open_store(lambda_env["BACKUP_URL"]).versions()
