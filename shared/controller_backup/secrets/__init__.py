@@ -27,6 +27,14 @@ _LAZY_RESOLVERS: dict[str, str] = {
     "azure-kv": "controller_backup.secrets.azure:resolve_key_vault",
     "gcp-sm": "controller_backup.secrets.gcp:resolve_secret_manager",
 }
+#: the reference forms an operator writes instead of a literal, for messages that suggest them
+REFERENCE_FORMS = (
+    "aws-sm:NAME[#field]",
+    "aws-ssm:/path",
+    "azure-kv:VAULT/NAME",
+    "gcp-sm:projects/P/secrets/S/versions/V",
+    "env:NAME",
+)
 _RESOLVERS: dict[str, Resolver] = {}
 _CACHE: dict[str, str] = {}
 _LOCK = threading.Lock()
