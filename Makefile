@@ -79,5 +79,10 @@ package-aws package-azure package-gcp: package-%: $(VENV)/.dev-installed
 
 package: package-aws package-azure package-gcp
 
+# Everything the targets, tests and tools above create: venvs, tools, packages and builds, caches,
+# and Terraform's provider folders. Never Terraform state or lock files: those may be a deployment's.
 clean:
-	rm -rf $(VENV) .venv-* $(TOOLS) dist build .demo
+	rm -rf $(VENV) .venv-* $(TOOLS) dist build .demo *.egg-info shared/*.egg-info
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+	find infra tests -type d -name .terraform -prune -exec rm -rf {} +

@@ -34,7 +34,7 @@ from controller_backup.native_bucket import (
     parse_cloud_type,
     parse_native_bucket,
 )
-from controller_backup.secrets import resolve_secret
+from controller_backup.secrets import REFERENCE_FORMS, is_reference, resolve_secret
 from controller_backup.stores import ObjectStore, open_store, store_kind
 
 log = logging.getLogger("controller_backup.settings")
@@ -152,6 +152,8 @@ class Settings:
                 "CONTROLLER_ALLOW_HTTP=true: http:// controllers are allowed, so the password and the "
                 "configuration may cross the network in clear; use it only for a local emulator"
             )
+        if not is_reference(values["password_ref"]):
+            _warn_literal_password(from_flag=overrides.get("password_ref") is not None)
         return cls(**values)
 
     def for_controller(self, url: str) -> Settings:
@@ -193,6 +195,20 @@ class Settings:
     def customer_id(self) -> str | None:
         """The BYOL customer id (CONTROLLER_CUSTOMER_ID), fetched through its reference; None if unset."""
         return resolve_secret(self.customer_id_ref) if self.customer_id_ref else None
+
+
+def _warn_literal_password(*, from_flag: bool) -> None:
+    """Every load says so: a literal password is readable wherever the process's environment or
+    command line is (the console, `ps`, a crash dump). The value itself is never logged."""
+    where = "--password-ref" if from_flag else "CONTROLLER_PASSWORD"
+    place = "on the command line" if from_flag else "in the environment"
+    log.warning(
+        "%s is a literal password, not a secret reference: it sits %s in clear; keep it in a secret "
+        "store and name it instead with a secret reference: %s",
+        where,
+        place,
+        ", ".join(REFERENCE_FORMS),
+    )
 
 
 def _parse_backup_url(raw: str) -> str:
