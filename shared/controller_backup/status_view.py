@@ -86,7 +86,7 @@ def render_status(status: BackupStatus) -> str:
 
 def _versioning(enabled: bool | None) -> str:
     if enabled is None:
-        return "unknown: the store cannot tell here (`controller-backup check` says why)"
+        return "unknown: the store did not say (a note says why when it failed)"
     return "on" if enabled else "OFF: each backup overwrites the only copy"
 
 
@@ -108,7 +108,7 @@ def _verified(status: BackupStatus) -> str:
 
 def render_versions(entries: list[VersionEntry], more: bool) -> str:
     """A table, newest first, with whole version ids; `unchanged` marks a copy of the next older."""
-    header = ("VERSION ID", "STORED (UTC)", "SIZE", "SHA256", "CONTROLLER", "")
+    header = ("VERSION ID", "STORED (UTC)", "SIZE", "SHA256", "CONTROLLER VERSION", "")
     rows = [header]
     for entry in entries:
         info = entry.info
