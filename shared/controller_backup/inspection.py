@@ -227,7 +227,6 @@ def backup_status(
     *,
     max_age: float = DEFAULT_MAX_AGE,
     read: bool = True,
-    record_store: ObjectStore | None = None,
     now: datetime | None = None,
 ) -> BackupStatus:
     """Judge the stored backup: missing, unreadable, stale, unversioned or healthy, and why.
@@ -241,7 +240,7 @@ def backup_status(
     checked_at = now or datetime.now(UTC)
     notes: list[str] = []
     info, kind, problem = _look(store, read)
-    record = _record(store, record_store, info, notes)
+    record = _record(store, info, notes)
     try:
         versioning = store.versioning()
     except BackupError as exc:
@@ -334,12 +333,10 @@ def _look(store: ObjectStore, read: bool) -> tuple[ObjectInfo | None, str | None
     return claimed, stored_kind(claimed.metadata) if claimed else None, problem
 
 
-def _record(
-    store: ObjectStore, record_store: ObjectStore | None, info: ObjectInfo | None, notes: list[str]
-) -> BackupRecord | None:
+def _record(store: ObjectStore, info: ObjectInfo | None, notes: list[str]) -> BackupRecord | None:
     """The backup record, when it vouches for `info`'s bytes (or there is no object to vouch for)."""
     try:
-        record = read_record(record_store or open_store(record_url(store.url)))
+        record = read_record(open_store(record_url(store.url)))
     except BackupError as exc:
         notes.append(f"the backup record could not be read: {exc.message}")
         return None
@@ -368,12 +365,10 @@ def _last_backup(
     if record is not None:
         candidates.append((record.finished_at, "record"))
     if info is not None:
-        exported = info.metadata.get("exported_at")
+        exported = info.metadata.get("exported_at", "")
         try:
-            if not exported:
-                raise ValueError("absent")
             candidates.append((_aware(datetime.fromisoformat(exported)), "exported_at"))
-        except ValueError:
+        except ValueError:  # absent (an object stored by hand), or damaged
             if exported:
                 notes.append(
                     f"the object's exported_at ({exported[:40]!r}) is no time; its last change is used"
