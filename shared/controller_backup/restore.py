@@ -27,6 +27,7 @@ from controller_backup.controller.client import Progress
 from controller_backup.controller.driver import Journal, MemoryJournal
 from controller_backup.controller.retry import Deadline
 from controller_backup.controller.version import ControllerVersion, parse_version
+from controller_backup.durations import in_words
 from controller_backup.errors import (
     AuthError,
     BackupError,
@@ -330,20 +331,12 @@ def _check_age(info: ObjectInfo, confirmed: datetime | None, max_age: float, for
     if age <= max_age:
         return
     message = (
-        f"the backup is {_duration(age)} old, older than RESTORE_MAX_BACKUP_AGE ({_duration(max_age)}): "
+        f"the backup is {in_words(age)} old, older than RESTORE_MAX_BACKUP_AGE ({in_words(max_age)}): "
         "restoring it would bring back a stale network"
     )
     if not force:
         raise RefusedError(f"{message} (force to restore it anyway)")
     log.warning("%s; restoring it because the restore was forced", message)
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 86400:
-        return f"{seconds / 86400:.1f} days"
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f} hours"
-    return f"{seconds / 60:.0f} minutes"
 
 
 def _check_version(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
@@ -14,6 +17,20 @@ from controller_backup.restore import run_restore
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.stores import ObjectInfo, open_store
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`controller-backup ARGS` in its own process, with only `env`'s settings (none inherited)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("CONTROLLER_", "BACKUP_"))}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "controller_backup.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+        check=False,
+    )
 
 
 def fast(settings: Settings, **changes: Any) -> Settings:

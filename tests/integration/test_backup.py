@@ -151,7 +151,7 @@ def test_a_gzip_of_the_archive_is_stored_as_tar_gzip(controller: Emulator, setti
     assert body == compressed and result.details["kind"] == info.metadata["kind"] == "tar+gzip"
     verified = verify_backup(open_store(settings.backup_url))
     assert verified["kind"] == "tar+gzip" and verified["members"] >= 5
-    assert backup_status(open_store(settings.backup_url))["kind"] == "tar+gzip"
+    assert backup_status(open_store(settings.backup_url)).kind == "tar+gzip"
 
 
 @pytest.mark.parametrize("kind", [None, "opaque", "tar"])
