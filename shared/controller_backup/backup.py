@@ -29,7 +29,7 @@ from controller_backup.controller import ControllerDriver, ExportInfo, open_driv
 from controller_backup.controller.client import Progress
 from controller_backup.controller.version import ControllerVersion
 from controller_backup.errors import BackupError, IntegrityError, InvalidExport
-from controller_backup.inspection import fetch_checked
+from controller_backup.inspection import fetch_checked, warn_if_unversioned
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool, remove_stale_spools, spool_directory
@@ -83,6 +83,9 @@ def run_backup(
         result.version_id,
         result.duration_ms,
     )
+    unversioned = warn_if_unversioned(store)  # after the write: on Azure the object is what tells
+    if unversioned:
+        result = replace(result, details={**result.details, "warning": unversioned})
     return _with_record(settings, result, trigger)
 
 

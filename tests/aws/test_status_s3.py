@@ -133,6 +133,7 @@ def test_s3_unversioned_bucket(
     assert lines[2:] == ["1 version, newest first"]  # no id to restore by
 
     caplog.set_level(logging.WARNING, "controller_backup.inspection")
+    caplog.clear()  # the backup above warned too (its own test is below)
     store = open_store(settings.backup_url)
     assert warn_if_unversioned(store) == f"{store.url}: {UNVERSIONED}"
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
@@ -148,3 +149,22 @@ def test_warn_if_unversioned_is_quiet_where_versions_are_kept(
     assert warn_if_unversioned(open_store(s3_settings.backup_url)) is None
     assert warn_if_unversioned(open_store(settings.backup_url)) is None  # a local folder keeps its own
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_every_backup_into_an_unversioned_bucket_warns_and_says_so(
+    unversioned_s3_settings: Settings, controller: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "controller_backup")
+    for _ in range(2):  # a stored night and an unchanged one alike
+        caplog.clear()
+        result = backup(unversioned_s3_settings)
+        warning = f"{open_store(unversioned_s3_settings.backup_url).url}: {UNVERSIONED}"
+        assert result.details["warning"] == warning
+        assert warning in [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert result.status == "unchanged"
+
+
+def test_a_backup_into_a_versioned_bucket_carries_no_warning(
+    s3_settings: Settings, controller: Emulator
+) -> None:
+    assert "warning" not in backup(s3_settings).details
