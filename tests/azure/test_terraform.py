@@ -1,4 +1,5 @@
-"""The Azure Terraform module, checked offline: fmt, structure (python-hcl2) and checkov.
+"""The Azure Terraform module, checked offline: fmt, the azurerm schema, structure (python-hcl2)
+and checkov.
 
 Structure checks tie the module to the code: the schedule app setting feeds the timer's
 `%BACKUP_SCHEDULE%`, the alert queries count the functions the code really defines, the event
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 from controller_backup.backup_record import RECORD_SUFFIX
 
-from tests.terraform import helpers
+from tests.terraform import helpers, schema
 from tests.terraform.helpers import ROOT, run_checkov, terraform_fmt_problems
 
 MODULE = ROOT / "infra" / "terraform" / "azure"
@@ -97,6 +98,12 @@ def _grants() -> list[tuple[str, str, str, str]]:
 
 def test_fmt_clean() -> None:
     assert terraform_fmt_problems(MODULE) == []
+
+
+@pytest.mark.parametrize("directory", [MODULE, EXAMPLE], ids=["module", "example"])
+def test_every_resource_block_and_argument_exists_in_the_azurerm_schema(directory: Path) -> None:
+    """No azurerm binary here: its published schema (tests/terraform/schema.py) stands in for validate."""
+    assert schema.check_module(directory) == []
 
 
 def test_checkov_finds_nothing_and_every_skip_has_a_reason() -> None:

@@ -1,4 +1,4 @@
-"""The GCP Terraform module, checked offline: fmt, structure (python-hcl2) and checkov."""
+"""The GCP Terraform module, checked offline: fmt, the google schema, structure (python-hcl2) and checkov."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from controller_backup.backup_record import RECORD_SUFFIX
 
-from tests.terraform import helpers
+from tests.terraform import helpers, schema
 from tests.terraform.helpers import run_checkov, terraform_fmt_problems
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +44,12 @@ def one(blocks: list[dict[str, Any]]) -> dict[str, Any]:
 
 def test_terraform_fmt_clean() -> None:
     assert terraform_fmt_problems(MODULE) == []
+
+
+@pytest.mark.parametrize("directory", [MODULE, EXAMPLE], ids=["module", "example"])
+def test_every_resource_block_and_argument_exists_in_the_google_schema(directory: Path) -> None:
+    """No google binary here: its published schema (tests/terraform/schema.py) stands in for validate."""
+    assert schema.check_module(directory) == []
 
 
 def _entry_points() -> dict[str, str]:
