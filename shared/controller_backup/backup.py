@@ -21,7 +21,7 @@ from controller_backup.archive import ArchiveSummary, inspect_archive, inspect_n
 from controller_backup.controller import ControllerDriver, ExportInfo, open_driver
 from controller_backup.controller.client import Progress
 from controller_backup.controller.version import ControllerVersion
-from controller_backup.errors import BackupError, IntegrityError, InvalidExport
+from controller_backup.errors import FAILURE_RECORD, BackupError, IntegrityError, InvalidExport
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool, remove_stale_spools, spool_directory
@@ -63,7 +63,12 @@ def run_backup(
             started=started,
         )
     except BackupError as exc:
-        log.error("backup failed [%s]: %s; the stored backup was not changed", exc.code, exc.message)
+        log.error(
+            "backup failed [%s]: %s; the stored backup was not changed",
+            exc.code,
+            exc.message,
+            extra={FAILURE_RECORD: exc.code},
+        )
         raise
     log.info(
         "backup stored %s (%d bytes, sha256 %s, version %s) in %d ms",

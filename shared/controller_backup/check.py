@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from controller_backup.controller import ControllerApi, ControllerClient, RetryPolicy, connector
+from controller_backup.controller.client import TLS_FAILURE
 from controller_backup.controller.native import config_file_name, version_file_name
 from controller_backup.errors import (
     BackupError,
@@ -43,8 +44,6 @@ VERDICTS: tuple[Verdict, ...] = ("ok", "warn", "fail", "skip")
 #: a preflight answers in seconds: it reports a booting controller instead of waiting it out
 _MAX_ATTEMPTS = 3
 _MAX_RETRY_SECONDS = 30.0
-#: the phrase the client's TLS failure carries (controller/client.py)
-_TLS_FAILURE = "TLS verification failed"
 #: what the controller's backup configuration calls each setting, and the variable that sets it
 _NATIVE_KEYS = {
     "cloud_type": "NATIVE_CLOUD_TYPE",
@@ -281,7 +280,7 @@ class _Preflight:
             verdict: Verdict = "skip" if tls_verdict == "ok" else tls_verdict
             tls = _line("tls", verdict, f"{tls_detail}; handshake not reached: the controller did not answer")
             return _Login(tls, _line("login", "fail", f"cannot reach {where}: {exc.message}"))
-        if _TLS_FAILURE in exc.message:
+        if TLS_FAILURE in exc.message:
             tls = _line("tls", "fail", f"{tls_detail}; the handshake failed: {exc.message}")
             return _Login(tls, _line("login", "skip", "the TLS handshake failed (see tls)"))
         # anything else came back over HTTP(S): the connection, and any handshake, worked

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from controller_backup import __version__
-from controller_backup.errors import BackupError, SettingsError, unexpected_failure
+from controller_backup.errors import FAILURE_RECORD, BackupError, SettingsError, unexpected_failure
 from controller_backup.progress import progress_for
 from controller_backup.settings import Settings
 from controller_backup.stores import open_store, store_kind
@@ -194,6 +194,14 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, handler: Callable[[argparse.Namespace], Any], help_text: str) -> Any:
         cmd = sub.add_parser(name, help=help_text, description=help_text)
         cmd.set_defaults(handler=handler)
+        cmd.add_argument(
+            "-v",
+            "--verbose",
+            action="count",
+            default=0,
+            dest="command_verbose",
+            help="more log output (-vv: debug)",
+        )
         if name != "emulator":
             cmd.add_argument("--json", action="store_true", help="print the JSON result")
         return cmd
@@ -258,29 +266,44 @@ def _configure_logging(verbosity: int, quiet: bool) -> None:
     level = logging.WARNING if quiet and verbosity == 0 else logging.INFO
     if verbosity >= 2:
         level = logging.DEBUG
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_not_the_job_failure)
+    logging.basicConfig(level=level, handlers=[handler])
     if verbosity == 0:
         logging.getLogger("controller_backup.controller").setLevel(logging.WARNING)
+
+
+def _not_the_job_failure(record: logging.LogRecord) -> bool:
+    """The job's own ERROR line about its failure repeats what `main` prints: shown once, there."""
+    return not hasattr(record, FAILURE_RECORD)
+
+
+def _print_error(error: dict[str, str], json_mode: bool) -> None:
+    """An error, once: with --json the JSON object on stdout (the machine form), else one line on
+    stderr."""
+    if json_mode:
+        print(json.dumps(error))
+    else:
+        print(f"error [{error['code']}]: {error['error']}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.verbose += args.command_verbose  # -v counts before and after the command
     json_mode = bool(getattr(args, "json", False))
     _configure_logging(args.verbose, json_mode or args.command == "demo")
     try:
         outcome = args.handler(args)
     except BackupError as exc:
-        print(json.dumps(exc.to_dict()) if json_mode else f"error [{exc.code}]: {exc.message}")
+        _print_error(exc.to_dict(), json_mode)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except Exception:
-        logging.getLogger("controller_backup.cli").exception("unexpected failure")
-        failure = unexpected_failure()
-        print(json.dumps(failure) if json_mode else f"error [{failure['code']}]: {failure['error']}")
+        log.exception("unexpected failure")
+        _print_error(unexpected_failure(), json_mode)
         return 1
     if isinstance(outcome, int):
         return outcome

@@ -134,6 +134,10 @@ class NotAReplacement(ForbiddenTarget):
     """An instance the cloud's API describes, but without the replacement's tag or name."""
 
 
+#: the attribute that marks the one ERROR record a job writes about its own failure: the functions'
+#: alarms watch for it; the command line, which prints the error itself, leaves it out
+FAILURE_RECORD = "job_failure"
+
 #: the code of a failure that is no BackupError: a bug, reported without its text (it may hold
 #: anything), with the details in the log
 INTERNAL_CODE = "internal"

@@ -27,6 +27,7 @@ from controller_backup.controller.driver import Journal, MemoryJournal
 from controller_backup.controller.retry import Deadline
 from controller_backup.controller.version import ControllerVersion, parse_version
 from controller_backup.errors import (
+    FAILURE_RECORD,
     AuthError,
     BackupError,
     BadRequest,
@@ -109,7 +110,7 @@ def run_restore(
             deadline=deadline,
         )
     except BackupError as exc:
-        log.error("restore failed [%s]: %s", exc.code, exc.message)
+        log.error("restore failed [%s]: %s", exc.code, exc.message, extra={FAILURE_RECORD: exc.code})
         raise
     log.info(
         "restore %s: %s (%d bytes, sha256 %s) into %s in %d ms",

@@ -237,3 +237,56 @@ def test_an_unexpected_failure_exits_1_with_code_internal_and_no_detail(
         "error": "unexpected failure; see the log",
     }
     assert "a bug whose text" in caplog.text  # the details go to the log, not the result
+
+
+# -- messages -------------------------------------------------------------------------------------
+
+
+def _error_lines(stderr: str) -> list[str]:
+    """The error printed by the command, and any log line at ERROR."""
+    return [line for line in stderr.splitlines() if line.startswith("error [") or " ERROR " in line]
+
+
+def test_an_error_is_shown_once_on_stderr_naming_host_and_port(
+    env: dict[str, str], controller: Emulator
+) -> None:
+    where = controller.url.removeprefix("http://")
+    controller.power_off()
+    done = _cli("backup", env=env | {"CONTROLLER_READY_TIMEOUT": "1"})
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert done.stdout == ""
+    [line] = _error_lines(done.stderr)  # once: no ERROR log line repeating it
+    assert line.startswith("error [not-ready]: ")
+    assert f"cannot reach {where} (connection refused)" in line
+    assert "NewConnectionError" not in done.stderr and "Error(" not in done.stderr
+
+
+def test_with_json_the_error_stays_on_stdout_and_is_not_logged_again(
+    env: dict[str, str], controller: Emulator
+) -> None:
+    controller.faults.export_html = True
+    done = _cli("backup", "--json", env=env)
+    assert done.returncode == 7 and json.loads(done.stdout)["code"] == "invalid-export"
+    assert _error_lines(done.stderr) == []
+
+
+def test_verbose_is_accepted_after_the_command(env: dict[str, str], controller: Emulator) -> None:
+    quiet = _cli("backup", env=env)
+    after = _cli("backup", "-v", env=env)
+    before = _cli("-v", "backup", env=env)
+    assert quiet.returncode == after.returncode == before.returncode == 0, after.stderr
+    assert "logged in to" not in quiet.stderr  # the controller's INFO lines need -v
+    assert "logged in to" in after.stderr and "logged in to" in before.stderr
+    debug = _cli("-v", "backup", "-v", env=env)  # counted on both sides: -vv
+    assert debug.returncode == 0 and " DEBUG " in debug.stderr
+
+
+def test_https_to_a_plain_http_port_with_insecure_is_not_blamed_on_certificates(
+    env: dict[str, str], controller: Emulator
+) -> None:
+    url = controller.url.replace("http://", "https://")
+    done = _cli("backup", "--insecure", "--controller-url", url, env=env)
+    assert done.returncode == 6, done.stdout + done.stderr
+    [line] = _error_lines(done.stderr)
+    assert "answers in plain HTTP, not HTTPS (check the URL's scheme and port)" in line
+    assert "VERIFY_TLS" not in line and "--insecure" not in line and "certificate" not in line
