@@ -21,7 +21,7 @@ from controller_backup.archive import ArchiveSummary, inspect_archive, inspect_n
 from controller_backup.controller import ControllerDriver, ExportInfo, open_driver
 from controller_backup.controller.client import Progress
 from controller_backup.controller.version import ControllerVersion
-from controller_backup.errors import FAILURE_RECORD, BackupError, IntegrityError, InvalidExport
+from controller_backup.errors import FAILURE_RECORD, BackupError, IntegrityError, InvalidExport, RefusedError
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool, remove_stale_spools, spool_directory
@@ -34,7 +34,7 @@ log = logging.getLogger("controller_backup.backup")
 def run_backup(
     settings: Settings,
     *,
-    force: bool = False,
+    allow_shrink: bool = False,
     trigger: str = "manual",
     progress: Progress | None = None,
     store: ObjectStore | None = None,
@@ -42,7 +42,7 @@ def run_backup(
 ) -> JobResult:
     """Back up `settings.controller_url` into `settings.backup_url`.
 
-    `force` only lifts the shrink rule (a much smaller export than the stored one); nothing lifts
+    `allow_shrink` lifts the shrink rule (a much smaller export than the stored one); nothing lifts
     the checks that an export is whole and real. A controller that refuses (restarting, booting)
     is waited for up to `settings.ready_timeout` seconds before the export starts.
     """
@@ -58,7 +58,7 @@ def run_backup(
             settings=settings,
             store=store,
             driver=driver,
-            force=force,
+            allow_shrink=allow_shrink,
             progress=progress,
             started=started,
         )
@@ -86,7 +86,7 @@ def store_export(
     settings: Settings,
     store: ObjectStore,
     driver: ControllerDriver,
-    force: bool,
+    allow_shrink: bool,
     progress: Progress | None,
     started: float,
 ) -> JobResult:
@@ -111,7 +111,7 @@ def store_export(
                 f"{export.size} arrived"
             )
         summary, facts = _check_content(spool, export, version)
-        _check_shrink(previous, export.size, settings.min_size_ratio, force)
+        _check_shrink(previous, export.size, settings.min_size_ratio, allow_shrink)
         metadata = {
             # the driver's own facts (native: the file and the controller's IP); ours win
             **export.metadata,
@@ -143,7 +143,12 @@ def store_export(
         controller_version=str(version),
         duration_ms=int((time.monotonic() - started) * 1000),
         controller=settings.controller_url,
-        details={"kind": summary.kind, "members": summary.members, "forced": force, "mode": settings.mode},
+        details={
+            "kind": summary.kind,
+            "members": summary.members,
+            "allow_shrink": allow_shrink,
+            "mode": settings.mode,
+        },
     )
 
 
@@ -166,16 +171,17 @@ def _check_content(
     return summary, {}
 
 
-def _check_shrink(previous: ObjectInfo | None, size: int, ratio: float, force: bool) -> None:
+def _check_shrink(previous: ObjectInfo | None, size: int, ratio: float, allow_shrink: bool) -> None:
+    """A much smaller export may be a half-configured or wrong controller: keep the larger backup."""
     if previous is None or previous.size == 0:
         return
     if size < previous.size * ratio:
         message = (
             f"the export ({size} bytes) is under {ratio:.0%} of the stored backup ({previous.size} bytes)"
         )
-        if not force:
-            raise InvalidExport(f"{message}; refusing to replace it (force to override)")
-        log.warning("%s; replacing it because the backup was forced", message)
+        if not allow_shrink:
+            raise RefusedError(f"{message}; refusing to replace it", override="allow_shrink")
+        log.warning("%s; replacing it as allowed (allow_shrink)", message)
 
 
 def _verify_stored(store: ObjectStore, stored: ObjectInfo, metadata: dict[str, str]) -> None:

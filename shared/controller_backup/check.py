@@ -366,7 +366,9 @@ class _Preflight:
             )
             age = (datetime.now(UTC) - info.last_modified).total_seconds()
             if age > settings.restore_max_backup_age:
-                detail += "; older than RESTORE_MAX_BACKUP_AGE: a restore would refuse it unless forced"
+                detail += (
+                    "; older than RESTORE_MAX_BACKUP_AGE: a restore would refuse it (unless allow_old_backup)"
+                )
                 return _line("store-read", "warn", detail)
             return _line("store-read", "ok", detail)
 

@@ -5,11 +5,14 @@ prints a short human line, or with `--json` the same JSON result the cloud funct
 Exit codes (stable, one per failure kind):
 
     0 ok                      5 timeout                 9 integrity (hash/size/verify)
-    1 unexpected (internal)   6 controller error        10 refused by a safety rule
-    2 bad settings/arguments  7 invalid export          11 check: at least one line failed
+    1 unexpected (internal)   6 controller error        10 refused by a safety rule: the message
+    2 bad settings/arguments  7 invalid export             names the flag that lifts it
     3 auth                    8 store (incl. not found, access denied, precondition failed)
-    4 not ready               12 conflict (a reused restore key)
+    4 not ready               11 check: at least one line failed
+    12 conflict (a reused restore key, no flag lifts it)
     13 forbidden target                                 130 interrupted
+
+Errors go to stderr, once; with --json the error object goes to stdout instead.
 """
 
 from __future__ import annotations
@@ -62,8 +65,9 @@ def _add_settings_flags(parser: argparse.ArgumentParser, controller: bool = True
     group.add_argument("--backup-url", help="BACKUP_URL: s3://, gs://, azblob://, file:// or a path")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, controller_required: bool = True) -> Settings:
     return Settings.from_env(
+        controller_required=controller_required,
         controller_url=args.controller_url,
         username=args.username,
         password_ref=args.password_ref,
@@ -91,7 +95,7 @@ def _cmd_backup(args: argparse.Namespace) -> dict[str, Any]:
     from controller_backup.backup import run_backup
 
     progress = progress_for("export", not args.json)
-    result = run_backup(_settings(args), force=args.force, trigger="cli", progress=progress)
+    result = run_backup(_settings(args), allow_shrink=args.allow_shrink, trigger="cli", progress=progress)
     if progress:
         progress.finish()
     return result.to_dict()
@@ -101,7 +105,7 @@ def _cmd_restore(args: argparse.Namespace) -> dict[str, Any]:
     from controller_backup.restore import run_restore
     from controller_backup.targets import configured_target, operator_target
 
-    settings = _settings(args)
+    settings = _settings(args, controller_required=not args.target_url)
     target = (
         operator_target(settings, args.target_url, args.private_ip)
         if args.target_url
@@ -113,8 +117,10 @@ def _cmd_restore(args: argparse.Namespace) -> dict[str, Any]:
         target=target,
         version_id=args.version_id,
         dry_run=args.dry_run,
-        force=args.force,
+        overwrite_configured=args.overwrite_configured,
+        allow_old_backup=args.allow_old_backup,
         allow_version_mismatch=args.allow_version_mismatch,
+        allow_shrink=args.allow_shrink,
         idempotency_key=args.idempotency_key,
         progress=progress,
     )
@@ -209,21 +215,37 @@ def build_parser() -> argparse.ArgumentParser:
     backup = command("backup", _cmd_backup, "export the controller's configuration into the stored object")
     _add_settings_flags(backup)
     backup.add_argument("--min-size-ratio", help="BACKUP_MIN_SIZE_RATIO (default 0.5)")
-    backup.add_argument("--force", action="store_true", help="replace even a much larger stored backup")
+    backup.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="replace the stored backup even with a much smaller export (BACKUP_MIN_SIZE_RATIO)",
+    )
 
     restore = command("restore", _cmd_restore, "push the stored configuration into a controller")
     _add_settings_flags(restore)
     restore.add_argument(
         "--target-url",
-        help="restore into this fresh replacement instead of CONTROLLER_URL (logged into as admin with "
-        "--private-ip; the configured password goes only to CONTROLLER_URL)",
+        help="restore into this fresh replacement instead of CONTROLLER_URL, which it then does not "
+        "need (logged into as admin with --private-ip; the configured password goes only to CONTROLLER_URL)",
     )
     restore.add_argument("--private-ip", help="the target's private IP (a fresh controller's password)")
     restore.add_argument("--version-id", help="restore this stored version instead of the newest")
     restore.add_argument("--dry-run", action="store_true", help="check everything, change nothing")
-    restore.add_argument("--force", action="store_true", help="overwrite a controller that is already set up")
+    restore.add_argument(
+        "--overwrite-configured",
+        action="store_true",
+        help="restore into a controller that is already set up (and may hold configuration)",
+    )
+    restore.add_argument(
+        "--allow-old-backup", action="store_true", help="restore a backup older than RESTORE_MAX_BACKUP_AGE"
+    )
     restore.add_argument(
         "--allow-version-mismatch", action="store_true", help="restore onto another controller version"
+    )
+    restore.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="native mode: let the restored controller's first backup replace a much larger stored one",
     )
     restore.add_argument(
         "--idempotency-key",

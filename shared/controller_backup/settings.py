@@ -49,6 +49,8 @@ _DAY = 86400.0
 class Settings:
     """What a backup or restore needs; the README's configuration table names each variable."""
 
+    #: CONTROLLER_URL; "" only in settings read without it for a restore whose target the
+    #: operator named (`from_env(..., controller_required=False)`): no target is then configured
     controller_url: str
     backup_url: str
     password_ref: str
@@ -73,7 +75,7 @@ class Settings:
     #: `native` (a real controller writes its own backup file into a bucket) or `export` (a
     #: controller, proxy or emulator that serves the export_config / import_config API)
     mode: str = "native"
-    #: a restore refuses a backup older than this many seconds unless forced
+    #: a restore refuses a backup older than this many seconds (unless allow_old_backup)
     restore_max_backup_age: float = 3 * _DAY
     #: a restore stops (resumably) after this many seconds: below the function's own timeout
     restore_time_limit: float = 840.0
@@ -113,8 +115,15 @@ class Settings:
     native_gcp_credentials_ref: str | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Read and validate every setting; `overrides` (not None) win over the environment."""
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, controller_required: bool = True, **overrides: Any
+    ) -> Settings:
+        """Read and validate every setting; `overrides` (not None) win over the environment.
+
+        `controller_required=False` is for a restore into a target the operator names: there
+        CONTROLLER_URL may be missing, and then no controller is configured (the password then
+        never goes anywhere but to a controller our backup was restored into).
+        """
         source = dict(os.environ if env is None else env)
         for key, value in overrides.items():
             if value is not None:
@@ -128,7 +137,9 @@ class Settings:
         for field_name, (env_name, parse) in _PARSERS.items():
             raw = source.get(env_name, "").strip()
             if not raw:
-                if field_name in _REQUIRED:
+                if field_name == "controller_url" and not controller_required:
+                    values[field_name] = ""
+                elif field_name in _REQUIRED:
                     problems.append(f"{env_name} is required")
                 continue
             try:

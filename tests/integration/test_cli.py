@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from controller_backup.emulator import Emulator
+from controller_backup.emulator import Emulator, EmulatorConfig
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
 
@@ -290,3 +290,66 @@ def test_https_to_a_plain_http_port_with_insecure_is_not_blamed_on_certificates(
     [line] = _error_lines(done.stderr)
     assert "answers in plain HTTP, not HTTPS (check the URL's scheme and port)" in line
     assert "VERIFY_TLS" not in line and "--insecure" not in line and "certificate" not in line
+
+
+# -- refusals and their flags ---------------------------------------------------------------------
+
+
+def test_the_shrink_rule_exits_10_and_names_its_flag(env: dict[str, str], controller: Emulator) -> None:
+    with Emulator(EmulatorConfig(archive_size=400 * 1024, password=CONTROLLER_PASSWORD)) as big:
+        assert _cli("backup", "--controller-url", big.url, env=env).returncode == 0
+    refused = _cli("backup", env=env)
+    assert refused.returncode == 10, refused.stdout + refused.stderr
+    [line] = _error_lines(refused.stderr)
+    assert line.startswith("error [refused]: the export") and "--allow-shrink" in line
+    allowed = _cli("backup", "--json", "--allow-shrink", env=env)
+    assert allowed.returncode == 0 and json.loads(allowed.stdout)["allow_shrink"] is True
+
+
+def test_force_is_gone_each_rule_has_its_own_flag(env: dict[str, str]) -> None:
+    for command in ("backup", "restore"):
+        done = _cli(command, "--force", env=env)
+        assert done.returncode == 2 and "unrecognized arguments: --force" in done.stderr
+
+
+def test_restore_with_target_url_needs_no_controller_url(
+    env: dict[str, str], controller: Emulator, blank_controller: Emulator
+) -> None:
+    assert _cli("backup", env=env).returncode == 0
+    without = {name: value for name, value in env.items() if name != "CONTROLLER_URL"}
+    missing = _cli("restore", "--json", env=without)
+    assert missing.returncode == 2 and "CONTROLLER_URL is required" in json.loads(missing.stdout)["error"]
+    target = ("--target-url", blank_controller.url, "--private-ip", BLANK_PRIVATE_IP)
+    done = _cli("restore", "--json", *target, env=without)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert result["target_origin"] == "operator" and result["controller"] == blank_controller.url
+    assert blank_controller.export_sha256() == controller.export_sha256()
+
+
+def test_an_auth_refusal_on_a_blank_replacement_hints_at_private_ip(
+    env: dict[str, str], blank_controller: Emulator
+) -> None:
+    """CONTROLLER_URL is a fresh replacement (it took over the address): the configured password is
+    refused, and the message says what its password is and which flag gives it."""
+    assert _cli("backup", env=env).returncode == 0
+    done = _cli("restore", "--controller-url", blank_controller.url, env=env)
+    assert done.returncode == 3, done.stdout + done.stderr
+    [line] = _error_lines(done.stderr)
+    assert line.startswith("error [auth]: ")
+    assert "a fresh replacement, its admin password is its private IP: name it with --private-ip" in line
+    given = _cli(
+        "restore", "--controller-url", blank_controller.url, "--private-ip", BLANK_PRIVATE_IP, env=env
+    )
+    assert given.returncode == 0, given.stdout + given.stderr
+
+
+def test_a_wrong_private_ip_says_which_password_was_tried(
+    env: dict[str, str], blank_controller: Emulator
+) -> None:
+    assert _cli("backup", env=env).returncode == 0
+    done = _cli("restore", "--target-url", blank_controller.url, "--private-ip", "10.9.9.9", env=env)
+    assert done.returncode == 3, done.stdout + done.stderr
+    [line] = _error_lines(done.stderr)
+    assert "a fresh replacement's admin password is its private IP: is the private IP given" in line
+    assert "10.9.9.9" not in line  # it was a password: never shown

@@ -24,7 +24,7 @@ def tls_controller() -> Iterator[Emulator]:
 
 def test_self_signed_certificate_is_refused_by_default(tls_controller: Emulator, settings: Settings) -> None:
     assert tls_controller.url.startswith("https://")
-    with pytest.raises(ControllerError, match="certificate did not verify .*CONTROLLER_CA_BUNDLE"):
+    with pytest.raises(ControllerError, match=r"certificate did not verify .*CONTROLLER_CA_BUNDLE"):
         backup(settings.for_controller(tls_controller.url))
 
 
@@ -64,7 +64,7 @@ def test_a_controller_reached_by_an_address_its_certificate_does_not_list(settin
     named = EmulatorConfig(password=CONTROLLER_PASSWORD, tls=True, tls_names=("controller.example.internal",))
     with Emulator(named) as emu:
         pinned = dataclasses.replace(settings.for_controller(emu.url), ca_bundle=emu.ca_file)
-        with pytest.raises(ControllerError, match="does not name the host checked.*'127.0.0.1'"):
+        with pytest.raises(ControllerError, match=r"does not name the host checked.*'127\.0\.0\.1'"):
             backup(pinned)  # the certificate does not list 127.0.0.1
         wrong = dataclasses.replace(pinned, tls_server_name="other.example.internal")
         with pytest.raises(ControllerError, match="CONTROLLER_TLS_SERVER_NAME to a name it lists"):
