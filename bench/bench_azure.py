@@ -95,7 +95,7 @@ def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
             for _ in range(repeats):
                 raw_download.append(step("raw_download", blob="raw-copy.enc", path=back_file))
                 raw_import_export.append(common.raw_into_blank(size_bytes, "raw_import_export", back_file))
-                restores.append(common.restore_into_blank(size_bytes, step, store, force=True))
+                restores.append(common.restore_into_blank(size_bytes, step, store, overwrite_configured=True))
     finally:
         azurite.stop()
     backup_base = median_seconds(raw_export) + median_seconds(raw_upload)

@@ -73,7 +73,7 @@ elif kind == "restore":
         "BACKUP_URL": args["store"], "CONTROLLER_BACKUP_MODE": "export", "CONTROLLER_ALLOW_HTTP": "true"})
     from controller_backup.targets import configured_target
     target = configured_target(settings, args["private_ip"])
-    run_restore(settings, target=target, force=args.get("force", False))
+    run_restore(settings, target=target, overwrite_configured=args.get("overwrite_configured", False))
 """
 _STEP_TAIL = """\
 seconds = time.perf_counter() - start

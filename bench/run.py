@@ -62,7 +62,7 @@ def bench_size(size: int, repeats: int) -> list[dict[str, Any]]:
         for _ in range(repeats):
             imports.append(raw_into_blank(size, "raw_import", raw_file))
             import_exports.append(raw_into_blank(size, "raw_import_export", raw_file))
-            restores.append(restore_into_blank(size, controller_step, store, force=True))
+            restores.append(restore_into_blank(size, controller_step, store, overwrite_configured=True))
     export_s, import_s = median_seconds(exports), median_seconds(imports)
     import_export_s = median_seconds(import_exports)
     restore = "restore (incl. verifying re-export)"

@@ -3,7 +3,7 @@
 Every request is the core's backup request (README, "Requests"), whatever carries it:
 
 - the Scheduler's input: `{"action": "backup", "trigger": "schedule", "scheduled_time": "..."}`;
-- a direct invoke: `{"action": "backup", "force": false}` (an empty `{}` is a manual backup too),
+- a direct invoke: `{"action": "backup", "allow_shrink": false}` (an empty `{}` is a manual backup too),
   or `{"action": "check"}` for the preflight check, which changes nothing and returns the report
   (`"status": "ok"` or `"fail"`), a failed line included;
 - a Function URL request `POST /backup` with the same JSON body (query parameters are refused).
@@ -47,7 +47,7 @@ def run(request: BackupRequest) -> dict[str, Any]:
         logger.info("check result", extra={"result": report})
         return report
     try:
-        result = run_backup(Settings.from_env(), force=request.force, trigger=request.trigger)
+        result = run_backup(Settings.from_env(), allow_shrink=request.allow_shrink, trigger=request.trigger)
     except Exception as exc:
         record_backup(None, exc)
         raise

@@ -9,7 +9,7 @@ value fails the import, which the host shows as an indexing error naming the set
 * `scheduled_backup`  timer `%BACKUP_SCHEDULE%` (six NCRONTAB fields, seconds first; UTC on Linux
   Consumption and Flex plans). Raises on failure, so the run is recorded as failed; the retry
   policy runs it again twice, 10 minutes apart (timers are otherwise never retried).
-* `backup`            `POST /api/backup`, the core's backup request (`{"force": false}`, or
+* `backup`            `POST /api/backup`, the core's backup request (`{"allow_shrink": false}`, or
   `{"action": "check"}` for the preflight check, which changes nothing and answers 200 with the
   report, `"status": "ok"` or `"fail"`).
 
@@ -97,7 +97,7 @@ def scheduled_backup(timer: func.TimerRequest) -> None:
         )
     else:
         log.info("scheduled backup for %s", request.scheduled_time)
-    _log_result(run_backup(Settings.from_env(), force=request.force, trigger=request.trigger))
+    _log_result(run_backup(Settings.from_env(), allow_shrink=request.allow_shrink, trigger=request.trigger))
 
 
 @backup_functions.function_name("backup")
@@ -107,7 +107,7 @@ def backup(req: func.HttpRequest) -> func.HttpResponse:
         request = parse_backup_request(parse_body(req.get_body()), trigger="manual")
         if request.action == "check":
             return run_check()
-        return run_backup(Settings.from_env(), force=request.force, trigger=request.trigger)
+        return run_backup(Settings.from_env(), allow_shrink=request.allow_shrink, trigger=request.trigger)
 
     return _answer(job)
 

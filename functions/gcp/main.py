@@ -7,14 +7,15 @@ only, no query parameters, an unknown field named in a 400. Entry points (functi
 targets):
 
 - `backup_http`   Cloud Scheduler (OIDC-authenticated POST, body `{"action": "backup", "trigger":
-                  "schedule"}`) and on-demand calls: `{"action": "backup"|"check", "force",
+                  "schedule"}`) and on-demand calls: `{"action": "backup"|"check", "allow_shrink",
                   "trigger", "scheduled_time"}`, all optional. `check` runs the preflight check,
                   changing nothing: 200 with the report (`"status": "ok"` or `"fail"`).
 - `backup_event`  a Pub/Sub message through Eventarc; the message data is the same JSON object.
 - `restore_http`  on-demand restore: `{"instance_id"}` (a replacement the Compute Engine API
                   describes) or `{"controller_url", "private_ip", "idempotency_key"}` (the configured
                   controller or a RESTORE_ALLOWED_TARGETS address), with `version_id`, `dry_run`,
-                  `force`, `allow_version_mismatch`.
+                  and the rules' overrides (`overwrite_configured`, `allow_old_backup`,
+                  `allow_version_mismatch`, `allow_shrink`).
 - `restore_event` an Eventarc Cloud Audit Logs event for `compute.instances.insert`: restores into
                   the new instance once per instance id, if the Compute Engine API shows it carries
                   the replacement's label (REPLACEMENT_TAG) and/or name (REPLACEMENT_NAME_PATTERN).
@@ -161,7 +162,7 @@ configure_logging(getattr(logging, os.environ.get("LOG_LEVEL", "INFO").upper(), 
 
 def _http_body(request: flask.Request) -> dict[str, Any]:
     """The request's JSON object body; the query string carries nothing, so it must be empty
-    (a `?force=true` silently ignored would be a surprise)."""
+    (a `?dry_run=true` silently ignored would be a surprise)."""
     if request.args:
         names = ", ".join(sorted(name[:40] for name in request.args)[:5])
         raise BadRequest(f"query parameters are not accepted ({names}); send the fields as a JSON body")
@@ -272,7 +273,7 @@ def _backup(request: BackupRequest) -> dict[str, Any]:
     settings = Settings.from_env()
     if request.scheduled_time:
         log.info("backup scheduled for %s", request.scheduled_time)
-    return run_backup(settings, force=request.force, trigger=request.trigger).to_dict()
+    return run_backup(settings, allow_shrink=request.allow_shrink, trigger=request.trigger).to_dict()
 
 
 @functions_framework.http
@@ -466,7 +467,7 @@ def _restore(request: RestoreRequest, describe: Describe) -> dict[str, Any]:
 
 @functions_framework.http
 def restore_http(request: flask.Request) -> flask.Response:
-    """Restore on demand: a version, a dry run, force; into the configured controller, an allowed
+    """Restore on demand: a version, a dry run, overrides; into the configured controller, an allowed
     address, or a replacement instance named by its id."""
     refused = _method_not_allowed(request)
     if refused is not None:

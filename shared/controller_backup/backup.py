@@ -28,7 +28,7 @@ from controller_backup.backup_record import STORED, UNCHANGED, BackupRecord, rec
 from controller_backup.controller import ControllerDriver, ExportInfo, open_driver
 from controller_backup.controller.client import Progress
 from controller_backup.controller.version import ControllerVersion
-from controller_backup.errors import BackupError, IntegrityError, InvalidExport
+from controller_backup.errors import FAILURE_RECORD, BackupError, IntegrityError, InvalidExport, RefusedError
 from controller_backup.inspection import fetch_checked, warn_if_unversioned
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
@@ -42,7 +42,7 @@ log = logging.getLogger("controller_backup.backup")
 def run_backup(
     settings: Settings,
     *,
-    force: bool = False,
+    allow_shrink: bool = False,
     trigger: str = "manual",
     progress: Progress | None = None,
     store: ObjectStore | None = None,
@@ -50,7 +50,7 @@ def run_backup(
 ) -> JobResult:
     """Back up `settings.controller_url` into `settings.backup_url`.
 
-    `force` only lifts the shrink rule (a much smaller export than the stored one); nothing lifts
+    `allow_shrink` lifts the shrink rule (a much smaller export than the stored one); nothing lifts
     the checks that an export is whole and real. A controller that refuses (restarting, booting)
     is waited for up to `settings.ready_timeout` seconds before the export starts.
     """
@@ -66,12 +66,17 @@ def run_backup(
             settings=settings,
             store=store,
             driver=driver,
-            force=force,
+            allow_shrink=allow_shrink,
             progress=progress,
             started=started,
         )
     except BackupError as exc:
-        log.error("backup failed [%s]: %s; the stored backup was not changed", exc.code, exc.message)
+        log.error(
+            "backup failed [%s]: %s; the stored backup was not changed",
+            exc.code,
+            exc.message,
+            extra={FAILURE_RECORD: exc.code},
+        )
         raise
     # the alarms match these two lines (Terraform's log queries): keep their first words
     log.info(
@@ -113,7 +118,7 @@ def store_export(
     settings: Settings,
     store: ObjectStore,
     driver: ControllerDriver,
-    force: bool,
+    allow_shrink: bool,
     progress: Progress | None,
     started: float,
 ) -> JobResult:
@@ -152,11 +157,11 @@ def store_export(
                 details={
                     "kind": summary.kind,
                     "members": summary.members,
-                    "forced": force,
+                    "allow_shrink": allow_shrink,
                     "mode": settings.mode,
                 },
             )
-        _check_shrink(previous, export.size, settings.min_size_ratio, force)
+        _check_shrink(previous, export.size, settings.min_size_ratio, allow_shrink)
         metadata = {
             # the driver's own facts (native: the file and the controller's IP); ours win
             **export.metadata,
@@ -188,7 +193,12 @@ def store_export(
         controller_version=str(version),
         duration_ms=int((time.monotonic() - started) * 1000),
         controller=settings.controller_url,
-        details={"kind": summary.kind, "members": summary.members, "forced": force, "mode": settings.mode},
+        details={
+            "kind": summary.kind,
+            "members": summary.members,
+            "allow_shrink": allow_shrink,
+            "mode": settings.mode,
+        },
     )
 
 
@@ -226,16 +236,17 @@ def _still_holds(store: ObjectStore, previous: ObjectInfo, sha256: str, size: in
     return True
 
 
-def _check_shrink(previous: ObjectInfo | None, size: int, ratio: float, force: bool) -> None:
+def _check_shrink(previous: ObjectInfo | None, size: int, ratio: float, allow_shrink: bool) -> None:
+    """A much smaller export may be a half-configured or wrong controller: keep the larger backup."""
     if previous is None or previous.size == 0:
         return
     if size < previous.size * ratio:
         message = (
             f"the export ({size} bytes) is under {ratio:.0%} of the stored backup ({previous.size} bytes)"
         )
-        if not force:
-            raise InvalidExport(f"{message}; refusing to replace it (force to override)")
-        log.warning("%s; replacing it because the backup was forced", message)
+        if not allow_shrink:
+            raise RefusedError(f"{message}; refusing to replace it", override="allow_shrink")
+        log.warning("%s; replacing it as allowed (allow_shrink)", message)
 
 
 def _verify_stored(store: ObjectStore, stored: ObjectInfo, metadata: dict[str, str]) -> None:

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from controller_backup.controller import ControllerApi, ControllerClient, RetryPolicy, connector
+from controller_backup.controller.client import TLS_FAILURE
 from controller_backup.controller.native import config_file_name, version_file_name
 from controller_backup.durations import in_words
 from controller_backup.errors import (
@@ -44,8 +45,6 @@ VERDICTS: tuple[Verdict, ...] = ("ok", "warn", "fail", "skip")
 #: a preflight answers in seconds: it reports a booting controller instead of waiting it out
 _MAX_ATTEMPTS = 3
 _MAX_RETRY_SECONDS = 30.0
-#: the phrase the client's TLS failure carries (controller/client.py)
-_TLS_FAILURE = "TLS verification failed"
 #: what the controller's backup configuration calls each setting, and the variable that sets it
 _NATIVE_KEYS = {
     "cloud_type": "NATIVE_CLOUD_TYPE",
@@ -275,7 +274,7 @@ class _Preflight:
             verdict: Verdict = "skip" if tls_verdict == "ok" else tls_verdict
             tls = _line("tls", verdict, f"{tls_detail}; handshake not reached: the controller did not answer")
             return _Login(tls, _line("login", "fail", f"cannot reach {where}: {exc.message}"))
-        if _TLS_FAILURE in exc.message:
+        if TLS_FAILURE in exc.message:
             tls = _line("tls", "fail", f"{tls_detail}; the handshake failed: {exc.message}")
             return _Login(tls, _line("login", "skip", "the TLS handshake failed (see tls)"))
         # anything else came back over HTTP(S): the connection, and any handshake, worked
@@ -361,7 +360,9 @@ class _Preflight:
             )
             age = (datetime.now(UTC) - info.last_modified).total_seconds()
             if age > settings.restore_max_backup_age:
-                detail += "; older than RESTORE_MAX_BACKUP_AGE: a restore would refuse it unless forced"
+                detail += (
+                    "; older than RESTORE_MAX_BACKUP_AGE: a restore would refuse it (unless allow_old_backup)"
+                )
                 return _line("store-read", "warn", detail)
             return _line("store-read", "ok", detail)
 

@@ -5,12 +5,15 @@ prints a short human line, or with `--json` the same JSON result the cloud funct
 Exit codes (stable, one per failure kind):
 
     0 ok                      5 timeout                 9 integrity (hash/size/verify)
-    1 unexpected (internal)   6 controller error        10 refused by a safety rule
-    2 bad settings/arguments  7 invalid export          11 check: at least one line failed
+    1 unexpected (internal)   6 controller error        10 refused by a safety rule: the message
+    2 bad settings/arguments  7 invalid export             names the flag that lifts it
     3 auth                    8 store (incl. not found, access denied, precondition failed)
-    4 not ready               12 conflict (a reused restore key)
+    4 not ready               11 check: at least one line failed
+    12 conflict (a reused restore key, no flag lifts it)
     13 forbidden target       14 status: stale          15 status: unversioned store
     130 interrupted
+
+Errors go to stderr, once; with --json the error object goes to stdout instead.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from controller_backup import __version__
-from controller_backup.errors import BackupError, SettingsError, unexpected_failure
+from controller_backup.errors import FAILURE_RECORD, BackupError, SettingsError, unexpected_failure
 from controller_backup.inspection import DEFAULT_MAX_AGE, DEFAULT_VERSIONS_LIMIT
 from controller_backup.progress import progress_for
 from controller_backup.settings import Settings
@@ -64,8 +67,9 @@ def _add_settings_flags(parser: argparse.ArgumentParser, controller: bool = True
     group.add_argument("--backup-url", help="BACKUP_URL: s3://, gs://, azblob://, file:// or a path")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, controller_required: bool = True) -> Settings:
     return Settings.from_env(
+        controller_required=controller_required,
         controller_url=args.controller_url,
         username=args.username,
         password_ref=args.password_ref,
@@ -93,7 +97,7 @@ def _cmd_backup(args: argparse.Namespace) -> dict[str, Any]:
     from controller_backup.backup import run_backup
 
     progress = progress_for("export", not args.json)
-    result = run_backup(_settings(args), force=args.force, trigger="cli", progress=progress)
+    result = run_backup(_settings(args), allow_shrink=args.allow_shrink, trigger="cli", progress=progress)
     if progress:
         progress.finish()
     return result.to_dict()
@@ -103,7 +107,7 @@ def _cmd_restore(args: argparse.Namespace) -> dict[str, Any]:
     from controller_backup.restore import run_restore
     from controller_backup.targets import configured_target, operator_target
 
-    settings = _settings(args)
+    settings = _settings(args, controller_required=not args.target_url)
     target = (
         operator_target(settings, args.target_url, args.private_ip)
         if args.target_url
@@ -115,8 +119,10 @@ def _cmd_restore(args: argparse.Namespace) -> dict[str, Any]:
         target=target,
         version_id=args.version_id,
         dry_run=args.dry_run,
-        force=args.force,
+        overwrite_configured=args.overwrite_configured,
+        allow_old_backup=args.allow_old_backup,
         allow_version_mismatch=args.allow_version_mismatch,
+        allow_shrink=args.allow_shrink,
         idempotency_key=args.idempotency_key,
         progress=progress,
     )
@@ -223,6 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, handler: Callable[[argparse.Namespace], Any], help_text: str) -> Any:
         cmd = sub.add_parser(name, help=help_text, description=help_text)
         cmd.set_defaults(handler=handler)
+        cmd.add_argument(
+            "-v",
+            "--verbose",
+            action="count",
+            default=0,
+            dest="command_verbose",
+            help="more log output (-vv: debug)",
+        )
         if name != "emulator":
             cmd.add_argument("--json", action="store_true", help="print the JSON result")
         return cmd
@@ -230,21 +244,37 @@ def build_parser() -> argparse.ArgumentParser:
     backup = command("backup", _cmd_backup, "export the controller's configuration into the stored object")
     _add_settings_flags(backup)
     backup.add_argument("--min-size-ratio", help="BACKUP_MIN_SIZE_RATIO (default 0.5)")
-    backup.add_argument("--force", action="store_true", help="replace even a much larger stored backup")
+    backup.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="replace the stored backup even with a much smaller export (BACKUP_MIN_SIZE_RATIO)",
+    )
 
     restore = command("restore", _cmd_restore, "push the stored configuration into a controller")
     _add_settings_flags(restore)
     restore.add_argument(
         "--target-url",
-        help="restore into this fresh replacement instead of CONTROLLER_URL (logged into as admin with "
-        "--private-ip; the configured password goes only to CONTROLLER_URL)",
+        help="restore into this fresh replacement instead of CONTROLLER_URL, which it then does not "
+        "need (logged into as admin with --private-ip; the configured password goes only to CONTROLLER_URL)",
     )
     restore.add_argument("--private-ip", help="the target's private IP (a fresh controller's password)")
     restore.add_argument("--version-id", help="restore this stored version instead of the newest")
     restore.add_argument("--dry-run", action="store_true", help="check everything, change nothing")
-    restore.add_argument("--force", action="store_true", help="overwrite a controller that is already set up")
+    restore.add_argument(
+        "--overwrite-configured",
+        action="store_true",
+        help="restore into a controller that is already set up (and may hold configuration)",
+    )
+    restore.add_argument(
+        "--allow-old-backup", action="store_true", help="restore a backup older than RESTORE_MAX_BACKUP_AGE"
+    )
     restore.add_argument(
         "--allow-version-mismatch", action="store_true", help="restore onto another controller version"
+    )
+    restore.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="native mode: let the restored controller's first backup replace a much larger stored one",
     )
     restore.add_argument(
         "--idempotency-key",
@@ -309,29 +339,44 @@ def _configure_logging(verbosity: int, quiet: bool) -> None:
     level = logging.WARNING if quiet and verbosity == 0 else logging.INFO
     if verbosity >= 2:
         level = logging.DEBUG
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_not_the_job_failure)
+    logging.basicConfig(level=level, handlers=[handler])
     if verbosity == 0:
         logging.getLogger("controller_backup.controller").setLevel(logging.WARNING)
+
+
+def _not_the_job_failure(record: logging.LogRecord) -> bool:
+    """The job's own ERROR line about its failure repeats what `main` prints: shown once, there."""
+    return not hasattr(record, FAILURE_RECORD)
+
+
+def _print_error(error: dict[str, str], json_mode: bool) -> None:
+    """An error, once: with --json the JSON object on stdout (the machine form), else one line on
+    stderr."""
+    if json_mode:
+        print(json.dumps(error))
+    else:
+        print(f"error [{error['code']}]: {error['error']}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.verbose += args.command_verbose  # -v counts before and after the command
     json_mode = bool(getattr(args, "json", False))
     _configure_logging(args.verbose, json_mode or args.command == "demo")
     try:
         outcome = args.handler(args)
     except BackupError as exc:
-        print(json.dumps(exc.to_dict()) if json_mode else f"error [{exc.code}]: {exc.message}")
+        _print_error(exc.to_dict(), json_mode)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except Exception:
-        logging.getLogger("controller_backup.cli").exception("unexpected failure")
-        failure = unexpected_failure()
-        print(json.dumps(failure) if json_mode else f"error [{failure['code']}]: {failure['error']}")
+        log.exception("unexpected failure")
+        _print_error(unexpected_failure(), json_mode)
         return 1
     if isinstance(outcome, int):
         return outcome

@@ -108,15 +108,26 @@ class IntegrityError(BackupError):
 
 
 class RefusedError(BackupError):
-    """A safety rule refused the operation; an explicit flag can override it."""
+    """A safety rule refused the operation, and one named option lifts exactly that rule.
+
+    `override` is the option's name in a request (`allow_shrink`); the message names it and its
+    command-line flag (`--allow-shrink`), so whoever reads the refusal knows how to lift it. A rule
+    that nothing lifts is not a refusal: it is a Conflict, or a setting to fix.
+    """
 
     code = "refused"
     exit_code = 10
 
+    def __init__(self, message: str, *, override: str) -> None:
+        flag = "--" + override.replace("_", "-")
+        super().__init__(f"{message} ({flag}, or {override} in a request, lifts this rule)")
+        self.override = override
+
 
 class Conflict(BackupError):
     """The request contradicts an earlier one under the same name (a restore key with another
-    target or backup). No flag overrides it: use another key."""
+    target or backup, or a run under that key still going). No flag overrides it: use another
+    key."""
 
     code = "conflict"
     exit_code = 12
@@ -133,6 +144,10 @@ class ForbiddenTarget(BackupError):
 class NotAReplacement(ForbiddenTarget):
     """An instance the cloud's API describes, but without the replacement's tag or name."""
 
+
+#: the attribute that marks the one ERROR record a job writes about its own failure: the functions'
+#: alarms watch for it; the command line, which prints the error itself, leaves it out
+FAILURE_RECORD = "job_failure"
 
 #: the code of a failure that is no BackupError: a bug, reported without its text (it may hold
 #: anything), with the details in the log

@@ -99,13 +99,14 @@ class BackupRequest:
     """Back up now (`backup`), or check that a backup could run (`check`)."""
 
     action: str = "backup"
-    force: bool = False
+    #: replace the stored backup even with a much smaller export (lifts the shrink rule only)
+    allow_shrink: bool = False
     trigger: str = "manual"
     #: when the scheduler meant this run to start (logged; a late run is visible)
     scheduled_time: str | None = None
 
 
-_BACKUP_FIELDS = ("action", "force", "trigger", "scheduled_time")
+_BACKUP_FIELDS = ("action", "allow_shrink", "trigger", "scheduled_time")
 
 
 def parse_backup_request(payload: Mapping[str, Any], *, trigger: str) -> BackupRequest:
@@ -117,13 +118,13 @@ def parse_backup_request(payload: Mapping[str, Any], *, trigger: str) -> BackupR
     said = _text(payload, "trigger", 16)
     if said is not None and said not in TRIGGERS:
         raise BadRequest(f"trigger must be one of {', '.join(TRIGGERS)}, got {said[:16]!r}")
-    force = _bool(payload, "force")
-    if action == "check" and force:
-        raise BadRequest("a check changes nothing: force does not apply to it")
+    allow_shrink = _bool(payload, "allow_shrink")
+    if action == "check" and allow_shrink:
+        raise BadRequest("a check changes nothing: allow_shrink does not apply to it")
     when = _text(payload, "scheduled_time", 40)
     if when is not None and not _TIME.match(when):
         raise BadRequest("scheduled_time must be an ISO 8601 time")
-    return BackupRequest(action, force, said or trigger, when)
+    return BackupRequest(action, allow_shrink, said or trigger, when)
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,9 @@ class RestoreRequest:
     The target is one of: the configured controller (nothing named), a replacement the cloud's
     API describes (`instance_id`), or an address the deployment allowed (`controller_url`, with
     `private_ip` as a blank replacement's initial password). `idempotency_key` makes a request
-    with an address safe to repeat; a restore by instance id is keyed by the instance.
+    with an address safe to repeat; a restore by instance id is keyed by the instance. Each of
+    `overwrite_configured`, `allow_old_backup`, `allow_version_mismatch` and `allow_shrink` lifts
+    one safety rule (restore.RestoreOptions).
     """
 
     instance_id: str | None = None
@@ -141,8 +144,10 @@ class RestoreRequest:
     private_ip: str | None = None
     version_id: str | None = None
     dry_run: bool = False
-    force: bool = False
+    overwrite_configured: bool = False
+    allow_old_backup: bool = False
     allow_version_mismatch: bool = False
+    allow_shrink: bool = False
     idempotency_key: str | None = None
     trigger: str = "manual"
 
@@ -154,8 +159,10 @@ _RESTORE_FIELDS = (
     "private_ip",
     "version_id",
     "dry_run",
-    "force",
+    "overwrite_configured",
+    "allow_old_backup",
     "allow_version_mismatch",
+    "allow_shrink",
     "idempotency_key",
 )
 
@@ -187,8 +194,10 @@ def parse_restore_request(payload: Mapping[str, Any], *, trigger: str) -> Restor
         private_ip=private_ip,
         version_id=version_id,
         dry_run=_bool(payload, "dry_run"),
-        force=_bool(payload, "force"),
+        overwrite_configured=_bool(payload, "overwrite_configured"),
+        allow_old_backup=_bool(payload, "allow_old_backup"),
         allow_version_mismatch=_bool(payload, "allow_version_mismatch"),
+        allow_shrink=_bool(payload, "allow_shrink"),
         idempotency_key=key,
         trigger=trigger,
     )

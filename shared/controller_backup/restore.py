@@ -3,8 +3,9 @@
 Safe to run twice and never a surprise (docs/design.md, invariant 3): bytes whose hash does not
 match are refused before the controller is touched, and so is a backup older than
 RESTORE_MAX_BACKUP_AGE; a controller that already holds configuration, or runs another version,
-is refused unless the operator says otherwise (an older one is upgraded by a driver that can); a
-dry run stops before any change. Then the driver's steps run in order, `prepare_target` (native:
+is refused unless the operator lifts that one rule (`overwrite_configured`, `allow_old_backup`,
+`allow_version_mismatch`; an older controller is upgraded by a driver that can); a dry run stops
+before any change. Then the driver's steps run in order, `prepare_target` (native:
 the customer id, initial_setup, an upgrade to the backup's version, the access account),
 `import_`, `verify_restored` (export: re-export and compare hashes; native: the controller's own
 report), and in native mode a fresh backup through the backup job's checked path. With an
@@ -29,6 +30,7 @@ from controller_backup.controller.retry import Deadline
 from controller_backup.controller.version import ControllerVersion, parse_version
 from controller_backup.durations import in_words
 from controller_backup.errors import (
+    FAILURE_RECORD,
     AuthError,
     BackupError,
     BadRequest,
@@ -50,12 +52,18 @@ log = logging.getLogger("controller_backup.restore")
 
 @dataclass(frozen=True)
 class RestoreOptions:
-    """What the operator (or the event) asked for."""
+    """What the operator (or the event) asked for: each `allow_*`/`overwrite_*` lifts one rule."""
 
     version_id: str | None = None
     dry_run: bool = False
-    force: bool = False
+    #: restore into a controller that is already set up (and may hold configuration)
+    overwrite_configured: bool = False
+    #: restore a backup older than RESTORE_MAX_BACKUP_AGE
+    allow_old_backup: bool = False
+    #: restore onto another controller version than the backup's
     allow_version_mismatch: bool = False
+    #: native: let the restored controller's first backup replace a much larger stored one
+    allow_shrink: bool = False
 
 
 def run_restore(
@@ -64,8 +72,10 @@ def run_restore(
     target: Target | None = None,
     version_id: str | None = None,
     dry_run: bool = False,
-    force: bool = False,
+    overwrite_configured: bool = False,
+    allow_old_backup: bool = False,
     allow_version_mismatch: bool = False,
+    allow_shrink: bool = False,
     idempotency_key: str | None = None,
     progress: Progress | None = None,
     store: ObjectStore | None = None,
@@ -81,7 +91,14 @@ def run_restore(
     deadline = Deadline(settings.restore_time_limit)
     target = target or configured_target(settings)
     target_settings = settings if target.is_configured else settings.for_controller(target.url)
-    options = RestoreOptions(version_id, dry_run, force, allow_version_mismatch)
+    options = RestoreOptions(
+        version_id=version_id,
+        dry_run=dry_run,
+        overwrite_configured=overwrite_configured,
+        allow_old_backup=allow_old_backup,
+        allow_version_mismatch=allow_version_mismatch,
+        allow_shrink=allow_shrink,
+    )
     store = store or settings.backup_store()
     key = target.marker_key(idempotency_key)
     log.info(
@@ -111,7 +128,7 @@ def run_restore(
             deadline=deadline,
         )
     except BackupError as exc:
-        log.error("restore failed [%s]: %s", exc.code, exc.message)
+        log.error("restore failed [%s]: %s", exc.code, exc.message, extra={FAILURE_RECORD: exc.code})
         raise
     log.info(
         "restore %s: %s (%d bytes, sha256 %s) into %s in %d ms",
@@ -132,8 +149,10 @@ def run_restore_request(settings: Settings, request: RestoreRequest, describe: D
         target=resolve_target(settings, request, describe),
         version_id=request.version_id,
         dry_run=request.dry_run,
-        force=request.force,
+        overwrite_configured=request.overwrite_configured,
+        allow_old_backup=request.allow_old_backup,
         allow_version_mismatch=request.allow_version_mismatch,
+        allow_shrink=request.allow_shrink,
         idempotency_key=request.idempotency_key,
     )
 
@@ -154,13 +173,13 @@ def _restore(
     with fetch_backup(store, options.version_id or (marker.version_id if marker else None)) as (spool, info):
         if marker and resuming:
             log.info("resuming the restore for %s after step %s", marker.key, marker.step)
-            marker.check_same_backup(info, options.force)
+            marker.check_same_backup(info)
         else:
             _check_age(
                 info,
                 _confirmed_at(target_settings, info),
                 target_settings.restore_max_backup_age,
-                options.force,
+                options.allow_old_backup,
             )
         driver = driver or _ready_driver(target, target_settings, info, marker, deadline)
         recorded = info.metadata.get("controller_version")
@@ -169,10 +188,10 @@ def _restore(
         # A blank controller answers list_version_info only once it is set up (7.2 and later):
         # a driver that sets targets up reads the version afterwards, in prepare_target.
         controller_version = driver.version() if set_up or not driver.sets_up_target else None
-        if set_up and not options.force and not resuming:
+        if set_up and not options.overwrite_configured and not resuming:
             raise RefusedError(
-                "the controller is already set up and may hold configuration; refusing to overwrite it "
-                "(force to override)"
+                "the controller is already set up and may hold configuration; refusing to overwrite it",
+                override="overwrite_configured",
             )
         _check_version(options, backup_version, controller_version, upgradable=driver.sets_up_target)
 
@@ -263,7 +282,12 @@ def _fresh_backup(
     log.info("restore verified; taking a fresh backup of the restored controller")
     started = time.monotonic()
     return store_export(
-        settings=target, store=store, driver=driver, force=options.force, progress=None, started=started
+        settings=target,
+        store=store,
+        driver=driver,
+        allow_shrink=options.allow_shrink,
+        progress=None,
+        started=started,
     )
 
 
@@ -290,20 +314,33 @@ def _ready_driver(
         try:
             driver.wait_until_ready(min(settings.ready_timeout, deadline.remaining()))
             return driver
-        except AuthError:
+        except AuthError as exc:
             if not private_ip:
-                raise
+                raise AuthError(
+                    f"{exc.message}; if {target.url} is a fresh replacement, its admin password is its "
+                    f"private IP: {_PRIVATE_IP_OPTION}"
+                ) from None
         log.info("configured credentials refused; trying a fresh controller's initial login")
     elif not private_ip:
         raise BadRequest(
             f"{target.url} is not the configured controller: a restore logs in to it as a fresh "
-            "replacement (admin and its private IP), so private_ip is required"
+            f"replacement (admin and its private IP), so its private IP is required: {_PRIVATE_IP_OPTION}"
         )
     driver = open_driver(
         settings, username="admin", password=private_ip, private_ip=private_ip, source_ip=source_ip
     )
-    driver.wait_until_ready(min(settings.ready_timeout, deadline.remaining()))
+    try:
+        driver.wait_until_ready(min(settings.ready_timeout, deadline.remaining()))
+    except AuthError as exc:
+        raise AuthError(
+            f"{exc.message}; a fresh replacement's admin password is its private IP: is the private IP "
+            f"given {target.url}'s, and has nothing set it up yet?"
+        ) from None
     return driver
+
+
+#: how an operator or a caller names a replacement's private IP (its first password)
+_PRIVATE_IP_OPTION = "name it with --private-ip (private_ip in a request)"
 
 
 def _confirmed_at(settings: Settings, info: ObjectInfo) -> datetime | None:
@@ -312,7 +349,7 @@ def _confirmed_at(settings: Settings, info: ObjectInfo) -> datetime | None:
     return confirmed_at(record_store, info)
 
 
-def _check_age(info: ObjectInfo, confirmed: datetime | None, max_age: float, force: bool) -> None:
+def _check_age(info: ObjectInfo, confirmed: datetime | None, max_age: float, allow_old_backup: bool) -> None:
     """Aviatrix's own HA restore refuses backups over 3 days old: a stale network comes back.
 
     The age is that of the last backup that found the configuration equal to these bytes
@@ -334,9 +371,9 @@ def _check_age(info: ObjectInfo, confirmed: datetime | None, max_age: float, for
         f"the backup is {in_words(age)} old, older than RESTORE_MAX_BACKUP_AGE ({in_words(max_age)}): "
         "restoring it would bring back a stale network"
     )
-    if not force:
-        raise RefusedError(f"{message} (force to restore it anyway)")
-    log.warning("%s; restoring it because the restore was forced", message)
+    if not allow_old_backup:
+        raise RefusedError(message, override="allow_old_backup")
+    log.warning("%s; restoring it as allowed (allow_old_backup)", message)
 
 
 def _check_version(
@@ -363,7 +400,8 @@ def _check_version(
     )
     raise RefusedError(
         f"the backup is from version {backup}, the controller runs {'an older' if order < 0 else 'a newer'} "
-        f"{target}; {how} (or allow the mismatch)"
+        f"{target}; {how}",
+        override="allow_version_mismatch",
     )
 
 

@@ -16,7 +16,7 @@ import json
 import re
 from datetime import UTC, datetime
 
-from controller_backup.errors import BadRequest, Conflict, PreconditionFailed, RefusedError
+from controller_backup.errors import BadRequest, Conflict, PreconditionFailed
 from controller_backup.settings import Settings
 from controller_backup.stores import ObjectInfo
 
@@ -97,13 +97,14 @@ class RestoreMarker:
             return dict(self._info.metadata)
         return None
 
-    def check_same_backup(self, info: ObjectInfo, force: bool) -> None:
-        """A resumed restore must go on with the backup it started with."""
+    def check_same_backup(self, info: ObjectInfo) -> None:
+        """A resumed restore must go on with the backup it started with: mixing two is never
+        right, so no option lifts this (another key starts a new restore)."""
         recorded = self._info.metadata.get("sha256") if self._info else None
-        if self.started and recorded and recorded != info.metadata.get("sha256") and not force:
-            raise RefusedError(
+        if self.started and recorded and recorded != info.metadata.get("sha256"):
+            raise Conflict(
                 f"the unfinished restore for {self.key} started with another backup (sha256 "
-                f"{recorded[:12]}...); refusing to mix two backups (force to restore this one)"
+                f"{recorded[:12]}...); refusing to mix two backups: use another key to restore this one"
             )
 
     def start(self, info: ObjectInfo) -> None:
@@ -156,7 +157,7 @@ class RestoreMarker:
                 if_absent=self._info is None,
             )
         except PreconditionFailed:
-            raise RefusedError(f"another restore for {self.key} is running or finished") from None
+            raise Conflict(f"another restore for {self.key} is running or finished") from None
         self.started = status == "started"
 
 

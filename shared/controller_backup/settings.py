@@ -49,6 +49,8 @@ MODES = ("native", "export")
 class Settings:
     """What a backup or restore needs; the README's configuration table names each variable."""
 
+    #: CONTROLLER_URL; "" only in settings read without it for a restore whose target the
+    #: operator named (`from_env(..., controller_required=False)`): no target is then configured
     controller_url: str
     backup_url: str
     password_ref: str
@@ -73,7 +75,7 @@ class Settings:
     #: `native` (a real controller writes its own backup file into a bucket) or `export` (a
     #: controller, proxy or emulator that serves the export_config / import_config API)
     mode: str = "native"
-    #: a restore refuses a backup older than this many seconds unless forced
+    #: a restore refuses a backup older than this many seconds (unless allow_old_backup)
     restore_max_backup_age: float = 3 * DAY
     #: a restore stops (resumably) after this many seconds: below the function's own timeout
     restore_time_limit: float = 840.0
@@ -113,8 +115,15 @@ class Settings:
     native_gcp_credentials_ref: str | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Read and validate every setting; `overrides` (not None) win over the environment."""
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, controller_required: bool = True, **overrides: Any
+    ) -> Settings:
+        """Read and validate every setting; `overrides` (not None) win over the environment.
+
+        `controller_required=False` is for a restore into a target the operator names: there
+        CONTROLLER_URL may be missing, and then no controller is configured (the password then
+        never goes anywhere but to a controller our backup was restored into).
+        """
         source = dict(os.environ if env is None else env)
         for key, value in overrides.items():
             if value is not None:
@@ -128,7 +137,9 @@ class Settings:
         for field_name, (env_name, parse) in _PARSERS.items():
             raw = source.get(env_name, "").strip()
             if not raw:
-                if field_name in _REQUIRED:
+                if field_name == "controller_url" and not controller_required:
+                    values[field_name] = ""
+                elif field_name in _REQUIRED:
                     problems.append(f"{env_name} is required")
                 continue
             try:
@@ -147,13 +158,7 @@ class Settings:
             problems += native
         if problems:
             raise SettingsError("invalid settings: " + "; ".join(problems))
-        if allow_http:
-            log.warning(
-                "CONTROLLER_ALLOW_HTTP=true: http:// controllers are allowed, so the password and the "
-                "configuration may cross the network in clear; use it only for a local emulator"
-            )
-        if not is_reference(values["password_ref"]):
-            _warn_literal_password(from_flag=overrides.get("password_ref") is not None)
+        _warn_on_load(allow_http, values["password_ref"], from_flag=overrides.get("password_ref") is not None)
         return cls(**values)
 
     def for_controller(self, url: str) -> Settings:
@@ -195,6 +200,17 @@ class Settings:
     def customer_id(self) -> str | None:
         """The BYOL customer id (CONTROLLER_CUSTOMER_ID), fetched through its reference; None if unset."""
         return resolve_secret(self.customer_id_ref) if self.customer_id_ref else None
+
+
+def _warn_on_load(allow_http: bool, password_ref: str, *, from_flag: bool) -> None:
+    """The settings that work but put the password at risk warn on every load, not once."""
+    if allow_http:
+        log.warning(
+            "CONTROLLER_ALLOW_HTTP=true: http:// controllers are allowed, so the password and the "
+            "configuration may cross the network in clear; use it only for a local emulator"
+        )
+    if not is_reference(password_ref):
+        _warn_literal_password(from_flag=from_flag)
 
 
 def _warn_literal_password(*, from_flag: bool) -> None:

@@ -91,13 +91,16 @@ def resolve_target(settings: Settings, request: RestoreRequest, describe: Descri
 
 def configured_target(settings: Settings, private_ip: str | None = None) -> Target:
     """CONTROLLER_URL (a replacement that took over its address, or the controller itself)."""
+    if not settings.controller_url:
+        raise SettingsError("invalid settings: CONTROLLER_URL is required (or name the target: --target-url)")
     return Target(settings.controller_url, "configured", private_ip)
 
 
 def operator_target(settings: Settings, url: str, private_ip: str | None) -> Target:
-    """A target the operator typed on the command line: any https URL (http only if allowed)."""
+    """A target the operator typed on the command line: any https URL (http only if allowed).
+    Only CONTROLLER_URL itself is `configured`; without CONTROLLER_URL, nothing is."""
     parsed = _parse(settings, url)
-    if parsed == settings.controller_url:
+    if settings.controller_url and parsed == settings.controller_url:
         return Target(parsed, "configured", private_ip)
     return Target(parsed, "operator", private_ip)
 

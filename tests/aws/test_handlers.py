@@ -101,7 +101,7 @@ def test_on_demand_backup_by_direct_invoke_replaces_the_object(
 ) -> None:
     first = _backup_now(lambda_context)
     controller.state.add_account({"account_name": "another", "cloud_type": 1})  # a changed configuration
-    second = backup_handler.handler({"action": "backup", "force": True}, lambda_context)
+    second = backup_handler.handler({"action": "backup", "allow_shrink": True}, lambda_context)
     assert second["status"] == "ok" and second["version_id"] != first["version_id"]
     versions = open_store(lambda_env["BACKUP_URL"]).versions()
     assert [v.version_id for v in versions] == [second["version_id"], first["version_id"]]
@@ -119,8 +119,8 @@ def test_function_url_backup(
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        ({"body": '{"force": "yes"}'}, "force must be true or false"),
-        ({"body": '{"forse": true}'}, "unknown field"),
+        ({"body": '{"allow_shrink": "yes"}'}, "allow_shrink must be true or false"),
+        ({"body": '{"force": true}'}, "unknown field"),
         ({"body": "[" * 8000 + "]" * 8000}, "nested more than 32 deep"),
         ({"body": "*** not base64 ***", "isBase64Encoded": True}, "not valid base64"),
         ({"body": "//79", "isBase64Encoded": True}, "not UTF-8"),
@@ -170,7 +170,8 @@ def test_function_url_failure_answers_5xx_with_the_code(
     ("event", "reason"),
     [
         ({"action": "restore"}, "action must be one of backup, check"),
-        ({"action": "backup", "force": "true"}, "force must be true or false"),
+        ({"action": "backup", "allow_shrink": "true"}, "allow_shrink must be true or false"),
+        ({"action": "backup", "force": True}, "unknown field(s) force; allowed: action, allow_shrink"),
         ({"action": "backup", "dry_run": True}, "unknown field(s) dry_run"),
         ({"source": "aws.events", "detail-type": "Scheduled Event"}, "unknown field(s) detail-type, source"),
         (["backup"], "must be a JSON object"),
@@ -274,7 +275,7 @@ def test_function_url_check(
 @pytest.mark.parametrize(
     ("event", "reason"),
     [
-        ({"action": "check", "force": True}, "force does not apply"),
+        ({"action": "check", "allow_shrink": True}, "allow_shrink does not apply"),
         ({"action": "chek"}, "action must be one of backup, check"),
     ],
 )
@@ -445,7 +446,7 @@ def test_direct_invoke_restore_of_an_older_version(
     lambda_context: FakeLambdaContext,
 ) -> None:
     first = _backup_now(lambda_context)
-    backup_handler.handler({"action": "backup", "force": True}, lambda_context)
+    backup_handler.handler({"action": "backup", "allow_shrink": True}, lambda_context)
     event = load_event("invoke_restore.json", **{"https://controller.example.com": blank_controller.url})
     event["version_id"] = first["version_id"]
     result = restore_handler.handler(event, lambda_context)
@@ -510,11 +511,12 @@ def test_function_url_restore_refusal_is_409(
 ) -> None:
     _backup_now(lambda_context)
     event = load_event("function_url_restore.json")
-    # the live, set-up controller holds configuration: refused unless forced
+    # the live, set-up controller holds configuration: refused, naming what lifts the rule
     event["body"] = json.dumps({"controller_url": controller.url})
     response = restore_handler.handler(event, lambda_context)
     assert response["statusCode"] == 409
-    assert json.loads(response["body"])["code"] == "refused"
+    error = json.loads(response["body"])
+    assert error["code"] == "refused" and "overwrite_configured in a request" in error["error"]
 
 
 @pytest.mark.parametrize(

@@ -185,7 +185,10 @@ def test_broken_deployment_is_5xx_not_400(
     ("raw", "error"),
     [
         (b"{not json", "the request body is not JSON"),
-        (b'{"forse": true}', "unknown field(s) forse; allowed: action, force, scheduled_time, trigger"),
+        (
+            b'{"force": true}',
+            "unknown field(s) force; allowed: action, allow_shrink, scheduled_time, trigger",
+        ),
     ],
 )
 def test_http_backup_answers_the_cores_bad_request(

@@ -105,9 +105,9 @@ def test_on_demand_backup_through_the_test_client(function_env: dict[str, str], 
     first = client.post("/", json={})
     assert first.status_code == 200, first.get_data(as_text=True)
     controller.state.add_account({"account_name": "another", "cloud_type": 1})  # a changed configuration
-    second = client.post("/", json={"force": True, "trigger": "manual"})
+    second = client.post("/", json={"allow_shrink": True, "trigger": "manual"})
     assert second.status_code == 200
-    assert second.get_json()["forced"] is True
+    assert second.get_json()["allow_shrink"] is True
     assert second.get_json()["version_id"] != first.get_json()["version_id"]
     assert len(_generations(function_env)) == 2
 
@@ -148,7 +148,10 @@ def test_pubsub_empty_message_backs_up(function_env: dict[str, str], controller:
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        (base64.b64encode(b'{"force": "true"}').decode(), "force must be true or false (a JSON boolean)"),
+        (
+            base64.b64encode(b'{"allow_shrink": "true"}').decode(),
+            "allow_shrink must be true or false (a JSON boolean)",
+        ),
         ("not base64!", "the request body is not valid base64"),
     ],
 )
@@ -196,7 +199,7 @@ def test_failed_backup_answers_5xx_and_keeps_the_stored_object(
     monkeypatch.setenv("CONTROLLER_URL", blank_controller.url)
     monkeypatch.setenv("CONTROLLER_PASSWORD", "env:BLANK_PW")
     monkeypatch.setenv("BLANK_PW", BLANK_PRIVATE_IP)
-    response = client.post("/", json={"force": True})
+    response = client.post("/", json={"allow_shrink": True})
     assert response.status_code == 502
     assert response.get_json()["code"] == "invalid-export"
     assert str(_stored(function_env).generation) == good["version_id"]
@@ -225,7 +228,7 @@ def test_wrong_password_is_a_5xx_auth_failure_and_never_shown(
     ("body", "content_type", "reason"),
     [
         (b"{not json", "application/json", "the request body is not JSON"),
-        (b'{"forse": true}', "application/json", "unknown field(s) forse; allowed: action, force, scheduled"),
+        (b'{"force": true}', "application/json", "unknown field(s) force; allowed: action, allow_shrink"),
     ],
 )
 def test_backup_bad_input_is_the_cores_400(
@@ -531,7 +534,7 @@ def test_recorded_restore_request_is_a_dry_run_into_the_replacement(
     ("body", "reason"),
     [
         ({"dry_run": "true"}, "dry_run must be true or false (a JSON boolean)"),
-        ({"version": "1"}, "unknown field(s) version; allowed: action, allow_version_mismatch"),
+        ({"version": "1"}, "unknown field(s) version; allowed: action, allow_old_backup, allow_shrink"),
     ],
 )
 def test_restore_bad_input_is_the_cores_400(
@@ -779,7 +782,9 @@ def test_no_password_cid_or_token_in_any_log_or_answer(
         requests.post(serve("backup_http").url, json={"action": "check"}, timeout=60),
         _post_event(serve("backup_event"), load_event("pubsub_backup.json"), "structured"),
         _post_event(serve("restore_event"), load_event("audit_instance_insert_done.json")),
-        requests.post(serve("restore_http").url, json={"dry_run": True, "force": True}, timeout=60),
+        requests.post(
+            serve("restore_http").url, json={"dry_run": True, "overwrite_configured": True}, timeout=60
+        ),
     ]
     assert [a.status_code for a in answers] == [200, 200, 200, 200, 200], [a.text for a in answers]
     assert blank_controller.export_sha256() == controller.export_sha256()

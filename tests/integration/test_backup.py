@@ -26,6 +26,7 @@ from controller_backup.errors import (
     InvalidExport,
     NotReadyError,
     PreconditionFailed,
+    RefusedError,
 )
 from controller_backup.inspection import backup_status, verify_backup
 from controller_backup.settings import Settings
@@ -213,14 +214,17 @@ def test_blank_archive_is_refused_even_if_setup_check_says_done(
             backup(target, driver=driver)
 
 
-def test_shrunken_export_is_refused_unless_forced(tmp_path: object, settings: Settings) -> None:
+def test_shrunken_export_is_refused_unless_allowed(tmp_path: object, settings: Settings) -> None:
+    """The shrink rule is a refusal (exit 10) that names the one option lifting it."""
     with Emulator(EmulatorConfig(archive_size=400 * 1024, password=CONTROLLER_PASSWORD)) as big:
         backup(settings.for_controller(big.url))
     large, _ = stored(settings)
-    with pytest.raises(InvalidExport, match="under 50%"):
+    lifted_by = r"under 50%.*\(--allow-shrink, or allow_shrink in a request"
+    with pytest.raises(RefusedError, match=lifted_by) as caught:
         backup(settings)
+    assert caught.value.exit_code == 10 and caught.value.override == "allow_shrink"
     assert stored(settings)[0] == large
-    result = backup(settings, force=True)
+    result = backup(settings, allow_shrink=True)
     assert result.size < len(large) / 2
     assert stored(settings)[0] != large
 

@@ -90,7 +90,7 @@ def test_a_controller_that_goes_down_mid_backup_fails_within_the_retry_bound(
         ("http://127.0.0.1:99999", SettingsError, "'127.0.0.1:99999' is not a usable controller address"),
         ("http://127.0.0.1:8x43", SettingsError, "'127.0.0.1:8x43' is not a usable controller address"),
         ("https://127.0.0.1:0", SettingsError, "'127.0.0.1:0' is not a usable controller address"),
-        ("https://controller.invalid", ControllerError, "host name does not resolve"),
+        ("https://controller.invalid", ControllerError, "host name controller.invalid does not resolve"),
     ],
 )
 def test_a_bad_address_fails_at_once_and_is_not_transient(
@@ -117,3 +117,15 @@ def test_a_controller_refusing_for_60_s_during_a_backup_is_waited_out(
     result = run_backup(settings, driver=driver)
     assert time.monotonic() - started >= 60.0
     assert result.sha256 == controller.export_sha256() == stored(settings)[1].metadata["sha256"]
+
+
+def test_a_dropped_connection_is_named_by_host_and_port_not_by_exception_class(
+    controller: Emulator, settings: Settings
+) -> None:
+    controller.faults.drop_next = 1000
+    where = controller.url.removeprefix("http://")
+    with pytest.raises(NotReadyError) as caught:
+        run_backup(dataclasses.replace(settings, ready_timeout=0.5))
+    message = caught.value.message
+    assert f"the connection to {where} failed (" in message, message
+    assert "ProtocolError" not in message and "RemoteDisconnected" not in message

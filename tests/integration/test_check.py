@@ -200,7 +200,7 @@ def test_a_booting_controller_warns(controller_env: dict[str, str], controller: 
 def test_a_check_writes_nothing(controller_env: dict[str, str], controller: Emulator, tmp_path: Path) -> None:
     env = controller_env | {"BACKUP_KEEP_VERSIONS": "3"}
     run_backup(Settings.from_env(env))
-    run_backup(Settings.from_env(env), force=True)
+    run_backup(Settings.from_env(env), allow_shrink=True)
     before = tree(tmp_path)
     controller.requests.clear()
     exported = controller.export_sha256()

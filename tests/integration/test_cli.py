@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from controller_backup.emulator import Emulator
+from controller_backup.emulator import Emulator, EmulatorConfig
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
 from tests.integration.helpers import run_cli as _cli
@@ -224,3 +224,119 @@ def test_an_unexpected_failure_exits_1_with_code_internal_and_no_detail(
         "error": "unexpected failure; see the log",
     }
     assert "a bug whose text" in caplog.text  # the details go to the log, not the result
+
+
+# -- messages -------------------------------------------------------------------------------------
+
+
+def _error_lines(stderr: str) -> list[str]:
+    """The error printed by the command, and any log line at ERROR."""
+    return [line for line in stderr.splitlines() if line.startswith("error [") or " ERROR " in line]
+
+
+def test_an_error_is_shown_once_on_stderr_naming_host_and_port(
+    env: dict[str, str], controller: Emulator
+) -> None:
+    where = controller.url.removeprefix("http://")
+    controller.power_off()
+    done = _cli("backup", env=env | {"CONTROLLER_READY_TIMEOUT": "1"})
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert done.stdout == ""
+    [line] = _error_lines(done.stderr)  # once: no ERROR log line repeating it
+    assert line.startswith("error [not-ready]: ")
+    assert f"cannot reach {where} (connection refused)" in line
+    assert "NewConnectionError" not in done.stderr and "Error(" not in done.stderr
+
+
+def test_with_json_the_error_stays_on_stdout_and_is_not_logged_again(
+    env: dict[str, str], controller: Emulator
+) -> None:
+    controller.faults.export_html = True
+    done = _cli("backup", "--json", env=env)
+    assert done.returncode == 7 and json.loads(done.stdout)["code"] == "invalid-export"
+    assert _error_lines(done.stderr) == []
+
+
+def test_verbose_is_accepted_after_the_command(env: dict[str, str], controller: Emulator) -> None:
+    quiet = _cli("backup", env=env)
+    after = _cli("backup", "-v", env=env)
+    before = _cli("-v", "backup", env=env)
+    assert quiet.returncode == after.returncode == before.returncode == 0, after.stderr
+    assert "logged in to" not in quiet.stderr  # the controller's INFO lines need -v
+    assert "logged in to" in after.stderr and "logged in to" in before.stderr
+    debug = _cli("-v", "backup", "-v", env=env)  # counted on both sides: -vv
+    assert debug.returncode == 0 and " DEBUG " in debug.stderr
+
+
+def test_https_to_a_plain_http_port_with_insecure_is_not_blamed_on_certificates(
+    env: dict[str, str], controller: Emulator
+) -> None:
+    url = controller.url.replace("http://", "https://")
+    done = _cli("backup", "--insecure", "--controller-url", url, env=env)
+    assert done.returncode == 6, done.stdout + done.stderr
+    [line] = _error_lines(done.stderr)
+    assert "answers in plain HTTP, not HTTPS (check the URL's scheme and port)" in line
+    assert "VERIFY_TLS" not in line and "--insecure" not in line and "certificate" not in line
+
+
+# -- refusals and their flags ---------------------------------------------------------------------
+
+
+def test_the_shrink_rule_exits_10_and_names_its_flag(env: dict[str, str], controller: Emulator) -> None:
+    with Emulator(EmulatorConfig(archive_size=400 * 1024, password=CONTROLLER_PASSWORD)) as big:
+        assert _cli("backup", "--controller-url", big.url, env=env).returncode == 0
+    refused = _cli("backup", env=env)
+    assert refused.returncode == 10, refused.stdout + refused.stderr
+    [line] = _error_lines(refused.stderr)
+    assert line.startswith("error [refused]: the export") and "--allow-shrink" in line
+    allowed = _cli("backup", "--json", "--allow-shrink", env=env)
+    assert allowed.returncode == 0 and json.loads(allowed.stdout)["allow_shrink"] is True
+
+
+def test_force_is_gone_each_rule_has_its_own_flag(env: dict[str, str]) -> None:
+    for command in ("backup", "restore"):
+        done = _cli(command, "--force", env=env)
+        assert done.returncode == 2 and "unrecognized arguments: --force" in done.stderr
+
+
+def test_restore_with_target_url_needs_no_controller_url(
+    env: dict[str, str], controller: Emulator, blank_controller: Emulator
+) -> None:
+    assert _cli("backup", env=env).returncode == 0
+    without = {name: value for name, value in env.items() if name != "CONTROLLER_URL"}
+    missing = _cli("restore", "--json", env=without)
+    assert missing.returncode == 2 and "CONTROLLER_URL is required" in json.loads(missing.stdout)["error"]
+    target = ("--target-url", blank_controller.url, "--private-ip", BLANK_PRIVATE_IP)
+    done = _cli("restore", "--json", *target, env=without)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert result["target_origin"] == "operator" and result["controller"] == blank_controller.url
+    assert blank_controller.export_sha256() == controller.export_sha256()
+
+
+def test_an_auth_refusal_on_a_blank_replacement_hints_at_private_ip(
+    env: dict[str, str], blank_controller: Emulator
+) -> None:
+    """CONTROLLER_URL is a fresh replacement (it took over the address): the configured password is
+    refused, and the message says what its password is and which flag gives it."""
+    assert _cli("backup", env=env).returncode == 0
+    done = _cli("restore", "--controller-url", blank_controller.url, env=env)
+    assert done.returncode == 3, done.stdout + done.stderr
+    [line] = _error_lines(done.stderr)
+    assert line.startswith("error [auth]: ")
+    assert "a fresh replacement, its admin password is its private IP: name it with --private-ip" in line
+    given = _cli(
+        "restore", "--controller-url", blank_controller.url, "--private-ip", BLANK_PRIVATE_IP, env=env
+    )
+    assert given.returncode == 0, given.stdout + given.stderr
+
+
+def test_a_wrong_private_ip_says_which_password_was_tried(
+    env: dict[str, str], blank_controller: Emulator
+) -> None:
+    assert _cli("backup", env=env).returncode == 0
+    done = _cli("restore", "--target-url", blank_controller.url, "--private-ip", "10.9.9.9", env=env)
+    assert done.returncode == 3, done.stdout + done.stderr
+    [line] = _error_lines(done.stderr)
+    assert "a fresh replacement's admin password is its private IP: is the private IP given" in line
+    assert "10.9.9.9" not in line  # it was a password: never shown

@@ -69,14 +69,17 @@ def test_version_mismatch_is_refused_unless_allowed(settings: Settings, version:
         assert result.status == "ok"
 
 
-def test_set_up_controller_is_refused_unless_forced(controller: Emulator, settings: Settings) -> None:
+def test_set_up_controller_is_refused_unless_overwriting_is_allowed(
+    controller: Emulator, settings: Settings
+) -> None:
     backup(settings)
     with Emulator(EmulatorConfig(seed=99, password=CONTROLLER_PASSWORD)) as other:
         before = other.export_sha256()
-        with pytest.raises(RefusedError, match="already set up"):
-            run_restore(settings.for_controller(other.url))
+        with pytest.raises(RefusedError, match=r"already set up.*--overwrite-configured") as caught:
+            run_restore(settings.for_controller(other.url), allow_old_backup=True, allow_shrink=True)
+        assert caught.value.override == "overwrite_configured"  # the other options lift other rules
         assert other.export_sha256() == before
-        run_restore(settings.for_controller(other.url), force=True)
+        run_restore(settings.for_controller(other.url), overwrite_configured=True)
         assert other.export_sha256() == controller.export_sha256()
 
 

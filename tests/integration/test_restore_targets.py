@@ -30,7 +30,7 @@ from controller_backup.targets import Instance
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
 from tests.fixtures.listener import Listener
 
-from .helpers import actions, backup
+from .helpers import actions, backup, head
 
 #: the password as it crosses the wire (a form field) and as it is
 PASSWORD = quote_plus(CONTROLLER_PASSWORD).encode()
@@ -100,7 +100,8 @@ def test_an_allowed_target_without_its_private_ip_is_refused_before_connecting(
 ) -> None:
     backup(settings)
     allowed = _quick(settings, restore_allowed_targets=parse_allowlist("127.0.0.1"))
-    with pytest.raises(BadRequest, match="private_ip is required"):
+    named = r"private IP is required: name it with --private-ip \(private_ip in a request\)"
+    with pytest.raises(BadRequest, match=named):
         run_restore_request(allowed, _request(controller_url=listener.url), _no_describe)
     assert listener.connections == 0
 
@@ -248,3 +249,19 @@ def test_the_same_key_with_another_target_or_version_is_a_conflict(
             _no_describe,
         )
     assert listener.connections == 0
+
+
+def test_a_second_run_under_the_same_key_is_a_conflict_not_a_refusal(settings: Settings) -> None:
+    """Two copies of one event: the marker's conditional write lets one run. Nothing lifts that,
+    so it is a Conflict (exit 12), not a refusal that names an option."""
+    from controller_backup.restore_marker import RestoreMarker
+
+    backup(settings)
+    info = head(settings)
+    assert info is not None
+    first = RestoreMarker(settings, "instance-i-1", "https://10.0.0.10")
+    second = RestoreMarker(settings, "instance-i-1", "https://10.0.0.10")
+    first.start(info)
+    with pytest.raises(Conflict, match="another restore for instance-i-1 is running or finished") as caught:
+        second.start(info)
+    assert caught.value.exit_code == 12 and http_status(caught.value) == 409

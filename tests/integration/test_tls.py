@@ -24,7 +24,7 @@ def tls_controller() -> Iterator[Emulator]:
 
 def test_self_signed_certificate_is_refused_by_default(tls_controller: Emulator, settings: Settings) -> None:
     assert tls_controller.url.startswith("https://")
-    with pytest.raises(ControllerError, match="TLS verification failed"):
+    with pytest.raises(ControllerError, match=r"certificate did not verify .*CONTROLLER_CA_BUNDLE"):
         backup(settings.for_controller(tls_controller.url))
 
 
@@ -64,10 +64,10 @@ def test_a_controller_reached_by_an_address_its_certificate_does_not_list(settin
     named = EmulatorConfig(password=CONTROLLER_PASSWORD, tls=True, tls_names=("controller.example.internal",))
     with Emulator(named) as emu:
         pinned = dataclasses.replace(settings.for_controller(emu.url), ca_bundle=emu.ca_file)
-        with pytest.raises(ControllerError, match="TLS verification failed"):
+        with pytest.raises(ControllerError, match=r"does not name the host checked.*'127\.0\.0\.1'"):
             backup(pinned)  # the certificate does not list 127.0.0.1
         wrong = dataclasses.replace(pinned, tls_server_name="other.example.internal")
-        with pytest.raises(ControllerError, match="TLS verification failed"):
+        with pytest.raises(ControllerError, match="CONTROLLER_TLS_SERVER_NAME to a name it lists"):
             backup(wrong)
         right = Settings.from_env(
             {
@@ -80,3 +80,19 @@ def test_a_controller_reached_by_an_address_its_certificate_does_not_list(settin
             }
         )
         assert backup(right).sha256 == emu.export_sha256()
+
+
+@pytest.mark.parametrize("verify_tls", [True, False])
+def test_https_to_a_plain_http_port_is_diagnosed_as_such(
+    controller: Emulator, settings: Settings, verify_tls: bool
+) -> None:
+    """The emulator answers plain HTTP: the handshake fails for that reason, not a certificate's,
+    and nobody is told to turn verification off (least of all one who already did)."""
+    plain = controller.url.replace("http://", "https://")
+    target = dataclasses.replace(settings.for_controller(plain), verify_tls=verify_tls)
+    port = plain.rsplit(":", 1)[1]
+    with pytest.raises(ControllerError) as caught:
+        backup(target)
+    message = caught.value.message
+    assert f"the TLS handshake with 127.0.0.1:{port} failed: it answers in plain HTTP, not HTTPS" in message
+    assert "CONTROLLER_VERIFY_TLS" not in message and "certificate" not in message

@@ -11,7 +11,7 @@ import pytest
 from controller_backup import __version__
 from controller_backup.backup import run_backup
 from controller_backup.emulator import Emulator
-from controller_backup.errors import ControllerTimeout, InvalidExport, RefusedError
+from controller_backup.errors import ControllerTimeout, InvalidExport, SettingsError
 from controller_backup.inspection import backup_status, verify_backup
 from controller_backup.settings import Settings
 from controller_backup.stores import METADATA_KEYS, open_store
@@ -99,11 +99,12 @@ def test_no_new_file_is_a_timeout_and_the_backup_survives(local: Destination, tm
 
 
 def test_controller_backing_up_elsewhere_is_refused(original: Emulator, settings: Settings) -> None:
+    """No option re-points the controller's own backups: the settings (or the controller) are wrong."""
     driver_settings = dataclasses.replace(
         settings, native_bucket_url=str(settings.native_bucket_url) + "-other"
     )
     run_backup(driver_settings)  # the controller now backs up to another bucket
-    with pytest.raises(RefusedError, match="refusing to re-point"):
+    with pytest.raises(SettingsError, match="refusing to re-point"):
         run_backup(settings)
     assert actions(original, "enable_cloudn_backup_config") == 1
 

@@ -229,18 +229,18 @@ def _store_aged(settings: Settings, days: float) -> None:
     store.put(io.BytesIO(body), len(body), {**info.metadata, "exported_at": old}, if_match=info.etag)
 
 
-def test_stale_backup_is_refused_unless_forced(
+def test_stale_backup_is_refused_unless_allowed(
     original: Emulator, blank: Emulator, settings: Settings
 ) -> None:
     run_backup(settings)
     _store_aged(settings, days=3.5)
-    too_old = r"3 days 12 hours old, older than RESTORE_MAX_BACKUP_AGE \(3 days\)"
+    too_old = r"3 days 12 hours old, older than RESTORE_MAX_BACKUP_AGE \(3 days\).*--allow-old-backup"
     with pytest.raises(RefusedError, match=too_old):
-        _restore(settings, blank)
+        _restore(settings, blank, overwrite_configured=True, allow_version_mismatch=True)
     assert blank.requests == []  # refused before the controller was touched
     with pytest.raises(RefusedError):
         _restore(settings, blank, dry_run=True)
-    assert _restore(settings, blank, force=True).status == "ok"
+    assert _restore(settings, blank, allow_old_backup=True).status == "ok"
     _assert_restored(original, blank)
 
 
@@ -264,7 +264,8 @@ def test_a_newer_replacement_is_refused_unless_allowed(
         assert actions(newer, "restore_cloudx_config") == 0 and actions(newer, "upgrade") == 0
         # allowed through, the controller itself refuses a backup of another version
         with pytest.raises(ControllerError, match="does not match"):
-            _restore(settings, newer, allow_version_mismatch=True, force=True)
+            # (the refused run set it up: now it is a set-up controller too)
+            _restore(settings, newer, allow_version_mismatch=True, overwrite_configured=True)
         assert not newer.state.imported
 
 
@@ -300,7 +301,7 @@ def test_a_blank_replacement_is_not_asked_its_version_before_its_set_up(
     _assert_restored(original, blank)
 
 
-def test_set_up_controller_is_refused_unless_forced(
+def test_set_up_controller_is_refused_unless_overwriting_is_allowed(
     local: Destination, original: Emulator, settings: Settings
 ) -> None:
     run_backup(settings)
@@ -310,7 +311,7 @@ def test_set_up_controller_is_refused_unless_forced(
         with pytest.raises(RefusedError, match="already set up"):
             run_restore(there, target=configured_target(there, "10.1.0.99"))
         assert other.export_sha256() == before
-        result = run_restore(there, target=configured_target(there, "10.1.0.99"), force=True)
+        result = run_restore(there, target=configured_target(there, "10.1.0.99"), overwrite_configured=True)
         assert result.status == "ok"
         assert other.export_sha256() == original.export_sha256()
 

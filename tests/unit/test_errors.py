@@ -11,7 +11,7 @@ from controller_backup import errors
     [
         (errors.BadRequest("x"), 400),
         (errors.ObjectNotFound("x"), 404),
-        (errors.RefusedError("x"), 409),
+        (errors.RefusedError("x", override="allow_shrink"), 409),
         (errors.Conflict("x"), 409),
         (errors.ForbiddenTarget("x"), 403),
         (errors.NotAReplacement("x"), 403),
@@ -64,3 +64,11 @@ def test_an_unexpected_failure_says_nothing_but_internal() -> None:
 def test_only_waiting_kinds_are_transient() -> None:
     transient = {cls.code for cls in errors.BackupError.__subclasses__() if cls.transient}
     assert transient == {"not-ready", "timeout"}
+
+
+def test_a_refusal_names_the_one_option_that_lifts_it() -> None:
+    refused = errors.RefusedError("the export is much smaller", override="allow_shrink")
+    assert refused.exit_code == 10 and refused.override == "allow_shrink"
+    assert refused.message == (
+        "the export is much smaller (--allow-shrink, or allow_shrink in a request, lifts this rule)"
+    )

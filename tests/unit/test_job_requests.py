@@ -74,13 +74,14 @@ def test_backup_request_fields_and_defaults() -> None:
 @pytest.mark.parametrize(
     ("payload", "problem"),
     [
-        ({"force": "yes"}, "force must be true or false"),
-        ({"force": 1}, "force must be true or false"),
+        ({"allow_shrink": "yes"}, "allow_shrink must be true or false"),
+        ({"allow_shrink": 1}, "allow_shrink must be true or false"),
         ({"action": "restore"}, "action must be one of backup, check"),
-        ({"action": "check", "force": True}, "force does not apply"),
+        ({"action": "check", "allow_shrink": True}, "allow_shrink does not apply"),
         ({"trigger": "cron"}, "trigger must be one of schedule, manual"),
         ({"scheduled_time": "tomorrow; rm -rf"}, "scheduled_time must be an ISO 8601 time"),
-        ({"forse": True}, "unknown field.*forse.*allowed: action, force, scheduled_time, trigger"),
+        # the one `force` that lifted several rules at once is gone: each rule has its own field
+        ({"force": True}, "unknown field.*force.*allowed: action, allow_shrink, scheduled_time, trigger"),
     ],
 )
 def test_bad_backup_requests_are_400(payload: dict[str, object], problem: str) -> None:
@@ -96,8 +97,10 @@ def test_restore_request_fields() -> None:
             "private_ip": "10.0.0.9",
             "version_id": "v-1",
             "dry_run": True,
-            "force": False,
+            "overwrite_configured": False,
+            "allow_old_backup": True,
             "allow_version_mismatch": True,
+            "allow_shrink": True,
             "idempotency_key": "ticket-42",
         },
         trigger="http",
@@ -107,7 +110,9 @@ def test_restore_request_fields() -> None:
         private_ip="10.0.0.9",
         version_id="v-1",
         dry_run=True,
+        allow_old_backup=True,
         allow_version_mismatch=True,
+        allow_shrink=True,
         idempotency_key="ticket-42",
         trigger="http",
     )
@@ -128,8 +133,11 @@ def test_restore_request_fields() -> None:
         ({"controller_url": "ftp://ctrl"}, "got scheme 'ftp'"),
         ({"private_ip": "10.0.0.300"}, "private_ip must be an IP address"),
         ({"dry_run": "true"}, "dry_run must be true or false"),
-        ({"force": "1"}, "force must be true or false"),
+        ({"overwrite_configured": "1"}, "overwrite_configured must be true or false"),
+        ({"allow_old_backup": 1}, "allow_old_backup must be true or false"),
         ({"allow_version_mismatch": None}, "allow_version_mismatch must be true or false"),
+        ({"allow_shrink": "true"}, "allow_shrink must be true or false"),
+        ({"force": True}, "unknown field.*force.*allowed: action, allow_old_backup, allow_shrink"),
         ({"instance_id": "i-1", "controller_url": "https://ctrl"}, "not both"),
         ({"instance_id": "i-1", "private_ip": "10.0.0.1"}, "not both"),
         ({"instance_id": "i-1", "idempotency_key": "k"}, "keyed by the instance"),
@@ -137,7 +145,7 @@ def test_restore_request_fields() -> None:
         ({"idempotency_key": "a/b"}, "idempotency_key must be letters"),
         ({"version_id": ""}, "version_id must be a non-empty string"),
         ({"version_id": 7}, "version_id must be a non-empty string"),
-        ({"vm_id": "x"}, "unknown field.*vm_id.*allowed: action, allow_version_mismatch"),
+        ({"vm_id": "x"}, "unknown field.*vm_id.*allowed: action, allow_old_backup"),
         ({"action": "backup"}, "action must be restore"),
     ],
 )

@@ -73,6 +73,24 @@ def test_every_missing_variable_is_named_at_once() -> None:
         assert name in caught.value.message
 
 
+def test_controller_url_may_be_missing_only_where_the_target_is_named() -> None:
+    """A restore into a target the operator names needs no CONTROLLER_URL; nothing is then
+    configured, so no target can be taken for the configured controller."""
+    from controller_backup.targets import configured_target, operator_target
+
+    without = {name: value for name, value in GOOD.items() if name != "CONTROLLER_URL"}
+    with pytest.raises(SettingsError, match="CONTROLLER_URL is required"):
+        Settings.from_env(without)
+    settings = Settings.from_env(without, controller_required=False)
+    assert settings.controller_url == ""
+    assert operator_target(settings, "https://10.0.0.20", "10.0.0.20").origin == "operator"
+    with pytest.raises(SettingsError, match=r"CONTROLLER_URL is required \(or name the target"):
+        configured_target(settings)
+    assert Settings.from_env(GOOD, controller_required=False).controller_url == GOOD["CONTROLLER_URL"]
+    with pytest.raises(SettingsError, match="CONTROLLER_PASSWORD is required"):
+        Settings.from_env({"BACKUP_URL": GOOD["BACKUP_URL"]}, controller_required=False)
+
+
 def test_every_bad_variable_is_named_at_once() -> None:
     env = GOOD | {
         "CONTROLLER_URL": "ftp://x",

@@ -554,7 +554,7 @@ variable "native_backup_wait_seconds" {
 }
 
 variable "restore_max_backup_age" {
-  description = "RESTORE_MAX_BACKUP_AGE: a restore refuses a backup older than this (seconds, or 90m, 72h, 3d) unless forced. Null: the core's default, 3d."
+  description = "RESTORE_MAX_BACKUP_AGE: a restore refuses a backup older than this (seconds, or 90m, 72h, 3d) unless allow_old_backup. Null: the core's default, 3d."
   type        = string
   default     = null
 

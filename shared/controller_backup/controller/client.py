@@ -13,10 +13,12 @@ port, a host name that does not exist) are never retried.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import secrets
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -25,19 +27,19 @@ from typing import Any, BinaryIO, TypeVar
 from urllib.parse import urlencode
 
 import urllib3
-from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import (
+    ConnectTimeoutError,
     LocationValueError,
-    MaxRetryError,
     NameResolutionError,
-    ProtocolError,
-    ProxyError,
+    NewConnectionError,
     SSLError,
 )
+from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import (
     TimeoutError as Urllib3Timeout,
 )
 from urllib3.util import parse_url
+from urllib3.util.ssl_match_hostname import CertificateError
 
 from controller_backup.controller.retry import Deadline, RetryPolicy
 from controller_backup.errors import (
@@ -65,6 +67,9 @@ _TRANSIENT_STATUS = {500, 502, 503, 504}
 _NO_SUCH_NAME = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
 #: get_api_token answers a few hundred bytes; a longer body is not a token answer anyway
 _PROBE_MAX = 64 * 1024
+#: the words every failed TLS handshake's message carries, followed by the address (check.py
+#: blames the `tls` line on them)
+TLS_FAILURE = "the TLS handshake with"
 
 
 def is_expired_reason(reason: str) -> bool:
@@ -158,7 +163,11 @@ class ControllerClient:
         register_secret(password)
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
+        self.verify_tls = verify_tls
         self._pool = _pool_for(self.base_url, ca_bundle, verify_tls, timeout, tls_server_name)
+        parts = parse_url(self.base_url)
+        #: host:port, as failures name the controller
+        self.where = f"{parts.host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
         self._cid: str | None = None
         self.api_version: str | None = None
 
@@ -344,6 +353,9 @@ class ControllerClient:
 
     # -- plumbing ----------------------------------------------------------------------------
 
+    def _network_error(self, describe: str, exc: BaseException) -> BackupError | _Transient:
+        return _classify_network_error(describe, exc, self.where, self.verify_tls)
+
     def _version(self) -> str:
         if self.api_version is None:
             raise ControllerError("not logged in")
@@ -429,10 +441,8 @@ class ControllerClient:
                 preload_content=False,
                 timeout=_timeout(timeout or self.timeout),
             )
-        except (Urllib3Timeout, ProtocolError, ProxyError, MaxRetryError, SSLError, Urllib3Error) as exc:
-            raise _classify_network_error(describe, exc) from None
-        except OSError as exc:
-            raise _Transient(f"{describe}: {type(exc).__name__}") from None
+        except (Urllib3Error, OSError) as exc:
+            raise self._network_error(describe, exc) from None
         try:
             if response.status in _TRANSIENT_STATUS:
                 raise _Transient(f"{describe}: HTTP {response.status}")
@@ -451,8 +461,8 @@ class ControllerClient:
         with self._request(version, method, describe=describe, **kwargs) as response:
             try:
                 raw = response.read()
-            except (Urllib3Timeout, ProtocolError, Urllib3Error) as exc:
-                raise _classify_network_error(describe, exc) from None
+            except (Urllib3Error, OSError) as exc:
+                raise self._network_error(describe, exc) from None
             return _parse_envelope(describe, response.headers.get("Content-Type", ""), raw)
 
     def _probe(self, version: str, fields: Mapping[str, str]) -> tuple[int, bytes]:
@@ -466,14 +476,12 @@ class ControllerClient:
                 preload_content=False,
                 timeout=_timeout(self.timeout),
             )
-        except (Urllib3Timeout, ProtocolError, ProxyError, MaxRetryError, SSLError, Urllib3Error) as exc:
-            raise _classify_network_error(describe, exc) from None
-        except OSError as exc:
-            raise _Transient(f"{describe}: {type(exc).__name__}") from None
+        except (Urllib3Error, OSError) as exc:
+            raise self._network_error(describe, exc) from None
         try:
             return response.status, response.read(_PROBE_MAX)
-        except (Urllib3Timeout, ProtocolError, Urllib3Error) as exc:
-            raise _classify_network_error(describe, exc) from None
+        except (Urllib3Error, OSError) as exc:
+            raise self._network_error(describe, exc) from None
         finally:
             response.close()
             response.release_conn()
@@ -501,8 +509,8 @@ class ControllerClient:
                     size += len(chunk)
                     if progress:
                         progress(len(chunk))
-            except (Urllib3Timeout, ProtocolError, Urllib3Error) as exc:
-                raise _classify_network_error(action, exc) from None
+            except Urllib3Error as exc:  # a full disk (OSError from `dest`) is no network failure
+                raise self._network_error(action, exc) from None
             headers = {k: v for k, v in response.headers.items() if k.lower() != "set-cookie"}
             return Download(
                 size, int(declared) if declared and declared.isdigit() else None, content_type, headers
@@ -542,24 +550,96 @@ def _parse_envelope(describe: str, content_type: str, raw: bytes) -> dict[str, A
     return answer
 
 
-def _classify_network_error(describe: str, exc: BaseException) -> BackupError | _Transient:
-    """What a failure below HTTP means: a fault worth waiting out, or one no wait can fix."""
-    if isinstance(exc, SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(exc):
-        return ControllerError(
-            f"{describe}: TLS verification failed; pin the controller's certificate with "
-            "CONTROLLER_CA_BUNDLE (or, knowingly, set CONTROLLER_VERIFY_TLS=false)"
-        )
+def _classify_network_error(
+    describe: str, exc: BaseException, where: str, verify_tls: bool
+) -> BackupError | _Transient:
+    """What a failure below HTTP means, named by the address it concerns: a fault worth waiting
+    out (refused, reset, timed out), or one no wait can fix (a TLS handshake, a name that does
+    not exist)."""
+    tls = _ssl_error(exc)
+    if tls is not None:
+        return ControllerError(f"{describe}: {TLS_FAILURE} {where} failed: {_tls_advice(tls, verify_tls)}")
     if isinstance(exc, NameResolutionError):
+        host = where.rsplit(":", 1)[0]
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, socket.gaierror) and cause.errno in _NO_SUCH_NAME:
             return ControllerError(
-                f"{describe}: the controller's host name does not resolve (no such name); "
-                "check CONTROLLER_URL"
+                f"{describe}: the controller's host name {host} does not resolve (no such name); "
+                "check the URL"
             )
-        return _Transient(f"{describe}: {type(exc).__name__}")
-    reason = getattr(exc, "reason", None)
-    name = type(reason).__name__ if isinstance(reason, BaseException) else type(exc).__name__
-    return _Transient(f"{describe}: {name}")
+        return _Transient(f"{describe}: cannot resolve {host} ({_network_reason(exc)})")
+    if isinstance(exc, NewConnectionError | ConnectTimeoutError):
+        return _Transient(f"{describe}: cannot reach {where} ({_network_reason(exc)})")
+    return _Transient(f"{describe}: the connection to {where} failed ({_network_reason(exc)})")
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and what it wraps: urllib3 keeps the OS's error as a reason, a cause or an argument."""
+    seen: set[int] = set()
+    pending = [exc]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        inner = [getattr(current, "reason", None), current.__cause__, current.__context__, *current.args]
+        pending += [item for item in inner if isinstance(item, BaseException)]
+
+
+def _network_reason(exc: BaseException) -> str:
+    """The failure in the OS's words (`connection refused`), not an exception class's name."""
+    causes = list(_causes(exc))
+    told = next((cause.strerror for cause in causes if isinstance(cause, OSError) and cause.strerror), None)
+    if told:
+        return told.lower()
+    for cause in causes:
+        if isinstance(cause, http.client.RemoteDisconnected):
+            return "closed without an answer"
+        if isinstance(cause, http.client.IncompleteRead):
+            return "closed before the answer was complete"
+        # urllib3's connection errors are timeouts by class: only a cause without an OS reason is one
+        if isinstance(cause, TimeoutError | Urllib3Timeout):
+            return "timed out"
+    return "no answer"
+
+
+def _ssl_error(exc: BaseException) -> BaseException | None:
+    """The TLS failure in `exc`'s chain, as precisely as urllib3 kept it (OpenSSL's own error, or
+    its host name check's)."""
+    found = [cause for cause in _causes(exc) if isinstance(cause, ssl.SSLError | CertificateError | SSLError)]
+    precise = [cause for cause in found if not isinstance(cause, SSLError)]
+    return (precise or found or [None])[0]
+
+
+#: what OpenSSL reports when the other end answered a TLS handshake in plain HTTP
+_PLAIN_HTTP = (
+    "WRONG_VERSION_NUMBER",
+    "HTTP_REQUEST",
+    "UNKNOWN_PROTOCOL",
+    "RECORD_LAYER_FAILURE",
+    "PACKET_LENGTH_TOO_LONG",
+)
+
+
+def _tls_advice(error: BaseException, verify_tls: bool) -> str:
+    """Why a handshake failed and what fixes it; never advice the operator already followed."""
+    reason = str(getattr(error, "reason", None) or error)
+    if any(marker in reason.upper() for marker in _PLAIN_HTTP):
+        return "it answers in plain HTTP, not HTTPS (check the URL's scheme and port)"
+    detail = str(getattr(error, "verify_message", None) or reason)[:200]
+    if isinstance(error, CertificateError) or "mismatch" in detail.lower():
+        return (
+            f"its certificate does not name the host checked ({detail.rstrip('.')}); set "
+            "CONTROLLER_TLS_SERVER_NAME to a name it lists"
+        )
+    verify_failed = isinstance(error, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in reason
+    if verify_failed and verify_tls:
+        return (
+            f"its certificate did not verify ({detail}); pin the controller's certificate with "
+            "CONTROLLER_CA_BUNDLE (or, knowingly, set CONTROLLER_VERIFY_TLS=false)"
+        )
+    return detail.lower().replace("_", " ") or "no reason given"
 
 
 def _checked_base_url(base_url: str) -> str:

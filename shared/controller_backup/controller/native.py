@@ -50,7 +50,6 @@ from controller_backup.errors import (
     InvalidExport,
     NotReadyError,
     PreconditionFailed,
-    RefusedError,
     SettingsError,
 )
 from controller_backup.native_bucket import AZURE_FAMILY, OCI, cloud_name
@@ -231,7 +230,7 @@ class NativeDriver(ControllerApi):
         their_type = str(results.get("cloud_type") or self.bucket.cloud_type)
         if theirs != dict(self.bucket.params) or their_type != str(self.bucket.cloud_type):
             shown = ", ".join(f"{key}={value}" for key, value in theirs.items())
-            raise RefusedError(
+            raise SettingsError(
                 f"the controller already backs up to cloud_type {their_type} {shown}, but NATIVE_BUCKET_URL "
                 f"names {self.bucket.describe()}; refusing to re-point the controller's own backups "
                 "(fix the settings, or change the controller's backup configuration)"
