@@ -65,8 +65,10 @@ def _assert_settings_error(done: subprocess.CompletedProcess[str], json_mode: bo
         assert error["status"] == "error" and error["code"] == "settings", error
         message = error["error"]
     else:
-        assert done.stdout.startswith("error [settings]: "), output
-        message = done.stdout
+        assert done.stdout == "", output  # errors go to stderr, once
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error [settings]: ")]
+        assert len(errors) == 1, output
+        message = errors[0]
     for text in expected:
         assert text in message, message
 
