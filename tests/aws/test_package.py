@@ -10,8 +10,14 @@ from pathlib import Path
 import pytest
 from controller_backup.emulator import Emulator
 
-from scripts import package
-from tests.packaging.helpers import assert_contents, installed_distributions, lock_pins, run_in_bundle, unpack
+from tests.packaging.helpers import (
+    assert_contents,
+    installed_distributions,
+    lock_pins,
+    package,
+    run_in_bundle,
+    unpack,
+)
 
 from .conftest import EVENTS
 

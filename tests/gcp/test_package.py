@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from controller_backup.emulator import Emulator
 
-from scripts import package
-from tests.packaging.helpers import assert_contents, run_in_bundle, unpack
+from tests.packaging.helpers import assert_contents, package, run_in_bundle, unpack
 
 from .conftest import load_event
 

@@ -12,7 +12,7 @@ import pytest
 from controller_backup import secrets, stores
 from controller_backup.sdk import BACKENDS
 
-from scripts import package
+from tests.packaging.helpers import package
 
 CORE = package.CORE_DIR
 

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from scripts import package
-from tests.packaging.helpers import lock_pins, normalized
+from tests.packaging.helpers import lock_pins, normalized, package
 
 ROOT = package.ROOT
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
