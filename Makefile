@@ -14,8 +14,10 @@ CHECKOV_VERSION := 3.3.30
 # provider-google 16.12.1 from hashicorp/google 6.50.0 (tests/terraform/schema.py checks both).
 CDKTF_SCHEMAS := $(TOOLS)/cdktf-schemas
 CDKTF_BINDINGS := provider-azurerm@14.23.1 provider-google@16.12.1
+PIP_VERSION := 26.3
+UV_VERSION := 0.13.9
 
-.PHONY: demo test lint typecheck pytest compat bench tools package package-aws package-azure package-gcp clean
+.PHONY: demo test lint typecheck pytest compat bench tools package package-aws package-azure package-gcp lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -87,11 +89,25 @@ test: lint typecheck pytest compat
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/run.py
 
-# Deployable bundles under dist/<cloud>/: the core, that cloud's handlers and only its SDKs.
-package-aws package-azure package-gcp: package-%: $(VENV)/.dev-installed
-	$(BIN)/python scripts/package_$*.py
+# Deployable bundles under dist/<cloud>/: the core's modules that cloud runs, its handlers, and its
+# lock (functions/<cloud>/requirements.lock) installed exactly. Packaging needs pip alone, in a venv
+# of its own: no dev toolchain. uv only regenerates the locks: `make lock` keeps the pins the extras
+# still allow, `make lock UPGRADE=1` moves every pin to the newest release they allow.
+$(TOOLS)/package/bin/python:
+	$(PYTHON) -m venv $(TOOLS)/package
+	$(TOOLS)/package/bin/python -m pip install -q pip==$(PIP_VERSION)
+
+$(TOOLS)/uv/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)/uv
+	$(TOOLS)/uv/bin/pip install -q uv==$(UV_VERSION)
+
+package-aws package-azure package-gcp: package-%: $(TOOLS)/package/bin/python
+	$(TOOLS)/package/bin/python scripts/package.py $*
 
 package: package-aws package-azure package-gcp
+
+lock: $(TOOLS)/uv/bin/uv
+	$(TOOLS)/uv/bin/python scripts/package.py --lock --uv $(TOOLS)/uv/bin/uv $(if $(UPGRADE),--upgrade) aws azure gcp
 
 # Everything the targets, tests and tools above create: venvs, tools, packages and builds, caches,
 # and Terraform's provider folders. Never Terraform state or lock files: those may be a deployment's.

@@ -1,61 +1,56 @@
-"""The deployable source zip: what is in it, that it is reproducible, and that it runs on its own."""
+"""The Cloud Functions source zip, built by scripts/package.py: main.py, the allow-listed core and the
+GCP lock as requirements.txt; reproducible; and a scheduled backup run from the unpacked zip with
+its requirements.txt installed as Cloud Build installs it (here: the hashed lock, for the
+runtime's platform and Python), against fake-gcs-server and the Secret Manager stand-in."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-import package_gcp  # noqa: E402
+import pytest
+from controller_backup.emulator import Emulator
+
+from tests.packaging.helpers import assert_contents, package, run_in_bundle, unpack
+
+from .conftest import load_event
+
+BUNDLE = package.BUNDLES["gcp"]
 
 
-def test_zip_holds_main_requirements_and_the_core(tmp_path: Path) -> None:
-    path = package_gcp.build(tmp_path / "source.zip")
-    names = zipfile.ZipFile(path).namelist()
-    assert "main.py" in names and "requirements.txt" in names
-    for module in (
-        "__init__.py",
-        "backup.py",
-        "restore.py",
-        "stores/gcs.py",
-        "secrets/gcp.py",
-        "settings.py",
-    ):
-        assert f"controller_backup/{module}" in names
-    for foreign in ("stores/s3.py", "stores/azure_blob.py", "secrets/aws.py", "secrets/azure.py", "cli.py"):
-        assert f"controller_backup/{foreign}" not in names
-    assert not [n for n in names if "emulator" in n or "__pycache__" in n or n.endswith(".pyc")]
-    requirements = zipfile.ZipFile(path).read("requirements.txt").decode()
-    assert "google-cloud-storage" in requirements and "functions-framework" in requirements
-    assert "boto" not in requirements and "azure" not in requirements
+@pytest.fixture(scope="module")
+def source_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return package.build(BUNDLE, tmp_path_factory.mktemp("dist") / "source.zip")
 
 
-def test_zip_is_reproducible(tmp_path: Path) -> None:
-    a = package_gcp.build(tmp_path / "a.zip").read_bytes()
-    b = package_gcp.build(tmp_path / "b.zip").read_bytes()
-    assert hashlib.sha256(a).digest() == hashlib.sha256(b).digest()
+def test_the_zip_holds_main_the_listed_core_and_the_lock(source_zip: Path) -> None:
+    names = assert_contents(source_zip, BUNDLE)
+    assert [n for n in names if not n.startswith("controller_backup/")] == ["main.py", "requirements.txt"]
+    with zipfile.ZipFile(source_zip) as archive:
+        assert archive.read("requirements.txt") == BUNDLE.lock.read_bytes()
 
 
-def test_unpacked_zip_imports_its_own_core(tmp_path: Path) -> None:
-    """Unpacked like the runtime does: main imports the vendored core, not the repository's."""
-    path = package_gcp.build(tmp_path / "source.zip")
-    workspace = tmp_path / "workspace"
-    zipfile.ZipFile(path).extractall(workspace)
-    code = (
-        "import sys, json\n"
-        f"sys.path.insert(0, {str(workspace)!r})\n"
-        "import main, controller_backup\n"
-        "boto = sorted(m for m in sys.modules if m.startswith('boto'))\n"
-        "print(json.dumps([controller_backup.__file__, boto]))\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False, cwd=workspace
-    )
-    assert proc.returncode == 0, proc.stderr
-    core_file, boto = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert Path(core_file).is_relative_to(workspace) and boto == []
+def test_the_zip_is_reproducible(source_zip: Path, tmp_path: Path) -> None:
+    assert package.build(BUNDLE, tmp_path / "again.zip").read_bytes() == source_zip.read_bytes()
+
+
+def test_a_scheduled_backup_runs_from_the_unpacked_zip_and_its_requirements(
+    source_zip: Path, tmp_path: Path, controller: Emulator, function_env: dict[str, str]
+) -> None:
+    workspace = unpack(source_zip, tmp_path / "workspace")
+    deps = tmp_path / "site-packages"
+    package.install_lock(workspace / "requirements.txt", deps, BUNDLE.python_version)
+    call = load_event("scheduler_backup_request.json")
+    code = f"""
+import functions_framework
+client = functions_framework.create_app("backup_http", {str(workspace / "main.py")!r}).test_client()
+call = {call!r}
+response = client.post("/", json=call["body"], headers=call["headers"])
+result = {{"status": response.status_code, "body": response.get_json()}}
+"""
+    report = run_in_bundle(BUNDLE, [workspace, deps], code)
+    result = report["result"]
+    assert result["status"] == 200, result["body"]
+    assert result["body"]["sha256"] == controller.export_sha256()
+    assert result["body"]["object"] == function_env["BACKUP_URL"]
+    assert function_env["CONTROLLER_PASSWORD"].startswith("gcp-sm:")

@@ -13,7 +13,7 @@ resource "aws_cloudwatch_log_group" "restore" {
 }
 
 resource "aws_lambda_function" "backup" {
-  #checkov:skip=CKV_AWS_272:the package is built from this repository by scripts/package_aws.py; code signing needs a signing profile the deployer owns
+  #checkov:skip=CKV_AWS_272:the package is built from this repository by scripts/package.py; code signing needs a signing profile the deployer owns
   #checkov:skip=CKV_AWS_117:VPC attachment is optional (subnet_ids): a controller with a public EIP needs none, a private one sets subnet_ids
   function_name                  = local.backup_function_name
   description                    = "Back up the controller's configuration to ${local.backup_url}"
@@ -62,7 +62,7 @@ resource "aws_lambda_function" "backup" {
 }
 
 resource "aws_lambda_function" "restore" {
-  #checkov:skip=CKV_AWS_272:the package is built from this repository by scripts/package_aws.py; code signing needs a signing profile the deployer owns
+  #checkov:skip=CKV_AWS_272:the package is built from this repository by scripts/package.py; code signing needs a signing profile the deployer owns
   #checkov:skip=CKV_AWS_117:VPC attachment is optional (subnet_ids): a controller with a public EIP needs none, a private one sets subnet_ids
   function_name = local.restore_function_name
   description   = "Restore the controller's configuration from ${local.backup_url} onto a replacement"

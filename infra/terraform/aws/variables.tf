@@ -9,7 +9,7 @@ variable "name" {
 }
 
 variable "lambda_package" {
-  description = "Path to the Lambda zip built by `python scripts/package_aws.py` (dist/aws/lambda.zip)."
+  description = "Path to the Lambda zip built by `make package-aws` (dist/aws/lambda.zip)."
   type        = string
 
   validation {

@@ -237,7 +237,7 @@ variable "subnet_id" {
 }
 
 variable "package_path" {
-  description = "Path of dist/azure/function.zip (built by scripts/package_azure.py) to deploy; null to deploy separately."
+  description = "Path of dist/azure/function.zip (built by `make package-azure`) to deploy; null to deploy separately."
   type        = string
   default     = null
 }

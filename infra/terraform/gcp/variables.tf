@@ -25,7 +25,7 @@ variable "name" {
 }
 
 variable "source_zip" {
-  description = "Path to the source zip built by `python scripts/package_gcp.py` (dist/gcp/source.zip)."
+  description = "Path to the source zip built by `make package-gcp` (dist/gcp/source.zip)."
   type        = string
 
   validation {

@@ -1,7 +1,7 @@
 # A real deployment for an Aviatrix controller in AWS (native mode, the module's default): the
 # controller writes its own backup into its own bucket, and the functions run in the controller's
 # VPC so they reach its private address on 443. Build the package first
-# (python scripts/package_aws.py), fill in terraform.tfvars (see the module README), then
+# (make package-aws), fill in terraform.tfvars (see the module README), then
 #   terraform init && terraform apply
 # For a controller, proxy or emulator that serves export_config instead, set backup_mode = "export"
 # on the module and drop the native_* inputs.

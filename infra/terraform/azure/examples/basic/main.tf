@@ -5,7 +5,7 @@
 # daily at 00:00 UTC, with manual backup/restore over HTTPS and an automatic restore onto a
 # replacement controller VM in the controller's resource group.
 #
-#   python scripts/package_azure.py
+#   make package-azure
 #   terraform init && terraform apply   # with terraform.tfvars filled in (see the module README)
 #
 # For a controller, proxy or emulator that serves export_config instead, set backup_mode = "export"

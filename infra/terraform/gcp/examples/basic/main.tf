@@ -1,7 +1,7 @@
 # A real deployment for an Aviatrix controller in Google Cloud (native mode, the module's default):
 # the controller writes its own backup into its own bucket, and the functions reach the
 # controller's private address on 443 through a Serverless VPC Access connector. Build the zip
-# first (`python scripts/package_gcp.py`), fill in terraform.tfvars (see the module README), then
+# first (`make package-gcp`), fill in terraform.tfvars (see the module README), then
 #   terraform init && terraform apply
 # For a controller, proxy or emulator that serves export_config instead, set backup_mode = "export"
 # on the module and drop the native_* inputs.
