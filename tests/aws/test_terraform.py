@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from controller_backup.addresses import parse_tag
 from controller_backup.backup_record import RECORD_SUFFIX
 from controller_backup.job_requests import BackupRequest, parse_backup_request
 
@@ -97,7 +98,7 @@ def test_a_real_plan_gives_each_function_what_the_contract_says(tmp_path: Path) 
         ROOT / "tests" / "terraform" / "aws_module.tftest.hcl",
         tmp_path,
         "aws",
-        {"lambda_package": str(package)},
+        {"package_path": str(package)},
     )
 
 
@@ -124,8 +125,8 @@ def test_handlers_named_in_terraform_exist_in_the_code(name: str) -> None:
     assert callable(getattr(importlib.import_module(module_name), func_name))
     assert function["runtime"] == "python3.12"
     assert function["reserved_concurrent_executions"] == 1
-    assert function["filename"] == "${var.lambda_package}"
-    assert "filebase64sha256(var.lambda_package)" in function["source_code_hash"]
+    assert function["filename"] == "${var.package_path}"
+    assert "filebase64sha256(var.package_path)" in function["source_code_hash"]
     assert _one(function, "dead_letter_config")["target_arn"] == "${aws_sqs_queue.dlq.arn}"
 
 
@@ -148,8 +149,9 @@ _OLD_SETTINGS = ("CONTROLLER_TAG_KEY", "CONTROLLER_TAG_VALUE", "RESTORE_TARGET",
 def test_only_the_restore_function_gets_the_replacement_settings() -> None:
     replacement = _locals()["replacement_environment"]
     assert _env_keys(replacement) == {*_REPLACEMENT_SETTINGS, "REPLACEMENT_NAME_PATTERN"}
-    # the tag is one key=value setting built from the module's two tag variables
-    assert 'REPLACEMENT_TAG = "${var.controller_tag_key}=${var.controller_tag_value}"' in replacement
+    # the tag is one key=value setting, as the core parses it
+    assert "REPLACEMENT_TAG = var.replacement_tag" in replacement
+    assert parse_tag(_variables()["replacement_tag"]["default"]) == ("Name", "AviatrixController")
     assert "REPLACEMENT_URL = var.replacement_url" in replacement
     assert 'RESTORE_ALLOWED_TARGETS = join(",", var.restore_allowed_targets)' in replacement
     pattern = "{REPLACEMENT_NAME_PATTERN = var.replacement_name_pattern}"
@@ -160,6 +162,19 @@ def test_only_the_restore_function_gets_the_replacement_settings() -> None:
     assert _variables()["replacement_url"]["default"] == "https://{private_ip}"
 
 
+#: inputs renamed to the name the other clouds' modules use for the same thing (the provider's own
+#: schedule_expression argument stays, so it is not listed)
+_RENAMED = (
+    "lambda_package",
+    "alarm_email",
+    "object_key",
+    "backup_invoker_arns",
+    "restore_invoker_arns",
+    "controller_tag_key",
+    "controller_tag_value",
+)
+
+
 def test_the_old_settings_are_gone_everywhere() -> None:
     texts = [p.read_text() for p in (*MODULE.glob("*.tf"), MODULE / "README.md", EXAMPLE / "main.tf")]
     for name in _OLD_SETTINGS:
@@ -168,11 +183,21 @@ def test_the_old_settings_are_gone_everywhere() -> None:
         assert not any(re.search(rf"(?<![\w.]){name}\b", text) for text in texts), name
 
 
+def test_the_renamed_inputs_are_gone_everywhere() -> None:
+    """The module, its README and example, and the main README's deploy sections name each input
+    the way the other clouds' modules do."""
+    paths = (*MODULE.glob("*.tf"), MODULE / "README.md", EXAMPLE / "main.tf", ROOT / "README.md")
+    for path in paths:
+        text = path.read_text()
+        for name in _RENAMED:
+            assert not re.search(rf"(?<![\w.]){name}\b", text), f"{path.name} still names {name}"
+
+
 def test_functions_get_the_settings_the_core_reads() -> None:
     env = _locals()["common_environment"]
     assert env["CONTROLLER_PASSWORD"] == "aws-sm:${aws_secretsmanager_secret.controller_password.arn}"
     assert env["BACKUP_URL"] == "${local.backup_url}"
-    assert _locals()["backup_url"] == "s3://${aws_s3_bucket.backup.id}/${var.object_key}"
+    assert _locals()["backup_url"] == "s3://${aws_s3_bucket.backup.id}/${var.backup_object_name}"
     assert env["BACKUP_KMS_KEY_ID"] == "${aws_kms_key.backup.arn}"
     # the 25 h alarm watches the metric under the dimension Powertools gives it: service
     assert env["POWERTOOLS_SERVICE_NAME"] == "${var.name}"
@@ -187,6 +212,7 @@ def test_functions_get_the_settings_the_core_reads() -> None:
 def test_daily_schedule_at_midnight_with_time_zone_retries_and_dead_letters() -> None:
     schedule = _resources("aws_scheduler_schedule")["backup"]
     assert _resolve(schedule["schedule_expression"]) == "cron(0 0 * * ? *)"
+    assert schedule["schedule_expression"] == "${var.schedule}"
     assert schedule["schedule_expression_timezone"] == "${var.schedule_timezone}"
     assert _one(schedule, "flexible_time_window")["mode"] == "OFF"
     target = _one(schedule, "target")
@@ -257,7 +283,7 @@ def test_backup_callers_and_restore_callers_get_separate_grants() -> None:
     assert set(invoker_permissions) == set(expected)
     for name, (function, action) in expected.items():
         permission = invoker_permissions[name]
-        assert permission["for_each"] == f"${{toset(var.{function}_invoker_arns)}}", name
+        assert permission["for_each"] == f"${{toset(var.{function}_invokers)}}", name
         assert permission["principal"] == "${each.value}", name
         assert permission["function_name"] == f"${{aws_lambda_function.{function}.function_name}}", name
         assert permission["action"] == action, name
@@ -265,7 +291,7 @@ def test_backup_callers_and_restore_callers_get_separate_grants() -> None:
         if action == "lambda:InvokeFunctionUrl":
             assert permission["function_url_auth_type"] == "AWS_IAM", name
     for function in ("backup", "restore"):
-        variable = _variables()[f"{function}_invoker_arns"]
+        variable = _variables()[f"{function}_invokers"]
         assert variable["type"] == "${list(string)}" and variable["default"] == []
     # and the managed policies for callers in this account: one function each
     documents = _blocks("data", "aws_iam_policy_document")
@@ -421,12 +447,14 @@ def test_role_policies_name_only_this_deployments_resources(policy: str) -> None
 
 
 def test_object_and_marker_arns_match_what_the_core_writes() -> None:
-    assert _locals()["object_arn"] == "${aws_s3_bucket.backup.arn}/${var.object_key}"
+    assert _locals()["object_arn"] == "${aws_s3_bucket.backup.arn}/${var.backup_object_name}"
     # restore markers live at BACKUP_URL + ".restores/<instance id>.json"
-    assert _locals()["markers_arn"] == "${aws_s3_bucket.backup.arn}/${var.object_key}.restores/*"
+    assert _locals()["markers_arn"] == "${aws_s3_bucket.backup.arn}/${var.backup_object_name}.restores/*"
     assert "autoScalingGroupName/${var.controller_asg_name}" in _locals()["asg_arn"]
     # the last success record lives at BACKUP_URL + RECORD_SUFFIX
-    assert _locals()["record_arn"] == f"${{aws_s3_bucket.backup.arn}}/${{var.object_key}}{RECORD_SUFFIX}"
+    assert (
+        _locals()["record_arn"] == f"${{aws_s3_bucket.backup.arn}}/${{var.backup_object_name}}{RECORD_SUFFIX}"
+    )
 
 
 def test_backup_writes_the_success_record_and_restore_only_reads_it() -> None:
@@ -502,9 +530,9 @@ def test_example_uses_the_module_and_the_packaged_zip() -> None:
         modules.update(block)
     call = modules["controller_backup"]
     assert call["source"] == "../.."
-    assert call["lambda_package"].endswith("/dist/aws/lambda.zip")
+    assert call["package_path"].endswith("/dist/aws/lambda.zip")
     assert (
-        EXAMPLE / call["lambda_package"].replace("${path.module}/", "")
+        EXAMPLE / call["package_path"].replace("${path.module}/", "")
     ).resolve() == ROOT / "dist/aws/lambda.zip"
     required = {n for n, v in _variables().items() if "default" not in v}
     assert required <= set(call), f"the example misses {required - set(call)}"
@@ -520,7 +548,7 @@ _NATIVE_REQUIRED = ("controller_private_ip", "native_bucket_name", "native_accou
 #: the module's required inputs, for a plan of its variables alone
 _BASE_VALUES = {
     "name": "aviatrix-ctrl-backup",
-    "lambda_package": "dist/aws/lambda.zip",
+    "package_path": "dist/aws/lambda.zip",
     "controller_url": "https://10.0.1.25",
     "bucket_name": "acme-controller-backups",
 }
@@ -888,8 +916,13 @@ def test_plan_checks_the_replacement_url_and_the_allowed_targets(planner: helper
         assert "restore_allowed_targets must be host names, IP addresses or CIDRs" in output, bad
 
 
-def test_plan_refuses_a_tag_key_that_would_split_the_replacement_tag(
+def test_plan_refuses_a_replacement_tag_that_is_not_key_value(
     planner: helpers.VariablePlanner,
 ) -> None:
-    status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES | {"controller_tag_key": "role=x"})
-    assert status != 0 and "controller_tag_key must be 1-128 characters without '='" in output
+    for bad in ("role", "=controller", "role=", "a" * 129 + "=controller"):
+        status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES | {"replacement_tag": bad})
+        assert status != 0 and "replacement_tag must be KEY=VALUE" in output, bad
+    status, output = planner.plan(
+        _BASE_VALUES | _NATIVE_VALUES | {"replacement_tag": "aviatrix-role=controller"}
+    )
+    assert status == 0, output

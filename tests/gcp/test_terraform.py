@@ -79,8 +79,8 @@ def test_each_function_runs_an_entry_point_of_main_py() -> None:
 
 def test_source_object_is_named_by_the_zip_hash() -> None:
     obj = resources("google_storage_bucket_object")["source"]
-    assert "${filesha256(var.source_zip)}" in obj["name"]
-    assert obj["source"] == "${var.source_zip}"
+    assert "${filesha256(var.package_path)}" in obj["name"]
+    assert obj["source"] == "${var.package_path}"
 
 
 def test_every_function_has_its_own_least_privilege_identity() -> None:
@@ -120,14 +120,14 @@ def test_bucket_writes_are_scoped_to_the_object_and_the_markers() -> None:
         "storage.objects.get",
     ]
     locals_ = {k: v for block in module()["locals"] for k, v in block.items()}
-    assert locals_["markers_resource"].endswith("${var.backup_object}.restores/")
-    assert locals_["record_resource"].endswith("${var.backup_object}" + RECORD_SUFFIX)
+    assert locals_["markers_resource"].endswith("${var.backup_object_name}.restores/")
+    assert locals_["record_resource"].endswith("${var.backup_object_name}" + RECORD_SUFFIX)
 
 
 def test_schedule_is_daily_midnight_in_a_chosen_time_zone_with_oidc_and_retries() -> None:
     job = resources("google_cloud_scheduler_job")["daily_backup"]
     assert job["schedule"] == "${var.schedule}" and variable("schedule")["default"] == "0 0 * * *"
-    assert job["time_zone"] == "${var.time_zone}" and "default" in variable("time_zone")
+    assert job["time_zone"] == "${var.schedule_timezone}" and "default" in variable("schedule_timezone")
     retry = one(job["retry_config"])
     assert retry["retry_count"] >= 1 and retry["max_retry_duration"]
     target = one(job["http_target"])
@@ -195,7 +195,7 @@ def test_old_versions_are_kept_by_age_as_well_as_by_count() -> None:
     assert one(rule["action"]) == {"type": "Delete"}
     assert one(rule["condition"]) == {
         "with_state": "ARCHIVED",  # never the live backup
-        "num_newer_versions": "${var.noncurrent_versions_kept}",
+        "num_newer_versions": "${var.noncurrent_versions_to_keep}",
         "days_since_noncurrent_time": "${var.noncurrent_version_days}",
     }
     assert variable("noncurrent_version_days")["default"] >= 30
@@ -303,7 +303,7 @@ def test_example_uses_the_module() -> None:
     example = module(EXAMPLE)
     calls = {name: body for block in example["module"] for name, body in block.items()}
     assert calls["controller_backup"]["source"] == "../.."
-    assert "dist/gcp/source.zip" in calls["controller_backup"]["source_zip"]
+    assert "dist/gcp/source.zip" in calls["controller_backup"]["package_path"]
     # different people may back up and restore
     call = calls["controller_backup"]
     assert call["backup_invokers"] != call["restore_invokers"]
@@ -338,6 +338,11 @@ def test_only_the_restore_functions_get_the_replacement_settings() -> None:
     assert variable("replacement_label")["default"] is None
 
 
+#: inputs and outputs renamed to the name the other clouds' modules use for the same thing (the
+#: provider's own time_zone argument stays, so it is not listed)
+_RENAMED = ("source_zip", "min_size_ratio", "noncurrent_versions_kept", "backup_object", "backup_bucket")
+
+
 def test_the_old_settings_are_gone_everywhere() -> None:
     texts = [p.read_text() for p in (*MODULE.glob("*.tf"), MODULE / "README.md", EXAMPLE / "main.tf")]
     for name in _OLD_SETTINGS:
@@ -345,6 +350,16 @@ def test_the_old_settings_are_gone_everywhere() -> None:
     for name in ("operator_members", "controller_instance_name_pattern", "restore_target_url"):
         assert not any(re.search(rf"(?<![\w.]){name}\b", text) for text in texts), name
     assert not any("{ip}" in text for text in texts), "the old {ip} placeholder"
+
+
+def test_the_renamed_inputs_are_gone_everywhere() -> None:
+    """The module, its README and example, and the main README's deploy sections name each input
+    the way the other clouds' modules do."""
+    paths = (*MODULE.glob("*.tf"), MODULE / "README.md", EXAMPLE / "main.tf", ROOT / "README.md")
+    for path in paths:
+        text = path.read_text()
+        for name in _RENAMED:
+            assert not re.search(rf"(?<![\w.]){name}\b", text), f"{path.name} still names {name}"
 
 
 def test_plan_needs_a_name_pattern_or_a_label_for_the_replacement_trigger(
@@ -388,7 +403,7 @@ _NATIVE_REQUIRED = ("controller_private_ip", "native_bucket_name", "native_accou
 _BASE_VALUES = {
     "project_id": "network-ops-prod",
     "region": "us-central1",
-    "source_zip": "dist/gcp/source.zip",
+    "package_path": "dist/gcp/source.zip",
     "controller_url": "https://10.0.0.10",
 }
 _NATIVE_VALUES = {

@@ -73,8 +73,8 @@ variables {
   controller_private_ip = "10.0.1.25"
   native_bucket_name    = "acme-controller-own-backups"
   native_account_name   = "backup-account"
-  backup_invoker_arns   = ["arn:aws:iam::111111111111:role/backup-ops", "arn:aws:iam::111111111111:role/nightly"]
-  restore_invoker_arns  = ["arn:aws:iam::222222222222:role/restore-ops"]
+  backup_invokers   = ["arn:aws:iam::111111111111:role/backup-ops", "arn:aws:iam::111111111111:role/nightly"]
+  restore_invokers  = ["arn:aws:iam::222222222222:role/restore-ops"]
 }
 
 run "defaults" {
@@ -125,20 +125,20 @@ run "defaults" {
 
   assert {
     condition = (
-      toset([for p in aws_lambda_permission.backup_url : p.principal]) == toset(var.backup_invoker_arns)
-      && toset([for p in aws_lambda_permission.backup_invoke : p.principal]) == toset(var.backup_invoker_arns)
+      toset([for p in aws_lambda_permission.backup_url : p.principal]) == toset(var.backup_invokers)
+      && toset([for p in aws_lambda_permission.backup_invoke : p.principal]) == toset(var.backup_invokers)
       && alltrue([for p in concat(values(aws_lambda_permission.backup_url), values(aws_lambda_permission.backup_invoke)) : p.function_name == aws_lambda_function.backup.function_name])
     )
-    error_message = "backup_invoker_arns must get both permissions on the backup function, and only there"
+    error_message = "backup_invokers must get both permissions on the backup function, and only there"
   }
 
   assert {
     condition = (
-      toset([for p in aws_lambda_permission.restore_url : p.principal]) == toset(var.restore_invoker_arns)
-      && toset([for p in aws_lambda_permission.restore_invoke : p.principal]) == toset(var.restore_invoker_arns)
+      toset([for p in aws_lambda_permission.restore_url : p.principal]) == toset(var.restore_invokers)
+      && toset([for p in aws_lambda_permission.restore_invoke : p.principal]) == toset(var.restore_invokers)
       && alltrue([for p in concat(values(aws_lambda_permission.restore_url), values(aws_lambda_permission.restore_invoke)) : p.function_name == aws_lambda_function.restore.function_name])
     )
-    error_message = "restore_invoker_arns must get both permissions on the restore function, and only there"
+    error_message = "restore_invokers must get both permissions on the restore function, and only there"
   }
 
   assert {
@@ -160,12 +160,11 @@ run "a_name_pattern_allowed_targets_and_the_eip" {
   command = plan
 
   variables {
-    controller_tag_key       = "aviatrix-role"
-    controller_tag_value     = "controller"
+    replacement_tag          = "aviatrix-role=controller"
     replacement_name_pattern = "aviatrix-controller*"
     replacement_url          = "controller_url"
     restore_allowed_targets  = ["10.0.2.0/24", "ctl-dr.example.com"]
-    restore_invoker_arns     = []
+    restore_invokers     = []
   }
 
   assert {
@@ -183,6 +182,6 @@ run "a_name_pattern_allowed_targets_and_the_eip" {
 
   assert {
     condition     = length(aws_lambda_permission.restore_url) == 0 && length(aws_lambda_permission.restore_invoke) == 0 && length(aws_lambda_permission.backup_url) == 2
-    error_message = "no restore caller is granted anything when restore_invoker_arns is empty"
+    error_message = "no restore caller is granted anything when restore_invokers is empty"
   }
 }

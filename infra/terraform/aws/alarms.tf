@@ -5,10 +5,10 @@ resource "aws_sns_topic" "alarms" {
 }
 
 resource "aws_sns_topic_subscription" "email" {
-  count     = var.alarm_email == null ? 0 : 1
+  count     = var.alert_email == null ? 0 : 1
   topic_arn = aws_sns_topic.alarms.arn
   protocol  = "email"
-  endpoint  = var.alarm_email
+  endpoint  = var.alert_email
 }
 
 data "aws_iam_policy_document" "alarms_topic" {

@@ -21,8 +21,8 @@ resource "aws_lambda_function" "backup" {
   runtime                        = "python3.12"
   architectures                  = ["x86_64"]
   handler                        = local.backup_handler
-  filename                       = var.lambda_package
-  source_code_hash               = filebase64sha256(var.lambda_package)
+  filename                       = var.package_path
+  source_code_hash               = filebase64sha256(var.package_path)
   timeout                        = var.backup_timeout_seconds
   memory_size                    = var.memory_size
   reserved_concurrent_executions = 1
@@ -70,9 +70,9 @@ resource "aws_lambda_function" "restore" {
   runtime       = "python3.12"
   architectures = ["x86_64"]
   handler       = local.restore_handler
-  filename      = var.lambda_package
+  filename      = var.package_path
   # the hash of the package: a rebuilt zip redeploys
-  source_code_hash = filebase64sha256(var.lambda_package)
+  source_code_hash = filebase64sha256(var.package_path)
   timeout          = var.restore_timeout_seconds
   memory_size      = var.memory_size
   # one restore at a time: two events for one replacement must not push twice in parallel
@@ -142,12 +142,12 @@ locals {
   }
 }
 
-# Who may call which function: backup_invoker_arns the backup function only, restore_invoker_arns
+# Who may call which function: backup_invokers the backup function only, restore_invokers
 # the restore function only (a restore overwrites a controller; a backup caller must not get it).
 # An AWS_IAM Function URL needs both permissions for a caller from another account:
 # lambda:InvokeFunctionUrl and lambda:InvokeFunction.
 resource "aws_lambda_permission" "backup_url" {
-  for_each               = toset(var.backup_invoker_arns)
+  for_each               = toset(var.backup_invokers)
   statement_id           = "backup-url-${substr(sha1(each.value), 0, 12)}"
   action                 = "lambda:InvokeFunctionUrl"
   function_name          = aws_lambda_function.backup.function_name
@@ -156,7 +156,7 @@ resource "aws_lambda_permission" "backup_url" {
 }
 
 resource "aws_lambda_permission" "backup_invoke" {
-  for_each      = toset(var.backup_invoker_arns)
+  for_each      = toset(var.backup_invokers)
   statement_id  = "backup-invoke-${substr(sha1(each.value), 0, 12)}"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.backup.function_name
@@ -164,7 +164,7 @@ resource "aws_lambda_permission" "backup_invoke" {
 }
 
 resource "aws_lambda_permission" "restore_url" {
-  for_each               = toset(var.restore_invoker_arns)
+  for_each               = toset(var.restore_invokers)
   statement_id           = "restore-url-${substr(sha1(each.value), 0, 12)}"
   action                 = "lambda:InvokeFunctionUrl"
   function_name          = aws_lambda_function.restore.function_name
@@ -173,7 +173,7 @@ resource "aws_lambda_permission" "restore_url" {
 }
 
 resource "aws_lambda_permission" "restore_invoke" {
-  for_each      = toset(var.restore_invoker_arns)
+  for_each      = toset(var.restore_invokers)
   statement_id  = "restore-invoke-${substr(sha1(each.value), 0, 12)}"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.restore.function_name

@@ -18,12 +18,12 @@ locals {
   backup_handler  = "functions.aws.backup_handler.handler"
   restore_handler = "functions.aws.restore_handler.handler"
 
-  backup_url = "s3://${aws_s3_bucket.backup.id}/${var.object_key}"
+  backup_url = "s3://${aws_s3_bucket.backup.id}/${var.backup_object_name}"
   # The one object, and the restore markers the core keeps beside it (idempotency per instance).
-  object_arn  = "${aws_s3_bucket.backup.arn}/${var.object_key}"
-  markers_arn = "${aws_s3_bucket.backup.arn}/${var.object_key}.restores/*"
+  object_arn  = "${aws_s3_bucket.backup.arn}/${var.backup_object_name}"
+  markers_arn = "${aws_s3_bucket.backup.arn}/${var.backup_object_name}.restores/*"
   # the last successful backup's record (stored or unchanged): the backup writes it, restore reads it
-  record_arn = "${aws_s3_bucket.backup.arn}/${var.object_key}.last-backup.json"
+  record_arn = "${aws_s3_bucket.backup.arn}/${var.backup_object_name}.last-backup.json"
 
   asg_arn = var.controller_asg_name == null ? null : "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${var.controller_asg_name}"
 
@@ -84,7 +84,7 @@ locals {
   # other targets a restore caller may name (none by default).
   replacement_environment = merge(
     {
-      REPLACEMENT_TAG         = "${var.controller_tag_key}=${var.controller_tag_value}"
+      REPLACEMENT_TAG         = var.replacement_tag
       REPLACEMENT_URL         = var.replacement_url
       RESTORE_ALLOWED_TARGETS = join(",", var.restore_allowed_targets)
     },

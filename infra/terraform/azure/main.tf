@@ -9,7 +9,7 @@
 data "azurerm_client_config" "current" {}
 
 locals {
-  backup_account_name = "${var.name_prefix}bkp"
+  backup_account_name = "${var.name}bkp"
   backup_container    = "backups"
   resource_group_id   = "/subscriptions/${data.azurerm_client_config.current.subscription_id}/resourceGroups/${var.resource_group_name}"
 
@@ -20,8 +20,8 @@ locals {
     restore = ["restore", "replacement_controller"]
   }
   host_account_names = {
-    backup  = "${var.name_prefix}hostbkp"
-    restore = "${var.name_prefix}hostrst"
+    backup  = "${var.name}hostbkp"
+    restore = "${var.name}hostrst"
   }
   secret_name        = "controller-password"
   customer_id_secret = "controller-customer-id"
@@ -44,8 +44,8 @@ locals {
       CONTROLLER_URL         = var.controller_url
       CONTROLLER_USERNAME    = var.controller_username
       CONTROLLER_PASSWORD    = "azure-kv:${azurerm_key_vault.this.name}/${azurerm_key_vault_secret.controller_password.name}"
-      BACKUP_URL             = "azblob://${azurerm_storage_account.backup.name}/${azurerm_storage_container.backups.name}/${var.backup_blob_name}"
-      BACKUP_MIN_SIZE_RATIO  = tostring(var.min_size_ratio)
+      BACKUP_URL             = "azblob://${azurerm_storage_account.backup.name}/${azurerm_storage_container.backups.name}/${var.backup_object_name}"
+      BACKUP_MIN_SIZE_RATIO  = tostring(var.backup_min_size_ratio)
     },
     var.controller_ca_bundle == null ? {} : { CONTROLLER_CA_BUNDLE = var.controller_ca_bundle },
     var.controller_tls_server_name == null ? {} : { CONTROLLER_TLS_SERVER_NAME = var.controller_tls_server_name },
@@ -55,7 +55,7 @@ locals {
   )
   # The backup app: its timer.
   backup_app_settings = {
-    BACKUP_SCHEDULE = var.backup_schedule
+    BACKUP_SCHEDULE = var.schedule
     # a backup waits out a rebooting controller, inside host.json's 30-minute limit: 1800 s less
     # the wait for the controller's own file (native, 300 s) and 120 s to fetch and store it
     CONTROLLER_READY_TIMEOUT = local.native_enabled ? "1380" : "1680"
@@ -66,10 +66,10 @@ locals {
     {
       # a restore waits up to 25 minutes for a booting controller, inside host.json's 30-minute limit
       CONTROLLER_READY_TIMEOUT = "1500"
-      REPLACEMENT_URL          = var.replacement_controller_url
+      REPLACEMENT_URL          = var.replacement_url
       RESTORE_ALLOWED_TARGETS  = join(",", var.restore_allowed_targets)
     },
-    var.replacement_vm_tag == null ? {} : { REPLACEMENT_TAG = var.replacement_vm_tag },
+    var.replacement_tag == null ? {} : { REPLACEMENT_TAG = var.replacement_tag },
     var.replacement_name_pattern == null ? {} : { REPLACEMENT_NAME_PATTERN = var.replacement_name_pattern },
     # where a restore by instance_id (a vmId) looks for the VM: the group the identity may read
     var.controller_resource_group_id == null ? {} : { REPLACEMENT_RESOURCE_GROUPS = var.controller_resource_group_id },
@@ -82,8 +82,8 @@ locals {
   # native restore ends with.
   blob_path = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path]"
   writable_paths = {
-    backup  = "${local.blob_path} StringEquals '${var.backup_blob_name}' OR ${local.blob_path} StringEquals '${var.backup_blob_name}.last-backup.json'"
-    restore = join(" OR ", concat(["${local.blob_path} StringLike '${var.backup_blob_name}.restores/*'"], local.native_enabled ? ["${local.blob_path} StringEquals '${var.backup_blob_name}'"] : []))
+    backup  = "${local.blob_path} StringEquals '${var.backup_object_name}' OR ${local.blob_path} StringEquals '${var.backup_object_name}.last-backup.json'"
+    restore = join(" OR ", concat(["${local.blob_path} StringLike '${var.backup_object_name}.restores/*'"], local.native_enabled ? ["${local.blob_path} StringEquals '${var.backup_object_name}'"] : []))
   }
 
   # BYOL: a reference to the customer id secret (either mode), for the restore app only

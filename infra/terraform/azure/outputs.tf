@@ -18,14 +18,14 @@ output "restore_function_app_hostname" {
   value       = azurerm_function_app_flex_consumption.app["restore"].default_hostname
 }
 
-output "function_principal_ids" {
+output "function_identities" {
   description = "Object ids of the two apps' system-assigned identities: {backup = ..., restore = ...}."
   value       = local.principals
 }
 
 output "backup_url" {
   description = "The one stored backup object (BACKUP_URL)."
-  value       = "azblob://${azurerm_storage_account.backup.name}/${azurerm_storage_container.backups.name}/${var.backup_blob_name}"
+  value       = "azblob://${azurerm_storage_account.backup.name}/${azurerm_storage_container.backups.name}/${var.backup_object_name}"
 }
 
 output "key_vault_name" {

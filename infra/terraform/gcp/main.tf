@@ -1,13 +1,13 @@
 locals {
   bucket_name = coalesce(var.bucket_name, "${var.project_id}-${var.name}")
-  backup_url  = "gs://${local.bucket_name}/${var.backup_object}"
+  backup_url  = "gs://${local.bucket_name}/${var.backup_object_name}"
   labels      = merge({ "app" = "controller-backup", "deployment" = var.name }, var.labels)
 
   # Object names as IAM conditions see them.
-  object_resource  = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object}"
-  markers_resource = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object}.restores/"
+  object_resource  = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object_name}"
+  markers_resource = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object_name}.restores/"
   # the record of the last successful backup, stored or unchanged (no new version when unchanged)
-  record_resource = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object}.last-backup.json"
+  record_resource = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object_name}.last-backup.json"
 
   functions = {
     backup        = "${var.name}-backup"
@@ -25,7 +25,7 @@ locals {
       CONTROLLER_PASSWORD    = "gcp-sm:${google_secret_manager_secret.controller_password.id}/versions/latest"
       CONTROLLER_VERIFY_TLS  = tostring(var.controller_verify_tls)
       BACKUP_URL             = local.backup_url
-      BACKUP_MIN_SIZE_RATIO  = tostring(var.min_size_ratio)
+      BACKUP_MIN_SIZE_RATIO  = tostring(var.backup_min_size_ratio)
       LOG_EXECUTION_ID       = "true"
     },
     var.controller_ca_bundle == null ? {} : { CONTROLLER_CA_BUNDLE = var.controller_ca_bundle },

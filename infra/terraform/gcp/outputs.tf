@@ -3,7 +3,7 @@ output "backup_url" {
   value       = local.backup_url
 }
 
-output "backup_bucket" {
+output "bucket_name" {
   description = "Name of the backup bucket."
   value       = google_storage_bucket.backups.name
 }

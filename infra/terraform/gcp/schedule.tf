@@ -6,7 +6,7 @@ resource "google_cloud_scheduler_job" "daily_backup" {
   name             = "${var.name}-daily-backup"
   description      = "Back up the controller's configuration every day."
   schedule         = var.schedule
-  time_zone        = var.time_zone
+  time_zone        = var.schedule_timezone
   attempt_deadline = "1800s"
 
   retry_config {
