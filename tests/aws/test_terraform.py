@@ -115,29 +115,64 @@ def test_checkov_finds_nothing_and_every_skip_has_a_reason() -> None:
 # -- the functions --------------------------------------------------------------------------------
 
 
+def test_one_function_block_makes_both_functions() -> None:
+    """The backup and restore functions differ only by local.functions: one block, for_each."""
+    assert list(_resources("aws_lambda_function")) == ["this"]
+    assert _function()["for_each"] == "${local.functions}"
+    assert set(_locals()["functions"]) == {"backup", "restore"}
+    assert _function()["function_name"] == "${var.name}-${each.key}"
+    assert _function()["role"] == "${aws_iam_role.function[each.key].arn}"
+    # each one's own role and log group, made by the same for_each
+    for kind, name in (("aws_iam_role", "function"), ("aws_cloudwatch_log_group", "function")):
+        assert _resources(kind)[name]["for_each"] == "${local.functions}", kind
+    assert _resources("aws_cloudwatch_log_group")["function"]["name"] == "/aws/lambda/${var.name}-${each.key}"
+
+
 @pytest.mark.parametrize("name", ["backup", "restore"])
 def test_handlers_named_in_terraform_exist_in_the_code(name: str) -> None:
-    function = _resources("aws_lambda_function")[name]
-    handler_path = _resolve(function["handler"])
+    function = _function()
+    assert function["handler"] == "${each.value.handler}"
+    handler_path = _locals()["functions"][name]["handler"]
     module_name, _, func_name = handler_path.rpartition(".")
     assert module_name.startswith("functions.aws."), handler_path
     assert (ROOT / (module_name.replace(".", "/") + ".py")).is_file()
     assert callable(getattr(importlib.import_module(module_name), func_name))
     assert function["runtime"] == "python3.12"
-    assert function["reserved_concurrent_executions"] == 1
+    assert function["reserved_concurrent_executions"] == "${var.reserved_concurrent_executions}"
+    assert _variables()["reserved_concurrent_executions"]["default"] == 1
     assert function["filename"] == "${var.package_path}"
     assert "filebase64sha256(var.package_path)" in function["source_code_hash"]
     assert _one(function, "dead_letter_config")["target_arn"] == "${aws_sqs_queue.dlq.arn}"
 
 
 def test_restore_is_sized_for_a_booting_controller() -> None:
-    function = _resources("aws_lambda_function")["restore"]
-    assert int(_resolve(function["timeout"])) == 900
-    assert int(_resolve(function["memory_size"])) >= 512
-    env = function["environment"][0]["variables"]  # merge(...) of the common and restore-only maps
+    restore = _locals()["functions"]["restore"]
+    assert _function()["timeout"] == "${each.value.timeout}"
+    assert int(_resolve(restore["timeout"])) == 900
+    assert int(_resolve(_function()["memory_size"])) >= 512
+    env = _function_env("restore")  # merge(...) of the common and restore-only maps
     assert "local.replacement_environment" in env
-    # the core gives up before Lambda kills the function, so the failure is reported and handled
-    assert "RESTORE_TIME_LIMIT = tostring(var.restore_timeout_seconds - 60)" in env
+    # the core gives up before Lambda kills the function, so the failure is reported and handled:
+    # derived once, from the restore function's timeout
+    assert "RESTORE_TIME_LIMIT = tostring(local.restore_time_limit)" in env
+    assert _locals()["restore_time_limit"] == "${var.restore_timeout_seconds - 60}"
+    assert "RESTORE_TIME_LIMIT" not in _function_env("backup")
+
+
+def test_each_wait_is_derived_once_from_its_functions_timeout() -> None:
+    """CONTROLLER_READY_TIMEOUT (backup) and RESTORE_TIME_LIMIT (restore) are computed in one local
+    each, from the variable that is that function's timeout, and nowhere else."""
+    assert _locals()["functions"]["backup"]["timeout"] == "${var.backup_timeout_seconds}"
+    assert _locals()["functions"]["backup"]["environment"] == {
+        "CONTROLLER_READY_TIMEOUT": "${tostring(local.backup_ready_timeout)}"
+    }
+    assert _locals()["backup_ready_timeout"] == (
+        "${max(30, var.backup_timeout_seconds - "
+        "(local.native_enabled ? var.native_backup_wait_seconds : 0) - 120)}"
+    )
+    texts = "".join(p.read_text() for p in MODULE.glob("*.tf"))
+    assert texts.count("CONTROLLER_READY_TIMEOUT =") == 1 and texts.count("RESTORE_TIME_LIMIT =") == 1
+    assert texts.count("var.restore_timeout_seconds - ") == 1
 
 
 #: the settings the restore code reads now; the old ones must be gone from the module, its
@@ -216,7 +251,7 @@ def test_daily_schedule_at_midnight_with_time_zone_retries_and_dead_letters() ->
     assert schedule["schedule_expression_timezone"] == "${var.schedule_timezone}"
     assert _one(schedule, "flexible_time_window")["mode"] == "OFF"
     target = _one(schedule, "target")
-    assert target["arn"] == "${aws_lambda_function.backup.arn}"
+    assert target["arn"] == '${aws_lambda_function.this["backup"].arn}'
     retry = _one(target, "retry_policy")
     assert int(_resolve(retry["maximum_retry_attempts"])) <= 5, "the Scheduler's default is 185 retries"
     assert int(_resolve(retry["maximum_event_age_in_seconds"])) <= 6 * 3600
@@ -251,7 +286,7 @@ def test_event_rule_sends_what_the_restore_handler_handles() -> None:
     rule = _resources("aws_cloudwatch_event_rule")["controller_replaced"]
     assert rule["event_pattern"] == "${jsonencode(local.replacement_event_pattern)}"
     target = _resources("aws_cloudwatch_event_target")["restore"]
-    assert target["arn"] == "${aws_lambda_function.restore.arn}"
+    assert target["arn"] == '${aws_lambda_function.this["restore"].arn}'
     assert "retry_policy" in target and "dead_letter_config" in target
     permission = _resources("aws_lambda_permission")["events_invoke_restore"]
     assert permission["source_arn"] == "${aws_cloudwatch_event_rule.controller_replaced.arn}"
@@ -259,12 +294,38 @@ def test_event_rule_sends_what_the_restore_handler_handles() -> None:
 
 def test_function_urls_use_iam_never_none() -> None:
     urls = _resources("aws_lambda_function_url")
-    assert {name: url["authorization_type"] for name, url in urls.items()} == {
-        "backup": "AWS_IAM",
-        "restore": "AWS_IAM",
-    }
+    assert list(urls) == ["this"], "one URL block, for each function"
+    assert urls["this"]["for_each"] == "${aws_lambda_function.this}"
+    assert urls["this"]["authorization_type"] == "AWS_IAM"
     texts = " ".join(p.read_text() for p in MODULE.glob("*.tf"))
     assert not re.search(r'authorization_type\s*=\s*"NONE"', texts)
+
+
+#: (resource type, name before, name now) of every block that became one block for both functions
+_MOVED_TO_FOR_EACH = (
+    ("aws_lambda_function", "this"),
+    ("aws_iam_role", "function"),
+    ("aws_cloudwatch_log_group", "function"),
+    ("aws_lambda_function_event_invoke_config", "this"),
+    ("aws_lambda_function_url", "this"),
+)
+
+
+def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
+    """Each function's resources had their own block (aws_lambda_function.backup); `moved` blocks
+    take them to the for_each instances (aws_lambda_function.this["backup"]), so an existing
+    deployment is updated in place, never destroyed and recreated."""
+    expected = {
+        f"{kind}.{job}": f'{kind}.{name}["{job}"]'
+        for kind, name in _MOVED_TO_FOR_EACH
+        for job in _locals()["functions"]
+    }
+    assert helpers.moves(_module()) == expected
+    assert helpers.moved_problems(_module()) == []
+    for kind, name in _MOVED_TO_FOR_EACH:
+        assert _resources(kind)[name]["for_each"] in ("${local.functions}", "${aws_lambda_function.this}"), (
+            kind
+        )
 
 
 def test_backup_callers_and_restore_callers_get_separate_grants() -> None:
@@ -285,7 +346,9 @@ def test_backup_callers_and_restore_callers_get_separate_grants() -> None:
         permission = invoker_permissions[name]
         assert permission["for_each"] == f"${{toset(var.{function}_invokers)}}", name
         assert permission["principal"] == "${each.value}", name
-        assert permission["function_name"] == f"${{aws_lambda_function.{function}.function_name}}", name
+        assert permission["function_name"] == f'${{aws_lambda_function.this["{function}"].function_name}}', (
+            name
+        )
         assert permission["action"] == action, name
         assert permission["statement_id"].startswith(f"{function}-"), "statement ids must not collide"
         if action == "lambda:InvokeFunctionUrl":
@@ -298,7 +361,7 @@ def test_backup_callers_and_restore_callers_get_separate_grants() -> None:
     for function, other in (("backup", "restore"), ("restore", "backup")):
         statement = _one(documents[f"invoke_{function}"], "statement")
         assert sorted(statement["actions"]) == ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]
-        assert statement["resources"] == [f"${{aws_lambda_function.{function}.arn}}"]
+        assert statement["resources"] == [f'${{aws_lambda_function.this["{function}"].arn}}']
         policy = _resources("aws_iam_policy")[f"invoke_{function}"]
         assert policy["policy"] == f"${{data.aws_iam_policy_document.invoke_{function}.json}}"
         assert other not in json.dumps(statement)
@@ -378,7 +441,8 @@ def test_no_identity_of_ours_may_destroy_a_kept_version() -> None:
     assert _one(deny, "condition") == {
         "test": "ArnEquals",
         "variable": "aws:PrincipalArn",
-        "values": ["${aws_iam_role.backup.arn}", "${aws_iam_role.restore.arn}"],
+        # both function roles (one per local.functions entry)
+        "values": "${values(aws_iam_role.function)[*].arn}",
     }
     policy = _resources("aws_s3_bucket_policy")["backup"]["policy"]
     assert policy == "${data.aws_iam_policy_document.bucket.json}"
@@ -414,11 +478,11 @@ _SCOPED = {
     "${aws_s3_bucket.backup.arn}",
     "${aws_secretsmanager_secret.controller_password.arn}",
     "${aws_kms_key.backup.arn}",
-    "${aws_cloudwatch_log_group.backup.arn}:*",
-    "${aws_cloudwatch_log_group.restore.arn}:*",
+    '${aws_cloudwatch_log_group.function["backup"].arn}:*',
+    '${aws_cloudwatch_log_group.function["restore"].arn}:*',
     "${aws_sqs_queue.dlq.arn}",
-    "${aws_lambda_function.backup.arn}",
-    "${aws_lambda_function.backup.arn}:*",
+    '${aws_lambda_function.this["backup"].arn}',
+    '${aws_lambda_function.this["backup"].arn}:*',
     "${statement.value}",  # the Auto Scaling group's ARN, below
 }
 
@@ -568,8 +632,16 @@ def _native_statements(policy: str) -> list[dict[str, Any]]:
     return _statements(f"{policy}_native")
 
 
+def _function() -> dict[str, Any]:
+    """The one aws_lambda_function block, for_each over local.functions."""
+    return _resources("aws_lambda_function")["this"]
+
+
 def _function_env(name: str) -> str:
-    return str(_resources("aws_lambda_function")[name]["environment"][0]["variables"])
+    """The settings `name` gets: the merge of the shared maps, with its own (local.functions) last."""
+    shared = str(_function()["environment"][0]["variables"])
+    assert shared.endswith(", each.value.environment)}"), shared
+    return shared + str(_locals()["functions"][name]["environment"])
 
 
 @pytest.fixture(scope="module")
@@ -596,9 +668,8 @@ def test_native_mode_is_the_default_and_export_is_opt_in() -> None:
     for policy in ("backup", "restore", "scheduler"):
         for statement in _statements(policy):
             assert not any("native" in r or "CloudN" in r for r in statement["resources"]), policy
-    functions = _resources("aws_lambda_function")
-    assert "${aws_iam_role_policy.backup_native}" in functions["backup"]["depends_on"]
-    assert "${aws_iam_role_policy.restore_native}" in functions["restore"]["depends_on"]
+    assert "${aws_iam_role_policy.backup_native}" in _function()["depends_on"]
+    assert "${aws_iam_role_policy.restore_native}" in _function()["depends_on"]
 
 
 @pytest.mark.parametrize("name", ["backup", "restore"])
@@ -693,15 +764,15 @@ def test_native_grants_name_only_the_controllers_cloudn_objects() -> None:
 def test_native_restore_fits_its_timeout_and_keeps_the_modules_key_for_our_objects() -> None:
     """The core applies BACKUP_KMS_KEY_ID only to our own objects (backup, markers), never to the
     controller's native files, so the restore function keeps it in every mode."""
-    restore = _resources("aws_lambda_function")["restore"]
+    restore = _locals()["functions"]["restore"]
     env = _function_env("restore")
     # 840 s at the default 900 s timeout: RESTORE_TIME_LIMIT's own default
-    assert "RESTORE_TIME_LIMIT = tostring(var.restore_timeout_seconds - 60)" in env
+    assert "RESTORE_TIME_LIMIT = tostring(local.restore_time_limit)" in env
     assert int(_resolve(restore["timeout"])) - 60 == 840
     # the default backup timeout holds the default wait for the controller's file (+ 120 s)
     backup_timeout = _variables()["backup_timeout_seconds"]["default"]
     assert backup_timeout >= _variables()["native_backup_wait_seconds"]["default"] + 120
-    assert _resources("aws_lambda_function")["backup"]["timeout"] == "${var.backup_timeout_seconds}"
+    assert _locals()["functions"]["backup"]["timeout"] == "${var.backup_timeout_seconds}"
     wait = _variables()["native_backup_wait_seconds"]
     assert wait["default"] == 300 and "<= 780" in wait["validation"][0]["condition"]
 
@@ -891,8 +962,7 @@ def test_the_tls_server_name_reaches_both_functions() -> None:
     environment = _locals()["ca_environment"]
     assert "CONTROLLER_TLS_SERVER_NAME" in environment and "var.controller_tls_server_name" in environment
     for function in ("backup", "restore"):
-        variables = _resources("aws_lambda_function")[function]["environment"][0]["variables"]
-        assert "local.ca_environment" in variables
+        assert "local.ca_environment" in _function_env(function), function
 
 
 # -- the replacement and restore-target settings --------------------------------------------------

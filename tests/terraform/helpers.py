@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -128,6 +129,42 @@ def blocks(module: dict[str, list[Any]], kind: str, type_name: str) -> dict[str,
 def resources(module: dict[str, list[Any]], resource_type: str) -> dict[str, dict[str, Any]]:
     """name -> body of every `resource "<resource_type>" "<name>"` block."""
     return blocks(module, "resource", resource_type)
+
+
+#: a resource address in a `moved` block: type.name, with an optional ["key"] or [index]
+_ADDRESS = re.compile(r'(?P<type>\w+)\.(?P<name>\w+)(?:\[(?:"(?P<key>[^"]+)"|(?P<index>\d+))\])?')
+
+
+def moves(module: dict[str, list[Any]]) -> dict[str, str]:
+    """from -> to of every `moved` block, as plain addresses (`aws_iam_role.function["backup"]`)."""
+    return {
+        block["from"].removeprefix("${").removesuffix("}"): block["to"].removeprefix("${").removesuffix("}")
+        for block in module.get("moved", [])
+    }
+
+
+def moved_problems(module: dict[str, list[Any]]) -> list[str]:
+    """What would make a `moved` block lose an existing deployment's object: a `from` block still
+    declared (Terraform refuses the move), or a `to` that names no block of the same type, a key
+    on a block without for_each, or an index on a block without count."""
+    problems = []
+    for source, target in moves(module).items():
+        old, new = _ADDRESS.fullmatch(source), _ADDRESS.fullmatch(target)
+        if old is None or new is None:
+            problems.append(f"{source} -> {target}: not a resource address")
+            continue
+        if old["type"] != new["type"]:
+            problems.append(f"{source} -> {target}: another resource type")
+        if old["key"] is None and old["index"] is None and old["name"] in resources(module, old["type"]):
+            problems.append(f"{source} is still declared")
+        body = resources(module, new["type"]).get(new["name"])
+        if body is None:
+            problems.append(f"{target}: no such block")
+        elif new["key"] is not None and "for_each" not in body:
+            problems.append(f"{target}: a key, but the block has no for_each")
+        elif new["index"] is not None and "count" not in body:
+            problems.append(f"{target}: an index, but the block has no count")
+    return problems
 
 
 class VariablePlanner:

@@ -54,12 +54,12 @@ resource "aws_cloudwatch_metric_alarm" "no_recent_backup" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "function_errors" {
-  for_each            = local.function_names
-  alarm_name          = "${each.value}-errors"
+  for_each            = aws_lambda_function.this
+  alarm_name          = "${each.value.function_name}-errors"
   alarm_description   = "The ${each.key} function failed"
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
-  dimensions          = { FunctionName = each.value }
+  dimensions          = { FunctionName = each.value.function_name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1

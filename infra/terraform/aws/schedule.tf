@@ -45,7 +45,7 @@ resource "aws_scheduler_schedule" "backup" {
   }
 
   target {
-    arn      = aws_lambda_function.backup.arn
+    arn      = aws_lambda_function.this["backup"].arn
     role_arn = aws_iam_role.scheduler.arn
     # exactly the scheduled-backup input the handler reads: {"action", "trigger", "scheduled_time"}
     input = jsonencode({

@@ -228,6 +228,17 @@ variable "memory_size" {
   }
 }
 
+variable "reserved_concurrent_executions" {
+  description = "Concurrency reserved for each function, and its limit. 1 runs one backup and one restore at a time: two events for one replacement never push to it in parallel."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.reserved_concurrent_executions >= 1 && floor(var.reserved_concurrent_executions) == var.reserved_concurrent_executions
+    error_message = "reserved_concurrent_executions must be a whole number, 1 or more (0 would stop every invocation)."
+  }
+}
+
 variable "ephemeral_storage_mib" {
   description = "Size of /tmp in MiB; the export is spooled there, so it must exceed the configuration's size."
   type        = number
