@@ -205,6 +205,69 @@ class VariablePlanner:
         return proc.returncode, " ".join((proc.stdout + proc.stderr).split())
 
 
+#: a reference to a resource or data source of any of the three providers, with its attributes
+_REFERENCE = re.compile(r"\b(?:data\.)?(?:aws|azurerm|google)_\w+\.\w+(?:\[[^\]]*\])?(?:\.\w+(?:\[\d+\])?)*")
+
+
+def _stub(reference: re.Match[str]) -> str:
+    """A reference's stand-in: the string "<reference>" (a one-element list for a splat)."""
+    text = reference.group(0)
+    return f'["<{text}>"]' if "[*]" in text else f'"<{text}>"'
+
+
+class LocalsConsole:
+    """The values a module's locals take for given inputs, computed by Terraform without a provider.
+
+    The module's variables.tf and the `locals` blocks of `locals_file` make the configuration, each
+    reference to a resource or data source replaced by a string standing for it: what the locals
+    derive from the inputs alone (timeouts, settings) comes out as a plan of the module computes it,
+    where no provider can be installed to plan it (azurerm, google).
+    """
+
+    def __init__(self, module_dir: Path, workdir: Path, locals_file: str = "main.tf") -> None:
+        self.workdir = workdir
+        self.terraform = _tool("terraform", "TERRAFORM_BIN")
+        shutil.copy(module_dir / "variables.tf", workdir / "variables.tf")
+        text = (module_dir / locals_file).read_text()
+        blocks = re.findall(r"^locals \{\n.*?^\}\n", text, flags=re.MULTILINE | re.DOTALL)
+        if not blocks:
+            raise AssertionError(f"no locals block in {locals_file}")
+        (workdir / "locals.tf").write_text(_REFERENCE.sub(_stub, "\n".join(blocks)))
+        proc = subprocess.run(
+            [self.terraform, "init", "-backend=false", "-input=false", "-no-color"],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        if proc.returncode != 0:
+            raise AssertionError(f"terraform init failed: {proc.stdout}{proc.stderr}")
+
+    def evaluate(self, inputs: dict[str, Any], expressions: dict[str, str]) -> dict[str, Any]:
+        """name -> value of each expression (`local.x`, or one read from the module, `${...}` or
+        not), with `inputs` as the module's variables."""
+        var_file = self.workdir / "values.tfvars.json"
+        var_file.write_text(json.dumps(inputs))
+        bare = {
+            name: re.sub(r"^\$\{(.*)\}$", r"\1", text, flags=re.DOTALL) for name, text in expressions.items()
+        }
+        query = "jsonencode({" + ", ".join(f"{name} = ({text})" for name, text in bare.items()) + "})"
+        proc = subprocess.run(
+            [self.terraform, "console", "-no-color", f"-var-file={var_file}"],
+            cwd=self.workdir,
+            input=" ".join(query.split()) + "\n",
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        if proc.returncode != 0:
+            raise AssertionError(f"terraform console failed: {proc.stdout}{proc.stderr}")
+        values: dict[str, Any] = json.loads(json.loads(proc.stdout.strip()))
+        return values
+
+
 def run_checkov(directory: Path) -> dict[str, Any]:
     """checkov's JSON summary for `directory`; the caller asserts on `failed` and `skipped`."""
     checkov = _tool("checkov", "CHECKOV_BIN", ROOT / ".tools" / "checkov" / "bin" / "checkov")

@@ -263,6 +263,17 @@ variable "restore_allowed_targets" {
   }
 }
 
+variable "max_instance_count" {
+  description = "Most instances of each function, each serving one request at a time. 1 runs one backup and one restore at a time: two events for one replacement never push to it in parallel."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.max_instance_count >= 1 && floor(var.max_instance_count) == var.max_instance_count
+    error_message = "max_instance_count must be a whole number, 1 or more."
+  }
+}
+
 variable "vpc_connector" {
   description = "Serverless VPC Access connector (projects/P/locations/R/connectors/C, in the functions' region and the controller's VPC network) through which the functions reach the controller's private address; traffic to private ranges goes through it (PRIVATE_RANGES_ONLY), and a firewall rule must allow 443 from its IP range to the controller. Null: no VPC access (only a public controller address is reachable)."
   type        = string
