@@ -171,7 +171,10 @@ def test_each_wait_is_derived_once_from_its_functions_timeout() -> None:
         "(local.native_enabled ? var.native_backup_wait_seconds : 0) - 120)}"
     )
     texts = "".join(p.read_text() for p in MODULE.glob("*.tf"))
-    assert texts.count("CONTROLLER_READY_TIMEOUT =") == 1 and texts.count("RESTORE_TIME_LIMIT =") == 1
+    assert (
+        len(re.findall(r"\bCONTROLLER_READY_TIMEOUT\s+=", texts)) == 1
+        and len(re.findall(r"\bRESTORE_TIME_LIMIT\s+=", texts)) == 1
+    )
     assert texts.count("var.restore_timeout_seconds - ") == 1
 
 

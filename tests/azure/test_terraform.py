@@ -176,15 +176,37 @@ def test_app_settings_feed_the_code(function_app: ModuleType, functions: dict[st
     assert timer["schedule"] == "%BACKUP_SCHEDULE%"
     schedule = _merged("variable")["schedule"]["default"]
     assert schedule == "0 0 0 * * *" and len(schedule.split()) == 6
-    # each app's wait for the controller fits inside host.json's function timeout: a restore's,
-    # and a backup's with the native wait for the controller's file (300 s) and 120 s to store it
-    host = json.loads((ROOT / "functions" / "azure" / "host.json").read_text())
-    hours, minutes, seconds = (int(p) for p in host["functionTimeout"].split(":"))
-    limit = hours * 3600 + minutes * 60 + seconds
-    assert int(_app_settings("restore")["CONTROLLER_READY_TIMEOUT"].strip('"')) < limit
-    backup = _app_settings("backup")["CONTROLLER_READY_TIMEOUT"]
-    assert backup == 'local.native_enabled ? "1380" : "1680"'
-    assert limit >= 1380 + 300 + 120 and limit >= 1680 + 120
+
+
+def test_each_apps_waits_are_derived_from_the_host_timeout(console: helpers.LocalsConsole) -> None:
+    """host.json's functionTimeout is the one timeout of every function: the module's copy of it
+    must match, and each wait is derived from it once. A backup waits out a rebooting controller
+    for the timeout less the native wait for the controller's file and 120 s to store it; a
+    restore waits 25 minutes for a booting controller and stops two minutes before the host."""
+    assert int(_merged("locals")["function_timeout_seconds"]) == _host_timeout_seconds()
+    assert _app_settings("backup")["CONTROLLER_READY_TIMEOUT"] == "tostring(local.backup_ready_timeout)"
+    assert _app_settings("restore")["CONTROLLER_READY_TIMEOUT"] == "tostring(local.restore_ready_timeout)"
+    assert _app_settings("restore")["RESTORE_TIME_LIMIT"] == "tostring(local.restore_time_limit)"
+    names = ("backup_app_settings", "restore_app_settings")
+    cases = (
+        (_NATIVE_VALUES, ("1380", "1500", "1680")),
+        (_NATIVE_VALUES | {"native_backup_wait_seconds": 1500}, ("180", "1500", "1680")),
+        ({"backup_mode": "export"}, ("1680", "1500", "1680")),
+    )
+    for inputs, (backup_ready, restore_ready, restore_limit) in cases:
+        apps = console.evaluate(_BASE_VALUES | inputs, {name: f"local.{name}" for name in names})
+        backup, restore = apps["backup_app_settings"], apps["restore_app_settings"]
+        assert backup["CONTROLLER_READY_TIMEOUT"] == backup_ready, inputs
+        assert (restore["CONTROLLER_READY_TIMEOUT"], restore["RESTORE_TIME_LIMIT"]) == (
+            restore_ready,
+            restore_limit,
+        ), inputs
+        assert "RESTORE_TIME_LIMIT" not in backup, "a backup never restores"
+    texts = "".join(p.read_text() for p in MODULE.glob("*.tf"))
+    assert (
+        len(re.findall(r"\bCONTROLLER_READY_TIMEOUT\s+=", texts)) == 2
+        and len(re.findall(r"\bRESTORE_TIME_LIMIT\s+=", texts)) == 1
+    )
 
 
 # -- backup storage -------------------------------------------------------------------------------
@@ -449,6 +471,11 @@ def planner(tmp_path_factory: pytest.TempPathFactory) -> helpers.VariablePlanner
     return helpers.VariablePlanner(MODULE, tmp_path_factory.mktemp("azure-variables"))
 
 
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> helpers.LocalsConsole:
+    return helpers.LocalsConsole(MODULE, tmp_path_factory.mktemp("azure-locals"))
+
+
 def test_native_mode_is_the_default_and_export_is_opt_in() -> None:
     mode = _merged("variable")["backup_mode"]
     assert mode["default"] == "native"
@@ -508,7 +535,7 @@ def test_native_settings_are_the_ones_the_core_reads_for_an_azure_controller() -
         "NATIVE_ARM_CLIENT_ID",
         "NATIVE_ARM_CLIENT_SECRET",
     }
-    assert required | {"NATIVE_BACKUP_WAIT", "RESTORE_TIME_LIMIT"} == keys
+    assert required | {"NATIVE_BACKUP_WAIT"} == keys
     sample = {
         "CONTROLLER_BACKUP_MODE": "native",
         "CONTROLLER_PRIVATE_IP": "10.0.1.25",
@@ -592,13 +619,10 @@ def test_native_arm_secret_is_write_only_and_readable_on_its_own() -> None:
     assert access["principal_id"] == RESTORE_PRINCIPAL, "only a restore resolves the ARM secret"
 
 
-def test_native_waits_fit_the_function_timeout() -> None:
+def test_native_waits_fit_the_function_timeout(console: helpers.LocalsConsole) -> None:
     timeout = _host_timeout_seconds()
-    limit = int(_merged("locals")["restore_time_limit"])
+    limit = console.evaluate(_BASE_VALUES | _NATIVE_VALUES, {"limit": "local.restore_time_limit"})["limit"]
     assert 840 <= limit <= timeout - 60, "RESTORE_TIME_LIMIT must end the restore before the host does"
-    assert (
-        "RESTORE_TIME_LIMIT = tostring(local.restore_time_limit)" in _merged("locals")["native_app_settings"]
-    )
     wait = _merged("variable")["native_backup_wait_seconds"]
     assert wait["default"] == 300
     maximum = int(re.search(r"<= (\d+)", wait["validation"][0]["condition"]).group(1))  # type: ignore[union-attr]
@@ -775,6 +799,7 @@ def test_only_the_restore_app_gets_the_replacement_settings() -> None:
     restore = _merged("locals")["restore_app_settings"]
     assert _env_keys(restore) == {
         "CONTROLLER_READY_TIMEOUT",
+        "RESTORE_TIME_LIMIT",
         "REPLACEMENT_URL",
         "RESTORE_ALLOWED_TARGETS",
         "REPLACEMENT_TAG",
@@ -854,6 +879,15 @@ def test_plan_checks_the_replacement_url_and_the_allowed_targets(planner: helper
     assert status == 0, output
     status, output = planner.plan(values | {"restore_allowed_targets": ["10.0.2.0/24,10.0.3.0/24"]})
     assert status != 0 and "restore_allowed_targets must be host names" in output
+
+
+def test_max_instance_count_limits_each_app(planner: helpers.VariablePlanner) -> None:
+    app = _resources("azurerm_function_app_flex_consumption")["app"]
+    assert app["maximum_instance_count"] == "${var.max_instance_count}"
+    assert _merged("variable")["max_instance_count"]["default"] == 40
+    for bad in (0, 1001, 2.5):
+        status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES | {"max_instance_count": bad})
+        assert status != 0 and "max_instance_count must be a whole number between 1 and 1000" in output, bad
 
 
 def test_plan_refuses_a_soft_delete_window_shorter_than_a_week(planner: helpers.VariablePlanner) -> None:

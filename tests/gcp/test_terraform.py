@@ -849,7 +849,10 @@ def test_each_backup_functions_wait_for_a_rebooting_controller_fits_its_timeout(
 
 def test_each_wait_is_derived_once_from_its_functions_timeout() -> None:
     texts = "".join(p.read_text() for p in MODULE.glob("*.tf"))
-    assert texts.count("CONTROLLER_READY_TIMEOUT =") == 1 and texts.count("RESTORE_TIME_LIMIT =") == 1
+    assert (
+        len(re.findall(r"\bCONTROLLER_READY_TIMEOUT\s+=", texts)) == 1
+        and len(re.findall(r"\bRESTORE_TIME_LIMIT\s+=", texts)) == 1
+    )
     assert "CONTROLLER_READY_TIMEOUT = tostring(local.ready_timeouts[key])" in _locals()["function_env"]
     assert "RESTORE_TIME_LIMIT = tostring(local.restore_time_limits[key])" in _locals()["function_env"]
     for name in ("ready_timeouts", "restore_time_limits"):

@@ -18,8 +18,13 @@ output "restore_function_app_hostname" {
   value       = azurerm_function_app_flex_consumption.app["restore"].default_hostname
 }
 
+output "function_ids" {
+  description = "Resource id of each function app: {backup = ..., restore = ...}."
+  value       = { for job, app in azurerm_function_app_flex_consumption.app : job => app.id }
+}
+
 output "function_identities" {
-  description = "Object ids of the two apps' system-assigned identities: {backup = ..., restore = ...}."
+  description = "The identity each function app runs as, the object (principal) id of its system-assigned identity: {backup = ..., restore = ...}."
   value       = local.principals
 }
 
