@@ -15,7 +15,7 @@ CHECKOV_VERSION := 3.3.30
 CDKTF_SCHEMAS := $(TOOLS)/cdktf-schemas
 CDKTF_BINDINGS := provider-azurerm@14.23.1 provider-google@16.12.1
 
-.PHONY: demo test lint typecheck pytest compat bench tools package package-aws package-azure package-gcp clean
+.PHONY: demo test lint typecheck pytest compat bench docs tools package package-aws package-azure package-gcp clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,11 @@ test: lint typecheck pytest compat
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/run.py
+
+# The Terraform modules' README Inputs and Outputs tables, written from their variables.tf and
+# outputs.tf (tests/terraform/test_docs.py fails while one is out of date).
+docs: $(VENV)/.dev-installed
+	$(BIN)/python scripts/terraform_docs.py
 
 # Deployable bundles under dist/<cloud>/: the core, that cloud's handlers and only its SDKs.
 package-aws package-azure package-gcp: package-%: $(VENV)/.dev-installed
