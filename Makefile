@@ -17,7 +17,7 @@ CDKTF_BINDINGS := provider-azurerm@14.23.1 provider-google@16.12.1
 PIP_VERSION := 26.3
 UV_VERSION := 0.13.9
 
-.PHONY: demo test lint typecheck pytest compat bench tools package package-aws package-azure package-gcp lock clean
+.PHONY: demo test lint typecheck pytest compat bench docs tools package package-aws package-azure package-gcp lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -88,6 +88,11 @@ test: lint typecheck pytest compat
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/run.py
+
+# The Terraform modules' README Inputs and Outputs tables, written from their variables.tf and
+# outputs.tf (tests/terraform/test_docs.py fails while one is out of date).
+docs: $(VENV)/.dev-installed
+	$(BIN)/python scripts/terraform_docs.py
 
 # Deployable bundles under dist/<cloud>/: the core's modules that cloud runs, its handlers, and its
 # lock (functions/<cloud>/requirements.lock) installed exactly. Packaging needs pip alone, in a venv

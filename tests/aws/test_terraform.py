@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from controller_backup.addresses import parse_tag
 from controller_backup.backup_record import RECORD_SUFFIX
 from controller_backup.job_requests import BackupRequest, parse_backup_request
 
@@ -97,7 +98,7 @@ def test_a_real_plan_gives_each_function_what_the_contract_says(tmp_path: Path) 
         ROOT / "tests" / "terraform" / "aws_module.tftest.hcl",
         tmp_path,
         "aws",
-        {"lambda_package": str(package)},
+        {"package_path": str(package)},
     )
 
 
@@ -114,29 +115,67 @@ def test_checkov_finds_nothing_and_every_skip_has_a_reason() -> None:
 # -- the functions --------------------------------------------------------------------------------
 
 
+def test_one_function_block_makes_both_functions() -> None:
+    """The backup and restore functions differ only by local.functions: one block, for_each."""
+    assert list(_resources("aws_lambda_function")) == ["this"]
+    assert _function()["for_each"] == "${local.functions}"
+    assert set(_locals()["functions"]) == {"backup", "restore"}
+    assert _function()["function_name"] == "${var.name}-${each.key}"
+    assert _function()["role"] == "${aws_iam_role.function[each.key].arn}"
+    # each one's own role and log group, made by the same for_each
+    for kind, name in (("aws_iam_role", "function"), ("aws_cloudwatch_log_group", "function")):
+        assert _resources(kind)[name]["for_each"] == "${local.functions}", kind
+    assert _resources("aws_cloudwatch_log_group")["function"]["name"] == "/aws/lambda/${var.name}-${each.key}"
+
+
 @pytest.mark.parametrize("name", ["backup", "restore"])
 def test_handlers_named_in_terraform_exist_in_the_code(name: str) -> None:
-    function = _resources("aws_lambda_function")[name]
-    handler_path = _resolve(function["handler"])
+    function = _function()
+    assert function["handler"] == "${each.value.handler}"
+    handler_path = _locals()["functions"][name]["handler"]
     module_name, _, func_name = handler_path.rpartition(".")
     assert module_name.startswith("functions.aws."), handler_path
     assert (ROOT / (module_name.replace(".", "/") + ".py")).is_file()
     assert callable(getattr(importlib.import_module(module_name), func_name))
     assert function["runtime"] == "python3.12"
-    assert function["reserved_concurrent_executions"] == 1
-    assert function["filename"] == "${var.lambda_package}"
-    assert "filebase64sha256(var.lambda_package)" in function["source_code_hash"]
+    assert function["reserved_concurrent_executions"] == "${var.reserved_concurrent_executions}"
+    assert _variables()["reserved_concurrent_executions"]["default"] == 1
+    assert function["filename"] == "${var.package_path}"
+    assert "filebase64sha256(var.package_path)" in function["source_code_hash"]
     assert _one(function, "dead_letter_config")["target_arn"] == "${aws_sqs_queue.dlq.arn}"
 
 
 def test_restore_is_sized_for_a_booting_controller() -> None:
-    function = _resources("aws_lambda_function")["restore"]
-    assert int(_resolve(function["timeout"])) == 900
-    assert int(_resolve(function["memory_size"])) >= 512
-    env = function["environment"][0]["variables"]  # merge(...) of the common and restore-only maps
+    restore = _locals()["functions"]["restore"]
+    assert _function()["timeout"] == "${each.value.timeout}"
+    assert int(_resolve(restore["timeout"])) == 900
+    assert int(_resolve(_function()["memory_size"])) >= 512
+    env = _function_env("restore")  # merge(...) of the common and restore-only maps
     assert "local.replacement_environment" in env
-    # the core gives up before Lambda kills the function, so the failure is reported and handled
-    assert "RESTORE_TIME_LIMIT = tostring(var.restore_timeout_seconds - 60)" in env
+    # the core gives up before Lambda kills the function, so the failure is reported and handled:
+    # derived once, from the restore function's timeout
+    assert "RESTORE_TIME_LIMIT = tostring(local.restore_time_limit)" in env
+    assert _locals()["restore_time_limit"] == "${var.restore_timeout_seconds - 60}"
+    assert "RESTORE_TIME_LIMIT" not in _function_env("backup")
+
+
+def test_each_wait_is_derived_once_from_its_functions_timeout() -> None:
+    """CONTROLLER_READY_TIMEOUT (backup) and RESTORE_TIME_LIMIT (restore) are computed in one local
+    each, from the variable that is that function's timeout, and nowhere else."""
+    assert _locals()["functions"]["backup"]["timeout"] == "${var.backup_timeout_seconds}"
+    assert _locals()["functions"]["backup"]["environment"] == {
+        "CONTROLLER_READY_TIMEOUT": "${tostring(local.backup_ready_timeout)}"
+    }
+    assert _locals()["backup_ready_timeout"] == (
+        "${max(30, var.backup_timeout_seconds - "
+        "(local.native_enabled ? var.native_backup_wait_seconds : 0) - 120)}"
+    )
+    texts = "".join(p.read_text() for p in MODULE.glob("*.tf"))
+    assert (
+        len(re.findall(r"\bCONTROLLER_READY_TIMEOUT\s+=", texts)) == 1
+        and len(re.findall(r"\bRESTORE_TIME_LIMIT\s+=", texts)) == 1
+    )
+    assert texts.count("var.restore_timeout_seconds - ") == 1
 
 
 #: the settings the restore code reads now; the old ones must be gone from the module, its
@@ -148,8 +187,9 @@ _OLD_SETTINGS = ("CONTROLLER_TAG_KEY", "CONTROLLER_TAG_VALUE", "RESTORE_TARGET",
 def test_only_the_restore_function_gets_the_replacement_settings() -> None:
     replacement = _locals()["replacement_environment"]
     assert _env_keys(replacement) == {*_REPLACEMENT_SETTINGS, "REPLACEMENT_NAME_PATTERN"}
-    # the tag is one key=value setting built from the module's two tag variables
-    assert 'REPLACEMENT_TAG = "${var.controller_tag_key}=${var.controller_tag_value}"' in replacement
+    # the tag is one key=value setting, as the core parses it
+    assert "REPLACEMENT_TAG = var.replacement_tag" in replacement
+    assert parse_tag(_variables()["replacement_tag"]["default"]) == ("Name", "AviatrixController")
     assert "REPLACEMENT_URL = var.replacement_url" in replacement
     assert 'RESTORE_ALLOWED_TARGETS = join(",", var.restore_allowed_targets)' in replacement
     pattern = "{REPLACEMENT_NAME_PATTERN = var.replacement_name_pattern}"
@@ -160,6 +200,19 @@ def test_only_the_restore_function_gets_the_replacement_settings() -> None:
     assert _variables()["replacement_url"]["default"] == "https://{private_ip}"
 
 
+#: inputs renamed to the name the other clouds' modules use for the same thing (the provider's own
+#: schedule_expression argument stays, so it is not listed)
+_RENAMED = (
+    "lambda_package",
+    "alarm_email",
+    "object_key",
+    "backup_invoker_arns",
+    "restore_invoker_arns",
+    "controller_tag_key",
+    "controller_tag_value",
+)
+
+
 def test_the_old_settings_are_gone_everywhere() -> None:
     texts = [p.read_text() for p in (*MODULE.glob("*.tf"), MODULE / "README.md", EXAMPLE / "main.tf")]
     for name in _OLD_SETTINGS:
@@ -168,11 +221,21 @@ def test_the_old_settings_are_gone_everywhere() -> None:
         assert not any(re.search(rf"(?<![\w.]){name}\b", text) for text in texts), name
 
 
+def test_the_renamed_inputs_are_gone_everywhere() -> None:
+    """The module, its README and example, and the main README's deploy sections name each input
+    the way the other clouds' modules do."""
+    paths = (*MODULE.glob("*.tf"), MODULE / "README.md", EXAMPLE / "main.tf", ROOT / "README.md")
+    for path in paths:
+        text = path.read_text()
+        for name in _RENAMED:
+            assert not re.search(rf"(?<![\w.]){name}\b", text), f"{path.name} still names {name}"
+
+
 def test_functions_get_the_settings_the_core_reads() -> None:
     env = _locals()["common_environment"]
     assert env["CONTROLLER_PASSWORD"] == "aws-sm:${aws_secretsmanager_secret.controller_password.arn}"
     assert env["BACKUP_URL"] == "${local.backup_url}"
-    assert _locals()["backup_url"] == "s3://${aws_s3_bucket.backup.id}/${var.object_key}"
+    assert _locals()["backup_url"] == "s3://${aws_s3_bucket.backup.id}/${var.backup_object_name}"
     assert env["BACKUP_KMS_KEY_ID"] == "${aws_kms_key.backup.arn}"
     # the 25 h alarm watches the metric under the dimension Powertools gives it: service
     assert env["POWERTOOLS_SERVICE_NAME"] == "${var.name}"
@@ -187,10 +250,11 @@ def test_functions_get_the_settings_the_core_reads() -> None:
 def test_daily_schedule_at_midnight_with_time_zone_retries_and_dead_letters() -> None:
     schedule = _resources("aws_scheduler_schedule")["backup"]
     assert _resolve(schedule["schedule_expression"]) == "cron(0 0 * * ? *)"
+    assert schedule["schedule_expression"] == "${var.schedule}"
     assert schedule["schedule_expression_timezone"] == "${var.schedule_timezone}"
     assert _one(schedule, "flexible_time_window")["mode"] == "OFF"
     target = _one(schedule, "target")
-    assert target["arn"] == "${aws_lambda_function.backup.arn}"
+    assert target["arn"] == '${aws_lambda_function.this["backup"].arn}'
     retry = _one(target, "retry_policy")
     assert int(_resolve(retry["maximum_retry_attempts"])) <= 5, "the Scheduler's default is 185 retries"
     assert int(_resolve(retry["maximum_event_age_in_seconds"])) <= 6 * 3600
@@ -225,7 +289,7 @@ def test_event_rule_sends_what_the_restore_handler_handles() -> None:
     rule = _resources("aws_cloudwatch_event_rule")["controller_replaced"]
     assert rule["event_pattern"] == "${jsonencode(local.replacement_event_pattern)}"
     target = _resources("aws_cloudwatch_event_target")["restore"]
-    assert target["arn"] == "${aws_lambda_function.restore.arn}"
+    assert target["arn"] == '${aws_lambda_function.this["restore"].arn}'
     assert "retry_policy" in target and "dead_letter_config" in target
     permission = _resources("aws_lambda_permission")["events_invoke_restore"]
     assert permission["source_arn"] == "${aws_cloudwatch_event_rule.controller_replaced.arn}"
@@ -233,12 +297,38 @@ def test_event_rule_sends_what_the_restore_handler_handles() -> None:
 
 def test_function_urls_use_iam_never_none() -> None:
     urls = _resources("aws_lambda_function_url")
-    assert {name: url["authorization_type"] for name, url in urls.items()} == {
-        "backup": "AWS_IAM",
-        "restore": "AWS_IAM",
-    }
+    assert list(urls) == ["this"], "one URL block, for each function"
+    assert urls["this"]["for_each"] == "${aws_lambda_function.this}"
+    assert urls["this"]["authorization_type"] == "AWS_IAM"
     texts = " ".join(p.read_text() for p in MODULE.glob("*.tf"))
     assert not re.search(r'authorization_type\s*=\s*"NONE"', texts)
+
+
+#: (resource type, name before, name now) of every block that became one block for both functions
+_MOVED_TO_FOR_EACH = (
+    ("aws_lambda_function", "this"),
+    ("aws_iam_role", "function"),
+    ("aws_cloudwatch_log_group", "function"),
+    ("aws_lambda_function_event_invoke_config", "this"),
+    ("aws_lambda_function_url", "this"),
+)
+
+
+def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
+    """Each function's resources had their own block (aws_lambda_function.backup); `moved` blocks
+    take them to the for_each instances (aws_lambda_function.this["backup"]), so an existing
+    deployment is updated in place, never destroyed and recreated."""
+    expected = {
+        f"{kind}.{job}": f'{kind}.{name}["{job}"]'
+        for kind, name in _MOVED_TO_FOR_EACH
+        for job in _locals()["functions"]
+    }
+    assert helpers.moves(_module()) == expected
+    assert helpers.moved_problems(_module()) == []
+    for kind, name in _MOVED_TO_FOR_EACH:
+        assert _resources(kind)[name]["for_each"] in ("${local.functions}", "${aws_lambda_function.this}"), (
+            kind
+        )
 
 
 def test_backup_callers_and_restore_callers_get_separate_grants() -> None:
@@ -257,22 +347,24 @@ def test_backup_callers_and_restore_callers_get_separate_grants() -> None:
     assert set(invoker_permissions) == set(expected)
     for name, (function, action) in expected.items():
         permission = invoker_permissions[name]
-        assert permission["for_each"] == f"${{toset(var.{function}_invoker_arns)}}", name
+        assert permission["for_each"] == f"${{toset(var.{function}_invokers)}}", name
         assert permission["principal"] == "${each.value}", name
-        assert permission["function_name"] == f"${{aws_lambda_function.{function}.function_name}}", name
+        assert permission["function_name"] == f'${{aws_lambda_function.this["{function}"].function_name}}', (
+            name
+        )
         assert permission["action"] == action, name
         assert permission["statement_id"].startswith(f"{function}-"), "statement ids must not collide"
         if action == "lambda:InvokeFunctionUrl":
             assert permission["function_url_auth_type"] == "AWS_IAM", name
     for function in ("backup", "restore"):
-        variable = _variables()[f"{function}_invoker_arns"]
+        variable = _variables()[f"{function}_invokers"]
         assert variable["type"] == "${list(string)}" and variable["default"] == []
     # and the managed policies for callers in this account: one function each
     documents = _blocks("data", "aws_iam_policy_document")
     for function, other in (("backup", "restore"), ("restore", "backup")):
         statement = _one(documents[f"invoke_{function}"], "statement")
         assert sorted(statement["actions"]) == ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]
-        assert statement["resources"] == [f"${{aws_lambda_function.{function}.arn}}"]
+        assert statement["resources"] == [f'${{aws_lambda_function.this["{function}"].arn}}']
         policy = _resources("aws_iam_policy")[f"invoke_{function}"]
         assert policy["policy"] == f"${{data.aws_iam_policy_document.invoke_{function}.json}}"
         assert other not in json.dumps(statement)
@@ -352,7 +444,8 @@ def test_no_identity_of_ours_may_destroy_a_kept_version() -> None:
     assert _one(deny, "condition") == {
         "test": "ArnEquals",
         "variable": "aws:PrincipalArn",
-        "values": ["${aws_iam_role.backup.arn}", "${aws_iam_role.restore.arn}"],
+        # both function roles (one per local.functions entry)
+        "values": "${values(aws_iam_role.function)[*].arn}",
     }
     policy = _resources("aws_s3_bucket_policy")["backup"]["policy"]
     assert policy == "${data.aws_iam_policy_document.bucket.json}"
@@ -388,11 +481,11 @@ _SCOPED = {
     "${aws_s3_bucket.backup.arn}",
     "${aws_secretsmanager_secret.controller_password.arn}",
     "${aws_kms_key.backup.arn}",
-    "${aws_cloudwatch_log_group.backup.arn}:*",
-    "${aws_cloudwatch_log_group.restore.arn}:*",
+    '${aws_cloudwatch_log_group.function["backup"].arn}:*',
+    '${aws_cloudwatch_log_group.function["restore"].arn}:*',
     "${aws_sqs_queue.dlq.arn}",
-    "${aws_lambda_function.backup.arn}",
-    "${aws_lambda_function.backup.arn}:*",
+    '${aws_lambda_function.this["backup"].arn}',
+    '${aws_lambda_function.this["backup"].arn}:*',
     "${statement.value}",  # the Auto Scaling group's ARN, below
 }
 
@@ -421,12 +514,14 @@ def test_role_policies_name_only_this_deployments_resources(policy: str) -> None
 
 
 def test_object_and_marker_arns_match_what_the_core_writes() -> None:
-    assert _locals()["object_arn"] == "${aws_s3_bucket.backup.arn}/${var.object_key}"
+    assert _locals()["object_arn"] == "${aws_s3_bucket.backup.arn}/${var.backup_object_name}"
     # restore markers live at BACKUP_URL + ".restores/<instance id>.json"
-    assert _locals()["markers_arn"] == "${aws_s3_bucket.backup.arn}/${var.object_key}.restores/*"
+    assert _locals()["markers_arn"] == "${aws_s3_bucket.backup.arn}/${var.backup_object_name}.restores/*"
     assert "autoScalingGroupName/${var.controller_asg_name}" in _locals()["asg_arn"]
     # the last success record lives at BACKUP_URL + RECORD_SUFFIX
-    assert _locals()["record_arn"] == f"${{aws_s3_bucket.backup.arn}}/${{var.object_key}}{RECORD_SUFFIX}"
+    assert (
+        _locals()["record_arn"] == f"${{aws_s3_bucket.backup.arn}}/${{var.backup_object_name}}{RECORD_SUFFIX}"
+    )
 
 
 def test_backup_writes_the_success_record_and_restore_only_reads_it() -> None:
@@ -502,9 +597,9 @@ def test_example_uses_the_module_and_the_packaged_zip() -> None:
         modules.update(block)
     call = modules["controller_backup"]
     assert call["source"] == "../.."
-    assert call["lambda_package"].endswith("/dist/aws/lambda.zip")
+    assert call["package_path"].endswith("/dist/aws/lambda.zip")
     assert (
-        EXAMPLE / call["lambda_package"].replace("${path.module}/", "")
+        EXAMPLE / call["package_path"].replace("${path.module}/", "")
     ).resolve() == ROOT / "dist/aws/lambda.zip"
     required = {n for n, v in _variables().items() if "default" not in v}
     assert required <= set(call), f"the example misses {required - set(call)}"
@@ -520,7 +615,7 @@ _NATIVE_REQUIRED = ("controller_private_ip", "native_bucket_name", "native_accou
 #: the module's required inputs, for a plan of its variables alone
 _BASE_VALUES = {
     "name": "aviatrix-ctrl-backup",
-    "lambda_package": "dist/aws/lambda.zip",
+    "package_path": "dist/aws/lambda.zip",
     "controller_url": "https://10.0.1.25",
     "bucket_name": "acme-controller-backups",
 }
@@ -540,8 +635,16 @@ def _native_statements(policy: str) -> list[dict[str, Any]]:
     return _statements(f"{policy}_native")
 
 
+def _function() -> dict[str, Any]:
+    """The one aws_lambda_function block, for_each over local.functions."""
+    return _resources("aws_lambda_function")["this"]
+
+
 def _function_env(name: str) -> str:
-    return str(_resources("aws_lambda_function")[name]["environment"][0]["variables"])
+    """The settings `name` gets: the merge of the shared maps, with its own (local.functions) last."""
+    shared = str(_function()["environment"][0]["variables"])
+    assert shared.endswith(", each.value.environment)}"), shared
+    return shared + str(_locals()["functions"][name]["environment"])
 
 
 @pytest.fixture(scope="module")
@@ -568,9 +671,8 @@ def test_native_mode_is_the_default_and_export_is_opt_in() -> None:
     for policy in ("backup", "restore", "scheduler"):
         for statement in _statements(policy):
             assert not any("native" in r or "CloudN" in r for r in statement["resources"]), policy
-    functions = _resources("aws_lambda_function")
-    assert "${aws_iam_role_policy.backup_native}" in functions["backup"]["depends_on"]
-    assert "${aws_iam_role_policy.restore_native}" in functions["restore"]["depends_on"]
+    assert "${aws_iam_role_policy.backup_native}" in _function()["depends_on"]
+    assert "${aws_iam_role_policy.restore_native}" in _function()["depends_on"]
 
 
 @pytest.mark.parametrize("name", ["backup", "restore"])
@@ -665,15 +767,15 @@ def test_native_grants_name_only_the_controllers_cloudn_objects() -> None:
 def test_native_restore_fits_its_timeout_and_keeps_the_modules_key_for_our_objects() -> None:
     """The core applies BACKUP_KMS_KEY_ID only to our own objects (backup, markers), never to the
     controller's native files, so the restore function keeps it in every mode."""
-    restore = _resources("aws_lambda_function")["restore"]
+    restore = _locals()["functions"]["restore"]
     env = _function_env("restore")
     # 840 s at the default 900 s timeout: RESTORE_TIME_LIMIT's own default
-    assert "RESTORE_TIME_LIMIT = tostring(var.restore_timeout_seconds - 60)" in env
+    assert "RESTORE_TIME_LIMIT = tostring(local.restore_time_limit)" in env
     assert int(_resolve(restore["timeout"])) - 60 == 840
     # the default backup timeout holds the default wait for the controller's file (+ 120 s)
     backup_timeout = _variables()["backup_timeout_seconds"]["default"]
     assert backup_timeout >= _variables()["native_backup_wait_seconds"]["default"] + 120
-    assert _resources("aws_lambda_function")["backup"]["timeout"] == "${var.backup_timeout_seconds}"
+    assert _locals()["functions"]["backup"]["timeout"] == "${var.backup_timeout_seconds}"
     wait = _variables()["native_backup_wait_seconds"]
     assert wait["default"] == 300 and "<= 780" in wait["validation"][0]["condition"]
 
@@ -863,8 +965,7 @@ def test_the_tls_server_name_reaches_both_functions() -> None:
     environment = _locals()["ca_environment"]
     assert "CONTROLLER_TLS_SERVER_NAME" in environment and "var.controller_tls_server_name" in environment
     for function in ("backup", "restore"):
-        variables = _resources("aws_lambda_function")[function]["environment"][0]["variables"]
-        assert "local.ca_environment" in variables
+        assert "local.ca_environment" in _function_env(function), function
 
 
 # -- the replacement and restore-target settings --------------------------------------------------
@@ -888,8 +989,13 @@ def test_plan_checks_the_replacement_url_and_the_allowed_targets(planner: helper
         assert "restore_allowed_targets must be host names, IP addresses or CIDRs" in output, bad
 
 
-def test_plan_refuses_a_tag_key_that_would_split_the_replacement_tag(
+def test_plan_refuses_a_replacement_tag_that_is_not_key_value(
     planner: helpers.VariablePlanner,
 ) -> None:
-    status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES | {"controller_tag_key": "role=x"})
-    assert status != 0 and "controller_tag_key must be 1-128 characters without '='" in output
+    for bad in ("role", "=controller", "role=", "a" * 129 + "=controller"):
+        status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES | {"replacement_tag": bad})
+        assert status != 0 and "replacement_tag must be KEY=VALUE" in output, bad
+    status, output = planner.plan(
+        _BASE_VALUES | _NATIVE_VALUES | {"replacement_tag": "aviatrix-role=controller"}
+    )
+    assert status == 0, output

@@ -132,7 +132,7 @@ def test_two_flex_consumption_apps_each_with_its_own_identity_plan_and_host_acco
     assert list(apps) == ["app"]
     app = apps["app"]
     assert app["for_each"] == "${local.apps}"
-    assert app["name"] == "${var.name_prefix}-controller-${each.key}"
+    assert app["name"] == "${var.name}-controller-${each.key}"
     assert app["service_plan_id"] == "${azurerm_service_plan.flex[each.key].id}"
     assert app["runtime_name"] == "python" and app["runtime_version"] == "3.12"
     assert _one(app, "identity")["type"] == "SystemAssigned"
@@ -167,24 +167,46 @@ def test_app_settings_feed_the_code(function_app: ModuleType, functions: dict[st
     settings = _app_settings("backup")
     assert settings["CONTROLLER_PASSWORD"].startswith('"azure-kv:${azurerm_key_vault.this.name}/')
     assert settings["BACKUP_URL"].startswith('"azblob://${azurerm_storage_account.backup.name}/')
-    assert settings["BACKUP_SCHEDULE"] == "var.backup_schedule"
+    assert settings["BACKUP_SCHEDULE"] == "var.schedule"
     assert settings["AzureWebJobsStorage__accountName"] == "azurerm_storage_account.host[each.key].name"
     assert "BACKUP_SCHEDULE" not in _app_settings("restore")
-    assert _app_settings("restore")["REPLACEMENT_URL"] == "var.replacement_controller_url"
+    assert _app_settings("restore")["REPLACEMENT_URL"] == "var.replacement_url"
     # the timer reads %BACKUP_SCHEDULE%; the default fires at midnight (UTC on Flex)
     timer = json.loads(functions["scheduled_backup"].get_function_json())["bindings"][0]
     assert timer["schedule"] == "%BACKUP_SCHEDULE%"
-    schedule = _merged("variable")["backup_schedule"]["default"]
+    schedule = _merged("variable")["schedule"]["default"]
     assert schedule == "0 0 0 * * *" and len(schedule.split()) == 6
-    # each app's wait for the controller fits inside host.json's function timeout: a restore's,
-    # and a backup's with the native wait for the controller's file (300 s) and 120 s to store it
-    host = json.loads((ROOT / "functions" / "azure" / "host.json").read_text())
-    hours, minutes, seconds = (int(p) for p in host["functionTimeout"].split(":"))
-    limit = hours * 3600 + minutes * 60 + seconds
-    assert int(_app_settings("restore")["CONTROLLER_READY_TIMEOUT"].strip('"')) < limit
-    backup = _app_settings("backup")["CONTROLLER_READY_TIMEOUT"]
-    assert backup == 'local.native_enabled ? "1380" : "1680"'
-    assert limit >= 1380 + 300 + 120 and limit >= 1680 + 120
+
+
+def test_each_apps_waits_are_derived_from_the_host_timeout(console: helpers.LocalsConsole) -> None:
+    """host.json's functionTimeout is the one timeout of every function: the module's copy of it
+    must match, and each wait is derived from it once. A backup waits out a rebooting controller
+    for the timeout less the native wait for the controller's file and 120 s to store it; a
+    restore waits 25 minutes for a booting controller and stops two minutes before the host."""
+    assert int(_merged("locals")["function_timeout_seconds"]) == _host_timeout_seconds()
+    assert _app_settings("backup")["CONTROLLER_READY_TIMEOUT"] == "tostring(local.backup_ready_timeout)"
+    assert _app_settings("restore")["CONTROLLER_READY_TIMEOUT"] == "tostring(local.restore_ready_timeout)"
+    assert _app_settings("restore")["RESTORE_TIME_LIMIT"] == "tostring(local.restore_time_limit)"
+    names = ("backup_app_settings", "restore_app_settings")
+    cases = (
+        (_NATIVE_VALUES, ("1380", "1500", "1680")),
+        (_NATIVE_VALUES | {"native_backup_wait_seconds": 1500}, ("180", "1500", "1680")),
+        ({"backup_mode": "export"}, ("1680", "1500", "1680")),
+    )
+    for inputs, (backup_ready, restore_ready, restore_limit) in cases:
+        apps = console.evaluate(_BASE_VALUES | inputs, {name: f"local.{name}" for name in names})
+        backup, restore = apps["backup_app_settings"], apps["restore_app_settings"]
+        assert backup["CONTROLLER_READY_TIMEOUT"] == backup_ready, inputs
+        assert (restore["CONTROLLER_READY_TIMEOUT"], restore["RESTORE_TIME_LIMIT"]) == (
+            restore_ready,
+            restore_limit,
+        ), inputs
+        assert "RESTORE_TIME_LIMIT" not in backup, "a backup never restores"
+    texts = "".join(p.read_text() for p in MODULE.glob("*.tf"))
+    assert (
+        len(re.findall(r"\bCONTROLLER_READY_TIMEOUT\s+=", texts)) == 2
+        and len(re.findall(r"\bRESTORE_TIME_LIMIT\s+=", texts)) == 1
+    )
 
 
 # -- backup storage -------------------------------------------------------------------------------
@@ -300,24 +322,24 @@ def test_no_identity_may_delete_a_blob_and_each_writes_only_its_own_path() -> No
     assert _merged("locals")["blob_path"] == f"@Resource[{_BLOB}:path]"
     # backup: its blob, and the record of its last success (BACKUP_URL + RECORD_SUFFIX)
     assert paths["backup"] == (
-        f"{path} StringEquals '${{var.backup_blob_name}}' OR "
-        f"{path} StringEquals '${{var.backup_blob_name}}{RECORD_SUFFIX}'"
+        f"{path} StringEquals '${{var.backup_object_name}}' OR "
+        f"{path} StringEquals '${{var.backup_object_name}}{RECORD_SUFFIX}'"
     )
     # restore: its markers (BACKUP_URL + ".restores/<key>.json"), and in native mode the fresh backup
     assert paths["restore"] == (
-        f'${{join(" OR ", concat(["{path} StringLike \'${{var.backup_blob_name}}.restores/*\'"], '
-        f"local.native_enabled ? [\"{path} StringEquals '${{var.backup_blob_name}}'\"] : []))}}"
+        f'${{join(" OR ", concat(["{path} StringLike \'${{var.backup_object_name}}.restores/*\'"], '
+        f"local.native_enabled ? [\"{path} StringEquals '${{var.backup_object_name}}'\"] : []))}}"
     )
     # the condition names the blob: the name may hold no quote or wildcard
-    blob_name = _merged("variable")["backup_blob_name"]
+    blob_name = _merged("variable")["backup_object_name"]
     assert "[A-Za-z0-9._/-]" in blob_name["validation"][0]["condition"]
 
 
 def test_plan_refuses_a_blob_name_the_conditions_cannot_hold(planner: helpers.VariablePlanner) -> None:
     values = _BASE_VALUES | _NATIVE_VALUES
     for bad in ("it's.enc", "backups/*", "/lead.enc"):
-        status, output = planner.plan(values | {"backup_blob_name": bad})
-        assert status != 0 and "backup_blob_name must be 1-255 letters" in output, bad
+        status, output = planner.plan(values | {"backup_object_name": bad})
+        assert status != 0 and "backup_object_name must be 1-255 letters" in output, bad
 
 
 # -- alerts ---------------------------------------------------------------------------------------
@@ -408,7 +430,7 @@ _NATIVE_REQUIRED = (
 )
 #: the module's required inputs, for a plan of its variables alone
 _BASE_VALUES = {
-    "name_prefix": "avxctlbk01",
+    "name": "avxctlbk01",
     "resource_group_name": "rg-controller-backup",
     "location": "westeurope",
     "controller_url": "https://10.0.1.25",
@@ -447,6 +469,11 @@ def _host_timeout_seconds() -> int:
 @pytest.fixture(scope="module")
 def planner(tmp_path_factory: pytest.TempPathFactory) -> helpers.VariablePlanner:
     return helpers.VariablePlanner(MODULE, tmp_path_factory.mktemp("azure-variables"))
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> helpers.LocalsConsole:
+    return helpers.LocalsConsole(MODULE, tmp_path_factory.mktemp("azure-locals"))
 
 
 def test_native_mode_is_the_default_and_export_is_opt_in() -> None:
@@ -508,7 +535,7 @@ def test_native_settings_are_the_ones_the_core_reads_for_an_azure_controller() -
         "NATIVE_ARM_CLIENT_ID",
         "NATIVE_ARM_CLIENT_SECRET",
     }
-    assert required | {"NATIVE_BACKUP_WAIT", "RESTORE_TIME_LIMIT"} == keys
+    assert required | {"NATIVE_BACKUP_WAIT"} == keys
     sample = {
         "CONTROLLER_BACKUP_MODE": "native",
         "CONTROLLER_PRIVATE_IP": "10.0.1.25",
@@ -592,13 +619,10 @@ def test_native_arm_secret_is_write_only_and_readable_on_its_own() -> None:
     assert access["principal_id"] == RESTORE_PRINCIPAL, "only a restore resolves the ARM secret"
 
 
-def test_native_waits_fit_the_function_timeout() -> None:
+def test_native_waits_fit_the_function_timeout(console: helpers.LocalsConsole) -> None:
     timeout = _host_timeout_seconds()
-    limit = int(_merged("locals")["restore_time_limit"])
+    limit = console.evaluate(_BASE_VALUES | _NATIVE_VALUES, {"limit": "local.restore_time_limit"})["limit"]
     assert 840 <= limit <= timeout - 60, "RESTORE_TIME_LIMIT must end the restore before the host does"
-    assert (
-        "RESTORE_TIME_LIMIT = tostring(local.restore_time_limit)" in _merged("locals")["native_app_settings"]
-    )
     wait = _merged("variable")["native_backup_wait_seconds"]
     assert wait["default"] == 300
     maximum = int(re.search(r"<= (\d+)", wait["validation"][0]["condition"]).group(1))  # type: ignore[union-attr]
@@ -775,6 +799,7 @@ def test_only_the_restore_app_gets_the_replacement_settings() -> None:
     restore = _merged("locals")["restore_app_settings"]
     assert _env_keys(restore) == {
         "CONTROLLER_READY_TIMEOUT",
+        "RESTORE_TIME_LIMIT",
         "REPLACEMENT_URL",
         "RESTORE_ALLOWED_TARGETS",
         "REPLACEMENT_TAG",
@@ -782,54 +807,87 @@ def test_only_the_restore_app_gets_the_replacement_settings() -> None:
         "REPLACEMENT_RESOURCE_GROUPS",
     }
     assert "{REPLACEMENT_RESOURCE_GROUPS = var.controller_resource_group_id}" in restore
-    assert "REPLACEMENT_URL = var.replacement_controller_url" in restore
+    assert "REPLACEMENT_URL = var.replacement_url" in restore
     assert 'RESTORE_ALLOWED_TARGETS = join(",", var.restore_allowed_targets)' in restore
-    assert "{REPLACEMENT_TAG = var.replacement_vm_tag}" in restore
+    assert "{REPLACEMENT_TAG = var.replacement_tag}" in restore
     assert "{REPLACEMENT_NAME_PATTERN = var.replacement_name_pattern}" in restore
     for other in ("common_app_settings", "backup_app_settings"):
         shared = _env_keys(_merged("locals")[other]) & _env_keys(restore)
         assert shared <= {"CONTROLLER_READY_TIMEOUT"}, other  # each app its own value of that one
     variables = _merged("variable")
     assert variables["restore_allowed_targets"]["default"] == []
-    assert variables["replacement_controller_url"]["default"] == "https://{private_ip}"
+    assert variables["replacement_url"]["default"] == "https://{private_ip}"
+
+
+#: inputs and outputs renamed to the name the other clouds' modules use for the same thing (the
+#: provider's own maximum_instance_count argument stays, so it is not listed)
+_RENAMED = (
+    "name_prefix",
+    "min_size_ratio",
+    "backup_blob_name",
+    "backup_schedule",
+    "replacement_controller_url",
+    "replacement_vm_tag",
+    "function_principal_ids",
+)
 
 
 def test_the_old_settings_are_gone_everywhere() -> None:
     texts = [p.read_text() for p in (*MODULE.glob("*.tf"), MODULE / "README.md", EXAMPLE / "main.tf")]
     for name in _OLD_SETTINGS:
-        assert not any(re.search(rf"\\b{name}\\b", text) for text in texts), name
-    for name in ("function_app_name", "function_app_hostname", "function_principal_id", "host_account_name"):
-        assert not any(re.search(rf"(?<![\\w.]){name}\\b", text) for text in texts), name
+        assert not any(re.search(rf"\b{name}\b", text) for text in texts), name
+    old_names = ("function_app_name", "function_app_hostname", "function_principal_id", "host_account_name")
+    for name in old_names:
+        assert not any(re.search(rf"(?<![\w.]){name}\b", text) for text in texts), name
+
+
+def test_the_renamed_inputs_are_gone_everywhere() -> None:
+    """The module, its README and example, and the main README's deploy sections name each input
+    the way the other clouds' modules do."""
+    paths = (*MODULE.glob("*.tf"), MODULE / "README.md", EXAMPLE / "main.tf", ROOT / "README.md")
+    for path in paths:
+        text = path.read_text()
+        for name in _RENAMED:
+            assert not re.search(rf"(?<![\w.]){name}\b", text), f"{path.name} still names {name}"
 
 
 def test_plan_needs_a_tag_or_a_name_pattern_for_the_event_route(planner: helpers.VariablePlanner) -> None:
     group = {"controller_resource_group_id": "/subscriptions/s/resourceGroups/rg"}
     values = _BASE_VALUES | _NATIVE_VALUES | group
-    status, output = planner.plan(values | {"replacement_vm_tag": None})
+    status, output = planner.plan(values | {"replacement_tag": None})
     assert status != 0 and "The replacement-VM event route (controller_resource_group_id) needs" in output
     for passing in (
-        {"replacement_vm_tag": None, "replacement_name_pattern": "avx-controller*"},
-        {"replacement_vm_tag": None, "controller_resource_group_id": None},
+        {"replacement_tag": None, "replacement_name_pattern": "avx-controller*"},
+        {"replacement_tag": None, "controller_resource_group_id": None},
         {},
     ):
         status, output = planner.plan(values | passing)
         assert status == 0, (passing, output)
-    status, output = planner.plan(values | {"replacement_vm_tag": "no-equals-sign"})
-    assert status != 0 and "replacement_vm_tag must be NAME=VALUE" in output
+    status, output = planner.plan(values | {"replacement_tag": "no-equals-sign"})
+    assert status != 0 and "replacement_tag must be NAME=VALUE" in output
 
 
 def test_plan_checks_the_replacement_url_and_the_allowed_targets(planner: helpers.VariablePlanner) -> None:
     values = _BASE_VALUES | _NATIVE_VALUES
     for good in ("controller_url", "https://{private_ip}", "https://{public_ip}:8443"):
-        status, output = planner.plan(values | {"replacement_controller_url": good})
+        status, output = planner.plan(values | {"replacement_url": good})
         assert status == 0, (good, output)
     for bad in ("http://{private_ip}", "https://controller.example.com"):
-        status, output = planner.plan(values | {"replacement_controller_url": bad})
-        assert status != 0 and "replacement_controller_url must be controller_url or https://" in output, bad
+        status, output = planner.plan(values | {"replacement_url": bad})
+        assert status != 0 and "replacement_url must be controller_url or https://" in output, bad
     status, output = planner.plan(values | {"restore_allowed_targets": ["10.0.2.0/24", "ctl-dr.example.com"]})
     assert status == 0, output
     status, output = planner.plan(values | {"restore_allowed_targets": ["10.0.2.0/24,10.0.3.0/24"]})
     assert status != 0 and "restore_allowed_targets must be host names" in output
+
+
+def test_max_instance_count_limits_each_app(planner: helpers.VariablePlanner) -> None:
+    app = _resources("azurerm_function_app_flex_consumption")["app"]
+    assert app["maximum_instance_count"] == "${var.max_instance_count}"
+    assert _merged("variable")["max_instance_count"]["default"] == 40
+    for bad in (0, 1001, 2.5):
+        status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES | {"max_instance_count": bad})
+        assert status != 0 and "max_instance_count must be a whole number between 1 and 1000" in output, bad
 
 
 def test_plan_refuses_a_soft_delete_window_shorter_than_a_week(planner: helpers.VariablePlanner) -> None:

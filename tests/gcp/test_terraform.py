@@ -63,35 +63,64 @@ def _entry_points() -> dict[str, str]:
     return found
 
 
+def test_one_block_makes_the_four_functions() -> None:
+    """The four functions differ only by local.functions: one block, for_each."""
+    assert list(resources("google_cloudfunctions2_function")) == ["this"]
+    assert _function()["for_each"] == "${local.deployed_functions}"
+    assert set(_functions()) == {"backup", "backup_event", "restore", "restore_event"}
+    for name, spec in _functions().items():
+        assert spec["name"] == "${var.name}-" + name.replace("_", "-"), name
+    assert _function()["name"] == "${each.value.name}"
+    config = one(_function()["service_config"])
+    assert (config["timeout_seconds"], config["environment_variables"]) == (
+        "${each.value.timeout}",
+        "${local.function_env[each.key]}",
+    )
+
+
+def test_only_the_enabled_event_functions_are_deployed(console: helpers.LocalsConsole) -> None:
+    everything = console.evaluate(_BASE_VALUES | _NATIVE_VALUES, {"keys": "keys(local.deployed_functions)"})
+    assert everything["keys"] == ["backup", "backup_event", "restore", "restore_event"]
+    http_only = (
+        _BASE_VALUES | _NATIVE_VALUES | {"create_backup_topic": False, "restore_on_replacement": False}
+    )
+    assert console.evaluate(http_only, {"keys": "keys(local.deployed_functions)"})["keys"] == [
+        "backup",
+        "restore",
+    ]
+
+
 def test_each_function_runs_an_entry_point_of_main_py() -> None:
-    functions = resources("google_cloudfunctions2_function")
-    assert set(functions) == {"backup", "backup_event", "restore", "restore_event"}
     entry_points = _entry_points()
-    for name, body in functions.items():
-        build = one(body["build_config"])
-        assert build["entry_point"] in entry_points, name
-        kind = "cloud_event" if "event_trigger" in body else "http"
-        assert entry_points[build["entry_point"]] == kind, name
-        assert build["runtime"] == "${var.runtime}"
-        source = one(one(build["source"])["storage_source"])
-        assert source["object"] == "${google_storage_bucket_object.source.name}"
+    build = one(_function()["build_config"])
+    assert build["entry_point"] == "${each.value.entry_point}"
+    for name, spec in _functions().items():
+        assert spec["entry_point"] in entry_points, name
+        kind = "http" if spec["event_trigger"] is None else "cloud_event"
+        assert entry_points[spec["entry_point"]] == kind, name
+    assert build["runtime"] == "${var.runtime}"
+    source = one(one(build["source"])["storage_source"])
+    assert source["object"] == "${google_storage_bucket_object.source.name}"
 
 
 def test_source_object_is_named_by_the_zip_hash() -> None:
     obj = resources("google_storage_bucket_object")["source"]
-    assert "${filesha256(var.source_zip)}" in obj["name"]
-    assert obj["source"] == "${var.source_zip}"
+    assert "${filesha256(var.package_path)}" in obj["name"]
+    assert obj["source"] == "${var.package_path}"
 
 
 def test_every_function_has_its_own_least_privilege_identity() -> None:
-    functions = resources("google_cloudfunctions2_function")
-    accounts = {
-        name: one(body["service_config"])["service_account_email"] for name, body in functions.items()
-    }
+    assert one(_function()["service_config"])["service_account_email"] == "${each.value.service_account}"
+    accounts = {name: spec["service_account"] for name, spec in _functions().items()}
     assert accounts["backup"] == accounts["backup_event"] == "${google_service_account.backup.email}"
     assert accounts["restore"] == accounts["restore_event"] == "${google_service_account.restore.email}"
-    for body in functions.values():
-        assert body["build_config"][0]["service_account"] == "${google_service_account.build.id}"
+    assert {name: spec["job"] for name, spec in _functions().items()} == {
+        "backup": "backup",
+        "backup_event": "backup",
+        "restore": "restore",
+        "restore_event": "restore",
+    }
+    assert one(_function()["build_config"])["service_account"] == "${google_service_account.build.id}"
     # no broad roles anywhere
     roles = [
         b["role"]
@@ -120,19 +149,19 @@ def test_bucket_writes_are_scoped_to_the_object_and_the_markers() -> None:
         "storage.objects.get",
     ]
     locals_ = {k: v for block in module()["locals"] for k, v in block.items()}
-    assert locals_["markers_resource"].endswith("${var.backup_object}.restores/")
-    assert locals_["record_resource"].endswith("${var.backup_object}" + RECORD_SUFFIX)
+    assert locals_["markers_resource"].endswith("${var.backup_object_name}.restores/")
+    assert locals_["record_resource"].endswith("${var.backup_object_name}" + RECORD_SUFFIX)
 
 
 def test_schedule_is_daily_midnight_in_a_chosen_time_zone_with_oidc_and_retries() -> None:
     job = resources("google_cloud_scheduler_job")["daily_backup"]
     assert job["schedule"] == "${var.schedule}" and variable("schedule")["default"] == "0 0 * * *"
-    assert job["time_zone"] == "${var.time_zone}" and "default" in variable("time_zone")
+    assert job["time_zone"] == "${var.schedule_timezone}" and "default" in variable("schedule_timezone")
     retry = one(job["retry_config"])
     assert retry["retry_count"] >= 1 and retry["max_retry_duration"]
     target = one(job["http_target"])
     oidc = one(target["oidc_token"])
-    function_url = "${google_cloudfunctions2_function.backup.service_config[0].uri}"
+    function_url = '${google_cloudfunctions2_function.this["backup"].service_config[0].uri}'
     assert target["uri"] == oidc["audience"] == function_url
     assert oidc["service_account_email"] == "${google_service_account.scheduler.email}"
     assert target["http_method"] == "POST"
@@ -140,14 +169,16 @@ def test_schedule_is_daily_midnight_in_a_chosen_time_zone_with_oidc_and_retries(
     assert target["body"] == '${base64encode(jsonencode({action = "backup", trigger = "schedule"}))}'
 
 
-def test_backup_callers_and_restore_callers_get_separate_invoker_bindings() -> None:
+def test_backup_callers_and_restore_callers_get_separate_invoker_bindings(
+    console: helpers.LocalsConsole,
+) -> None:
     invokers = resources("google_cloud_run_service_iam_member")
     assert all(b["role"] == "roles/run.invoker" for b in invokers.values())
     by_service: dict[str, list[str]] = {}
     for body in invokers.values():
         by_service.setdefault(body["service"], []).append(body["member"])
-    backup = "${google_cloudfunctions2_function.backup.name}"
-    restore = "${google_cloudfunctions2_function.restore.name}"
+    backup = '${google_cloudfunctions2_function.this["backup"].name}'
+    restore = '${google_cloudfunctions2_function.this["restore"].name}'
     assert sorted(by_service[backup]) == sorted(
         ["serviceAccount:${google_service_account.scheduler.email}", "${each.value}"]
     )
@@ -161,10 +192,18 @@ def test_backup_callers_and_restore_callers_get_separate_invoker_bindings() -> N
         assert "setproduct" not in str(body.get("for_each", "")), name
     for name in ("backup_invokers", "restore_invokers"):
         assert variable(name)["default"] == [] and variable(name)["type"] == "${list(string)}"
-    # the event functions are invoked by Eventarc's identity alone
-    for function in ("backup_event", "restore_event"):
-        service = f"${{google_cloudfunctions2_function.{function}[0].name}}"
-        assert by_service[service] == ["serviceAccount:${google_service_account.trigger.email}"]
+    # the event functions are invoked by Eventarc's identity alone, each deployed one and no other
+    trigger = invokers["trigger_invokes"]
+    assert by_service["${google_cloudfunctions2_function.this[each.key].name}"] == [
+        "serviceAccount:${google_service_account.trigger.email}"
+    ]
+    for inputs, expected in (
+        ({}, ["backup_event", "restore_event"]),
+        ({"create_backup_topic": False}, ["restore_event"]),
+        ({"restore_on_replacement": False}, ["backup_event"]),
+    ):
+        values = _BASE_VALUES | _NATIVE_VALUES | inputs
+        assert list(console.evaluate(values, {"each": trigger["for_each"]})["each"]) == expected, inputs
 
 
 def test_plan_refuses_public_invokers(planner: helpers.VariablePlanner) -> None:
@@ -195,7 +234,7 @@ def test_old_versions_are_kept_by_age_as_well_as_by_count() -> None:
     assert one(rule["action"]) == {"type": "Delete"}
     assert one(rule["condition"]) == {
         "with_state": "ARCHIVED",  # never the live backup
-        "num_newer_versions": "${var.noncurrent_versions_kept}",
+        "num_newer_versions": "${var.noncurrent_versions_to_keep}",
         "days_since_noncurrent_time": "${var.noncurrent_version_days}",
     }
     assert variable("noncurrent_version_days")["default"] >= 30
@@ -272,18 +311,32 @@ def test_secret_accessor_only_for_backup_and_restore() -> None:
 
 
 def test_replacement_event_trigger_is_the_compute_insert_audit_log() -> None:
-    restore_event = resources("google_cloudfunctions2_function")["restore_event"]
-    trigger = one(restore_event["event_trigger"])
+    restore_event = _functions()["restore_event"]
+    trigger = restore_event["event_trigger"]
     assert trigger["event_type"] == "google.cloud.audit.log.v1.written"
-    filters = {f["attribute"]: f["value"] for f in trigger["event_filters"]}
-    assert filters == {"serviceName": "compute.googleapis.com", "methodName": "v1.compute.instances.insert"}
-    assert trigger["service_account_email"] == "${google_service_account.trigger.email}"
-    env = one(restore_event["service_config"])["environment_variables"]
-    assert "local.restore_env" in env
+    assert trigger["filters"] == {
+        "serviceName": "compute.googleapis.com",
+        "methodName": "v1.compute.instances.insert",
+    }
     # event-driven functions stop at 540 s; the readiness wait must end before
-    assert one(restore_event["service_config"])["timeout_seconds"] <= 540
-    pubsub = one(resources("google_cloudfunctions2_function")["backup_event"]["event_trigger"])
+    assert restore_event["timeout"] <= 540
+    pubsub = _functions()["backup_event"]["event_trigger"]
     assert pubsub["event_type"] == "google.cloud.pubsub.topic.v1.messagePublished"
+    assert pubsub["pubsub_topic"] == "${one(google_pubsub_topic.backup_requests[*].id)}"
+    # the one event_trigger block writes each function's trigger, its filters and Eventarc's identity
+    dynamic = one(_function()["dynamic"])["event_trigger"]
+    assert dynamic["for_each"] == "${each.value.event_trigger == null ? [] : [each.value.event_trigger]}"
+    content = one(dynamic["content"])
+    assert content["event_type"] == "${event_trigger.value.event_type}"
+    assert content["pubsub_topic"] == "${event_trigger.value.pubsub_topic}"
+    assert content["service_account_email"] == "${google_service_account.trigger.email}"
+    filters = one(content["dynamic"])["event_filters"]
+    assert filters["for_each"] == "${event_trigger.value.filters}"
+    assert one(filters["content"]) == {"attribute": "${event_filters.key}", "value": "${event_filters.value}"}
+    # the HTTP functions take http_ingress, the event-driven ones only Eventarc, from inside
+    assert one(_function()["service_config"])["ingress_settings"] == (
+        '${each.value.event_trigger == null ? var.http_ingress : "ALLOW_INTERNAL_ONLY"}'
+    )
 
 
 def test_alerts_on_errors_and_on_a_missing_daily_backup() -> None:
@@ -303,7 +356,7 @@ def test_example_uses_the_module() -> None:
     example = module(EXAMPLE)
     calls = {name: body for block in example["module"] for name, body in block.items()}
     assert calls["controller_backup"]["source"] == "../.."
-    assert "dist/gcp/source.zip" in calls["controller_backup"]["source_zip"]
+    assert "dist/gcp/source.zip" in calls["controller_backup"]["package_path"]
     # different people may back up and restore
     call = calls["controller_backup"]
     assert call["backup_invokers"] != call["restore_invokers"]
@@ -315,7 +368,7 @@ def test_example_uses_the_module() -> None:
 _OLD_SETTINGS = ("RESTORE_INSTANCE_NAME_PATTERN", "RESTORE_TARGET_URL", "CONTROLLER_ALLOW_HTTP")
 
 
-def test_only_the_restore_functions_get_the_replacement_settings() -> None:
+def test_only_the_restore_functions_get_the_replacement_settings(console: helpers.LocalsConsole) -> None:
     env = _locals()["restore_env"]
     assert _env_keys(env) == {
         "REPLACEMENT_URL",
@@ -327,15 +380,22 @@ def test_only_the_restore_functions_get_the_replacement_settings() -> None:
     assert 'RESTORE_ALLOWED_TARGETS = join(",", var.restore_allowed_targets)' in env
     assert "{REPLACEMENT_NAME_PATTERN = var.replacement_name_pattern}" in env
     assert "{REPLACEMENT_TAG = var.replacement_label}" in env
-    functions = resources("google_cloudfunctions2_function")
-    for name, body in functions.items():
-        function_env = one(body["service_config"])["environment_variables"]
-        assert ("local.restore_env" in function_env) == name.startswith("restore"), name
+    for mode in ("native", "export"):
+        env = console.evaluate(
+            _BASE_VALUES | _NATIVE_VALUES | {"backup_mode": mode}, {"env": "local.function_env"}
+        )
+        for name, settings in env["env"].items():
+            assert ("REPLACEMENT_URL" in settings) == name.startswith("restore"), (mode, name)
     assert "local.restore_env" not in _locals()["common_env"]
     assert variable("restore_allowed_targets")["default"] == []
     assert variable("replacement_url")["default"] == "https://{private_ip}"
     assert variable("replacement_name_pattern")["default"] == "aviatrix-controller*"
     assert variable("replacement_label")["default"] is None
+
+
+#: inputs and outputs renamed to the name the other clouds' modules use for the same thing (the
+#: provider's own time_zone argument stays, so it is not listed)
+_RENAMED = ("source_zip", "min_size_ratio", "noncurrent_versions_kept", "backup_object", "backup_bucket")
 
 
 def test_the_old_settings_are_gone_everywhere() -> None:
@@ -345,6 +405,16 @@ def test_the_old_settings_are_gone_everywhere() -> None:
     for name in ("operator_members", "controller_instance_name_pattern", "restore_target_url"):
         assert not any(re.search(rf"(?<![\w.]){name}\b", text) for text in texts), name
     assert not any("{ip}" in text for text in texts), "the old {ip} placeholder"
+
+
+def test_the_renamed_inputs_are_gone_everywhere() -> None:
+    """The module, its README and example, and the main README's deploy sections name each input
+    the way the other clouds' modules do."""
+    paths = (*MODULE.glob("*.tf"), MODULE / "README.md", EXAMPLE / "main.tf", ROOT / "README.md")
+    for path in paths:
+        text = path.read_text()
+        for name in _RENAMED:
+            assert not re.search(rf"(?<![\w.]){name}\b", text), f"{path.name} still names {name}"
 
 
 def test_plan_needs_a_name_pattern_or_a_label_for_the_replacement_trigger(
@@ -388,7 +458,7 @@ _NATIVE_REQUIRED = ("controller_private_ip", "native_bucket_name", "native_accou
 _BASE_VALUES = {
     "project_id": "network-ops-prod",
     "region": "us-central1",
-    "source_zip": "dist/gcp/source.zip",
+    "package_path": "dist/gcp/source.zip",
     "controller_url": "https://10.0.0.10",
 }
 _NATIVE_VALUES = {
@@ -396,6 +466,21 @@ _NATIVE_VALUES = {
     "native_bucket_name": "acme-controller-own-backups",
     "native_account_name": "backup-account",
 }
+
+
+def _function() -> dict[str, Any]:
+    """The one google_cloudfunctions2_function block, for_each over local.deployed_functions."""
+    return resources("google_cloudfunctions2_function")["this"]
+
+
+def _functions() -> dict[str, dict[str, Any]]:
+    """local.functions: each function's settings, as written."""
+    return dict(_locals()["functions"])
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> helpers.LocalsConsole:
+    return helpers.LocalsConsole(MODULE, tmp_path_factory.mktemp("gcp-locals"))
 
 
 def _locals() -> dict[str, Any]:
@@ -440,20 +525,24 @@ def test_native_mode_is_the_default_and_export_is_opt_in() -> None:
     assert resources("google_secret_manager_secret_version")["native_gcp_credentials"]["count"] == (
         "${local.native_enabled && var.native_gcp_credentials != null ? 1 : 0}"
     )
-    for name in ("native_env", "native_restore_http_env", "native_restore_event_env"):
-        value = _locals()[name]
-        assert value.startswith("${local.native_enabled ? {") and value.endswith("} : {}}"), name
+    value = _locals()["native_env"]
+    assert value.startswith("${local.native_enabled ? {") and value.endswith("} : {}}")
     # no export-mode binding names the controller's bucket
     for name, body in resources("google_storage_bucket_iam_member").items():
         if body.get("count") != NATIVE_COUNT:
             assert "native" not in body["bucket"], name
 
 
-@pytest.mark.parametrize("name", ["backup", "backup_event", "restore", "restore_event"])
-def test_native_settings_reach_every_function(name: str) -> None:
+def test_native_settings_reach_every_function(console: helpers.LocalsConsole) -> None:
     assert "local.native_env" in _locals()["common_env"]
-    env = one(resources("google_cloudfunctions2_function")[name]["service_config"])["environment_variables"]
-    assert env == "${local.common_env}" or env.startswith("${merge(local.common_env,"), name
+    native = console.evaluate(_BASE_VALUES | _NATIVE_VALUES, {"env": "local.function_env"})["env"]
+    export = console.evaluate(_BASE_VALUES | {"backup_mode": "export"}, {"env": "local.function_env"})["env"]
+    assert set(native) == set(export) == {"backup", "backup_event", "restore", "restore_event"}
+    for name in native:
+        assert native[name]["NATIVE_BUCKET_URL"] == "gs://acme-controller-own-backups", name
+        assert native[name]["CONTROLLER_BACKUP_MODE"] == "native", name
+        assert export[name]["CONTROLLER_BACKUP_MODE"] == "export", name
+        assert not any(key.startswith("NATIVE_") for key in export[name]), name
 
 
 def test_native_settings_are_the_ones_the_core_reads_for_a_gcp_controller() -> None:
@@ -541,20 +630,25 @@ def test_native_credentials_secret_is_readable_by_restore_only() -> None:
     assert "for_each" not in accessor
 
 
-def test_native_restores_stop_before_their_function_does() -> None:
-    functions = resources("google_cloudfunctions2_function")
-    for name, local_name in (
-        ("restore", "native_restore_http_env"),
-        ("restore_event", "native_restore_event_env"),
-    ):
-        config = one(functions[name]["service_config"])
-        assert f"local.{local_name}" in config["environment_variables"], name
-        limit = int(re.search(r'RESTORE_TIME_LIMIT = "(\d+)"', _locals()[local_name]).group(1))  # type: ignore[union-attr]
-        assert limit <= config["timeout_seconds"] - 60, f"{name}: RESTORE_TIME_LIMIT {limit} s"
+def test_restores_stop_before_their_function_does(console: helpers.LocalsConsole) -> None:
+    """RESTORE_TIME_LIMIT, derived from each restore function's timeout, in either mode: the core's
+    840 s default would outlast an event-driven function's 540 s."""
+    for mode in ("native", "export"):
+        env = console.evaluate(
+            _BASE_VALUES | _NATIVE_VALUES | {"backup_mode": mode}, {"env": "local.function_env"}
+        )
+        limits = {name: settings.get("RESTORE_TIME_LIMIT") for name, settings in env["env"].items()}
+        assert limits == {"backup": None, "backup_event": None, "restore": "3480", "restore_event": "420"}, (
+            mode
+        )
+        for name in ("restore", "restore_event"):
+            assert int(limits[name]) <= _functions()[name]["timeout"] - 60, name
+            # and the wait for a booting controller ends by then too
+            assert int(env["env"][name]["CONTROLLER_READY_TIMEOUT"]) <= int(limits[name]), name
     # the backup's wait for the controller's file ends inside the shortest backup function
     wait = variable("native_backup_wait_seconds")
     maximum = int(re.search(r"<= (\d+)", one(wait["validation"])["condition"]).group(1))  # type: ignore[union-attr]
-    shortest = min(one(functions[n]["service_config"])["timeout_seconds"] for n in ("backup", "backup_event"))
+    shortest = min(_functions()[name]["timeout"] for name in ("backup", "backup_event"))
     assert maximum <= shortest - 120
 
 
@@ -737,16 +831,55 @@ def test_the_restore_identity_may_describe_instances_and_nothing_more() -> None:
     assert member["member"] == "serviceAccount:${google_service_account.restore.email}"
 
 
-def test_each_backup_functions_wait_for_a_rebooting_controller_fits_its_timeout() -> None:
+def test_each_backup_functions_wait_for_a_rebooting_controller_fits_its_timeout(
+    console: helpers.LocalsConsole,
+) -> None:
     """A backup waits out a controller that is not ready, and still ends before the platform's
     timeout: the function's timeout less the native wait for the controller's file and 120 s."""
-    functions = resources("google_cloudfunctions2_function")
-    for name, key in (("backup", "http"), ("backup_event", "event")):
-        service = functions[name]["service_config"]
-        service = service[0] if isinstance(service, list) else service
-        assert f"CONTROLLER_READY_TIMEOUT = tostring(local.backup_ready_timeout.{key})" in str(
-            service["environment_variables"]
-        ), name
-    text = (MODULE / "main.tf").read_text()
-    assert "http  = 1800 - (local.native_enabled ? var.native_backup_wait_seconds : 0) - 120" in text
-    assert "event = max(30, 540 - (local.native_enabled ? var.native_backup_wait_seconds : 0) - 120)" in text
+    cases = (
+        ({}, {"backup": "1380", "backup_event": "120", "restore": "1800", "restore_event": "420"}),
+        ({"native_backup_wait_seconds": 420}, {"backup": "1260", "backup_event": "30"}),
+        ({"backup_mode": "export"}, {"backup": "1680", "backup_event": "420"}),
+    )
+    for inputs, expected in cases:
+        env = console.evaluate(_BASE_VALUES | _NATIVE_VALUES | inputs, {"env": "local.function_env"})["env"]
+        ready = {name: env[name]["CONTROLLER_READY_TIMEOUT"] for name in expected}
+        assert ready == expected, inputs
+
+
+def test_each_wait_is_derived_once_from_its_functions_timeout() -> None:
+    texts = "".join(p.read_text() for p in MODULE.glob("*.tf"))
+    assert (
+        len(re.findall(r"\bCONTROLLER_READY_TIMEOUT\s+=", texts)) == 1
+        and len(re.findall(r"\bRESTORE_TIME_LIMIT\s+=", texts)) == 1
+    )
+    assert "CONTROLLER_READY_TIMEOUT = tostring(local.ready_timeouts[key])" in _locals()["function_env"]
+    assert "RESTORE_TIME_LIMIT = tostring(local.restore_time_limits[key])" in _locals()["function_env"]
+    for name in ("ready_timeouts", "restore_time_limits"):
+        assert "function.timeout" in _locals()[name], name
+
+
+def test_max_instance_count_reaches_every_function(planner: helpers.VariablePlanner) -> None:
+    assert one(_function()["service_config"])["max_instance_count"] == "${var.max_instance_count}"
+    assert one(_function()["service_config"])["max_instance_request_concurrency"] == 1
+    assert variable("max_instance_count")["default"] == 1
+    for bad in (0, 1.5):
+        status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES | {"max_instance_count": bad})
+        assert status != 0 and "max_instance_count must be a whole number" in output, bad
+
+
+def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
+    """The functions (two of them behind count) and the trigger's grants on the event-driven ones
+    had their own blocks; `moved` blocks take them to the for_each instances, so an existing
+    deployment is updated in place, never destroyed and recreated."""
+    function = "google_cloudfunctions2_function"
+    grant = "google_cloud_run_service_iam_member"
+    assert helpers.moves(module()) == {
+        f"{function}.backup": f'{function}.this["backup"]',
+        f"{function}.restore": f'{function}.this["restore"]',
+        f"{function}.backup_event[0]": f'{function}.this["backup_event"]',
+        f"{function}.restore_event[0]": f'{function}.this["restore_event"]',
+        f"{grant}.trigger_invokes_backup_event[0]": f'{grant}.trigger_invokes["backup_event"]',
+        f"{grant}.trigger_invokes_restore_event[0]": f'{grant}.trigger_invokes["restore_event"]',
+    }
+    assert helpers.moved_problems(module()) == []

@@ -55,13 +55,13 @@ override_resource {
 }
 
 override_resource {
-  target          = aws_lambda_function.backup
+  target          = aws_lambda_function.this["backup"]
   override_during = plan
   values          = { arn = "arn:aws:lambda:us-east-1:123456789012:function:aviatrix-ctrl-backup-backup" }
 }
 
 override_resource {
-  target          = aws_lambda_function.restore
+  target          = aws_lambda_function.this["restore"]
   override_during = plan
   values          = { arn = "arn:aws:lambda:us-east-1:123456789012:function:aviatrix-ctrl-backup-restore" }
 }
@@ -73,8 +73,8 @@ variables {
   controller_private_ip = "10.0.1.25"
   native_bucket_name    = "acme-controller-own-backups"
   native_account_name   = "backup-account"
-  backup_invoker_arns   = ["arn:aws:iam::111111111111:role/backup-ops", "arn:aws:iam::111111111111:role/nightly"]
-  restore_invoker_arns  = ["arn:aws:iam::222222222222:role/restore-ops"]
+  backup_invokers       = ["arn:aws:iam::111111111111:role/backup-ops", "arn:aws:iam::111111111111:role/nightly"]
+  restore_invokers      = ["arn:aws:iam::222222222222:role/restore-ops"]
 }
 
 run "defaults" {
@@ -91,7 +91,7 @@ run "defaults" {
 
   assert {
     condition = {
-      for k, v in aws_lambda_function.restore.environment[0].variables : k => v
+      for k, v in aws_lambda_function.this["restore"].environment[0].variables : k => v
       if contains(["REPLACEMENT_TAG", "REPLACEMENT_URL", "REPLACEMENT_NAME_PATTERN", "RESTORE_ALLOWED_TARGETS"], k)
       } == {
       REPLACEMENT_TAG         = "Name=AviatrixController"
@@ -102,12 +102,30 @@ run "defaults" {
   }
 
   assert {
-    condition     = aws_lambda_function.backup.environment[0].variables["CONTROLLER_READY_TIMEOUT"] == "180"
+    condition     = aws_lambda_function.this["backup"].environment[0].variables["CONTROLLER_READY_TIMEOUT"] == "180"
     error_message = "a native backup waits out a rebooting controller for 600 - 300 - 120 = 180 s, inside its timeout"
   }
 
   assert {
-    condition = length(setintersection(keys(aws_lambda_function.backup.environment[0].variables), [
+    condition = (
+      aws_lambda_function.this["restore"].environment[0].variables["RESTORE_TIME_LIMIT"] == "840"
+      && !contains(keys(aws_lambda_function.this["backup"].environment[0].variables), "RESTORE_TIME_LIMIT")
+    )
+    error_message = "the restore function stops a minute inside its 900 s timeout (RESTORE_TIME_LIMIT 840); the backup gets no limit"
+  }
+
+  assert {
+    condition = {
+      for job, fn in aws_lambda_function.this : job => [fn.function_name, fn.timeout, fn.reserved_concurrent_executions]
+      } == {
+      backup  = ["aviatrix-ctrl-backup-backup", 600, 1]
+      restore = ["aviatrix-ctrl-backup-restore", 900, 1]
+    }
+    error_message = "each function's name, timeout and reserved concurrency (one run at a time)"
+  }
+
+  assert {
+    condition = length(setintersection(keys(aws_lambda_function.this["backup"].environment[0].variables), [
       "REPLACEMENT_TAG", "REPLACEMENT_URL", "REPLACEMENT_NAME_PATTERN", "RESTORE_ALLOWED_TARGETS",
     ])) == 0
     error_message = "the backup function gets no replacement setting"
@@ -115,7 +133,7 @@ run "defaults" {
 
   assert {
     condition = alltrue([
-      for fn in [aws_lambda_function.backup, aws_lambda_function.restore] :
+      for fn in values(aws_lambda_function.this) :
       length(setintersection(keys(fn.environment[0].variables), [
         "CONTROLLER_TAG_KEY", "CONTROLLER_TAG_VALUE", "RESTORE_TARGET", "CONTROLLER_ALLOW_HTTP",
       ])) == 0 && startswith(fn.environment[0].variables["CONTROLLER_URL"], "https://")
@@ -125,24 +143,24 @@ run "defaults" {
 
   assert {
     condition = (
-      toset([for p in aws_lambda_permission.backup_url : p.principal]) == toset(var.backup_invoker_arns)
-      && toset([for p in aws_lambda_permission.backup_invoke : p.principal]) == toset(var.backup_invoker_arns)
-      && alltrue([for p in concat(values(aws_lambda_permission.backup_url), values(aws_lambda_permission.backup_invoke)) : p.function_name == aws_lambda_function.backup.function_name])
+      toset([for p in aws_lambda_permission.backup_url : p.principal]) == toset(var.backup_invokers)
+      && toset([for p in aws_lambda_permission.backup_invoke : p.principal]) == toset(var.backup_invokers)
+      && alltrue([for p in concat(values(aws_lambda_permission.backup_url), values(aws_lambda_permission.backup_invoke)) : p.function_name == aws_lambda_function.this["backup"].function_name])
     )
-    error_message = "backup_invoker_arns must get both permissions on the backup function, and only there"
+    error_message = "backup_invokers must get both permissions on the backup function, and only there"
   }
 
   assert {
     condition = (
-      toset([for p in aws_lambda_permission.restore_url : p.principal]) == toset(var.restore_invoker_arns)
-      && toset([for p in aws_lambda_permission.restore_invoke : p.principal]) == toset(var.restore_invoker_arns)
-      && alltrue([for p in concat(values(aws_lambda_permission.restore_url), values(aws_lambda_permission.restore_invoke)) : p.function_name == aws_lambda_function.restore.function_name])
+      toset([for p in aws_lambda_permission.restore_url : p.principal]) == toset(var.restore_invokers)
+      && toset([for p in aws_lambda_permission.restore_invoke : p.principal]) == toset(var.restore_invokers)
+      && alltrue([for p in concat(values(aws_lambda_permission.restore_url), values(aws_lambda_permission.restore_invoke)) : p.function_name == aws_lambda_function.this["restore"].function_name])
     )
-    error_message = "restore_invoker_arns must get both permissions on the restore function, and only there"
+    error_message = "restore_invokers must get both permissions on the restore function, and only there"
   }
 
   assert {
-    condition     = aws_lambda_function_url.backup.authorization_type == "AWS_IAM" && aws_lambda_function_url.restore.authorization_type == "AWS_IAM"
+    condition     = [for url in values(aws_lambda_function_url.this) : url.authorization_type] == ["AWS_IAM", "AWS_IAM"]
     error_message = "both Function URLs need SigV4 (AWS_IAM), never NONE"
   }
 
@@ -160,17 +178,16 @@ run "a_name_pattern_allowed_targets_and_the_eip" {
   command = plan
 
   variables {
-    controller_tag_key       = "aviatrix-role"
-    controller_tag_value     = "controller"
+    replacement_tag          = "aviatrix-role=controller"
     replacement_name_pattern = "aviatrix-controller*"
     replacement_url          = "controller_url"
     restore_allowed_targets  = ["10.0.2.0/24", "ctl-dr.example.com"]
-    restore_invoker_arns     = []
+    restore_invokers         = []
   }
 
   assert {
     condition = {
-      for k, v in aws_lambda_function.restore.environment[0].variables : k => v
+      for k, v in aws_lambda_function.this["restore"].environment[0].variables : k => v
       if contains(["REPLACEMENT_TAG", "REPLACEMENT_URL", "REPLACEMENT_NAME_PATTERN", "RESTORE_ALLOWED_TARGETS"], k)
       } == {
       REPLACEMENT_TAG          = "aviatrix-role=controller"
@@ -183,6 +200,41 @@ run "a_name_pattern_allowed_targets_and_the_eip" {
 
   assert {
     condition     = length(aws_lambda_permission.restore_url) == 0 && length(aws_lambda_permission.restore_invoke) == 0 && length(aws_lambda_permission.backup_url) == 2
-    error_message = "no restore caller is granted anything when restore_invoker_arns is empty"
+    error_message = "no restore caller is granted anything when restore_invokers is empty"
+  }
+}
+
+run "export_mode_and_other_timeouts" {
+  command = plan
+
+  variables {
+    backup_mode                    = "export"
+    backup_timeout_seconds         = 900
+    restore_timeout_seconds        = 600
+    reserved_concurrent_executions = 2
+    enable_tracing                 = true
+    subnet_ids                     = ["subnet-0123456789abcdef0"]
+    security_group_ids             = ["sg-0123456789abcdef0"]
+  }
+
+  assert {
+    condition = (
+      keys(aws_iam_role_policy_attachment.vpc_access) == ["backup", "restore"]
+      && keys(aws_iam_role_policy_attachment.xray) == ["backup", "restore"]
+    )
+    error_message = "with subnets and tracing, both function roles get the VPC and X-Ray policies"
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this["backup"].environment[0].variables["CONTROLLER_READY_TIMEOUT"] == "780"
+      && aws_lambda_function.this["restore"].environment[0].variables["RESTORE_TIME_LIMIT"] == "540"
+    )
+    error_message = "the waits follow each function's own timeout: 900 - 120 (no native wait in export mode), 600 - 60"
+  }
+
+  assert {
+    condition     = [for fn in values(aws_lambda_function.this) : fn.reserved_concurrent_executions] == [2, 2]
+    error_message = "reserved_concurrent_executions reaches both functions"
   }
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -130,6 +131,42 @@ def resources(module: dict[str, list[Any]], resource_type: str) -> dict[str, dic
     return blocks(module, "resource", resource_type)
 
 
+#: a resource address in a `moved` block: type.name, with an optional ["key"] or [index]
+_ADDRESS = re.compile(r'(?P<type>\w+)\.(?P<name>\w+)(?:\[(?:"(?P<key>[^"]+)"|(?P<index>\d+))\])?')
+
+
+def moves(module: dict[str, list[Any]]) -> dict[str, str]:
+    """from -> to of every `moved` block, as plain addresses (`aws_iam_role.function["backup"]`)."""
+    return {
+        block["from"].removeprefix("${").removesuffix("}"): block["to"].removeprefix("${").removesuffix("}")
+        for block in module.get("moved", [])
+    }
+
+
+def moved_problems(module: dict[str, list[Any]]) -> list[str]:
+    """What would make a `moved` block lose an existing deployment's object: a `from` block still
+    declared (Terraform refuses the move), or a `to` that names no block of the same type, a key
+    on a block without for_each, or an index on a block without count."""
+    problems = []
+    for source, target in moves(module).items():
+        old, new = _ADDRESS.fullmatch(source), _ADDRESS.fullmatch(target)
+        if old is None or new is None:
+            problems.append(f"{source} -> {target}: not a resource address")
+            continue
+        if old["type"] != new["type"]:
+            problems.append(f"{source} -> {target}: another resource type")
+        if old["key"] is None and old["index"] is None and old["name"] in resources(module, old["type"]):
+            problems.append(f"{source} is still declared")
+        body = resources(module, new["type"]).get(new["name"])
+        if body is None:
+            problems.append(f"{target}: no such block")
+        elif new["key"] is not None and "for_each" not in body:
+            problems.append(f"{target}: a key, but the block has no for_each")
+        elif new["index"] is not None and "count" not in body:
+            problems.append(f"{target}: an index, but the block has no count")
+    return problems
+
+
 class VariablePlanner:
     """`terraform plan` of a module's variables.tf alone, to run its validations for real.
 
@@ -166,6 +203,69 @@ class VariablePlanner:
             timeout=120,
         )
         return proc.returncode, " ".join((proc.stdout + proc.stderr).split())
+
+
+#: a reference to a resource or data source of any of the three providers, with its attributes
+_REFERENCE = re.compile(r"\b(?:data\.)?(?:aws|azurerm|google)_\w+\.\w+(?:\[[^\]]*\])?(?:\.\w+(?:\[\d+\])?)*")
+
+
+def _stub(reference: re.Match[str]) -> str:
+    """A reference's stand-in: the string "<reference>" (a one-element list for a splat)."""
+    text = reference.group(0)
+    return f'["<{text}>"]' if "[*]" in text else f'"<{text}>"'
+
+
+class LocalsConsole:
+    """The values a module's locals take for given inputs, computed by Terraform without a provider.
+
+    The module's variables.tf and the `locals` blocks of `locals_file` make the configuration, each
+    reference to a resource or data source replaced by a string standing for it: what the locals
+    derive from the inputs alone (timeouts, settings) comes out as a plan of the module computes it,
+    where no provider can be installed to plan it (azurerm, google).
+    """
+
+    def __init__(self, module_dir: Path, workdir: Path, locals_file: str = "main.tf") -> None:
+        self.workdir = workdir
+        self.terraform = _tool("terraform", "TERRAFORM_BIN")
+        shutil.copy(module_dir / "variables.tf", workdir / "variables.tf")
+        text = (module_dir / locals_file).read_text()
+        blocks = re.findall(r"^locals \{\n.*?^\}\n", text, flags=re.MULTILINE | re.DOTALL)
+        if not blocks:
+            raise AssertionError(f"no locals block in {locals_file}")
+        (workdir / "locals.tf").write_text(_REFERENCE.sub(_stub, "\n".join(blocks)))
+        proc = subprocess.run(
+            [self.terraform, "init", "-backend=false", "-input=false", "-no-color"],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        if proc.returncode != 0:
+            raise AssertionError(f"terraform init failed: {proc.stdout}{proc.stderr}")
+
+    def evaluate(self, inputs: dict[str, Any], expressions: dict[str, str]) -> dict[str, Any]:
+        """name -> value of each expression (`local.x`, or one read from the module, `${...}` or
+        not), with `inputs` as the module's variables."""
+        var_file = self.workdir / "values.tfvars.json"
+        var_file.write_text(json.dumps(inputs))
+        bare = {
+            name: re.sub(r"^\$\{(.*)\}$", r"\1", text, flags=re.DOTALL) for name, text in expressions.items()
+        }
+        query = "jsonencode({" + ", ".join(f"{name} = ({text})" for name, text in bare.items()) + "})"
+        proc = subprocess.run(
+            [self.terraform, "console", "-no-color", f"-var-file={var_file}"],
+            cwd=self.workdir,
+            input=" ".join(query.split()) + "\n",
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        if proc.returncode != 0:
+            raise AssertionError(f"terraform console failed: {proc.stdout}{proc.stderr}")
+        values: dict[str, Any] = json.loads(json.loads(proc.stdout.strip()))
+        return values
 
 
 def run_checkov(directory: Path) -> dict[str, Any]:

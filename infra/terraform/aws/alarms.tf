@@ -5,10 +5,10 @@ resource "aws_sns_topic" "alarms" {
 }
 
 resource "aws_sns_topic_subscription" "email" {
-  count     = var.alarm_email == null ? 0 : 1
+  count     = var.alert_email == null ? 0 : 1
   topic_arn = aws_sns_topic.alarms.arn
   protocol  = "email"
-  endpoint  = var.alarm_email
+  endpoint  = var.alert_email
 }
 
 data "aws_iam_policy_document" "alarms_topic" {
@@ -54,12 +54,12 @@ resource "aws_cloudwatch_metric_alarm" "no_recent_backup" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "function_errors" {
-  for_each            = local.function_names
-  alarm_name          = "${each.value}-errors"
+  for_each            = aws_lambda_function.this
+  alarm_name          = "${each.value.function_name}-errors"
   alarm_description   = "The ${each.key} function failed"
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
-  dimensions          = { FunctionName = each.value }
+  dimensions          = { FunctionName = each.value.function_name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1

@@ -22,7 +22,7 @@ resource "aws_cloudwatch_event_rule" "controller_replaced" {
 
 resource "aws_cloudwatch_event_target" "restore" {
   rule = aws_cloudwatch_event_rule.controller_replaced.name
-  arn  = aws_lambda_function.restore.arn
+  arn  = aws_lambda_function.this["restore"].arn
 
   retry_policy {
     maximum_retry_attempts       = 4
@@ -37,7 +37,7 @@ resource "aws_cloudwatch_event_target" "restore" {
 resource "aws_lambda_permission" "events_invoke_restore" {
   statement_id  = "controller-replaced"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.restore.function_name
+  function_name = aws_lambda_function.this["restore"].function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.controller_replaced.arn
 }

@@ -19,14 +19,10 @@ data "aws_iam_policy_document" "lambda_assume" {
   }
 }
 
-resource "aws_iam_role" "backup" {
-  name_prefix        = "${var.name}-backup-"
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-  tags               = var.tags
-}
-
-resource "aws_iam_role" "restore" {
-  name_prefix        = "${var.name}-restore-"
+# One role per function; each gets its own policy below.
+resource "aws_iam_role" "function" {
+  for_each           = local.functions
+  name_prefix        = "${var.name}-${each.key}-"
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
   tags               = var.tags
 }
@@ -70,7 +66,7 @@ data "aws_iam_policy_document" "backup" {
   statement {
     sid       = "WriteOwnLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.backup.arn}:*"]
+    resources = ["${aws_cloudwatch_log_group.function["backup"].arn}:*"]
   }
 
   statement {
@@ -121,7 +117,7 @@ data "aws_iam_policy_document" "restore" {
   statement {
     sid       = "WriteOwnLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.restore.arn}:*"]
+    resources = ["${aws_cloudwatch_log_group.function["restore"].arn}:*"]
   }
 
   statement {
@@ -159,25 +155,25 @@ data "aws_iam_policy_document" "restore" {
 
 resource "aws_iam_role_policy" "backup" {
   name   = "controller-backup"
-  role   = aws_iam_role.backup.id
+  role   = aws_iam_role.function["backup"].id
   policy = data.aws_iam_policy_document.backup.json
 }
 
 resource "aws_iam_role_policy" "restore" {
   name   = "controller-restore"
-  role   = aws_iam_role.restore.id
+  role   = aws_iam_role.function["restore"].id
   policy = data.aws_iam_policy_document.restore.json
 }
 
 resource "aws_iam_role_policy_attachment" "vpc_access" {
-  for_each   = length(var.subnet_ids) > 0 ? { backup = aws_iam_role.backup.name, restore = aws_iam_role.restore.name } : {}
-  role       = each.value
+  for_each   = length(var.subnet_ids) > 0 ? aws_iam_role.function : {}
+  role       = each.value.name
   policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
 }
 
 resource "aws_iam_role_policy_attachment" "xray" {
-  for_each   = var.enable_tracing ? { backup = aws_iam_role.backup.name, restore = aws_iam_role.restore.name } : {}
-  role       = each.value
+  for_each   = var.enable_tracing ? aws_iam_role.function : {}
+  role       = each.value.name
   policy_arn = "arn:${local.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
 }
 
@@ -207,7 +203,7 @@ data "aws_iam_policy_document" "scheduler" {
   statement {
     sid       = "InvokeBackup"
     actions   = ["lambda:InvokeFunction"]
-    resources = [aws_lambda_function.backup.arn, "${aws_lambda_function.backup.arn}:*"]
+    resources = [aws_lambda_function.this["backup"].arn, "${aws_lambda_function.this["backup"].arn}:*"]
   }
 
   statement {
@@ -235,7 +231,7 @@ data "aws_iam_policy_document" "invoke_backup" {
   statement {
     sid       = "CallTheBackupFunction"
     actions   = ["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"]
-    resources = [aws_lambda_function.backup.arn]
+    resources = [aws_lambda_function.this["backup"].arn]
   }
 }
 
@@ -243,7 +239,7 @@ data "aws_iam_policy_document" "invoke_restore" {
   statement {
     sid       = "CallTheRestoreFunction"
     actions   = ["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"]
-    resources = [aws_lambda_function.restore.arn]
+    resources = [aws_lambda_function.this["restore"].arn]
   }
 }
 
@@ -335,13 +331,13 @@ data "aws_iam_policy_document" "restore_native" {
 resource "aws_iam_role_policy" "backup_native" {
   count  = local.native_enabled ? 1 : 0
   name   = "controller-backup-native"
-  role   = aws_iam_role.backup.id
+  role   = aws_iam_role.function["backup"].id
   policy = data.aws_iam_policy_document.backup_native[0].json
 }
 
 resource "aws_iam_role_policy" "restore_native" {
   count  = local.native_enabled ? 1 : 0
   name   = "controller-restore-native"
-  role   = aws_iam_role.restore.id
+  role   = aws_iam_role.function["restore"].id
   policy = data.aws_iam_policy_document.restore_native[0].json
 }

@@ -42,7 +42,7 @@ data "aws_iam_policy_document" "kms" {
     condition {
       test     = "ArnEquals"
       variable = "aws:PrincipalArn"
-      values   = [aws_iam_role.backup.arn, aws_iam_role.restore.arn]
+      values   = values(aws_iam_role.function)[*].arn
     }
   }
 

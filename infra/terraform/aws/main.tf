@@ -11,19 +11,30 @@ locals {
   partition  = data.aws_partition.current.partition
   region     = data.aws_region.current.name
 
-  backup_function_name  = "${var.name}-backup"
-  restore_function_name = "${var.name}-restore"
+  # The two functions, and all that differs between them (lambda.tf makes one of each from this):
+  # the handler (module functions/aws/<file>.py, function `handler`; tests check they exist), the
+  # timeout, and the settings only that function gets.
+  functions = {
+    backup = {
+      handler     = "functions.aws.backup_handler.handler"
+      description = "Back up the controller's configuration to ${local.backup_url}"
+      timeout     = var.backup_timeout_seconds
+      environment = { CONTROLLER_READY_TIMEOUT = tostring(local.backup_ready_timeout) }
+    }
+    restore = {
+      handler     = "functions.aws.restore_handler.handler"
+      description = "Restore the controller's configuration from ${local.backup_url} onto a replacement"
+      timeout     = var.restore_timeout_seconds
+      environment = merge(local.replacement_environment, { RESTORE_TIME_LIMIT = tostring(local.restore_time_limit) })
+    }
+  }
 
-  # Handler paths: module functions/aws/<file>.py, function `handler` (tests check they exist).
-  backup_handler  = "functions.aws.backup_handler.handler"
-  restore_handler = "functions.aws.restore_handler.handler"
-
-  backup_url = "s3://${aws_s3_bucket.backup.id}/${var.object_key}"
+  backup_url = "s3://${aws_s3_bucket.backup.id}/${var.backup_object_name}"
   # The one object, and the restore markers the core keeps beside it (idempotency per instance).
-  object_arn  = "${aws_s3_bucket.backup.arn}/${var.object_key}"
-  markers_arn = "${aws_s3_bucket.backup.arn}/${var.object_key}.restores/*"
+  object_arn  = "${aws_s3_bucket.backup.arn}/${var.backup_object_name}"
+  markers_arn = "${aws_s3_bucket.backup.arn}/${var.backup_object_name}.restores/*"
   # the last successful backup's record (stored or unchanged): the backup writes it, restore reads it
-  record_arn = "${aws_s3_bucket.backup.arn}/${var.object_key}.last-backup.json"
+  record_arn = "${aws_s3_bucket.backup.arn}/${var.backup_object_name}.last-backup.json"
 
   asg_arn = var.controller_asg_name == null ? null : "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${var.controller_asg_name}"
 
@@ -55,9 +66,13 @@ locals {
   # -- native mode (the default; with backup_mode = "export" none of the following reaches a
   # function or a policy) --
   native_enabled = var.backup_mode == "native"
-  # The backup's wait for a controller that is not ready (a reboot, an upgrade): the function's
-  # timeout less the wait for the controller's own file (native) and 120 s to fetch and store it.
+  # What each function's timeout leaves for its waits, derived here and nowhere else. A backup
+  # waits out a controller that is not ready (a reboot, an upgrade) for its timeout less the wait
+  # for the controller's own file (native) and 120 s to fetch and store it; a restore's own
+  # deadline (RESTORE_TIME_LIMIT) is a minute inside Lambda's, to fail cleanly and complete the
+  # lifecycle action.
   backup_ready_timeout = max(30, var.backup_timeout_seconds - (local.native_enabled ? var.native_backup_wait_seconds : 0) - 120)
+  restore_time_limit   = var.restore_timeout_seconds - 60
   native_cloud_type = coalesce(var.native_cloud_type, lookup(
     { "aws" = "aws", "aws-us-gov" = "aws-gov", "aws-cn" = "aws-china" }, local.partition, "aws"
   ))
@@ -84,7 +99,7 @@ locals {
   # other targets a restore caller may name (none by default).
   replacement_environment = merge(
     {
-      REPLACEMENT_TAG         = "${var.controller_tag_key}=${var.controller_tag_value}"
+      REPLACEMENT_TAG         = var.replacement_tag
       REPLACEMENT_URL         = var.replacement_url
       RESTORE_ALLOWED_TARGETS = join(",", var.restore_allowed_targets)
     },

@@ -1,21 +1,31 @@
 output "backup_function_name" {
   description = "Name of the backup function (aws lambda invoke --function-name ...)."
-  value       = aws_lambda_function.backup.function_name
+  value       = aws_lambda_function.this["backup"].function_name
 }
 
 output "restore_function_name" {
   description = "Name of the restore function."
-  value       = aws_lambda_function.restore.function_name
+  value       = aws_lambda_function.this["restore"].function_name
 }
 
 output "backup_function_url" {
   description = "Function URL of the backup function (POST /backup, SigV4-signed)."
-  value       = aws_lambda_function_url.backup.function_url
+  value       = aws_lambda_function_url.this["backup"].function_url
 }
 
 output "restore_function_url" {
   description = "Function URL of the restore function (POST /restore, SigV4-signed)."
-  value       = aws_lambda_function_url.restore.function_url
+  value       = aws_lambda_function_url.this["restore"].function_url
+}
+
+output "function_ids" {
+  description = "ARN of each function: {backup = ..., restore = ...}."
+  value       = { for job, function in aws_lambda_function.this : job => function.arn }
+}
+
+output "function_identities" {
+  description = "The identity each function runs as, its IAM role's ARN: {backup = ..., restore = ...} (e.g. for a bucket policy in the controller's account)."
+  value       = { for job, role in aws_iam_role.function : job => role.arn }
 }
 
 output "backup_url" {

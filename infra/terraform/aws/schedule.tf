@@ -35,7 +35,7 @@ resource "aws_sqs_queue_policy" "dlq" {
 resource "aws_scheduler_schedule" "backup" {
   name                         = "${var.name}-daily-backup"
   description                  = "Daily controller backup to ${local.backup_url}"
-  schedule_expression          = var.schedule_expression
+  schedule_expression          = var.schedule
   schedule_expression_timezone = var.schedule_timezone
   kms_key_arn                  = aws_kms_key.backup.arn
   state                        = "ENABLED"
@@ -45,7 +45,7 @@ resource "aws_scheduler_schedule" "backup" {
   }
 
   target {
-    arn      = aws_lambda_function.backup.arn
+    arn      = aws_lambda_function.this["backup"].arn
     role_arn = aws_iam_role.scheduler.arn
     # exactly the scheduled-backup input the handler reads: {"action", "trigger", "scheduled_time"}
     input = jsonencode({

@@ -8,13 +8,13 @@ variable "name" {
   }
 }
 
-variable "lambda_package" {
+variable "package_path" {
   description = "Path to the Lambda zip built by `make package-aws` (dist/aws/lambda.zip)."
   type        = string
 
   validation {
-    condition     = endswith(var.lambda_package, ".zip")
-    error_message = "lambda_package must be the path of a .zip file."
+    condition     = endswith(var.package_path, ".zip")
+    error_message = "package_path must be the path of a .zip file."
   }
 }
 
@@ -102,14 +102,14 @@ variable "bucket_name" {
   }
 }
 
-variable "object_key" {
+variable "backup_object_name" {
   description = "Key of the one stored backup object in the bucket."
   type        = string
   default     = "controller/backup.tar"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9!_.*'()/-]+$", var.object_key)) && !startswith(var.object_key, "/") && !endswith(var.object_key, "/")
-    error_message = "object_key must be a plain S3 key that neither starts nor ends with '/'."
+    condition     = can(regex("^[A-Za-z0-9!_.*'()/-]+$", var.backup_object_name)) && !startswith(var.backup_object_name, "/") && !endswith(var.backup_object_name, "/")
+    error_message = "backup_object_name must be a plain S3 key that neither starts nor ends with '/'."
   }
 }
 
@@ -146,14 +146,14 @@ variable "backup_min_size_ratio" {
   }
 }
 
-variable "schedule_expression" {
+variable "schedule" {
   description = "EventBridge Scheduler expression of the daily backup. Midnight by default."
   type        = string
   default     = "cron(0 0 * * ? *)"
 
   validation {
-    condition     = can(regex("^(cron|rate)\\(.+\\)$", var.schedule_expression))
-    error_message = "schedule_expression must be a cron(...) or rate(...) expression."
+    condition     = can(regex("^(cron|rate)\\(.+\\)$", var.schedule))
+    error_message = "schedule must be a cron(...) or rate(...) expression."
   }
 }
 
@@ -228,6 +228,17 @@ variable "memory_size" {
   }
 }
 
+variable "reserved_concurrent_executions" {
+  description = "Concurrency reserved for each function, and its limit. 1 runs one backup and one restore at a time: two events for one replacement never push to it in parallel."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.reserved_concurrent_executions >= 1 && floor(var.reserved_concurrent_executions) == var.reserved_concurrent_executions
+    error_message = "reserved_concurrent_executions must be a whole number, 1 or more (0 would stop every invocation)."
+  }
+}
+
 variable "ephemeral_storage_mib" {
   description = "Size of /tmp in MiB; the export is spooled there, so it must exceed the configuration's size."
   type        = number
@@ -251,7 +262,7 @@ variable "log_retention_days" {
 }
 
 variable "controller_asg_name" {
-  description = "Auto Scaling group of the controller. Set: restore runs on its launch events. Null: restore runs on EC2 'running' events; either way the function restores only an instance carrying controller_tag_key=controller_tag_value (and matching replacement_name_pattern, if set)."
+  description = "Auto Scaling group of the controller. Set: restore runs on its launch events. Null: restore runs on EC2 'running' events; either way the function restores only an instance carrying replacement_tag (and matching replacement_name_pattern, if set)."
   type        = string
   default     = null
 
@@ -267,25 +278,15 @@ variable "create_lifecycle_hook" {
   default     = false
 }
 
-variable "controller_tag_key" {
-  description = "Tag key a replacement controller instance must carry to be restored automatically (REPLACEMENT_TAG=<key>=<value>, checked in code on every replacement event)."
+variable "replacement_tag" {
+  description = "REPLACEMENT_TAG: KEY=VALUE tag a replacement controller instance must carry to be restored automatically (checked in code on every replacement event)."
   type        = string
-  default     = "Name"
+  default     = "Name=AviatrixController"
+  nullable    = false
 
   validation {
-    condition     = length(var.controller_tag_key) > 0 && length(var.controller_tag_key) <= 128 && !strcontains(var.controller_tag_key, "=")
-    error_message = "controller_tag_key must be 1-128 characters without '='."
-  }
-}
-
-variable "controller_tag_value" {
-  description = "Value of controller_tag_key on a replacement controller instance."
-  type        = string
-  default     = "AviatrixController"
-
-  validation {
-    condition     = length(var.controller_tag_value) > 0 && length(var.controller_tag_value) <= 256
-    error_message = "controller_tag_value must be 1-256 characters."
+    condition     = can(regex("^[^=]{1,128}=.{1,256}$", var.replacement_tag))
+    error_message = "replacement_tag must be KEY=VALUE: a tag key of 1-128 characters without '=', and a value of 1-256 characters."
   }
 }
 
@@ -352,36 +353,36 @@ variable "security_group_ids" {
   }
 }
 
-variable "backup_invoker_arns" {
+variable "backup_invokers" {
   description = "IAM principal ARNs allowed to call the backup function (direct invoke and its Function URL): lambda:InvokeFunction and lambda:InvokeFunctionUrl on the backup function only."
   type        = list(string)
   default     = []
 
   validation {
-    condition     = alltrue([for p in var.backup_invoker_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", p))])
-    error_message = "backup_invoker_arns must be IAM account, role or user ARNs."
+    condition     = alltrue([for p in var.backup_invokers : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", p))])
+    error_message = "backup_invokers must be IAM account, role or user ARNs."
   }
 }
 
-variable "restore_invoker_arns" {
-  description = "IAM principal ARNs allowed to call the restore function (direct invoke and its Function URL): lambda:InvokeFunction and lambda:InvokeFunctionUrl on the restore function only. Keep it shorter than backup_invoker_arns: a restore overwrites a controller's configuration."
+variable "restore_invokers" {
+  description = "IAM principal ARNs allowed to call the restore function (direct invoke and its Function URL): lambda:InvokeFunction and lambda:InvokeFunctionUrl on the restore function only. Keep it shorter than backup_invokers: a restore overwrites a controller's configuration."
   type        = list(string)
   default     = []
 
   validation {
-    condition     = alltrue([for p in var.restore_invoker_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", p))])
-    error_message = "restore_invoker_arns must be IAM account, role or user ARNs."
+    condition     = alltrue([for p in var.restore_invokers : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$", p))])
+    error_message = "restore_invokers must be IAM account, role or user ARNs."
   }
 }
 
-variable "alarm_email" {
+variable "alert_email" {
   description = "E-mail address subscribed to the alarm topic. Null: subscribe something yourself to the alarm_topic_arn output."
   type        = string
   default     = null
 
   validation {
-    condition     = var.alarm_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
-    error_message = "alarm_email must be an e-mail address."
+    condition     = var.alert_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alert_email))
+    error_message = "alert_email must be an e-mail address."
   }
 }
 

@@ -18,7 +18,7 @@ resource "azurerm_storage_queue" "replacements_poison" {
 
 resource "azurerm_eventgrid_system_topic" "controller_group" {
   count = local.events_enabled ? 1 : 0
-  name  = "${var.name_prefix}-controller-rg-events"
+  name  = "${var.name}-controller-rg-events"
   # a resource group's system topic lives in that resource group, at the "Global" location
   resource_group_name = element(split("/", var.controller_resource_group_id), 4)
   location            = "Global"

@@ -11,7 +11,7 @@ resource "azurerm_service_plan" "flex" {
   #checkov:skip=CKV_AZURE_225:Flex Consumption (FC1) places instances per execution; a daily backup delayed by a zone outage is retried and, if still failing, raises the missing-backup alert.
   #checkov:skip=CKV_AZURE_212:A minimum instance count applies to dedicated plans; Flex Consumption starts instances on demand for each trigger.
   for_each            = local.apps
-  name                = "${var.name_prefix}-${each.key}-plan"
+  name                = "${var.name}-${each.key}-plan"
   resource_group_name = var.resource_group_name
   location            = var.location
   os_type             = "Linux"
@@ -21,7 +21,7 @@ resource "azurerm_service_plan" "flex" {
 
 resource "azurerm_function_app_flex_consumption" "app" {
   for_each            = local.apps
-  name                = "${var.name_prefix}-controller-${each.key}"
+  name                = "${var.name}-controller-${each.key}"
   resource_group_name = var.resource_group_name
   location            = var.location
   service_plan_id     = azurerm_service_plan.flex[each.key].id
@@ -32,7 +32,7 @@ resource "azurerm_function_app_flex_consumption" "app" {
 
   runtime_name           = "python"
   runtime_version        = "3.12"
-  maximum_instance_count = var.maximum_instance_count
+  maximum_instance_count = var.max_instance_count
   instance_memory_in_mb  = 2048
 
   https_only                                     = true
@@ -104,7 +104,7 @@ resource "azurerm_role_assignment" "telemetry" {
 # soft delete); this role reads, writes and creates blobs only. Each assignment limits writing to
 # its identity's own path with an ABAC condition.
 resource "azurerm_role_definition" "backup_blobs" {
-  name        = "${var.name_prefix} controller-backup blobs ${local.backup_account_name}/${local.backup_container}"
+  name        = "${var.name} controller-backup blobs ${local.backup_account_name}/${local.backup_container}"
   scope       = local.resource_group_id
   description = "Read the controller backup container, and write (never delete) the blobs a condition on the assignment allows."
 
@@ -125,7 +125,7 @@ resource "azurerm_role_assignment" "backup_blobs" {
   scope              = azurerm_storage_container.backups.id
   role_definition_id = azurerm_role_definition.backup_blobs.role_definition_resource_id
   principal_id       = local.principals[each.key]
-  description        = "controller-backup (${var.name_prefix}): ${each.key} writes only ${each.key == "backup" ? "the backup blob" : "its restore markers"}"
+  description        = "controller-backup (${var.name}): ${each.key} writes only ${each.key == "backup" ? "the backup blob" : "its restore markers"}"
   condition_version  = "2.0"
   condition          = <<-EOT
     (

@@ -5,7 +5,7 @@ resource "azurerm_key_vault" "this" {
   #checkov:skip=CKV_AZURE_189:The Flex Consumption function reads the secret over the public endpoint unless subnet_id adds VNet integration; access is RBAC-scoped to one secret.
   #checkov:skip=CKV_AZURE_109:A default-deny firewall would block the function, whose outbound addresses are not fixed on Flex Consumption without VNet integration.
   #checkov:skip=CKV2_AZURE_32:Private endpoints need a VNet the module does not own.
-  name                          = "${var.name_prefix}-kv"
+  name                          = "${var.name}-kv"
   resource_group_name           = var.resource_group_name
   location                      = var.location
   tenant_id                     = data.azurerm_client_config.current.tenant_id

@@ -9,7 +9,7 @@
 data "azurerm_client_config" "current" {}
 
 locals {
-  backup_account_name = "${var.name_prefix}bkp"
+  backup_account_name = "${var.name}bkp"
   backup_container    = "backups"
   resource_group_id   = "/subscriptions/${data.azurerm_client_config.current.subscription_id}/resourceGroups/${var.resource_group_name}"
 
@@ -20,8 +20,8 @@ locals {
     restore = ["restore", "replacement_controller"]
   }
   host_account_names = {
-    backup  = "${var.name_prefix}hostbkp"
-    restore = "${var.name_prefix}hostrst"
+    backup  = "${var.name}hostbkp"
+    restore = "${var.name}hostrst"
   }
   secret_name        = "controller-password"
   customer_id_secret = "controller-customer-id"
@@ -44,8 +44,8 @@ locals {
       CONTROLLER_URL         = var.controller_url
       CONTROLLER_USERNAME    = var.controller_username
       CONTROLLER_PASSWORD    = "azure-kv:${azurerm_key_vault.this.name}/${azurerm_key_vault_secret.controller_password.name}"
-      BACKUP_URL             = "azblob://${azurerm_storage_account.backup.name}/${azurerm_storage_container.backups.name}/${var.backup_blob_name}"
-      BACKUP_MIN_SIZE_RATIO  = tostring(var.min_size_ratio)
+      BACKUP_URL             = "azblob://${azurerm_storage_account.backup.name}/${azurerm_storage_container.backups.name}/${var.backup_object_name}"
+      BACKUP_MIN_SIZE_RATIO  = tostring(var.backup_min_size_ratio)
     },
     var.controller_ca_bundle == null ? {} : { CONTROLLER_CA_BUNDLE = var.controller_ca_bundle },
     var.controller_tls_server_name == null ? {} : { CONTROLLER_TLS_SERVER_NAME = var.controller_tls_server_name },
@@ -53,23 +53,35 @@ locals {
     # resolve the ARM secret they name
     local.native_app_settings,
   )
-  # The backup app: its timer.
+  # host.json's functionTimeout (functions/azure/host.json, 30 minutes): every function of either
+  # app stops there.
+  function_timeout_seconds = 1800
+  # What that timeout leaves for each app's waits, derived here and nowhere else. A backup waits
+  # out a controller that is not ready (a reboot, an upgrade) for the timeout less the wait for the
+  # controller's own file (native) and 120 s to fetch and store it. A restore waits for a booting
+  # controller up to the timeout less five minutes (25), and stops, resumably, two minutes before
+  # the host does (RESTORE_TIME_LIMIT: the queue's redelivery resumes it; the core's 840 s default
+  # would waste half of the time).
+  backup_ready_timeout  = max(30, local.function_timeout_seconds - (local.native_enabled ? var.native_backup_wait_seconds : 0) - 120)
+  restore_ready_timeout = local.function_timeout_seconds - 300
+  restore_time_limit    = local.function_timeout_seconds - 120
+
+  # The backup app: its timer, and its wait.
   backup_app_settings = {
-    BACKUP_SCHEDULE = var.backup_schedule
-    # a backup waits out a rebooting controller, inside host.json's 30-minute limit: 1800 s less
-    # the wait for the controller's own file (native, 300 s) and 120 s to fetch and store it
-    CONTROLLER_READY_TIMEOUT = local.native_enabled ? "1380" : "1680"
+    BACKUP_SCHEDULE          = var.schedule
+    CONTROLLER_READY_TIMEOUT = tostring(local.backup_ready_timeout)
   }
-  # The restore app: which VM counts as a replacement, how to reach it, which other targets a
-  # restore caller may name (none by default), the customer id and the restore's age limit.
+  # The restore app: its waits, which VM counts as a replacement, how to reach it, which other
+  # targets a restore caller may name (none by default), the customer id and the restore's age
+  # limit.
   restore_app_settings = merge(
     {
-      # a restore waits up to 25 minutes for a booting controller, inside host.json's 30-minute limit
-      CONTROLLER_READY_TIMEOUT = "1500"
-      REPLACEMENT_URL          = var.replacement_controller_url
+      CONTROLLER_READY_TIMEOUT = tostring(local.restore_ready_timeout)
+      RESTORE_TIME_LIMIT       = tostring(local.restore_time_limit)
+      REPLACEMENT_URL          = var.replacement_url
       RESTORE_ALLOWED_TARGETS  = join(",", var.restore_allowed_targets)
     },
-    var.replacement_vm_tag == null ? {} : { REPLACEMENT_TAG = var.replacement_vm_tag },
+    var.replacement_tag == null ? {} : { REPLACEMENT_TAG = var.replacement_tag },
     var.replacement_name_pattern == null ? {} : { REPLACEMENT_NAME_PATTERN = var.replacement_name_pattern },
     # where a restore by instance_id (a vmId) looks for the VM: the group the identity may read
     var.controller_resource_group_id == null ? {} : { REPLACEMENT_RESOURCE_GROUPS = var.controller_resource_group_id },
@@ -82,8 +94,8 @@ locals {
   # native restore ends with.
   blob_path = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path]"
   writable_paths = {
-    backup  = "${local.blob_path} StringEquals '${var.backup_blob_name}' OR ${local.blob_path} StringEquals '${var.backup_blob_name}.last-backup.json'"
-    restore = join(" OR ", concat(["${local.blob_path} StringLike '${var.backup_blob_name}.restores/*'"], local.native_enabled ? ["${local.blob_path} StringEquals '${var.backup_blob_name}'"] : []))
+    backup  = "${local.blob_path} StringEquals '${var.backup_object_name}' OR ${local.blob_path} StringEquals '${var.backup_object_name}.last-backup.json'"
+    restore = join(" OR ", concat(["${local.blob_path} StringLike '${var.backup_object_name}.restores/*'"], local.native_enabled ? ["${local.blob_path} StringEquals '${var.backup_object_name}'"] : []))
   }
 
   # BYOL: a reference to the customer id secret (either mode), for the restore app only
@@ -100,9 +112,6 @@ locals {
   native_resource_group_id = join("/", slice(local.native_account_id_parts, 0, min(5, length(local.native_account_id_parts))))
   native_container_id      = "${coalesce(var.native_storage_account_id, "-")}/blobServices/default/containers/${coalesce(var.native_container_name, "-")}"
   native_secret_name       = "native-arm-client-secret"
-  # host.json's functionTimeout is 30 minutes: a restore stops, resumably, two minutes before
-  # (the queue's redelivery resumes it); RESTORE_TIME_LIMIT's 840 s default would waste half of it
-  restore_time_limit = 1680
 
   native_app_settings = local.native_enabled ? {
     CONTROLLER_PRIVATE_IP      = coalesce(var.controller_private_ip, "-")
@@ -116,7 +125,6 @@ locals {
     NATIVE_ARM_CLIENT_ID       = coalesce(var.native_arm_client_id, "-")
     # a reference, resolved only by a restore (setup_account_profile, restore_cloudx_config)
     NATIVE_ARM_CLIENT_SECRET = "azure-kv:${azurerm_key_vault.this.name}/${local.native_secret_name}"
-    RESTORE_TIME_LIMIT       = tostring(local.restore_time_limit)
   } : {}
   max_age_app_settings = var.restore_max_backup_age == null ? {} : { RESTORE_MAX_BACKUP_AGE = var.restore_max_backup_age }
 }

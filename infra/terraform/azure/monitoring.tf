@@ -3,7 +3,7 @@
 # schedule that silently stopped firing.
 
 resource "azurerm_log_analytics_workspace" "logs" {
-  name                = "${var.name_prefix}-logs"
+  name                = "${var.name}-logs"
   resource_group_name = var.resource_group_name
   location            = var.location
   sku                 = "PerGB2018"
@@ -12,7 +12,7 @@ resource "azurerm_log_analytics_workspace" "logs" {
 }
 
 resource "azurerm_application_insights" "this" {
-  name                          = "${var.name_prefix}-controller-backup"
+  name                          = "${var.name}-controller-backup"
   resource_group_name           = var.resource_group_name
   location                      = var.location
   workspace_id                  = azurerm_log_analytics_workspace.logs.id
@@ -23,7 +23,7 @@ resource "azurerm_application_insights" "this" {
 }
 
 resource "azurerm_monitor_action_group" "alerts" {
-  name                = "${var.name_prefix}-controller-backup-alerts"
+  name                = "${var.name}-controller-backup-alerts"
   resource_group_name = var.resource_group_name
   short_name          = "ctlbackup"
   tags                = local.tags
@@ -36,7 +36,7 @@ resource "azurerm_monitor_action_group" "alerts" {
 }
 
 resource "azurerm_monitor_scheduled_query_rules_alert_v2" "failures" {
-  name                 = "${var.name_prefix}-controller-backup-failed"
+  name                 = "${var.name}-controller-backup-failed"
   resource_group_name  = var.resource_group_name
   location             = var.location
   description          = "A controller backup or restore function failed (raised, answered HTTP 5xx, or logged an error). The stored backup is never replaced by a failed run; the log line names the error code."
@@ -73,7 +73,7 @@ resource "azurerm_monitor_scheduled_query_rules_alert_v2" "failures" {
 }
 
 resource "azurerm_monitor_scheduled_query_rules_alert_v2" "no_recent_backup" {
-  name                 = "${var.name_prefix}-controller-backup-missing"
+  name                 = "${var.name}-controller-backup-missing"
   resource_group_name  = var.resource_group_name
   location             = var.location
   description          = "No successful controller backup in the last 25 hours: the daily run failed or never ran."

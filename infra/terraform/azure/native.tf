@@ -14,7 +14,7 @@
 # resource group and assigned on the one container only.
 resource "azurerm_role_definition" "native_files" {
   count       = local.native_enabled ? 1 : 0
-  name        = "${var.name_prefix} controller-backup native files ${local.native_storage_account}/${coalesce(var.native_container_name, "-")}"
+  name        = "${var.name} controller-backup native files ${local.native_storage_account}/${coalesce(var.native_container_name, "-")}"
   scope       = local.native_resource_group_id
   description = "Read and write the Aviatrix controller's own backup files (CloudN_*) in one container; assigned with a condition on the blob path."
 
@@ -67,7 +67,7 @@ resource "azurerm_role_assignment" "native_files" {
   scope              = local.native_container_id
   role_definition_id = azurerm_role_definition.native_files[0].role_definition_resource_id
   principal_id       = local.principals["restore"]
-  description        = "controller-backup (${var.name_prefix}): the controller's own backup files only"
+  description        = "controller-backup (${var.name}): the controller's own backup files only"
   condition_version  = "2.0"
   condition          = local.native_files_condition
 }
@@ -78,7 +78,7 @@ resource "azurerm_role_assignment" "native_files_reader" {
   scope                = local.native_container_id
   role_definition_name = "Storage Blob Data Reader"
   principal_id         = local.principals["backup"]
-  description          = "controller-backup (${var.name_prefix}): read the controller's own backup files only"
+  description          = "controller-backup (${var.name}): read the controller's own backup files only"
   condition_version    = "2.0"
   condition            = local.native_files_condition
 }

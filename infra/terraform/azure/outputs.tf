@@ -18,14 +18,19 @@ output "restore_function_app_hostname" {
   value       = azurerm_function_app_flex_consumption.app["restore"].default_hostname
 }
 
-output "function_principal_ids" {
-  description = "Object ids of the two apps' system-assigned identities: {backup = ..., restore = ...}."
+output "function_ids" {
+  description = "Resource id of each function app: {backup = ..., restore = ...}."
+  value       = { for job, app in azurerm_function_app_flex_consumption.app : job => app.id }
+}
+
+output "function_identities" {
+  description = "The identity each function app runs as, the object (principal) id of its system-assigned identity: {backup = ..., restore = ...}."
   value       = local.principals
 }
 
 output "backup_url" {
   description = "The one stored backup object (BACKUP_URL)."
-  value       = "azblob://${azurerm_storage_account.backup.name}/${azurerm_storage_container.backups.name}/${var.backup_blob_name}"
+  value       = "azblob://${azurerm_storage_account.backup.name}/${azurerm_storage_container.backups.name}/${var.backup_object_name}"
 }
 
 output "key_vault_name" {

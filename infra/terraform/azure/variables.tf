@@ -1,10 +1,10 @@
-variable "name_prefix" {
+variable "name" {
   description = "Prefix of every resource name: 3-16 lowercase letters and digits (storage account names are derived from it and must be globally unique)."
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9]{2,15}$", var.name_prefix))
-    error_message = "name_prefix must be 3-16 lowercase letters and digits, starting with a letter."
+    condition     = can(regex("^[a-z][a-z0-9]{2,15}$", var.name))
+    error_message = "name must be 3-16 lowercase letters and digits, starting with a letter."
   }
 }
 
@@ -105,32 +105,37 @@ variable "controller_customer_id_version" {
   }
 }
 
-variable "backup_blob_name" {
+variable "backup_object_name" {
   description = "Name of the one backup blob inside the backups container (the role conditions name it, so: letters, digits, '.', '_', '-', '/')."
   type        = string
   default     = "aviatrix/controller-backup.enc"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$", var.backup_blob_name)) && !endswith(var.backup_blob_name, "/")
-    error_message = "backup_blob_name must be 1-255 letters, digits, '.', '_', '-' or '/', not starting or ending with '/'."
+    condition     = can(regex("^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$", var.backup_object_name)) && !endswith(var.backup_object_name, "/")
+    error_message = "backup_object_name must be 1-255 letters, digits, '.', '_', '-' or '/', not starting or ending with '/'."
   }
 }
 
-variable "backup_schedule" {
+variable "schedule" {
   description = "NCRONTAB schedule of the backup: six fields, seconds first. Evaluated in UTC on Flex Consumption (WEBSITE_TIME_ZONE is not supported there)."
   type        = string
   default     = "0 0 0 * * *"
 
   validation {
-    condition     = length(split(" ", trimspace(var.backup_schedule))) == 6
-    error_message = "backup_schedule needs six NCRONTAB fields (seconds first), e.g. \"0 0 0 * * *\"."
+    condition     = length(split(" ", trimspace(var.schedule))) == 6
+    error_message = "schedule needs six NCRONTAB fields (seconds first), e.g. \"0 0 0 * * *\"."
   }
 }
 
-variable "min_size_ratio" {
-  description = "Refuse to replace the stored backup with an export smaller than this fraction of it."
+variable "backup_min_size_ratio" {
+  description = "Refuse to replace the stored backup with an export smaller than this fraction of it (BACKUP_MIN_SIZE_RATIO)."
   type        = number
   default     = 0.5
+
+  validation {
+    condition     = var.backup_min_size_ratio >= 0 && var.backup_min_size_ratio <= 1
+    error_message = "backup_min_size_ratio must be between 0 and 1."
+  }
 }
 
 variable "version_retention_days" {
@@ -168,24 +173,24 @@ variable "alert_email" {
 }
 
 variable "controller_resource_group_id" {
-  description = "Resource group id holding the controller VMs. When set, VM write/start events there trigger a restore onto a VM tagged replacement_vm_tag (and/or named after replacement_name_pattern); null disables the route."
+  description = "Resource group id holding the controller VMs. When set, VM write/start events there trigger a restore onto a VM tagged replacement_tag (and/or named after replacement_name_pattern); null disables the route."
   type        = string
   default     = null
 }
 
-variable "replacement_vm_tag" {
+variable "replacement_tag" {
   description = "REPLACEMENT_TAG: NAME=VALUE tag a VM must carry to be restored automatically as a replacement controller. Null: replacement_name_pattern alone decides."
   type        = string
   default     = "controller-backup-role=replacement"
 
   validation {
-    condition     = var.replacement_vm_tag == null || can(regex("^[^=<>%&\\\\?/]{1,512}=[^,]{0,256}$", var.replacement_vm_tag))
-    error_message = "replacement_vm_tag must be NAME=VALUE with an Azure tag name (no <>%&\\?/) and a value without commas."
+    condition     = var.replacement_tag == null || can(regex("^[^=<>%&\\\\?/]{1,512}=[^,]{0,256}$", var.replacement_tag))
+    error_message = "replacement_tag must be NAME=VALUE with an Azure tag name (no <>%&\\?/) and a value without commas."
   }
 }
 
 variable "replacement_name_pattern" {
-  description = "REPLACEMENT_NAME_PATTERN: optional shell-style glob (e.g. \"avx-controller*\") the replacement VM's name must match. The event route needs this or replacement_vm_tag."
+  description = "REPLACEMENT_NAME_PATTERN: optional shell-style glob (e.g. \"avx-controller*\") the replacement VM's name must match. The event route needs this or replacement_tag."
   type        = string
   default     = null
 
@@ -195,19 +200,19 @@ variable "replacement_name_pattern" {
   }
 
   validation {
-    condition     = var.controller_resource_group_id == null || var.replacement_vm_tag != null || var.replacement_name_pattern != null
-    error_message = "The replacement-VM event route (controller_resource_group_id) needs replacement_vm_tag or replacement_name_pattern (REPLACEMENT_TAG / REPLACEMENT_NAME_PATTERN): without either, no VM would be recognised as a replacement."
+    condition     = var.controller_resource_group_id == null || var.replacement_tag != null || var.replacement_name_pattern != null
+    error_message = "The replacement-VM event route (controller_resource_group_id) needs replacement_tag or replacement_name_pattern (REPLACEMENT_TAG / REPLACEMENT_NAME_PATTERN): without either, no VM would be recognised as a replacement."
   }
 }
 
-variable "replacement_controller_url" {
+variable "replacement_url" {
   description = "REPLACEMENT_URL: how the restore app reaches a replacement VM it found through ARM: \"controller_url\" (the replacement takes over controller_url's address) or an https URL template with {private_ip} (the VM's primary private IP) or {public_ip}."
   type        = string
   default     = "https://{private_ip}"
 
   validation {
-    condition     = var.replacement_controller_url == "controller_url" || can(regex("^https://[^/\\s]*\\{(private_ip|public_ip)\\}[^/\\s]*/?$", var.replacement_controller_url))
-    error_message = "replacement_controller_url must be controller_url or https://... with {private_ip} or {public_ip} in the host (e.g. https://{private_ip})."
+    condition     = var.replacement_url == "controller_url" || can(regex("^https://[^/\\s]*\\{(private_ip|public_ip)\\}[^/\\s]*/?$", var.replacement_url))
+    error_message = "replacement_url must be controller_url or https://... with {private_ip} or {public_ip} in the host (e.g. https://{private_ip})."
   }
 }
 
@@ -242,10 +247,15 @@ variable "package_path" {
   default     = null
 }
 
-variable "maximum_instance_count" {
-  description = "Flex Consumption scale-out limit of each app."
+variable "max_instance_count" {
+  description = "Most instances each app scales out to (Flex Consumption's maximum_instance_count; each instance may run several invocations). 40 is the lowest some azurerm 4.x releases accept."
   type        = number
   default     = 40
+
+  validation {
+    condition     = var.max_instance_count >= 1 && var.max_instance_count <= 1000 && floor(var.max_instance_count) == var.max_instance_count
+    error_message = "max_instance_count must be a whole number between 1 and 1000."
+  }
 }
 
 variable "log_retention_days" {

@@ -13,7 +13,7 @@ resource "google_monitoring_alert_policy" "function_errors" {
     condition_matched_log {
       filter = join(" AND ", [
         "resource.type=\"cloud_run_revision\"",
-        "resource.labels.service_name=(${join(" OR ", [for f in values(local.functions) : "\"${f}\""])})",
+        "resource.labels.service_name=(${join(" OR ", [for f in values(local.functions) : "\"${f.name}\""])})",
         "severity>=ERROR",
       ])
       label_extractors = {
@@ -43,7 +43,7 @@ resource "google_logging_metric" "backup_success" {
   name    = "${var.name}-backup-success"
   filter = join(" AND ", [
     "resource.type=\"cloud_run_revision\"",
-    "resource.labels.service_name=(\"${local.functions.backup}\" OR \"${local.functions.backup_event}\")",
+    "resource.labels.service_name=(\"${local.functions.backup.name}\" OR \"${local.functions.backup_event.name}\")",
     "jsonPayload.result.job=\"backup\"",
     # an unchanged configuration is a successful backup that wrote no new version
     "jsonPayload.result.status=(\"ok\" OR \"unchanged\")",

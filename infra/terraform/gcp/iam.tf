@@ -113,7 +113,7 @@ resource "google_project_iam_member" "restore_instance_reader" {
 resource "google_cloud_run_service_iam_member" "scheduler_invokes_backup" {
   project  = var.project_id
   location = var.region
-  service  = google_cloudfunctions2_function.backup.name
+  service  = google_cloudfunctions2_function.this["backup"].name
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.scheduler.email}"
 }
@@ -123,7 +123,7 @@ resource "google_cloud_run_service_iam_member" "backup_invokers" {
 
   project  = var.project_id
   location = var.region
-  service  = google_cloudfunctions2_function.backup.name
+  service  = google_cloudfunctions2_function.this["backup"].name
   role     = "roles/run.invoker"
   member   = each.value
 }
@@ -133,7 +133,7 @@ resource "google_cloud_run_service_iam_member" "restore_invokers" {
 
   project  = var.project_id
   location = var.region
-  service  = google_cloudfunctions2_function.restore.name
+  service  = google_cloudfunctions2_function.this["restore"].name
   role     = "roles/run.invoker"
   member   = each.value
 }
@@ -145,22 +145,12 @@ resource "google_project_iam_member" "trigger_receiver" {
   member  = "serviceAccount:${google_service_account.trigger.email}"
 }
 
-resource "google_cloud_run_service_iam_member" "trigger_invokes_backup_event" {
-  count = var.create_backup_topic ? 1 : 0
+resource "google_cloud_run_service_iam_member" "trigger_invokes" {
+  for_each = { for key, function in local.deployed_functions : key => function if function.event_trigger != null }
 
   project  = var.project_id
   location = var.region
-  service  = google_cloudfunctions2_function.backup_event[0].name
-  role     = "roles/run.invoker"
-  member   = "serviceAccount:${google_service_account.trigger.email}"
-}
-
-resource "google_cloud_run_service_iam_member" "trigger_invokes_restore_event" {
-  count = var.restore_on_replacement ? 1 : 0
-
-  project  = var.project_id
-  location = var.region
-  service  = google_cloudfunctions2_function.restore_event[0].name
+  service  = google_cloudfunctions2_function.this[each.key].name
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.trigger.email}"
 }

@@ -1,20 +1,94 @@
 locals {
   bucket_name = coalesce(var.bucket_name, "${var.project_id}-${var.name}")
-  backup_url  = "gs://${local.bucket_name}/${var.backup_object}"
+  backup_url  = "gs://${local.bucket_name}/${var.backup_object_name}"
   labels      = merge({ "app" = "controller-backup", "deployment" = var.name }, var.labels)
 
   # Object names as IAM conditions see them.
-  object_resource  = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object}"
-  markers_resource = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object}.restores/"
+  object_resource  = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object_name}"
+  markers_resource = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object_name}.restores/"
   # the record of the last successful backup, stored or unchanged (no new version when unchanged)
-  record_resource = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object}.last-backup.json"
+  record_resource = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object_name}.last-backup.json"
 
+  # The four functions, and all that differs between them (functions.tf makes one of each from
+  # this): the entry point in main.py, the identity it runs as, its timeout (HTTP functions may
+  # run 3600 s, event-driven ones 540 s) and its event trigger (null: an HTTP function).
   functions = {
-    backup        = "${var.name}-backup"
-    backup_event  = "${var.name}-backup-event"
-    restore       = "${var.name}-restore"
-    restore_event = "${var.name}-restore-event"
+    backup = {
+      name            = "${var.name}-backup"
+      description     = "Back up the controller's configuration (Cloud Scheduler and on demand)."
+      entry_point     = "backup_http"
+      job             = "backup"
+      service_account = google_service_account.backup.email
+      timeout         = 1800
+      deploy          = true
+      event_trigger   = null
+    }
+    restore = {
+      name            = "${var.name}-restore"
+      description     = "Restore the stored backup into a controller, on demand."
+      entry_point     = "restore_http"
+      job             = "restore"
+      service_account = google_service_account.restore.email
+      timeout         = 3600
+      deploy          = true
+      event_trigger   = null
+    }
+    # a backup on every message published to the topic
+    backup_event = {
+      name            = "${var.name}-backup-event"
+      description     = "Back up the controller's configuration when a message arrives on the backup topic."
+      entry_point     = "backup_event"
+      job             = "backup"
+      service_account = google_service_account.backup.email
+      timeout         = 540
+      deploy          = var.create_backup_topic
+      event_trigger = {
+        region       = var.region
+        event_type   = "google.cloud.pubsub.topic.v1.messagePublished"
+        pubsub_topic = one(google_pubsub_topic.backup_requests[*].id)
+        filters      = {}
+      }
+    }
+    # Restore into a replacement controller: Compute Engine writes an Admin Activity audit log
+    # entry for every instance it creates (by hand, by a managed instance group, by Terraform);
+    # Eventarc delivers it, and the function acts only on finished inserts of instances that match
+    # replacement_name_pattern and/or carry replacement_label, once per instance id.
+    restore_event = {
+      name            = "${var.name}-restore-event"
+      description     = "Restore the stored backup into a replacement controller instance."
+      entry_point     = "restore_event"
+      job             = "restore"
+      service_account = google_service_account.restore.email
+      timeout         = 540
+      deploy          = var.restore_on_replacement
+      event_trigger = {
+        region       = "global"
+        event_type   = "google.cloud.audit.log.v1.written"
+        pubsub_topic = null
+        filters      = { serviceName = "compute.googleapis.com", methodName = "v1.compute.instances.insert" }
+      }
+    }
   }
+  deployed_functions = { for key, function in local.functions : key => function if function.deploy }
+
+  # What each function's timeout leaves for its waits, derived here and nowhere else. A backup
+  # waits out a controller that is not ready (a reboot, an upgrade) for its timeout less the wait
+  # for the controller's own file (native) and 120 s to fetch and store it. A restore waits up to
+  # 30 minutes for a booting controller, and stops, resumably, two minutes before its function
+  # does (RESTORE_TIME_LIMIT: the core's 840 s default would outlast an event-driven 540 s).
+  native_backup_wait = local.native_enabled ? var.native_backup_wait_seconds : 0
+  ready_timeouts = { for key, function in local.functions : key => (
+    function.job == "backup" ? max(30, function.timeout - local.native_backup_wait - 120) : min(1800, function.timeout - 120)
+  ) }
+  restore_time_limits = { for key, function in local.functions : key => function.timeout - 120 if function.job == "restore" }
+
+  # Each function's settings: the common ones, the restore's own, and its waits.
+  function_env = { for key, function in local.functions : key => merge(
+    local.common_env,
+    function.job == "restore" ? local.restore_env : {},
+    { CONTROLLER_READY_TIMEOUT = tostring(local.ready_timeouts[key]) },
+    function.job == "restore" ? { RESTORE_TIME_LIMIT = tostring(local.restore_time_limits[key]) } : {},
+  ) }
 
   common_env = merge(
     {
@@ -25,7 +99,7 @@ locals {
       CONTROLLER_PASSWORD    = "gcp-sm:${google_secret_manager_secret.controller_password.id}/versions/latest"
       CONTROLLER_VERIFY_TLS  = tostring(var.controller_verify_tls)
       BACKUP_URL             = local.backup_url
-      BACKUP_MIN_SIZE_RATIO  = tostring(var.min_size_ratio)
+      BACKUP_MIN_SIZE_RATIO  = tostring(var.backup_min_size_ratio)
       LOG_EXECUTION_ID       = "true"
     },
     var.controller_ca_bundle == null ? {} : { CONTROLLER_CA_BUNDLE = var.controller_ca_bundle },
@@ -52,13 +126,6 @@ locals {
   # -- native mode (the default; with backup_mode = "export" none of the following reaches a
   # function or a binding) --
   native_enabled = var.backup_mode == "native"
-  # The backup's wait for a controller that is not ready (a reboot, an upgrade): each backup
-  # function's timeout (1800 s HTTP, 540 s Pub/Sub) less the wait for the controller's own file
-  # (native) and 120 s to fetch and store it.
-  backup_ready_timeout = {
-    http  = 1800 - (local.native_enabled ? var.native_backup_wait_seconds : 0) - 120
-    event = max(30, 540 - (local.native_enabled ? var.native_backup_wait_seconds : 0) - 120)
-  }
   # The controller's own files, CloudN_<private ip>_save_cloudx_config.enc / ..._version.txt, as
   # IAM conditions see them: the only objects of its bucket the functions may touch.
   native_files_resource = "projects/_/buckets/${coalesce(var.native_bucket_name, "-")}/objects/CloudN_"
@@ -72,10 +139,6 @@ locals {
     # a reference: every function checks it is set, only the restore identity may read it
     NATIVE_GCP_CREDENTIALS = "gcp-sm:${google_secret_manager_secret.native_gcp_credentials[0].id}/versions/latest"
   } : {}
-  # A restore stops, resumably, before its function's timeout (RESTORE_TIME_LIMIT; the core's
-  # 840 s default would outlast the 540 s of an event-driven function).
-  native_restore_http_env  = local.native_enabled ? { RESTORE_TIME_LIMIT = "3480" } : {} # timeout 3600 s
-  native_restore_event_env = local.native_enabled ? { RESTORE_TIME_LIMIT = "420" } : {}  # timeout 540 s
 
   apis = [
     "cloudbuild.googleapis.com",

@@ -3,19 +3,29 @@ output "backup_url" {
   value       = local.backup_url
 }
 
-output "backup_bucket" {
+output "bucket_name" {
   description = "Name of the backup bucket."
   value       = google_storage_bucket.backups.name
 }
 
 output "backup_function_url" {
   description = "URL of the backup function (POST, with an identity token)."
-  value       = google_cloudfunctions2_function.backup.service_config[0].uri
+  value       = google_cloudfunctions2_function.this["backup"].service_config[0].uri
 }
 
 output "restore_function_url" {
   description = "URL of the restore function (POST, with an identity token)."
-  value       = google_cloudfunctions2_function.restore.service_config[0].uri
+  value       = google_cloudfunctions2_function.this["restore"].service_config[0].uri
+}
+
+output "function_ids" {
+  description = "Id of each deployed function (projects/P/locations/R/functions/F): {backup, restore, backup_event, restore_event}."
+  value       = { for key, function in google_cloudfunctions2_function.this : key => function.id }
+}
+
+output "function_identities" {
+  description = "The identity each deployed function runs as, its service account's email: the backup functions share one, the restore functions another."
+  value       = { for key, function in google_cloudfunctions2_function.this : key => function.service_config[0].service_account_email }
 }
 
 output "backup_topic" {

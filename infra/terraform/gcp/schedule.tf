@@ -6,7 +6,7 @@ resource "google_cloud_scheduler_job" "daily_backup" {
   name             = "${var.name}-daily-backup"
   description      = "Back up the controller's configuration every day."
   schedule         = var.schedule
-  time_zone        = var.time_zone
+  time_zone        = var.schedule_timezone
   attempt_deadline = "1800s"
 
   retry_config {
@@ -19,7 +19,7 @@ resource "google_cloud_scheduler_job" "daily_backup" {
 
   http_target {
     http_method = "POST"
-    uri         = google_cloudfunctions2_function.backup.service_config[0].uri
+    uri         = google_cloudfunctions2_function.this["backup"].service_config[0].uri
     # exactly the scheduled-backup input: Cloud Scheduler cannot template a scheduled_time
     body = base64encode(jsonencode({ action = "backup", trigger = "schedule" }))
     headers = {
@@ -28,7 +28,7 @@ resource "google_cloud_scheduler_job" "daily_backup" {
 
     oidc_token {
       service_account_email = google_service_account.scheduler.email
-      audience              = google_cloudfunctions2_function.backup.service_config[0].uri
+      audience              = google_cloudfunctions2_function.this["backup"].service_config[0].uri
     }
   }
 

@@ -25,11 +25,11 @@ resource "google_storage_bucket" "backups" {
 
   # One rule, both conditions (a rule's conditions must all hold): an older generation is deleted
   # only when it is BOTH more than noncurrent_version_days noncurrent AND beyond the newest
-  # noncurrent_versions_kept, so a burst of backups cannot flush the history.
+  # noncurrent_versions_to_keep, so a burst of backups cannot flush the history.
   lifecycle_rule {
     condition {
       with_state                 = "ARCHIVED"
-      num_newer_versions         = var.noncurrent_versions_kept
+      num_newer_versions         = var.noncurrent_versions_to_keep
       days_since_noncurrent_time = var.noncurrent_version_days
     }
     action {
@@ -85,8 +85,8 @@ resource "google_storage_bucket" "source" {
 
 resource "google_storage_bucket_object" "source" {
   bucket = google_storage_bucket.source.name
-  name   = "functions/source-${filesha256(var.source_zip)}.zip"
-  source = var.source_zip
+  name   = "functions/source-${filesha256(var.package_path)}.zip"
+  source = var.package_path
 }
 
 # CMEK: Cloud Storage's service agent must be able to use the key.

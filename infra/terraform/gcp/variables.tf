@@ -24,13 +24,13 @@ variable "name" {
   }
 }
 
-variable "source_zip" {
+variable "package_path" {
   description = "Path to the source zip built by `make package-gcp` (dist/gcp/source.zip)."
   type        = string
 
   validation {
-    condition     = endswith(var.source_zip, ".zip")
-    error_message = "source_zip must be the path of a .zip file."
+    condition     = endswith(var.package_path, ".zip")
+    error_message = "package_path must be the path of a .zip file."
   }
 }
 
@@ -126,30 +126,30 @@ variable "bucket_location" {
   default     = null
 }
 
-variable "backup_object" {
+variable "backup_object_name" {
   description = "Name of the one backup object in the bucket."
   type        = string
   default     = "controller/backup.tar"
 
   validation {
-    condition     = length(var.backup_object) > 0 && !endswith(var.backup_object, "/") && !startswith(var.backup_object, "/")
-    error_message = "backup_object must be an object name such as controller/backup.tar."
+    condition     = length(var.backup_object_name) > 0 && !endswith(var.backup_object_name, "/") && !startswith(var.backup_object_name, "/")
+    error_message = "backup_object_name must be an object name such as controller/backup.tar."
   }
 }
 
-variable "noncurrent_versions_kept" {
+variable "noncurrent_versions_to_keep" {
   description = "Older backup versions (generations) always kept, however old (num_newer_versions of the lifecycle rule)."
   type        = number
   default     = 30
 
   validation {
-    condition     = var.noncurrent_versions_kept >= 1
+    condition     = var.noncurrent_versions_to_keep >= 1
     error_message = "Keep at least one older version."
   }
 }
 
 variable "noncurrent_version_days" {
-  description = "Days every older backup version is kept after it was replaced, however many there are (days_since_noncurrent_time of the lifecycle rule). A version is deleted only when it is both older than this and beyond the newest noncurrent_versions_kept, so a burst of backups cannot flush the history."
+  description = "Days every older backup version is kept after it was replaced, however many there are (days_since_noncurrent_time of the lifecycle rule). A version is deleted only when it is both older than this and beyond the newest noncurrent_versions_to_keep, so a burst of backups cannot flush the history."
   type        = number
   default     = 90
 
@@ -170,14 +170,14 @@ variable "soft_delete_days" {
   }
 }
 
-variable "min_size_ratio" {
+variable "backup_min_size_ratio" {
   description = "Refuse to replace the stored backup with an export smaller than this fraction of it (BACKUP_MIN_SIZE_RATIO)."
   type        = number
   default     = 0.5
 
   validation {
-    condition     = var.min_size_ratio >= 0 && var.min_size_ratio <= 1
-    error_message = "min_size_ratio must be within 0..1."
+    condition     = var.backup_min_size_ratio >= 0 && var.backup_min_size_ratio <= 1
+    error_message = "backup_min_size_ratio must be between 0 and 1."
   }
 }
 
@@ -193,7 +193,7 @@ variable "schedule" {
   default     = "0 0 * * *"
 }
 
-variable "time_zone" {
+variable "schedule_timezone" {
   description = "IANA time zone of the schedule, e.g. \"Europe/Berlin\"; midnight is local midnight there."
   type        = string
   default     = "Etc/UTC"
@@ -260,6 +260,17 @@ variable "restore_allowed_targets" {
       can(cidrhost(t, 0)) || can(regex("^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$", t))
     ])
     error_message = "restore_allowed_targets must be host names, IP addresses or CIDRs (10.0.2.0/24), without commas."
+  }
+}
+
+variable "max_instance_count" {
+  description = "Most instances of each function, each serving one request at a time. 1 runs one backup and one restore at a time: two events for one replacement never push to it in parallel."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.max_instance_count >= 1 && floor(var.max_instance_count) == var.max_instance_count
+    error_message = "max_instance_count must be a whole number, 1 or more."
   }
 }
 

@@ -78,7 +78,7 @@ variable "function_subnet_ids" {
   type        = list(string)
 }
 
-variable "alarm_email" {
+variable "alert_email" {
   description = "Where alarms go (confirm the subscription e-mail)."
   type        = string
   default     = null
@@ -125,10 +125,10 @@ module "controller_backup" {
   source = "../.."
 
   name              = "aviatrix-ctrl-backup"
-  lambda_package    = "${path.module}/../../../../../dist/aws/lambda.zip"
+  package_path      = "${path.module}/../../../../../dist/aws/lambda.zip"
   bucket_name       = var.bucket_name
   schedule_timezone = "UTC"
-  alarm_email       = var.alarm_email
+  alert_email       = var.alert_email
 
   # the controller, reached over its private network with its own certificate pinned
   controller_url             = coalesce(var.controller_url, "https://${var.controller_private_ip}")
@@ -137,7 +137,7 @@ module "controller_backup" {
   subnet_ids                 = var.function_subnet_ids
   security_group_ids         = [aws_security_group.functions.id]
   # a replacement controller is called at its own private IP (it has no address yet that follows
-  # it); only an instance tagged Name=AviatrixController (controller_tag_key/_value) is restored
+  # it); only an instance tagged Name=AviatrixController (replacement_tag) is restored
   replacement_url = "https://{private_ip}"
 
   # native mode (the module's default): the controller's own backup in its own bucket

@@ -187,7 +187,7 @@ resource "azurerm_network_security_rule" "controller_from_functions" {
 module "controller_backup" {
   source = "../.."
 
-  name_prefix         = "avxctlbk01"
+  name                = "avxctlbk01"
   resource_group_name = azurerm_resource_group.backup.name
   location            = azurerm_resource_group.backup.location
   alert_email         = var.alert_email
@@ -200,7 +200,7 @@ module "controller_backup" {
   subnet_id                  = azurerm_subnet.functions.id
 
   controller_resource_group_id = data.azurerm_resource_group.controller.id
-  # only a VM tagged controller-backup-role=replacement (replacement_vm_tag) is restored into
+  # only a VM tagged controller-backup-role=replacement (replacement_tag) is restored into
   package_path = "${path.root}/../../../../../dist/azure/function.zip"
 
   # native mode (the module's default): the controller's own backup in its own container

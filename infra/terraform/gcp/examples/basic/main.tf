@@ -128,9 +128,9 @@ module "controller_backup" {
   project_id               = var.project_id
   region                   = var.region
   name                     = "ctrl-backup"
-  source_zip               = "${path.root}/../../../../../dist/gcp/source.zip"
+  package_path             = "${path.root}/../../../../../dist/gcp/source.zip"
   replacement_name_pattern = "aviatrix-controller*"
-  time_zone                = "America/New_York"
+  schedule_timezone        = "America/New_York"
   notification_channels    = [google_monitoring_notification_channel.oncall.id]
   backup_invokers          = ["group:netops@example.com"]
   restore_invokers         = ["group:netops-leads@example.com"]
