@@ -38,6 +38,7 @@ APP_FILES = ("host.json", "function_app.py", "replacement_vm.py")
 EXCLUDED_CORE = {
     "emulator",
     "cli.py",
+    "terminal.py",
     "demo.py",
     "stores/s3.py",
     "stores/gcs.py",

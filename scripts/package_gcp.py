@@ -28,6 +28,7 @@ DEFAULT_OUTPUT = ROOT / "dist" / "gcp" / "source.zip"
 EXCLUDED = {
     "emulator",
     "cli.py",
+    "terminal.py",
     "demo.py",
     "stores/s3.py",
     "stores/azure_blob.py",

@@ -14,6 +14,7 @@ from typing import Any
 
 from controller_backup.archive import ArchiveSummary, inspect_stored, stored_kind
 from controller_backup.errors import IntegrityError, ObjectNotFound
+from controller_backup.progress import transfer
 from controller_backup.spool import HashingSpool
 from controller_backup.stores import ObjectInfo, ObjectStore
 from controller_backup.stores.local import LocalStore
@@ -48,7 +49,8 @@ def fetch_checked(
     else:
         spool = HashingSpool()
         try:
-            info = store.download(spool.stream, version_id)
+            with transfer("download") as progress:
+                info = store.download(spool.stream, version_id, progress=progress)
             spool.flush()
         except BaseException:
             spool.close()

@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 
 from controller_backup.backup import store_export
 from controller_backup.controller import ControllerDriver, open_driver
-from controller_backup.controller.client import Progress
 from controller_backup.controller.driver import Journal, MemoryJournal
 from controller_backup.controller.retry import Deadline
 from controller_backup.controller.version import ControllerVersion, parse_version
@@ -38,6 +37,7 @@ from controller_backup.errors import (
 )
 from controller_backup.inspection import fetch_backup
 from controller_backup.job_requests import RestoreRequest
+from controller_backup.progress import transfer
 from controller_backup.restore_marker import STEPS, RestoreMarker
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
@@ -75,7 +75,6 @@ def run_restore(
     allow_version_mismatch: bool = False,
     allow_shrink: bool = False,
     idempotency_key: str | None = None,
-    progress: Progress | None = None,
     store: ObjectStore | None = None,
     driver: ControllerDriver | None = None,
 ) -> JobResult:
@@ -121,7 +120,6 @@ def run_restore(
             driver=driver,
             options=options,
             marker=marker,
-            progress=progress,
             started=started,
             deadline=deadline,
         )
@@ -163,7 +161,6 @@ def _restore(
     driver: ControllerDriver | None,
     options: RestoreOptions,
     marker: RestoreMarker | None,
-    progress: Progress | None,
     started: float,
     deadline: Deadline,
 ) -> JobResult:
@@ -221,7 +218,6 @@ def _restore(
             backup_version=backup_version,
             options=options,
             target=target_settings,
-            progress=progress,
             deadline=deadline,
         )
     details["verified"] = True
@@ -243,7 +239,6 @@ def _run_steps(
     backup_version: ControllerVersion | None,
     options: RestoreOptions,
     target: Settings,
-    progress: Progress | None,
     deadline: Deadline,
 ) -> dict[str, object]:
     """prepare -> import -> verify, each skipped when the journal says it is done."""
@@ -255,7 +250,7 @@ def _run_steps(
         journal.record("prepared")
     if not journal.passed("imported"):
         journal.record("import_sent")
-        details.update(_import(driver, spool, target, progress, deadline))
+        details.update(_import(driver, spool, target, deadline))
         journal.record("imported")
     if not journal.passed("verified"):
         try:
@@ -279,7 +274,6 @@ def _fresh_backup(
         store=store,
         driver=driver,
         allow_shrink=options.allow_shrink,
-        progress=None,
         started=started,
     )
 
@@ -398,13 +392,13 @@ def _import(
     driver: ControllerDriver,
     spool: HashingSpool,
     target: Settings,
-    progress: Progress | None,
     deadline: Deadline,
 ) -> dict[str, str]:
     """Push the archive; a dropped connection means "maybe applied": wait, then let verify decide."""
     spool.rewind()
     try:
-        return driver.import_(spool.stream, spool.size, progress)
+        with transfer("import", spool.size) as progress:
+            return driver.import_(spool.stream, spool.size, progress)
     except ControllerTimeout as exc:
         log.warning("the import did not answer (%s); waiting for the controller, then verifying", exc)
         driver.wait_until_ready(min(target.ready_timeout, deadline.remaining()))

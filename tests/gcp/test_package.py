@@ -27,7 +27,14 @@ def test_zip_holds_main_requirements_and_the_core(tmp_path: Path) -> None:
         "settings.py",
     ):
         assert f"controller_backup/{module}" in names
-    for foreign in ("stores/s3.py", "stores/azure_blob.py", "secrets/aws.py", "secrets/azure.py", "cli.py"):
+    for foreign in (
+        "stores/s3.py",
+        "stores/azure_blob.py",
+        "secrets/aws.py",
+        "secrets/azure.py",
+        "cli.py",
+        "terminal.py",
+    ):
         assert f"controller_backup/{foreign}" not in names
     assert not [n for n in names if "emulator" in n or "__pycache__" in n or n.endswith(".pyc")]
     requirements = zipfile.ZipFile(path).read("requirements.txt").decode()
