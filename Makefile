@@ -9,6 +9,11 @@ BIN := $(VENV)/bin
 TOOLS := .tools
 AZURITE_VERSION := 3.35.0
 CHECKOV_VERSION := 3.3.30
+# The azurerm and google provider schemas, from CDK for Terraform's prebuilt bindings (their
+# .jsii metadata): provider-azurerm 14.23.1 was generated from hashicorp/azurerm 4.55.0,
+# provider-google 16.12.1 from hashicorp/google 6.50.0 (tests/terraform/schema.py checks both).
+CDKTF_SCHEMAS := $(TOOLS)/cdktf-schemas
+CDKTF_BINDINGS := provider-azurerm@14.23.1 provider-google@16.12.1
 
 .PHONY: demo test lint typecheck pytest compat bench tools package package-aws package-azure package-gcp clean
 
@@ -33,7 +38,16 @@ $(TOOLS)/checkov/bin/checkov:
 	$(PYTHON) -m venv $(TOOLS)/checkov
 	$(TOOLS)/checkov/bin/pip install -q checkov==$(CHECKOV_VERSION)
 
-tools: $(TOOLS)/azurite/node_modules/.bin/azurite $(TOOLS)/checkov/bin/checkov
+# Only a binding's package.json and .jsii are kept (about 90 MB each, of 270 MB unpacked); no
+# install scripts, no dependencies (cdktf and constructs are not needed to read the JSON).
+$(CDKTF_SCHEMAS)/%/.jsii:
+	rm -rf $(@D).tmp && mkdir -p $(@D).tmp
+	npm pack --silent --pack-destination $(@D).tmp @cdktf/$* >/dev/null
+	tar -xzf $(@D).tmp/*.tgz -C $(@D).tmp --strip-components=1 --wildcards 'package/package.json' 'package/.jsii*'
+	rm -f $(@D).tmp/*.tgz && rm -rf $(@D) && mv $(@D).tmp $(@D)
+
+tools: $(TOOLS)/azurite/node_modules/.bin/azurite $(TOOLS)/checkov/bin/checkov \
+	$(foreach b,$(CDKTF_BINDINGS),$(CDKTF_SCHEMAS)/$(b)/.jsii)
 
 demo: $(VENV)/.core-installed
 	$(BIN)/controller-backup demo
@@ -79,5 +93,10 @@ package-aws package-azure package-gcp: package-%: $(VENV)/.dev-installed
 
 package: package-aws package-azure package-gcp
 
+# Everything the targets, tests and tools above create: venvs, tools, packages and builds, caches,
+# and Terraform's provider folders. Never Terraform state or lock files: those may be a deployment's.
 clean:
-	rm -rf $(VENV) .venv-* $(TOOLS) dist build .demo
+	rm -rf $(VENV) .venv-* $(TOOLS) dist build .demo *.egg-info shared/*.egg-info
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -path ./.git -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+	find infra tests -type d -name .terraform -prune -exec rm -rf {} +

@@ -8,19 +8,27 @@ API, or the controller's own file with its matching version file; the kind is re
 Both drivers end here, in `store_export`, so they share one checked path; a native restore ends
 with it too. A controller that is restarting when the job starts is waited out, within
 CONTROLLER_READY_TIMEOUT, as a restore waits for one.
+
+An export identical to the stored object (same sha256 and size, and the stored bytes still hash
+to it when read back) writes no new version: a nightly copy of an unchanged configuration would
+push distinct history out of retention. The result then says `unchanged`, a success like any
+other, and `backup_record.py` records it, since the object's own age no longer tells.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from controller_backup import __version__
 from controller_backup.archive import ArchiveSummary, inspect_archive, inspect_native
+from controller_backup.backup_record import STORED, UNCHANGED, BackupRecord, record_url, write_record
 from controller_backup.controller import ControllerDriver, ExportInfo, open_driver
 from controller_backup.controller.version import ControllerVersion
 from controller_backup.errors import FAILURE_RECORD, BackupError, IntegrityError, InvalidExport, RefusedError
+from controller_backup.inspection import fetch_checked, warn_if_unversioned
 from controller_backup.progress import transfer
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
@@ -68,15 +76,39 @@ def run_backup(
             extra={FAILURE_RECORD: exc.code},
         )
         raise
+    # the alarms match these two lines (Terraform's log queries): keep their first words
     log.info(
-        "backup stored %s (%d bytes, sha256 %s, version %s) in %d ms",
+        "backup %s %s (%d bytes, sha256 %s, version %s) in %d ms",
+        "unchanged, kept" if result.status == UNCHANGED else "stored",
         result.object,
         result.size,
         result.sha256,
         result.version_id,
         result.duration_ms,
     )
-    return result
+    unversioned = warn_if_unversioned(store)  # after the write: on Azure the object is what tells
+    if unversioned:
+        result = replace(result, details={**result.details, "warning": unversioned})
+    return _with_record(settings, result, trigger)
+
+
+def _with_record(settings: Settings, result: JobResult, trigger: str) -> JobResult:
+    """Record the success beside the backup; a record that could not be written is named in the result."""
+    now = datetime.now(UTC)
+    record = BackupRecord(
+        outcome=result.status if result.status == UNCHANGED else STORED,
+        finished_at=now,
+        verified_at=now,  # both outcomes read the stored bytes back and checked them just now
+        version_id=result.version_id,
+        sha256=result.sha256,
+        size=result.size,
+        controller_version=result.controller_version or "",
+        trigger=trigger,
+    )
+    failure = write_record(settings.backup_store(record_url(settings.backup_url)), record)
+    if failure is None:
+        return result
+    return replace(result, details={**result.details, "record_error": failure})
 
 
 def store_export(
@@ -110,6 +142,24 @@ def store_export(
                 f"{export.size} arrived"
             )
         summary, facts = _check_content(spool, export, version)
+        if previous is not None and _still_holds(store, previous, spool.sha256, export.size):
+            return JobResult(
+                job="backup",
+                status=UNCHANGED,
+                object=store.url,
+                version_id=previous.version_id,
+                sha256=spool.sha256,
+                size=export.size,
+                controller_version=str(version),
+                duration_ms=int((time.monotonic() - started) * 1000),
+                controller=settings.controller_url,
+                details={
+                    "kind": summary.kind,
+                    "members": summary.members,
+                    "allow_shrink": allow_shrink,
+                    "mode": settings.mode,
+                },
+            )
         _check_shrink(previous, export.size, settings.min_size_ratio, allow_shrink)
         metadata = {
             # the driver's own facts (native: the file and the controller's IP); ours win
@@ -170,6 +220,21 @@ def _check_content(
     if export.controller_version is not None and export.controller_version != version:
         raise InvalidExport(f"the export says version {export.controller_version}, the controller {version}")
     return summary, {}
+
+
+def _still_holds(store: ObjectStore, previous: ObjectInfo, sha256: str, size: int) -> bool:
+    """True when the stored object is this export: the same recorded hash and size, and its bytes,
+    read back now, still hash to it. A stored copy that no longer does is replaced, not trusted.
+    """
+    if previous.metadata.get("sha256") != sha256 or previous.size != size:
+        return False
+    try:
+        with fetch_checked(store, previous.version_id):
+            pass
+    except IntegrityError as exc:
+        log.warning("%s; replacing it with the new export", exc.message)
+        return False
+    return True
 
 
 def _check_shrink(previous: ObjectInfo | None, size: int, ratio: float, allow_shrink: bool) -> None:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from controller_backup.controller import ControllerApi, ControllerClient, RetryPolicy, connector
 from controller_backup.controller.client import TLS_FAILURE
 from controller_backup.controller.native import config_file_name, version_file_name
+from controller_backup.durations import in_words
 from controller_backup.errors import (
     BackupError,
     ControllerTimeout,
@@ -173,14 +174,7 @@ def _describe_settings(settings: Settings) -> str:
 
 
 def _age(info: ObjectInfo) -> str:
-    seconds = max(0.0, (datetime.now(UTC) - info.last_modified).total_seconds())
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 2 * 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
+    return in_words((datetime.now(UTC) - info.last_modified).total_seconds())
 
 
 def _host_port(url: str) -> str:

@@ -10,7 +10,8 @@ Exit codes (stable, one per failure kind):
     3 auth                    8 store (incl. not found, access denied, precondition failed)
     4 not ready               11 check: at least one line failed
     12 conflict (a reused restore key, no flag lifts it)
-    13 forbidden target                                 130 interrupted
+    13 forbidden target       14 status: stale          15 status: unversioned store
+    130 interrupted
 
 Errors go to stderr, once; with --json the error object goes to stdout instead.
 """
@@ -27,6 +28,7 @@ from typing import Any
 
 from controller_backup import __version__
 from controller_backup.errors import FAILURE_RECORD, BackupError, SettingsError, unexpected_failure
+from controller_backup.inspection import DEFAULT_MAX_AGE, DEFAULT_VERSIONS_LIMIT
 from controller_backup.progress import Display, LoggedWaits, showing
 from controller_backup.settings import Settings
 from controller_backup.stores import open_store, store_kind
@@ -123,10 +125,22 @@ def _cmd_restore(args: argparse.Namespace) -> dict[str, Any]:
     return result.to_dict()
 
 
-def _cmd_status(args: argparse.Namespace) -> dict[str, Any]:
+def _cmd_status(args: argparse.Namespace) -> int:
     from controller_backup.inspection import backup_status
+    from controller_backup.status_view import render_status
 
-    return backup_status(open_store(_backup_url(args)))
+    status = backup_status(open_store(_backup_url(args)), max_age=args.max_age, read=not args.no_read)
+    print(json.dumps(status.to_dict()) if args.json else render_status(status))
+    return status.exit_code
+
+
+def _cmd_versions(args: argparse.Namespace) -> int:
+    from controller_backup.inspection import version_history
+    from controller_backup.status_view import render_versions
+
+    entries, more = version_history(open_store(_backup_url(args)), args.limit)
+    print(json.dumps([entry.to_dict() for entry in entries]) if args.json else render_versions(entries, more))
+    return 0
 
 
 def _cmd_verify(args: argparse.Namespace) -> dict[str, Any]:
@@ -172,6 +186,21 @@ def _human(result: dict[str, Any]) -> str:
             f"controller version {result.get('controller_version')} in {result.get('duration_ms')} ms"
         )
     return json.dumps(result, indent=2, default=str)
+
+
+def _duration(text: str) -> float:
+    from controller_backup.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def _parse_size(text: str) -> int:
@@ -247,8 +276,30 @@ def build_parser() -> argparse.ArgumentParser:
         "and an interrupted one resumes",
     )
 
-    status = command("status", _cmd_status, "show the stored backup's metadata and age")
+    status = command(
+        "status",
+        _cmd_status,
+        "judge the stored backup (healthy, stale, missing, unreadable, unversioned) and show why",
+    )
     _add_settings_flags(status, controller=False)
+    status.add_argument(
+        "--max-age",
+        type=_duration,
+        default=DEFAULT_MAX_AGE,
+        help="stale (exit 14) when the last successful backup is older: 25h (the default, the alarms' "
+        "threshold), 90m, 2d, 3600s",
+    )
+    status.add_argument(
+        "--no-read", action="store_true", help="judge the metadata only; do not download and check the bytes"
+    )
+
+    versions = command(
+        "versions", _cmd_versions, "list the kept versions, newest first, for restore --version-id"
+    )
+    _add_settings_flags(versions, controller=False)
+    versions.add_argument(
+        "--limit", type=_positive, default=DEFAULT_VERSIONS_LIMIT, help="show at most this many (default 20)"
+    )
 
     verify = command("verify", _cmd_verify, "download the stored backup, check its hash and structure")
     _add_settings_flags(verify, controller=False)
@@ -279,7 +330,7 @@ def _run_emulator(args: argparse.Namespace) -> int:
 
 
 #: the commands that transfer or wait, and so show progress
-_SHOWS_PROGRESS = ("backup", "restore", "verify")
+_SHOWS_PROGRESS = ("backup", "restore", "verify", "status")
 
 
 def _progress(

@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +31,28 @@ _REPLACEMENT_IP = "10.0.0.20"
 
 
 def run_demo(size: int, workdir: str | None = None, quiet: bool = False) -> dict[str, Any]:
-    """Run the demo; return its summary. Raises IntegrityError if the restore does not match."""
+    """Run the demo; return its summary. Raises IntegrityError if the restore does not match.
+
+    The backup folder is `workdir`, kept; without one, a temporary folder removed at the end, failed
+    or not, so repeated demos leave nothing behind.
+    """
 
     def say(text: str) -> None:
         if not quiet:
             print(text, flush=True)
 
-    folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="controller-backup-demo-"))
-    folder.mkdir(parents=True, exist_ok=True)
+    if workdir:
+        folder = Path(workdir)
+        folder.mkdir(parents=True, exist_ok=True)
+        return _run(folder, size, say) | {"kept": True}
+    with tempfile.TemporaryDirectory(prefix="controller-backup-demo-") as temporary:
+        summary = _run(Path(temporary), size, say)
+    say(f"removed {temporary} (keep the backup with --workdir DIR)")
+    return summary | {"kept": False}
+
+
+def _run(folder: Path, size: int, say: Callable[[str], None]) -> dict[str, Any]:
+    """The demo's steps, its backup object in `folder`."""
     password = secrets.token_urlsafe(16)
     os.environ[_PASSWORD_VARIABLE] = password  # read back through an env: secret reference
     original_cfg = EmulatorConfig(archive_size=size, seed=7, name="controller-original", password=password)

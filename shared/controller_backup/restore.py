@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from controller_backup.backup import store_export
+from controller_backup.backup_record import confirmed_at, record_url
 from controller_backup.controller import ControllerDriver, open_driver
 from controller_backup.controller.driver import Journal, MemoryJournal
 from controller_backup.controller.retry import Deadline
 from controller_backup.controller.version import ControllerVersion, parse_version
+from controller_backup.durations import in_words
 from controller_backup.errors import (
     FAILURE_RECORD,
     AuthError,
@@ -170,7 +172,12 @@ def _restore(
             log.info("resuming the restore for %s after step %s", marker.key, marker.step)
             marker.check_same_backup(info)
         else:
-            _check_age(info, target_settings.restore_max_backup_age, options.allow_old_backup)
+            _check_age(
+                info,
+                _confirmed_at(target_settings, info),
+                target_settings.restore_max_backup_age,
+                options.allow_old_backup,
+            )
         driver = driver or _ready_driver(target, target_settings, info, marker, deadline)
         recorded = info.metadata.get("controller_version")
         backup_version = parse_version(recorded) if recorded else None
@@ -330,33 +337,37 @@ def _ready_driver(
 _PRIVATE_IP_OPTION = "name it with --private-ip (private_ip in a request)"
 
 
-def _check_age(info: ObjectInfo, max_age: float, allow_old_backup: bool) -> None:
-    """Aviatrix's own HA restore refuses backups over 3 days old: a stale network comes back."""
+def _confirmed_at(settings: Settings, info: ObjectInfo) -> datetime | None:
+    """When the last backup found the configuration still equal to these bytes (unchanged nights)."""
+    record_store = settings.backup_store(record_url(settings.backup_url))
+    return confirmed_at(record_store, info)
+
+
+def _check_age(info: ObjectInfo, confirmed: datetime | None, max_age: float, allow_old_backup: bool) -> None:
+    """Aviatrix's own HA restore refuses backups over 3 days old: a stale network comes back.
+
+    The age is that of the last backup that found the configuration equal to these bytes
+    (`confirmed`), else the export's own time.
+    """
     exported = info.metadata.get("exported_at")
     try:
         when = datetime.fromisoformat(exported) if exported else info.last_modified
     except ValueError:
         when = info.last_modified
+    if confirmed is not None and confirmed > when.replace(tzinfo=when.tzinfo or UTC):
+        when = confirmed
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     age = (datetime.now(UTC) - when).total_seconds()
     if age <= max_age:
         return
     message = (
-        f"the backup is {_duration(age)} old, older than RESTORE_MAX_BACKUP_AGE ({_duration(max_age)}): "
+        f"the backup is {in_words(age)} old, older than RESTORE_MAX_BACKUP_AGE ({in_words(max_age)}): "
         "restoring it would bring back a stale network"
     )
     if not allow_old_backup:
         raise RefusedError(message, override="allow_old_backup")
     log.warning("%s; restoring it as allowed (allow_old_backup)", message)
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 86400:
-        return f"{seconds / 86400:.1f} days"
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f} hours"
-    return f"{seconds / 60:.0f} minutes"
 
 
 def _check_version(

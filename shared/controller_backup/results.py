@@ -8,7 +8,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class JobResult:
-    """A finished job. `status` is "ok", "dry-run" or "already-restored"."""
+    """A finished job. `status` is "ok", "unchanged" (a backup that wrote nothing: the export
+    equalled the stored object), "dry-run" or "already-restored"."""
 
     job: str
     status: str

@@ -23,6 +23,7 @@ from controller_backup.addresses import (
     parse_replacement_url,
     parse_tag,
 )
+from controller_backup.durations import DAY, parse_duration
 from controller_backup.errors import SettingsError
 from controller_backup.native_bucket import (
     AWS_FAMILY,
@@ -34,7 +35,7 @@ from controller_backup.native_bucket import (
     parse_cloud_type,
     parse_native_bucket,
 )
-from controller_backup.secrets import resolve_secret
+from controller_backup.secrets import REFERENCE_FORMS, is_reference, resolve_secret
 from controller_backup.stores import ObjectStore, open_store, store_kind
 
 log = logging.getLogger("controller_backup.settings")
@@ -42,7 +43,6 @@ log = logging.getLogger("controller_backup.settings")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 MODES = ("native", "export")
-_DAY = 86400.0
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class Settings:
     #: controller, proxy or emulator that serves the export_config / import_config API)
     mode: str = "native"
     #: a restore refuses a backup older than this many seconds (unless allow_old_backup)
-    restore_max_backup_age: float = 3 * _DAY
+    restore_max_backup_age: float = 3 * DAY
     #: a restore stops (resumably) after this many seconds: below the function's own timeout
     restore_time_limit: float = 840.0
     # -- native mode (see README "Using it with a real controller") --------------------------
@@ -158,11 +158,7 @@ class Settings:
             problems += native
         if problems:
             raise SettingsError("invalid settings: " + "; ".join(problems))
-        if allow_http:
-            log.warning(
-                "CONTROLLER_ALLOW_HTTP=true: http:// controllers are allowed, so the password and the "
-                "configuration may cross the network in clear; use it only for a local emulator"
-            )
+        _warn_on_load(allow_http, values["password_ref"], from_flag=overrides.get("password_ref") is not None)
         return cls(**values)
 
     def for_controller(self, url: str) -> Settings:
@@ -204,6 +200,31 @@ class Settings:
     def customer_id(self) -> str | None:
         """The BYOL customer id (CONTROLLER_CUSTOMER_ID), fetched through its reference; None if unset."""
         return resolve_secret(self.customer_id_ref) if self.customer_id_ref else None
+
+
+def _warn_on_load(allow_http: bool, password_ref: str, *, from_flag: bool) -> None:
+    """The settings that work but put the password at risk warn on every load, not once."""
+    if allow_http:
+        log.warning(
+            "CONTROLLER_ALLOW_HTTP=true: http:// controllers are allowed, so the password and the "
+            "configuration may cross the network in clear; use it only for a local emulator"
+        )
+    if not is_reference(password_ref):
+        _warn_literal_password(from_flag=from_flag)
+
+
+def _warn_literal_password(*, from_flag: bool) -> None:
+    """Every load says so: a literal password is readable wherever the process's environment or
+    command line is (the console, `ps`, a crash dump). The value itself is never logged."""
+    where = "--password-ref" if from_flag else "CONTROLLER_PASSWORD"
+    place = "on the command line" if from_flag else "in the environment"
+    log.warning(
+        "%s is a literal password, not a secret reference: it sits %s in clear; keep it in a secret "
+        "store and name it instead with a secret reference: %s",
+        where,
+        place,
+        ", ".join(REFERENCE_FORMS),
+    )
 
 
 def _parse_backup_url(raw: str) -> str:
@@ -251,21 +272,6 @@ def _parse_mode(raw: str) -> str:
     if mode not in MODES:
         raise ValueError(f"must be one of {', '.join(MODES)}, got {raw!r}")
     return mode
-
-
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$", re.IGNORECASE)
-_UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": _DAY}
-
-
-def _parse_duration(raw: str) -> float:
-    """Seconds, or a number with a unit: `90s`, `15m`, `72h`, `3d`."""
-    match = _DURATION.match(raw.strip())
-    if match is None:
-        raise ValueError(f"must be seconds or a number with s/m/h/d, got {raw!r}")
-    value = float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
-    if value <= 0:
-        raise ValueError(f"must be positive, got {raw}")
-    return value
 
 
 def _parse_ip(raw: str) -> str:
@@ -355,8 +361,8 @@ _PARSERS: dict[str, tuple[str, Callable[..., Any]]] = {
     "keep_versions": ("BACKUP_KEEP_VERSIONS", _positive(int)),
     "kms_key_id": ("BACKUP_KMS_KEY_ID", _non_empty),
     "mode": ("CONTROLLER_BACKUP_MODE", _parse_mode),
-    "restore_max_backup_age": ("RESTORE_MAX_BACKUP_AGE", _parse_duration),
-    "restore_time_limit": ("RESTORE_TIME_LIMIT", _parse_duration),
+    "restore_max_backup_age": ("RESTORE_MAX_BACKUP_AGE", parse_duration),
+    "restore_time_limit": ("RESTORE_TIME_LIMIT", parse_duration),
     "controller_private_ip": ("CONTROLLER_PRIVATE_IP", _parse_ip),
     "native_cloud_type": ("NATIVE_CLOUD_TYPE", parse_cloud_type),
     "native_account_name": ("NATIVE_ACCOUNT_NAME", _pattern(r"^[\w.@-]{1,128}$", "letters, digits, . _ - @")),
@@ -370,7 +376,7 @@ _PARSERS: dict[str, tuple[str, Callable[..., Any]]] = {
         "REPLACEMENT_NAME_PATTERN",
         _pattern(r"^[^\s,]{1,255}$", "a glob of a name (no spaces or commas)"),
     ),
-    "native_backup_wait": ("NATIVE_BACKUP_WAIT", _parse_duration),
+    "native_backup_wait": ("NATIVE_BACKUP_WAIT", parse_duration),
     "native_aws_account_number": ("NATIVE_AWS_ACCOUNT_NUMBER", _pattern(r"^\d{12}$", "12 digits")),
     "native_aws_role_app": ("NATIVE_AWS_ROLE_APP", _pattern(_ROLE_ARN, "an IAM role ARN")),
     "native_aws_role_ec2": ("NATIVE_AWS_ROLE_EC2", _pattern(_ROLE_ARN, "an IAM role ARN")),

@@ -25,16 +25,7 @@ from rich.table import Column
 from rich.text import Text
 
 from controller_backup.progress import Progress
-
-_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
-
-
-def _size(amount: float) -> str:
-    """Bytes in binary units, as the README's sizes are."""
-    value, unit = float(max(amount, 0)), 0
-    while value >= 1024 and unit < len(_UNITS) - 1:
-        value, unit = value / 1024, unit + 1
-    return f"{value:.0f} {_UNITS[unit]}" if unit == 0 else f"{value:.1f} {_UNITS[unit]}"
+from controller_backup.status_view import size_in_words
 
 
 def _clock(seconds: float) -> str:
@@ -72,12 +63,12 @@ class _Figures(ProgressColumn):
     def render(self, task: Task) -> RenderableType:
         if task.fields["kind"] == "wait":
             return Text(f"{_clock(_waited(task))} of {_clock(float(task.fields['bound']))}")
-        parts = [_size(task.completed)]
+        parts = [size_in_words(max(int(task.completed), 0))]
         if task.total is not None:
-            parts[0] += f" / {_size(task.total)}"
+            parts[0] += f" / {size_in_words(int(task.total))}"
             parts.append(f"{task.percentage:3.0f}%")
         if task.speed:
-            parts.append(f"{_size(task.speed)}/s")
+            parts.append(f"{size_in_words(int(task.speed))}/s")
             if task.time_remaining is not None and task.total is not None:
                 parts.append(f"ETA {_clock(task.time_remaining)}")
         return Text("  ".join(parts))
@@ -157,8 +148,9 @@ class TerminalDisplay:
             self._bars.refresh()  # gone from the bars before anything is printed above them
             if finished:
                 seconds = time.monotonic() - started
-                rate = f"{_size(moved / seconds)}/s" if seconds > 0 else "-"
-                self.console.print(Text(f"{label:<16} {_size(moved)} in {seconds:.1f} s ({rate})"))
+                rate = f"{size_in_words(int(moved / seconds))}/s" if seconds > 0 else "-"
+                summary = f"{label:<16} {size_in_words(int(moved))} in {seconds:.1f} s ({rate})"
+                self.console.print(Text(summary))
 
     @contextmanager
     def waiting(self, what: str, bound: float, since: float) -> Iterator[None]:

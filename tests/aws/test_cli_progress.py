@@ -9,7 +9,13 @@ import pytest
 from controller_backup.emulator import Emulator, EmulatorConfig
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
-from tests.integration.terminal import assert_never_mixed, assert_transfer_shown, run_on_terminal, summaries
+from tests.integration.terminal import (
+    BAR,
+    assert_never_mixed,
+    assert_transfer_shown,
+    run_on_terminal,
+    summaries,
+)
 
 
 @pytest.fixture
@@ -48,3 +54,9 @@ def test_backup_to_and_restore_from_s3_show_upload_and_download(source: Emulator
         assert_transfer_shown(restore.screen, leg, "12.0 MiB")
     assert summaries(restore.screen) == ["download", "import", "verifying export"]
     assert_never_mixed(restore.screen)
+
+    # status reads the stored bytes back too: the download is drawn on stderr, the verdict on stdout
+    status = run_on_terminal(["status"], env)
+    assert status.returncode == 0, status.raw[-3000:]
+    assert_transfer_shown(status.screen, "download", "12.0 MiB")
+    assert "download" not in status.stdout and BAR not in status.stdout

@@ -80,10 +80,27 @@ def test_scheduled_backup_stores_the_export_with_its_metadata(
     assert "BackupFailed" not in metrics
 
 
+def test_an_unchanged_configuration_is_a_successful_backup_that_adds_no_version(
+    controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    first = backup_handler.handler(load_event("scheduler_backup.json"), lambda_context)
+    capsys.readouterr()
+    second = backup_handler.handler(load_event("scheduler_backup.json"), lambda_context)
+    assert second["status"] == "unchanged" and second["version_id"] == first["version_id"]
+    assert len(open_store(lambda_env["BACKUP_URL"]).versions()) == 1
+    metrics = emf_metrics(capsys.readouterr().out)
+    assert metrics["BackupSucceeded"] == [1.0]  # the 25-hour alarm counts it
+    assert "BackupFailed" not in metrics
+
+
 def test_on_demand_backup_by_direct_invoke_replaces_the_object(
     controller: Emulator, lambda_env: dict[str, str], lambda_context: FakeLambdaContext
 ) -> None:
     first = _backup_now(lambda_context)
+    controller.state.add_account({"account_name": "another", "cloud_type": 1})  # a changed configuration
     second = backup_handler.handler({"action": "backup", "allow_shrink": True}, lambda_context)
     assert second["status"] == "ok" and second["version_id"] != first["version_id"]
     versions = open_store(lambda_env["BACKUP_URL"]).versions()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from controller_backup.backup_record import RECORD_SUFFIX
 from controller_backup.job_requests import BackupRequest, parse_backup_request
 
 from functions.aws import restore_handler
@@ -383,6 +384,7 @@ def test_secret_and_key_are_the_modules_own() -> None:
 _SCOPED = {
     "${local.object_arn}",
     "${local.markers_arn}",
+    "${local.record_arn}",
     "${aws_s3_bucket.backup.arn}",
     "${aws_secretsmanager_secret.controller_password.arn}",
     "${aws_kms_key.backup.arn}",
@@ -423,6 +425,18 @@ def test_object_and_marker_arns_match_what_the_core_writes() -> None:
     # restore markers live at BACKUP_URL + ".restores/<instance id>.json"
     assert _locals()["markers_arn"] == "${aws_s3_bucket.backup.arn}/${var.object_key}.restores/*"
     assert "autoScalingGroupName/${var.controller_asg_name}" in _locals()["asg_arn"]
+    # the last success record lives at BACKUP_URL + RECORD_SUFFIX
+    assert _locals()["record_arn"] == f"${{aws_s3_bucket.backup.arn}}/${{var.object_key}}{RECORD_SUFFIX}"
+
+
+def test_backup_writes_the_success_record_and_restore_only_reads_it() -> None:
+    def actions_on(policy: str) -> set[str]:
+        return {
+            a for s in _statements(policy) if "${local.record_arn}" in s["resources"] for a in s["actions"]
+        }
+
+    assert "s3:PutObject" in actions_on("backup")
+    assert actions_on("restore") == {"s3:GetObject"}
 
 
 def test_backup_cannot_touch_markers_and_restore_cannot_overwrite_the_backup() -> None:

@@ -146,6 +146,8 @@ def test_versions_lists_the_exact_blob_newest_first(store: tuple[AzureBlobStore,
         versions[2].metadata["sha256"] == hashlib.sha256(VERSIONS["2026-11-23T00:00:04.1111111Z"]).hexdigest()
     )
     assert all(v.url == f"azblob://{ACCOUNT}/{CONTAINER}/{BLOB}" for v in versions)
+    newest = store[0].versions(limit=2)
+    assert [v.version_id for v in newest] == sorted(VERSIONS, reverse=True)[:2]
 
 
 def test_download_an_old_version_by_id(store: tuple[AzureBlobStore, list[requests.PreparedRequest]]) -> None:

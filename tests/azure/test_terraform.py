@@ -1,4 +1,5 @@
-"""The Azure Terraform module, checked offline: fmt, structure (python-hcl2) and checkov.
+"""The Azure Terraform module, checked offline: fmt, the azurerm schema, structure (python-hcl2)
+and checkov.
 
 Structure checks tie the module to the code: the schedule app setting feeds the timer's
 `%BACKUP_SCHEDULE%`, the alert queries count the functions the code really defines, the event
@@ -18,8 +19,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from controller_backup.backup_record import RECORD_SUFFIX
 
-from tests.terraform import helpers
+from tests.terraform import helpers, schema
 from tests.terraform.helpers import ROOT, run_checkov, terraform_fmt_problems
 
 MODULE = ROOT / "infra" / "terraform" / "azure"
@@ -96,6 +98,12 @@ def _grants() -> list[tuple[str, str, str, str]]:
 
 def test_fmt_clean() -> None:
     assert terraform_fmt_problems(MODULE) == []
+
+
+@pytest.mark.parametrize("directory", [MODULE, EXAMPLE], ids=["module", "example"])
+def test_every_resource_block_and_argument_exists_in_the_azurerm_schema(directory: Path) -> None:
+    """No azurerm binary here: its published schema (tests/terraform/schema.py) stands in for validate."""
+    assert schema.check_module(directory) == []
 
 
 def test_checkov_finds_nothing_and_every_skip_has_a_reason() -> None:
@@ -290,7 +298,11 @@ def test_no_identity_may_delete_a_blob_and_each_writes_only_its_own_path() -> No
     paths = _merged("locals")["writable_paths"]
     path = "${local.blob_path}"
     assert _merged("locals")["blob_path"] == f"@Resource[{_BLOB}:path]"
-    assert paths["backup"] == f"{path} StringEquals '${{var.backup_blob_name}}'"
+    # backup: its blob, and the record of its last success (BACKUP_URL + RECORD_SUFFIX)
+    assert paths["backup"] == (
+        f"{path} StringEquals '${{var.backup_blob_name}}' OR "
+        f"{path} StringEquals '${{var.backup_blob_name}}{RECORD_SUFFIX}'"
+    )
     # restore: its markers (BACKUP_URL + ".restores/<key>.json"), and in native mode the fresh backup
     assert paths["restore"] == (
         f'${{join(" OR ", concat(["{path} StringLike \'${{var.backup_blob_name}}.restores/*\'"], '
@@ -320,6 +332,8 @@ def test_alerts_count_the_real_functions(functions: dict[str, Any]) -> None:
     query = _one(missing, "criteria")["query"]
     # what counts is the core's own success line, not an HTTP 200 (a preflight check answers 200 too)
     assert "ago(25h)" in query and 'message startswith "backup stored "' in query
+    # an unchanged night is a success too (the core's log line for it)
+    assert 'message startswith "backup unchanged"' in query
     assert "requests" not in query
     criteria = _one(missing, "criteria")
     assert criteria["operator"] == "LessThan" and criteria["threshold"] == 1

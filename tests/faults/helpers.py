@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from controller_backup.backup_record import record_url
 from controller_backup.emulator import Emulator
 from controller_backup.spool import HashingSpool
 from controller_backup.stores import ObjectInfo, ObjectStore, open_store
@@ -99,14 +100,20 @@ def spool_leftovers(spool_dir: Path) -> list[str]:
 
 
 def local_leftovers(store: LocalStore) -> list[str]:
-    """Names in a local store's folders that no committed version or bookkeeping accounts for."""
+    """Names in a local store's folders that no committed version or bookkeeping accounts for:
+    the backup's, and those of the record of its last success beside it."""
+    record = open_store(record_url(store.url))
+    assert isinstance(record, LocalStore) and record.path.parent == store.path.parent
+    stores = (store, record)
+    stray = [name for each in stores for name in _stray_versions(each)]
+    ours = {name for each in stores for name in (each.path.name, each._versions_dir.name)}
+    return stray + sorted(p.name for p in store.path.parent.iterdir() if p.name not in ours)
+
+
+def _stray_versions(store: LocalStore) -> list[str]:
     accounted = {"LOCK", "CURRENT", "PUBLISHED"}
     for info in store.versions():
         accounted |= {f"{info.version_id}.data", f"{info.version_id}.json"}
-    stray = sorted(p.name for p in store._versions_dir.iterdir() if p.name not in accounted)
-    stray += sorted(
-        p.name
-        for p in store.path.parent.iterdir()
-        if p.name not in (store.path.name, store._versions_dir.name)
-    )
-    return stray
+    if not store._versions_dir.is_dir():
+        return []
+    return sorted(p.name for p in store._versions_dir.iterdir() if p.name not in accounted)

@@ -104,6 +104,7 @@ def test_on_demand_backup_through_the_test_client(function_env: dict[str, str], 
     client = create_app("backup_http").test_client()
     first = client.post("/", json={})
     assert first.status_code == 200, first.get_data(as_text=True)
+    controller.state.add_account({"account_name": "another", "cloud_type": 1})  # a changed configuration
     second = client.post("/", json={"allow_shrink": True, "trigger": "manual"})
     assert second.status_code == 200
     assert second.get_json()["allow_shrink"] is True

@@ -1,4 +1,4 @@
-"""The GCP Terraform module, checked offline: fmt, structure (python-hcl2) and checkov."""
+"""The GCP Terraform module, checked offline: fmt, the google schema, structure (python-hcl2) and checkov."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from controller_backup.backup_record import RECORD_SUFFIX
 
-from tests.terraform import helpers
+from tests.terraform import helpers, schema
 from tests.terraform.helpers import run_checkov, terraform_fmt_problems
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +44,12 @@ def one(blocks: list[dict[str, Any]]) -> dict[str, Any]:
 
 def test_terraform_fmt_clean() -> None:
     assert terraform_fmt_problems(MODULE) == []
+
+
+@pytest.mark.parametrize("directory", [MODULE, EXAMPLE], ids=["module", "example"])
+def test_every_resource_block_and_argument_exists_in_the_google_schema(directory: Path) -> None:
+    """No google binary here: its published schema (tests/terraform/schema.py) stands in for validate."""
+    assert schema.check_module(directory) == []
 
 
 def _entry_points() -> dict[str, str]:
@@ -100,7 +107,9 @@ def test_bucket_writes_are_scoped_to_the_object_and_the_markers() -> None:
     members = resources("google_storage_bucket_iam_member")
     writer = members["backup_writer"]
     assert writer["member"] == "serviceAccount:${google_service_account.backup.email}"
-    assert one(writer["condition"])["expression"] == 'resource.name == "${local.object_resource}"'
+    assert one(writer["condition"])["expression"] == (
+        'resource.name == "${local.object_resource}" || resource.name == "${local.record_resource}"'
+    )
     markers = members["restore_markers"]
     assert markers["member"] == "serviceAccount:${google_service_account.restore.email}"
     assert "startsWith" in one(markers["condition"])["expression"]
@@ -112,6 +121,7 @@ def test_bucket_writes_are_scoped_to_the_object_and_the_markers() -> None:
     ]
     locals_ = {k: v for block in module()["locals"] for k, v in block.items()}
     assert locals_["markers_resource"].endswith("${var.backup_object}.restores/")
+    assert locals_["record_resource"].endswith("${var.backup_object}" + RECORD_SUFFIX)
 
 
 def test_schedule_is_daily_midnight_in_a_chosen_time_zone_with_oidc_and_retries() -> None:
@@ -285,7 +295,7 @@ def test_alerts_on_errors_and_on_a_missing_daily_backup() -> None:
     query = one(stale["condition_prometheus_query_language"])["query"]
     assert query.startswith("absent_over_time(") and query.endswith("[25h])")
     metric = resources("google_logging_metric")["backup_success"]
-    assert 'jsonPayload.result.status=\\"ok\\"' in metric["filter"]
+    assert 'jsonPayload.result.status=(\\"ok\\" OR \\"unchanged\\")' in metric["filter"]
     assert 'jsonPayload.result.job=\\"backup\\"' in metric["filter"]
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
@@ -14,6 +17,20 @@ from controller_backup.restore import run_restore
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.stores import ObjectInfo, open_store
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`controller-backup ARGS` in its own process, with only `env`'s settings (none inherited)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("CONTROLLER_", "BACKUP_"))}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "controller_backup.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+        check=False,
+    )
 
 
 def fast(settings: Settings, **changes: Any) -> Settings:
@@ -52,6 +69,12 @@ def stored(settings: Settings, version_id: str | None = None) -> tuple[bytes, Ob
 
 def head(settings: Settings) -> ObjectInfo | None:
     return open_store(settings.backup_url).head()
+
+
+def change_configuration(emu: Any) -> None:
+    """Change the emulated controller's configuration (one more access account), so its next
+    export differs from the last: an unchanged one is not stored again."""
+    emu.state.add_account({"account_name": f"acct-{len(emu.state.accounts)}", "cloud_type": 1})
 
 
 def actions(emu: Any, name: str) -> int:

@@ -147,7 +147,7 @@ def run_on_terminal(
 
 #: a log record as the command line formats it
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING) controller_backup[.\w]*: \S")
-_AMOUNT = r"\d+(\.\d)? (B|KiB|MiB)"
+_AMOUNT = r"\d+(\.\d)? (bytes|KiB|MiB|GiB)"
 
 
 def assert_transfer_shown(screen: Screen, label: str, size: str) -> None:

@@ -36,7 +36,17 @@ from controller_backup.targets import operator_target
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
 
-from .helpers import FaultAtExport, actions, backup, driver_for, fast, head, restore, stored
+from .helpers import (
+    FaultAtExport,
+    actions,
+    backup,
+    change_configuration,
+    driver_for,
+    fast,
+    head,
+    restore,
+    stored,
+)
 
 
 def test_backup_stores_the_export_with_self_describing_metadata(
@@ -143,7 +153,7 @@ def test_a_gzip_of_the_archive_is_stored_as_tar_gzip(controller: Emulator, setti
     assert body == compressed and result.details["kind"] == info.metadata["kind"] == "tar+gzip"
     verified = verify_backup(open_store(settings.backup_url))
     assert verified["kind"] == "tar+gzip" and verified["members"] >= 5
-    assert backup_status(open_store(settings.backup_url))["kind"] == "tar+gzip"
+    assert backup_status(open_store(settings.backup_url)).kind == "tar+gzip"
 
 
 @pytest.mark.parametrize("kind", [None, "opaque", "tar"])
@@ -245,6 +255,7 @@ def test_a_newer_backup_landing_meanwhile_is_not_overwritten(
         """While this export runs, another backup lands in the store."""
 
         def export(self, dest, progress=SILENT):  # type: ignore[no-untyped-def]
+            change_configuration(controller)  # or both would find the configuration unchanged
             backup(settings)
             return super().export(dest, progress)
 
@@ -340,7 +351,7 @@ def test_slow_controller_times_out(settings: Settings) -> None:
     with Emulator(EmulatorConfig(password=CONTROLLER_PASSWORD, latency=1.5)) as emu:
         target = dataclasses.replace(settings.for_controller(emu.url), request_timeout=0.3, ready_timeout=1.0)
         started = time.monotonic()
-        with pytest.raises(NotReadyError, match="ReadTimeoutError"):
+        with pytest.raises(NotReadyError, match=r"connection to 127\.0\.0\.1:\d+ failed \(timed out\)"):
             backup(target)
         assert time.monotonic() - started < 5.0
 
@@ -379,3 +390,15 @@ def test_a_stored_backup_logs_the_line_the_azure_alert_counts(
     with caplog.at_level(logging.INFO, logger="controller_backup"):
         backup(settings)
     assert sum(record.getMessage().startswith("backup stored ") for record in caplog.records) == 1
+
+
+def test_an_unchanged_backup_logs_the_line_the_azure_alert_counts(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unchanged night is a success too: the alert's query counts `backup unchanged` lines."""
+    import logging
+
+    backup(settings)
+    with caplog.at_level(logging.INFO, logger="controller_backup"):
+        assert backup(settings).status == "unchanged"
+    assert sum(record.getMessage().startswith("backup unchanged") for record in caplog.records) == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,19 +11,7 @@ import pytest
 from controller_backup.emulator import Emulator, EmulatorConfig
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
-
-
-def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("CONTROLLER_", "BACKUP_"))}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "controller_backup.cli", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=120,
-        check=False,
-    )
+from tests.integration.helpers import run_cli as _cli
 
 
 @pytest.fixture
@@ -224,7 +211,7 @@ def test_an_unexpected_failure_exits_1_with_code_internal_and_no_detail(
 ) -> None:
     from controller_backup import cli, inspection
 
-    def broken(store: object) -> object:
+    def broken(store: object, **options: object) -> object:
         raise RuntimeError("a bug whose text may hold anything")
 
     monkeypatch.setattr(inspection, "backup_status", broken)

@@ -83,7 +83,7 @@ def test_a_local_backup_shows_its_legs_and_json_draws_nothing(env: dict[str, str
     assert_never_mixed(done.screen)
 
     quiet = run_on_terminal(["backup", "--json", "--allow-shrink"], env)
-    assert quiet.returncode == 0 and json.loads(quiet.stdout)["status"] == "ok"
+    assert quiet.returncode == 0 and json.loads(quiet.stdout)["status"] == "unchanged"
     assert BAR not in quiet.raw and "\x1b[" not in quiet.raw
     assert not [line for line in quiet.screen.lines if line.startswith(("export ", "upload "))]
 

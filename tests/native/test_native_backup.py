@@ -127,7 +127,7 @@ def test_the_stored_pair_verifies_as_native(original: Emulator, settings: Settin
     run_backup(settings)
     store = open_store(settings.backup_url)
     assert verify_backup(store)["kind"] == "native"
-    assert backup_status(store)["kind"] == "native"
+    assert backup_status(store).kind == "native"
 
 
 @pytest.mark.parametrize(

@@ -235,7 +235,7 @@ def test_stale_backup_is_refused_unless_allowed(
 ) -> None:
     run_backup(settings)
     _store_aged(settings, days=3.5)
-    too_old = r"3\.5 days old, older than RESTORE_MAX_BACKUP_AGE \(3\.0 days\).*--allow-old-backup"
+    too_old = r"3 days 12 hours old, older than RESTORE_MAX_BACKUP_AGE \(3 days\).*--allow-old-backup"
     with pytest.raises(RefusedError, match=too_old):
         _restore(settings, blank, overwrite_configured=True, allow_version_mismatch=True)
     assert blank.requests == []  # refused before the controller was touched

@@ -145,6 +145,21 @@ class StoreContract:
         old = store.head(a.version_id)
         assert old is not None and old.metadata["sha256"] == hashlib.sha256(b"A" * 1024).hexdigest()
 
+    def test_versions_limit_keeps_the_newest(self, store: ObjectStore) -> None:
+        """`limit` bounds the answer to the newest versions, each described in full (S3 heads them)."""
+        written = [_put(store, letter * 1024) for letter in (b"A", b"B", b"C")]
+        newest = store.versions(limit=2)
+        assert [v.version_id for v in newest] == [v.version_id for v in store.versions()[:2]]
+        assert newest[0].version_id == written[-1].version_id and newest[0].is_latest
+        assert newest[0].metadata["sha256"] == hashlib.sha256(b"C" * 1024).hexdigest()
+        if self.versioned:
+            assert [v.version_id for v in newest] == [written[2].version_id, written[1].version_id]
+            assert newest[1].metadata["sha256"] == hashlib.sha256(b"B" * 1024).hexdigest()
+        else:
+            assert len(newest) == 1
+        with pytest.raises(ValueError, match="limit"):
+            store.versions(limit=0)
+
     def test_missing_version_is_not_found(self, store: ObjectStore) -> None:
         if not self.versioned:
             pytest.skip(f"{type(store).__name__}'s backend keeps no versions")

@@ -164,6 +164,43 @@ def test_plain_http_only_when_allowed_and_warned_every_time(caplog: pytest.LogCa
     assert not caplog.records
 
 
+_LITERAL = "Literal-Pa55word-In-Env"  # the value the warning must never show
+
+
+@pytest.mark.parametrize(
+    ("env", "overrides", "named"),
+    [
+        (GOOD | {"CONTROLLER_PASSWORD": _LITERAL}, {}, "CONTROLLER_PASSWORD is a literal password"),
+        (GOOD, {"password_ref": _LITERAL}, "--password-ref is a literal password"),
+        # a value with a colon that names no scheme is a literal too
+        (
+            GOOD | {"CONTROLLER_PASSWORD": f"vault:{_LITERAL}"},
+            {},
+            "CONTROLLER_PASSWORD is a literal password",
+        ),
+    ],
+    ids=["environment", "flag", "unknown-scheme"],
+)
+def test_a_literal_password_is_warned_about_on_every_load_without_its_value(
+    caplog: pytest.LogCaptureFixture, env: dict[str, str], overrides: dict[str, str], named: str
+) -> None:
+    for _ in range(2):
+        Settings.from_env(env, **overrides)
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and named in r.getMessage()]
+    assert len(warnings) == 2
+    for form in ("env:NAME", "aws-sm:NAME", "aws-ssm:/path", "azure-kv:VAULT/NAME", "gcp-sm:projects/"):
+        assert form in warnings[0].getMessage()
+    assert all(_LITERAL not in r.getMessage() and _LITERAL not in str(r.args) for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "reference", ["env:PW", "aws-sm:prod/controller#password", "aws-ssm:/prod/pw", "azure-kv:vault1/pw"]
+)
+def test_a_secret_reference_is_not_warned_about(caplog: pytest.LogCaptureFixture, reference: str) -> None:
+    Settings.from_env(GOOD | {"CONTROLLER_PASSWORD": reference})
+    assert not caplog.records
+
+
 def test_overrides_win_over_the_environment() -> None:
     settings = Settings.from_env(GOOD, backup_url="gs://other/key", min_size_ratio=None)
     assert settings.backup_url == "gs://other/key"

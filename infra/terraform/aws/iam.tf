@@ -41,6 +41,13 @@ data "aws_iam_policy_document" "backup" {
   }
 
   statement {
+    sid = "RecordTheLastSuccess"
+    # an unchanged configuration writes no new version: this record says the night succeeded
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = [local.record_arn]
+  }
+
+  statement {
     sid = "TellMissingFromDenied"
     # Without ListBucket S3 answers a missing object with 403; the first backup must see 404.
     # GetBucketVersioning: the preflight check reports whether old versions are kept.
@@ -78,6 +85,13 @@ data "aws_iam_policy_document" "restore" {
     sid       = "ReadTheBackupObject"
     actions   = ["s3:GetObject", "s3:GetObjectVersion"]
     resources = [local.object_arn]
+  }
+
+  statement {
+    sid = "ReadTheLastSuccessRecord"
+    # an unchanged backup is as young as the last night that found it unchanged
+    actions   = ["s3:GetObject"]
+    resources = [local.record_arn]
   }
 
   statement {

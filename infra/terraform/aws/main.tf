@@ -22,6 +22,8 @@ locals {
   # The one object, and the restore markers the core keeps beside it (idempotency per instance).
   object_arn  = "${aws_s3_bucket.backup.arn}/${var.object_key}"
   markers_arn = "${aws_s3_bucket.backup.arn}/${var.object_key}.restores/*"
+  # the last successful backup's record (stored or unchanged): the backup writes it, restore reads it
+  record_arn = "${aws_s3_bucket.backup.arn}/${var.object_key}.last-backup.json"
 
   asg_arn = var.controller_asg_name == null ? null : "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${var.controller_asg_name}"
 

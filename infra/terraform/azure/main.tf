@@ -77,11 +77,12 @@ locals {
     local.max_age_app_settings,
   )
   # What each identity may write in the backup container (an ABAC condition on the blob path):
-  # the backup its one blob; the restore its markers beside it, and in native mode the fresh
-  # backup a native restore ends with.
+  # the backup its one blob and the record of its last success (an unchanged configuration writes
+  # no new version); the restore its markers beside it, and in native mode the fresh backup a
+  # native restore ends with.
   blob_path = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path]"
   writable_paths = {
-    backup  = "${local.blob_path} StringEquals '${var.backup_blob_name}'"
+    backup  = "${local.blob_path} StringEquals '${var.backup_blob_name}' OR ${local.blob_path} StringEquals '${var.backup_blob_name}.last-backup.json'"
     restore = join(" OR ", concat(["${local.blob_path} StringLike '${var.backup_blob_name}.restores/*'"], local.native_enabled ? ["${local.blob_path} StringEquals '${var.backup_blob_name}'"] : []))
   }
 

@@ -88,7 +88,7 @@ resource "azurerm_monitor_scheduled_query_rules_alert_v2" "no_recent_backup" {
     query                   = <<-KQL
       traces
       | where timestamp > ago(25h)
-      | where message startswith "backup stored "
+      | where message startswith "backup stored " or message startswith "backup unchanged"
       | summarize successes = count()
     KQL
     time_aggregation_method = "Total"

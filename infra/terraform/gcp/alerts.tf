@@ -45,7 +45,8 @@ resource "google_logging_metric" "backup_success" {
     "resource.type=\"cloud_run_revision\"",
     "resource.labels.service_name=(\"${local.functions.backup}\" OR \"${local.functions.backup_event}\")",
     "jsonPayload.result.job=\"backup\"",
-    "jsonPayload.result.status=\"ok\"",
+    # an unchanged configuration is a successful backup that wrote no new version
+    "jsonPayload.result.status=(\"ok\" OR \"unchanged\")",
   ])
 
   metric_descriptor {

@@ -62,7 +62,7 @@ resource "google_storage_bucket_iam_member" "readers" {
   member = "serviceAccount:${each.value}"
 }
 
-# The backup function writes the backup object and nothing else.
+# The backup function writes the backup object and the record of its last success, nothing else.
 resource "google_storage_bucket_iam_member" "backup_writer" {
   bucket = google_storage_bucket.backups.name
   role   = google_project_iam_custom_role.object_writer.id
@@ -70,8 +70,8 @@ resource "google_storage_bucket_iam_member" "backup_writer" {
 
   condition {
     title       = "backup-object-only"
-    description = "Only the one backup object."
-    expression  = "resource.name == \"${local.object_resource}\""
+    description = "Only the one backup object and its last-success record."
+    expression  = "resource.name == \"${local.object_resource}\" || resource.name == \"${local.record_resource}\""
   }
 }
 

@@ -6,6 +6,8 @@ locals {
   # Object names as IAM conditions see them.
   object_resource  = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object}"
   markers_resource = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object}.restores/"
+  # the record of the last successful backup, stored or unchanged (no new version when unchanged)
+  record_resource = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object}.last-backup.json"
 
   functions = {
     backup        = "${var.name}-backup"

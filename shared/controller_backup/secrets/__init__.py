@@ -2,8 +2,9 @@
 
 A reference is `scheme:rest`. `env:NAME` is built in; each cloud registers its scheme as a
 "module:function" path that is imported only when a reference of that scheme is resolved, so the
-core never loads a cloud SDK it does not use. Values are registered with the redactor the moment
-they are fetched, so no log line can carry them.
+core never loads a cloud SDK it does not use; one that is not installed is a SettingsError naming
+the extra to install. Values are registered with the redactor the moment they are fetched, so no
+log line can carry them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 
 from controller_backup.errors import SettingsError
 from controller_backup.redact import register_secret
+from controller_backup.sdk import sdk_for
 
 Resolver = Callable[[str], str]
 
@@ -25,6 +27,14 @@ _LAZY_RESOLVERS: dict[str, str] = {
     "azure-kv": "controller_backup.secrets.azure:resolve_key_vault",
     "gcp-sm": "controller_backup.secrets.gcp:resolve_secret_manager",
 }
+#: the reference forms an operator writes instead of a literal, for messages that suggest them
+REFERENCE_FORMS = (
+    "aws-sm:NAME[#field]",
+    "aws-ssm:/path",
+    "azure-kv:VAULT/NAME",
+    "gcp-sm:projects/P/secrets/S/versions/V",
+    "env:NAME",
+)
 _RESOLVERS: dict[str, Resolver] = {}
 _CACHE: dict[str, str] = {}
 _LOCK = threading.Lock()
@@ -65,12 +75,7 @@ def _resolver_for(scheme: str) -> Resolver:
     if path is None:
         raise SettingsError(f"unknown secret scheme {scheme!r}; known: {', '.join(known_schemes())}")
     module_name, _, func_name = path.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise SettingsError(
-            f"secret scheme {scheme!r} needs an SDK that is not installed ({exc.name})"
-        ) from None
+    module = importlib.import_module(module_name)
     resolver: Resolver = getattr(module, func_name)
     _RESOLVERS[scheme] = resolver
     return resolver
@@ -85,7 +90,8 @@ def resolve_secret(reference: str) -> str:
         register_secret(reference)
         return reference
     scheme, _, rest = reference.partition(":")
-    value = _resolver_for(scheme)(rest)
+    with sdk_for(f"{scheme}:"):  # resolvers import part of their SDK on first use
+        value = _resolver_for(scheme)(rest)
     if not value:
         raise SettingsError(f"secret reference {scheme}:{rest} resolved to an empty value")
     register_secret(value)

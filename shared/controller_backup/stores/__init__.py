@@ -1,7 +1,8 @@
 """Object stores behind one protocol; `open_store(url)` picks one by the URL's scheme.
 
 Implementations are imported lazily, so a function deployed on one cloud never imports another
-cloud's SDK (docs/design.md, invariant 8).
+cloud's SDK (docs/design.md, invariant 8); one that is not installed is a SettingsError saying
+what to install.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from controller_backup.errors import SettingsError
+from controller_backup.sdk import sdk_for
 
 from .base import METADATA_KEYS, ObjectInfo, ObjectStore
 
@@ -42,8 +44,10 @@ def store_kind(url: str) -> str:
 
 
 def open_store(url: str, **options: Any) -> ObjectStore:
-    """The store for `url`, its SDK imported only now."""
-    module_name, _, class_name = _IMPLEMENTATIONS[store_kind(url)].partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    store: ObjectStore = cls.from_url(url, **options)
+    """The store for `url`, its SDK imported only now (some of it by `from_url`: credentials)."""
+    kind = store_kind(url)
+    module_name, _, class_name = _IMPLEMENTATIONS[kind].partition(":")
+    with sdk_for(f"{kind}://"):
+        cls = getattr(importlib.import_module(module_name), class_name)
+        store: ObjectStore = cls.from_url(url, **options)
     return store

@@ -57,7 +57,7 @@ from controller_backup.errors import (
 from controller_backup.progress import SILENT, Progress
 from controller_backup.redact import redact, register_secret
 
-from .base import ObjectInfo, bad_version_id, check_conditions, check_source_size
+from .base import ObjectInfo, bad_version_id, check_conditions, check_limit, check_source_size
 
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 #: 4 MiB blocks: 50,000 blocks allow 195 GiB, and memory stays at (concurrency + 1) blocks
@@ -337,7 +337,9 @@ class AzureBlobStore:
             raise StoreError(f"{self.url}: download ended after {received} of {info.size} bytes")
         return info
 
-    def versions(self) -> list[ObjectInfo]:
+    def versions(self, limit: int | None = None) -> list[ObjectInfo]:
+        check_limit(limit)
+
         def listing() -> list[BlobProperties]:
             return [
                 props
@@ -354,7 +356,7 @@ class AzureBlobStore:
         infos = [self._info(props) for props in found]
         # Version ids are UTC timestamps, so they sort by age; the current version leads.
         infos.sort(key=lambda info: (info.is_latest, info.version_id or "", info.last_modified), reverse=True)
-        return infos
+        return infos[:limit]
 
     # -- probes ----------------------------------------------------------------------------
 

@@ -104,8 +104,13 @@ class ObjectStore(Protocol):
         """
         ...
 
-    def versions(self) -> list[ObjectInfo]:
-        """Every kept version, newest first; just the current one where the store keeps no history."""
+    def versions(self, limit: int | None = None) -> list[ObjectInfo]:
+        """Every kept version (or the newest `limit`), newest first; just the current one where the
+        store keeps no history.
+
+        `limit` bounds the work as well as the answer: S3 lists no user metadata, so each version
+        it returns costs a HEAD (`controller-backup versions --limit`).
+        """
         ...
 
     # -- read-only probes, for the preflight check ------------------------------------------
@@ -156,6 +161,12 @@ def check_source_size(url: str, source: BinaryIO, size: int) -> None:
         raise StoreError(
             f"{url}: declared size {size} bytes, but the source holds {available}; nothing was stored"
         )
+
+
+def check_limit(limit: int | None) -> None:
+    """`versions`' one rule for `limit`: None (all) or at least one; anything else is a caller's bug."""
+    if limit is not None and limit < 1:
+        raise ValueError(f"versions: limit must be at least 1 or None, got {limit}")
 
 
 def bad_version_id(url: str, version_id: str, store: str, expected: str) -> BadRequest:

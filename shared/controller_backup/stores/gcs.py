@@ -52,7 +52,7 @@ from controller_backup.errors import (
 )
 from controller_backup.progress import SILENT, Progress
 
-from .base import ObjectInfo, bad_version_id, check_conditions, check_source_size
+from .base import ObjectInfo, bad_version_id, check_conditions, check_limit, check_source_size
 
 #: resumable chunk: a multiple of 256 KiB; the bound on upload memory, and few enough round trips
 DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024
@@ -277,7 +277,8 @@ class GcsStore:
             pinned.download_to_file(_WriteCounted(dest, progress), checksum="crc32c")
         return info
 
-    def versions(self) -> list[ObjectInfo]:
+    def versions(self, limit: int | None = None) -> list[ObjectInfo]:
+        check_limit(limit)
         with self._mapped("list versions"):
             # versions="true", not True: the JSON API documents the lowercase form; requests would
             # send "True", which GCS accepts but fake-gcs-server does not.
@@ -287,7 +288,7 @@ class GcsStore:
                 if blob.name == self.key
             ]
         blobs.sort(key=lambda blob: int(blob.generation), reverse=True)
-        return [self._info(blob) for blob in blobs]
+        return [self._info(blob) for blob in blobs[:limit]]
 
     # -- probes ------------------------------------------------------------------------------
 

@@ -51,7 +51,7 @@ from controller_backup.errors import (
 from controller_backup.progress import SILENT, Progress
 from controller_backup.spool import remove_stale_spools
 
-from .base import ObjectInfo, bad_version_id, check_conditions, check_source_size
+from .base import ObjectInfo, bad_version_id, check_conditions, check_limit, check_source_size
 
 log = logging.getLogger("controller_backup.stores.local")
 
@@ -210,16 +210,19 @@ class LocalStore:
             raise ObjectNotFound(f"{self.url}: version {wanted!r} has no data")
         return path, info
 
-    def versions(self) -> list[ObjectInfo]:
+    def versions(self, limit: int | None = None) -> list[ObjectInfo]:
         """The committed versions, newest first (a version file newer than CURRENT never was)."""
+        check_limit(limit)
         current = self._current_id()
         if current is None or not self._versions_dir.is_dir():
             return []
         ids = sorted(
             (p.stem for p in self._versions_dir.glob("*.json") if _VERSION_ID.match(p.stem)), reverse=True
         )
-        infos = []
+        infos: list[ObjectInfo] = []
         for vid in ids:
+            if limit is not None and len(infos) >= limit:
+                break
             with contextlib.suppress(ObjectNotFound):  # uncommitted, or pruned since the listing
                 infos.append(self._info(vid, current))
         return infos

@@ -49,7 +49,7 @@ from controller_backup.errors import (
 )
 from controller_backup.progress import SILENT, Progress
 
-from .base import ObjectInfo, bad_version_id, check_conditions, check_source_size
+from .base import ObjectInfo, bad_version_id, check_conditions, check_limit, check_source_size
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -298,7 +298,8 @@ class S3Store:
             manager.download(self.bucket, self.key, sink, extra, subscribers).result()
         return info
 
-    def versions(self) -> list[ObjectInfo]:
+    def versions(self, limit: int | None = None) -> list[ObjectInfo]:
+        check_limit(limit)
         listed: list[tuple[str | None, bool]] = []
         with self._errors("list versions"):
             pages = self.client.get_paginator("list_object_versions").paginate(
@@ -310,6 +311,9 @@ class S3Store:
                         listed.append(
                             (_unquote_version(version.get("VersionId")), bool(version.get("IsLatest")))
                         )
+                if limit is not None and len(listed) >= limit:
+                    break  # the key's versions come first, newest first: the rest cannot be newer
+        listed = listed[:limit]
 
         # S3 lists one key's versions newest first. Listings carry no user metadata, and every
         # stored backup describes itself in its metadata, so each version is read with a HEAD.

@@ -1,0 +1,129 @@
+"""A small object beside the backup that says when the last backup succeeded, whether or not it wrote.
+
+An unchanged configuration writes no new version (it would push distinct history out of
+retention), so the stored object's own age no longer tells when a backup last succeeded. Every
+successful backup, stored or unchanged, overwrites `<BACKUP_URL>.last-backup.json`; `status` reads
+it. Its facts sit in the object's metadata, so a `head` reads them without a download; the body
+holds the same facts for a person who opens the file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from controller_backup.errors import BackupError
+from controller_backup.stores import ObjectInfo, ObjectStore
+
+log = logging.getLogger("controller_backup.backup_record")
+
+#: appended to BACKUP_URL: where the record lives (Terraform grants the backup identity this key)
+RECORD_SUFFIX = ".last-backup.json"
+#: the backup stored a new version
+STORED = "stored"
+#: the export equalled the stored object, whose bytes were read back and verified; nothing written
+UNCHANGED = "unchanged"
+
+
+def record_url(backup_url: str) -> str:
+    """Where the record for `backup_url` lives."""
+    return backup_url + RECORD_SUFFIX
+
+
+@dataclass(frozen=True)
+class BackupRecord:
+    """The last successful backup: when it finished, what it did, and which stored version it vouches for."""
+
+    outcome: str  # STORED or UNCHANGED
+    finished_at: datetime
+    #: when the stored bytes were last checked against their sha256 (on every successful backup)
+    verified_at: datetime
+    version_id: str | None
+    sha256: str
+    size: int
+    controller_version: str
+    trigger: str
+
+    def to_metadata(self) -> dict[str, str]:
+        return {
+            "outcome": self.outcome,
+            "finished_at": self.finished_at.isoformat(timespec="seconds"),
+            "verified_at": self.verified_at.isoformat(timespec="seconds"),
+            "version_id": self.version_id or "",
+            "sha256": self.sha256,
+            "size": str(self.size),
+            "controller_version": self.controller_version,
+            "trigger": self.trigger,
+        }
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, str]) -> BackupRecord | None:
+        """The record a head returned, or None when it is not one of ours (or is damaged)."""
+        try:
+            outcome = metadata["outcome"]
+            if outcome not in (STORED, UNCHANGED):
+                return None
+            return cls(
+                outcome=outcome,
+                finished_at=_aware(datetime.fromisoformat(metadata["finished_at"])),
+                verified_at=_aware(datetime.fromisoformat(metadata["verified_at"])),
+                version_id=metadata.get("version_id") or None,
+                sha256=metadata["sha256"],
+                size=int(metadata["size"]),
+                controller_version=metadata.get("controller_version", ""),
+                trigger=metadata.get("trigger", ""),
+            )
+        except (KeyError, ValueError):
+            return None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def read_record(store: ObjectStore) -> BackupRecord | None:
+    """The record in `store` (opened on `record_url(...)`), or None when there is none yet."""
+    info = store.head()
+    return BackupRecord.from_metadata(dict(info.metadata)) if info else None
+
+
+def write_record(store: ObjectStore, record: BackupRecord) -> str | None:
+    """Overwrite the record; return None, or why it could not be written.
+
+    The backup it describes has already succeeded, so a failed write is reported in the result
+    and the log (a WARNING), not raised: `status` then falls back to the object's own age.
+    """
+    metadata = record.to_metadata()
+    body = json.dumps(metadata, indent=2).encode()
+    try:
+        store.put(io.BytesIO(body), len(body), metadata)
+    except BackupError as exc:
+        log.warning("the backup succeeded, but its record %s was not written: %s", store.url, exc.message)
+        return exc.message
+    return None
+
+
+def confirmed_at(store: ObjectStore, backup: ObjectInfo) -> datetime | None:
+    """When a backup last found the configuration equal to the stored version `backup`.
+
+    An unchanged configuration leaves the stored object as old as the night it changed, but it
+    is as current as the last backup that compared it: that is the age a restore should judge.
+    None when there is no record for these bytes, or it cannot be read (the object's own age holds).
+    """
+    try:
+        record = read_record(store)
+    except BackupError as exc:
+        log.warning(
+            "the backup record %s could not be read (%s); judging the backup by its own age",
+            store.url,
+            exc.message,
+        )
+        return None
+    if record is None or record.sha256 != backup.metadata.get("sha256"):
+        return None
+    if record.version_id and backup.version_id and record.version_id != backup.version_id:
+        return None  # the same bytes stored again later: that version's own time is the one
+    return record.finished_at
