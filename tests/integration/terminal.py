@@ -174,3 +174,13 @@ def summaries(screen: Screen) -> list[str]:
     """Which step each summary line left on the screen is about, in order."""
     steps = ("export", "upload", "download", "import", "verifying export", "waited")
     return [step for line in screen.lines for step in steps if line.startswith(f"{step} ")]
+
+
+def assert_wait_shown(screen: Screen, url: str, bound: str) -> None:
+    """The wait for `url` was drawn with the time waited and its `bound` ("0:10"), and summed up."""
+    what = rf"{re.escape(url)} to become ready"
+    waits = [
+        frame for frame in screen.frames if re.match(rf"^waiting for {what} .*\d:\d\d of {bound}$", frame)
+    ]
+    assert waits, screen.frames
+    assert [line for line in screen.lines if re.match(rf"^waited \d:\d\d \(of {bound}\) for {what}$", line)]

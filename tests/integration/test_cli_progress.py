@@ -17,7 +17,14 @@ from controller_backup.emulator import Emulator, EmulatorConfig
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
 
-from .terminal import BAR, assert_never_mixed, assert_transfer_shown, run_on_terminal, summaries
+from .terminal import (
+    BAR,
+    assert_never_mixed,
+    assert_transfer_shown,
+    assert_wait_shown,
+    run_on_terminal,
+    summaries,
+)
 
 SIZE = 4 * 1024 * 1024
 
@@ -59,27 +66,30 @@ def test_a_restore_into_a_booting_replacement_shows_the_wait_and_every_leg(
         assert done.returncode == 0, done.raw[-3000:]
         assert done.stdout.startswith("restore ok: ")
         assert blank.export_sha256() == source.export_sha256()
-        what = rf"{re.escape(blank.url)} to become ready"
+        url = blank.url
     screen = done.screen
     assert_never_mixed(screen)
     retries = [
         line for line in screen.lines if "controller_backup.controller: controller not ready yet" in line
     ]
     assert len(retries) >= 2  # printed while the wait was on the screen, each whole
-    waits = [frame for frame in screen.frames if re.match(rf"^waiting for {what} .*0:0\d of 0:10$", frame)]
-    assert waits, screen.frames
-    assert [line for line in screen.lines if re.match(rf"^waited 0:0\d \(of 0:10\) for {what}$", line)]
+    assert_wait_shown(screen, url, "0:10")
     assert_transfer_shown(screen, "import", "4.0 MiB")
     assert_transfer_shown(screen, "verifying export", "4.0 MiB")
     assert summaries(screen) == ["waited", "import", "verifying export"]
 
 
-def test_a_local_backup_shows_its_legs_and_json_draws_nothing(env: dict[str, str]) -> None:
+def test_a_backup_shows_its_wait_and_legs_and_json_draws_nothing(
+    env: dict[str, str], source: Emulator
+) -> None:
+    """At the default verbosity too, a controller that is rebooting is waited for on the screen."""
+    source.reboot(1.5)
     done = run_on_terminal(["backup"], env)
     assert done.returncode == 0, done.raw[-3000:]
+    assert_wait_shown(done.screen, source.url, "0:10")
     assert_transfer_shown(done.screen, "export", "4.0 MiB")
     assert_transfer_shown(done.screen, "upload", "4.0 MiB")
-    assert summaries(done.screen) == ["export", "upload"]
+    assert summaries(done.screen) == ["waited", "export", "upload"]
     assert_never_mixed(done.screen)
 
     quiet = run_on_terminal(["backup", "--json", "--allow-shrink"], env)
