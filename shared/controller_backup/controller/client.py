@@ -313,16 +313,19 @@ class ControllerClient:
                 "Content-Type": f"multipart/form-data; boundary={body.boundary}",
                 "Content-Length": str(body.length),
             }
-            answer = self._send(
-                self._version(),
-                "POST",
-                body=reader,
-                headers=headers,
-                token=None,
-                timeout=timeout,
-                describe=action,
-            )
-            return answer
+            try:
+                return self._send(
+                    self._version(),
+                    "POST",
+                    body=reader,
+                    headers=headers,
+                    token=None,
+                    timeout=timeout,
+                    describe=action,
+                )
+            except BaseException:
+                progress.advance(-reader.sent)  # an expired session sends it all again
+                raise
 
         try:
             answer = self._with_session(attempt)
@@ -540,9 +543,11 @@ class _ProgressReader:
 
     def __init__(self, inner: _MultipartBody, progress: Progress) -> None:
         self._inner, self._progress = inner, progress
+        self.sent = 0
 
     def read(self, amount: int = _CHUNK) -> bytes:
         chunk = self._inner.read(amount)
+        self.sent += len(chunk)
         self._progress.advance(len(chunk))
         return chunk
 
