@@ -75,7 +75,7 @@ CORE_SUITES := tests/unit tests/integration tests/stores/test_local.py tests/emu
 	 [ -n "$$py" ] || { echo "python$* not found: install it, or run make test COMPAT_PYTHONS="; exit 1; }; \
 	 echo "$$py -m venv .venv-$*"; $$py -m venv .venv-$*
 	.venv-$*/bin/pip install -q --upgrade pip
-	.venv-$*/bin/pip install -q -e '.[emulator]' pytest pytest-timeout hypothesis
+	.venv-$*/bin/pip install -q -e '.[emulator]' 'rich>=13' pytest pytest-timeout hypothesis
 	touch $@
 
 .PRECIOUS: .venv-%/.installed

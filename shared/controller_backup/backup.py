@@ -26,10 +26,10 @@ from controller_backup import __version__
 from controller_backup.archive import ArchiveSummary, inspect_archive, inspect_native
 from controller_backup.backup_record import STORED, UNCHANGED, BackupRecord, record_url, write_record
 from controller_backup.controller import ControllerDriver, ExportInfo, open_driver
-from controller_backup.controller.client import Progress
 from controller_backup.controller.version import ControllerVersion
 from controller_backup.errors import FAILURE_RECORD, BackupError, IntegrityError, InvalidExport, RefusedError
 from controller_backup.inspection import fetch_checked, warn_if_unversioned
+from controller_backup.progress import transfer
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool, remove_stale_spools, spool_directory
@@ -44,7 +44,6 @@ def run_backup(
     *,
     allow_shrink: bool = False,
     trigger: str = "manual",
-    progress: Progress | None = None,
     store: ObjectStore | None = None,
     driver: ControllerDriver | None = None,
 ) -> JobResult:
@@ -67,7 +66,6 @@ def run_backup(
             store=store,
             driver=driver,
             allow_shrink=allow_shrink,
-            progress=progress,
             started=started,
         )
     except BackupError as exc:
@@ -119,10 +117,10 @@ def store_export(
     store: ObjectStore,
     driver: ControllerDriver,
     allow_shrink: bool,
-    progress: Progress | None,
     started: float,
 ) -> JobResult:
-    """Export through `driver`, check the export, and replace the stored object with it."""
+    """Export through `driver`, check the export, and replace the stored object with it (the
+    export and the upload are each shown as a transfer, progress.py)."""
     previous = store.head()
     if not driver.is_set_up():
         raise InvalidExport(
@@ -133,7 +131,8 @@ def store_export(
     # A local store adopts a spool written beside it (a hard link) instead of copying it.
     spool_dir = store.spool_directory if isinstance(store, LocalStore) else None
     with HashingSpool(spool_dir) as spool:
-        export = driver.export(spool.stream, progress)
+        with transfer("export") as progress:
+            export = driver.export(spool.stream, progress)
         spool.flush()
         if export.size == 0:
             raise InvalidExport("the export is empty")
@@ -175,13 +174,15 @@ def store_export(
             "tool_version": __version__,
         }
         spool.rewind()
-        stored = store.put(
-            spool.stream,
-            export.size,
-            metadata,
-            if_match=previous.etag if previous else None,
-            if_absent=previous is None,
-        )
+        with transfer("upload", export.size) as progress:
+            stored = store.put(
+                spool.stream,
+                export.size,
+                metadata,
+                if_match=previous.etag if previous else None,
+                if_absent=previous is None,
+                progress=progress,
+            )
     _verify_stored(store, stored, metadata)
     return JobResult(
         job="backup",

@@ -23,12 +23,13 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from controller_backup import __version__
 from controller_backup.errors import FAILURE_RECORD, BackupError, SettingsError, unexpected_failure
 from controller_backup.inspection import DEFAULT_MAX_AGE, DEFAULT_VERSIONS_LIMIT
-from controller_backup.progress import progress_for
+from controller_backup.progress import Display, LoggedWaits, showing
 from controller_backup.settings import Settings
 from controller_backup.stores import open_store, store_kind
 
@@ -96,10 +97,7 @@ def _backup_url(args: argparse.Namespace) -> str:
 def _cmd_backup(args: argparse.Namespace) -> dict[str, Any]:
     from controller_backup.backup import run_backup
 
-    progress = progress_for("export", not args.json)
-    result = run_backup(_settings(args), allow_shrink=args.allow_shrink, trigger="cli", progress=progress)
-    if progress:
-        progress.finish()
+    result = run_backup(_settings(args), allow_shrink=args.allow_shrink, trigger="cli")
     return result.to_dict()
 
 
@@ -113,7 +111,6 @@ def _cmd_restore(args: argparse.Namespace) -> dict[str, Any]:
         if args.target_url
         else configured_target(settings, args.private_ip)
     )
-    progress = progress_for("import", not args.json)
     result = run_restore(
         settings,
         target=target,
@@ -124,10 +121,7 @@ def _cmd_restore(args: argparse.Namespace) -> dict[str, Any]:
         allow_version_mismatch=args.allow_version_mismatch,
         allow_shrink=args.allow_shrink,
         idempotency_key=args.idempotency_key,
-        progress=progress,
     )
-    if progress:
-        progress.finish()
     return result.to_dict()
 
 
@@ -335,11 +329,34 @@ def _run_emulator(args: argparse.Namespace) -> int:
     return run(args)
 
 
-def _configure_logging(verbosity: int, quiet: bool) -> None:
+#: the commands that transfer or wait, and so show progress
+_SHOWS_PROGRESS = ("backup", "restore", "verify", "status")
+
+
+def _progress(
+    command: str, json_mode: bool
+) -> tuple[Display | None, logging.Handler, AbstractContextManager[object]]:
+    """Who shows the job's progress, the log handler that suits it, and the context it lives in:
+    bars at a terminal (rich, the `cli` extra; log lines go through its console), each wait as a
+    log line without one (or without rich), nothing with --json."""
+    plain = logging.StreamHandler(sys.stderr)
+    if json_mode or command not in _SHOWS_PROGRESS:
+        return None, plain, nullcontext()
+    if sys.stderr.isatty():
+        try:
+            from controller_backup.terminal import TerminalDisplay
+        except ImportError:  # `main` says what is missing once logging is set up
+            pass
+        else:
+            terminal = TerminalDisplay()
+            return terminal, terminal.log_handler(), terminal
+    return LoggedWaits(), plain, nullcontext()
+
+
+def _configure_logging(verbosity: int, quiet: bool, handler: logging.Handler) -> None:
     level = logging.WARNING if quiet and verbosity == 0 else logging.INFO
     if verbosity >= 2:
         level = logging.DEBUG
-    handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_not_the_job_failure)
     logging.basicConfig(level=level, handlers=[handler])
@@ -366,9 +383,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.verbose += args.command_verbose  # -v counts before and after the command
     json_mode = bool(getattr(args, "json", False))
-    _configure_logging(args.verbose, json_mode or args.command == "demo")
+    display, handler, live = _progress(args.command, json_mode)
+    _configure_logging(args.verbose, json_mode or args.command == "demo", handler)
+    if isinstance(display, LoggedWaits) and sys.stderr.isatty():
+        log.warning("no progress bars: they need rich (pip install 'controller-backup[cli]')")
     try:
-        outcome = args.handler(args)
+        with live, showing(display) if display is not None else nullcontext():
+            outcome = args.handler(args)
     except BackupError as exc:
         _print_error(exc.to_dict(), json_mode)
         return exc.exit_code

@@ -20,6 +20,7 @@ from controller_backup.archive import ArchiveSummary, inspect_stored, stored_kin
 from controller_backup.backup_record import BackupRecord, read_record, record_url
 from controller_backup.durations import HOUR, in_words
 from controller_backup.errors import BackupError, IntegrityError, InvalidExport, ObjectNotFound, StoreError
+from controller_backup.progress import transfer
 from controller_backup.spool import HashingSpool
 from controller_backup.stores import ObjectInfo, ObjectStore, open_store
 from controller_backup.stores.local import LocalStore
@@ -64,7 +65,8 @@ def fetch_checked(
     else:
         spool = HashingSpool()
         try:
-            info = store.download(spool.stream, version_id)
+            with transfer("download") as progress:
+                info = store.download(spool.stream, version_id, progress=progress)
             spool.flush()
         except BaseException:
             spool.close()

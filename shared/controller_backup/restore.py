@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from controller_backup.backup import store_export
 from controller_backup.backup_record import confirmed_at, record_url
 from controller_backup.controller import ControllerDriver, open_driver
-from controller_backup.controller.client import Progress
 from controller_backup.controller.driver import Journal, MemoryJournal
 from controller_backup.controller.retry import Deadline
 from controller_backup.controller.version import ControllerVersion, parse_version
@@ -40,6 +39,7 @@ from controller_backup.errors import (
 )
 from controller_backup.inspection import fetch_backup
 from controller_backup.job_requests import RestoreRequest
+from controller_backup.progress import transfer
 from controller_backup.restore_marker import STEPS, RestoreMarker
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
@@ -77,7 +77,6 @@ def run_restore(
     allow_version_mismatch: bool = False,
     allow_shrink: bool = False,
     idempotency_key: str | None = None,
-    progress: Progress | None = None,
     store: ObjectStore | None = None,
     driver: ControllerDriver | None = None,
 ) -> JobResult:
@@ -123,7 +122,6 @@ def run_restore(
             driver=driver,
             options=options,
             marker=marker,
-            progress=progress,
             started=started,
             deadline=deadline,
         )
@@ -165,7 +163,6 @@ def _restore(
     driver: ControllerDriver | None,
     options: RestoreOptions,
     marker: RestoreMarker | None,
-    progress: Progress | None,
     started: float,
     deadline: Deadline,
 ) -> JobResult:
@@ -228,7 +225,6 @@ def _restore(
             backup_version=backup_version,
             options=options,
             target=target_settings,
-            progress=progress,
             deadline=deadline,
         )
     details["verified"] = True
@@ -250,7 +246,6 @@ def _run_steps(
     backup_version: ControllerVersion | None,
     options: RestoreOptions,
     target: Settings,
-    progress: Progress | None,
     deadline: Deadline,
 ) -> dict[str, object]:
     """prepare -> import -> verify, each skipped when the journal says it is done."""
@@ -262,7 +257,7 @@ def _run_steps(
         journal.record("prepared")
     if not journal.passed("imported"):
         journal.record("import_sent")
-        details.update(_import(driver, spool, target, progress, deadline))
+        details.update(_import(driver, spool, target, deadline))
         journal.record("imported")
     if not journal.passed("verified"):
         try:
@@ -286,7 +281,6 @@ def _fresh_backup(
         store=store,
         driver=driver,
         allow_shrink=options.allow_shrink,
-        progress=None,
         started=started,
     )
 
@@ -409,13 +403,13 @@ def _import(
     driver: ControllerDriver,
     spool: HashingSpool,
     target: Settings,
-    progress: Progress | None,
     deadline: Deadline,
 ) -> dict[str, str]:
     """Push the archive; a dropped connection means "maybe applied": wait, then let verify decide."""
     spool.rewind()
     try:
-        return driver.import_(spool.stream, spool.size, progress)
+        with transfer("import", spool.size) as progress:
+            return driver.import_(spool.stream, spool.size, progress)
     except ControllerTimeout as exc:
         log.warning("the import did not answer (%s); waiting for the controller, then verifying", exc)
         driver.wait_until_ready(min(target.ready_timeout, deadline.remaining()))

@@ -11,7 +11,16 @@ import pytest
 
 from .conftest import APP_DIR, FUNCTIONS_SETTING
 
-FOREIGN = ("boto3", "botocore", "aws_lambda_powertools", "google", "functions_framework", "s3transfer")
+#: other clouds' SDKs, and the command line's terminal library
+FOREIGN = (
+    "boto3",
+    "botocore",
+    "aws_lambda_powertools",
+    "google",
+    "functions_framework",
+    "s3transfer",
+    "rich",
+)
 
 # The dev venv's functions-framework ships a `-nspkg.pth` that registers empty `google` namespace
 # packages at interpreter start, before any import of ours; the probe therefore reports what the

@@ -18,7 +18,8 @@ from tests.fixtures.gcp import free_port
 
 from .conftest import MAIN
 
-FOREIGN_MODULES = ("boto3", "botocore", "aws_lambda_powertools", "azure", "s3transfer", "moto")
+#: other clouds' SDKs, the test servers, and the command line's terminal library
+FOREIGN_MODULES = ("boto3", "botocore", "aws_lambda_powertools", "azure", "s3transfer", "moto", "rich")
 
 
 def test_import_main_loads_no_other_cloud() -> None:

@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 
 from controller_backup.backup import run_backup
 from controller_backup.controller import ControllerClient, ExportApiDriver, ExportInfo, RetryPolicy
-from controller_backup.controller.client import Progress
+from controller_backup.progress import SILENT, Progress
 from controller_backup.restore import run_restore
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
@@ -89,6 +89,6 @@ class FaultAtExport(ExportApiDriver):
         super().__init__(client)
         self._fault = fault
 
-    def export(self, dest: BinaryIO, progress: Progress | None = None) -> ExportInfo:
+    def export(self, dest: BinaryIO, progress: Progress = SILENT) -> ExportInfo:
         self._fault()
         return super().export(dest, progress)

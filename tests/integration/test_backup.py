@@ -29,6 +29,7 @@ from controller_backup.errors import (
     RefusedError,
 )
 from controller_backup.inspection import backup_status, verify_backup
+from controller_backup.progress import SILENT
 from controller_backup.settings import Settings
 from controller_backup.stores import METADATA_KEYS, open_store
 from controller_backup.targets import operator_target
@@ -253,7 +254,7 @@ def test_a_newer_backup_landing_meanwhile_is_not_overwritten(
     class SlowDriver(ExportApiDriver):
         """While this export runs, another backup lands in the store."""
 
-        def export(self, dest, progress=None):  # type: ignore[no-untyped-def]
+        def export(self, dest, progress=SILENT):  # type: ignore[no-untyped-def]
             change_configuration(controller)  # or both would find the configuration unchanged
             backup(settings)
             return super().export(dest, progress)

@@ -9,6 +9,7 @@ import pytest
 from controller_backup.controller import ExportApiDriver
 from controller_backup.emulator import Emulator, EmulatorConfig
 from controller_backup.errors import IntegrityError, NotReadyError, RefusedError
+from controller_backup.progress import SILENT
 from controller_backup.restore import run_restore
 from controller_backup.settings import Settings
 from controller_backup.stores import open_store
@@ -130,7 +131,7 @@ def test_import_that_did_not_apply_fails_verification(blank_controller: Emulator
     backup(settings)
 
     class SilentlyIgnored(ExportApiDriver):
-        def import_(self, source, size, progress=None):  # type: ignore[no-untyped-def]
+        def import_(self, source, size, progress=SILENT):  # type: ignore[no-untyped-def]
             return {}  # the controller answered "ok" but kept its old configuration
 
     target = settings.for_controller(blank_controller.url)
@@ -177,7 +178,7 @@ def test_interrupted_restore_resumes_for_the_same_key(
     backup(settings)
 
     class DiesAfterImport(ExportApiDriver):
-        def import_(self, source, size, progress=None):  # type: ignore[no-untyped-def]
+        def import_(self, source, size, progress=SILENT):  # type: ignore[no-untyped-def]
             super().import_(source, size, progress)
             raise KeyboardInterrupt  # the function was stopped right after the import
 

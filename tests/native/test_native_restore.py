@@ -25,6 +25,7 @@ from controller_backup.errors import (
     IntegrityError,
     RefusedError,
 )
+from controller_backup.progress import SILENT
 from controller_backup.restore import run_restore
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
@@ -117,7 +118,7 @@ class _Dies(NativeDriver):
         if self.after == "setup":
             raise KeyboardInterrupt
 
-    def import_(self, source: Any, size: int, progress: Any = None) -> dict[str, str]:
+    def import_(self, source: Any, size: int, progress: Any = SILENT) -> dict[str, str]:
         details = super().import_(source, size, progress)
         if self.after == "restore":
             raise KeyboardInterrupt
@@ -128,7 +129,7 @@ class _Dies(NativeDriver):
         if self.after == "verify":
             raise KeyboardInterrupt
 
-    def export(self, dest: Any, progress: Any = None) -> Any:
+    def export(self, dest: Any, progress: Any = SILENT) -> Any:
         if self.after == "backup":
             raise KeyboardInterrupt
         return super().export(dest, progress)
@@ -333,7 +334,7 @@ def test_restore_the_controller_ignored_fails_verification(
     run_backup(settings)
 
     class Ignored(NativeDriver):
-        def import_(self, source: Any, size: int, progress: Any = None) -> dict[str, str]:
+        def import_(self, source: Any, size: int, progress: Any = SILENT) -> dict[str, str]:
             return {}
 
     target = settings.for_controller(blank.url)

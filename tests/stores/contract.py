@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -39,6 +40,22 @@ def _get(store: ObjectStore, version_id: str | None = None) -> tuple[bytes, Obje
     buf = io.BytesIO()
     info = store.download(buf, version_id)
     return buf.getvalue(), info
+
+
+class _Recorded:
+    """A Progress that adds up what it is told (stores may tell it from worker threads)."""
+
+    def __init__(self) -> None:
+        self.expected: list[int] = []
+        self.moved = 0
+        self._lock = threading.Lock()
+
+    def expect(self, total: int) -> None:
+        self.expected.append(total)
+
+    def advance(self, amount: int) -> None:
+        with self._lock:
+            self.moved += amount
 
 
 class StoreContract:
@@ -81,6 +98,19 @@ class StoreContract:
         body, info = _get(store)
         assert hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
         assert info.size == len(data)
+
+    def test_put_and_download_report_their_bytes(self, store: ObjectStore) -> None:
+        """The command line's progress bars count what each store moves: the size first, then
+        every byte once, whatever the store's chunks, threads or retries."""
+        data = os.urandom(3 * 1024 * 1024 + 17) * 4  # several chunks or blocks in every store
+        sent = _Recorded()
+        store.put(io.BytesIO(data), len(data), _meta(data), progress=sent)
+        assert sent.expected == [len(data)] and sent.moved == len(data)
+        received = _Recorded()
+        buf = io.BytesIO()
+        store.download(buf, progress=received)
+        assert buf.getvalue() == data
+        assert received.expected == [len(data)] and received.moved == len(data)
 
     def test_if_match_current_etag_writes(self, store: ObjectStore) -> None:
         first = _put(store, b"a" * 2000)

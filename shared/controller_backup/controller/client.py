@@ -21,7 +21,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO, TypeVar
 from urllib.parse import urlencode
@@ -50,12 +50,12 @@ from controller_backup.errors import (
     NotReadyError,
     SettingsError,
 )
+from controller_backup.progress import SILENT, Progress, waiting
 from controller_backup.redact import redact, register_secret
 
 log = logging.getLogger("controller_backup.controller")
 
 _CHUNK = 1024 * 1024
-Progress = Callable[[int], None]
 _T = TypeVar("_T")
 
 #: reasons a controller gives when a session is gone (docs/controller-api.md); matched case-insensitively
@@ -275,9 +275,10 @@ class ControllerClient:
         action: str,
         dest: BinaryIO,
         params: Mapping[str, str] | None = None,
-        progress: Progress | None = None,
+        progress: Progress = SILENT,
     ) -> Download:
-        """Stream `action`'s binary answer into `dest` (truncated first on every try)."""
+        """Stream `action`'s binary answer into `dest` (truncated first on every try); `progress`
+        hears the declared size and each chunk, and loses a failed try's bytes again."""
 
         def attempt() -> Download:
             return self._with_session(lambda: self._download_once(action, dest, params, progress))
@@ -293,7 +294,7 @@ class ControllerClient:
         filename: str,
         field: str = "file",
         params: Mapping[str, str] | None = None,
-        progress: Progress | None = None,
+        progress: Progress = SILENT,
         timeout: float | None = None,
     ) -> Any:
         """POST `source` as the multipart file part `field`; return `results`.
@@ -306,21 +307,25 @@ class ControllerClient:
             fields = self._params(action, params)
             body = _MultipartBody(fields, field, filename, source, size)
             body.rewind()
-            reader = _ProgressReader(body, progress) if progress else body
+            progress.expect(body.length)
+            reader = _ProgressReader(body, progress)
             headers = {
                 "Content-Type": f"multipart/form-data; boundary={body.boundary}",
                 "Content-Length": str(body.length),
             }
-            answer = self._send(
-                self._version(),
-                "POST",
-                body=reader,
-                headers=headers,
-                token=None,
-                timeout=timeout,
-                describe=action,
-            )
-            return answer
+            try:
+                return self._send(
+                    self._version(),
+                    "POST",
+                    body=reader,
+                    headers=headers,
+                    token=None,
+                    timeout=timeout,
+                    describe=action,
+                )
+            except BaseException:
+                progress.advance(-reader.sent)  # an expired session sends it all again
+                raise
 
         try:
             answer = self._with_session(attempt)
@@ -333,23 +338,33 @@ class ControllerClient:
         return answer.get("results")
 
     def wait_until_ready(self, timeout: float, poll: float = 10.0) -> None:
-        """Log in, waiting out a booting controller for at most `timeout` seconds."""
+        """Log in, waiting out a booting controller for at most `timeout` seconds.
+
+        From the first "not yet" on, the wait is shown (progress.waiting) with its bound: a restore
+        may wait minutes for a replacement to boot, and nobody should wonder whether it hangs.
+        """
         deadline = Deadline(timeout)
+        started = time.monotonic()
         tries = 0
-        while True:
-            tries += 1
-            try:
-                self._cid = None
-                self._login_once()
-                return
-            except _Transient as exc:
-                if deadline.expired():
-                    raise NotReadyError(
-                        f"{self.base_url} did not become ready within {timeout:.0f} s ({exc})"
-                    ) from None
-                delay = min(poll, self.retry.base_delay * 2 ** min(tries, 6), deadline.remaining())
-                log.info("controller not ready yet (%s); next try in %.1f s", exc, delay)
-                time.sleep(delay)
+        with ExitStack() as shown_wait:
+            while True:
+                tries += 1
+                try:
+                    self._cid = None
+                    self._login_once()
+                    return
+                except _Transient as exc:
+                    if deadline.expired():
+                        raise NotReadyError(
+                            f"{self.base_url} did not become ready within {timeout:.0f} s ({exc})"
+                        ) from None
+                    if tries == 1:
+                        shown_wait.enter_context(
+                            waiting(f"{self.base_url} to become ready", timeout, started)
+                        )
+                    delay = min(poll, self.retry.base_delay * 2 ** min(tries, 6), deadline.remaining())
+                    log.info("controller not ready yet (%s); next try in %.1f s", exc, delay)
+                    time.sleep(delay)
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -487,7 +502,7 @@ class ControllerClient:
             response.release_conn()
 
     def _download_once(
-        self, action: str, dest: BinaryIO, params: Mapping[str, str] | None, progress: Progress | None
+        self, action: str, dest: BinaryIO, params: Mapping[str, str] | None, progress: Progress
     ) -> Download:
         dest.seek(0)
         dest.truncate()
@@ -502,14 +517,16 @@ class ControllerClient:
                     f"{action} answered an error envelope instead of data: {redact(reason) or 'no reason'}"
                 )
             declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit():
+                progress.expect(int(declared))
             size = 0
             try:
                 for chunk in response.stream(_CHUNK):
                     dest.write(chunk)
                     size += len(chunk)
-                    if progress:
-                        progress(len(chunk))
+                    progress.advance(len(chunk))
             except Urllib3Error as exc:  # a full disk (OSError from `dest`) is no network failure
+                progress.advance(-size)  # a retry starts again from nothing
                 raise self._network_error(action, exc) from None
             headers = {k: v for k, v in response.headers.items() if k.lower() != "set-cookie"}
             return Download(
@@ -522,13 +539,16 @@ class _Expired(Exception):
 
 
 class _ProgressReader:
+    """A multipart body that tells `progress` each block as http.client sends it."""
+
     def __init__(self, inner: _MultipartBody, progress: Progress) -> None:
         self._inner, self._progress = inner, progress
+        self.sent = 0
 
     def read(self, amount: int = _CHUNK) -> bytes:
         chunk = self._inner.read(amount)
-        if chunk:
-            self._progress(len(chunk))
+        self.sent += len(chunk)
+        self._progress.advance(len(chunk))
         return chunk
 
 

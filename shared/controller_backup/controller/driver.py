@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
-from controller_backup.controller.client import ControllerClient, Progress
+from controller_backup.controller.client import ControllerClient
 from controller_backup.controller.version import ControllerVersion, parse_version
 from controller_backup.errors import ControllerError, IntegrityError
+from controller_backup.progress import SILENT, Progress, transfer
 from controller_backup.spool import HashingSink
 from controller_backup.stores import ObjectInfo
 
@@ -122,13 +123,13 @@ class ControllerDriver(Protocol):
 
     def is_set_up(self) -> bool: ...
 
-    def export(self, dest: BinaryIO, progress: Progress | None = None) -> ExportInfo: ...
+    def export(self, dest: BinaryIO, progress: Progress = SILENT) -> ExportInfo: ...
 
     def prepare_target(self, backup_version: ControllerVersion | None, journal: Journal) -> None:
         """Make the controller able to take the backup; safe to run again after a timeout."""
         ...
 
-    def import_(self, source: BinaryIO, size: int, progress: Progress | None = None) -> dict[str, str]:
+    def import_(self, source: BinaryIO, size: int, progress: Progress = SILENT) -> dict[str, str]:
         """Push the archive; return facts worth putting in the restore's result."""
         ...
 
@@ -172,7 +173,7 @@ class ExportApiDriver(ControllerApi):
     def __init__(self, client: ControllerClient) -> None:
         self.client = client
 
-    def export(self, dest: BinaryIO, progress: Progress | None = None) -> ExportInfo:
+    def export(self, dest: BinaryIO, progress: Progress = SILENT) -> ExportInfo:
         try:
             download = self.client.download("export_config", dest, progress=progress)
         except ControllerError as exc:
@@ -190,7 +191,7 @@ class ExportApiDriver(ControllerApi):
     def prepare_target(self, backup_version: ControllerVersion | None, journal: Journal) -> None:
         """Nothing to prepare: import_config takes the archive as it is."""
 
-    def import_(self, source: BinaryIO, size: int, progress: Progress | None = None) -> dict[str, str]:
+    def import_(self, source: BinaryIO, size: int, progress: Progress = SILENT) -> dict[str, str]:
         self.client.upload(
             "import_config",
             source,
@@ -203,8 +204,8 @@ class ExportApiDriver(ControllerApi):
 
     def verify_restored(self, backup: ObjectInfo) -> None:
         """Export again and compare hashes: the only proof the import really applied."""
-        with HashingSink() as check:
-            self.export(check.stream)
+        with HashingSink() as check, transfer("verifying export") as progress:
+            self.export(check.stream, progress)
             if check.sha256 != backup.metadata.get("sha256"):
                 raise IntegrityError(
                     "the restored controller's export does not match the backup "

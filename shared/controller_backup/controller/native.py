@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from controller_backup import __version__
 from controller_backup.archive import VERSION_FILE_MAX
-from controller_backup.controller.client import ControllerClient, Progress
+from controller_backup.controller.client import ControllerClient
 from controller_backup.controller.driver import ControllerApi, ExportInfo, Journal, NativePair
 from controller_backup.controller.native_fields import (
     account_request,
@@ -53,6 +53,7 @@ from controller_backup.errors import (
     SettingsError,
 )
 from controller_backup.native_bucket import AZURE_FAMILY, OCI, cloud_name
+from controller_backup.progress import SILENT, Progress, waiting
 from controller_backup.redact import redact
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool, stream_sha256
@@ -154,7 +155,7 @@ class NativeDriver(ControllerApi):
 
     # -- backup ------------------------------------------------------------------------------
 
-    def export(self, dest: BinaryIO, progress: Progress | None = None) -> ExportInfo:
+    def export(self, dest: BinaryIO, progress: Progress = SILENT) -> ExportInfo:
         wait = Deadline(min(self.settings.native_backup_wait, max(self.deadline.remaining(), 1.0)))
         watches = [_Watch.of(ip, self.bucket.file_url) for ip in self._backup_ips()]
         names = ", ".join(config_file_name(w.ip) for w in watches)
@@ -186,10 +187,8 @@ class NativeDriver(ControllerApi):
                 f"{wait.seconds:.0f} s (NATIVE_BACKUP_WAIT); check its access account's rights on the bucket"
             )
         version_text = _read_version_file(found.version)
-        info = found.config.download(dest)
+        info = found.config.download(dest, progress=progress)
         size = _written(dest)
-        if progress:
-            progress(size)
         log.info("read the controller's backup %s (%d bytes) and its version file", found.config.url, size)
         return ExportInfo(
             size=size,
@@ -260,13 +259,15 @@ class NativeDriver(ControllerApi):
         """The first watch whose backup file and version file were both rewritten, within `seconds`."""
         clock = Deadline(max(seconds, 0.0))
         poll = min(5.0, max(0.05, self.settings.native_backup_wait / 60))
-        while True:
-            for watch in watches:
-                if all(watch.rewritten()):
-                    return watch
-            if clock.expired():
-                return None
-            time.sleep(min(poll, clock.remaining()))
+        names = " or ".join(config_file_name(watch.ip) for watch in watches)
+        with waiting(f"the controller to write {names}", clock.seconds):
+            while True:
+                for watch in watches:
+                    if all(watch.rewritten()):
+                        return watch
+                if clock.expired():
+                    return None
+                time.sleep(min(poll, clock.remaining()))
 
     # -- restore: preparing the target ---------------------------------------------------------
 
@@ -326,7 +327,7 @@ class NativeDriver(ControllerApi):
             if not answer.get("return"):
                 reason = redact(str(answer.get("reason", ""))) or "no reason given"
                 raise ControllerError(f"initial_setup run failed: {reason}")
-        self._wait_until(self.is_set_up, "initial_setup has not finished")
+        self._wait_until(self.is_set_up, "initial_setup has not finished", "initial_setup to finish")
         log.info("initial_setup finished; logged in again")
 
     def _reach_version(self, backup_version: ControllerVersion, journal: Journal) -> None:
@@ -363,21 +364,25 @@ class NativeDriver(ControllerApi):
         def upgraded() -> bool:
             return self.version().compare(backup_version) >= 0
 
-        self._wait_until(upgraded, f"the upgrade to {backup_version} has not finished")
+        self._wait_until(
+            upgraded, f"the upgrade to {backup_version} has not finished", f"the upgrade to {backup_version}"
+        )
         journal.record("upgraded")
 
-    def _wait_until(self, done: Callable[[], bool], what: str) -> None:
-        """Poll `done`, logging in again each time (sessions die with a restart), within the limit."""
-        while True:
-            self.client.wait_until_ready(self._remaining(what))
-            if done():
-                return
-            if self.deadline.remaining() < 2.0:
-                raise NotReadyError(
-                    f"{what} within the restore's time limit (RESTORE_TIME_LIMIT); run the restore again "
-                    "to resume"
-                )
-            time.sleep(min(5.0, self.deadline.remaining() / 2))
+    def _wait_until(self, done: Callable[[], bool], what: str, goal: str) -> None:
+        """Poll `done`, logging in again each time (sessions die with a restart), within the limit;
+        `goal` says what is awaited, `what` what failed when the limit ends it."""
+        with waiting(goal, self.deadline.remaining()):
+            while True:
+                self.client.wait_until_ready(self._remaining(what))
+                if done():
+                    return
+                if self.deadline.remaining() < 2.0:
+                    raise NotReadyError(
+                        f"{what} within the restore's time limit (RESTORE_TIME_LIMIT); run the restore "
+                        "again to resume"
+                    )
+                time.sleep(min(5.0, self.deadline.remaining() / 2))
 
     def _ensure_account(self) -> None:
         if self.account in self._account_names():
@@ -405,12 +410,10 @@ class NativeDriver(ControllerApi):
 
     # -- restore: the import -------------------------------------------------------------------
 
-    def import_(self, source: BinaryIO, size: int, progress: Progress | None = None) -> dict[str, str]:
+    def import_(self, source: BinaryIO, size: int, progress: Progress = SILENT) -> dict[str, str]:
         """Write the stored bytes as the old controller's file, then have the controller restore it."""
         name = config_file_name(str(self.source_ip))
-        details = self._place_backup(name, source, size)
-        if progress:
-            progress(size)
+        details = self._place_backup(name, source, size, progress)
         params = {"cloud_type": str(self.bucket.cloud_type)}
         if restore_needs_account(self.bucket.cloud_type):
             params["account_name"] = self.account
@@ -431,7 +434,7 @@ class NativeDriver(ControllerApi):
         self._log_in_after_restore()
         return details
 
-    def _place_backup(self, name: str, source: BinaryIO, size: int) -> dict[str, str]:
+    def _place_backup(self, name: str, source: BinaryIO, size: int, progress: Progress) -> dict[str, str]:
         """Put our bytes at `name`, first copying aside a different file already there.
 
         That file is the controller's own (the old controller's last backup, or a newer one than
@@ -447,6 +450,7 @@ class NativeDriver(ControllerApi):
                 theirs.flush()
                 if theirs.size == size and theirs.sha256 == stream_sha256(source):
                     log.info("%s already holds the backup (an earlier run placed it)", store.url)
+                    progress.advance(size)
                     return details
                 kept_url = self.bucket.file_url(kept_file_name(name, datetime.now(UTC)))
                 theirs.rewind()
@@ -463,6 +467,7 @@ class NativeDriver(ControllerApi):
                 {"written_by": f"controller-backup {__version__}"},
                 if_match=existing.etag if existing else None,
                 if_absent=existing is None,
+                progress=progress,
             )
         except PreconditionFailed:
             raise ControllerError(

@@ -54,6 +54,7 @@ from controller_backup.errors import (
     SettingsError,
     StoreError,
 )
+from controller_backup.progress import SILENT, Progress
 from controller_backup.redact import redact, register_secret
 
 from .base import ObjectInfo, bad_version_id, check_conditions, check_limit, check_source_size
@@ -276,7 +277,9 @@ class AzureBlobStore:
             return None
         return self._info(props, is_latest=True if version_id is None else None)
 
-    def download(self, dest: BinaryIO, version_id: str | None = None) -> ObjectInfo:
+    def download(
+        self, dest: BinaryIO, version_id: str | None = None, *, progress: Progress = SILENT
+    ) -> ObjectInfo:
         """Ranged GETs in parallel, written to `dest` strictly in order.
 
         The SDK's own parallel `readinto` seeks and writes ranges out of order; callers hash what
@@ -288,6 +291,7 @@ class AzureBlobStore:
         self._check_version_id(version_id)
         props = self._call("read properties", lambda: self._client.get_blob_properties(version_id=version_id))
         info = self._info(props, is_latest=True if version_id is None else None)
+        progress.expect(info.size)
 
         def fetch(offset: int, length: int) -> bytes:
             return self._call(
@@ -314,6 +318,7 @@ class AzureBlobStore:
                 raise StoreError(f"{self.url}: a range of {expected} bytes arrived as {len(chunk)}")
             dest.write(chunk)
             received += len(chunk)
+            progress.advance(len(chunk))
 
         with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="azblob-get") as pool:
             try:
@@ -409,11 +414,13 @@ class AzureBlobStore:
         *,
         if_match: str | None = None,
         if_absent: bool = False,
+        progress: Progress = SILENT,
     ) -> ObjectInfo:
         check_conditions(if_match, if_absent)
         check_source_size(self.url, source, size)
         clean_metadata = self._check_metadata(metadata)
-        block_ids = self._stage_blocks(source, size)
+        progress.expect(size)
+        block_ids = self._stage_blocks(source, size, progress)
         conditions: dict[str, Any] = {}
         if if_match is not None:
             conditions = {"etag": if_match, "match_condition": MatchConditions.IfNotModified}
@@ -449,18 +456,21 @@ class AzureBlobStore:
             raise StoreError(f"{self.url}: metadata {names} must have identifier names and ASCII values")
         return {name: str(value) for name, value in metadata.items()}
 
-    def _stage_blocks(self, source: BinaryIO, size: int) -> list[str]:
-        """Stage `source` as blocks, at most `max_concurrency` in flight; return their ids in order."""
+    def _stage_blocks(self, source: BinaryIO, size: int, progress: Progress) -> list[str]:
+        """Stage `source` as blocks, at most `max_concurrency` in flight; return their ids in order.
+        `progress` hears each block once the service took it."""
         token = secrets.token_hex(8)
         block_ids: list[str] = []
         in_flight: set[Future[object]] = set()
         total = 0
 
         def stage(block_id: str, chunk: bytes) -> object:
-            return self._call(
+            staged = self._call(
                 "stage block",
                 lambda: self._client.stage_block(block_id, chunk, length=len(chunk), validate_content="md5"),
             )
+            progress.advance(len(chunk))
+            return staged
 
         with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="azblob-stage") as pool:
             try:

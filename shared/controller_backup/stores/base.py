@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import BinaryIO, Protocol, runtime_checkable
 
 from controller_backup.errors import BadRequest, StoreError
+from controller_backup.progress import SILENT, Progress
 
 #: metadata keys every stored backup carries (identifier-safe for Azure)
 METADATA_KEYS = ("sha256", "size", "controller_version", "exported_at", "controller", "tool_version")
@@ -75,20 +76,24 @@ class ObjectStore(Protocol):
         *,
         if_match: str | None = None,
         if_absent: bool = False,
+        progress: Progress = SILENT,
     ) -> ObjectInfo:
         """Replace the object with `size` bytes read from `source` (seekable, at 0).
 
         `if_match` writes only while the current object's etag is still that value; `if_absent`
         writes only while there is no object; giving both raises `ValueError` before any I/O.
         A source that does not hold exactly `size` bytes is a `StoreError` and stores nothing.
-        Nothing is visible until the write is complete.
+        Nothing is visible until the write is complete. `progress` hears the bytes as they go.
         """
         ...
 
-    def download(self, dest: BinaryIO, version_id: str | None = None) -> ObjectInfo:
+    def download(
+        self, dest: BinaryIO, version_id: str | None = None, *, progress: Progress = SILENT
+    ) -> ObjectInfo:
         """Write the newest version (or `version_id`) into `dest`; return its info.
 
         A `version_id` not of the store's format is a `BadRequest`, raised before any I/O.
+        `progress` hears the object's size, then the bytes as they arrive.
         """
         ...
 

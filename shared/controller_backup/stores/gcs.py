@@ -50,6 +50,7 @@ from controller_backup.errors import (
     SettingsError,
     StoreError,
 )
+from controller_backup.progress import SILENT, Progress
 
 from .base import ObjectInfo, bad_version_id, check_conditions, check_limit, check_source_size
 
@@ -125,6 +126,44 @@ def _generation(value: str) -> int | None:
     if not isinstance(value, str) or not _GENERATION.match(value) or int(value) > _IMPOSSIBLE_GENERATION:
         return None
     return int(value)
+
+
+class _ReadCounted:
+    """`source` as the SDK reads it, telling `progress` of each byte the first time it is read: a
+    resumable upload reads a retried chunk again, but sends it once."""
+
+    def __init__(self, source: BinaryIO, progress: Progress) -> None:
+        self._source, self._progress = source, progress
+        self._furthest = source.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._source.read(size)
+        position = self._source.tell()
+        if position > self._furthest:
+            self._progress.advance(position - self._furthest)
+            self._furthest = position
+        return chunk
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._source.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._source.tell()
+
+
+class _WriteCounted:
+    """`dest` as the SDK writes a download into it, telling `progress` of every byte."""
+
+    def __init__(self, dest: BinaryIO, progress: Progress) -> None:
+        self._dest, self._progress = dest, progress
+
+    def write(self, data: bytes) -> int:
+        written = self._dest.write(data)
+        self._progress.advance(len(data))
+        return len(data) if written is None else written
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._dest.seek(offset, whence)
 
 
 class GcsStore:
@@ -223,7 +262,9 @@ class GcsStore:
             return None
         return self._info(blob, is_latest=True if version_id is None else None)
 
-    def download(self, dest: BinaryIO, version_id: str | None = None) -> ObjectInfo:
+    def download(
+        self, dest: BinaryIO, version_id: str | None = None, *, progress: Progress = SILENT
+    ) -> ObjectInfo:
         blob = self._get_blob(version_id)
         if blob is None:
             wanted = f"version {version_id!r}" if version_id else "no stored object"
@@ -231,8 +272,9 @@ class GcsStore:
         info = self._info(blob, is_latest=True if version_id is None else None)
         # Pin the generation just read, so bytes and info are the same version.
         pinned = self._bucket.blob(self.key, generation=blob.generation)
+        progress.expect(info.size)
         with self._mapped("download"):
-            pinned.download_to_file(dest, checksum="crc32c")
+            pinned.download_to_file(_WriteCounted(dest, progress), checksum="crc32c")
         return info
 
     def versions(self, limit: int | None = None) -> list[ObjectInfo]:
@@ -303,6 +345,7 @@ class GcsStore:
         *,
         if_match: str | None = None,
         if_absent: bool = False,
+        progress: Progress = SILENT,
     ) -> ObjectInfo:
         check_conditions(if_match, if_absent)
         precondition: int | None = None
@@ -319,9 +362,10 @@ class GcsStore:
         blob = self._bucket.blob(self.key, chunk_size=self.chunk_size)
         blob.metadata = dict(metadata)
         blob.content_type = "application/octet-stream"
+        progress.expect(size)
         with self._mapped("upload"):
             blob.upload_from_file(
-                source,
+                _ReadCounted(source, progress),
                 size=size,
                 checksum="crc32c",
                 if_generation_match=precondition,

@@ -48,6 +48,7 @@ from controller_backup.errors import (
     SettingsError,
     StoreError,
 )
+from controller_backup.progress import SILENT, Progress
 from controller_backup.spool import remove_stale_spools
 
 from .base import ObjectInfo, bad_version_id, check_conditions, check_limit, check_source_size
@@ -185,11 +186,16 @@ class LocalStore:
         except ObjectNotFound:
             return None
 
-    def download(self, dest: BinaryIO, version_id: str | None = None) -> ObjectInfo:
+    def download(
+        self, dest: BinaryIO, version_id: str | None = None, *, progress: Progress = SILENT
+    ) -> ObjectInfo:
         wanted, info = self._committed(version_id)
+        progress.expect(info.size)
         try:
             with open(self._versions_dir / f"{wanted}.data", "rb") as src:
-                shutil.copyfileobj(src, dest, _CHUNK)
+                while chunk := src.read(_CHUNK):
+                    dest.write(chunk)
+                    progress.advance(len(chunk))
         except FileNotFoundError:
             raise ObjectNotFound(f"{self.url}: version {wanted!r} has no data") from None
         except OSError as exc:
@@ -277,9 +283,11 @@ class LocalStore:
         *,
         if_match: str | None = None,
         if_absent: bool = False,
+        progress: Progress = SILENT,
     ) -> ObjectInfo:
         check_conditions(if_match, if_absent)
         check_source_size(self.url, source, size)
+        progress.expect(size)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._locked():
@@ -290,12 +298,17 @@ class LocalStore:
                     raise PreconditionFailed(f"{self.url}: an object appeared since the backup started")
                 if if_match is not None and current != if_match:
                     raise PreconditionFailed(f"{self.url}: the object changed since the backup started")
-                return self._put_locked(source, size, metadata, current)
+                return self._put_locked(source, size, metadata, current, progress)
         except OSError as exc:
             raise StoreError(f"{self.url}: write failed: {exc.strerror or exc}") from None
 
     def _put_locked(
-        self, source: BinaryIO, size: int, metadata: Mapping[str, str], current: str | None
+        self,
+        source: BinaryIO,
+        size: int,
+        metadata: Mapping[str, str],
+        current: str | None,
+        progress: Progress,
     ) -> ObjectInfo:
         version_id = _new_version_id(after=current)
         data_path = self._versions_dir / f"{version_id}.data"
@@ -306,12 +319,15 @@ class LocalStore:
             while chunk := source.read(_CHUNK):
                 out.write(chunk)
                 written += len(chunk)
+                progress.advance(len(chunk))
 
         meta_path = self._versions_dir / f"{version_id}.json"
         now = datetime.now(UTC)
         record = {"size": size, "last_modified": now.isoformat(), "metadata": dict(metadata)}
         try:
-            if not self._adopt(source, size, data_path):
+            if self._adopt(source, size, data_path):
+                progress.advance(size)
+            else:
                 self._write_atomically(data_path, copy)
                 if written != size:
                     raise StoreError(

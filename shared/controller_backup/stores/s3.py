@@ -47,6 +47,7 @@ from controller_backup.errors import (
     SettingsError,
     StoreError,
 )
+from controller_backup.progress import SILENT, Progress
 
 from .base import ObjectInfo, bad_version_id, check_conditions, check_limit, check_source_size
 
@@ -146,6 +147,16 @@ class _KnownSize(BaseSubscriber):
         future.meta.provide_transfer_size(self._size)
         if self._etag is not None:
             future.meta.provide_object_etag(self._etag)
+
+
+class _Reported(BaseSubscriber):
+    """Tells a Progress what the transfer moved (s3transfer's own count: negative on a retry)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+
+    def on_progress(self, future: Any, bytes_transferred: int, **_: Any) -> None:
+        self._progress.advance(bytes_transferred)
 
 
 class _InOrderWriter:
@@ -264,7 +275,9 @@ class S3Store:
             is_latest = current is not None and current.version_id == version_id
         return self._info(head, is_latest)
 
-    def download(self, dest: BinaryIO, version_id: str | None = None) -> ObjectInfo:
+    def download(
+        self, dest: BinaryIO, version_id: str | None = None, *, progress: Progress = SILENT
+    ) -> ObjectInfo:
         # Read the version first and pin the download to it (or to its ETag, where the bucket keeps
         # no versions), so a concurrent overwrite can never mix two objects' bytes.
         self._check_version_id(version_id)
@@ -275,13 +288,14 @@ class S3Store:
         extra: dict[str, str] = {}
         if info.version_id:
             extra["VersionId"] = info.version_id
-        subscriber = _KnownSize(info.size, None if info.version_id else info.etag)
+        subscribers = [_KnownSize(info.size, None if info.version_id else info.etag), _Reported(progress)]
+        progress.expect(info.size)
         with (
             self._errors("download", version_id),
             create_transfer_manager(self.client, self._transfer_config) as manager,
         ):
             sink = cast("IO[Any]", _InOrderWriter(dest))  # write() is all the transfer needs
-            manager.download(self.bucket, self.key, sink, extra, [subscriber]).result()
+            manager.download(self.bucket, self.key, sink, extra, subscribers).result()
         return info
 
     def versions(self, limit: int | None = None) -> list[ObjectInfo]:
@@ -366,10 +380,12 @@ class S3Store:
         *,
         if_match: str | None = None,
         if_absent: bool = False,
+        progress: Progress = SILENT,
     ) -> ObjectInfo:
         check_conditions(if_match, if_absent)
         # s3transfer trusts the declared size: a short source would leave S3 waiting for the rest
         check_source_size(self.url, source, size)
+        progress.expect(size)
         extra: dict[str, Any] = {"Metadata": dict(metadata), "ChecksumAlgorithm": "SHA256"}
         if self.kms_key_id:
             extra["ServerSideEncryption"] = "aws:kms"
@@ -386,7 +402,9 @@ class S3Store:
             self._errors("upload"),
             create_transfer_manager(self.client, self._transfer_config) as manager,
         ):
-            manager.upload(source, self.bucket, self.key, extra, [_KnownSize(size)]).result()
+            manager.upload(
+                source, self.bucket, self.key, extra, [_KnownSize(size), _Reported(progress)]
+            ).result()
         if "ETag" not in written:
             raise StoreError(f"{self.url}: upload finished without S3 reporting the object's ETag")
         return ObjectInfo(
