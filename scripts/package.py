@@ -74,6 +74,7 @@ CORE_COMMON = (
     "inspection.py",
     "job_requests.py",
     "native_bucket.py",
+    "progress.py",
     "redact.py",
     "restore.py",
     "restore_marker.py",

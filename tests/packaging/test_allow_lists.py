@@ -99,7 +99,7 @@ def test_the_allow_list_is_what_the_handlers_import(cloud: str) -> None:
 def test_no_bundle_lists_the_emulator_the_command_line_or_another_cloud(cloud: str) -> None:
     listed = set(package.BUNDLES[cloud].core_modules)
     assert not {m for m in listed if m.startswith("emulator/")}
-    assert not listed & {"cli.py", "demo.py", "status_view.py", "progress.py"}
+    assert not listed & {"cli.py", "demo.py", "status_view.py", "terminal.py"}
     for other, bundle in package.BUNDLES.items():
         if other != cloud:
             assert not listed & set(bundle.core_own)
