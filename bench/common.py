@@ -97,15 +97,20 @@ def check_light_driver() -> None:
         )
 
 
+def step_command(step: str, **args: Any) -> list[str]:
+    """The command of `step`, "module.kind": `python -m bench.steps.<module> <kind> <json args>`."""
+    module, _, kind = step.partition(".")
+    return [sys.executable, "-m", f"bench.steps.{module}", kind, json.dumps(args)]
+
+
 def run_step(step: str, env: dict[str, str] | None = None, **args: Any) -> Sample:
-    """Run `step`, "module.kind", as `python -m bench.steps.<module> <kind> <json args>` in a fresh
-    interpreter (with `env`, by default `child_env()`); its seconds and peak RSS.
+    """Run `step` (`step_command`) in a fresh interpreter, with `env` (by default `child_env()`);
+    its seconds and peak RSS.
 
     First checks that this driver is light (`check_light_driver`)."""
     check_light_driver()
-    module, _, kind = step.partition(".")
     proc = subprocess.run(
-        [sys.executable, "-m", f"bench.steps.{module}", kind, json.dumps(args)],
+        step_command(step, **args),
         capture_output=True,
         text=True,
         check=False,
