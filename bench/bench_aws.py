@@ -41,26 +41,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import common
-from common import ROOT, SHARED, ImportCase, ratio_row
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as `python bench/bench_aws.py`
+    sys.path.insert(0, str(ROOT))
+
+from bench import common  # noqa: E402
+from bench.common import ImportCase, ratio_row  # noqa: E402
 
 BUCKET = "bench-backups"
 REGION = "us-east-1"
-
-# The raw boto3 steps and S3Store's; backup and restore come with the script (common.step_script).
-STEP = common.step_script(
-    imports="""\
-if kind.startswith("raw_s3"):
-    import boto3
-""",
-    steps="""\
-if kind == "raw_s3_upload":
-    boto3.client("s3").upload_file(args["path"], args["bucket"], args["key"])
-elif kind == "raw_s3_download":
-    boto3.client("s3").download_file(args["bucket"], args["key"], args["path"])
-""",
-    store="controller_backup.stores.s3:S3Store",
-)
+STORE_CLASS = "controller_backup.stores.s3:S3Store"
 
 COLD_START_CASES = {
     "sdk": ImportCase("import boto3\nfrom aws_lambda_powertools import Logger\nLogger(service='bench')"),
@@ -78,11 +68,7 @@ COLD_START_CASES = {
 
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Fake credentials for moto only, and no Lambda or Powertools settings from this shell."""
-    env = {
-        k: v
-        for k, v in common.child_env(ROOT, SHARED).items()
-        if not k.startswith(("POWERTOOLS_", "AWS_LAMBDA_"))
-    }
+    env = {k: v for k, v in common.child_env().items() if not k.startswith(("POWERTOOLS_", "AWS_LAMBDA_"))}
     env.update(
         {
             "AWS_ACCESS_KEY_ID": "bench",
@@ -133,35 +119,32 @@ def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
         tmp = Path(tmp_dir)
         moto = MotoProcess()
         env = _env({"AWS_ENDPOINT_URL": moto.url})
-        step = functools.partial(common.run_step, STEP, env=env)
+        step = functools.partial(common.run_step, env=env)
         try:
-            subprocess.run(
-                [sys.executable, "-c", f"import boto3; boto3.client('s3').create_bucket(Bucket={BUCKET!r})"],
-                check=True,
-                env=env,
-                timeout=60,
-            )
+            step("s3.create_bucket", bucket=BUCKET)  # in a child: boto3 must not load into this driver
             store_url = f"s3://{BUCKET}/controller/backup.tar"
             raw_file = str(tmp / "raw.tar")
             with common.EmulatorProcess(size_bytes) as original:
                 raw_export = [common.raw_export(original.url, raw_file) for _ in range(repeats)]
                 backups = [
-                    step("backup", url=original.url, password=common.PASSWORD, store=store_url)
+                    step("core.backup", url=original.url, password=common.PASSWORD, store=store_url)
                     for _ in range(repeats)
                 ]
             raw_key = f"raw/{uuid.uuid4().hex}.tar"
+            raw: dict[str, Any] = {"bucket": BUCKET, "key": raw_key}
+            store: dict[str, Any] = {"store_class": STORE_CLASS, "store": f"s3://{BUCKET}/{raw_key}"}
             out = str(tmp / "down.tar")
             uploads, puts, downloads, store_downloads = [], [], [], []
             for _ in range(repeats):  # interleaved, so machine noise hits both alike
-                uploads.append(step("raw_s3_upload", bucket=BUCKET, key=raw_key, path=raw_file))
-                puts.append(step("store_put", bucket=BUCKET, key=raw_key, path=raw_file))
+                uploads.append(step("s3.upload", path=raw_file, **raw))
+                puts.append(step("store.put", path=raw_file, **store))
             for _ in range(repeats):
-                downloads.append(step("raw_s3_download", bucket=BUCKET, key=raw_key, path=out))
-                store_downloads.append(step("store_download", bucket=BUCKET, key=raw_key, path=out))
+                downloads.append(step("s3.download", path=out, **raw))
+                store_downloads.append(step("store.download", path=out, **store))
             restores, import_exports = [], []
             for _ in range(repeats):
-                import_exports.append(common.raw_into_blank(size_bytes, "raw_import_export", raw_file))
-                restores.append(common.restore_into_blank(size_bytes, step, store_url))
+                import_exports.append(common.raw_into_blank(size_bytes, "import_export", raw_file))
+                restores.append(common.restore_into_blank(size_bytes, store_url, env))
         finally:
             moto.close()
 

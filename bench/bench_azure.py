@@ -29,43 +29,15 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-for extra in (ROOT, ROOT / "bench", ROOT / "shared"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
+if str(ROOT) not in sys.path:  # run as `python bench/bench_azure.py`
+    sys.path.insert(0, str(ROOT))
 
-import common  # noqa: E402
-from common import SHARED, ImportCase, median_seconds, ratio_row  # noqa: E402
-
+from bench import common  # noqa: E402
+from bench.common import ImportCase, median_seconds, ratio_row  # noqa: E402
 from tests.fixtures.azurite_server import ACCOUNT, Azurite, container_name  # noqa: E402
 
 CONCURRENCY = 4
 APP_DIR = ROOT / "functions" / "azure"
-
-# The raw SDK steps; backup and restore come with the script (common.step_script) and find the
-# storage account through the connection string.
-AZ_STEP = common.step_script(
-    imports="""\
-if kind in ("raw_upload", "raw_download"):
-    from azure.storage.blob import BlobClient
-elif kind == "create_container":
-    from azure.storage.blob import BlobServiceClient
-else:
-    os.environ["AZURE_STORAGE_CONNECTION_STRING"] = args["cs"]
-""",
-    steps="""\
-if kind == "create_container":
-    BlobServiceClient.from_connection_string(args["cs"]).create_container(args["container"])
-elif kind == "raw_upload":
-    blob = BlobClient.from_connection_string(args["cs"], args["container"], args["blob"])
-    with open(args["path"], "rb") as source:
-        blob.upload_blob(source, length=os.path.getsize(args["path"]), overwrite=True,
-                         max_concurrency=args["concurrency"])
-elif kind == "raw_download":
-    blob = BlobClient.from_connection_string(args["cs"], args["container"], args["blob"])
-    with open(args["path"], "wb") as dest:
-        blob.download_blob(max_concurrency=args["concurrency"]).readinto(dest)
-""",
-)
 
 
 def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
@@ -74,28 +46,24 @@ def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
     try:
         container = container_name("bench")
         store = f"azblob://{ACCOUNT}/{container}/controller-backup.enc"
-        step = functools.partial(
-            common.run_step,
-            AZ_STEP,
-            env=common.child_env(SHARED),
-            cs=azurite.connection_string,
-            container=container,
-            concurrency=CONCURRENCY,
-        )
-        step("create_container")  # in a child: the SDK must not load into this driver
+        # the raw steps and the store find the account alike, through the connection string
+        env = common.child_env({"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string})
+        step = functools.partial(common.run_step, env=env)
+        raw: dict[str, Any] = {"container": container, "blob": "raw-copy.enc", "concurrency": CONCURRENCY}
+        step("azure_blob.create_container", container=container)  # in a child: not in this driver
         with tempfile.TemporaryDirectory(prefix="bench-azure-") as tmp:
             raw_file, back_file = str(Path(tmp) / "raw.tar"), str(Path(tmp) / "down.tar")
             with common.EmulatorProcess(size_bytes) as source:
                 raw_export, raw_upload, backups = [], [], []
                 for _ in range(repeats):
                     raw_export.append(common.raw_export(source.url, raw_file))
-                    raw_upload.append(step("raw_upload", blob="raw-copy.enc", path=raw_file))
-                    backups.append(step("backup", url=source.url, password=common.PASSWORD, store=store))
+                    raw_upload.append(step("azure_blob.upload", path=raw_file, **raw))
+                    backups.append(step("core.backup", url=source.url, password=common.PASSWORD, store=store))
             raw_download, raw_import_export, restores = [], [], []
             for _ in range(repeats):
-                raw_download.append(step("raw_download", blob="raw-copy.enc", path=back_file))
-                raw_import_export.append(common.raw_into_blank(size_bytes, "raw_import_export", back_file))
-                restores.append(common.restore_into_blank(size_bytes, step, store, overwrite_configured=True))
+                raw_download.append(step("azure_blob.download", path=back_file, **raw))
+                raw_import_export.append(common.raw_into_blank(size_bytes, "import_export", back_file))
+                restores.append(common.restore_into_blank(size_bytes, store, env, overwrite_configured=True))
     finally:
         azurite.stop()
     backup_base = median_seconds(raw_export) + median_seconds(raw_upload)

@@ -30,73 +30,23 @@ Azure module the import loaded (there must be none).
 from __future__ import annotations
 
 import functools
-import subprocess
 import sys
 import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
 
-import common
-from common import MIB, ROOT, SHARED, ImportCase
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as `python bench/bench_gcp.py`
+    sys.path.insert(0, str(ROOT))
+
+from bench import common  # noqa: E402
+from bench.common import MIB, ImportCase  # noqa: E402
+from tests.fixtures.gcs_server import start_fake_gcs, stop_fake_gcs  # noqa: E402
 
 FUNCTION_DIR = ROOT / "functions" / "gcp"
 BUCKET = "bench-backups"
-
-# The raw SDK steps and GcsStore's; backup and restore come with the script (common.step_script).
-STEP = common.step_script(
-    imports="""\
-if kind.startswith("raw_gcs") or kind.startswith("store") or kind == "create_bucket":
-    from google.cloud import storage
-""",
-    steps="""\
-if kind == "create_bucket":
-    storage.Client(project="bench").create_bucket(args["bucket"])
-elif kind == "raw_gcs_upload":
-    bucket = storage.Client(project="bench").bucket(args["bucket"])
-    blob = bucket.blob(args["key"], chunk_size=args.get("chunk_size"))
-    with open(args["path"], "rb") as src:
-        blob.upload_from_file(src, size=os.path.getsize(args["path"]), checksum="crc32c")
-elif kind == "raw_gcs_download":
-    blob = storage.Client(project="bench").bucket(args["bucket"]).blob(args["key"])
-    with open(args["path"], "wb") as out:
-        blob.download_to_file(out, checksum="crc32c")
-""",
-    store="controller_backup.stores.gcs:GcsStore",
-)
-
-
-def _fake_gcs_module() -> Any:
-    """tests/fixtures/gcs_server.py: the one way this repository starts fake-gcs-server (standard
-    library only, so importing it keeps this driver light)."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from tests.fixtures import gcs_server
-
-    return gcs_server
-
-
-def _fake_gcs_binary() -> Path:
-    """`gcs_server.fake_gcs_binary()`, called in a child process: it imports the wrapper package,
-    which must not load into this driver."""
-    code = "from tests.fixtures.gcs_server import fake_gcs_binary; print(fake_gcs_binary())"
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True, text=True, check=False, env=common.child_env(ROOT), timeout=60,
-    )  # fmt: skip
-    if proc.returncode != 0:
-        raise RuntimeError(f"fake-gcs-server binary not found: {proc.stderr[-2000:]}")
-    return Path(proc.stdout.strip())
-
-
-def _store_chunk_size() -> int:
-    """GcsStore's chunk size, read in a child process: this driver must not import the SDK, since
-    Linux carries a process's peak RSS across fork and exec into every measured step."""
-    proc = subprocess.run(
-        [sys.executable, "-c", "from controller_backup.stores.gcs import DEFAULT_CHUNK_SIZE as c; print(c)"],
-        capture_output=True, text=True, check=True, env=common.child_env(SHARED), timeout=60,
-    )  # fmt: skip
-    return int(proc.stdout.strip())
+STORE_CLASS = "controller_backup.stores.gcs:GcsStore"
 
 
 def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
@@ -105,8 +55,7 @@ def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
     Each repetition runs every step once, in turn, so load from other processes on the machine
     falls on the measured steps and their baselines alike.
     """
-    fake_gcs = _fake_gcs_module()
-    chunk_size = _store_chunk_size()
+    chunk_size = int(common.probe("gcs_chunk_size"))
 
     samples: dict[str, list[common.Sample]] = {}
 
@@ -115,33 +64,37 @@ def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
 
     with tempfile.TemporaryDirectory(prefix="bench-gcp-") as tmp_dir:
         tmp = Path(tmp_dir)
-        server = fake_gcs.start_fake_gcs(backend="filesystem", root=tmp / "gcs", binary=_fake_gcs_binary())
-        env = common.child_env(
-            SHARED, extra={"STORAGE_EMULATOR_HOST": server.url, "GOOGLE_CLOUD_PROJECT": "bench"}
+        server = start_fake_gcs(
+            backend="filesystem", root=tmp / "gcs", binary=Path(common.probe("fake_gcs_binary"))
         )
-        step = functools.partial(common.run_step, STEP, env=env)
+        env = common.child_env({"STORAGE_EMULATOR_HOST": server.url, "GOOGLE_CLOUD_PROJECT": "bench"})
+        step = functools.partial(common.run_step, env=env)
         try:
-            step("create_bucket", bucket=BUCKET)  # in a child: the SDK must not load into this driver
+            step("gcs.create_bucket", bucket=BUCKET)  # in a child: the SDK must not load into this driver
             store_url = f"gs://{BUCKET}/controller/backup.tar"
             raw_file, out = str(tmp / "raw.tar"), str(tmp / "down.tar")
-            blob: dict[str, Any] = {"bucket": BUCKET, "key": f"raw/{uuid.uuid4().hex}.tar"}
+            raw_key = f"raw/{uuid.uuid4().hex}.tar"
+            blob: dict[str, Any] = {"bucket": BUCKET, "key": raw_key}
+            store: dict[str, Any] = {"store_class": STORE_CLASS, "store": f"gs://{BUCKET}/{raw_key}"}
             with common.EmulatorProcess(size_bytes) as original:
                 for _ in range(repeats):
                     add("raw_export", common.raw_export(original.url, raw_file))
-                    add("backup", step("backup", url=original.url, password=common.PASSWORD, store=store_url))
-                    add("raw_upload", step("raw_gcs_upload", path=raw_file, **blob))
                     add(
-                        "raw_upload_chunked",
-                        step("raw_gcs_upload", path=raw_file, chunk_size=chunk_size, **blob),
+                        "backup",
+                        step("core.backup", url=original.url, password=common.PASSWORD, store=store_url),
                     )
-                    add("store_put", step("store_put", path=raw_file, **blob))
-                    add("raw_download", step("raw_gcs_download", path=out, **blob))
-                    add("store_download", step("store_download", path=out, **blob))
+                    add("raw_upload", step("gcs.upload", path=raw_file, **blob))
+                    add(
+                        "raw_upload_chunked", step("gcs.upload", path=raw_file, chunk_size=chunk_size, **blob)
+                    )
+                    add("store_put", step("store.put", path=raw_file, **store))
+                    add("raw_download", step("gcs.download", path=out, **blob))
+                    add("store_download", step("store.download", path=out, **store))
             for _ in range(repeats):
-                add("raw_import_export", common.raw_into_blank(size_bytes, "raw_import_export", raw_file))
-                add("restore", common.restore_into_blank(size_bytes, step, store_url))
+                add("raw_import_export", common.raw_into_blank(size_bytes, "import_export", raw_file))
+                add("restore", common.restore_into_blank(size_bytes, store_url, env))
         finally:
-            fake_gcs.stop_fake_gcs(server)
+            stop_fake_gcs(server)
 
     chunk_mib = chunk_size // MIB
 

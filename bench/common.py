@@ -1,12 +1,12 @@
-"""What the benchmark scripts share: measured steps in fresh processes, the controller emulator,
-the raw controller baselines, the cold-start import harness, and ratio rows.
+"""What the benchmark drivers share: measured steps in fresh processes, the controller emulator,
+the raw controller baselines, the cold-start harness, and ratio rows.
 
-Every measured step runs as `python -c SCRIPT <json args>`, a fresh interpreter, so the peak RSS it
-reports is that step's alone. Linux carries a process's peak RSS across fork and exec into its
-children, so this module imports only the standard library: a driver that imports it (and no cloud
-SDK) spawns steps that start light. `check_light_driver()`, run before every measured step, fails
-loudly when a driver has loaded pytest, a cloud SDK or moto. Baselines run in the same run as what
-they are compared with.
+Every measured step runs as `python -m bench.steps.<module> <kind> <json args>` (bench/steps/), a
+fresh interpreter, so the peak RSS it reports is that step's alone. Linux carries a process's peak
+RSS across fork and exec into its children, so this module imports only the standard library: a
+driver that imports it (and no cloud SDK) spawns steps that start light. `check_light_driver()`,
+run before every measured step, fails loudly when a driver has loaded pytest, a cloud SDK or moto.
+Baselines run in the same run as what they are compared with.
 """
 
 from __future__ import annotations
@@ -31,79 +31,35 @@ BLANK_IP = "10.0.0.99"
 
 #: one measured step's result: {"seconds", "peak_rss_mib"}
 Sample = dict[str, float]
-#: runs one measured step: `step(kind, **args)`
-Step = Callable[..., Sample]
 
 
-def parse_size(text: str) -> int:
-    """`256M`, `1G`, `512K` or plain bytes."""
-    units = {"K": 1024, "M": MIB, "G": 1024 * MIB}
-    return int(text[:-1]) * units[text[-1].upper()] if text[-1].upper() in units else int(text)
-
-
-def child_env(*paths: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This environment with `paths` first on PYTHONPATH (the core lives in shared/, not installed)."""
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment with the repository and shared/ first on PYTHONPATH (for `bench` and the
+    core, which is not installed), and `extra`."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [*map(str, paths), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), str(SHARED), env.get("PYTHONPATH")]))
     env.update(extra or {})
     return env
 
 
-# A measured step: imports happen before the clock starts, so only the work is timed; backup and
-# restore are the product's own entry points, the same in every script.
-_STEP_HEAD = """\
-import json, os, resource, sys, time
-args = json.loads(sys.argv[1])
-kind = args["kind"]
-"""
-_CORE_IMPORTS = """\
-if kind in ("backup", "restore"):
-    from controller_backup.backup import run_backup
-    from controller_backup.restore import run_restore
-    from controller_backup.settings import Settings
-"""
-_CORE_STEPS = """\
-if kind == "backup":
-    settings = Settings.from_env({"CONTROLLER_URL": args["url"], "CONTROLLER_PASSWORD": args["password"],
-        "BACKUP_URL": args["store"], "BACKUP_MIN_SIZE_RATIO": "0", "CONTROLLER_BACKUP_MODE": "export",
-        "CONTROLLER_ALLOW_HTTP": "true"})
-    run_backup(settings, trigger="bench")
-elif kind == "restore":
-    settings = Settings.from_env({"CONTROLLER_URL": args["url"], "CONTROLLER_PASSWORD": args["password"],
-        "BACKUP_URL": args["store"], "CONTROLLER_BACKUP_MODE": "export", "CONTROLLER_ALLOW_HTTP": "true"})
-    from controller_backup.targets import configured_target
-    target = configured_target(settings, args["private_ip"])
-    run_restore(settings, target=target, overwrite_configured=args.get("overwrite_configured", False))
-"""
-_STEP_TAIL = """\
-seconds = time.perf_counter() - start
-peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_mib}))
-"""
+def probe(name: str, *args: str) -> Any:
+    """`python -m bench.probe <name> <args>`: a value read in a child process (see bench/probe.py)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.probe", name, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env=child_env(),
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"probe {name} {' '.join(args)} failed: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout)
 
 
-_STORE_STEPS = """\
-if kind == "store_put":
-    store = Store(args["bucket"], args["key"])
-    with open(args["path"], "rb") as src:
-        store.put(src, os.path.getsize(args["path"]), {"sha256": "bench"})
-elif kind == "store_download":
-    store = Store(args["bucket"], args["key"])
-    with open(args["path"], "wb") as out:
-        store.download(out)
-"""
-
-
-def step_script(imports: str, steps: str, store: str = "") -> str:
-    """The script of a measured step: `imports` (untimed; may branch on `kind` and `args`) and
-    `steps` (an `if kind == ...` chain) added to the shared backup and restore steps; with `store`
-    (`module:Class`), also `store_put` and `store_download` through that store class alone."""
-    if store:
-        module, name = store.split(":")
-        imports += f'if kind.startswith("store"):\n    from {module} import {name} as Store\n'
-        steps += _STORE_STEPS
-    clock = "start = time.perf_counter()\n"
-    return _STEP_HEAD + imports + _CORE_IMPORTS + clock + _CORE_STEPS + steps + _STEP_TAIL
+def parse_sizes(*texts: str) -> list[int]:
+    """Sizes such as `256M` in bytes, by the emulator's own parser."""
+    return [int(size) for size in probe("sizes", *texts)]
 
 
 #: top-level packages a driver must never load: on Linux a child's peak RSS starts from its parent's
@@ -141,86 +97,30 @@ def check_light_driver() -> None:
         )
 
 
-def run_step(script: str, kind: str, env: dict[str, str] | None = None, **args: Any) -> Sample:
-    """Run one measured step of `script` in a fresh interpreter; its seconds and peak RSS.
+def step_command(step: str, **args: Any) -> list[str]:
+    """The command of `step`, "module.kind": `python -m bench.steps.<module> <kind> <json args>`."""
+    module, _, kind = step.partition(".")
+    return [sys.executable, "-m", f"bench.steps.{module}", kind, json.dumps(args)]
+
+
+def run_step(step: str, env: dict[str, str] | None = None, **args: Any) -> Sample:
+    """Run `step` (`step_command`) in a fresh interpreter, with `env` (by default `child_env()`);
+    its seconds and peak RSS.
 
     First checks that this driver is light (`check_light_driver`)."""
     check_light_driver()
     proc = subprocess.run(
-        [sys.executable, "-c", script, json.dumps({"kind": kind, **args})],
+        step_command(step, **args),
         capture_output=True,
         text=True,
         check=False,
         timeout=1800,
-        env=env,
+        env=env if env is not None else child_env(),
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"{kind} failed: {proc.stderr[-2000:]}")
+        raise RuntimeError(f"{step} failed: {proc.stderr[-2000:]}")
     result: Sample = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
-
-
-# The raw controller baselines: log in, then plain urllib3 with no checks at all.
-_RAW_IMPORTS = r"""
-def login(url, password, username="admin"):
-    pool = urllib3.PoolManager(retries=False)
-    token = json.loads(pool.request("GET", url + "/v2/api", fields={"action": "get_api_token"}).data)
-    key = {"X-Access-Key": token["results"]["api_token"]}
-    answer = json.loads(pool.request("POST", url + "/v2/api", headers=key, encode_multipart=False,
-        fields={"action": "login", "username": username, "password": password}).data)
-    return pool, key, answer["CID"]
-
-import urllib3
-"""
-_RAW_STEPS = r"""
-if kind == "raw_export":
-    pool, key, cid = login(args["url"], args["password"])
-    response = pool.request("GET", args["url"] + "/v2/api", headers=key,
-        fields={"action": "export_config", "CID": cid}, preload_content=False)
-    with open(args["path"], "wb") as out:
-        for chunk in response.stream(1024 * 1024):
-            out.write(chunk)
-    response.release_conn()
-elif kind in ("raw_import", "raw_import_export"):
-    pool, key, cid = login(args["url"], args["password"])
-    size = os.path.getsize(args["path"])
-    boundary = "benchboundary"
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"action\"\r\n\r\nimport_config\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"CID\"\r\n\r\n{cid}\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.tar\"\r\n"
-            "Content-Type: application/octet-stream\r\n\r\n").encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
-    class Body:
-        def __init__(self):
-            self.parts = [head, open(args["path"], "rb"), tail]
-        def read(self, n=1024 * 1024):
-            while self.parts:
-                part = self.parts[0]
-                chunk = part[:n] if isinstance(part, bytes) else part.read(n)
-                if isinstance(part, bytes):
-                    self.parts[0] = part[n:]
-                if chunk:
-                    return chunk
-                self.parts.pop(0)
-            return b""
-    answer = pool.request("POST", args["url"] + "/v2/api", body=Body(), headers={**key,
-        "Content-Type": f"multipart/form-data; boundary={boundary}",
-        "Content-Length": str(len(head) + size + len(tail))})
-    assert json.loads(answer.data)["return"], answer.data[:200]
-    if kind == "raw_import_export":
-        response = pool.request("GET", args["url"] + "/v2/api", headers=key,
-            fields={"action": "export_config", "CID": cid}, preload_content=False)
-        with open(args["path"] + ".check", "wb") as out:
-            for chunk in response.stream(1024 * 1024):
-                out.write(chunk)
-"""
-CONTROLLER_STEP = step_script(_RAW_IMPORTS, _RAW_STEPS)
-
-
-def controller_step(kind: str, **args: Any) -> Sample:
-    """A raw controller step (`raw_export`, `raw_import`, `raw_import_export`) or a backup or restore
-    into a local-folder store."""
-    return run_step(CONTROLLER_STEP, kind, **args)
 
 
 class EmulatorProcess:
@@ -229,7 +129,7 @@ class EmulatorProcess:
     def __init__(self, size: int, blank: bool = False) -> None:
         cmd = [sys.executable, "-m", "controller_backup.cli", "emulator", "--port", "0", "--size", str(size)]
         cmd += ["--blank", "--private-ip", BLANK_IP] if blank else ["--password", PASSWORD]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=child_env())
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip().rsplit(" ", 1)[-1]
         if not self.url.startswith("http"):
@@ -250,19 +150,21 @@ class EmulatorProcess:
 
 def raw_export(url: str, path: str) -> Sample:
     """The least a backup moves from the controller: its export, straight into `path`."""
-    return controller_step("raw_export", url=url, password=PASSWORD, path=path)
+    return run_step("raw.export", url=url, password=PASSWORD, path=path)
 
 
 def raw_into_blank(size: int, kind: str, path: str) -> Sample:
-    """A raw import (or import + export) of `path` into a fresh blank emulator."""
+    """A raw `import` (or `import_export`) of `path` into a fresh blank emulator."""
     with EmulatorProcess(size, blank=True) as blank:
-        return controller_step(kind, url=blank.url, password=BLANK_IP, path=path)
+        return run_step(f"raw.{kind}", url=blank.url, password=BLANK_IP, path=path)
 
 
-def restore_into_blank(size: int, step: Step, store: str, **args: Any) -> Sample:
-    """`step("restore", ...)` from `store` into a fresh blank emulator (a restore needs a new one)."""
+def restore_into_blank(size: int, store: str, env: dict[str, str] | None = None, **args: Any) -> Sample:
+    """A restore from `store` into a fresh blank emulator (a restore needs a new one)."""
     with EmulatorProcess(size, blank=True) as blank:
-        return step("restore", url=blank.url, password=PASSWORD, store=store, private_ip=BLANK_IP, **args)
+        return run_step(
+            "core.restore", env, url=blank.url, password=PASSWORD, store=store, private_ip=BLANK_IP, **args
+        )
 
 
 def median_seconds(samples: Iterable[Sample]) -> float:
@@ -307,28 +209,10 @@ class ImportCase(NamedTuple):
     path: str = ""
 
 
-# Cold start: one case in a fresh interpreter; also names the foreign cloud modules it loaded.
-_IMPORT_SCRIPT = r"""
-import json, resource, sys, time
-code, setup, path, foreign_roots = sys.argv[1:5]
-before = set(sys.modules)
-if path:
-    sys.path.insert(0, path)
-exec(setup, {})
-start = time.perf_counter()
-exec(code, {})
-seconds = time.perf_counter() - start
-roots = set(foreign_roots.split(","))
-foreign = sorted(m for m in set(sys.modules) - before if m.split(".")[0] in roots)
-peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_mib, "foreign": foreign}))
-"""
-
-
 def _import_sample(case: ImportCase, foreign: str, env: dict[str, str], cwd: Path) -> dict[str, Any]:
     check_light_driver()
     proc = subprocess.run(
-        [sys.executable, "-c", _IMPORT_SCRIPT, case.code, case.setup, case.path, foreign],
+        [sys.executable, "-m", "bench.steps.cold_start", case.code, case.setup, case.path, foreign],
         capture_output=True,
         text=True,
         check=False,
@@ -358,7 +242,7 @@ def cold_start_rows(
     loaded: there must be none.
     """
     roots = ",".join(p for other, packages in CLOUD_PACKAGES.items() if other != cloud for p in packages)
-    env = env if env is not None else child_env(SHARED)
+    env = env if env is not None else child_env()
     for case in cases.values():
         _import_sample(case, roots, env, cwd)
     samples: dict[str, list[dict[str, Any]]] = {name: [] for name in cases}
@@ -409,7 +293,7 @@ def cloud_main(
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
     if not args.skip_transfer:
-        rows += run(parse_size(args.size), args.repeats)
+        rows += run(parse_sizes(args.size)[0], args.repeats)
     if not args.no_cold_start:
         rows += cold_start(args.cold_start_repeats)
     for r in rows:

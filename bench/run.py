@@ -21,28 +21,28 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
+if str(ROOT) not in sys.path:  # run as `python bench/run.py`
+    sys.path.insert(0, str(ROOT))
 
-from common import (  # noqa: E402
+from bench.common import (  # noqa: E402
     PASSWORD,
     EmulatorProcess,
     Sample,
     argument_parser,
-    controller_step,
     format_row,
     median_seconds,
-    parse_size,
+    parse_sizes,
     ratio_row,
     raw_export,
     raw_into_blank,
     restore_into_blank,
+    run_step,
 )
 
 
@@ -53,16 +53,16 @@ def bench_size(size: int, repeats: int) -> list[dict[str, Any]]:
         with EmulatorProcess(size) as original:
             exports = [raw_export(original.url, raw_file) for _ in range(repeats)]
             backups = [
-                controller_step("backup", url=original.url, password=PASSWORD, store=store)
+                run_step("core.backup", url=original.url, password=PASSWORD, store=store)
                 for _ in range(repeats)
             ]
         imports: list[Sample] = []
         import_exports: list[Sample] = []
         restores: list[Sample] = []
         for _ in range(repeats):
-            imports.append(raw_into_blank(size, "raw_import", raw_file))
-            import_exports.append(raw_into_blank(size, "raw_import_export", raw_file))
-            restores.append(restore_into_blank(size, controller_step, store, overwrite_configured=True))
+            imports.append(raw_into_blank(size, "import", raw_file))
+            import_exports.append(raw_into_blank(size, "import_export", raw_file))
+            restores.append(restore_into_blank(size, store, overwrite_configured=True))
     export_s, import_s = median_seconds(exports), median_seconds(imports)
     import_export_s = median_seconds(import_exports)
     restore = "restore (incl. verifying re-export)"
@@ -90,24 +90,24 @@ def main() -> int:
     parser.add_argument("--clouds", nargs="*", default=[], choices=["aws", "azure", "gcp"])
     parser.add_argument("--cloud-size", default="256M")
     args = parser.parse_args()
-    os.environ.setdefault("PYTHONPATH", str(ROOT / "shared"))
+    *sizes, cloud_size = parse_sizes(*args.sizes, args.cloud_size)
     rows: list[dict[str, Any]] = []
-    for size in args.sizes:
-        rows += bench_size(parse_size(size), args.repeats)
+    for size in sizes:
+        rows += bench_size(size, args.repeats)
     print_table(rows)
-    sizes = sorted({r["size_mib"] for r in rows})
-    if len(sizes) >= 2:
+    mibs = sorted({r["size_mib"] for r in rows})
+    if len(mibs) >= 2:
         for name in ("backup", "restore (incl. verifying re-export)"):
-            small = next(r for r in rows if r["name"] == name and r["size_mib"] == sizes[0])
-            large = next(r for r in rows if r["name"] == name and r["size_mib"] == sizes[-1])
+            small = next(r for r in rows if r["name"] == name and r["size_mib"] == mibs[0])
+            large = next(r for r in rows if r["name"] == name and r["size_mib"] == mibs[-1])
             print(
-                f"peak RSS {name}: {large['peak_rss_mib']} MiB at {sizes[-1]} MiB vs "
-                f"{small['peak_rss_mib']} MiB at {sizes[0]} MiB = "
+                f"peak RSS {name}: {large['peak_rss_mib']} MiB at {mibs[-1]} MiB vs "
+                f"{small['peak_rss_mib']} MiB at {mibs[0]} MiB = "
                 f"{large['peak_rss_mib'] / small['peak_rss_mib']:.2f}x"
             )
     for cloud in args.clouds:
-        module = importlib.import_module(f"bench_{cloud}")
-        cloud_rows = module.run(parse_size(args.cloud_size))
+        module = importlib.import_module(f"bench.bench_{cloud}")
+        cloud_rows = module.run(cloud_size)
         print(f"\n{cloud}:")
         for r in cloud_rows:
             print("  " + format_row(r))

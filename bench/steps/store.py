@@ -1,0 +1,47 @@
+"""A store class alone: `put` of a file, and `download` into one, against the raw SDK transfer.
+
+`store_class` ("module:Class") is imported in `setup`, before the clock, with the SDK its module
+imports; the store is made from its URL `store` inside the clock, as a job makes it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+from controller_backup.stores import ObjectStore
+
+from bench.steps import Args, measure
+
+
+def _store_class(args: Args) -> Any:
+    module, _, name = args["store_class"].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def setup(args: Args) -> None:
+    _store_class(args)
+
+
+def _store(args: Args) -> ObjectStore:
+    store: ObjectStore = _store_class(args).from_url(args["store"])
+    return store
+
+
+def put(args: Args) -> None:
+    """`put` of the file at `path`."""
+    store = _store(args)
+    with open(args["path"], "rb") as source:
+        store.put(source, os.path.getsize(args["path"]), {"sha256": "bench"})
+
+
+def download(args: Args) -> None:
+    """`download` of the newest version into `path`."""
+    store = _store(args)
+    with open(args["path"], "wb") as dest:
+        store.download(dest)
+
+
+if __name__ == "__main__":
+    measure({"put": put, "download": download}, setup)
