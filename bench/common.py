@@ -86,7 +86,7 @@ _STORE_STEPS = """\
 if kind == "store_put":
     store = Store(args["bucket"], args["key"])
     with open(args["path"], "rb") as src:
-        store.put(src, os.path.getsize(args["path"]), {"sha256": "bench"})
+        store.put(SizedSource(src, os.path.getsize(args["path"])), {"sha256": "bench"})
 elif kind == "store_download":
     store = Store(args["bucket"], args["key"])
     with open(args["path"], "wb") as out:
@@ -100,7 +100,10 @@ def step_script(imports: str, steps: str, store: str = "") -> str:
     (`module:Class`), also `store_put` and `store_download` through that store class alone."""
     if store:
         module, name = store.split(":")
-        imports += f'if kind.startswith("store"):\n    from {module} import {name} as Store\n'
+        imports += (
+            f'if kind.startswith("store"):\n    from {module} import {name} as Store\n'
+            "    from controller_backup.stores import SizedSource\n"
+        )
         steps += _STORE_STEPS
     clock = "start = time.perf_counter()\n"
     return _STEP_HEAD + imports + _CORE_IMPORTS + clock + _CORE_STEPS + steps + _STEP_TAIL
