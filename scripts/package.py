@@ -85,7 +85,6 @@ CORE_COMMON = (
     "spool.py",
     "stores/__init__.py",
     "stores/base.py",
-    "stores/local.py",
     "targets.py",
 )
 

@@ -10,7 +10,7 @@ import importlib
 import os
 from typing import Any
 
-from controller_backup.stores import ObjectStore
+from controller_backup.stores import ObjectStore, SizedSource, StoreOptions
 
 from bench.steps import Args, measure
 
@@ -25,7 +25,7 @@ def setup(args: Args) -> None:
 
 
 def _store(args: Args) -> ObjectStore:
-    store: ObjectStore = _store_class(args).from_url(args["store"])
+    store: ObjectStore = _store_class(args).from_url(args["store"], StoreOptions())
     return store
 
 
@@ -33,7 +33,7 @@ def put(args: Args) -> None:
     """`put` of the file at `path`."""
     store = _store(args)
     with open(args["path"], "rb") as source:
-        store.put(source, os.path.getsize(args["path"]), {"sha256": "bench"})
+        store.put(SizedSource(source, os.path.getsize(args["path"])), {"sha256": "bench"})
 
 
 def download(args: Args) -> None:

@@ -33,8 +33,7 @@ from controller_backup.progress import transfer
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool, remove_stale_spools, spool_directory
-from controller_backup.stores import ObjectInfo, ObjectStore
-from controller_backup.stores.local import LocalStore
+from controller_backup.stores import ObjectInfo, ObjectStore, SizedSource, replacing
 
 log = logging.getLogger("controller_backup.backup")
 
@@ -128,11 +127,10 @@ def store_export(
             "and its export would replace the real backup"
         )
     version = driver.version()
-    # A local store adopts a spool written beside it (a hard link) instead of copying it.
-    spool_dir = store.spool_directory if isinstance(store, LocalStore) else None
-    with HashingSpool(spool_dir) as spool:
+    # where the store takes the spool as it is (a local folder's hard link), else anywhere
+    with HashingSpool(store.spool_directory) as spool:
         with transfer("export") as progress:
-            export = driver.export(spool.stream, progress)
+            export = driver.export(spool.stream, progress, stored=previous)
         spool.flush()
         if export.size == 0:
             raise InvalidExport("the export is empty")
@@ -176,11 +174,9 @@ def store_export(
         spool.rewind()
         with transfer("upload", export.size) as progress:
             stored = store.put(
-                spool.stream,
-                export.size,
+                SizedSource(spool.stream, export.size),
                 metadata,
-                if_match=previous.etag if previous else None,
-                if_absent=previous is None,
+                precondition=replacing(previous),
                 progress=progress,
             )
     _verify_stored(store, stored, metadata)

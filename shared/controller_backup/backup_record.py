@@ -9,14 +9,13 @@ holds the same facts for a person who opens the file.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from controller_backup.errors import BackupError
-from controller_backup.stores import ObjectInfo, ObjectStore
+from controller_backup.stores import ObjectInfo, ObjectStore, SizedSource
 
 log = logging.getLogger("controller_backup.backup_record")
 
@@ -99,7 +98,7 @@ def write_record(store: ObjectStore, record: BackupRecord) -> str | None:
     metadata = record.to_metadata()
     body = json.dumps(metadata, indent=2).encode()
     try:
-        store.put(io.BytesIO(body), len(body), metadata)
+        store.put(SizedSource.of(body), metadata)
     except BackupError as exc:
         log.warning("the backup succeeded, but its record %s was not written: %s", store.url, exc.message)
         return exc.message

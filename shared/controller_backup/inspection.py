@@ -23,7 +23,6 @@ from controller_backup.errors import BackupError, IntegrityError, InvalidExport,
 from controller_backup.progress import transfer
 from controller_backup.spool import HashingSpool
 from controller_backup.stores import ObjectInfo, ObjectStore, open_store
-from controller_backup.stores.local import LocalStore
 
 log = logging.getLogger("controller_backup.inspection")
 
@@ -54,13 +53,14 @@ def fetch_checked(
 ) -> Iterator[tuple[HashingSpool, ObjectInfo, ArchiveSummary]]:
     """The stored bytes (newest, or `version_id`) in a hashing spool, checked against their metadata.
 
-    A local store's version file is immutable, so it is read in place; any other store's object
-    is downloaded into a temporary spool first. Either way nothing is used before the hash holds
-    and the bytes are the kind the object records (a whole archive, or the controller's own file
-    with its version).
+    A store that keeps its versions as immutable files on this machine (a local folder) has its
+    file read in place; any other store's object is downloaded into a temporary spool first.
+    Either way nothing is used before the hash holds and the bytes are the kind the object records
+    (a whole archive, or the controller's own file with its version).
     """
-    if isinstance(store, LocalStore):
-        path, info = store.version_file(version_id)
+    local = store.version_file(version_id)
+    if local is not None:
+        path, info = local
         spool = HashingSpool(existing=str(path))
     else:
         spool = HashingSpool()

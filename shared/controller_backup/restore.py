@@ -44,7 +44,7 @@ from controller_backup.restore_marker import STEPS, RestoreMarker
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool
-from controller_backup.stores import ObjectInfo, ObjectStore
+from controller_backup.stores import ObjectInfo, ObjectStore, SizedSource
 from controller_backup.targets import Describe, Target, configured_target, resolve_target
 
 log = logging.getLogger("controller_backup.restore")
@@ -257,7 +257,7 @@ def _run_steps(
         journal.record("prepared")
     if not journal.passed("imported"):
         journal.record("import_sent")
-        details.update(_import(driver, spool, target, deadline))
+        details.update(_import(driver, spool, info, target, deadline))
         journal.record("imported")
     if not journal.passed("verified"):
         try:
@@ -402,14 +402,16 @@ def _check_version(
 def _import(
     driver: ControllerDriver,
     spool: HashingSpool,
+    info: ObjectInfo,
     target: Settings,
     deadline: Deadline,
 ) -> dict[str, str]:
-    """Push the archive; a dropped connection means "maybe applied": wait, then let verify decide."""
+    """Push the verified bytes, with the info they were verified against; a dropped connection
+    means "maybe applied": wait, then let verify decide."""
     spool.rewind()
     try:
         with transfer("import", spool.size) as progress:
-            return driver.import_(spool.stream, spool.size, progress)
+            return driver.import_(SizedSource(spool.stream, spool.size), info, progress)
     except ControllerTimeout as exc:
         log.warning("the import did not answer (%s); waiting for the controller, then verifying", exc)
         driver.wait_until_ready(min(target.ready_timeout, deadline.remaining()))

@@ -11,14 +11,13 @@ copies of the same event cannot both run: the first write wins, the other is ref
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from datetime import UTC, datetime
 
 from controller_backup.errors import BadRequest, Conflict, PreconditionFailed
 from controller_backup.settings import Settings
-from controller_backup.stores import ObjectInfo
+from controller_backup.stores import ObjectInfo, SizedSource, replacing
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,159}$")
 #: the restore's steps in order; a resumed restore skips every step up to the recorded one
@@ -149,13 +148,7 @@ class RestoreMarker:
             metadata["done_at"] = now
         body = json.dumps({"key": self.key, **metadata}).encode()
         try:
-            self._info = self.store.put(
-                io.BytesIO(body),
-                len(body),
-                metadata,
-                if_match=self._info.etag if self._info else None,
-                if_absent=self._info is None,
-            )
+            self._info = self.store.put(SizedSource.of(body), metadata, precondition=replacing(self._info))
         except PreconditionFailed:
             raise Conflict(f"another restore for {self.key} is running or finished") from None
         self.started = status == "started"

@@ -36,7 +36,7 @@ from controller_backup.native_bucket import (
     parse_native_bucket,
 )
 from controller_backup.secrets import REFERENCE_FORMS, is_reference, resolve_secret
-from controller_backup.stores import ObjectStore, open_store, store_kind
+from controller_backup.stores import ObjectStore, StoreOptions, open_store, store_kind
 
 log = logging.getLogger("controller_backup.settings")
 
@@ -173,15 +173,12 @@ class Settings:
         """The store for our own objects: the backup (default) or one beside it (a marker).
 
         Our options apply only here, so a store opened on the controller's native bucket never
-        carries our KMS key (the controller could not read what it wrote with it).
+        carries our KMS key (the controller could not read what it wrote with it). A KMS key with
+        a store other than S3 is a SettingsError, never silently dropped.
         """
         url = url or self.backup_url
-        kind = store_kind(url)
-        if kind == "local":
-            return open_store(url, keep_versions=self.keep_versions)
-        if kind == "s3" and self.kms_key_id:
-            return open_store(url, kms_key_id=self.kms_key_id)
-        return open_store(url)
+        keep_versions = self.keep_versions if store_kind(url) == "local" else None
+        return open_store(url, StoreOptions(keep_versions=keep_versions, kms_key_id=self.kms_key_id))
 
     @property
     def native_bucket(self) -> NativeBucket:

@@ -209,16 +209,6 @@ class HashingSpool:
         self.close()
 
 
-def stream_sha256(stream: BinaryIO) -> str:
-    """The sha256 of a seekable stream's whole content; leaves it at its start."""
-    digest = hashlib.sha256()
-    stream.seek(0)
-    while chunk := stream.read(_CHUNK):
-        digest.update(chunk)
-    stream.seek(0)
-    return digest.hexdigest()
-
-
 class HashingSink:
     """Hashes a download and keeps nothing: for re-exports that are only compared."""
 

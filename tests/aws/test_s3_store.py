@@ -28,7 +28,7 @@ from controller_backup.errors import (
     StoreError,
 )
 from controller_backup.settings import Settings
-from controller_backup.stores import open_store
+from controller_backup.stores import IfAbsent, IfMatch, StoreOptions, open_store
 from controller_backup.stores.s3 import MIB, S3Store, parse_s3_url
 
 from tests.fixtures.aws import MotoServer
@@ -50,7 +50,7 @@ class TestS3Store(StoreContract):
 
 def _small_part_store(url: str, client: Any = None) -> S3Store:
     """A store that switches to multipart at 5 MiB (S3's smallest part), to test multipart cheaply."""
-    store = S3Store.from_url(url, chunk_size=5 * MIB, concurrency=2, client=client)
+    store = S3Store.from_url(url, StoreOptions(), chunk_size=5 * MIB, concurrency=2, client=client)
     assert isinstance(store, S3Store)
     return store
 
@@ -118,10 +118,10 @@ def _capture_headers(client: Any, operation: str) -> list[dict[str, str]]:
 
 def test_conditional_single_put_sends_the_condition_to_s3(aws_env: MotoServer, s3_url: str) -> None:
     client = aws_env.client("s3")
-    store = S3Store.from_url(s3_url, client=client)
+    store = S3Store.from_url(s3_url, StoreOptions(), client=client)
     sent = _capture_headers(client, "PutObject")
-    first = _put(store, b"a" * 1000, if_absent=True)
-    _put(store, b"b" * 1000, if_match=first.etag)
+    first = _put(store, b"a" * 1000, precondition=IfAbsent())
+    _put(store, b"b" * 1000, precondition=IfMatch(first.etag))
     assert sent[0].get("if-none-match") == "*"
     assert sent[1].get("if-match") == first.etag
 
@@ -132,7 +132,7 @@ def test_conditional_multipart_write_sends_if_match_on_completion(aws_env: MotoS
     first = _put(store, b"x" * 100)
     sent = _capture_headers(client, "CompleteMultipartUpload")
     data = os.urandom(11 * MIB)
-    second = _put(store, data, if_match=first.etag)
+    second = _put(store, data, precondition=IfMatch(first.etag))
     assert len(sent) == 1 and sent[0].get("if-match") == first.etag
     assert second.etag.endswith('-3"'), "expected a three-part multipart ETag"
     assert hashlib.sha256(_get(store)[0]).hexdigest() == hashlib.sha256(data).hexdigest()
@@ -143,9 +143,9 @@ def test_stale_if_match_on_multipart_write_is_refused_and_leaves_nothing(
 ) -> None:
     store = _small_part_store(s3_url)
     first = _put(store, b"first" * 100)
-    second = _put(store, b"second" * 100, if_match=first.etag)
+    second = _put(store, b"second" * 100, precondition=IfMatch(first.etag))
     with pytest.raises(PreconditionFailed, match="changed since the backup started"):
-        _put(store, os.urandom(11 * MIB), if_match=first.etag)
+        _put(store, os.urandom(11 * MIB), precondition=IfMatch(first.etag))
     body, info = _get(store)
     assert body == b"second" * 100 and info.etag == second.etag
     assert len(store.versions()) == 2
@@ -157,7 +157,7 @@ def test_if_absent_multipart_write_is_refused_when_an_object_exists(s3_url: str)
     store = _small_part_store(s3_url)
     _put(store, b"here" * 100)
     with pytest.raises(PreconditionFailed):
-        _put(store, os.urandom(6 * MIB), if_absent=True)
+        _put(store, os.urandom(6 * MIB), precondition=IfAbsent())
     assert _get(store)[0] == b"here" * 100
 
 
@@ -231,7 +231,7 @@ def test_our_kms_key_never_reaches_another_bucket(aws_env: MotoServer, s3_url: s
 
 def test_no_kms_option_means_no_kms_header(aws_env: MotoServer, s3_url: str) -> None:
     client = aws_env.client("s3")
-    store = S3Store.from_url(s3_url, client=client)
+    store = S3Store.from_url(s3_url, StoreOptions(), client=client)
     sent = _capture_headers(client, "PutObject")
     _put(store, b"plain" * 10)
     assert "x-amz-server-side-encryption" not in sent[0]
@@ -318,7 +318,7 @@ def _stubbed(url: str) -> tuple[S3Store, Stubber]:
         aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRETKEY",
         region_name="us-east-1",
     ).client("s3", config=Config(retries={"max_attempts": 1}))
-    return S3Store.from_url(url, client=client), Stubber(client)
+    return S3Store.from_url(url, StoreOptions(), client=client), Stubber(client)
 
 
 @pytest.mark.parametrize(
@@ -373,7 +373,7 @@ def test_a_version_id_of_unsafe_characters_is_refused_before_any_request(
     aws_env: MotoServer, s3_url: str
 ) -> None:
     client = aws_env.client("s3")
-    store = S3Store.from_url(s3_url, client=client)
+    store = S3Store.from_url(s3_url, StoreOptions(), client=client)
     _put(store, b"kept" * 10)
     heads, gets = _capture_headers(client, "HeadObject"), _capture_headers(client, "GetObject")
     for bad in ("id&versionId=other", "a b", "x" * 1025, ""):
@@ -390,7 +390,7 @@ def test_unreachable_endpoint_is_a_store_error(aws_env: MotoServer, monkeypatch:
         endpoint_url="http://127.0.0.1:9",
         config=Config(retries={"max_attempts": 1}, connect_timeout=1),
     )
-    store = S3Store.from_url("s3://bucket/backup.tar", client=client)
+    store = S3Store.from_url("s3://bucket/backup.tar", StoreOptions(), client=client)
     with pytest.raises(StoreError, match="EndpointConnectionError") as caught:
         store.head()
     assert type(caught.value) is StoreError
@@ -404,7 +404,7 @@ def test_write_probe_sends_an_empty_body_with_an_if_match_nothing_has(
     aws_env: MotoServer, s3_url: str
 ) -> None:
     client = aws_env.client("s3")
-    store = S3Store.from_url(s3_url, client=client)
+    store = S3Store.from_url(s3_url, StoreOptions(), client=client)
     sent = _capture_headers(client, "PutObject")
     store.probe_write()  # missing key: S3 answers 404 NoSuchKey
     _put(store, b"kept" * 10)
@@ -421,7 +421,7 @@ def test_write_probe_carries_the_kms_headers_a_bucket_policy_may_demand(
 ) -> None:
     key_id = aws_env.client("kms").create_key(Description="probe key")["KeyMetadata"]["Arn"]
     client = aws_env.client("s3")
-    store = S3Store.from_url(s3_url, client=client, kms_key_id=key_id)
+    store = S3Store.from_url(s3_url, StoreOptions(kms_key_id=key_id), client=client)
     sent = _capture_headers(client, "PutObject")
     store.probe_write()
     assert sent[0]["x-amz-server-side-encryption"] == "aws:kms"

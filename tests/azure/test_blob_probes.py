@@ -11,6 +11,7 @@ import pytest
 import requests
 from azure.storage.blob import BlobServiceClient
 from controller_backup.errors import AccessDenied, StoreError
+from controller_backup.stores import StoreOptions
 from controller_backup.stores.azure_blob import AzureBlobStore
 
 from tests.fixtures.azure import ACCOUNT, ACCOUNT_KEY, Azurite
@@ -26,6 +27,7 @@ def _cloud_store(handler: object) -> tuple[AzureBlobStore, list[requests.Prepare
     transport, seen = fake_transport(handler)  # type: ignore[arg-type]
     store = AzureBlobStore.from_url(
         f"https://{CLOUD_ACCOUNT}.blob.core.windows.net/backups/controller.enc",
+        StoreOptions(),
         credential=FakeCredential(),
         transport=transport,
         retry_total=0,
@@ -135,7 +137,7 @@ def test_versioning_reads_the_current_blobs_version_id(
 
 
 def test_versioning_of_an_empty_location_on_azurite_is_unknown(azurite_env: Azurite) -> None:
-    store = AzureBlobStore.from_url(f"azblob://{ACCOUNT}/{azurite_env.new_container()}/b.enc")
+    store = AzureBlobStore.from_url(f"azblob://{ACCOUNT}/{azurite_env.new_container()}/b.enc", StoreOptions())
     assert store.versioning() is None
     _put(store, b"x" * 10)
     assert store.versioning() is False  # Azurite keeps no versions
@@ -144,7 +146,9 @@ def test_versioning_of_an_empty_location_on_azurite_is_unknown(azurite_env: Azur
 def test_probes_with_a_wrong_account_key_on_azurite_are_access_denied(azurite: Azurite) -> None:
     wrong_key = base64.b64encode(b"w" * 64).decode()
     cs = azurite.connection_string.replace(ACCOUNT_KEY, wrong_key)
-    store = AzureBlobStore.from_url(f"azblob://{ACCOUNT}/whatever/b.enc", connection_string=cs)
+    store = AzureBlobStore.from_url(
+        f"azblob://{ACCOUNT}/whatever/b.enc", StoreOptions(), connection_string=cs
+    )
     with pytest.raises(AccessDenied) as caught:
         store.probe_write()
     assert wrong_key not in str(caught.value)
@@ -153,7 +157,7 @@ def test_probes_with_a_wrong_account_key_on_azurite_are_access_denied(azurite: A
 
 
 def test_probes_on_a_missing_container_on_azurite_are_store_errors(azurite_env: Azurite) -> None:
-    store = AzureBlobStore.from_url(f"azblob://{ACCOUNT}/no-such-container/b.enc")
+    store = AzureBlobStore.from_url(f"azblob://{ACCOUNT}/no-such-container/b.enc", StoreOptions())
     for probe in (store.probe_write, store.versioning):
         with pytest.raises(StoreError, match="ContainerNotFound") as caught:
             probe()

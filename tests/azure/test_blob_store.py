@@ -19,11 +19,11 @@ import threading
 import pytest
 from azure.storage.blob import BlobServiceClient
 from controller_backup.errors import AccessDenied, PreconditionFailed, SettingsError, StoreError
-from controller_backup.stores import open_store
+from controller_backup.stores import IfMatch, SizedSource, StoreOptions, open_store
 from controller_backup.stores.azure_blob import AzureBlobStore, parse_blob_url
 
 from tests.fixtures.azure import ACCOUNT, ACCOUNT_KEY, Azurite
-from tests.stores.contract import StoreContract, _get, _meta, _put
+from tests.stores.contract import StoreContract, _get, _put
 
 
 class TestAzureBlobStore(StoreContract):
@@ -44,7 +44,7 @@ class TestAzureBlobStore(StoreContract):
 def small_blocks(azurite_env: Azurite) -> AzureBlobStore:
     container = azurite_env.new_container()
     return AzureBlobStore.from_url(
-        f"azblob://{ACCOUNT}/{container}/b.enc", block_size=64 * 1024, max_concurrency=3
+        f"azblob://{ACCOUNT}/{container}/b.enc", StoreOptions(), block_size=64 * 1024, max_concurrency=3
     )
 
 
@@ -74,7 +74,7 @@ def test_sas_in_url_is_refused_without_echoing_it() -> None:
 
 def test_connection_string_account_must_match_url(azurite_env: Azurite) -> None:
     with pytest.raises(SettingsError, match="devstoreaccount1"):
-        AzureBlobStore.from_url("azblob://otheraccount/backups/b.enc")
+        AzureBlobStore.from_url("azblob://otheraccount/backups/b.enc", StoreOptions())
 
 
 def test_https_form_with_connection_string(azurite_env: Azurite) -> None:
@@ -129,15 +129,6 @@ def test_failed_block_leaves_previous_object(
     assert body == b"good" * 40000 and info.etag == good.etag
 
 
-def test_short_source_is_refused_before_commit(small_blocks: AzureBlobStore) -> None:
-    good = _put(small_blocks, b"good" * 100)
-    with pytest.raises(StoreError, match="declared size 100000 bytes, but the source holds 5"):
-        small_blocks.put(io.BytesIO(b"short"), 100000, _meta(b"short"))
-    with pytest.raises(StoreError, match="declared size 5 bytes, but the source holds 8"):
-        small_blocks.put(io.BytesIO(b"too long"), 5, _meta(b"too long"))
-    assert _get(small_blocks)[1].etag == good.etag
-
-
 def test_slower_concurrent_backup_cannot_overwrite_newer(small_blocks: AzureBlobStore) -> None:
     """Two writers read the same ETag; the one that commits second loses and changes nothing."""
     base = _put(small_blocks, b"base" * 1000)
@@ -150,18 +141,18 @@ def test_slower_concurrent_backup_cannot_overwrite_newer(small_blocks: AzureBlob
         gate.wait(10)
         return result
 
-    slow_store = AzureBlobStore.from_url(small_blocks.url, block_size=64 * 1024)
+    slow_store = AzureBlobStore.from_url(small_blocks.url, StoreOptions(), block_size=64 * 1024)
     slow_store._client.stage_block = slow  # type: ignore[method-assign]
 
     def slow_backup() -> None:
         try:
-            _put(slow_store, b"slow" * 30000, if_match=base.etag)
+            _put(slow_store, b"slow" * 30000, precondition=IfMatch(base.etag))
         except BaseException as exc:
             errors.append(exc)
 
     thread = threading.Thread(target=slow_backup)
     thread.start()
-    newer = _put(small_blocks, b"newer" * 30000, if_match=base.etag)
+    newer = _put(small_blocks, b"newer" * 30000, precondition=IfMatch(base.etag))
     gate.set()
     thread.join(30)
     assert len(errors) == 1 and isinstance(errors[0], PreconditionFailed), errors
@@ -171,12 +162,12 @@ def test_slower_concurrent_backup_cannot_overwrite_newer(small_blocks: AzureBlob
 
 def test_metadata_names_must_be_identifiers(small_blocks: AzureBlobStore) -> None:
     with pytest.raises(StoreError, match="controller-version"):
-        small_blocks.put(io.BytesIO(b"x" * 10), 10, {"controller-version": "7.1"})
+        small_blocks.put(SizedSource.of(b"x" * 10), {"controller-version": "7.1"})
     assert small_blocks.head() is None
 
 
 def test_missing_container_is_a_store_error(azurite_env: Azurite) -> None:
-    store = AzureBlobStore.from_url(f"azblob://{ACCOUNT}/no-such-container/b.enc")
+    store = AzureBlobStore.from_url(f"azblob://{ACCOUNT}/no-such-container/b.enc", StoreOptions())
     with pytest.raises(StoreError, match="no-such-container") as info:
         _put(store, b"x" * 100)
     assert type(info.value) is StoreError
@@ -192,7 +183,9 @@ def test_wrong_key_is_access_denied_and_no_key_in_message(
 ) -> None:
     wrong_key = base64.b64encode(b"w" * 64).decode()
     cs = azurite.connection_string.replace(ACCOUNT_KEY, wrong_key)
-    store = AzureBlobStore.from_url(f"azblob://{ACCOUNT}/whatever/b.enc", connection_string=cs)
+    store = AzureBlobStore.from_url(
+        f"azblob://{ACCOUNT}/whatever/b.enc", StoreOptions(), connection_string=cs
+    )
     caplog.set_level(logging.DEBUG)
     with pytest.raises(AccessDenied) as info:
         _put(store, b"x" * 100)
@@ -234,7 +227,7 @@ def test_download_pinned_to_the_first_etag(
 ) -> None:
     """An overwrite in the middle of a download fails it instead of mixing two versions."""
     _put(small_blocks, os.urandom(4 * 1024 * 1024 * 2 + 10))
-    other = AzureBlobStore.from_url(small_blocks.url)
+    other = AzureBlobStore.from_url(small_blocks.url, StoreOptions())
     real = small_blocks._client.download_blob
     calls = {"n": 0}
 

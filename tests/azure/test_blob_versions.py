@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from controller_backup.errors import BadRequest, ObjectNotFound
+from controller_backup.stores import StoreOptions
 from controller_backup.stores.azure_blob import AzureBlobStore
 
 from .fakes import Answer, FakeCredential, fake_transport
@@ -130,6 +131,7 @@ def store() -> tuple[AzureBlobStore, list[requests.PreparedRequest]]:
     transport, seen = fake_transport(_service)
     store = AzureBlobStore.from_url(
         f"https://{ACCOUNT}.blob.core.windows.net/{CONTAINER}/{BLOB}",
+        StoreOptions(),
         credential=FakeCredential(),
         transport=transport,
         retry_total=0,
@@ -141,7 +143,7 @@ def test_versions_lists_the_exact_blob_newest_first(store: tuple[AzureBlobStore,
     versions = store[0].versions()
     assert [v.version_id for v in versions] == sorted(VERSIONS, reverse=True)
     assert [v.is_latest for v in versions] == [True, False, False]
-    assert versions[0].etag == f'"{ETAGS[CURRENT]}"'  # header form, usable for if_match
+    assert versions[0].etag == f'"{ETAGS[CURRENT]}"'  # header form, usable for IfMatch
     assert (
         versions[2].metadata["sha256"] == hashlib.sha256(VERSIONS["2026-11-23T00:00:04.1111111Z"]).hexdigest()
     )

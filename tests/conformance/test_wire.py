@@ -6,9 +6,10 @@ as it arrived; nothing here depends on our emulator accepting a request.
 
 from __future__ import annotations
 
-import io
+import hashlib
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from controller_backup.controller.version import parse_version
 from controller_backup.errors import NotReadyError
 from controller_backup.restore_marker import STEPS
 from controller_backup.settings import Settings
+from controller_backup.stores import ObjectInfo, SizedSource
 
 from . import official
 from .recorder import Recorder, Reply, WireCall, envelope, recording
@@ -269,7 +271,15 @@ def test_restore_fields_per_cloud_type(
     recorder, _ = controller
     driver = _driver(_settings(recorder.url, cloud_type, tmp_path))
     body = b"an encrypted controller backup" * 100
-    driver.import_(io.BytesIO(body), len(body))
+    backup = ObjectInfo(
+        url="file:///backups/controller.enc",
+        size=len(body),
+        etag="etag",
+        version_id=None,
+        last_modified=datetime.now(UTC),
+        metadata={"sha256": hashlib.sha256(body).hexdigest()},
+    )
+    driver.import_(SizedSource.of(body), backup)
     call = recorder.only("restore_cloudx_config")
     _assert_sends(call, official.RESTORE[cloud_type])
     assert call.fields["file_name"] == "CloudN_10.1.0.10_save_cloudx_config.enc"

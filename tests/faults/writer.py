@@ -12,7 +12,7 @@ import json
 import sys
 
 from controller_backup.errors import BackupError
-from controller_backup.stores import open_store
+from controller_backup.stores import IfMatch, SizedSource, open_store
 
 
 def main(url: str, data_file: str, if_match: str) -> None:
@@ -24,7 +24,7 @@ def main(url: str, data_file: str, if_match: str) -> None:
         print("ready", flush=True)
         sys.stdin.readline()
         try:
-            info = store.put(source, len(data), metadata, if_match=if_match)
+            info = store.put(SizedSource(source, len(data)), metadata, precondition=IfMatch(if_match))
         except BackupError as exc:
             print(json.dumps({"won": False, "code": exc.code, "error": exc.message}), flush=True)
             return

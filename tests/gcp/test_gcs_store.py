@@ -20,7 +20,7 @@ from controller_backup.errors import (
     SettingsError,
     StoreError,
 )
-from controller_backup.stores import open_store
+from controller_backup.stores import IfAbsent, IfMatch, SizedSource, open_store
 from controller_backup.stores.gcs import GcsStore, _describe, parse_gs_url
 
 from tests.fixtures.gcp import free_port
@@ -115,7 +115,7 @@ def test_short_source_is_refused_before_any_request(small_chunk_store: GcsStore)
     good = _put(small_chunk_store, b"good" * 100)
     recorder = _record(small_chunk_store)
     with pytest.raises(StoreError, match="declared size 1000 bytes, but the source holds 5"):
-        small_chunk_store.put(io.BytesIO(b"short"), 1000, _meta(b"short"))
+        small_chunk_store.put(SizedSource(io.BytesIO(b"short"), 1000), _meta(b"short"))
     assert recorder.calls == []
     body, info = _get(small_chunk_store)
     assert body == b"good" * 100 and info.etag == good.etag
@@ -141,7 +141,7 @@ def test_not_a_generation_is_a_bad_request_before_any_request(small_chunk_store:
 def test_if_match_with_a_foreign_etag_is_refused(small_chunk_store: GcsStore) -> None:
     _put(small_chunk_store, b"a" * 10)
     with pytest.raises(PreconditionFailed):
-        _put(small_chunk_store, b"b" * 10, if_match='"d41d8cd98f00b204e9800998ecf8427e"')
+        _put(small_chunk_store, b"b" * 10, precondition=IfMatch('"d41d8cd98f00b204e9800998ecf8427e"'))
 
 
 def test_versions_ignore_neighbouring_objects(small_chunk_store: GcsStore, gcs_client: Any) -> None:
@@ -181,7 +181,7 @@ def test_resumable_conditional_upload_carries_the_generation(small_chunk_store: 
     first = _put(small_chunk_store, b"1" * MIB)
     recorder = _record(small_chunk_store)
     data = os.urandom(9 * MIB)
-    second = _put(small_chunk_store, data, if_match=first.etag)
+    second = _put(small_chunk_store, data, precondition=IfMatch(first.etag))
     init = [u for m, u in recorder.calls if m == "POST"]
     assert len(init) == 1 and "uploadType=resumable" in init[0]
     assert f"ifGenerationMatch={first.etag}" in init[0]
@@ -191,10 +191,10 @@ def test_resumable_conditional_upload_carries_the_generation(small_chunk_store: 
 def test_stale_generation_refused_before_a_resumable_upload(small_chunk_store: GcsStore) -> None:
     """The store's own generation check refuses a stale write before sending any byte."""
     first = _put(small_chunk_store, b"1" * MIB)
-    second = _put(small_chunk_store, b"2" * MIB, if_match=first.etag)
+    second = _put(small_chunk_store, b"2" * MIB, precondition=IfMatch(first.etag))
     recorder = _record(small_chunk_store)
     with pytest.raises(PreconditionFailed):
-        _put(small_chunk_store, os.urandom(9 * MIB), if_match=first.etag)
+        _put(small_chunk_store, os.urandom(9 * MIB), precondition=IfMatch(first.etag))
     assert [m for m, _ in recorder.calls] == ["GET"], "refused after uploading"
     body, info = _get(small_chunk_store)
     assert body == b"2" * MIB and info.etag == second.etag
@@ -204,12 +204,12 @@ def test_if_absent_refused_before_a_resumable_upload(small_chunk_store: GcsStore
     _put(small_chunk_store, b"1" * MIB)
     recorder = _record(small_chunk_store)
     with pytest.raises(PreconditionFailed):
-        _put(small_chunk_store, os.urandom(9 * MIB), if_absent=True)
+        _put(small_chunk_store, os.urandom(9 * MIB), precondition=IfAbsent())
     assert [m for m, _ in recorder.calls] == ["GET"]
     assert _get(small_chunk_store)[0] == b"1" * MIB
     fresh = GcsStore(small_chunk_store.bucket_name, small_chunk_store.key + ".new", chunk_size=256 * 1024)
     data = os.urandom(9 * MIB)
-    _put(fresh, data, if_absent=True)
+    _put(fresh, data, precondition=IfAbsent())
     assert _get(fresh)[0] == data
 
 
@@ -250,7 +250,7 @@ def test_concurrent_writer_during_resumable_upload(small_chunk_store: GcsStore, 
     data = os.urandom(9 * MIB)
     source = _SlowSource(data, concurrent_write)
     try:
-        small_chunk_store.put(source, len(data), _meta(data), if_match=base.etag)
+        small_chunk_store.put(SizedSource(source, len(data)), _meta(data), precondition=IfMatch(base.etag))
         enforced_at_finalize = False
     except PreconditionFailed:
         enforced_at_finalize = True

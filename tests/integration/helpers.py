@@ -89,6 +89,6 @@ class FaultAtExport(ExportApiDriver):
         super().__init__(client)
         self._fault = fault
 
-    def export(self, dest: BinaryIO, progress: Progress = SILENT) -> ExportInfo:
+    def export(self, dest: BinaryIO, progress: Progress = SILENT, *, stored: ObjectInfo | None) -> ExportInfo:
         self._fault()
-        return super().export(dest, progress)
+        return super().export(dest, progress, stored=stored)

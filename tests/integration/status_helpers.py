@@ -3,7 +3,6 @@ them, and store states made the way they happen (an aged object, a backup record
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from dataclasses import replace
@@ -15,7 +14,7 @@ from controller_backup import cli
 from controller_backup.backup_record import UNCHANGED, BackupRecord, record_url, write_record
 from controller_backup.emulator import Emulator
 from controller_backup.settings import Settings
-from controller_backup.stores import ObjectInfo, open_store
+from controller_backup.stores import ObjectInfo, SizedSource, open_store
 
 from tests.integration.helpers import backup, stored
 
@@ -53,9 +52,7 @@ def age_backup(settings: Settings, hours: float) -> ObjectInfo:
     """Store the current backup again as if it had been exported `hours` ago (a new version)."""
     body, info = stored(settings)
     old = (datetime.now(UTC) - timedelta(hours=hours)).isoformat(timespec="seconds")
-    return open_store(settings.backup_url).put(
-        io.BytesIO(body), len(body), {**info.metadata, "exported_at": old}
-    )
+    return open_store(settings.backup_url).put(SizedSource.of(body), {**info.metadata, "exported_at": old})
 
 
 def write_backup_record(
@@ -82,7 +79,7 @@ def make_history(settings: Settings, controller: Emulator) -> list[str]:
     """Three versions, oldest first: a backup, an identical copy of it, a changed configuration."""
     first = backup(settings)
     body, info = stored(settings)
-    copy = open_store(settings.backup_url).put(io.BytesIO(body), len(body), info.metadata)
+    copy = open_store(settings.backup_url).put(SizedSource.of(body), info.metadata)
     controller.state.add_account({"account_name": "added-later", "cloud_type": 1})
     changed = backup(settings)
     assert changed.sha256 != first.sha256

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
-import io
 import random
 import time
 from collections.abc import Iterator
@@ -31,7 +30,7 @@ from controller_backup.errors import (
 from controller_backup.inspection import backup_status, verify_backup
 from controller_backup.progress import SILENT
 from controller_backup.settings import Settings
-from controller_backup.stores import METADATA_KEYS, open_store
+from controller_backup.stores import METADATA_KEYS, IfAbsent, SizedSource, open_store
 from controller_backup.targets import operator_target
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
@@ -169,7 +168,7 @@ def test_a_stored_object_that_is_no_archive_fails_verify_and_restore(
         "exported_at": datetime.now(UTC).isoformat(),
     } | ({"kind": kind} if kind else {})
     store = open_store(settings.backup_url)
-    store.put(io.BytesIO(page), len(page), metadata, if_absent=True)
+    store.put(SizedSource.of(page), metadata, precondition=IfAbsent())
     problem = "kind 'opaque', which is none" if kind == "opaque" else "the export is .* of text"
     with pytest.raises(InvalidExport, match=problem):
         verify_backup(store)
@@ -254,10 +253,10 @@ def test_a_newer_backup_landing_meanwhile_is_not_overwritten(
     class SlowDriver(ExportApiDriver):
         """While this export runs, another backup lands in the store."""
 
-        def export(self, dest, progress=SILENT):  # type: ignore[no-untyped-def]
+        def export(self, dest, progress=SILENT, *, stored):  # type: ignore[no-untyped-def]
             change_configuration(controller)  # or both would find the configuration unchanged
             backup(settings)
-            return super().export(dest, progress)
+            return super().export(dest, progress, stored=stored)
 
     winner_versions = len(open_store(settings.backup_url).versions())
     with pytest.raises(PreconditionFailed):

@@ -131,7 +131,7 @@ def test_import_that_did_not_apply_fails_verification(blank_controller: Emulator
     backup(settings)
 
     class SilentlyIgnored(ExportApiDriver):
-        def import_(self, source, size, progress=SILENT):  # type: ignore[no-untyped-def]
+        def import_(self, source, backup, progress=SILENT):  # type: ignore[no-untyped-def]
             return {}  # the controller answered "ok" but kept its old configuration
 
     target = settings.for_controller(blank_controller.url)
@@ -178,8 +178,8 @@ def test_interrupted_restore_resumes_for_the_same_key(
     backup(settings)
 
     class DiesAfterImport(ExportApiDriver):
-        def import_(self, source, size, progress=SILENT):  # type: ignore[no-untyped-def]
-            super().import_(source, size, progress)
+        def import_(self, source, backup, progress=SILENT):  # type: ignore[no-untyped-def]
+            super().import_(source, backup, progress)
             raise KeyboardInterrupt  # the function was stopped right after the import
 
     target = settings.for_controller(blank_controller.url)

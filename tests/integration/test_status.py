@@ -9,7 +9,6 @@ the clouds' stores: tests/aws/test_status_s3.py and tests/azure/test_status_blob
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import re
 import time
@@ -21,7 +20,7 @@ from controller_backup import cli
 from controller_backup.emulator import Emulator
 from controller_backup.inspection import STALE_EXIT, UNVERSIONED_EXIT
 from controller_backup.settings import Settings
-from controller_backup.stores import open_store
+from controller_backup.stores import SizedSource, open_store
 
 from tests.fixtures.controller import CONTROLLER_PASSWORD
 from tests.integration.helpers import backup, run_cli, stored
@@ -230,7 +229,7 @@ def test_unreadable_when_the_bytes_are_no_archive_or_the_metadata_lies(
     store = open_store(settings.backup_url)
     junk = bytes(range(256)) * 64
     metadata = {**info.metadata, "sha256": hashlib.sha256(junk).hexdigest(), "size": str(len(junk))}
-    store.put(io.BytesIO(junk), len(junk), metadata)
+    store.put(SizedSource.of(junk), metadata)
     code, rows = status_view(capsys, settings.backup_url)
     assert code == 9
     assert rows["verdict"] == (
@@ -238,7 +237,7 @@ def test_unreadable_when_the_bytes_are_no_archive_or_the_metadata_lies(
         "not a tar archive or a gzip of one"
     )
     # a size the object does not have is seen without reading a byte
-    store.put(io.BytesIO(junk), len(junk), {**metadata, "size": "99"})
+    store.put(SizedSource.of(junk), {**metadata, "size": "99"})
     code, rows = status_view(capsys, settings.backup_url, "--no-read")
     assert code == 9
     assert rows["verdict"] == (

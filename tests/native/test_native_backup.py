@@ -6,14 +6,17 @@ import dataclasses
 import hashlib
 import re
 import time
+from typing import NoReturn
 
 import pytest
 from controller_backup import __version__
 from controller_backup.backup import run_backup
+from controller_backup.controller import open_driver
 from controller_backup.emulator import Emulator
 from controller_backup.errors import ControllerTimeout, InvalidExport, SettingsError
 from controller_backup.inspection import backup_status, verify_backup
 from controller_backup.settings import Settings
+from controller_backup.spool import HashingSpool
 from controller_backup.stores import METADATA_KEYS, open_store
 
 from .conftest import ACCOUNT, ORIGINAL_IP, Destination, native_settings, original_for
@@ -167,3 +170,28 @@ def test_a_backup_file_without_its_matching_version_file_is_refused(
     stored = head(settings.backup_url)
     assert stored is not None and stored.metadata["sha256"] == good.sha256
     assert len(open_store(settings.backup_url).versions()) == 1
+
+
+def test_the_driver_watches_the_address_the_job_read_and_opens_no_store_of_ours(
+    local: Destination, original: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CONTROLLER_PRIVATE_IP still names an old controller; only the stored backup the job read
+    records this one's address. The driver takes that backup from the job (`stored`): it never
+    opens the backup store itself, so it cannot read another object than the job writes over."""
+    run_backup(native_settings(local, original))  # the stored backup records ORIGINAL_IP
+    elsewhere = native_settings(local, original, CONTROLLER_PRIVATE_IP="10.1.0.99", NATIVE_BACKUP_WAIT="2")
+    stored = head(elsewhere.backup_url)
+    assert stored is not None and stored.metadata["controller_private_ip"] == ORIGINAL_IP
+    driver = open_driver(elsewhere)
+    driver.wait_until_ready(10)
+
+    def no_store(*args: object, **kwargs: object) -> NoReturn:
+        raise AssertionError("the driver opened the backup store")
+
+    monkeypatch.setattr(Settings, "backup_store", no_store)
+    with HashingSpool() as spool:
+        export = driver.export(spool.stream, stored=stored)
+        assert export.metadata["controller_private_ip"] == ORIGINAL_IP and spool.size == export.size
+    only_configured = r"no new CloudN_10\.1\.0\.99_save_cloudx_config\.enc into"
+    with HashingSpool() as spool, pytest.raises(ControllerTimeout, match=only_configured):
+        driver.export(spool.stream, stored=None)  # nothing read: the configured address alone

@@ -95,10 +95,10 @@ def test_restore_refuses_missing_and_damaged_files(emu: Emulator, tmp_path: Path
         "restore_cloudx_config", file_name="CloudN_1.2.3.4_save_cloudx_config.enc", **params
     )
     assert missing["return"] is False and "not found" in missing["reason"]
-    from controller_backup.stores import open_store
+    from controller_backup.stores import SizedSource, open_store
 
     junk = b"x" * 4096
-    open_store(str(tmp_path / "b" / "junk.enc")).put(io.BytesIO(junk), len(junk), {})
+    open_store(str(tmp_path / "b" / "junk.enc")).put(SizedSource.of(junk), {})
     damaged = client.call("restore_cloudx_config", file_name="junk.enc", **params)
     assert damaged["return"] is False and "decrypt" in damaged["reason"]
     assert not emu.state.imported

@@ -5,7 +5,6 @@ customer id, an OCI account made by hand) and the rule that the controller's own
 from __future__ import annotations
 
 import hashlib
-import io
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from controller_backup.errors import SettingsError
 from controller_backup.restore import run_restore
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
-from controller_backup.stores import open_store
+from controller_backup.stores import SizedSource, open_store
 from controller_backup.targets import operator_target
 
 from tests.fixtures.controller import CONTROLLER_PASSWORD
@@ -126,7 +125,7 @@ def test_the_controllers_own_file_is_kept_before_a_restore_overwrites_it(
         stored = run_backup(settings)
         theirs = b"the controller's own, newer backup " * 100
         target = config_file(dest.bucket_url, ORIGINAL_IP)
-        open_store(target).put(io.BytesIO(theirs), len(theirs), {})
+        open_store(target).put(SizedSource.of(theirs), {})
         result = _restore(settings, blank.url)
         kept = result.details["kept_controller_file"]
         assert kept.startswith(target + ".kept-")

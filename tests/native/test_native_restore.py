@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,7 +28,7 @@ from controller_backup.progress import SILENT
 from controller_backup.restore import run_restore
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
-from controller_backup.stores import open_store
+from controller_backup.stores import IfMatch, SizedSource, open_store
 from controller_backup.targets import configured_target, operator_target
 
 from tests.fixtures.controller import CONTROLLER_PASSWORD
@@ -118,8 +117,8 @@ class _Dies(NativeDriver):
         if self.after == "setup":
             raise KeyboardInterrupt
 
-    def import_(self, source: Any, size: int, progress: Any = SILENT) -> dict[str, str]:
-        details = super().import_(source, size, progress)
+    def import_(self, source: Any, backup: Any, progress: Any = SILENT) -> dict[str, str]:
+        details = super().import_(source, backup, progress)
         if self.after == "restore":
             raise KeyboardInterrupt
         return details
@@ -129,10 +128,10 @@ class _Dies(NativeDriver):
         if self.after == "verify":
             raise KeyboardInterrupt
 
-    def export(self, dest: Any, progress: Any = SILENT) -> Any:
+    def export(self, dest: Any, progress: Any = SILENT, *, stored: Any) -> Any:
         if self.after == "backup":
             raise KeyboardInterrupt
-        return super().export(dest, progress)
+        return super().export(dest, progress, stored=stored)
 
 
 def _dying_driver(settings: Settings, blank: Emulator, after: str) -> NativeDriver:
@@ -227,7 +226,7 @@ def _store_aged(settings: Settings, days: float) -> None:
     store = open_store(settings.backup_url)
     body, info = read(settings.backup_url)
     old = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
-    store.put(io.BytesIO(body), len(body), {**info.metadata, "exported_at": old}, if_match=info.etag)
+    store.put(SizedSource.of(body), {**info.metadata, "exported_at": old}, precondition=IfMatch(info.etag))
 
 
 def test_stale_backup_is_refused_unless_allowed(
@@ -334,7 +333,7 @@ def test_restore_the_controller_ignored_fails_verification(
     run_backup(settings)
 
     class Ignored(NativeDriver):
-        def import_(self, source: Any, size: int, progress: Any = SILENT) -> dict[str, str]:
+        def import_(self, source: Any, backup: Any, progress: Any = SILENT) -> dict[str, str]:
             return {}
 
     target = settings.for_controller(blank.url)
@@ -357,7 +356,62 @@ def test_tampered_backup_is_refused_before_the_controller_is_touched(
     body, info = read(settings.backup_url)
     damaged = bytearray(body)
     damaged[2000] ^= 0xFF
-    store.put(io.BytesIO(bytes(damaged)), len(damaged), dict(info.metadata), if_match=info.etag)
+    store.put(SizedSource.of(bytes(damaged)), dict(info.metadata), precondition=IfMatch(info.etag))
     with pytest.raises(IntegrityError, match="sha256"):
         _restore(settings, blank)
     assert blank.requests == []
+
+
+class _CountedReads:
+    """A stream that counts the bytes read from it (the store's size check only seeks)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.read_bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size)
+        self.read_bytes += len(chunk)
+        return bytes(chunk)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return int(self._stream.seek(offset, whence))
+
+    def tell(self) -> int:
+        return int(self._stream.tell())
+
+
+@pytest.mark.parametrize("theirs", ["the-backup", "another-file"])
+def test_the_verified_bytes_are_read_once_to_be_placed_and_not_at_all_when_already_there(
+    original: Emulator, blank: Emulator, settings: Settings, theirs: str
+) -> None:
+    """The controller's own file is compared with the hash the restore verified, never with a
+    second reading of the backup: when it already holds the backup nothing is read; otherwise our
+    bytes are read once, as they are sent."""
+    stored = run_backup(settings)  # the controller's file now holds exactly the stored backup
+    if theirs == "another-file":
+        body = b"the controller's own, newer backup " * 100
+        open_store(config_file(str(settings.native_bucket_url), ORIGINAL_IP)).put(SizedSource.of(body), {})
+    reads: list[int] = []
+
+    class Counting(NativeDriver):
+        def import_(self, source: SizedSource, backup: Any, progress: Any = SILENT) -> dict[str, str]:
+            counted = _CountedReads(source.stream)
+            details = super().import_(SizedSource(counted, source.size), backup, progress)  # type: ignore[arg-type]
+            reads.append(counted.read_bytes)
+            return details
+
+    target = settings.for_controller(blank.url)
+    driver = Counting(
+        connector(target),
+        target,
+        username="admin",
+        password=REPLACEMENT_IP,
+        private_ip=REPLACEMENT_IP,
+        source_ip=ORIGINAL_IP,
+    )
+    result = run_restore(target, driver=driver)
+    assert result.status == "ok"
+    assert reads == [0 if theirs == "the-backup" else stored.size]
+    assert ("kept_controller_file" in result.details) == (theirs == "another-file")
+    _assert_restored(original, blank)

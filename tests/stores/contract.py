@@ -16,7 +16,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from controller_backup.errors import ObjectNotFound, PreconditionFailed
-from controller_backup.stores import METADATA_KEYS, ObjectInfo, ObjectStore
+from controller_backup.stores import (
+    METADATA_KEYS,
+    IfAbsent,
+    IfMatch,
+    ObjectInfo,
+    ObjectStore,
+    Precondition,
+    SizedSource,
+)
 
 
 def _meta(data: bytes, **extra: str) -> dict[str, str]:
@@ -32,8 +40,8 @@ def _meta(data: bytes, **extra: str) -> dict[str, str]:
     return meta
 
 
-def _put(store: ObjectStore, data: bytes, **kwargs: object) -> ObjectInfo:
-    return store.put(io.BytesIO(data), len(data), _meta(data), **kwargs)  # type: ignore[arg-type]
+def _put(store: ObjectStore, data: bytes, precondition: Precondition = None) -> ObjectInfo:
+    return store.put(SizedSource.of(data), _meta(data), precondition=precondition)
 
 
 def _get(store: ObjectStore, version_id: str | None = None) -> tuple[bytes, ObjectInfo]:
@@ -104,7 +112,7 @@ class StoreContract:
         every byte once, whatever the store's chunks, threads or retries."""
         data = os.urandom(3 * 1024 * 1024 + 17) * 4  # several chunks or blocks in every store
         sent = _Recorded()
-        store.put(io.BytesIO(data), len(data), _meta(data), progress=sent)
+        store.put(SizedSource.of(data), _meta(data), progress=sent)
         assert sent.expected == [len(data)] and sent.moved == len(data)
         received = _Recorded()
         buf = io.BytesIO()
@@ -112,24 +120,30 @@ class StoreContract:
         assert buf.getvalue() == data
         assert received.expected == [len(data)] and received.moved == len(data)
 
-    def test_if_match_current_etag_writes(self, store: ObjectStore) -> None:
+    def test_if_match_the_current_etag_writes(self, store: ObjectStore) -> None:
         first = _put(store, b"a" * 2000)
-        _put(store, b"b" * 2000, if_match=first.etag)
+        _put(store, b"b" * 2000, precondition=IfMatch(first.etag))
         assert _get(store)[0] == b"b" * 2000
 
-    def test_if_match_stale_etag_is_refused_and_changes_nothing(self, store: ObjectStore) -> None:
+    def test_if_match_a_changed_object_is_refused_and_changes_nothing(self, store: ObjectStore) -> None:
         first = _put(store, b"a" * 2000)
-        second = _put(store, b"b" * 2000, if_match=first.etag)
+        second = _put(store, b"b" * 2000, precondition=IfMatch(first.etag))
+        before = [info.to_dict() for info in store.versions()]
         with pytest.raises(PreconditionFailed):
-            _put(store, b"c" * 2000, if_match=first.etag)
+            _put(store, b"c" * 2000, precondition=IfMatch(first.etag))
         body, info = _get(store)
         assert body == b"b" * 2000 and info.etag == second.etag
+        assert [info.to_dict() for info in store.versions()] == before
 
-    def test_if_absent(self, store: ObjectStore) -> None:
-        _put(store, b"x" * 1500, if_absent=True)
+    def test_if_absent_writes_the_first_object_and_is_refused_once_one_is_there(
+        self, store: ObjectStore
+    ) -> None:
+        first = _put(store, b"x" * 1500, precondition=IfAbsent())
         with pytest.raises(PreconditionFailed):
-            _put(store, b"y" * 1500, if_absent=True)
-        assert _get(store)[0] == b"x" * 1500
+            _put(store, b"y" * 1500, precondition=IfAbsent())
+        body, info = _get(store)
+        assert body == b"x" * 1500 and info.etag == first.etag
+        assert [v.etag for v in store.versions()] == [first.etag]
 
     def test_versions_newest_first_and_readable(self, store: ObjectStore) -> None:
         if not self.versioned:
@@ -197,5 +211,5 @@ class StoreContract:
         assert info.etag == written.etag and info.version_id == written.version_id
         assert [info.to_dict() for info in store.versions()] == before
         # the object is still writable by its real etag: the probe left no lock or lease behind
-        _put(store, b"after" * 10, if_match=written.etag)
+        _put(store, b"after" * 10, precondition=IfMatch(written.etag))
         assert _get(store)[0] == b"after" * 10

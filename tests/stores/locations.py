@@ -10,10 +10,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from controller_backup.stores import ObjectStore, open_store
+from controller_backup.stores import ObjectStore, StoreOptions, open_store
 
 STORE_KINDS = ("local", "s3", "azblob", "gs")
 
@@ -25,8 +24,8 @@ class Location:
     kind: str
     url: str
 
-    def open(self, **options: Any) -> ObjectStore:
-        return open_store(self.url, **options)
+    def open(self, options: StoreOptions | None = None) -> ObjectStore:
+        return open_store(self.url, options)
 
     @property
     def local_path(self) -> Path:

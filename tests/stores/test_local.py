@@ -23,10 +23,10 @@ from controller_backup.errors import AccessDenied, BadRequest, ObjectNotFound, P
 from controller_backup.inspection import fetch_backup, verify_backup
 from controller_backup.settings import Settings
 from controller_backup.spool import SPOOL_PREFIX, HashingSpool
-from controller_backup.stores import open_store
+from controller_backup.stores import IfAbsent, IfMatch, open_store
 from controller_backup.stores.local import LocalStore, _new_version_id
 
-from .contract import StoreContract, _get, _meta, _put
+from .contract import StoreContract, _get, _put
 
 
 class TestLocalStore(StoreContract):
@@ -57,16 +57,6 @@ def test_keeps_only_n_versions(tmp_path: Path) -> None:
     versions = store.versions()
     assert len(versions) == 3
     assert _get(store, versions[-1].version_id)[0] == bytes([2]) * 100
-
-
-def test_short_source_is_refused_and_previous_version_stays(tmp_path: Path) -> None:
-    store = LocalStore(tmp_path / "c.tar")
-    good = _put(store, b"good" * 100)
-    with pytest.raises(StoreError, match="declared size 1000 bytes, but the source holds 5"):
-        store.put(io.BytesIO(b"short"), 1000, _meta(b"short"))
-    body, info = _get(store)
-    assert body == b"good" * 100 and info.etag == good.etag
-    assert len(store.versions()) == 1
 
 
 def test_crash_before_commit_leaves_previous_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -243,6 +233,27 @@ def test_after_a_backup_run_writing_to_the_plain_file_alters_no_version(
     assert _sha(_get(store, result.version_id)[0]) == result.sha256 == controller.export_sha256()
 
 
+def test_the_backup_job_spools_where_the_store_keeps_the_spool_as_the_version(
+    controller: Emulator, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job asks the store where to spool (`spool_directory`), never its class: the stored
+    version is then the export's spool file itself, not a copy of it."""
+    spools: list[tuple[str, int]] = []
+
+    class Recorded(HashingSpool):
+        def close(self) -> None:
+            if not self._file.closed:
+                spools.append((os.path.dirname(self.path), os.fstat(self.fileno()).st_ino))
+            super().close()
+
+    monkeypatch.setattr("controller_backup.backup.HashingSpool", Recorded)
+    result = run_backup(settings)
+    store = open_store(settings.backup_url)
+    kept = store.version_file(result.version_id)
+    assert kept is not None
+    assert spools == [(store.spool_directory, os.stat(kept[0]).st_ino)]
+
+
 def test_plain_file_has_its_own_inode(tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "c.tar")
     _put(store, b"one" * 100)
@@ -281,8 +292,9 @@ def test_new_version_ids_follow_the_committed_one_even_when_the_clock_steps_back
 # -- a crash between commit and publish ----------------------------------------------------------
 
 _KILLED_PUT = """
-import io, os, sys
+import os, sys
 from pathlib import Path
+from controller_backup.stores import SizedSource
 from controller_backup.stores.local import LocalStore
 
 store = LocalStore(Path(sys.argv[1]))
@@ -297,7 +309,7 @@ elif point == "commit":  # data and metadata are written; CURRENT has not moved
             os._exit(137)
         real(target, what)
     store._write_atomically = write
-store.put(io.BytesIO(data), len(data), {"sha256": sys.argv[3], "size": str(len(data))})
+store.put(SizedSource.of(data), {"sha256": sys.argv[3], "size": str(len(data))})
 """
 
 
@@ -342,7 +354,7 @@ def test_a_busy_writer_keeps_readers_from_healing_and_the_next_put_heals(tmp_pat
         assert (tmp_path / "c.tar").read_bytes() == b"old" * 1000
         fcntl.flock(lock, fcntl.LOCK_UN)
     with pytest.raises(PreconditionFailed):
-        _put(store, b"stale" * 1000, if_match=first.etag)
+        _put(store, b"stale" * 1000, precondition=IfMatch(first.etag))
     assert (tmp_path / "c.tar").read_bytes() == new
 
 
@@ -418,7 +430,7 @@ def test_a_refused_put_still_cleans_up(tmp_path: Path) -> None:
     first = _put(store, b"one" * 1000)
     (store._versions_dir / ".CURRENT.a1b2c3d4.tmp").write_bytes(b"x")
     with pytest.raises(PreconditionFailed):
-        _put(store, b"two" * 1000, if_absent=True)
+        _put(store, b"two" * 1000, precondition=IfAbsent())
     assert _bookkept(store) == {first.version_id}
 
 
@@ -428,5 +440,5 @@ def test_a_damaged_published_marker_only_means_publishing_again(tmp_path: Path) 
     (store._versions_dir / "PUBLISHED").write_text("not a version id")
     (tmp_path / "c.tar").write_bytes(b"scribbled over")
     with pytest.raises(PreconditionFailed):
-        _put(store, b"two" * 100, if_absent=True)
+        _put(store, b"two" * 100, precondition=IfAbsent())
     assert (tmp_path / "c.tar").read_bytes() == b"one" * 100

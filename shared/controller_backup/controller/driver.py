@@ -21,7 +21,7 @@ from controller_backup.controller.version import ControllerVersion, parse_versio
 from controller_backup.errors import ControllerError, IntegrityError
 from controller_backup.progress import SILENT, Progress, transfer
 from controller_backup.spool import HashingSink
-from controller_backup.stores import ObjectInfo
+from controller_backup.stores import ObjectInfo, SizedSource
 
 log = logging.getLogger("controller_backup.controller")
 
@@ -123,14 +123,21 @@ class ControllerDriver(Protocol):
 
     def is_set_up(self) -> bool: ...
 
-    def export(self, dest: BinaryIO, progress: Progress = SILENT) -> ExportInfo: ...
+    def export(self, dest: BinaryIO, progress: Progress = SILENT, *, stored: ObjectInfo | None) -> ExportInfo:
+        """Write the controller's configuration into `dest`.
+
+        `stored` is the stored backup as the job read it before this export (None: there is none
+        yet): what a driver needs of it comes from the job, which owns the store.
+        """
+        ...
 
     def prepare_target(self, backup_version: ControllerVersion | None, journal: Journal) -> None:
         """Make the controller able to take the backup; safe to run again after a timeout."""
         ...
 
-    def import_(self, source: BinaryIO, size: int, progress: Progress = SILENT) -> dict[str, str]:
-        """Push the archive; return facts worth putting in the restore's result."""
+    def import_(self, source: SizedSource, backup: ObjectInfo, progress: Progress = SILENT) -> dict[str, str]:
+        """Push `source`, the bytes the job verified against `backup` (their sha256 and size);
+        return facts worth putting in the restore's result."""
         ...
 
     def verify_restored(self, backup: ObjectInfo) -> None:
@@ -173,7 +180,8 @@ class ExportApiDriver(ControllerApi):
     def __init__(self, client: ControllerClient) -> None:
         self.client = client
 
-    def export(self, dest: BinaryIO, progress: Progress = SILENT) -> ExportInfo:
+    def export(self, dest: BinaryIO, progress: Progress = SILENT, *, stored: ObjectInfo | None) -> ExportInfo:
+        """The export API's archive; `stored` changes nothing here."""
         try:
             download = self.client.download("export_config", dest, progress=progress)
         except ControllerError as exc:
@@ -191,11 +199,11 @@ class ExportApiDriver(ControllerApi):
     def prepare_target(self, backup_version: ControllerVersion | None, journal: Journal) -> None:
         """Nothing to prepare: import_config takes the archive as it is."""
 
-    def import_(self, source: BinaryIO, size: int, progress: Progress = SILENT) -> dict[str, str]:
+    def import_(self, source: SizedSource, backup: ObjectInfo, progress: Progress = SILENT) -> dict[str, str]:
         self.client.upload(
             "import_config",
-            source,
-            size,
+            source.stream,
+            source.size,
             filename="controller-config.tar",
             progress=progress,
             timeout=IMPORT_TIMEOUT,
@@ -205,7 +213,7 @@ class ExportApiDriver(ControllerApi):
     def verify_restored(self, backup: ObjectInfo) -> None:
         """Export again and compare hashes: the only proof the import really applied."""
         with HashingSink() as check, transfer("verifying export") as progress:
-            self.export(check.stream, progress)
+            self.export(check.stream, progress, stored=backup)
             if check.sha256 != backup.metadata.get("sha256"):
                 raise IntegrityError(
                     "the restored controller's export does not match the backup "

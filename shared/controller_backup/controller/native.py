@@ -56,8 +56,8 @@ from controller_backup.native_bucket import AZURE_FAMILY, OCI, cloud_name
 from controller_backup.progress import SILENT, Progress, waiting
 from controller_backup.redact import redact
 from controller_backup.settings import Settings
-from controller_backup.spool import HashingSpool, stream_sha256
-from controller_backup.stores import ObjectInfo, ObjectStore, open_store
+from controller_backup.spool import HashingSpool
+from controller_backup.stores import IfAbsent, ObjectInfo, ObjectStore, SizedSource, open_store, replacing
 
 if TYPE_CHECKING:
     from controller_backup.controller import Connect
@@ -155,9 +155,10 @@ class NativeDriver(ControllerApi):
 
     # -- backup ------------------------------------------------------------------------------
 
-    def export(self, dest: BinaryIO, progress: Progress = SILENT) -> ExportInfo:
+    def export(self, dest: BinaryIO, progress: Progress = SILENT, *, stored: ObjectInfo | None) -> ExportInfo:
+        """Have the controller write its file now, wait for it and its version file, read both."""
         wait = Deadline(min(self.settings.native_backup_wait, max(self.deadline.remaining(), 1.0)))
-        watches = [_Watch.of(ip, self.bucket.file_url) for ip in self._backup_ips()]
+        watches = [_Watch.of(ip, self.bucket.file_url) for ip in self._backup_ips(stored)]
         names = ", ".join(config_file_name(w.ip) for w in watches)
         self._check_destination()
         self._enable_now()
@@ -203,8 +204,9 @@ class NativeDriver(ControllerApi):
             },
         )
 
-    def _backup_ips(self) -> list[str]:
-        """The file names to watch: this controller's, or the configured and the last recorded IP.
+    def _backup_ips(self, stored: ObjectInfo | None) -> list[str]:
+        """The file names to watch: this controller's, or the configured IP and the one `stored`
+        (the backup the job read) records.
 
         After a replacement was restored, the last stored backup records the new controller's
         IP while CONTROLLER_PRIVATE_IP may still name the old one: watching both keeps the daily
@@ -213,8 +215,7 @@ class NativeDriver(ControllerApi):
         if self.private_ip:
             return [self.private_ip]
         ips = [str(self.settings.controller_private_ip)]
-        recorded = self.settings.backup_store().head()
-        candidate = recorded.metadata.get("controller_private_ip", "") if recorded else ""
+        candidate = stored.metadata.get("controller_private_ip", "") if stored else ""
         if _is_ip(candidate) and candidate not in ips:
             ips.append(candidate)
         return ips
@@ -410,10 +411,10 @@ class NativeDriver(ControllerApi):
 
     # -- restore: the import -------------------------------------------------------------------
 
-    def import_(self, source: BinaryIO, size: int, progress: Progress = SILENT) -> dict[str, str]:
+    def import_(self, source: SizedSource, backup: ObjectInfo, progress: Progress = SILENT) -> dict[str, str]:
         """Write the stored bytes as the old controller's file, then have the controller restore it."""
         name = config_file_name(str(self.source_ip))
-        details = self._place_backup(name, source, size, progress)
+        details = self._place_backup(name, source, backup, progress)
         params = {"cloud_type": str(self.bucket.cloud_type)}
         if restore_needs_account(self.bucket.cloud_type):
             params["account_name"] = self.account
@@ -434,12 +435,15 @@ class NativeDriver(ControllerApi):
         self._log_in_after_restore()
         return details
 
-    def _place_backup(self, name: str, source: BinaryIO, size: int, progress: Progress) -> dict[str, str]:
+    def _place_backup(
+        self, name: str, source: SizedSource, backup: ObjectInfo, progress: Progress
+    ) -> dict[str, str]:
         """Put our bytes at `name`, first copying aside a different file already there.
 
         That file is the controller's own (the old controller's last backup, or a newer one than
         ours): never destroyed, and the write is conditional on it, so a controller writing at the
-        same moment is not clobbered either.
+        same moment is not clobbered either. It is compared with the hash the job verified our
+        bytes against, so they are read once, as they are sent.
         """
         store = open_store(self.bucket.file_url(name))
         details: dict[str, str] = {}
@@ -448,25 +452,22 @@ class NativeDriver(ControllerApi):
             with HashingSpool() as theirs:
                 info = store.download(theirs.stream)
                 theirs.flush()
-                if theirs.size == size and theirs.sha256 == stream_sha256(source):
+                if theirs.size == source.size and theirs.sha256 == backup.metadata["sha256"]:
                     log.info("%s already holds the backup (an earlier run placed it)", store.url)
-                    progress.advance(size)
+                    progress.advance(source.size)
                     return details
                 kept_url = self.bucket.file_url(kept_file_name(name, datetime.now(UTC)))
                 theirs.rewind()
-                open_store(kept_url).put(theirs.stream, theirs.size, {}, if_absent=True)
+                open_store(kept_url).put(SizedSource(theirs.stream, theirs.size), {}, precondition=IfAbsent())
                 log.warning("kept the controller's own %s (it differs from the backup) as %s", name, kept_url)
                 details["kept_controller_file"] = kept_url
                 existing = info
         log.info("placing the backup where the controller reads it: %s", store.url)
-        source.seek(0)
         try:
             store.put(
                 source,
-                size,
                 {"written_by": f"controller-backup {__version__}"},
-                if_match=existing.etag if existing else None,
-                if_absent=existing is None,
+                precondition=replacing(existing),
                 progress=progress,
             )
         except PreconditionFailed:

@@ -19,7 +19,6 @@ instead of being pruned to three.
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import os
 import tempfile
@@ -30,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from controller_backup.stores import open_store
+from controller_backup.stores import SizedSource, open_store
 
 from . import answers
 from .answers import Answer, Drop
@@ -253,13 +252,13 @@ class NativeBackups:
                 names.append(f"CloudN_{ip}_save_cloudx_config_{stamp}.enc")
             for name in names:
                 with open(path, "rb") as source:  # some SDKs close what they upload
-                    open_store(f"{bucket}/{name}").put(source, size, {})
+                    open_store(f"{bucket}/{name}").put(SizedSource(source, size), {})
             if self.faults.native_skips_version_file:
                 return
             written = self.faults.native_version_text
             text = (version if written is None else written).encode()
             version_store = open_store(f"{bucket}/CloudN_{ip}_save_cloudx_version.txt")
-            version_store.put(io.BytesIO(text), len(text), {})
+            version_store.put(SizedSource.of(text), {})
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)

@@ -1,4 +1,4 @@
-"""Object stores behind one protocol; `open_store(url)` picks one by the URL's scheme.
+"""Object stores behind one contract; `open_store(url, options)` picks one by the URL's scheme.
 
 Implementations are imported lazily, so a function deployed on one cloud never imports another
 cloud's SDK (docs/design.md, invariant 8); one that is not installed is a SettingsError saying
@@ -8,17 +8,38 @@ what to install.
 from __future__ import annotations
 
 import importlib
-from typing import Any
 from urllib.parse import urlsplit
 
 from controller_backup.errors import SettingsError
 from controller_backup.sdk import sdk_for
 
-from .base import METADATA_KEYS, ObjectInfo, ObjectStore
+from .base import (
+    METADATA_KEYS,
+    IfAbsent,
+    IfMatch,
+    ObjectInfo,
+    ObjectStore,
+    Precondition,
+    SizedSource,
+    StoreOptions,
+    replacing,
+)
 
-__all__ = ["METADATA_KEYS", "ObjectInfo", "ObjectStore", "open_store", "store_kind"]
+__all__ = [
+    "METADATA_KEYS",
+    "IfAbsent",
+    "IfMatch",
+    "ObjectInfo",
+    "ObjectStore",
+    "Precondition",
+    "SizedSource",
+    "StoreOptions",
+    "open_store",
+    "replacing",
+    "store_kind",
+]
 
-#: URL kind -> "module:Class"; each class has `from_url(url, **options)`
+#: URL kind -> "module:Class", an ObjectStore
 _IMPLEMENTATIONS = {
     "local": "controller_backup.stores.local:LocalStore",
     "s3": "controller_backup.stores.s3:S3Store",
@@ -43,11 +64,15 @@ def store_kind(url: str) -> str:
     )
 
 
-def open_store(url: str, **options: Any) -> ObjectStore:
-    """The store for `url`, its SDK imported only now (some of it by `from_url`: credentials)."""
+def open_store(url: str, options: StoreOptions | None = None) -> ObjectStore:
+    """The store for `url`, its SDK imported only now (some of it by `from_url`: credentials).
+
+    An option of another kind of store than `url`'s is a SettingsError, before any import.
+    """
     kind = store_kind(url)
+    options = options or StoreOptions()
+    options.check(kind)
     module_name, _, class_name = _IMPLEMENTATIONS[kind].partition(":")
     with sdk_for(f"{kind}://"):
-        cls = getattr(importlib.import_module(module_name), class_name)
-        store: ObjectStore = cls.from_url(url, **options)
-    return store
+        cls: type[ObjectStore] = getattr(importlib.import_module(module_name), class_name)
+        return cls.from_url(url, options)

@@ -44,6 +44,7 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
+from azure.core.pipeline.transport import HttpTransport
 from azure.storage.blob import BlobBlock, BlobClient, BlobProperties, BlobServiceClient, ContentSettings
 
 from controller_backup.errors import (
@@ -57,7 +58,16 @@ from controller_backup.errors import (
 from controller_backup.progress import SILENT, Progress
 from controller_backup.redact import redact, register_secret
 
-from .base import ObjectInfo, bad_version_id, check_conditions, check_limit, check_source_size
+from .base import (
+    IfAbsent,
+    IfMatch,
+    ObjectInfo,
+    ObjectStore,
+    Precondition,
+    SizedSource,
+    StoreOptions,
+    bad_version_id,
+)
 
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 #: 4 MiB blocks: 50,000 blocks allow 195 GiB, and memory stays at (concurrency + 1) blocks
@@ -146,7 +156,7 @@ def _aware(value: datetime | None) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-class AzureBlobStore:
+class AzureBlobStore(ObjectStore):
     """One block blob, replaced whole by a conditional block-list commit."""
 
     def __init__(
@@ -175,18 +185,26 @@ class AzureBlobStore:
     def from_url(
         cls,
         url: str,
+        options: StoreOptions,
         *,
         connection_string: str | None = None,
         credential: Any = None,
         block_size: int = DEFAULT_BLOCK_SIZE,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-        **client_options: Any,
+        transport: HttpTransport[Any, Any] | None = None,
+        retry_total: int | None = None,
     ) -> AzureBlobStore:
         """The store for `url`; see the module docstring for how credentials are chosen.
 
-        `client_options` go to the SDK client (for example `transport=` in tests).
+        No option of `options` applies to Azure (`open_store` refuses them). The keywords tune a
+        test's store: its credentials, blocks, and the SDK's transport and retries.
         """
         account, container, blob = parse_blob_url(url)
+        client_options: dict[str, Any] = {}
+        if transport is not None:
+            client_options["transport"] = transport
+        if retry_total is not None:
+            client_options["retry_total"] = retry_total
         if connection_string is None and credential is None:
             connection_string = os.environ.get(CONNECTION_STRING_ENV) or None
         if connection_string:
@@ -337,9 +355,7 @@ class AzureBlobStore:
             raise StoreError(f"{self.url}: download ended after {received} of {info.size} bytes")
         return info
 
-    def versions(self, limit: int | None = None) -> list[ObjectInfo]:
-        check_limit(limit)
-
+    def _versions(self, limit: int | None) -> list[ObjectInfo]:
         def listing() -> list[BlobProperties]:
             return [
                 props
@@ -406,26 +422,23 @@ class AzureBlobStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def put(
+    def _write(
         self,
-        source: BinaryIO,
-        size: int,
+        source: SizedSource,
         metadata: Mapping[str, str],
-        *,
-        if_match: str | None = None,
-        if_absent: bool = False,
-        progress: Progress = SILENT,
+        precondition: Precondition,
+        progress: Progress,
     ) -> ObjectInfo:
-        check_conditions(if_match, if_absent)
-        check_source_size(self.url, source, size)
+        size = source.size
         clean_metadata = self._check_metadata(metadata)
         progress.expect(size)
-        block_ids = self._stage_blocks(source, size, progress)
+        block_ids = self._stage_blocks(source.stream, size, progress)
         conditions: dict[str, Any] = {}
-        if if_match is not None:
-            conditions = {"etag": if_match, "match_condition": MatchConditions.IfNotModified}
-        elif if_absent:
-            conditions = {"match_condition": MatchConditions.IfMissing}
+        match precondition:
+            case IfMatch(etag):
+                conditions = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+            case IfAbsent():
+                conditions = {"match_condition": MatchConditions.IfMissing}
         response = self._call(
             "commit",
             lambda: self._client.commit_block_list(
@@ -491,8 +504,9 @@ class AzureBlobStore:
                 for future in in_flight:
                     future.cancel()
                 raise
-        if total != size:
+        if total != size:  # measured before the first block: the source changed since
             raise StoreError(
-                f"{self.url}: declared size {size} bytes, but the source held {total}; nothing was stored"
+                f"{self.url}: the source changed while it was stored ({total} bytes read, {size} "
+                "declared); nothing was stored"
             )
         return block_ids

@@ -1,4 +1,4 @@
-"""The ObjectStore contract: one instance per stored object location.
+"""The ObjectStore contract, and the rules every store keeps the same way, kept here once.
 
 Why `download(dest)` rather than a `get() -> stream`: every restore must hash the whole
 object before a single byte reaches the controller, so the bytes land in a spool file anyway, and
@@ -6,31 +6,42 @@ letting each SDK write that file itself keeps its own parallel, checksummed tran
 (boto3's TransferManager, azure's chunked download, GCS's checksummed download).
 Likewise `put` takes a seekable file and its size so SDKs can run multipart uploads and retries.
 
-Rules every store keeps the same way, enforced by the helpers at the end of this module:
+Rules every store keeps the same way, enforced by `ObjectStore.put` and `ObjectStore.versions`
+before a store's own code runs (a store implements `_write` and `_versions`, never these rules):
 
-- `put` with both `if_match` and `if_absent` is a programming error: `ValueError`, before any I/O.
-- `put` first checks that the source holds exactly `size` bytes from where it stands; a source with
-  fewer or more bytes is refused with a `StoreError` naming both numbers, and nothing is stored (a
-  short source would otherwise leave an SDK waiting for bytes that never come, a long one store a
-  truncated object whose recorded hash describes other bytes).
+- `put` takes one precondition: `IfMatch(etag)`, `IfAbsent()` or None. "Both" cannot be written,
+  and anything else is a `TypeError` before any I/O.
+- `put` first checks that the source holds exactly its declared size from where it stands; a
+  source with fewer or more bytes is refused with a `StoreError` naming both numbers, and nothing
+  is stored (a short source would otherwise leave an SDK waiting for bytes that never come, a long
+  one store a truncated object whose recorded hash describes other bytes).
+- `versions(limit)` takes None or at least one.
 - A caller-given version id is checked against the store's own format before any I/O; one that
   cannot be the store's is a `BadRequest` (it comes from an operator or an event), never a path or
   a query fragment sent anywhere.
+
+What only some stores can do is declared here too, answered by every store: `spool_directory` and
+`version_file` (a local folder's files, which the jobs use without copying them; None elsewhere).
 """
 
 from __future__ import annotations
 
 import io
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import BinaryIO, Protocol, runtime_checkable
+from pathlib import Path
+from typing import BinaryIO, Self, TypeAlias
 
-from controller_backup.errors import BadRequest, StoreError
+from controller_backup.errors import BadRequest, SettingsError, StoreError
 from controller_backup.progress import SILENT, Progress
 
 #: metadata keys every stored backup carries (identifier-safe for Azure)
 METADATA_KEYS = ("sha256", "size", "controller_version", "exported_at", "controller", "tool_version")
+
+#: what each store kind (`store_kind`) is called in messages
+KIND_NAMES = {"local": "local folder", "s3": "S3", "azblob": "Azure Blob", "gs": "Cloud Storage"}
 
 
 @dataclass(frozen=True)
@@ -58,8 +69,79 @@ class ObjectInfo:
         }
 
 
-@runtime_checkable
-class ObjectStore(Protocol):
+# -- what `put` takes -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IfMatch:
+    """Write only while the object's etag is still `etag`: a compare-and-swap on what was read."""
+
+    etag: str
+
+
+@dataclass(frozen=True)
+class IfAbsent:
+    """Write only while there is no object: the first write, which must not replace a newer one."""
+
+
+#: `put`'s one precondition; None writes whatever is there
+Precondition: TypeAlias = IfMatch | IfAbsent | None
+
+
+def replacing(current: ObjectInfo | None) -> IfMatch | IfAbsent:
+    """The precondition of a write meant to replace exactly `current`, read earlier (None: nothing
+    was there), so a writer that landed in between is never overwritten."""
+    return IfAbsent() if current is None else IfMatch(current.etag)
+
+
+@dataclass(frozen=True)
+class SizedSource:
+    """Bytes for `put`: a seekable stream, and how many bytes it holds from where it stands.
+
+    The size is declared rather than measured by each store because SDKs are told it before they
+    read (multipart plans, Content-Length); `put` measures the stream against it first.
+    """
+
+    stream: BinaryIO
+    size: int
+
+    @classmethod
+    def of(cls, data: bytes) -> SizedSource:
+        """Bytes already in memory (a marker, a record, a version file)."""
+        return cls(io.BytesIO(data), len(data))
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """What settings may change in the store `open_store` opens.
+
+    Each option belongs to one kind of store; `open_store` refuses one given for another kind
+    (a SettingsError naming its setting), since a dropped option (an S3 KMS key on a gs:// URL)
+    would leave the operator believing it applies.
+    """
+
+    #: local folder: how many versions it keeps; None: the store's default
+    keep_versions: int | None = field(
+        default=None, metadata={"kind": "local", "setting": "BACKUP_KEEP_VERSIONS"}
+    )
+    #: S3: the KMS key our own objects are encrypted with; None: the bucket's default
+    kms_key_id: str | None = field(default=None, metadata={"kind": "s3", "setting": "BACKUP_KMS_KEY_ID"})
+
+    def check(self, kind: str) -> None:
+        """Refuse an option set for a store of another kind than `kind`."""
+        for option in fields(self):
+            own = option.metadata["kind"]
+            if getattr(self, option.name) is not None and own != kind:
+                raise SettingsError(
+                    f"{option.metadata['setting']} applies only to {KIND_NAMES[own]} stores, not to "
+                    f"{KIND_NAMES[kind]} ones: unset it"
+                )
+
+
+# -- the contract ---------------------------------------------------------------------------------
+
+
+class ObjectStore(ABC):
     """One stored object, replaced whole and atomically.
 
     Errors: `ObjectNotFound` when the object or version is missing, `PreconditionFailed` when a
@@ -68,25 +150,43 @@ class ObjectStore(Protocol):
 
     url: str
 
+    @classmethod
+    @abstractmethod
+    def from_url(cls, url: str, options: StoreOptions) -> Self:
+        """The store for `url` (of this class's kind), with the options of its kind applied."""
+
     def put(
         self,
-        source: BinaryIO,
-        size: int,
+        source: SizedSource,
         metadata: Mapping[str, str],
         *,
-        if_match: str | None = None,
-        if_absent: bool = False,
+        precondition: Precondition = None,
         progress: Progress = SILENT,
     ) -> ObjectInfo:
-        """Replace the object with `size` bytes read from `source` (seekable, at 0).
+        """Replace the object with `source`'s bytes, if `precondition` holds.
 
-        `if_match` writes only while the current object's etag is still that value; `if_absent`
-        writes only while there is no object; giving both raises `ValueError` before any I/O.
-        A source that does not hold exactly `size` bytes is a `StoreError` and stores nothing.
+        A precondition of another type is a `TypeError`, and a source that does not hold exactly
+        its declared size a `StoreError`, both before any byte moves; nothing is stored then.
         Nothing is visible until the write is complete. `progress` hears the bytes as they go.
         """
-        ...
+        if precondition is not None and not isinstance(precondition, IfMatch | IfAbsent):
+            kind = type(precondition).__name__
+            raise TypeError(f"put: precondition must be IfMatch(etag), IfAbsent() or None, not {kind}")
+        _check_size(self.url, source)
+        return self._write(source, metadata, precondition, progress)
 
+    @abstractmethod
+    def _write(
+        self,
+        source: SizedSource,
+        metadata: Mapping[str, str],
+        precondition: Precondition,
+        progress: Progress,
+    ) -> ObjectInfo:
+        """The store's own write, once the shared rules held: the source holds its size from its
+        current position, and `precondition` is one of the three."""
+
+    @abstractmethod
     def download(
         self, dest: BinaryIO, version_id: str | None = None, *, progress: Progress = SILENT
     ) -> ObjectInfo:
@@ -95,34 +195,40 @@ class ObjectStore(Protocol):
         A `version_id` not of the store's format is a `BadRequest`, raised before any I/O.
         `progress` hears the object's size, then the bytes as they arrive.
         """
-        ...
 
+    @abstractmethod
     def head(self, version_id: str | None = None) -> ObjectInfo | None:
         """The newest version's info (or `version_id`'s), or None when there is none.
 
         A `version_id` not of the store's format is a `BadRequest`, raised before any I/O.
         """
-        ...
 
     def versions(self, limit: int | None = None) -> list[ObjectInfo]:
         """Every kept version (or the newest `limit`), newest first; just the current one where the
         store keeps no history.
 
         `limit` bounds the work as well as the answer: S3 lists no user metadata, so each version
-        it returns costs a HEAD (`controller-backup versions --limit`).
+        it returns costs a HEAD (`controller-backup versions --limit`). Below one is a caller's bug.
         """
-        ...
+        if limit is not None and limit < 1:
+            raise ValueError(f"versions: limit must be at least 1 or None, got {limit}")
+        return self._versions(limit)
+
+    @abstractmethod
+    def _versions(self, limit: int | None) -> list[ObjectInfo]:
+        """The store's own listing, `limit` already checked."""
 
     # -- read-only probes, for the preflight check ------------------------------------------
 
+    @abstractmethod
     def versioning(self) -> bool | None:
         """Whether replacing the object keeps the old bytes as a version; None when it cannot tell.
 
         Without versions, each backup overwrites the only copy: a preflight says so before the day
         a bad backup lands. Some clouds keep this setting where a data-plane identity cannot read it.
         """
-        ...
 
+    @abstractmethod
     def probe_write(self) -> None:
         """Return if this identity may write the object; raise AccessDenied if it may not.
 
@@ -130,43 +236,37 @@ class ObjectStore(Protocol):
         store authorizes it (or refuses with 403) and then refuses it (412, or 404 for a missing
         object) before a byte lands. A preflight that wrote would defeat its purpose.
         """
-        ...
+
+    # -- what a store on this machine can do besides -----------------------------------------
+
+    @property
+    def spool_directory(self) -> str | None:
+        """Where a writer should spool so that `put` takes the file as it is, without a copy;
+        None where the bytes are sent elsewhere anyway (any folder will do)."""
+        return None
+
+    def version_file(self, version_id: str | None = None) -> tuple[Path, ObjectInfo] | None:
+        """The immutable file on this machine that holds the newest version (or `version_id`),
+        to be read in place, with its info; None where versions are only downloaded."""
+        return None
 
 
-# -- the shared rules, for every implementation ---------------------------------------------------
-
-
-def check_conditions(if_match: str | None, if_absent: bool) -> None:
-    """`put`'s one precondition rule: at most one of `if_match` and `if_absent`.
-
-    Both at once cannot both hold (an etag names an object that exists), so a caller giving both
-    has a bug; each store used to resolve it differently, now none guesses.
-    """
-    if if_match is not None and if_absent:
-        raise ValueError("put: if_match and if_absent exclude each other; give at most one")
-
-
-def check_source_size(url: str, source: BinaryIO, size: int) -> None:
-    """Refuse, before any byte moves, a source that does not hold exactly `size` bytes from here."""
-    if size < 0:
-        raise StoreError(f"{url}: declared size {size} is negative")
+def _check_size(url: str, source: SizedSource) -> None:
+    """Refuse, before any byte moves, a source that does not hold exactly its size from here."""
+    if source.size < 0:
+        raise StoreError(f"{url}: declared size {source.size} is negative")
+    stream = source.stream
     try:
-        start = source.tell()
-        end = source.seek(0, io.SEEK_END)
-        source.seek(start)
+        start = stream.tell()
+        end = stream.seek(0, io.SEEK_END)
+        stream.seek(start)
     except (OSError, AttributeError, ValueError) as exc:
         raise StoreError(f"{url}: put needs a seekable source ({type(exc).__name__})") from None
     available = end - start
-    if available != size:
+    if available != source.size:
         raise StoreError(
-            f"{url}: declared size {size} bytes, but the source holds {available}; nothing was stored"
+            f"{url}: declared size {source.size} bytes, but the source holds {available}; nothing was stored"
         )
-
-
-def check_limit(limit: int | None) -> None:
-    """`versions`' one rule for `limit`: None (all) or at least one; anything else is a caller's bug."""
-    if limit is not None and limit < 1:
-        raise ValueError(f"versions: limit must be at least 1 or None, got {limit}")
 
 
 def bad_version_id(url: str, version_id: str, store: str, expected: str) -> BadRequest:

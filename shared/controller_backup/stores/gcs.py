@@ -3,8 +3,8 @@
 Why these choices:
 
 - **Generations are the etag and the version id.** A GCS generation is immutable and names exactly
-  one version's bytes, so `if_match=<generation>` becomes `ifGenerationMatch=<generation>` and
-  `if_absent` becomes `ifGenerationMatch=0`: the server refuses a write that lost a race (412), so a
+  one version's bytes, so `IfMatch(<generation>)` becomes `ifGenerationMatch=<generation>` and
+  `IfAbsent()` becomes `ifGenerationMatch=0`: the server refuses a write that lost a race (412), so a
   slower concurrent backup cannot replace a newer one.
 - **The SDK moves the bytes.** Objects up to 8 MiB go up in one multipart request; larger ones as a
   resumable upload in `chunk_size` pieces, so memory stays at one chunk whatever the export's size.
@@ -52,7 +52,16 @@ from controller_backup.errors import (
 )
 from controller_backup.progress import SILENT, Progress
 
-from .base import ObjectInfo, bad_version_id, check_conditions, check_limit, check_source_size
+from .base import (
+    IfAbsent,
+    IfMatch,
+    ObjectInfo,
+    ObjectStore,
+    Precondition,
+    SizedSource,
+    StoreOptions,
+    bad_version_id,
+)
 
 #: resumable chunk: a multiple of 256 KiB; the bound on upload memory, and few enough round trips
 DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024
@@ -166,7 +175,7 @@ class _WriteCounted:
         return self._dest.seek(offset, whence)
 
 
-class GcsStore:
+class GcsStore(ObjectStore):
     """One object in a Cloud Storage bucket; the bucket should have versioning on."""
 
     def __init__(
@@ -191,12 +200,14 @@ class GcsStore:
     def from_url(
         cls,
         url: str,
+        options: StoreOptions,
         *,
         client: Any = None,
         project: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
-        **_: Any,
     ) -> GcsStore:
+        """No option of `options` applies to Cloud Storage (`open_store` refuses them); the
+        keywords tune a test's store."""
         bucket, key = parse_gs_url(url)
         return cls(bucket, key, client=client, project=project, chunk_size=chunk_size)
 
@@ -277,8 +288,7 @@ class GcsStore:
             pinned.download_to_file(_WriteCounted(dest, progress), checksum="crc32c")
         return info
 
-    def versions(self, limit: int | None = None) -> list[ObjectInfo]:
-        check_limit(limit)
+    def _versions(self, limit: int | None) -> list[ObjectInfo]:
         with self._mapped("list versions"):
             # versions="true", not True: the JSON API documents the lowercase form; requests would
             # send "True", which GCS accepts but fake-gcs-server does not.
@@ -337,38 +347,34 @@ class GcsStore:
                 raise PreconditionFailed(f"{self.url}: an object appeared since the backup started")
             raise PreconditionFailed(f"{self.url}: the object changed since it was read (generation)")
 
-    def put(
+    def _write(
         self,
-        source: BinaryIO,
-        size: int,
+        source: SizedSource,
         metadata: Mapping[str, str],
-        *,
-        if_match: str | None = None,
-        if_absent: bool = False,
-        progress: Progress = SILENT,
+        precondition: Precondition,
+        progress: Progress,
     ) -> ObjectInfo:
-        check_conditions(if_match, if_absent)
-        precondition: int | None = None
-        if if_absent:
-            precondition = 0
-        elif if_match is not None:
-            precondition = _generation(if_match)
-            if precondition is None:
-                raise PreconditionFailed(f"{self.url}: {if_match!r} is not a generation of this object")
-        # a short multipart body would commit, a long one store a truncated object
-        check_source_size(self.url, source, size)
-        if precondition is not None and size > MULTIPART_LIMIT:
-            self._check_generation(precondition)
+        size = source.size
+        generation: int | None = None
+        match precondition:
+            case IfAbsent():
+                generation = 0
+            case IfMatch(etag):
+                generation = _generation(etag)
+                if generation is None:
+                    raise PreconditionFailed(f"{self.url}: {etag!r} is not a generation of this object")
+        if generation is not None and size > MULTIPART_LIMIT:
+            self._check_generation(generation)
         blob = self._bucket.blob(self.key, chunk_size=self.chunk_size)
         blob.metadata = dict(metadata)
         blob.content_type = "application/octet-stream"
         progress.expect(size)
         with self._mapped("upload"):
             blob.upload_from_file(
-                _ReadCounted(source, progress),
+                _ReadCounted(source.stream, progress),
                 size=size,
                 checksum="crc32c",
-                if_generation_match=precondition,
+                if_generation_match=generation,
             )
         if int(blob.size or 0) != size:
             raise IntegrityError(f"{self.url}: stored {blob.size} bytes, expected {size}")

@@ -7,7 +7,7 @@ Layout for an object at `/backups/ctrl.tar`:
     /backups/.ctrl.tar.versions/<vid>.json  its metadata and size
     /backups/.ctrl.tar.versions/CURRENT     the committed (newest) version id
     /backups/.ctrl.tar.versions/PUBLISHED   the version id the plain file holds
-    /backups/.ctrl.tar.versions/LOCK        serialises writers, so `if_match` is a compare-and-swap
+    /backups/.ctrl.tar.versions/LOCK        serialises writers, so `IfMatch` is a compare-and-swap
 
 Each write lands in a temporary file, is fsynced and renamed into place, and only then does CURRENT
 move (the commit): a crash at any point leaves the previous version whole and current. Version ids
@@ -51,7 +51,16 @@ from controller_backup.errors import (
 from controller_backup.progress import SILENT, Progress
 from controller_backup.spool import remove_stale_spools
 
-from .base import ObjectInfo, bad_version_id, check_conditions, check_limit, check_source_size
+from .base import (
+    IfAbsent,
+    IfMatch,
+    ObjectInfo,
+    ObjectStore,
+    Precondition,
+    SizedSource,
+    StoreOptions,
+    bad_version_id,
+)
 
 log = logging.getLogger("controller_backup.stores.local")
 
@@ -106,7 +115,7 @@ def _new_version_id(after: str | None = None) -> str:
     return now.strftime(_STAMP) + "-" + secrets.token_hex(3)
 
 
-class LocalStore:
+class LocalStore(ObjectStore):
     """One object in a local directory, with its last `keep_versions` versions."""
 
     def __init__(self, path: Path, keep_versions: int = DEFAULT_KEEP_VERSIONS) -> None:
@@ -120,8 +129,9 @@ class LocalStore:
         self._versions_dir = self.path.parent / f".{self.path.name}.versions"
 
     @classmethod
-    def from_url(cls, url: str, keep_versions: int = DEFAULT_KEEP_VERSIONS, **_: Any) -> LocalStore:
-        return cls(_path_from_url(url), keep_versions=keep_versions)
+    def from_url(cls, url: str, options: StoreOptions) -> LocalStore:
+        keep = DEFAULT_KEEP_VERSIONS if options.keep_versions is None else options.keep_versions
+        return cls(_path_from_url(url), keep_versions=keep)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -203,16 +213,15 @@ class LocalStore:
         return info
 
     def version_file(self, version_id: str | None = None) -> tuple[Path, ObjectInfo]:
-        """The immutable file holding a version, for readers on this machine (no copy needed)."""
+        """The immutable `.data` file holding a version: readers here need no copy of it."""
         wanted, info = self._committed(version_id)
         path = self._versions_dir / f"{wanted}.data"
         if not path.is_file():
             raise ObjectNotFound(f"{self.url}: version {wanted!r} has no data")
         return path, info
 
-    def versions(self, limit: int | None = None) -> list[ObjectInfo]:
+    def _versions(self, limit: int | None) -> list[ObjectInfo]:
         """The committed versions, newest first (a version file newer than CURRENT never was)."""
-        check_limit(limit)
         current = self._current_id()
         if current is None or not self._versions_dir.is_dir():
             return []
@@ -275,30 +284,27 @@ class LocalStore:
                 os.unlink(tmp)
             raise
 
-    def put(
+    def _write(
         self,
-        source: BinaryIO,
-        size: int,
+        source: SizedSource,
         metadata: Mapping[str, str],
-        *,
-        if_match: str | None = None,
-        if_absent: bool = False,
-        progress: Progress = SILENT,
+        precondition: Precondition,
+        progress: Progress,
     ) -> ObjectInfo:
-        check_conditions(if_match, if_absent)
-        check_source_size(self.url, source, size)
-        progress.expect(size)
+        """Under the writer lock, so the precondition is a compare-and-swap with the commit."""
+        progress.expect(source.size)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._locked():
                 current = self._current_id()
                 self._remove_leftovers(current)
                 self._publish_if_stale(current)
-                if if_absent and current is not None:
-                    raise PreconditionFailed(f"{self.url}: an object appeared since the backup started")
-                if if_match is not None and current != if_match:
-                    raise PreconditionFailed(f"{self.url}: the object changed since the backup started")
-                return self._put_locked(source, size, metadata, current, progress)
+                match precondition:
+                    case IfAbsent() if current is not None:
+                        raise PreconditionFailed(f"{self.url}: an object appeared since the backup started")
+                    case IfMatch(etag) if current != etag:
+                        raise PreconditionFailed(f"{self.url}: the object changed since the backup started")
+                return self._put_locked(source.stream, source.size, metadata, current, progress)
         except OSError as exc:
             raise StoreError(f"{self.url}: write failed: {exc.strerror or exc}") from None
 
@@ -325,14 +331,14 @@ class LocalStore:
         now = datetime.now(UTC)
         record = {"size": size, "last_modified": now.isoformat(), "metadata": dict(metadata)}
         try:
-            if self._adopt(source, size, data_path):
+            if self._adopt(source, data_path):
                 progress.advance(size)
             else:
                 self._write_atomically(data_path, copy)
-                if written != size:
+                if written != size:  # measured before the lock: the file changed since
                     raise StoreError(
-                        f"{self.url}: declared size {size} bytes, but the source held {written}; "
-                        "nothing was stored"
+                        f"{self.url}: the source changed while it was stored ({written} bytes read, "
+                        f"{size} declared); nothing was stored"
                     )
             self._write_atomically(meta_path, lambda out: out.write(json.dumps(record).encode()))
             _fsync_dir(self._versions_dir)
@@ -350,23 +356,20 @@ class LocalStore:
 
     @property
     def spool_directory(self) -> str:
-        """Where a writer should spool so that `put` can adopt the file without a copy."""
+        """The versions folder: `put` adopts a spool written there by a hard link, not a copy."""
         self._versions_dir.mkdir(parents=True, exist_ok=True)
         return str(self._versions_dir)
 
-    def _adopt(self, source: BinaryIO, size: int, data_path: Path) -> bool:
+    def _adopt(self, source: BinaryIO, data_path: Path) -> bool:
         """Hard-link a spool file that already sits in our folder (fsynced) instead of copying.
 
-        The version then shares the spool's bytes, which is safe because a spool is never written
-        after it was handed to `put`, and its own name goes when it closes (or with the next sweep).
+        Only a spool read from its start: the link takes the whole file. The version then shares
+        the spool's bytes, which is safe because a spool is never written after it was handed to
+        `put`, and its own name goes when it closes (or with the next sweep).
         """
         path = getattr(source, "path", None)
-        if not isinstance(path, str) or Path(path).parent != self._versions_dir:
+        if not isinstance(path, str) or Path(path).parent != self._versions_dir or source.tell() != 0:
             return False
-        if os.stat(path).st_size != size:
-            raise StoreError(
-                f"{self.url}: declared size {size} bytes, but the source holds {os.stat(path).st_size}"
-            )
         source.flush()
         os.fsync(source.fileno())
         os.link(path, data_path)

@@ -49,7 +49,16 @@ from controller_backup.errors import (
 )
 from controller_backup.progress import SILENT, Progress
 
-from .base import ObjectInfo, bad_version_id, check_conditions, check_limit, check_source_size
+from .base import (
+    IfAbsent,
+    IfMatch,
+    ObjectInfo,
+    ObjectStore,
+    Precondition,
+    SizedSource,
+    StoreOptions,
+    bad_version_id,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -171,7 +180,7 @@ class _InOrderWriter:
         return len(data) if written is None else written
 
 
-class S3Store:
+class S3Store(ObjectStore):
     """One object `s3://bucket/key`, replaced whole; its history is the bucket's versioning."""
 
     def __init__(
@@ -200,10 +209,25 @@ class S3Store:
         self._transfer_config.max_in_memory_upload_chunks = concurrency
 
     @classmethod
-    def from_url(cls, url: str, *, kms_key_id: str | None = None, **options: Any) -> S3Store:
+    def from_url(
+        cls,
+        url: str,
+        options: StoreOptions,
+        *,
+        client: S3Client | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> S3Store:
+        """`options` as `open_store` gives them; the rest tunes a test's store."""
         bucket, key = parse_s3_url(url)
-        allowed = {k: v for k, v in options.items() if k in ("client", "chunk_size", "concurrency")}
-        return cls(bucket, key, kms_key_id=kms_key_id, **allowed)
+        return cls(
+            bucket,
+            key,
+            kms_key_id=options.kms_key_id,
+            client=client,
+            chunk_size=chunk_size,
+            concurrency=concurrency,
+        )
 
     @property
     def client(self) -> S3Client:
@@ -298,8 +322,7 @@ class S3Store:
             manager.download(self.bucket, self.key, sink, extra, subscribers).result()
         return info
 
-    def versions(self, limit: int | None = None) -> list[ObjectInfo]:
-        check_limit(limit)
+    def _versions(self, limit: int | None) -> list[ObjectInfo]:
         listed: list[tuple[str | None, bool]] = []
         with self._errors("list versions"):
             pages = self.client.get_paginator("list_object_versions").paginate(
@@ -372,29 +395,25 @@ class S3Store:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def put(
+    def _write(
         self,
-        source: BinaryIO,
-        size: int,
+        source: SizedSource,
         metadata: Mapping[str, str],
-        *,
-        if_match: str | None = None,
-        if_absent: bool = False,
-        progress: Progress = SILENT,
+        precondition: Precondition,
+        progress: Progress,
     ) -> ObjectInfo:
-        check_conditions(if_match, if_absent)
-        # s3transfer trusts the declared size: a short source would leave S3 waiting for the rest
-        check_source_size(self.url, source, size)
+        size = source.size
         progress.expect(size)
         extra: dict[str, Any] = {"Metadata": dict(metadata), "ChecksumAlgorithm": "SHA256"}
         if self.kms_key_id:
             extra["ServerSideEncryption"] = "aws:kms"
             extra["SSEKMSKeyId"] = self.kms_key_id
         condition: dict[str, str] = {}
-        if if_match is not None:
-            condition["IfMatch"] = if_match
-        elif if_absent:
-            condition["IfNoneMatch"] = "*"
+        match precondition:
+            case IfMatch(etag):
+                condition["IfMatch"] = etag
+            case IfAbsent():
+                condition["IfNoneMatch"] = "*"
         written: dict[str, Any] = {}
         with (
             _WRITE_LOCK,
@@ -403,7 +422,7 @@ class S3Store:
             create_transfer_manager(self.client, self._transfer_config) as manager,
         ):
             manager.upload(
-                source, self.bucket, self.key, extra, [_KnownSize(size), _Reported(progress)]
+                source.stream, self.bucket, self.key, extra, [_KnownSize(size), _Reported(progress)]
             ).result()
         if "ETag" not in written:
             raise StoreError(f"{self.url}: upload finished without S3 reporting the object's ETag")
