@@ -140,12 +140,13 @@ def store_export(
                 f"{export.size} arrived"
             )
         summary, facts = _check_content(spool, export, version)
-        if previous is not None and _still_holds(store, previous, spool.sha256, export.size):
+
+        def result(status: str, version_id: str | None) -> JobResult:
             return JobResult(
                 job="backup",
-                status=UNCHANGED,
+                status=status,
                 object=store.url,
-                version_id=previous.version_id,
+                version_id=version_id,
                 sha256=spool.sha256,
                 size=export.size,
                 controller_version=str(version),
@@ -158,6 +159,9 @@ def store_export(
                     "mode": settings.mode,
                 },
             )
+
+        if previous is not None and _still_holds(store, previous, spool.sha256, export.size):
+            return result(UNCHANGED, previous.version_id)
         _check_shrink(previous, export.size, settings.min_size_ratio, allow_shrink)
         metadata = {
             # the driver's own facts (native: the file and the controller's IP); ours win
@@ -179,24 +183,8 @@ def store_export(
                 precondition=replacing(previous),
                 progress=progress,
             )
-    _verify_stored(store, stored, metadata)
-    return JobResult(
-        job="backup",
-        status="ok",
-        object=store.url,
-        version_id=stored.version_id,
-        sha256=metadata["sha256"],
-        size=export.size,
-        controller_version=str(version),
-        duration_ms=int((time.monotonic() - started) * 1000),
-        controller=settings.controller_url,
-        details={
-            "kind": summary.kind,
-            "members": summary.members,
-            "allow_shrink": allow_shrink,
-            "mode": settings.mode,
-        },
-    )
+        _verify_stored(store, stored, metadata)
+        return result("ok", stored.version_id)
 
 
 def _check_content(
