@@ -32,6 +32,11 @@ BACKENDS: dict[str, tuple[str, str]] = {
 def missing_sdk(backend: str, exc: ImportError) -> SettingsError:
     """The SettingsError for `backend` (a store URL's or secret reference's scheme) whose SDK
     failed to import: what is missing, and the install line that brings it."""
+    if backend == "local://":  # a function's bundle carries its own cloud's store, not local.py
+        return SettingsError(
+            "a local folder is not a store this deployment carries (a cloud function backs up into "
+            "its cloud's bucket): set BACKUP_URL to s3://, azblob:// or gs://"
+        )
     if backend not in BACKENDS:  # a scheme a caller registered: we know no extra for it
         return SettingsError(f"{backend} needs an SDK that is not installed ({exc.name or exc})")
     module, extra = BACKENDS[backend]

@@ -83,3 +83,14 @@ def test_a_registered_scheme_without_its_module_is_still_a_settings_error() -> N
 def test_other_errors_pass_through() -> None:
     with pytest.raises(ValueError, match="not an import"), sdk_for("gs://"):
         raise ValueError("not an import")
+
+
+def test_a_local_folder_missing_from_a_bundle_says_so() -> None:
+    """The functions' bundles leave stores/local.py out: a local BACKUP_URL there is a setting to fix."""
+    with (
+        pytest.raises(SettingsError, match=r"^a local folder is not a store this deployment carries"),
+        sdk_for("local://"),
+    ):
+        raise ModuleNotFoundError(
+            "No module named 'controller_backup.stores.local'", name="controller_backup.stores.local"
+        )
