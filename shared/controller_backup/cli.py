@@ -171,7 +171,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
-    from controller_backup.demo import run_demo
+    from controller_emulator.demo import run_demo
 
     return run_demo(size=args.size, workdir=args.workdir, quiet=args.json)
 
@@ -204,7 +204,7 @@ def _positive(text: str) -> int:
 
 
 def _parse_size(text: str) -> int:
-    from controller_backup.emulator.cli import parse_size
+    from controller_emulator.cli import parse_size
 
     return parse_size(text)
 
@@ -313,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings_flags(check)
 
     emulator = command("emulator", _run_emulator, "run a controller emulator (for tests and dry runs)")
-    from controller_backup.emulator.cli import add_arguments
+    from controller_emulator.cli import add_arguments
 
     add_arguments(emulator)
 
@@ -324,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_emulator(args: argparse.Namespace) -> int:
-    from controller_backup.emulator.cli import run
+    from controller_emulator.cli import run
 
     return run(args)
 

@@ -8,8 +8,8 @@ from email.message import Message
 from pathlib import Path
 
 import pytest
-from controller_backup.emulator.body import BodyError, BodyReader, BodyTooLarge
-from controller_backup.emulator.multipart import MultipartError, parse_multipart
+from controller_emulator.body import BodyError, BodyReader, BodyTooLarge
+from controller_emulator.multipart import MultipartError, parse_multipart
 
 BOUNDARY = "----emulatorBoundary7MA4YWxkTrZu0gW"
 

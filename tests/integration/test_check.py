@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from controller_backup.backup import run_backup
 from controller_backup.check import run_check
-from controller_backup.emulator import Emulator, EmulatorConfig
 from controller_backup.settings import Settings
+from controller_emulator import Emulator, EmulatorConfig
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
 

@@ -7,9 +7,9 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from controller_backup.emulator import Emulator, EmulatorConfig
 from controller_backup.errors import ControllerError
 from controller_backup.settings import Settings
+from controller_emulator import Emulator, EmulatorConfig
 
 from tests.fixtures.controller import CONTROLLER_PASSWORD
 

@@ -19,7 +19,7 @@ from .native import NativeBackups
 from .server import EmulatorServer
 from .state import DEFAULT_VERSION, ControllerState, version_numbers
 
-log = logging.getLogger("controller_backup.emulator")
+log = logging.getLogger("controller_emulator")
 
 _ANY_HOST = ("", "0.0.0.0", "::")  # noqa: S104 - names, not a bind
 

@@ -1,4 +1,4 @@
-"""Command-line glue: `controller-backup emulator` (and `python -m controller_backup.emulator`)."""
+"""Command-line glue: `controller-backup emulator` (and `python -m controller_emulator`)."""
 
 from __future__ import annotations
 

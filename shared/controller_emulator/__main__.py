@@ -1,4 +1,4 @@
-"""`python -m controller_backup.emulator`: the emulator without the full command line."""
+"""`python -m controller_emulator`: the emulator without the full command line."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from .cli import add_arguments, run
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m controller_backup.emulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m controller_emulator", description=__doc__)
     add_arguments(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = parser.parse_args()
