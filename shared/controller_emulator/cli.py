@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from types import FrameType
 
 from .emulator import Emulator, EmulatorConfig
@@ -26,8 +28,21 @@ def parse_size(text: str) -> int:
     return int(match.group(1)) * _UNITS[match.group(2).lower()]
 
 
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Parse the emulator's flags, then serve: `python -m controller_emulator` and `controller-backup
+    emulator` (which hands over every word after the command) both land here."""
+    parser = argparse.ArgumentParser(prog=prog, description="Serve a controller emulator until Ctrl-C.")
+    add_arguments(parser)
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log every request")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # a no-op under controller-backup
+    if args.verbose:
+        logging.getLogger("controller_emulator").setLevel(logging.DEBUG)
+    return run(args)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The emulator's flags, for this package's own parser or the lead's subcommand."""
+    """The emulator's flags."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
     parser.add_argument("--size", type=parse_size, default=64 << 10, help="archive size: 64K, 1M, 256M, 1G")
