@@ -1,7 +1,12 @@
-"""A streaming multipart/form-data parser (the stdlib's `cgi` is gone in 3.13).
+"""multipart/form-data bodies, parsed by python-multipart (the parser Starlette and FastAPI use).
 
-Memory stays bounded whatever the body's size: file parts are written to temporary files as
-they arrive, and only a short tail (the delimiter's length) is ever held back while searching.
+Another project's parser reads what our client's encoder writes, so the two check each other. It
+is a push parser: the body is fed as it arrives and each part's data comes back in pieces, which
+file parts write straight to temporary files, so memory stays bounded whatever the body's size.
+The rules it leaves to its caller are kept here, for requests no real client sends: every part is
+form-data with a name, headers and fields are short, parts are few, the boundary is RFC 2046's
+(1 to 70 characters) and the body ends with its closing boundary (the library stops quietly at the
+end of its input). It allows no preamble before the first boundary; no client writes one.
 """
 
 from __future__ import annotations
@@ -9,15 +14,18 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.message import Message
-from email.parser import HeaderParser
-from email.utils import collapse_rfc2231_value
-from typing import Protocol
+from typing import IO, TYPE_CHECKING, Protocol
+
+from python_multipart import MultipartParser
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import parse_options_header
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 _READ_SIZE = 256 * 1024
-_MAX_PREAMBLE = 64 * 1024
+_MAX_BOUNDARY = 70
 _MAX_HEADERS = 16 * 1024
 _MAX_FIELD = 1 << 20
 _MAX_PARTS = 64
@@ -69,122 +77,122 @@ def parse_multipart(
     Parts with a filename go to disk, and so do parts named in `file_fields` even without one
     (`curl -F 'file=<backup.tar'` sends none), so an upload never lands in memory.
     """
-    if not boundary or len(boundary) > 200:
+    if not 0 < len(boundary) <= _MAX_BOUNDARY or not boundary.isascii():
         raise MultipartError("missing or bad boundary")
-    form = MultipartForm()
+    reader = _FormReader(spool_dir, file_fields)
     try:
-        _parse(_Scanner(body, boundary.encode("latin-1")), form, spool_dir, file_fields)
+        parser = MultipartParser(boundary.encode("ascii"), reader.callbacks())
+        while data := body.read(_READ_SIZE):
+            parser.write(data)
+        if not reader.ended:
+            raise MultipartError("the body ends before the closing boundary")
+    except FormParserError as exc:
+        reader.discard()
+        raise MultipartError(str(exc)) from exc
     except BaseException:
-        form.discard()
+        reader.discard()
         raise
-    return form
+    return reader.form
 
 
-class _Scanner:
-    """A buffer over the body that finds delimiters without holding more than one read."""
+class _FormReader:
+    """The parser's callbacks: each part's headers, then its data into a field or a spool file."""
 
-    def __init__(self, body: Readable, boundary: bytes) -> None:
-        self._body = body
-        # A leading CRLF makes the first delimiter look like every later one.
-        self._buffer = bytearray(b"\r\n")
-        self.delimiter = b"\r\n--" + boundary
+    def __init__(self, spool_dir: str, file_fields: frozenset[str]) -> None:
+        self.form = MultipartForm()
+        #: the closing boundary was read
+        self.ended = False
+        self._spool_dir = spool_dir
+        self._file_fields = file_fields
+        self._parts = 0
+        self._headers: dict[bytes, bytes] = {}
+        self._header_name = bytearray()
+        self._header_value = bytearray()
+        self._header_size = 0
+        #: the current part's name, and where its data goes: a field's value or a file
+        self._name = ""
+        self._value: bytearray | None = None
+        self._file: IO[bytes] | None = None
 
-    def read_until(self, marker: bytes, sink: Callable[[bytes], object], limit: int | None) -> None:
-        """Pass every byte before `marker` to `sink`, then consume the marker."""
-        keep = len(marker) - 1
-        passed = 0
-        while True:
-            index = self._buffer.find(marker)
-            if index >= 0:
-                passed += index
-                if limit is not None and passed > limit:
-                    raise MultipartError("a multipart section is too long")
-                sink(bytes(self._buffer[:index]))
-                del self._buffer[: index + len(marker)]
-                return
-            if len(self._buffer) > keep:
-                cut = len(self._buffer) - keep
-                passed += cut
-                if limit is not None and passed > limit:
-                    raise MultipartError("a multipart section is too long")
-                sink(bytes(self._buffer[:cut]))
-                del self._buffer[:cut]
-            if not self._fill():
-                raise MultipartError("the body ends before the closing boundary")
+    def callbacks(self) -> MultipartCallbacks:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field,
+            "on_header_value": self._header_data,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_end": self._end,
+        }
 
-    def read_exact(self, size: int) -> bytes:
-        while len(self._buffer) < size:
-            if not self._fill():
-                raise MultipartError("the body ends before the closing boundary")
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return data
+    def discard(self) -> None:
+        """Close the file being written, if any, and delete every spooled file."""
+        if self._file is not None:
+            self._file.close()
+        self.form.discard()
 
-    def unread(self, data: bytes) -> None:
-        self._buffer[0:0] = data
+    def _part_begin(self) -> None:
+        self._parts += 1
+        if self._parts > _MAX_PARTS:
+            raise MultipartError("too many parts")
+        self._headers.clear()
+        self._header_size = 0
 
-    def drain(self) -> None:
-        self._buffer.clear()
-        while self._body.read(_READ_SIZE):
-            pass
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
+        self._header_name += data[start:end]
 
-    def _fill(self) -> bool:
-        data = self._body.read(_READ_SIZE)
-        self._buffer += data
-        return bool(data)
+    def _header_data(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
+        self._header_value += data[start:end]
 
+    def _count_header(self, size: int) -> None:
+        self._header_size += size
+        if self._header_size > _MAX_HEADERS:
+            raise MultipartError("a part's headers are too long")
 
-def _parse(scanner: _Scanner, form: MultipartForm, spool_dir: str, file_fields: frozenset[str]) -> None:
-    scanner.read_until(scanner.delimiter, _discard, _MAX_PREAMBLE)
-    for _ in range(_MAX_PARTS + 1):
-        tail = scanner.read_exact(2)
-        if tail == b"--":
-            scanner.drain()  # the epilogue carries nothing
+    def _header_end(self) -> None:
+        self._headers[bytes(self._header_name).lower()] = bytes(self._header_value).strip(b" \t")
+        self._header_name.clear()
+        self._header_value.clear()
+
+    def _headers_finished(self) -> None:
+        disposition, params = parse_options_header(self._headers.get(b"content-disposition"))
+        if disposition != b"form-data":
+            raise MultipartError("a part is not form-data")
+        name, filename = params.get(b"name"), params.get(b"filename")
+        if name is None:
+            raise MultipartError("a part has no name")
+        self._name = name.decode("utf-8", "replace")
+        if filename is None and self._name not in self._file_fields:
+            self._value = bytearray()
             return
-        scanner.unread(tail)
-        padding = bytearray()
-        scanner.read_until(b"\r\n", padding.extend, 64)
-        if padding.strip(b" \t"):
-            raise MultipartError("garbage after a boundary")
-        scanner.unread(b"\r\n")  # so an empty header block still ends in CRLF CRLF
-        raw = bytearray()
-        scanner.read_until(b"\r\n\r\n", raw.extend, _MAX_HEADERS)
-        name, filename = _disposition(raw.decode("utf-8", "replace").lstrip("\r\n"))
-        if filename is None and name not in file_fields:
-            value = bytearray()
-            scanner.read_until(scanner.delimiter, value.extend, _MAX_FIELD)
-            form.fields[name] = value.decode("utf-8", "replace")
-        else:
-            part = _spool(scanner, name, filename or "", spool_dir)
-            previous = form.files.pop(name, None)
-            if previous is not None:
-                previous.discard()
-            form.files[name] = part
-    raise MultipartError("too many parts")
+        self._file = tempfile.NamedTemporaryFile(dir=self._spool_dir, prefix="upload-", delete=False)  # noqa: SIM115
+        previous = self.form.files.pop(self._name, None)
+        if previous is not None:
+            previous.discard()
+        # listed at once, so a failure before the part ends deletes this file too
+        self.form.files[self._name] = FilePart(
+            self._name, (filename or b"").decode("utf-8", "replace"), self._file.name, 0
+        )
 
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._value is not None:
+            if len(self._value) + end - start > _MAX_FIELD:
+                raise MultipartError("a multipart field is too long")
+            self._value += data[start:end]
+        elif self._file is not None:
+            self._file.write(memoryview(data)[start:end])
 
-def _spool(scanner: _Scanner, name: str, filename: str, spool_dir: str) -> FilePart:
-    handle = tempfile.NamedTemporaryFile(dir=spool_dir, prefix="upload-", delete=False)  # noqa: SIM115
-    part = FilePart(name, filename, handle.name, 0)
-    try:
-        with handle:
-            scanner.read_until(scanner.delimiter, handle.write, None)
-            part.size = handle.tell()
-    except BaseException:
-        part.discard()
-        raise
-    return part
+    def _part_end(self) -> None:
+        if self._value is not None:
+            self.form.fields[self._name] = self._value.decode("utf-8", "replace")
+            self._value = None
+        elif self._file is not None:
+            self.form.files[self._name].size = self._file.tell()
+            self._file.close()
+            self._file = None
 
-
-def _disposition(header_text: str) -> tuple[str, str | None]:
-    headers: Message = HeaderParser().parsestr(header_text)
-    if headers.get_content_disposition() != "form-data":
-        raise MultipartError("a part is not form-data")
-    name = headers.get_param("name", header="content-disposition")
-    if name is None:
-        raise MultipartError("a part has no name")
-    return collapse_rfc2231_value(name), headers.get_filename()
-
-
-def _discard(_: bytes) -> None:
-    """A sink for bytes nobody needs (the preamble)."""
+    def _end(self) -> None:
+        self.ended = True
