@@ -62,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--blank", action="store_true", help="a fresh controller, not set up yet")
     parser.add_argument("--api", choices=("v1", "v2"), default="v2", help="newest API the controller serves")
-    parser.add_argument("--tls", action="store_true", help="serve HTTPS with a self-signed certificate")
+    parser.add_argument("--tls", action="store_true", help="serve HTTPS (the CA to pin is printed)")
     parser.add_argument("--cid-lifetime", type=float, default=None, help="seconds a session lasts")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added before every answer")
     parser.add_argument("--error-5xx-rate", type=float, default=0.0, help="probability of HTTP 503")
@@ -116,9 +116,6 @@ def run(args: argparse.Namespace) -> int:
         emulator = Emulator(config).start()
     except OSError as exc:
         print(f"emulator: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)
-        return 1
-    except ImportError:
-        print("emulator: --tls needs 'cryptography' (controller-backup[emulator])", file=sys.stderr)
         return 1
     stop = threading.Event()
 

@@ -168,8 +168,8 @@ def test_the_blocker_blocks_only_what_it_names(controller_env: dict[str, str]) -
 
 # -- the emulator's extra ------------------------------------------------------------------------
 
-#: the libraries the `emulator` extra brings
-_EMULATOR_LIBRARIES = ("python_multipart",)
+#: the libraries the `emulator` extra brings (cryptography through trustme)
+_EMULATOR_LIBRARIES = ("python_multipart", "trustme", "cryptography")
 _EMULATOR_INSTALL = "pip install 'controller-backup[emulator]'"
 
 
@@ -181,15 +181,15 @@ def test_the_demo_without_the_emulator_extra_is_a_settings_error(library: str, j
 
 
 def test_the_emulator_without_its_extra_is_a_settings_error() -> None:
-    done = _cli(_EMULATOR_LIBRARIES, "emulator", "--blank", env={})
+    done = _cli(("python_multipart",), "emulator", "--blank", env={})
     _assert_settings_error(done, False, "the emulator needs python_multipart", _EMULATOR_INSTALL)
 
 
 def test_a_demo_size_without_the_emulator_extra_is_a_usage_error() -> None:
     """`demo --size` is read in the emulator's units while the arguments are parsed."""
-    done = _cli(_EMULATOR_LIBRARIES, "demo", "--size", "1M", env={})
+    done = _cli(("trustme",), "demo", "--size", "1M", env={})
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
-    assert "argument --size: the emulator needs python_multipart" in done.stderr
+    assert "argument --size: the emulator needs trustme" in done.stderr
     assert _EMULATOR_INSTALL in done.stderr
 
 

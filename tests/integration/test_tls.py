@@ -22,7 +22,9 @@ def tls_controller() -> Iterator[Emulator]:
         yield emu
 
 
-def test_self_signed_certificate_is_refused_by_default(tls_controller: Emulator, settings: Settings) -> None:
+def test_an_unknown_cas_certificate_is_refused_by_default(
+    tls_controller: Emulator, settings: Settings
+) -> None:
     assert tls_controller.url.startswith("https://")
     with pytest.raises(ControllerError, match=r"certificate did not verify .*CONTROLLER_CA_BUNDLE"):
         backup(settings.for_controller(tls_controller.url))
