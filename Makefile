@@ -23,8 +23,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.core-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+# The demo runs the core against the emulator: the core, and the emulator's extra.
+$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[emulator]'
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
@@ -51,7 +52,7 @@ $(CDKTF_SCHEMAS)/%/.jsii:
 tools: $(TOOLS)/azurite/node_modules/.bin/azurite $(TOOLS)/checkov/bin/checkov \
 	$(foreach b,$(CDKTF_BINDINGS),$(CDKTF_SCHEMAS)/$(b)/.jsii)
 
-demo: $(VENV)/.core-installed
+demo: $(VENV)/.demo-installed
 	$(BIN)/controller-backup demo
 
 lint: $(VENV)/.dev-installed

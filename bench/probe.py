@@ -20,7 +20,7 @@ from typing import Any
 
 def sizes(*texts: str) -> list[int]:
     """Sizes such as `256M` in bytes, by the emulator's own parser (the one place bench names it)."""
-    from controller_backup.emulator.cli import parse_size
+    from controller_emulator.cli import parse_size
 
     return [parse_size(text) for text in texts]
 

@@ -11,8 +11,9 @@ bundles install exactly that lock (`pip --require-hashes --no-deps --only-binary
 target platform), so a build next month ships the versions the tests ran; only `--lock` changes
 them (`--upgrade` moves every pin to the newest release the extras allow, else pins are kept).
 
-Each bundle carries the core's modules its cloud runs, named in an allow-list, and its own
-handlers; never the emulator, the command line, or another cloud's store or secret resolver:
+Each bundle carries the core's modules its cloud runs, named in an allow-list (paths inside the
+core's package, so the emulator, a sibling package, is out of its reach), and its own handlers;
+never the command line, or another cloud's store or secret resolver:
 
 - aws    dist/aws/lambda.zip: handlers and core at the root, the lock installed beside them,
          botocore keeping only the models of the services the functions call;

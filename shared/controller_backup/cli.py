@@ -22,8 +22,8 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from controller_backup import __version__
@@ -170,8 +170,27 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else CHECK_FAILED
 
 
+#: what installs the emulator's libraries, named whenever one is missing
+_EMULATOR_INSTALL = "pip install 'controller-backup[emulator]' ('.[emulator]' from a checkout)"
+
+
+@contextmanager
+def _emulator_imported(error: Callable[[str], Exception] = SettingsError) -> Iterator[None]:
+    """Around each import of the emulator (its two commands): a missing library of the `emulator`
+    extra is an `error` naming the install line, never a traceback. One of our own modules failing
+    to import is a bug, left to be reported with its traceback."""
+    try:
+        yield
+    except ImportError as exc:
+        if (exc.name or "").partition(".")[0] in ("controller_backup", "controller_emulator"):
+            raise
+        missing = exc.name or str(exc)
+        raise error(f"the emulator needs {missing}, which is not installed: {_EMULATOR_INSTALL}") from exc
+
+
 def _cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
-    from controller_backup.demo import run_demo
+    with _emulator_imported():
+        from controller_emulator.demo import run_demo
 
     return run_demo(size=args.size, workdir=args.workdir, quiet=args.json)
 
@@ -204,7 +223,10 @@ def _positive(text: str) -> int:
 
 
 def _parse_size(text: str) -> int:
-    from controller_backup.emulator.cli import parse_size
+    """`demo --size`, in the emulator's units (8M, 256K); read while the arguments are parsed, so a
+    missing library is a usage error."""
+    with _emulator_imported(argparse.ArgumentTypeError):
+        from controller_emulator.cli import parse_size
 
     return parse_size(text)
 
@@ -231,8 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
             dest="command_verbose",
             help="more log output (-vv: debug)",
         )
-        if name != "emulator":
-            cmd.add_argument("--json", action="store_true", help="print the JSON result")
+        cmd.add_argument("--json", action="store_true", help="print the JSON result")
         return cmd
 
     backup = command("backup", _cmd_backup, "export the controller's configuration into the stored object")
@@ -312,10 +333,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_settings_flags(check)
 
-    emulator = command("emulator", _run_emulator, "run a controller emulator (for tests and dry runs)")
-    from controller_backup.emulator.cli import add_arguments
-
-    add_arguments(emulator)
+    # The emulator's flags are its own (controller_emulator.cli), read when the command runs, so
+    # building this parser never imports the emulator: every word after `emulator` (-h and -v too)
+    # passes through, since no option string starts with the NUL this subparser prefixes them with.
+    emulator_help = "run a controller emulator (for tests and dry runs; -h lists its flags)"
+    emulator = sub.add_parser(
+        "emulator", help=emulator_help, description=emulator_help, add_help=False, prefix_chars="\0"
+    )
+    emulator.set_defaults(handler=_run_emulator, command_verbose=0)
+    emulator.add_argument("emulator_args", nargs="*", help=argparse.SUPPRESS)
 
     demo = command("demo", _cmd_demo, "back up an emulated controller and restore it into a blank one")
     demo.add_argument("--size", type=_parse_size, default=8 * 1024 * 1024, help="archive size (8M)")
@@ -324,9 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_emulator(args: argparse.Namespace) -> int:
-    from controller_backup.emulator.cli import run
+    with _emulator_imported():
+        from controller_emulator.cli import main as serve
 
-    return run(args)
+    return serve(args.emulator_args, prog="controller-backup emulator")
 
 
 #: the commands that transfer or wait, and so show progress

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from controller_backup.backup import run_backup
 from controller_backup.check import run_check
-from controller_backup.emulator import Emulator, EmulatorConfig
 from controller_backup.settings import Settings
+from controller_emulator import Emulator, EmulatorConfig
 
 from tests.fixtures.aws import MotoServer
 from tests.fixtures.controller import CONTROLLER_PASSWORD

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
-from controller_backup.emulator import Emulator
 from controller_backup.errors import AuthError, BadRequest, ObjectNotFound, SettingsError
 from controller_backup.settings import Settings
 from controller_backup.stores import open_store
 from controller_backup.targets import replacement_target
+from controller_emulator import Emulator
 
 from functions.aws import backup_handler, common, restore_handler
 from tests.fixtures.aws import MotoServer

@@ -14,10 +14,10 @@ import uuid
 from dataclasses import replace
 
 import pytest
-from controller_backup.emulator import Emulator
 from controller_backup.inspection import warn_if_unversioned
 from controller_backup.settings import Settings
 from controller_backup.stores import open_store
+from controller_emulator import Emulator
 
 from tests.fixtures.aws import MotoServer
 from tests.integration.helpers import backup, stored

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from controller_backup.check import run_check
-from controller_backup.emulator import Emulator
+from controller_emulator import Emulator
 
 from tests.fixtures.azure import ACCOUNT, ACCOUNT_KEY, Azurite
 from tests.integration.check_helpers import verdicts

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from azure.functions import meta
 from azure.functions.timer import TimerRequestConverter
-from controller_backup.emulator import Emulator
 from controller_backup.errors import InvalidExport, SettingsError, unexpected_failure
 from controller_backup.stores import open_store
+from controller_emulator import Emulator
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
 from tests.fixtures.listener import Listener

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from controller_backup.emulator import Emulator
+from controller_emulator import Emulator
 
 from tests.packaging.helpers import (
     assert_contents,

@@ -12,9 +12,9 @@ import logging
 from typing import Any
 
 import pytest
-from controller_backup.emulator import Emulator
 from controller_backup.errors import AccessDenied, BadRequest
 from controller_backup.stores import open_store
+from controller_emulator import Emulator
 
 from .conftest import EVENTS, GROUP, VM_LIST, arm, call, http_request, load_event, queue_message
 from .test_function_app import answer, imports

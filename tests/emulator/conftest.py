@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import urllib3
-from controller_backup.emulator import Emulator, EmulatorConfig
+from controller_emulator import Emulator, EmulatorConfig
 
 PASSWORD = "Adm1n-secret!"
 

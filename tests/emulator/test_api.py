@@ -10,7 +10,7 @@ import time
 
 import pytest
 import urllib3
-from controller_backup.emulator import Emulator, EmulatorConfig, read_manifest
+from controller_emulator import Emulator, EmulatorConfig, read_manifest
 
 from .conftest import PASSWORD, Client, envelope
 
@@ -190,7 +190,7 @@ def test_older_controllers_answer_text_json() -> None:
 
 
 def test_secrets_stay_out_of_the_request_log_and_logging(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="controller_backup.emulator")
+    caplog.set_level(logging.DEBUG, logger="controller_emulator")
     with Emulator(EmulatorConfig()) as emu:
         client = Client(emu.url)
         client.connect()

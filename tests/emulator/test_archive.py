@@ -9,15 +9,15 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from controller_backup.emulator import (
+from controller_emulator import (
     ArchiveSpec,
     InvalidArchive,
     archive_length,
     iter_archive,
     read_manifest,
 )
-from controller_backup.emulator.archive import BLOB_CAP, RECORD, validate_archive
-from controller_backup.emulator.records import Records, generate_records
+from controller_emulator.archive import BLOB_CAP, RECORD, validate_archive
+from controller_emulator.records import Records, generate_records
 
 
 def spec(size: int = 64 * 1024, seed: int = 1, blank: bool = False) -> ArchiveSpec:

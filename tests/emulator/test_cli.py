@@ -11,7 +11,7 @@ import sys
 
 import pytest
 import urllib3
-from controller_backup.emulator.cli import add_arguments, config_from_args, parse_size, run
+from controller_emulator.cli import add_arguments, config_from_args, parse_size, run
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -55,7 +55,7 @@ def test_password_is_required_unless_blank(monkeypatch: pytest.MonkeyPatch) -> N
 def test_module_serves_until_sigterm() -> None:
     env = {**os.environ, "EMULATOR_PASSWORD": "cli-secret-123"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "controller_backup.emulator", "--port", "0", "--size", "16K"],
+        [sys.executable, "-m", "controller_emulator", "--port", "0", "--size", "16K"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

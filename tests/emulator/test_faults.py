@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import urllib3
-from controller_backup.emulator import Emulator, EmulatorConfig, InvalidArchive
-from controller_backup.emulator.archive import validate_archive
+from controller_emulator import Emulator, EmulatorConfig, InvalidArchive
+from controller_emulator.archive import validate_archive
 from urllib3.exceptions import ProtocolError
 
 from .conftest import Client, envelope

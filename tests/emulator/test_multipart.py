@@ -1,4 +1,5 @@
-"""The streaming body reader and multipart parser, fed in awkward pieces."""
+"""The streaming body reader and multipart parser, fed in awkward pieces, and the requests the
+parser refuses because no real client sends them."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from email.message import Message
 from pathlib import Path
 
 import pytest
-from controller_backup.emulator.body import BodyError, BodyReader, BodyTooLarge
-from controller_backup.emulator.multipart import MultipartError, parse_multipart
+from controller_backup.controller.client import _MultipartBody
+from controller_emulator.body import BodyError, BodyReader, BodyTooLarge
+from controller_emulator.multipart import MultipartError, parse_multipart
 
 BOUNDARY = "----emulatorBoundary7MA4YWxkTrZu0gW"
 
@@ -26,6 +28,7 @@ class Trickle:
 
 
 def form(*parts: tuple[str, bytes, str | None], preamble: bytes = b"", epilogue: bytes = b"") -> bytes:
+    """A body with these (name, value, filename) parts, as a real client writes one."""
     out = [preamble]
     for name, value, filename in parts:
         disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
@@ -42,8 +45,7 @@ def test_fields_and_file_survive_any_read_size(tmp_path: Path, step: int) -> Non
         ("action", b"import_config", None),
         ("CID", b"abcDEF123", None),
         ("file", payload, "backup.tar"),
-        preamble=b"ignored preamble\r\n",
-        epilogue=b"ignored epilogue",
+        epilogue=b"\r\nignored epilogue",
     )
     parsed = parse_multipart(Trickle(body, step), BOUNDARY, str(tmp_path))
     assert parsed.fields == {"action": "import_config", "CID": "abcDEF123"}
@@ -69,10 +71,70 @@ def test_a_body_without_its_closing_boundary_is_refused_and_cleaned_up(tmp_path:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_part_without_form_data_disposition_is_refused(tmp_path: Path) -> None:
-    body = f"--{BOUNDARY}\r\nContent-Type: text/plain\r\n\r\nhello\r\n--{BOUNDARY}--\r\n".encode()
+def test_our_clients_encoder_is_read_back_by_the_independent_parser(tmp_path: Path) -> None:
+    """The core's upload body (import_config's), parsed by another project's parser: its declared
+    length, fields, file name and every byte of a file that nearly holds its delimiter."""
+    source = tmp_path / "backup.tar"
+    source.write_bytes((b"\r\n------controller-backup-" + os.urandom(500)) * 40)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    with source.open("rb") as handle:
+        body = _MultipartBody(
+            {"action": "import_config", "CID": "cid-1"}, "file", "backup.tar", handle, source.stat().st_size
+        )
+        body.rewind()
+        encoded = b"".join(iter(lambda: body.read(4096), b""))
+    assert len(encoded) == body.length
+    parsed = parse_multipart(Trickle(encoded, 999), body.boundary, str(spool))
+    assert parsed.fields == {"action": "import_config", "CID": "cid-1"}
+    upload = parsed.files["file"]
+    assert upload.filename == "backup.tar" and Path(upload.path).read_bytes() == source.read_bytes()
+
+
+def _part(headers: str, value: bytes = b"x") -> bytes:
+    """A one-part body with these raw part headers."""
+    return f"--{BOUNDARY}\r\n{headers}\r\n\r\n".encode() + value + f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+_REFUSED = [
+    pytest.param(form(("a", b"1", None), preamble=b"preamble\r\n"), BOUNDARY, id="a preamble"),
+    pytest.param(_part("Content-Type: text/plain"), BOUNDARY, id="not form-data"),
+    pytest.param(_part('Content-Disposition: form-data; filename="a.tar"'), BOUNDARY, id="no name"),
+    pytest.param(form(*[(f"f{i}", b"v", None) for i in range(65)]), BOUNDARY, id="too many parts"),
+    pytest.param(form(("note", b"x" * ((1 << 20) + 1), None)), BOUNDARY, id="a field too long"),
+    pytest.param(
+        # 20 KB of headers in lines short and few enough for the library's own limits
+        _part(
+            "\r\n".join(
+                ['Content-Disposition: form-data; name="a"', *[f"X-Pad-{i}: {'p' * 4000}" for i in range(5)]]
+            )
+        ),
+        BOUNDARY,
+        id="long headers",
+    ),
+    pytest.param(form(("a", b"1", None)), "", id="no boundary"),
+    pytest.param(
+        form(("a", b"1", None)).replace(BOUNDARY.encode(), b"b" * 71), "b" * 71, id="a boundary over 70"
+    ),
+    pytest.param(form(("a", b"1", None)).replace(b"\r\n\r\n", b"\n\n", 1), BOUNDARY, id="bare line feeds"),
+]
+
+
+@pytest.mark.parametrize(("body", "boundary"), _REFUSED)
+def test_what_no_client_sends_is_refused(tmp_path: Path, body: bytes, boundary: str) -> None:
     with pytest.raises(MultipartError):
+        parse_multipart(io.BytesIO(body), boundary, str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_already_spooled_is_deleted_when_a_later_part_is_malformed(tmp_path: Path) -> None:
+    closing = f"--{BOUNDARY}--".encode()
+    body = form(("file", b"archive" * 1000, "a.tar")).replace(
+        closing, f"--{BOUNDARY}\r\nContent-Type: x\r\n\r\ny\r\n".encode() + closing
+    )
+    with pytest.raises(MultipartError, match="not form-data"):
         parse_multipart(io.BytesIO(body), BOUNDARY, str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
 
 
 def headers(**values: str) -> Message:

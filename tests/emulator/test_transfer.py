@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 import urllib3
-from controller_backup.emulator import ArchiveSpec, Emulator, EmulatorConfig, iter_archive
-from controller_backup.emulator.records import generate_records
+from controller_emulator import ArchiveSpec, Emulator, EmulatorConfig, iter_archive
+from controller_emulator.records import generate_records
 
 from .conftest import Client, envelope
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from controller_backup.backup_record import record_url
-from controller_backup.emulator import Emulator
 from controller_backup.spool import HashingSpool
 from controller_backup.stores import ObjectInfo, ObjectStore, open_store
 from controller_backup.stores.local import LocalStore
+from controller_emulator import Emulator
 
 from tests.fixtures.controller import CONTROLLER_PASSWORD
 from tests.stores.locations import Location

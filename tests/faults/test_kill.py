@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from controller_backup.emulator import Emulator, EmulatorConfig
 from controller_backup.stores import open_store
 from controller_backup.stores.local import LocalStore
+from controller_emulator import Emulator, EmulatorConfig
 
 from tests.faults.helpers import (
     backup_env,

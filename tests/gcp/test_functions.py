@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from controller_backup.emulator import Emulator
 from controller_backup.errors import unexpected_failure
+from controller_emulator import Emulator
 from google.cloud import storage
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD

@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from controller_backup.emulator import Emulator
+from controller_emulator import Emulator
 
 from tests.packaging.helpers import assert_contents, package, run_in_bundle, unpack
 

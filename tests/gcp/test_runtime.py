@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import requests
-from controller_backup.emulator import Emulator
+from controller_emulator import Emulator
 
 from tests.fixtures.controller import CONTROLLER_PASSWORD
 from tests.fixtures.gcp import free_port

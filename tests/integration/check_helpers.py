@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from controller_backup.check import CheckReport
-from controller_backup.emulator import Emulator
+from controller_emulator import Emulator
 
 #: every line a check reports, in order (export mode: the native lines are skipped)
 LINES = [

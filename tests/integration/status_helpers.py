@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from controller_backup import cli
 from controller_backup.backup_record import UNCHANGED, BackupRecord, record_url, write_record
-from controller_backup.emulator import Emulator
 from controller_backup.settings import Settings
 from controller_backup.stores import ObjectInfo, SizedSource, open_store
+from controller_emulator import Emulator
 
 from tests.integration.helpers import backup, stored
 

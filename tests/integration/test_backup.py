@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 import pytest
 from controller_backup import __version__
 from controller_backup.controller import ExportApiDriver
-from controller_backup.emulator import Emulator, EmulatorConfig
 from controller_backup.errors import (
     AuthError,
     BackupError,
@@ -32,6 +31,7 @@ from controller_backup.progress import SILENT
 from controller_backup.settings import Settings
 from controller_backup.stores import METADATA_KEYS, IfAbsent, SizedSource, open_store
 from controller_backup.targets import operator_target
+from controller_emulator import Emulator, EmulatorConfig
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
 

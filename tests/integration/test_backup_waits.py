@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import pytest
 from controller_backup.backup import run_backup
 from controller_backup.controller import open_driver
-from controller_backup.emulator import Emulator
 from controller_backup.errors import ControllerError, ControllerTimeout, NotReadyError, SettingsError
 from controller_backup.settings import Settings
+from controller_emulator import Emulator
 
 from .helpers import FaultAtExport, backup, driver_for, head, stored
 

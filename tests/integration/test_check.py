@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from controller_backup.backup import run_backup
 from controller_backup.check import run_check
-from controller_backup.emulator import Emulator, EmulatorConfig
 from controller_backup.settings import Settings
+from controller_emulator import Emulator, EmulatorConfig
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
 
@@ -157,7 +157,7 @@ def test_a_literal_password_warns_and_is_never_shown(
     assert CONTROLLER_PASSWORD not in json.dumps(report.to_dict())
 
 
-def test_a_self_signed_certificate_without_a_pinned_bundle_fails_tls(
+def test_a_certificate_without_a_pinned_bundle_fails_tls(
     tls_env: dict[str, str], tls_controller: Emulator
 ) -> None:
     env = {k: v for k, v in tls_env.items() if k != "CONTROLLER_CA_BUNDLE"}

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from controller_backup.emulator import Emulator, EmulatorConfig
+from controller_emulator import Emulator, EmulatorConfig
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
 from tests.integration.helpers import run_cli as _cli
@@ -124,6 +124,16 @@ def test_emulator_command_serves_the_api(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_emulator_command_hands_every_word_to_the_emulator() -> None:
+    """The command line knows none of the emulator's flags: `-h` after the command lists the
+    emulator's own, and a bad value is the emulator's usage error."""
+    done = _cli("emulator", "-h")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: controller-backup emulator") and "--bucket-root" in done.stdout
+    bad = _cli("emulator", "--port", "many")
+    assert bad.returncode == 2 and "controller-backup emulator: error: argument --port" in bad.stderr
 
 
 # -- check ----------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from controller_backup.emulator import Emulator, EmulatorConfig
+from controller_emulator import Emulator, EmulatorConfig
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
 

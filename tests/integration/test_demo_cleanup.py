@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from controller_backup import demo
 from controller_backup.errors import ControllerError
+from controller_emulator import demo
 
 
 def _demo(*args: str, tmpdir: Path) -> subprocess.CompletedProcess[str]:

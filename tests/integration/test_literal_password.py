@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from controller_backup.emulator import Emulator
+from controller_emulator import Emulator
 
 from tests.fixtures.controller import CONTROLLER_PASSWORD
 

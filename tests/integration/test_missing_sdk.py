@@ -11,9 +11,10 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from controller_backup.emulator import Emulator
+from controller_emulator import Emulator
 
 from tests.fixtures.controller import CONTROLLER_PASSWORD
 
@@ -162,4 +163,37 @@ def test_the_blocker_blocks_only_what_it_names(controller_env: dict[str, str]) -
     """The same wrapper with another cloud's SDK blocked reaches the store: the refusals above come
     from the missing SDK, not from the wrapper."""
     done = _cli(_GCP, "status", "--json", env=controller_env)
+    assert done.returncode == 8 and json.loads(done.stdout)["code"] == "not-found", done.stdout + done.stderr
+
+
+# -- the emulator's extra ------------------------------------------------------------------------
+
+#: the libraries the `emulator` extra brings (cryptography through trustme)
+_EMULATOR_LIBRARIES = ("python_multipart", "trustme", "cryptography")
+_EMULATOR_INSTALL = "pip install 'controller-backup[emulator]'"
+
+
+@pytest.mark.parametrize("json_mode", [False, True], ids=["human", "json"])
+@pytest.mark.parametrize("library", _EMULATOR_LIBRARIES)
+def test_the_demo_without_the_emulator_extra_is_a_settings_error(library: str, json_mode: bool) -> None:
+    done = _cli((library,), "demo", *(["--json"] if json_mode else []), env={})
+    _assert_settings_error(done, json_mode, f"the emulator needs {library}", _EMULATOR_INSTALL)
+
+
+def test_the_emulator_without_its_extra_is_a_settings_error() -> None:
+    done = _cli(("python_multipart",), "emulator", "--blank", env={})
+    _assert_settings_error(done, False, "the emulator needs python_multipart", _EMULATOR_INSTALL)
+
+
+def test_a_demo_size_without_the_emulator_extra_is_a_usage_error() -> None:
+    """`demo --size` is read in the emulator's units while the arguments are parsed."""
+    done = _cli(("trustme",), "demo", "--size", "1M", env={})
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "argument --size: the emulator needs trustme" in done.stderr
+    assert _EMULATOR_INSTALL in done.stderr
+
+
+def test_every_other_command_runs_without_the_emulator_extra(tmp_path: Path) -> None:
+    """The command line imports the emulator only in its two commands: the rest work without it."""
+    done = _cli(_EMULATOR_LIBRARIES, "status", "--json", env={"BACKUP_URL": str(tmp_path / "none.tar")})
     assert done.returncode == 8 and json.loads(done.stdout)["code"] == "not-found", done.stdout + done.stderr

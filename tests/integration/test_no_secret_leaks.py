@@ -10,11 +10,11 @@ import json
 import logging
 
 import pytest
-from controller_backup.emulator import Emulator, EmulatorConfig
 from controller_backup.errors import BackupError
 from controller_backup.restore import run_restore
 from controller_backup.settings import Settings
 from controller_backup.targets import operator_target
+from controller_emulator import Emulator, EmulatorConfig
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 from controller_backup.controller import ExportApiDriver
-from controller_backup.emulator import Emulator, EmulatorConfig
 from controller_backup.errors import IntegrityError, NotReadyError, RefusedError
 from controller_backup.progress import SILENT
 from controller_backup.restore import run_restore
 from controller_backup.settings import Settings
 from controller_backup.stores import open_store
 from controller_backup.targets import operator_target
+from controller_emulator import Emulator, EmulatorConfig
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
 

@@ -12,7 +12,6 @@ from urllib.parse import quote_plus
 
 import pytest
 from controller_backup.addresses import parse_allowlist
-from controller_backup.emulator import Emulator, EmulatorConfig
 from controller_backup.errors import (
     AuthError,
     BadRequest,
@@ -26,6 +25,7 @@ from controller_backup.job_requests import parse_restore_request, replacement_re
 from controller_backup.restore import run_restore_request
 from controller_backup.settings import Settings
 from controller_backup.targets import Instance
+from controller_emulator import Emulator, EmulatorConfig
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
 from tests.fixtures.listener import Listener

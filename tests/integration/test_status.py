@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 from controller_backup import cli
-from controller_backup.emulator import Emulator
 from controller_backup.inspection import STALE_EXIT, UNVERSIONED_EXIT
 from controller_backup.settings import Settings
 from controller_backup.stores import SizedSource, open_store
+from controller_emulator import Emulator
 
 from tests.fixtures.controller import CONTROLLER_PASSWORD
 from tests.integration.helpers import backup, run_cli, stored

@@ -7,9 +7,9 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from controller_backup.emulator import Emulator, EmulatorConfig
 from controller_backup.errors import ControllerError
 from controller_backup.settings import Settings
+from controller_emulator import Emulator, EmulatorConfig
 
 from tests.fixtures.controller import CONTROLLER_PASSWORD
 
@@ -22,7 +22,9 @@ def tls_controller() -> Iterator[Emulator]:
         yield emu
 
 
-def test_self_signed_certificate_is_refused_by_default(tls_controller: Emulator, settings: Settings) -> None:
+def test_an_unknown_cas_certificate_is_refused_by_default(
+    tls_controller: Emulator, settings: Settings
+) -> None:
     assert tls_controller.url.startswith("https://")
     with pytest.raises(ControllerError, match=r"certificate did not verify .*CONTROLLER_CA_BUNDLE"):
         backup(settings.for_controller(tls_controller.url))

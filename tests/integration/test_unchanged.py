@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 from controller_backup.backup_record import STORED, UNCHANGED, read_record, record_url
-from controller_backup.emulator import Emulator
 from controller_backup.errors import RefusedError
 from controller_backup.restore import run_restore
 from controller_backup.settings import Settings
 from controller_backup.stores import open_store
 from controller_backup.stores.local import LocalStore
 from controller_backup.targets import operator_target
+from controller_emulator import Emulator
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from controller_backup.emulator import Emulator, EmulatorConfig
 from controller_backup.settings import Settings
+from controller_emulator import Emulator, EmulatorConfig
 
 from tests.fixtures.controller import CONTROLLER_PASSWORD
 

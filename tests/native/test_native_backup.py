@@ -12,12 +12,12 @@ import pytest
 from controller_backup import __version__
 from controller_backup.backup import run_backup
 from controller_backup.controller import open_driver
-from controller_backup.emulator import Emulator
 from controller_backup.errors import ControllerTimeout, InvalidExport, SettingsError
 from controller_backup.inspection import backup_status, verify_backup
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool
 from controller_backup.stores import METADATA_KEYS, open_store
+from controller_emulator import Emulator
 
 from .conftest import ACCOUNT, ORIGINAL_IP, Destination, native_settings, original_for
 from .helpers import actions, config_file, head, read, version_file

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from controller_backup.backup import run_backup
 from controller_backup.check import CheckReport, run_check
-from controller_backup.emulator import Emulator
 from controller_backup.settings import Settings
+from controller_emulator import Emulator
 
 from tests.fixtures.controller import CONTROLLER_PASSWORD
 from tests.integration.check_helpers import LINES, assert_read_only, tree

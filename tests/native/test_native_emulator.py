@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from controller_backup.emulator import Emulator, EmulatorConfig
-from controller_backup.emulator.native_file import SealedFileError, seal, unseal
+from controller_emulator import Emulator, EmulatorConfig
+from controller_emulator.native_file import SealedFileError, seal, unseal
 
 from tests.emulator.conftest import PASSWORD, Client
 

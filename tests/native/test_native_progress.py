@@ -10,11 +10,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from controller_backup.backup import run_backup
-from controller_backup.emulator import Emulator
 from controller_backup.progress import Progress, showing
 from controller_backup.restore import run_restore
 from controller_backup.settings import Settings
 from controller_backup.targets import operator_target
+from controller_emulator import Emulator
 
 from .conftest import REPLACEMENT_IP
 from .helpers import read

@@ -16,7 +16,6 @@ import pytest
 from controller_backup.backup import run_backup
 from controller_backup.controller import connector
 from controller_backup.controller.native import NativeDriver
-from controller_backup.emulator import Emulator
 from controller_backup.errors import (
     AuthError,
     BackupError,
@@ -30,6 +29,7 @@ from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.stores import IfMatch, SizedSource, open_store
 from controller_backup.targets import configured_target, operator_target
+from controller_emulator import Emulator
 
 from tests.fixtures.controller import CONTROLLER_PASSWORD
 

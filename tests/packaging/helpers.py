@@ -209,6 +209,9 @@ def assert_contents(archive: Path, bundle: Any) -> list[str]:
         infos = zipped.infolist()
     assert core_files(archive, bundle) == set(bundle.core_modules)
     assert {name for name, _ in bundle.app_files} <= set(names)
+    # the emulator is the core's sibling, never deployed: neither it nor its libraries
+    emulator = {"controller_emulator", "python_multipart", "trustme"}
+    assert not [n for n in names if set(n.split("/")) & emulator]
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]
     assert all(info.date_time == (1980, 1, 1, 0, 0, 0) for info in infos)
     modes = {info.filename: info.external_attr >> 16 for info in infos}

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 from controller_backup.backup import run_backup
-from controller_backup.emulator import Emulator
 from controller_backup.errors import AccessDenied, BadRequest, ObjectNotFound, PreconditionFailed, StoreError
 from controller_backup.inspection import fetch_backup, verify_backup
 from controller_backup.settings import Settings
 from controller_backup.spool import SPOOL_PREFIX, HashingSpool
 from controller_backup.stores import IfAbsent, IfMatch, open_store
 from controller_backup.stores.local import LocalStore, _new_version_id
+from controller_emulator import Emulator
 
 from .contract import StoreContract, _get, _put
 

@@ -17,9 +17,9 @@ from controller_backup.archive import (
     stored_kind,
 )
 from controller_backup.controller.version import parse_version
-from controller_backup.emulator import ArchiveSpec, iter_archive
-from controller_backup.emulator.records import Records, generate_records
 from controller_backup.errors import InvalidExport
+from controller_emulator import ArchiveSpec, iter_archive
+from controller_emulator.records import Records, generate_records
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 

@@ -25,7 +25,7 @@ from .actions import Controller
 from .answers import Answer, Download, Drop, Envelope, Page
 from .request import ApiRequest, RequestError, read_request
 
-log = logging.getLogger("controller_backup.emulator")
+log = logging.getLogger("controller_emulator")
 
 #: bodies we read only to keep a connection usable; bigger ones just close it
 _SKIPPABLE_BODY = 1 << 20

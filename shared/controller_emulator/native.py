@@ -39,7 +39,7 @@ from .native_file import SealedFileError, seal, unseal
 from .request import ApiRequest
 from .state import ControllerState, strip_version
 
-log = logging.getLogger("controller_backup.emulator")
+log = logging.getLogger("controller_emulator")
 
 _AWS, _GCP, _OCI = {1, 256, 1024}, {4}, {16}
 _AZURE = {8, 32, 2048}

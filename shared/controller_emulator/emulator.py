@@ -12,6 +12,8 @@ import threading
 from dataclasses import dataclass
 from types import TracebackType
 
+import trustme
+
 from .actions import Controller
 from .archive import MAX_SIZE, MIN_SIZE
 from .faults import Faults
@@ -19,7 +21,7 @@ from .native import NativeBackups
 from .server import EmulatorServer
 from .state import DEFAULT_VERSION, ControllerState, version_numbers
 
-log = logging.getLogger("controller_backup.emulator")
+log = logging.getLogger("controller_emulator")
 
 _ANY_HOST = ("", "0.0.0.0", "::")  # noqa: S104 - names, not a bind
 
@@ -40,7 +42,7 @@ class EmulatorConfig:
     blank: bool = False
     api: str = "v2"
     tls: bool = False
-    #: the names the self-signed certificate lists (default: 127.0.0.1, localhost and the host)
+    #: the names the HTTPS certificate lists (default: 127.0.0.1, localhost and the host)
     tls_names: tuple[str, ...] = ()
     cid_lifetime: float | None = None
     latency: float = 0.0
@@ -234,20 +236,16 @@ class Emulator:
         return self._ssl_context
 
     def _tls_context(self) -> ssl.SSLContext:
-        from .tlscert import self_signed_cert
-
+        """A throwaway CA and a certificate it issues for the emulator's names: clients pin the
+        CA's certificate (`ca_file`, `ca_pem`) as they pin a real controller's own."""
         hosts = list(self.config.tls_names) or ["127.0.0.1", "localhost"]
         if self.config.host not in _ANY_HOST and not self.config.tls_names:
             hosts.append(self.config.host)
-        cert_pem, key_pem = self_signed_cert(hosts)
-        self.ca_pem = cert_pem.decode()
+        ca = trustme.CA(organization_name="controller-backup emulator")
+        self.ca_pem = ca.cert_pem.bytes().decode()
         self.ca_file = os.path.join(self._workdir.name, "controller-ca.pem")
-        key_file = os.path.join(self._workdir.name, "controller-key.pem")
-        with open(self.ca_file, "wb") as handle:
-            handle.write(cert_pem)
-        with open(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
-            handle.write(key_pem)
+        ca.cert_pem.write_to_path(self.ca_file)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(self.ca_file, key_file)
+        ca.issue_cert(*dict.fromkeys(hosts)).configure_cert(context)
         return context

@@ -8,9 +8,13 @@ It serves tests, demos and dry runs. Every way a real controller lets a client d
         ...  # point the client at emu.url
 
 The controller's own (native) backup and restore are emulated too (native.py): its `CloudN_...`
-files are written through the project's stores, into a local folder (`bucket_root`) or the clouds'
-emulators. Only the standard library is needed, plus `cryptography` for the HTTPS mode (and a
-cloud's SDK for native backups into that cloud).
+files are written through the core's stores (`controller_backup.stores`, its one import of the
+core), into a local folder (`bucket_root`) or the clouds' emulators. It needs the `emulator`
+extra: python-multipart, which reads uploads, and trustme, which makes the HTTPS mode's CA and
+certificate (and a cloud's SDK for native backups into that cloud).
+
+A sibling of the core, never part of it: no bundle carries this package, and the core's command
+line imports it only inside its `emulator` and `demo` commands (demo.py, here too).
 """
 
 from .archive import ArchiveSpec, InvalidArchive, archive_length, iter_archive, read_manifest

@@ -1,13 +1,15 @@
-"""Command-line glue: `controller-backup emulator` (and `python -m controller_backup.emulator`)."""
+"""Command-line glue: `controller-backup emulator` (and `python -m controller_emulator`)."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from types import FrameType
 
 from .emulator import Emulator, EmulatorConfig
@@ -26,8 +28,21 @@ def parse_size(text: str) -> int:
     return int(match.group(1)) * _UNITS[match.group(2).lower()]
 
 
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Parse the emulator's flags, then serve: `python -m controller_emulator` and `controller-backup
+    emulator` (which hands over every word after the command) both land here."""
+    parser = argparse.ArgumentParser(prog=prog, description="Serve a controller emulator until Ctrl-C.")
+    add_arguments(parser)
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log every request")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # a no-op under controller-backup
+    if args.verbose:
+        logging.getLogger("controller_emulator").setLevel(logging.DEBUG)
+    return run(args)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The emulator's flags, for this package's own parser or the lead's subcommand."""
+    """The emulator's flags."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
     parser.add_argument("--size", type=parse_size, default=64 << 10, help="archive size: 64K, 1M, 256M, 1G")
@@ -47,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--blank", action="store_true", help="a fresh controller, not set up yet")
     parser.add_argument("--api", choices=("v1", "v2"), default="v2", help="newest API the controller serves")
-    parser.add_argument("--tls", action="store_true", help="serve HTTPS with a self-signed certificate")
+    parser.add_argument("--tls", action="store_true", help="serve HTTPS (the CA to pin is printed)")
     parser.add_argument("--cid-lifetime", type=float, default=None, help="seconds a session lasts")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added before every answer")
     parser.add_argument("--error-5xx-rate", type=float, default=0.0, help="probability of HTTP 503")
@@ -101,9 +116,6 @@ def run(args: argparse.Namespace) -> int:
         emulator = Emulator(config).start()
     except OSError as exc:
         print(f"emulator: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)
-        return 1
-    except ImportError:
-        print("emulator: --tls needs 'cryptography' (controller-backup[emulator])", file=sys.stderr)
         return 1
     stop = threading.Event()
 

@@ -21,7 +21,7 @@ from .native import NativeBackups
 from .request import ApiRequest
 from .state import ControllerState, strip_version, version_numbers
 
-log = logging.getLogger("controller_backup.emulator")
+log = logging.getLogger("controller_emulator")
 
 _ANY: frozenset[str] = frozenset()
 #: the parameters (beyond `action` and `CID`) each action takes from Aviatrix's own clients; a

@@ -4,6 +4,9 @@ Starts an emulated controller holding a realistic configuration and a blank repl
 the first up into a local folder, shows that the safety rules hold (a blank controller's export
 is refused, the stored backup verifies), restores into the replacement, and proves the
 replacement's export equals the backup byte for byte.
+
+It lives beside the emulator, not in the core: it is the one user of the core that needs an
+emulator to import, and the command line loads it only when the command runs.
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from controller_backup.backup import run_backup
-from controller_backup.emulator import Emulator, EmulatorConfig
 from controller_backup.errors import IntegrityError, InvalidExport
 from controller_backup.inspection import verify_backup
 from controller_backup.restore import run_restore
 from controller_backup.settings import Settings
 from controller_backup.stores import open_store
 from controller_backup.targets import operator_target
+
+from .emulator import Emulator, EmulatorConfig
 
 _PASSWORD_VARIABLE = "DEMO_CONTROLLER_PASSWORD"  # noqa: S105 - a variable name, not a password
 _REPLACEMENT_IP = "10.0.0.20"
