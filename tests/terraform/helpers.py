@@ -92,13 +92,19 @@ class PlanRun:
         return f"{self.status}\n" + "\n".join(self.diagnostics)
 
 
-def _diagnostic(message: dict[str, Any]) -> str:
-    """A diagnostic as Terraform prints it: summary, detail, where, and the values it saw."""
+def _diagnostic(message: dict[str, Any], sources: dict[str, tuple[Path, int, Path]]) -> str:
+    """A diagnostic as Terraform prints it: summary, detail, where, and the values it saw. `sources`
+    maps a copied test file to its own path, its length in lines and the shared file appended to
+    it, so the place is given in the repository's files."""
     diag = message["diagnostic"]
     lines = [f"{diag.get('summary', '')}: {diag.get('detail', '')}".strip()]
     if where := diag.get("range"):
+        path, line = where["filename"], where["start"]["line"]
+        if path in sources:
+            own, length, shared = sources[path]
+            path, line = (str(own), line) if line <= length else (str(shared), line - length - 1)
         snippet = diag.get("snippet") or {}
-        lines.append(f"  at {where['filename']}:{where['start']['line']}: {snippet.get('code', '').strip()}")
+        lines.append(f"  at {path}:{line}: {snippet.get('code', '').strip()}")
         lines += [f"  {v['traversal']} {v['statement']}" for v in snippet.get("values", [])]
     return "\n".join(lines)
 
@@ -122,8 +128,15 @@ def terraform_test(
     copy = workdir / module.name
     shutil.copytree(module, copy, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*", "examples"))
     (copy / "tests").mkdir()
+    sources: dict[str, tuple[Path, int, Path]] = {}
     for test_file in test_files:
-        (copy / "tests" / test_file.name).write_text(f"{test_file.read_text()}\n{shared.read_text()}")
+        text = test_file.read_text()
+        (copy / "tests" / test_file.name).write_text(f"{text}\n{shared.read_text()}")
+        sources[f"tests/{test_file.name}"] = (
+            test_file.relative_to(ROOT),
+            text.count("\n"),
+            shared.relative_to(ROOT),
+        )
     var_file = workdir / "facts.tfvars.json"
     var_file.write_text(json.dumps(variables))
     init = ["init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={_plugin_dir(provider)}"]
@@ -154,9 +167,9 @@ def terraform_test(
         elif message.get("type") == "diagnostic":
             run = runs.get((file_name, message.get("@testrun", "")))
             if run is not None:
-                run.diagnostics.append(_diagnostic(message))
+                run.diagnostics.append(_diagnostic(message, sources))
             else:
-                beside_runs.setdefault(file_name, []).append(_diagnostic(message))
+                beside_runs.setdefault(file_name, []).append(_diagnostic(message, sources))
     if not runs:
         raise AssertionError(f"terraform test ran nothing: {proc.stdout}{proc.stderr}")
     for (file_name, _), run in runs.items():
