@@ -7,7 +7,7 @@ the .tftest.hcl files in tests/terraform/aws, each run a pytest case of its own 
 checked against facts taken from the code the module deploys (the handlers, the scheduled input
 the handler parses, where the core keeps its record and markers, the settings native mode needs),
 passed in as variables. What a plan cannot show stays here: the blocks the plan tests cannot
-enumerate, which document each policy attaches (read only at apply), derivations made once,
+enumerate, which document each policy attaches (most are read only at apply), derivations made once,
 `moved` and `depends_on`, descriptions and messages, and the README and the example.
 """
 
@@ -265,8 +265,8 @@ def test_the_module_has_only_the_blocks_the_plan_tests_check() -> None:
     assert not re.search(r'authorization_type\s*=\s*"NONE"', texts)
 
 
-#: (type, name, argument) -> the policy document it carries. Documents are read at apply (they
-#: depend on resources still to be created), so a plan shows their statements, not this link.
+#: (type, name, argument) -> the policy document it carries. Most documents are read only at apply
+#: (they depend on resources still to be created), so a plan shows their statements, not this link.
 _ATTACHED = {
     ("aws_s3_bucket_policy", "backup", "policy"): "bucket",
     ("aws_kms_key", "backup", "policy"): "kms",

@@ -5,9 +5,12 @@
 # The real AWS provider, from the local plugin mirror, plans every resource offline: it is
 # configured with dummy credentials and never calls AWS. The account, partition and region are
 # overridden, and so are the computed ARNs, ids and names the functions' settings, the policies
-# and the alarms are built from, so each assert compares real, known planned values. A policy
-# document is read only at apply (it depends on resources still to be created), so the tests
-# check its planned statements: every argument resolved and every dynamic block expanded.
+# and the alarms are built from, so each assert compares real, known planned values. Most policy
+# documents are read only at apply (they depend on resources still to be created), so the tests
+# check their planned statements: every argument resolved and every dynamic block expanded.
+#
+# A test file here declares no provider, override or file-level variables block of its own: they
+# come from this file (Terraform allows one variables block per file).
 
 provider "aws" {
   region                      = "us-east-1"
