@@ -177,6 +177,14 @@ run "defaults" {
     condition     = length(aws_iam_role_policy_attachment.vpc_access) == 0 && length(aws_iam_role_policy_attachment.xray) == 0
     error_message = "no VPC or X-Ray policy without subnets and tracing"
   }
+
+  assert {
+    condition = (
+      length(aws_lambda_permission.backup_url) == 0 && length(aws_lambda_permission.backup_invoke) == 0
+      && length(aws_lambda_permission.restore_url) == 0 && length(aws_lambda_permission.restore_invoke) == 0
+    )
+    error_message = "no caller is granted either function unless backup_invokers or restore_invokers lists it"
+  }
 }
 
 run "an_asg_a_customer_id_and_the_controllers_key_in_china" {
@@ -210,6 +218,11 @@ run "an_asg_a_customer_id_and_the_controllers_key_in_china" {
       ["ReadControllerCustomerId", ["secretsmanager:GetSecretValue"], ["arn:aws:secretsmanager:us-east-1:123456789012:secret:customer-id"]],
     ])
     error_message = "the restore reads the customer id secret through one statement of its own"
+  }
+
+  assert {
+    condition     = length(aws_secretsmanager_secret.controller_customer_id) == 1 && length(aws_secretsmanager_secret_version.controller_customer_id) == 0
+    error_message = "the customer id secret gets no value from Terraform unless controller_customer_id is set"
   }
 
   assert {
