@@ -3,8 +3,9 @@
 No provider can be downloaded here, so a module is checked by `terraform fmt -check`, parsed with
 python-hcl2 for its structure, and scanned with checkov (installed in its own venv by `make tools`,
 because checkov's hcl2 fork clashes with python-hcl2). Where a provider is installed locally (the
-AWS one, under TF_PLUGIN_DIR), `terraform validate` checks every argument against its real schema.
-A missing tool fails the test loudly.
+AWS one, under TF_PLUGIN_DIR), `terraform validate` checks every argument against its real schema
+and `terraform test` plans the module with it, asserting on the planned values. A missing tool
+fails the test loudly.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,29 +79,102 @@ def terraform_validate(tree: Path, directory: Path, workdir: Path, provider: str
             raise AssertionError(f"terraform {args[0]} failed in {directory}: {proc.stdout}{proc.stderr}")
 
 
-def terraform_test(
-    module: Path, test_file: Path, workdir: Path, provider: str, variables: dict[str, str]
-) -> None:
-    """`terraform test` of `module` with one `.tftest.hcl` file: a real plan with the real provider.
+@dataclass
+class PlanRun:
+    """One `run` block's outcome in `terraform test -json`: pass, fail, error or skip."""
 
-    The module is copied to `workdir` with the test file under `tests/`, initialised from the
-    local plugin mirror, and tested with `variables` given as -var (paths that exist only here).
+    status: str
+    diagnostics: list[str] = field(default_factory=list)
+
+    def report(self) -> str:
+        if self.status == "skip":
+            return "skipped: an earlier run in its file ended in an error"
+        return f"{self.status}\n" + "\n".join(self.diagnostics)
+
+
+def _diagnostic(message: dict[str, Any], sources: dict[str, tuple[Path, int, Path]]) -> str:
+    """A diagnostic as Terraform prints it: summary, detail, where, and the values it saw. `sources`
+    maps a copied test file to its own path, its length in lines and the shared file appended to
+    it, so the place is given in the repository's files."""
+    diag = message["diagnostic"]
+    lines = [f"{diag.get('summary', '')}: {diag.get('detail', '')}".strip()]
+    if where := diag.get("range"):
+        path, line = where["filename"], where["start"]["line"]
+        if path in sources:
+            own, length, shared = sources[path]
+            path, line = (str(own), line) if line <= length else (str(shared), line - length - 1)
+        snippet = diag.get("snippet") or {}
+        lines.append(f"  at {path}:{line}: {snippet.get('code', '').strip()}")
+        lines += [f"  {v['traversal']} {v['statement']}" for v in snippet.get("values", [])]
+    return "\n".join(lines)
+
+
+def terraform_test(
+    module: Path,
+    test_files: list[Path],
+    shared: Path,
+    workdir: Path,
+    provider: str,
+    variables: dict[str, Any],
+) -> dict[tuple[str, str], PlanRun]:
+    """`terraform test` of `module` with `test_files`: (file name, run name) -> its outcome.
+
+    The module is copied to `workdir`, each test file under `tests/` with `shared` (the provider
+    and overrides every file plans with) appended, so a diagnostic's line is the file's own. It is
+    initialised from the local plugin mirror and tested once, with `variables` in a var file (the
+    package path, and facts from the code the test files assert the module against).
     """
     terraform = _tool("terraform", "TERRAFORM_BIN")
     copy = workdir / module.name
     shutil.copytree(module, copy, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*", "examples"))
     (copy / "tests").mkdir()
-    shutil.copy(test_file, copy / "tests" / test_file.name)
-    init = ["init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={_plugin_dir(provider)}"]
-    test = ["test", "-no-color", *(f"-var={name}={value}" for name, value in variables.items())]
-    for args in (init, test):
-        proc = subprocess.run(
-            [terraform, *args], cwd=copy, capture_output=True, text=True, check=False, timeout=300
+    sources: dict[str, tuple[Path, int, Path]] = {}
+    for test_file in test_files:
+        text = test_file.read_text()
+        (copy / "tests" / test_file.name).write_text(f"{text}\n{shared.read_text()}")
+        sources[f"tests/{test_file.name}"] = (
+            test_file.relative_to(ROOT),
+            text.count("\n"),
+            shared.relative_to(ROOT),
         )
-        if proc.returncode != 0:
-            raise AssertionError(
-                f"terraform {args[0]} of {test_file.name} failed: {proc.stdout}{proc.stderr}"
-            )
+    var_file = workdir / "facts.tfvars.json"
+    var_file.write_text(json.dumps(variables))
+    init = ["init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={_plugin_dir(provider)}"]
+    proc = subprocess.run(
+        [terraform, *init], cwd=copy, capture_output=True, text=True, check=False, timeout=300
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"terraform init failed: {proc.stdout}{proc.stderr}")
+    proc = subprocess.run(
+        [terraform, "test", "-json", "-no-color", f"-var-file={var_file}"],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    runs: dict[tuple[str, str], PlanRun] = {}
+    # a diagnostic about a whole file ("" for the configuration) belongs to each of its runs
+    beside_runs: dict[str, list[str]] = {}
+    for line in proc.stdout.splitlines():
+        message = json.loads(line) if line.startswith("{") else {}
+        file_name = Path(message.get("@testfile", "")).name
+        if message.get("type") == "test_abstract":
+            for path, names in message["test_abstract"].items():
+                runs.update({(Path(path).name, name): PlanRun("not run") for name in names})
+        elif message.get("type") == "test_run" and message["test_run"].get("progress") == "complete":
+            runs[(file_name, message["@testrun"])].status = message["test_run"]["status"]
+        elif message.get("type") == "diagnostic":
+            run = runs.get((file_name, message.get("@testrun", "")))
+            if run is not None:
+                run.diagnostics.append(_diagnostic(message, sources))
+            else:
+                beside_runs.setdefault(file_name, []).append(_diagnostic(message, sources))
+    if not runs:
+        raise AssertionError(f"terraform test ran nothing: {proc.stdout}{proc.stderr}")
+    for (file_name, _), run in runs.items():
+        run.diagnostics += beside_runs.get(file_name, []) + beside_runs.get("", [])
+    return runs
 
 
 def load_file(path: Path) -> dict[str, list[Any]]:
