@@ -52,6 +52,8 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _MANIFEST = "manifest.json"
 _MANIFEST_MAX = 1024 * 1024
 _SNIFF = 4096
+#: a piece of the stream as the walks pass it on: a view, so that no slice copies it
+_Piece = bytes | memoryview
 _HTML_STARTS = (b"<!doctype", b"<html", b"<!--", b"<?xml", b"<head", b"<body", b"<title")
 _TEXT_CONTROLS = frozenset("\t\n\r\f\v")
 #: a version file holds one short line; anything longer is not one
@@ -100,15 +102,16 @@ class ArchiveWalk:
     def update(self, data: bytes) -> None:
         """Take the next bytes of the stream."""
         self.size += len(data)
+        view = memoryview(data)  # slices of it copy nothing: a piece may be a megabyte
         if not self._sniffed:
             taken = _SNIFF - len(self._head)
-            self._head += data[:taken]
+            self._head += view[:taken]
             if len(self._head) < _SNIFF:
                 return
             self._sniff()
-            data = data[taken:]
-        if self._layer is not None and data:
-            self._layer.update(data)
+            view = view[taken:]
+        if self._layer is not None and view:
+            self._layer.update(view)
 
     @property
     def head(self) -> bytes:
@@ -297,7 +300,7 @@ class _TarWalk:
         self._member = (0, 0, "")
         self.failure: InvalidExport | None = None
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: _Piece) -> None:
         view = memoryview(data)
         at, end = 0, len(view)
         while at < end and self.failure is None and self._state != _DONE:
@@ -442,7 +445,7 @@ class _GzipWalk:
     def failure(self) -> InvalidExport | None:
         return self._failure or (self._tar.failure if self._tar is not None else None)
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: _Piece) -> None:
         if self.failure is not None:
             return  # the verdict is in: inflating the rest would change nothing
         try:
@@ -527,7 +530,7 @@ class _GzipWalk:
         """Inflate from `at` in bounded pieces, walking each; return where the member's data ends."""
         inflater = self._inflater
         assert inflater is not None
-        pending: bytes | memoryview = data[at:]
+        pending: _Piece = data[at:]
         while True:
             before = inflater.copy()
             try:
@@ -547,7 +550,7 @@ class _GzipWalk:
         self._expect(_TRAILER, 8)
         return len(data) - len(inflater.unused_data)
 
-    def _up_to_the_error(self, inflater: zlib._Decompress, data: bytes | memoryview) -> None:
+    def _up_to_the_error(self, inflater: zlib._Decompress, data: _Piece) -> None:
         """Walk what `data` inflates to before the byte zlib refuses (a call that fails yields
         nothing): a problem the tar shows first is then reported first, however the bytes came."""
         for at in range(len(data)):
@@ -564,15 +567,16 @@ class _GzipWalk:
             return
         self._crc = zlib.crc32(data, self._crc)
         self._length += len(data)
+        view = memoryview(data)
         if self._tar is None:
             taken = _SNIFF - len(self._head)
-            self._head += data[:taken]
+            self._head += view[:taken]
             if len(self._head) < _SNIFF:
                 return
             self._sniff()
-            data = data[taken:]
-        if self._tar is not None and data:
-            self._tar.update(data)
+            view = view[taken:]
+        if self._tar is not None and view:
+            self._tar.update(view)
 
     def _sniff(self) -> None:
         head = bytes(self._head)
