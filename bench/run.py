@@ -5,11 +5,11 @@ step runs in a fresh Python process (so peak RSS is that step's alone) against e
 running in their own processes over loopback HTTP:
 
 - raw export:  log in, HTTP GET export_config straight into a file (urllib3, no checks)
-- backup:      run_backup into a local-folder store (login, setup/version checks, spool + sha256,
-               archive walk, atomic store write with fsync, read-back check)
+- backup:      run_backup into a local-folder store (login, setup/version checks, spool with the
+               sha256 and the archive walk in one pass, atomic store write with fsync, read-back check)
 - raw import:  log in, multipart POST import_config of the file (urllib3, no checks)
-- restore:     run_restore from that store into a blank emulator (download, hash check, wait,
-               version check, import, and the verifying re-export)
+- restore:     run_restore from that store into a blank emulator (hash and structure checks in one
+               pass, wait, version check, import, and the verifying re-export, hashed as it arrives)
 - raw import + export: what a verified restore must move at the least, for a fair ratio
 
     python bench/run.py                   # 1 MiB and 256 MiB, core only

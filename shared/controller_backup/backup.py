@@ -23,7 +23,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from controller_backup import __version__
-from controller_backup.archive import ArchiveSummary, inspect_archive, inspect_native
+from controller_backup.archive import ArchiveSummary, ArchiveWalk, inspect_archive, inspect_native
 from controller_backup.backup_record import STORED, UNCHANGED, BackupRecord, record_url, write_record
 from controller_backup.controller import ControllerDriver, ExportInfo, open_driver
 from controller_backup.controller.version import ControllerVersion
@@ -127,8 +127,10 @@ def store_export(
             "and its export would replace the real backup"
         )
     version = driver.version()
+    # checked as it arrives, next to its hash: the spool is written once, then only sent
+    walk = ArchiveWalk()
     # where the store takes the spool as it is (a local folder's hard link), else anywhere
-    with HashingSpool(store.spool_directory) as spool:
+    with HashingSpool(store.spool_directory, walk=walk) as spool:
         with transfer("export") as progress:
             export = driver.export(spool.stream, progress, stored=previous)
         spool.flush()
@@ -139,7 +141,7 @@ def store_export(
                 f"the export is truncated: the controller declared {export.declared_length} bytes, "
                 f"{export.size} arrived"
             )
-        summary, facts = _check_content(spool, export, version)
+        summary, facts = _check_content(walk, export, version)
 
         def result(status: str, version_id: str | None) -> JobResult:
             return JobResult(
@@ -188,17 +190,16 @@ def store_export(
 
 
 def _check_content(
-    spool: HashingSpool, export: ExportInfo, version: ControllerVersion
+    walk: ArchiveWalk, export: ExportInfo, version: ControllerVersion
 ) -> tuple[ArchiveSummary, dict[str, str]]:
-    """The export must be one of the kinds we store; returns what it is and the facts to record."""
+    """The export, as `walk` took it, must be one of the kinds we store; returns what it is and
+    the facts to record."""
     if export.native is not None:
         pair = export.native
-        summary = inspect_native(
-            spool.stream, export.size, pair.version_text, version, version_name=pair.version_name
-        )
+        summary = inspect_native(walk, pair.version_text, version, version_name=pair.version_name)
         # the version file parsed, so its text is a safe metadata value; kept as written
         return summary, {"native_version": str(pair.version_text).strip()}
-    summary = inspect_archive(spool.stream, export.size)
+    summary = inspect_archive(walk)
     if summary.blank:
         raise InvalidExport("the export comes from a controller with no configuration (a blank one)")
     if export.controller_version is not None and export.controller_version != version:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from controller_backup.archive import ArchiveSummary, inspect_stored, stored_kind
+from controller_backup.archive import ArchiveSummary, ArchiveWalk, inspect_stored, stored_kind
 from controller_backup.backup_record import BackupRecord, read_record, record_url
 from controller_backup.durations import HOUR, in_words
 from controller_backup.errors import BackupError, IntegrityError, InvalidExport, ObjectNotFound, StoreError
@@ -56,14 +56,16 @@ def fetch_checked(
     A store that keeps its versions as immutable files on this machine (a local folder) has its
     file read in place; any other store's object is downloaded into a temporary spool first.
     Either way nothing is used before the hash holds and the bytes are the kind the object records
-    (a whole archive, or the controller's own file with its version).
+    (a whole archive, or the controller's own file with its version); both are found in the one
+    pass that brings the bytes in, so nothing reads them again before they are used.
     """
+    walk = ArchiveWalk()
     local = store.version_file(version_id)
     if local is not None:
         path, info = local
-        spool = HashingSpool(existing=str(path))
+        spool = HashingSpool(existing=str(path), walk=walk)
     else:
-        spool = HashingSpool()
+        spool = HashingSpool(walk=walk)
         try:
             with transfer("download") as progress:
                 info = store.download(spool.stream, version_id, progress=progress)
@@ -73,7 +75,7 @@ def fetch_checked(
             raise
     with spool:
         check_backup_bytes(info, spool)
-        summary = inspect_stored(spool.stream, spool.size, info.metadata)
+        summary = inspect_stored(walk, info.metadata)
         spool.rewind()
         yield spool, info, summary
 

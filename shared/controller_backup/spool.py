@@ -1,8 +1,9 @@
 """A temporary file that hashes what is written to it: bounded memory for any archive size.
 
 Exports and restores pass through one of these instead of memory (docs/design.md, invariant 7). The
-hash is computed as bytes arrive, so a 256 MiB export is read from disk only by the checks that
-need to. A download that restarts (`seek(0)` then `truncate()`) restarts the hash with it.
+hash is computed as bytes arrive, and so are the archive checks (a `Walk` handed to the spool), so
+a 256 MiB export is written once and read again only to be sent. A download that restarts
+(`seek(0)` then `truncate()`) restarts the hash and the walk with it.
 
 A spool has a real path (`path`) so a local store on the same filesystem can adopt the file by a
 hard link instead of copying it again; `HashingSink` hashes a stream that needs no keeping.
@@ -26,7 +27,7 @@ import os
 import tempfile
 import threading
 from types import TracebackType
-from typing import IO, BinaryIO, Self, cast
+from typing import IO, BinaryIO, Protocol, Self, cast
 
 _CHUNK = 1024 * 1024
 #: every spool file's name starts so; the pid after it is for people, the lock is what counts
@@ -106,23 +107,35 @@ def _new_spool_file(directory: str) -> tuple[int, str]:
     raise OSError(f"could not create a spool file in {directory}")
 
 
+class Walk(Protocol):
+    """What else must see every byte a spool takes, in order, as it is taken: the archive checks
+    (archive.ArchiveWalk), so that nothing reads the spool back to check it."""
+
+    def update(self, data: bytes) -> None: ...
+
+    def restart(self) -> None: ...
+
+
 class HashingSpool:
     """Write-then-read temp file with a running sha256 of everything written."""
 
-    def __init__(self, directory: str | None = None, *, existing: str | None = None) -> None:
+    def __init__(
+        self, directory: str | None = None, *, existing: str | None = None, walk: Walk | None = None
+    ) -> None:
         """A new temp file in `directory`; or, with `existing`, that (immutable) file read in place.
 
         An existing file is hashed once here and never written or deleted: a local store's
-        version file can be verified and pushed without a 256 MiB copy.
+        version file can be verified and pushed without a 256 MiB copy. `walk` sees the bytes as
+        the hash does, in the same pass.
         """
         self._hash = hashlib.sha256()
+        self._walk = walk
         self.size = 0
         if existing is not None:
             self.path, self._owned, self._writing = existing, False, False
             self._file: IO[bytes] = open(existing, "rb")  # noqa: SIM115 - closed by close()
             while chunk := self._file.read(_CHUNK):
-                self._hash.update(chunk)
-                self.size += len(chunk)
+                self._took(chunk)
             self._file.seek(0)
             return
         folder = spool_directory(directory)
@@ -137,9 +150,14 @@ class HashingSpool:
             # A running hash only holds for bytes appended in order.
             raise ValueError("HashingSpool takes writes in order only")
         self._file.write(data)
-        self._hash.update(data)
-        self.size += len(data)
+        self._took(data)
         return len(data)
+
+    def _took(self, data: bytes) -> None:
+        self._hash.update(data)
+        if self._walk is not None:
+            self._walk.update(data)
+        self.size += len(data)
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         return self._file.seek(offset, whence)
@@ -152,6 +170,8 @@ class HashingSpool:
         if (size if size is not None else self._file.tell()) != 0:
             raise ValueError("HashingSpool can only be truncated to zero")
         self._hash = hashlib.sha256()
+        if self._walk is not None:
+            self._walk.restart()
         self.size = 0
         self._writing = True
         return self._file.truncate(0)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import pytest
+from controller_backup import spool as spool_module
 from controller_backup.controller import ExportApiDriver
 from controller_backup.errors import IntegrityError, NotReadyError, RefusedError
-from controller_backup.progress import SILENT
+from controller_backup.progress import SILENT, Progress
 from controller_backup.restore import run_restore
 from controller_backup.settings import Settings
+from controller_backup.spool import HashingSpool
 from controller_backup.stores import open_store
 from controller_backup.targets import operator_target
 from controller_emulator import Emulator, EmulatorConfig
@@ -38,6 +41,45 @@ def test_restore_into_a_blank_replacement(
     assert actions(blank_controller, "import_config") == 1
     # verified by exporting again after the import
     assert actions(blank_controller, "export_config") >= 1
+
+
+def test_the_backup_is_read_once_to_be_sent_and_verified_without_a_file(
+    blank_controller: Emulator, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its hash and structure were checked as its version file was hashed: the import is the
+    only read after that. The re-export that verifies the import goes into a hasher, not a file."""
+    stored_result = backup(settings)
+    read: list[int] = []
+
+    class Counted(HashingSpool):
+        def read(self, amount: int = -1) -> bytes:
+            data = super().read(amount)
+            read.append(len(data))
+            return data
+
+    spools: list[str] = []
+    new_spool_file = spool_module._new_spool_file
+
+    def recorded(directory: str) -> tuple[int, str]:
+        spools.append(directory)
+        return new_spool_file(directory)
+
+    verifying: list[Any] = []
+    export = ExportApiDriver.export
+
+    def watched(self: ExportApiDriver, dest: BinaryIO, progress: Progress = SILENT, **kwargs: Any) -> Any:
+        verifying.append(dest)
+        return export(self, dest, progress, **kwargs)
+
+    monkeypatch.setattr("controller_backup.inspection.HashingSpool", Counted)
+    monkeypatch.setattr(spool_module, "_new_spool_file", recorded)
+    monkeypatch.setattr(ExportApiDriver, "export", watched)
+    result = _restore_into(blank_controller, settings)
+    assert result.status == "ok" and result.sha256 == stored_result.sha256
+    assert sum(read) == result.size  # the import's one read
+    assert spools == []  # a local version is read in place, and the re-export made no spool
+    [sink] = verifying
+    assert not hasattr(sink, "fileno") and sink.size == result.size  # hashed all of it, kept none
 
 
 def test_tampered_backup_is_refused_before_the_controller_is_touched(

@@ -5,17 +5,20 @@ the store itself (the jobs never test its class)."""
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import io
 import os
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+from controller_backup.backup import run_backup
 from controller_backup.errors import SettingsError
 from controller_backup.inspection import fetch_checked
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool, spool_directory
-from controller_backup.stores import SizedSource, StoreOptions, open_store
+from controller_backup.stores import ObjectInfo, ObjectStore, SizedSource, StoreOptions, open_store
 
 from tests.stores.contract import _get, _meta, _put
 from tests.stores.locations import Location, location, new_location
@@ -136,6 +139,71 @@ def test_a_version_is_checked_where_the_store_keeps_it(location: Location) -> No
             assert spool.path == str(local[0])
         else:
             assert Path(spool.path).parent == Path(spool_directory())
+
+
+def _spool_reads(monkeypatch: pytest.MonkeyPatch, where: str) -> list[str]:
+    """What happens to the spools `where` makes, in order: `read` for each read that returns bytes,
+    and `put` / `put done` around every store write."""
+    events: list[str] = []
+
+    class Counted(HashingSpool):
+        def read(self, amount: int = -1) -> bytes:
+            data = super().read(amount)
+            if data:
+                events.append("read")
+            return data
+
+    original_put = ObjectStore.put
+
+    def put(self: ObjectStore, *args: Any, **kwargs: Any) -> ObjectInfo:
+        events.append("put")
+        try:
+            return original_put(self, *args, **kwargs)
+        finally:
+            events.append("put done")
+
+    monkeypatch.setattr(where, Counted)
+    monkeypatch.setattr(ObjectStore, "put", put)
+    return events
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["tar", "tar+gzip"])
+def test_a_backup_checks_its_export_as_it_lands_and_reads_it_only_to_send_it(
+    location: Location,
+    controller: Any,  # the emulator behind `settings` (tests/fixtures/controller.py)
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    compressed: bool,
+) -> None:
+    """The archive walk and the hash run in the pass that writes the spool: nothing reads it back
+    before the upload, nor after. A local folder takes it by a hard link and reads none of it."""
+    if compressed:
+        controller.faults.export_page = ("application/gzip", gzip.compress(controller.export_bytes()))
+    events = _spool_reads(monkeypatch, "controller_backup.backup.HashingSpool")
+    result = run_backup(dataclasses.replace(settings, backup_url=location.url))
+    assert result.details["kind"] == ("tar+gzip" if compressed else "tar")
+    upload = events[events.index("put") : events.index("put done")]
+    assert "read" not in events[: events.index("put")] + events[events.index("put done") :]
+    assert ("read" in upload) == (location.kind != "local"), events
+
+
+def test_a_stored_version_is_checked_in_the_pass_that_brings_it_in(
+    location: Location, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verify, status and restore get bytes whose hash and structure were checked as they were
+    downloaded (or, in a local folder, as its version file was hashed): none read back first."""
+    store = location.open()
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        member = tarfile.TarInfo("config.json")
+        member.size = 300_000
+        tar.addfile(member, io.BytesIO(os.urandom(member.size)))
+    _put(store, archive.getvalue())
+    events = _spool_reads(monkeypatch, "controller_backup.inspection.HashingSpool")
+    with fetch_checked(store) as (spool, _, summary):
+        assert summary.kind == "tar+gzip" and summary.members == 1
+        assert events == []
+        assert spool.read() == archive.getvalue()
 
 
 def test_a_spool_in_the_stores_spool_directory_is_taken_as_it_is(location: Location) -> None:

@@ -1,4 +1,8 @@
-"""The archive checks: only whole archives (and the controller's own pair) pass; all else is refused."""
+"""The archive checks: only whole archives (and the controller's own pair) pass; all else is refused.
+
+The checks run on bytes as they arrive (`ArchiveWalk`), so every case holds whatever pieces the
+bytes come in: whole, one byte at a time, or cut anywhere, inside a header or a gzip member.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,12 @@ import io
 import json
 import os
 import tarfile
+import tracemalloc
 
 import pytest
 from controller_backup.archive import (
     ArchiveSummary,
+    ArchiveWalk,
     inspect_archive,
     inspect_native,
     inspect_stored,
@@ -48,8 +54,34 @@ def _archive(size: int = 20 * 1024, blank: bool = False) -> bytes:
     return b"".join(iter_archive(spec))
 
 
-def _check(data: bytes) -> ArchiveSummary:
-    return inspect_archive(io.BytesIO(data), len(data))
+def _walk(data: bytes, cuts: list[int] | int | None = None) -> ArchiveWalk:
+    """A walk fed `data` in pieces: whole (None), of `cuts` bytes each (an int), or cut at `cuts`."""
+    if cuts is None:
+        cuts = [len(data)]
+    elif isinstance(cuts, int):
+        cuts = list(range(cuts, len(data), cuts))
+    walk = ArchiveWalk()
+    start = 0
+    for cut in sorted({min(max(cut, 0), len(data)) for cut in cuts} | {len(data)}):
+        walk.update(data[start:cut])  # an empty piece too: a transfer may hand one over
+        start = cut
+    return walk
+
+
+def _check(data: bytes, cuts: list[int] | int | None = None) -> ArchiveSummary:
+    return inspect_archive(_walk(data, cuts))
+
+
+def _verdict(data: bytes, cuts: list[int] | int | None = None) -> ArchiveSummary | str:
+    """The summary, or the refusal's message."""
+    try:
+        return _check(data, cuts)
+    except InvalidExport as exc:
+        return exc.message
+
+
+#: piece sizes that cut headers, blocks and the 4 KiB head in every way
+PIECES = [None, 1, 7, 511, 512, 513, 4095, 4097]
 
 
 def test_emulator_archive_is_a_whole_tar_with_a_manifest() -> None:
@@ -134,8 +166,9 @@ def _truncated_mid_member() -> bytes:
 def test_anything_but_a_whole_archive_is_refused(data: bytes, reason: str) -> None:
     assert len(PLAIN_TEXT_PAGE) >= 1024 and len(SMALL_TEXT_PAGE) == 2700
     assert len(LONG_COMMENT_HTML.split(b"-->")[0]) > 256
-    with pytest.raises(InvalidExport, match=reason):
-        _check(data)
+    for pieces in PIECES:
+        with pytest.raises(InvalidExport, match=reason):
+            _check(data, pieces)
 
 
 def test_gzip_complete_and_truncated() -> None:
@@ -145,25 +178,41 @@ def test_gzip_complete_and_truncated() -> None:
         _check(data[: len(data) // 2])
 
 
+#: where a stream may be cut into pieces: any offsets, in any number
+CUTS = st.lists(st.integers(min_value=0, max_value=1 << 16), max_size=12)
+
+
 @settings(max_examples=60, deadline=None)
-@given(st.data())
-def test_every_truncation_of_a_tar_is_refused(data: st.DataObject) -> None:
+@given(st.data(), CUTS)
+def test_every_truncation_of_a_tar_is_refused(data: st.DataObject, cuts: list[int]) -> None:
     whole = _archive()
     # Cut anywhere before the end-of-archive marker: tar padding after it is not content.
     end_marker = whole.rfind(b"}") + 1  # inside the last JSON member at the latest
     cut = data.draw(st.integers(min_value=0, max_value=max(end_marker, 1)))
     with pytest.raises(InvalidExport):
-        _check(whole[:cut])
+        _check(whole[:cut], cuts)
     with pytest.raises(InvalidExport):
-        _check(gzip.compress(whole[:cut]))
+        _check(gzip.compress(whole[:cut]), cuts)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=4096))
-def test_random_bytes_are_refused_and_never_crash_the_checker(data: bytes) -> None:
+@given(st.binary(max_size=4096), CUTS)
+def test_random_bytes_are_refused_and_never_crash_the_checker(data: bytes, cuts: list[int]) -> None:
     with pytest.raises(InvalidExport) as caught:
-        _check(data)
+        _check(data, cuts)
     assert caught.value.message
+    assert _verdict(data) == caught.value.message  # the pieces change nothing
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=4096), st.sampled_from(["tar", "gzip"]), CUTS)
+def test_any_bytes_after_an_archive_start_get_one_verdict_however_cut(
+    tail: bytes, wrapper: str, cuts: list[int]
+) -> None:
+    """Bytes that begin as an archive and go on as anything: the pieces never change the verdict."""
+    start = _archive()[: 3 * 512]
+    data = start + tail if wrapper == "tar" else gzip.compress(start + tail)[: 40 + len(tail)] + tail
+    assert _verdict(data, cuts) == _verdict(data)
 
 
 def _octal(field: bytes | bytearray) -> int | None:
@@ -174,10 +223,12 @@ def _octal(field: bytes | bytearray) -> int | None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.integers(min_value=0, max_value=511), st.integers(min_value=1, max_value=255))
-@example(offset=148, flip=16)  # '0' to ' ': the checksum's value is unchanged
-@example(offset=124, flip=16)  # the same flip in the size field changes the checksum
-def test_a_flipped_header_byte_is_caught(offset: int, flip: int) -> None:
+@given(
+    st.integers(min_value=0, max_value=511), st.integers(min_value=1, max_value=255), st.sampled_from(PIECES)
+)
+@example(offset=148, flip=16, pieces=None)  # '0' to ' ': the checksum's value is unchanged
+@example(offset=124, flip=16, pieces=1)  # the same flip in the size field changes the checksum
+def test_a_flipped_header_byte_is_caught(offset: int, flip: int, pieces: int | None) -> None:
     if 154 <= offset < 156:
         return  # the checksum field's terminators are covered by no checksum
     whole = bytearray(_archive())
@@ -185,11 +236,144 @@ def test_a_flipped_header_byte_is_caught(offset: int, flip: int) -> None:
     if 148 <= offset < 154 and _octal(whole[148:156]) == _octal(_archive()[148:156]):
         return  # a leading zero of the checksum turned into a space: the same number, as tar reads it
     try:
-        summary = _check(bytes(whole))
+        summary = _check(bytes(whole), pieces)
     except InvalidExport:
         return
     # Only bytes outside the checksummed header may change unnoticed: none are, in a header.
     raise AssertionError(f"corrupt header byte {offset} passed as {summary}")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(min_value=10, max_value=1 << 14), st.integers(1, 255)), max_size=3),
+    CUTS,
+)
+@example(flips=[(309, 1)], cuts=[])  # a broken tar header, then deflate data zlib refuses
+def test_a_damaged_gzip_gets_one_verdict_however_cut(flips: list[tuple[int, int]], cuts: list[int]) -> None:
+    """Deflate data zlib refuses may first inflate to a broken tar: the first problem in the
+    stream is the one named, whether zlib was handed the bad byte alone or with many others."""
+    data = bytearray(gzip.compress(_archive(), mtime=0))
+    for offset, flip in flips:
+        data[offset % len(data)] ^= flip
+    whole = _verdict(bytes(data))
+    assert _verdict(bytes(data), cuts) == whole
+    assert _verdict(bytes(data), 1) == whole
+
+
+def test_the_first_problem_in_a_damaged_gzip_is_named() -> None:
+    data = bytearray(gzip.compress(_archive(), mtime=0))
+    data[309] ^= 1  # inflates to a bad header at 1024, then to a distance zlib refuses
+    for pieces in PIECES:
+        assert _verdict(bytes(data), pieces) == (
+            "the tar archive inside the gzip is corrupt: bad tar header checksum at byte 1024"
+        )
+
+
+# -- pieces: the verdict never depends on how the bytes arrive -------------------------------------
+
+
+def _tarfile_archive(mode: str) -> bytes:
+    """Members of every shape: a manifest, empty and block-sized files, a directory, a long name."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=mode, format=tarfile.PAX_FORMAT) as tar:
+        for name, body in (
+            ("manifest.json", json.dumps({"initialized": True, "controller": "c"}).encode()),
+            ("empty.json", b""),
+            ("block.bin", os.urandom(512)),
+            ("config/" + "deep/" * 30 + "gateways.json", b"[" + b"1," * 700 + b"1]"),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+        folder = tarfile.TarInfo("config")
+        folder.type = tarfile.DIRTYPE
+        tar.addfile(folder)
+    return buf.getvalue()
+
+
+def _header_offsets(data: bytes) -> list[int]:
+    """Where each header of the tar `data` starts, and its end-of-archive blocks."""
+    offsets, at = [], 0
+    while data[at : at + 512] != bytes(512):
+        offsets.append(at)
+        size = int(data[at + 124 : at + 136].split(b"\0", 1)[0].strip() or b"0", 8)
+        at += 512 + -(-size // 512) * 512
+    return [*offsets, at, at + 512]
+
+
+@pytest.mark.parametrize("source", ["emulator", "tarfile"])
+def test_every_header_cut_at_every_byte_gives_the_same_summary(source: str) -> None:
+    whole = _archive() if source == "emulator" else _tarfile_archive("w")
+    expected = _check(whole)
+    headers = _header_offsets(whole)
+    assert expected.members >= 4 and len(headers) >= 6
+    for header in headers:
+        for inside in range(513):
+            cut = header + inside
+            assert _check(whole, [cut]) == expected, cut
+            assert _check(whole, [cut - 1, cut, cut + 1]) == expected, cut
+
+
+def test_every_truncation_inside_a_header_is_refused_the_same_however_cut() -> None:
+    whole = _tarfile_archive("w")
+    for header in _header_offsets(whole):
+        for inside in range(1, 512):
+            end = header + inside
+            whole_verdict = _verdict(whole[:end])
+            # before its magic the first header says nothing: those bytes are not yet a tar
+            expected = "truncated" if end >= 262 else "not a tar archive"
+            assert isinstance(whole_verdict, str) and expected in whole_verdict
+            assert _verdict(whole[:end], [end // 2, end - 1]) == whole_verdict
+
+
+@pytest.mark.parametrize("mode", ["w:gz", "w"])
+def test_a_gzip_cut_at_every_byte_gives_the_same_summary(mode: str) -> None:
+    """Every byte of the gzip header, the deflate blocks and the trailer may end a piece."""
+    whole = _tarfile_archive(mode)
+    if mode == "w":
+        whole = gzip.compress(whole[:600]) + b"\0" * 3 + gzip.compress(whole[600:])  # two members
+    expected = _check(whole)
+    assert expected.kind == "tar+gzip" and expected.members == 4  # the directory is no file
+    assert expected.manifest == {"initialized": True, "controller": "c"}
+    for cut in range(len(whole) + 1):
+        assert _check(whole, [cut]) == expected, cut
+
+
+@pytest.mark.parametrize("wrap", [bytes, gzip.compress], ids=["tar", "tar+gzip"])
+@pytest.mark.parametrize("source", ["emulator", "tarfile"])
+def test_one_byte_pieces_give_the_same_summary(source: str, wrap: object) -> None:
+    whole = _archive() if source == "emulator" else _tarfile_archive("w")
+    data = wrap(whole)  # type: ignore[operator]
+    assert _check(data, 1) == _check(data)
+    assert _check(data, 1).members == _check(data).members >= 4
+
+
+def test_a_gzip_that_inflates_far_beyond_its_size_is_walked_in_bounded_pieces() -> None:
+    """A small gzip may inflate to gigabytes: the walk holds one bounded piece at a time."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("zeros.bin")
+        info.size = 96 * 1024 * 1024
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+    data = gzip.compress(buf.getvalue(), compresslevel=9)
+    del buf
+    assert len(data) < 1024 * 1024
+    tracemalloc.start()
+    try:
+        assert _check(data).members == 1  # in one piece: all of it inflates within one update
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024, peak
+
+
+def test_a_restart_forgets_every_byte() -> None:
+    """A download that starts again (seek(0), truncate()) starts the walk again too."""
+    walk = _walk(b"<html>half a page")
+    walk.restart()
+    walk.update(_archive())
+    assert inspect_archive(walk).kind == "tar" and walk.size == len(_archive())
+    assert walk.head == _archive()[:4096]
 
 
 # -- the controller's own file and its version file ---------------------------------------------
@@ -197,7 +381,7 @@ def test_a_flipped_header_byte_is_caught(offset: int, flip: int) -> None:
 
 def _native(data: bytes, version_text: str | None) -> ArchiveSummary:
     return inspect_native(
-        io.BytesIO(data), len(data), version_text, VERSION, version_name="CloudN_10.0.0.10_version.txt"
+        _walk(data, 1000), version_text, VERSION, version_name="CloudN_10.0.0.10_version.txt"
     )
 
 
@@ -230,7 +414,7 @@ def test_a_native_file_is_refused_without_its_pair(
 
 
 def _stored(data: bytes, **metadata: str) -> ArchiveSummary:
-    return inspect_stored(io.BytesIO(data), len(data), metadata)
+    return inspect_stored(_walk(data), metadata)
 
 
 def test_stored_objects_are_checked_as_their_recorded_kind() -> None:

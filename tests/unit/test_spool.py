@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import tarfile
 from pathlib import Path
 
 import pytest
+from controller_backup.archive import ArchiveWalk, inspect_archive
+from controller_backup.errors import InvalidExport
 from controller_backup.spool import HashingSink, HashingSpool
 
 
@@ -85,3 +89,36 @@ def test_bytearray_writes_are_copied_before_hashing() -> None:
         spool.write(buffer)  # type: ignore[arg-type]
         buffer[:] = b"b" * 100  # the writer reuses its buffer, as SDK readers do
         assert spool.sha256 == hashlib.sha256(b"a" * 100).hexdigest()
+
+
+def _tar() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        member = tarfile.TarInfo("config.json")
+        member.size = 3000
+        archive.addfile(member, io.BytesIO(b"x" * 3000))
+    return buffer.getvalue()
+
+
+def test_the_walk_sees_what_the_hash_sees_and_restarts_with_it() -> None:
+    """A download that starts again must not leave the walk judging the first try's bytes."""
+    walk = ArchiveWalk()
+    with HashingSpool(walk=walk) as spool:
+        spool.write(b"<html>a proxy's page")
+        with pytest.raises(InvalidExport, match="HTML page"):
+            inspect_archive(walk)
+        spool.seek(0)
+        spool.truncate()
+        data = _tar()
+        for at in range(0, len(data), 1000):
+            spool.write(data[at : at + 1000])
+        assert inspect_archive(walk).members == 1 and walk.size == spool.size == len(data)
+
+
+def test_an_existing_file_is_walked_in_the_pass_that_hashes_it(tmp_path: Path) -> None:
+    path = tmp_path / "version.data"
+    path.write_bytes(_tar())
+    walk = ArchiveWalk()
+    with HashingSpool(existing=str(path), walk=walk) as spool:
+        assert spool.tell() == 0  # nothing read it after that pass
+        assert inspect_archive(walk).kind == "tar" and walk.size == spool.size
