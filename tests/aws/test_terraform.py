@@ -63,10 +63,7 @@ def _locals() -> dict[str, Any]:
 
 
 def _variables() -> dict[str, dict[str, Any]]:
-    merged: dict[str, dict[str, Any]] = {}
-    for block in _module().get("variable", []):
-        merged.update(block)
-    return merged
+    return helpers.variables(_module())
 
 
 # -- what the plan tests check the module against, taken from the code ----------------------------
@@ -421,14 +418,7 @@ def test_each_refusal_says_what_is_wrong(name: str) -> None:
 
 @pytest.mark.parametrize("name", _NATIVE_REQUIRED)
 def test_each_input_native_mode_needs_has_a_validation_naming_it(name: str) -> None:
-    rules = _variables()[name]["validation"]
-    rule = next(
-        (r for r in rules if f'var.backup_mode != "native" || var.{name} != null' in r["condition"]), None
-    )
-    assert rule is not None, f"{name}: no validation requires it in native mode"
-    assert rule["error_message"].startswith(f"{name} is required in native mode")
-    # and says what to do for a controller that serves export_config instead
-    assert 'set backup_mode = "export"' in rule["error_message"]
+    helpers.assert_native_mode_rule(_variables(), name)
 
 
 def test_export_mode_is_described_for_what_it_is() -> None:
@@ -477,17 +467,7 @@ def test_example_uses_the_module_and_the_packaged_zip() -> None:
 
 def test_example_runs_native_mode_with_every_input_it_needs() -> None:
     call = _example_call()
-    assert "backup_mode" not in call or call["backup_mode"] == "native"
-    native_required = {
-        name
-        for name, variable in _variables().items()
-        for rule in variable.get("validation", [])
-        if 'var.backup_mode != "native" ||' in rule["condition"]
-        and f"var.{name} != null" in rule["condition"]
-    }
-    assert native_required == set(_NATIVE_REQUIRED)
-    assert native_required <= set(call), f"the example misses {native_required - set(call)}"
-    assert call["controller_private_ip"] == "${var.controller_private_ip}"
+    helpers.assert_example_runs_native_mode(call, _variables(), _NATIVE_REQUIRED)
     assert call["native_bucket_name"] == "${var.controller_bucket_name}"
     assert call["native_account_name"] == "${var.controller_account_name}"
     # the example's own inputs for them are required: a plan cannot go ahead without them

@@ -631,32 +631,18 @@ def test_native_waits_fit_the_function_timeout(console: helpers.LocalsConsole) -
 
 @pytest.mark.parametrize("name", _NATIVE_REQUIRED)
 def test_each_input_native_mode_needs_has_a_validation_naming_it(name: str) -> None:
-    rules = _merged("variable")[name]["validation"]
-    condition = f'var.backup_mode != "native" || var.{name} != null'
-    rule = next((r for r in rules if condition in r["condition"]), None)
-    assert rule is not None, f"{name}: no validation requires it in native mode"
-    assert rule["error_message"].startswith(f"{name} is required in native mode")
-    # and says what to do for a controller that serves export_config instead
-    assert 'set backup_mode = "export"' in rule["error_message"]
+    helpers.assert_native_mode_rule(_merged("variable"), name)
 
 
 def test_plan_without_native_inputs_fails_naming_each_one(planner: helpers.VariablePlanner) -> None:
-    status, output = planner.plan(_BASE_VALUES)
-    assert status != 0, output
-    for name in _NATIVE_REQUIRED:
-        assert f"{name} is required in native mode" in output, name
     # one missing input (the write-only secret): only that one is named
-    status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES | {"native_arm_client_secret": None})
-    assert status != 0
-    assert "native_arm_client_secret is required in native mode" in output
-    assert output.count("is required in native mode") == 1
+    helpers.assert_plan_names_missing_native_inputs(
+        planner, _BASE_VALUES, _NATIVE_VALUES, _NATIVE_REQUIRED, "native_arm_client_secret"
+    )
 
 
 def test_plan_passes_with_the_native_inputs_or_in_export_mode(planner: helpers.VariablePlanner) -> None:
-    status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES)
-    assert status == 0, output
-    status, output = planner.plan(_BASE_VALUES | {"backup_mode": "export"})
-    assert status == 0, output
+    helpers.assert_plan_passes_native_or_export(planner, _BASE_VALUES, _NATIVE_VALUES)
 
 
 def test_native_variables_are_described_and_validated() -> None:
@@ -741,17 +727,7 @@ def _example_variables() -> dict[str, dict[str, Any]]:
 
 def test_example_runs_native_mode_with_every_input_it_needs() -> None:
     call = _example_call()
-    assert "backup_mode" not in call or call["backup_mode"] == "native"
-    native_required = {
-        name
-        for name, variable in _merged("variable").items()
-        for rule in variable.get("validation", [])
-        if 'var.backup_mode != "native" ||' in rule["condition"]
-        and f"var.{name} != null" in rule["condition"]
-    }
-    assert native_required == set(_NATIVE_REQUIRED)
-    assert native_required <= set(call), f"the example misses {native_required - set(call)}"
-    assert call["controller_private_ip"] == "${var.controller_private_ip}"
+    helpers.assert_example_runs_native_mode(call, _merged("variable"), _NATIVE_REQUIRED)
     # the controller's own storage account, found by name: its id and its region
     assert call["native_storage_account_id"] == "${data.azurerm_storage_account.controller.id}"
     assert call["native_region"] == "${data.azurerm_storage_account.controller.location}"

@@ -242,6 +242,49 @@ def moved_problems(module: dict[str, list[Any]]) -> list[str]:
     return problems
 
 
+def variables(module: dict[str, list[Any]]) -> dict[str, dict[str, Any]]:
+    """name -> body of every `variable "<name>"` block."""
+    found: dict[str, dict[str, Any]] = {}
+    for block in module.get("variable", []):
+        found.update(block)
+    return found
+
+
+#: the start of a validation that makes a variable required in native mode
+_NATIVE_CONDITION = 'var.backup_mode != "native" ||'
+
+
+def native_required(declared: dict[str, dict[str, Any]]) -> set[str]:
+    """The variables a validation requires in native mode (each module says so the same way)."""
+    return {
+        name
+        for name, body in declared.items()
+        for rule in body.get("validation", [])
+        if _NATIVE_CONDITION in rule["condition"] and f"var.{name} != null" in rule["condition"]
+    }
+
+
+def assert_native_mode_rule(declared: dict[str, dict[str, Any]], name: str) -> None:
+    """`name` has a validation that requires it in native mode, naming it and the way out."""
+    condition = f"{_NATIVE_CONDITION} var.{name} != null"
+    rule = next((r for r in declared[name]["validation"] if condition in r["condition"]), None)
+    assert rule is not None, f"{name}: no validation requires it in native mode"
+    assert rule["error_message"].startswith(f"{name} is required in native mode")
+    # and says what to do for a controller that serves export_config instead
+    assert 'set backup_mode = "export"' in rule["error_message"]
+
+
+def assert_example_runs_native_mode(
+    call: dict[str, Any], declared: dict[str, dict[str, Any]], required: tuple[str, ...]
+) -> None:
+    """An example's module call: native mode, with every input native mode requires."""
+    assert "backup_mode" not in call or call["backup_mode"] == "native"
+    needed = native_required(declared)
+    assert needed == set(required)
+    assert needed <= set(call), f"the example misses {needed - set(call)}"
+    assert call["controller_private_ip"] == "${var.controller_private_ip}"
+
+
 class VariablePlanner:
     """`terraform plan` of a module's variables.tf alone, to run its validations for real.
 
@@ -278,6 +321,34 @@ class VariablePlanner:
             timeout=120,
         )
         return proc.returncode, " ".join((proc.stdout + proc.stderr).split())
+
+
+def assert_plan_names_missing_native_inputs(
+    planner: VariablePlanner,
+    base: dict[str, Any],
+    native: dict[str, Any],
+    required: tuple[str, ...],
+    one: str,
+) -> None:
+    """A plan without the native inputs fails naming each; without only `one`, naming only it."""
+    status, output = planner.plan(base)
+    assert status != 0, output
+    for name in required:
+        assert f"{name} is required in native mode" in output, name
+    status, output = planner.plan(base | native | {one: None})
+    assert status != 0
+    assert f"{one} is required in native mode" in output
+    assert output.count("is required in native mode") == 1
+
+
+def assert_plan_passes_native_or_export(
+    planner: VariablePlanner, base: dict[str, Any], native: dict[str, Any]
+) -> None:
+    """A plan passes with the native inputs, and in export mode without them."""
+    status, output = planner.plan(base | native)
+    assert status == 0, output
+    status, output = planner.plan(base | {"backup_mode": "export"})
+    assert status == 0, output
 
 
 #: a reference to a resource or data source of any of the three providers, with its attributes
