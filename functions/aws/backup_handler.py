@@ -22,10 +22,9 @@ from controller_backup.job_requests import BackupRequest, as_object, parse_backu
 from controller_backup.settings import Settings
 
 from .common import (
-    correlation_id,
+    function_url_answer,
     function_url_app,
     function_url_payload,
-    is_function_url_event,
     lambda_entry,
     logger,
     record_backup,
@@ -59,8 +58,8 @@ def http_backup() -> dict[str, Any]:
 
 @lambda_entry
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    logger.set_correlation_id(correlation_id(event, context))
-    if is_function_url_event(event):
-        return app.resolve(event, context)
+    answer = function_url_answer(app, event, context)
+    if answer is not None:
+        return answer
     payload = as_object({} if event is None else event, "the event")
     return run(parse_backup_request(payload, trigger="invoke"))

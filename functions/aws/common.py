@@ -138,6 +138,14 @@ def function_url_app() -> LambdaFunctionUrlResolver:
     return app
 
 
+def function_url_answer(app: LambdaFunctionUrlResolver, event: Any, context: Any) -> dict[str, Any] | None:
+    """Tie the run's log lines to its trigger, and answer a Function URL request (None: another event)."""
+    logger.set_correlation_id(correlation_id(event, context))
+    if is_function_url_event(event):
+        return app.resolve(event, context)
+    return None
+
+
 def record_backup(result: JobResult | None, exc: BaseException | None = None) -> None:
     if result is not None:
         metrics.add_metric(name="BackupSucceeded", unit=MetricUnit.Count, value=1)

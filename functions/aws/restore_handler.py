@@ -38,10 +38,9 @@ from controller_backup.targets import Instance
 
 from .common import (
     aws_clients,
-    correlation_id,
+    function_url_answer,
     function_url_app,
     function_url_payload,
-    is_function_url_event,
     lambda_entry,
     logger,
     record_restore,
@@ -246,9 +245,9 @@ def http_restore() -> dict[str, Any]:
 
 @lambda_entry
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    logger.set_correlation_id(correlation_id(event, context))
-    if is_function_url_event(event):
-        return app.resolve(event, context)
+    answer = function_url_answer(app, event, context)
+    if answer is not None:
+        return answer
     try:
         asked = parse_event(event)
         logger.append_keys(trigger=asked.request.trigger)
