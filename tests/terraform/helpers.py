@@ -285,7 +285,37 @@ def assert_example_runs_native_mode(
     assert call["controller_private_ip"] == "${var.controller_private_ip}"
 
 
-class VariablePlanner:
+class _VariablesWorkdir:
+    """A work directory holding a module's variables.tf, where Terraform runs without providers."""
+
+    def __init__(self, module_dir: Path, workdir: Path) -> None:
+        self.workdir = workdir
+        self.terraform = _tool("terraform", "TERRAFORM_BIN")
+        shutil.copy(module_dir / "variables.tf", workdir / "variables.tf")
+
+    def _init(self) -> None:
+        proc = self._run(["init", "-backend=false", "-input=false", "-no-color"])
+        if proc.returncode != 0:
+            raise AssertionError(f"terraform init failed: {proc.stdout}{proc.stderr}")
+
+    def _var_file(self, values: dict[str, Any]) -> Path:
+        var_file = self.workdir / "values.tfvars.json"
+        var_file.write_text(json.dumps(values))
+        return var_file
+
+    def _run(self, args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [self.terraform, *args],
+            cwd=self.workdir,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+
+
+class VariablePlanner(_VariablesWorkdir):
     """`terraform plan` of a module's variables.tf alone, to run its validations for real.
 
     A module's validations may name only its variables, so its variables.tf is a complete
@@ -294,32 +324,13 @@ class VariablePlanner:
     """
 
     def __init__(self, module_dir: Path, workdir: Path) -> None:
-        self.workdir = workdir
-        self.terraform = _tool("terraform", "TERRAFORM_BIN")
-        shutil.copy(module_dir / "variables.tf", workdir / "variables.tf")
-        proc = subprocess.run(
-            [self.terraform, "init", "-backend=false", "-input=false", "-no-color"],
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-        if proc.returncode != 0:
-            raise AssertionError(f"terraform init failed: {proc.stdout}{proc.stderr}")
+        super().__init__(module_dir, workdir)
+        self._init()
 
     def plan(self, values: dict[str, Any]) -> tuple[int, str]:
         """Exit status and the output with Terraform's line wrapping undone (one space per gap)."""
-        var_file = self.workdir / "values.tfvars.json"
-        var_file.write_text(json.dumps(values))
-        proc = subprocess.run(
-            [self.terraform, "plan", "-input=false", "-no-color", "-lock=false", f"-var-file={var_file}"],
-            cwd=self.workdir,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+        var_file = self._var_file(values)
+        proc = self._run(["plan", "-input=false", "-no-color", "-lock=false", f"-var-file={var_file}"])
         return proc.returncode, " ".join((proc.stdout + proc.stderr).split())
 
 
@@ -361,7 +372,7 @@ def _stub(reference: re.Match[str]) -> str:
     return f'["<{text}>"]' if "[*]" in text else f'"<{text}>"'
 
 
-class LocalsConsole:
+class LocalsConsole(_VariablesWorkdir):
     """The values a module's locals take for given inputs, computed by Terraform without a provider.
 
     The module's variables.tf and the `locals` blocks of `locals_file` make the configuration, each
@@ -371,42 +382,24 @@ class LocalsConsole:
     """
 
     def __init__(self, module_dir: Path, workdir: Path, locals_file: str = "main.tf") -> None:
-        self.workdir = workdir
-        self.terraform = _tool("terraform", "TERRAFORM_BIN")
-        shutil.copy(module_dir / "variables.tf", workdir / "variables.tf")
+        super().__init__(module_dir, workdir)
         text = (module_dir / locals_file).read_text()
         blocks = re.findall(r"^locals \{\n.*?^\}\n", text, flags=re.MULTILINE | re.DOTALL)
         if not blocks:
             raise AssertionError(f"no locals block in {locals_file}")
         (workdir / "locals.tf").write_text(_REFERENCE.sub(_stub, "\n".join(blocks)))
-        proc = subprocess.run(
-            [self.terraform, "init", "-backend=false", "-input=false", "-no-color"],
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-        if proc.returncode != 0:
-            raise AssertionError(f"terraform init failed: {proc.stdout}{proc.stderr}")
+        self._init()
 
     def evaluate(self, inputs: dict[str, Any], expressions: dict[str, str]) -> dict[str, Any]:
         """name -> value of each expression (`local.x`, or one read from the module, `${...}` or
         not), with `inputs` as the module's variables."""
-        var_file = self.workdir / "values.tfvars.json"
-        var_file.write_text(json.dumps(inputs))
+        var_file = self._var_file(inputs)
         bare = {
             name: re.sub(r"^\$\{(.*)\}$", r"\1", text, flags=re.DOTALL) for name, text in expressions.items()
         }
         query = "jsonencode({" + ", ".join(f"{name} = ({text})" for name, text in bare.items()) + "})"
-        proc = subprocess.run(
-            [self.terraform, "console", "-no-color", f"-var-file={var_file}"],
-            cwd=self.workdir,
-            input=" ".join(query.split()) + "\n",
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
+        proc = self._run(
+            ["console", "-no-color", f"-var-file={var_file}"], stdin=" ".join(query.split()) + "\n"
         )
         if proc.returncode != 0:
             raise AssertionError(f"terraform console failed: {proc.stdout}{proc.stderr}")
