@@ -358,21 +358,12 @@ _RENAMED = (
 
 
 def test_the_old_settings_are_gone_everywhere() -> None:
-    texts = [p.read_text() for p in (*MODULE.glob("*.tf"), MODULE / "README.md", EXAMPLE / "main.tf")]
-    for name in _OLD_SETTINGS:
-        assert not any(re.search(rf"\b{name}\b", text) for text in texts), name
-    for name in ("restore_target", "invoker_principals", "invoke_policy_arn"):
-        assert not any(re.search(rf"(?<![\w.]){name}\b", text) for text in texts), name
+    old_names = ("restore_target", "invoker_principals", "invoke_policy_arn")
+    helpers.assert_old_names_gone(helpers.module_texts(MODULE), _OLD_SETTINGS, old_names)
 
 
 def test_the_renamed_inputs_are_gone_everywhere() -> None:
-    """The module, its README and example, and the main README's deploy sections name each input
-    the way the other clouds' modules do."""
-    paths = (*MODULE.glob("*.tf"), MODULE / "README.md", EXAMPLE / "main.tf", ROOT / "README.md")
-    for path in paths:
-        text = path.read_text()
-        for name in _RENAMED:
-            assert not re.search(rf"(?<![\w.]){name}\b", text), f"{path.name} still names {name}"
+    helpers.assert_renamed_gone(MODULE, _RENAMED)
 
 
 # -- variables: descriptions and messages (variables.tftest.hcl fires each validation) ------------

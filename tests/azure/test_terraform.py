@@ -809,22 +809,12 @@ _RENAMED = (
 
 
 def test_the_old_settings_are_gone_everywhere() -> None:
-    texts = [p.read_text() for p in (*MODULE.glob("*.tf"), MODULE / "README.md", EXAMPLE / "main.tf")]
-    for name in _OLD_SETTINGS:
-        assert not any(re.search(rf"\b{name}\b", text) for text in texts), name
     old_names = ("function_app_name", "function_app_hostname", "function_principal_id", "host_account_name")
-    for name in old_names:
-        assert not any(re.search(rf"(?<![\w.]){name}\b", text) for text in texts), name
+    helpers.assert_old_names_gone(helpers.module_texts(MODULE), _OLD_SETTINGS, old_names)
 
 
 def test_the_renamed_inputs_are_gone_everywhere() -> None:
-    """The module, its README and example, and the main README's deploy sections name each input
-    the way the other clouds' modules do."""
-    paths = (*MODULE.glob("*.tf"), MODULE / "README.md", EXAMPLE / "main.tf", ROOT / "README.md")
-    for path in paths:
-        text = path.read_text()
-        for name in _RENAMED:
-            assert not re.search(rf"(?<![\w.]){name}\b", text), f"{path.name} still names {name}"
+    helpers.assert_renamed_gone(MODULE, _RENAMED)
 
 
 def test_plan_needs_a_tag_or_a_name_pattern_for_the_event_route(planner: helpers.VariablePlanner) -> None:
@@ -844,17 +834,9 @@ def test_plan_needs_a_tag_or_a_name_pattern_for_the_event_route(planner: helpers
 
 
 def test_plan_checks_the_replacement_url_and_the_allowed_targets(planner: helpers.VariablePlanner) -> None:
-    values = _BASE_VALUES | _NATIVE_VALUES
-    for good in ("controller_url", "https://{private_ip}", "https://{public_ip}:8443"):
-        status, output = planner.plan(values | {"replacement_url": good})
-        assert status == 0, (good, output)
-    for bad in ("http://{private_ip}", "https://controller.example.com"):
-        status, output = planner.plan(values | {"replacement_url": bad})
-        assert status != 0 and "replacement_url must be controller_url or https://" in output, bad
-    status, output = planner.plan(values | {"restore_allowed_targets": ["10.0.2.0/24", "ctl-dr.example.com"]})
-    assert status == 0, output
-    status, output = planner.plan(values | {"restore_allowed_targets": ["10.0.2.0/24,10.0.3.0/24"]})
-    assert status != 0 and "restore_allowed_targets must be host names" in output
+    helpers.assert_plan_checks_replacement_url_and_targets(
+        planner, _BASE_VALUES | _NATIVE_VALUES, ("http://{private_ip}", "https://controller.example.com")
+    )
 
 
 def test_max_instance_count_limits_each_app(planner: helpers.VariablePlanner) -> None:

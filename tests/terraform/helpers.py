@@ -285,6 +285,36 @@ def assert_example_runs_native_mode(
     assert call["controller_private_ip"] == "${var.controller_private_ip}"
 
 
+def module_texts(module_dir: Path) -> list[str]:
+    """A module's .tf files, its README and its basic example: where an old name must not stand."""
+    paths = (
+        *module_dir.glob("*.tf"),
+        module_dir / "README.md",
+        module_dir / "examples" / "basic" / "main.tf",
+    )
+    return [path.read_text() for path in paths]
+
+
+def assert_old_names_gone(
+    texts: list[str], old_settings: tuple[str, ...], old_names: tuple[str, ...]
+) -> None:
+    """No old setting (an app setting, anywhere in a word) nor old input or output name stands."""
+    for name in old_settings:
+        assert not any(re.search(rf"\b{name}\b", text) for text in texts), name
+    for name in old_names:
+        assert not any(re.search(rf"(?<![\w.]){name}\b", text) for text in texts), name
+
+
+def assert_renamed_gone(module_dir: Path, renamed: tuple[str, ...]) -> None:
+    """The module, its README and example, and the main README's deploy sections name each input
+    the way the other clouds' modules do."""
+    example = module_dir / "examples" / "basic" / "main.tf"
+    for path in (*module_dir.glob("*.tf"), module_dir / "README.md", example, ROOT / "README.md"):
+        text = path.read_text()
+        for name in renamed:
+            assert not re.search(rf"(?<![\w.]){name}\b", text), f"{path.name} still names {name}"
+
+
 class _VariablesWorkdir:
     """A work directory holding a module's variables.tf, where Terraform runs without providers."""
 
@@ -360,6 +390,22 @@ def assert_plan_passes_native_or_export(
     assert status == 0, output
     status, output = planner.plan(base | {"backup_mode": "export"})
     assert status == 0, output
+
+
+def assert_plan_checks_replacement_url_and_targets(
+    planner: VariablePlanner, values: dict[str, Any], bad_urls: tuple[str, ...]
+) -> None:
+    """replacement_url is controller_url or an https:// template; allowed targets are host names."""
+    for good in ("controller_url", "https://{private_ip}", "https://{public_ip}:8443"):
+        status, output = planner.plan(values | {"replacement_url": good})
+        assert status == 0, (good, output)
+    for bad in bad_urls:
+        status, output = planner.plan(values | {"replacement_url": bad})
+        assert status != 0 and "replacement_url must be controller_url or https://" in output, bad
+    status, output = planner.plan(values | {"restore_allowed_targets": ["10.0.2.0/24", "ctl-dr.example.com"]})
+    assert status == 0, output
+    status, output = planner.plan(values | {"restore_allowed_targets": ["10.0.2.0/24,10.0.3.0/24"]})
+    assert status != 0 and "restore_allowed_targets must be host names" in output
 
 
 #: a reference to a resource or data source of any of the three providers, with its attributes
