@@ -302,6 +302,21 @@ def test_launch_event_restores_onto_the_blank_replacement_once(
     assert _actions(blank_controller, "import_config") == 1
 
 
+def _expect_lifecycle_result(stub: Stubber, instance_id: str, result: str) -> None:
+    """The one CompleteLifecycleAction call the sample lifecycle event should end in."""
+    stub.add_response(
+        "complete_lifecycle_action",
+        {},
+        {
+            "LifecycleHookName": "aviatrix-ctrl-backup-restore",
+            "AutoScalingGroupName": "aviatrix-controller",
+            "LifecycleActionToken": "87654321-4321-4321-4321-210987654321",
+            "LifecycleActionResult": result,
+            "InstanceId": instance_id,
+        },
+    )
+
+
 def test_lifecycle_action_is_completed_with_continue_after_the_restore(
     controller: Emulator,
     blank_controller: Emulator,
@@ -314,17 +329,7 @@ def test_lifecycle_action_is_completed_with_continue_after_the_restore(
     _backup_now(lambda_context)
     monkeypatch.setenv("CONTROLLER_URL", blank_controller.url)
     event = load_event("asg_launch_lifecycle_action.json", **{SAMPLE_INSTANCE: replacement_instance})
-    lifecycle_stub.add_response(
-        "complete_lifecycle_action",
-        {},
-        {
-            "LifecycleHookName": "aviatrix-ctrl-backup-restore",
-            "AutoScalingGroupName": "aviatrix-controller",
-            "LifecycleActionToken": "87654321-4321-4321-4321-210987654321",
-            "LifecycleActionResult": "CONTINUE",
-            "InstanceId": replacement_instance,
-        },
-    )
+    _expect_lifecycle_result(lifecycle_stub, replacement_instance, "CONTINUE")
     result = restore_handler.handler(event, lambda_context)
     assert result["status"] == "ok"
     assert blank_controller.export_sha256() == controller.export_sha256()
@@ -343,17 +348,7 @@ def test_failed_restore_abandons_the_lifecycle_action_and_raises(
     # nothing was ever backed up: there is nothing to restore
     monkeypatch.setenv("CONTROLLER_URL", blank_controller.url)
     event = load_event("asg_launch_lifecycle_action.json", **{SAMPLE_INSTANCE: replacement_instance})
-    lifecycle_stub.add_response(
-        "complete_lifecycle_action",
-        {},
-        {
-            "LifecycleHookName": "aviatrix-ctrl-backup-restore",
-            "AutoScalingGroupName": "aviatrix-controller",
-            "LifecycleActionToken": "87654321-4321-4321-4321-210987654321",
-            "LifecycleActionResult": "ABANDON",
-            "InstanceId": replacement_instance,
-        },
-    )
+    _expect_lifecycle_result(lifecycle_stub, replacement_instance, "ABANDON")
     with pytest.raises(ObjectNotFound):
         restore_handler.handler(event, lambda_context)
     lifecycle_stub.assert_no_pending_responses()
