@@ -459,24 +459,12 @@ def test_example_uses_the_module_and_the_packaged_zip() -> None:
 def test_example_runs_native_mode_with_every_input_it_needs() -> None:
     call = _example_call()
     helpers.assert_example_runs_native_mode(call, _variables(), _NATIVE_REQUIRED)
-    assert call["native_bucket_name"] == "${var.controller_bucket_name}"
-    assert call["native_account_name"] == "${var.controller_account_name}"
-    # the example's own inputs for them are required: a plan cannot go ahead without them
-    for name in (
-        "controller_private_ip",
-        "controller_bucket_name",
-        "controller_account_name",
-        "controller_ca_bundle",
-    ):
-        assert "default" not in _example_variables()[name], name
+    helpers.assert_example_names_the_controllers_bucket(call, _example_variables())
 
 
 def test_example_pins_the_controllers_certificate_and_calls_its_private_address() -> None:
     call = _example_call()
-    assert call["controller_ca_bundle"] == "${var.controller_ca_bundle}"
-    # the certificate may name the controller otherwise than the private IP the functions call
-    assert call["controller_tls_server_name"] == "${var.controller_tls_server_name}"
-    assert "controller_verify_tls" not in call, "the example never turns TLS verification off"
+    helpers.assert_example_pins_the_certificate(call)
     assert call["controller_url"] == '${coalesce(var.controller_url, "https://${var.controller_private_ip}")}'
     # a replacement is reached at its own private IP, from inside the VPC
     assert call["replacement_url"] == "https://{private_ip}"

@@ -740,9 +740,7 @@ def test_example_runs_native_mode_with_every_input_it_needs() -> None:
 
 def test_example_pins_the_controllers_certificate_and_calls_its_private_address() -> None:
     call = _example_call()
-    assert call["controller_ca_bundle"] == "${var.controller_ca_bundle}"
-    # the certificate may name the controller otherwise than the private IP the functions call
-    assert call["controller_tls_server_name"] == "${var.controller_tls_server_name}"
+    helpers.assert_example_pins_the_certificate(call)
     assert call["controller_url"] == "https://${var.controller_private_ip}"
     for name in ("controller_private_ip", "controller_ca_bundle", "controller_storage_account_name"):
         assert "default" not in _example_variables()[name], name

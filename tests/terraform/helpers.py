@@ -285,6 +285,28 @@ def assert_example_runs_native_mode(
     assert call["controller_private_ip"] == "${var.controller_private_ip}"
 
 
+def assert_example_names_the_controllers_bucket(call: dict[str, Any], example_inputs: dict[str, Any]) -> None:
+    """An example (AWS, GCP) passes the controller's own bucket and account, from inputs it requires."""
+    assert call["native_bucket_name"] == "${var.controller_bucket_name}"
+    assert call["native_account_name"] == "${var.controller_account_name}"
+    # the example's own inputs for them are required: a plan cannot go ahead without them
+    for name in (
+        "controller_private_ip",
+        "controller_bucket_name",
+        "controller_account_name",
+        "controller_ca_bundle",
+    ):
+        assert "default" not in example_inputs[name], name
+
+
+def assert_example_pins_the_certificate(call: dict[str, Any]) -> None:
+    """An example pins the controller's certificate and never turns TLS verification off."""
+    assert call["controller_ca_bundle"] == "${var.controller_ca_bundle}"
+    # the certificate may name the controller otherwise than the private IP the functions call
+    assert call["controller_tls_server_name"] == "${var.controller_tls_server_name}"
+    assert "controller_verify_tls" not in call, "the example never turns TLS verification off"
+
+
 def module_texts(module_dir: Path) -> list[str]:
     """A module's .tf files, its README and its basic example: where an old name must not stand."""
     paths = (
