@@ -16,25 +16,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from controller_backup.backup import run_backup
 from controller_backup.check import run_check
-from controller_backup.errors import BackupError
 from controller_backup.job_requests import BackupRequest, as_object, parse_backup_request
 from controller_backup.settings import Settings
 
 from .common import (
-    correlation_id,
-    error_response,
+    function_url_answer,
+    function_url_app,
     function_url_payload,
-    is_function_url_event,
     lambda_entry,
     logger,
     record_backup,
-    unexpected_response,
 )
 
-app = LambdaFunctionUrlResolver()
+app = function_url_app()
 
 
 def run(request: BackupRequest) -> dict[str, Any]:
@@ -60,20 +56,10 @@ def http_backup() -> dict[str, Any]:
     return run(parse_backup_request(function_url_payload(app.current_event), trigger="function-url"))
 
 
-@app.exception_handler(BackupError)  # type: ignore[untyped-decorator]  # Powertools ships it untyped
-def _http_error(exc: BackupError) -> Response[str]:
-    return error_response(exc)
-
-
-@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
-def _http_unexpected(exc: Exception) -> Response[str]:
-    return unexpected_response(exc)
-
-
 @lambda_entry
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    logger.set_correlation_id(correlation_id(event, context))
-    if is_function_url_event(event):
-        return app.resolve(event, context)
+    answer = function_url_answer(app, event, context)
+    if answer is not None:
+        return answer
     payload = as_object({} if event is None else event, "the event")
     return run(parse_backup_request(payload, trigger="invoke"))

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
@@ -128,6 +128,22 @@ def unexpected_response(exc: Exception) -> Response[str]:
         return Response(status_code=exc.status_code, content_type="application/json", body=json.dumps(body))
     logger.exception(f"unexpected failure: {type(exc).__name__}")
     return Response(status_code=500, content_type="application/json", body=json.dumps(unexpected_failure()))
+
+
+def function_url_app() -> LambdaFunctionUrlResolver:
+    """A Function URL router whose failures answer as the core's results, the same for every handler."""
+    app = LambdaFunctionUrlResolver()
+    app.exception_handler(BackupError)(error_response)
+    app.exception_handler(Exception)(unexpected_response)
+    return app
+
+
+def function_url_answer(app: LambdaFunctionUrlResolver, event: Any, context: Any) -> dict[str, Any] | None:
+    """Tie the run's log lines to its trigger, and answer a Function URL request (None: another event)."""
+    logger.set_correlation_id(correlation_id(event, context))
+    if is_function_url_event(event):
+        return app.resolve(event, context)
+    return None
 
 
 def record_backup(result: JobResult | None, exc: BaseException | None = None) -> None:

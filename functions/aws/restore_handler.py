@@ -24,7 +24,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from controller_backup.errors import BackupError, BadRequest, NotAReplacement
 from controller_backup.job_requests import (
     RestoreRequest,
@@ -39,17 +38,15 @@ from controller_backup.targets import Instance
 
 from .common import (
     aws_clients,
-    correlation_id,
-    error_response,
+    function_url_answer,
+    function_url_app,
     function_url_payload,
-    is_function_url_event,
     lambda_entry,
     logger,
     record_restore,
-    unexpected_response,
 )
 
-app = LambdaFunctionUrlResolver()
+app = function_url_app()
 
 _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 _LAUNCH_SUCCESSFUL = "EC2 Instance Launch Successful"
@@ -246,21 +243,11 @@ def http_restore() -> dict[str, Any]:
     return restore(Restore(parse_restore_request(payload, trigger="function-url"))).to_dict()
 
 
-@app.exception_handler(BackupError)  # type: ignore[untyped-decorator]  # Powertools ships it untyped
-def _http_error(exc: BackupError) -> Response[str]:
-    return error_response(exc)
-
-
-@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
-def _http_unexpected(exc: Exception) -> Response[str]:
-    return unexpected_response(exc)
-
-
 @lambda_entry
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    logger.set_correlation_id(correlation_id(event, context))
-    if is_function_url_event(event):
-        return app.resolve(event, context)
+    answer = function_url_answer(app, event, context)
+    if answer is not None:
+        return answer
     try:
         asked = parse_event(event)
         logger.append_keys(trigger=asked.request.trigger)

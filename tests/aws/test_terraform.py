@@ -63,10 +63,7 @@ def _locals() -> dict[str, Any]:
 
 
 def _variables() -> dict[str, dict[str, Any]]:
-    merged: dict[str, dict[str, Any]] = {}
-    for block in _module().get("variable", []):
-        merged.update(block)
-    return merged
+    return helpers.variables(_module())
 
 
 # -- what the plan tests check the module against, taken from the code ----------------------------
@@ -361,21 +358,12 @@ _RENAMED = (
 
 
 def test_the_old_settings_are_gone_everywhere() -> None:
-    texts = [p.read_text() for p in (*MODULE.glob("*.tf"), MODULE / "README.md", EXAMPLE / "main.tf")]
-    for name in _OLD_SETTINGS:
-        assert not any(re.search(rf"\b{name}\b", text) for text in texts), name
-    for name in ("restore_target", "invoker_principals", "invoke_policy_arn"):
-        assert not any(re.search(rf"(?<![\w.]){name}\b", text) for text in texts), name
+    old_names = ("restore_target", "invoker_principals", "invoke_policy_arn")
+    helpers.assert_old_names_gone(helpers.module_texts(MODULE), _OLD_SETTINGS, old_names)
 
 
 def test_the_renamed_inputs_are_gone_everywhere() -> None:
-    """The module, its README and example, and the main README's deploy sections name each input
-    the way the other clouds' modules do."""
-    paths = (*MODULE.glob("*.tf"), MODULE / "README.md", EXAMPLE / "main.tf", ROOT / "README.md")
-    for path in paths:
-        text = path.read_text()
-        for name in _RENAMED:
-            assert not re.search(rf"(?<![\w.]){name}\b", text), f"{path.name} still names {name}"
+    helpers.assert_renamed_gone(MODULE, _RENAMED)
 
 
 # -- variables: descriptions and messages (variables.tftest.hcl fires each validation) ------------
@@ -421,14 +409,7 @@ def test_each_refusal_says_what_is_wrong(name: str) -> None:
 
 @pytest.mark.parametrize("name", _NATIVE_REQUIRED)
 def test_each_input_native_mode_needs_has_a_validation_naming_it(name: str) -> None:
-    rules = _variables()[name]["validation"]
-    rule = next(
-        (r for r in rules if f'var.backup_mode != "native" || var.{name} != null' in r["condition"]), None
-    )
-    assert rule is not None, f"{name}: no validation requires it in native mode"
-    assert rule["error_message"].startswith(f"{name} is required in native mode")
-    # and says what to do for a controller that serves export_config instead
-    assert 'set backup_mode = "export"' in rule["error_message"]
+    helpers.assert_native_mode_rule(_variables(), name)
 
 
 def test_export_mode_is_described_for_what_it_is() -> None:
@@ -477,35 +458,13 @@ def test_example_uses_the_module_and_the_packaged_zip() -> None:
 
 def test_example_runs_native_mode_with_every_input_it_needs() -> None:
     call = _example_call()
-    assert "backup_mode" not in call or call["backup_mode"] == "native"
-    native_required = {
-        name
-        for name, variable in _variables().items()
-        for rule in variable.get("validation", [])
-        if 'var.backup_mode != "native" ||' in rule["condition"]
-        and f"var.{name} != null" in rule["condition"]
-    }
-    assert native_required == set(_NATIVE_REQUIRED)
-    assert native_required <= set(call), f"the example misses {native_required - set(call)}"
-    assert call["controller_private_ip"] == "${var.controller_private_ip}"
-    assert call["native_bucket_name"] == "${var.controller_bucket_name}"
-    assert call["native_account_name"] == "${var.controller_account_name}"
-    # the example's own inputs for them are required: a plan cannot go ahead without them
-    for name in (
-        "controller_private_ip",
-        "controller_bucket_name",
-        "controller_account_name",
-        "controller_ca_bundle",
-    ):
-        assert "default" not in _example_variables()[name], name
+    helpers.assert_example_runs_native_mode(call, _variables(), _NATIVE_REQUIRED)
+    helpers.assert_example_names_the_controllers_bucket(call, _example_variables())
 
 
 def test_example_pins_the_controllers_certificate_and_calls_its_private_address() -> None:
     call = _example_call()
-    assert call["controller_ca_bundle"] == "${var.controller_ca_bundle}"
-    # the certificate may name the controller otherwise than the private IP the functions call
-    assert call["controller_tls_server_name"] == "${var.controller_tls_server_name}"
-    assert "controller_verify_tls" not in call, "the example never turns TLS verification off"
+    helpers.assert_example_pins_the_certificate(call)
     assert call["controller_url"] == '${coalesce(var.controller_url, "https://${var.controller_private_ip}")}'
     # a replacement is reached at its own private IP, from inside the VPC
     assert call["replacement_url"] == "https://{private_ip}"

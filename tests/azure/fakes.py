@@ -16,6 +16,8 @@ import requests
 import urllib3
 from azure.core.credentials import AccessToken
 from azure.core.pipeline.transport import RequestsTransport
+from controller_backup.stores import StoreOptions
+from controller_backup.stores.azure_blob import AzureBlobStore
 
 #: (status, headers, body) for one request
 Answer = tuple[int, dict[str, str], bytes]
@@ -52,6 +54,15 @@ def fake_transport(handler: Handler) -> tuple[RequestsTransport, list[requests.P
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return RequestsTransport(session=session, session_owner=False), seen
+
+
+def fake_store(handler: Handler, url: str) -> tuple[AzureBlobStore, list[requests.PreparedRequest]]:
+    """A real AzureBlobStore for an https:// blob `url` whose every request `handler` answers, no retry."""
+    transport, seen = fake_transport(handler)
+    store = AzureBlobStore.from_url(
+        url, StoreOptions(), credential=FakeCredential(), transport=transport, retry_total=0
+    )
+    return store, seen
 
 
 @dataclass

@@ -17,22 +17,15 @@ from controller_backup.stores.azure_blob import AzureBlobStore
 from tests.fixtures.azure import ACCOUNT, ACCOUNT_KEY, Azurite
 from tests.stores.contract import _put
 
-from .fakes import Answer, FakeCredential, fake_transport
+from .fakes import Answer, fake_store
 
 CLOUD_ACCOUNT = "ctlbackups01"
 IMPOSSIBLE_ETAG = '"0x0000000000000000"'
 
 
 def _cloud_store(handler: object) -> tuple[AzureBlobStore, list[requests.PreparedRequest]]:
-    transport, seen = fake_transport(handler)  # type: ignore[arg-type]
-    store = AzureBlobStore.from_url(
-        f"https://{CLOUD_ACCOUNT}.blob.core.windows.net/backups/controller.enc",
-        StoreOptions(),
-        credential=FakeCredential(),
-        transport=transport,
-        retry_total=0,
-    )
-    return store, seen
+    url = f"https://{CLOUD_ACCOUNT}.blob.core.windows.net/backups/controller.enc"
+    return fake_store(handler, url)  # type: ignore[arg-type]
 
 
 def _error(status: int, code: str, message: str) -> Answer:

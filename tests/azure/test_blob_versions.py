@@ -17,10 +17,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from controller_backup.errors import BadRequest, ObjectNotFound
-from controller_backup.stores import StoreOptions
 from controller_backup.stores.azure_blob import AzureBlobStore
 
-from .fakes import Answer, FakeCredential, fake_transport
+from .fakes import Answer, fake_store
 
 ACCOUNT = "ctlbackups01"
 CONTAINER = "backups"
@@ -128,15 +127,7 @@ def _service(request: requests.PreparedRequest) -> Answer:
 
 @pytest.fixture
 def store() -> tuple[AzureBlobStore, list[requests.PreparedRequest]]:
-    transport, seen = fake_transport(_service)
-    store = AzureBlobStore.from_url(
-        f"https://{ACCOUNT}.blob.core.windows.net/{CONTAINER}/{BLOB}",
-        StoreOptions(),
-        credential=FakeCredential(),
-        transport=transport,
-        retry_total=0,
-    )
-    return store, seen
+    return fake_store(_service, f"https://{ACCOUNT}.blob.core.windows.net/{CONTAINER}/{BLOB}")
 
 
 def test_versions_lists_the_exact_blob_newest_first(store: tuple[AzureBlobStore, list[object]]) -> None:

@@ -60,6 +60,17 @@ def test_import_without_a_file_is_refused(client: Client) -> None:
     assert client.call("import_config") == {"return": False, "reason": "file is required"}
 
 
+def _chunked_import(client: Client, boundary: str, body: Iterator[bytes]) -> urllib3.BaseHTTPResponse:
+    """import_config with a multipart body streamed chunked, its action in the query string."""
+    return client.pool.request(
+        "POST",
+        f"{client.endpoint}?action=import_config&CID={client.cid}",
+        body=body,
+        headers={**client.headers(), "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        chunked=True,
+    )
+
+
 def test_chunked_streaming_upload_with_action_in_the_query_string(client: Client, emulator: Emulator) -> None:
     """A client that streams its upload from a generator sends it chunked; parameters may ride in the URL."""
     archive = Emulator(EmulatorConfig(archive_size=2 * 1024 * 1024, seed=9)).export_bytes()
@@ -75,13 +86,7 @@ def test_chunked_streaming_upload_with_action_in_the_query_string(client: Client
             yield archive[start : start + 100_000]
         yield f"\r\n--{boundary}--\r\n".encode()
 
-    response = client.pool.request(
-        "POST",
-        f"{client.endpoint}?action=import_config&CID={client.cid}",
-        body=body(),
-        headers={**client.headers(), "Content-Type": f"multipart/form-data; boundary={boundary}"},
-        chunked=True,
-    )
+    response = _chunked_import(client, boundary, body())
     assert envelope(response)["return"] is True
     assert emulator.export_sha256() == hashlib.sha256(archive).hexdigest()
     assert emulator.requests[-1] == ("POST", "/v2/api", "import_config")
@@ -137,13 +142,7 @@ def test_a_64_mib_import_streams_in_bounded_memory() -> None:
         sampler = threading.Thread(target=sample)
         sampler.start()
         try:
-            response = client.pool.request(
-                "POST",
-                f"{client.endpoint}?action=import_config&CID={client.cid}",
-                body=body(),
-                headers={**client.headers(), "Content-Type": f"multipart/form-data; boundary={boundary}"},
-                chunked=True,
-            )
+            response = _chunked_import(client, boundary, body())
         finally:
             stop.set()
             sampler.join()

@@ -399,22 +399,14 @@ _RENAMED = ("source_zip", "min_size_ratio", "noncurrent_versions_kept", "backup_
 
 
 def test_the_old_settings_are_gone_everywhere() -> None:
-    texts = [p.read_text() for p in (*MODULE.glob("*.tf"), MODULE / "README.md", EXAMPLE / "main.tf")]
-    for name in _OLD_SETTINGS:
-        assert not any(re.search(rf"\b{name}\b", text) for text in texts), name
-    for name in ("operator_members", "controller_instance_name_pattern", "restore_target_url"):
-        assert not any(re.search(rf"(?<![\w.]){name}\b", text) for text in texts), name
+    texts = helpers.module_texts(MODULE)
+    old_names = ("operator_members", "controller_instance_name_pattern", "restore_target_url")
+    helpers.assert_old_names_gone(texts, _OLD_SETTINGS, old_names)
     assert not any("{ip}" in text for text in texts), "the old {ip} placeholder"
 
 
 def test_the_renamed_inputs_are_gone_everywhere() -> None:
-    """The module, its README and example, and the main README's deploy sections name each input
-    the way the other clouds' modules do."""
-    paths = (*MODULE.glob("*.tf"), MODULE / "README.md", EXAMPLE / "main.tf", ROOT / "README.md")
-    for path in paths:
-        text = path.read_text()
-        for name in _RENAMED:
-            assert not re.search(rf"(?<![\w.]){name}\b", text), f"{path.name} still names {name}"
+    helpers.assert_renamed_gone(MODULE, _RENAMED)
 
 
 def test_plan_needs_a_name_pattern_or_a_label_for_the_replacement_trigger(
@@ -436,17 +428,9 @@ def test_plan_needs_a_name_pattern_or_a_label_for_the_replacement_trigger(
 
 
 def test_plan_checks_the_replacement_url_and_the_allowed_targets(planner: helpers.VariablePlanner) -> None:
-    values = _BASE_VALUES | _NATIVE_VALUES
-    for good in ("controller_url", "https://{private_ip}", "https://{public_ip}:8443"):
-        status, output = planner.plan(values | {"replacement_url": good})
-        assert status == 0, (good, output)
-    for bad in ("https://{ip}", "http://{private_ip}"):
-        status, output = planner.plan(values | {"replacement_url": bad})
-        assert status != 0 and "replacement_url must be controller_url or https://" in output, bad
-    status, output = planner.plan(values | {"restore_allowed_targets": ["10.0.2.0/24", "ctl-dr.example.com"]})
-    assert status == 0, output
-    status, output = planner.plan(values | {"restore_allowed_targets": ["10.0.2.0/24,10.0.3.0/24"]})
-    assert status != 0 and "restore_allowed_targets must be host names" in output
+    helpers.assert_plan_checks_replacement_url_and_targets(
+        planner, _BASE_VALUES | _NATIVE_VALUES, ("https://{ip}", "http://{private_ip}")
+    )
 
 
 # -- native mode ----------------------------------------------------------------------------------
@@ -654,30 +638,17 @@ def test_restores_stop_before_their_function_does(console: helpers.LocalsConsole
 
 @pytest.mark.parametrize("name", _NATIVE_REQUIRED)
 def test_each_input_native_mode_needs_has_a_validation_naming_it(name: str) -> None:
-    condition = f'var.backup_mode != "native" || var.{name} != null'
-    rule = next((r for r in variable(name)["validation"] if condition in r["condition"]), None)
-    assert rule is not None, f"{name}: no validation requires it in native mode"
-    assert rule["error_message"].startswith(f"{name} is required in native mode")
-    # and says what to do for a controller that serves export_config instead
-    assert 'set backup_mode = "export"' in rule["error_message"]
+    helpers.assert_native_mode_rule(helpers.variables(module()), name)
 
 
 def test_plan_without_native_inputs_fails_naming_each_one(planner: helpers.VariablePlanner) -> None:
-    status, output = planner.plan(_BASE_VALUES)
-    assert status != 0, output
-    for name in _NATIVE_REQUIRED:
-        assert f"{name} is required in native mode" in output, name
-    status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES | {"native_bucket_name": None})
-    assert status != 0
-    assert "native_bucket_name is required in native mode" in output
-    assert output.count("is required in native mode") == 1
+    helpers.assert_plan_names_missing_native_inputs(
+        planner, _BASE_VALUES, _NATIVE_VALUES, _NATIVE_REQUIRED, "native_bucket_name"
+    )
 
 
 def test_plan_passes_with_the_native_inputs_or_in_export_mode(planner: helpers.VariablePlanner) -> None:
-    status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES)
-    assert status == 0, output
-    status, output = planner.plan(_BASE_VALUES | {"backup_mode": "export"})
-    assert status == 0, output
+    helpers.assert_plan_passes_native_or_export(planner, _BASE_VALUES, _NATIVE_VALUES)
 
 
 def test_native_variables_are_described_and_validated_and_documented() -> None:
@@ -755,35 +726,13 @@ def _example_variables() -> dict[str, dict[str, Any]]:
 
 def test_example_runs_native_mode_with_every_input_it_needs() -> None:
     call = _example_call()
-    assert "backup_mode" not in call or call["backup_mode"] == "native"
-    native_required = {
-        name
-        for block in module()["variable"]
-        for name, body in block.items()
-        for rule in body.get("validation", [])
-        if 'var.backup_mode != "native" ||' in rule["condition"]
-        and f"var.{name} != null" in rule["condition"]
-    }
-    assert native_required == set(_NATIVE_REQUIRED)
-    assert native_required <= set(call), f"the example misses {native_required - set(call)}"
-    assert call["controller_private_ip"] == "${var.controller_private_ip}"
-    assert call["native_bucket_name"] == "${var.controller_bucket_name}"
-    assert call["native_account_name"] == "${var.controller_account_name}"
-    for name in (
-        "controller_private_ip",
-        "controller_bucket_name",
-        "controller_account_name",
-        "controller_ca_bundle",
-    ):
-        assert "default" not in _example_variables()[name], name
+    helpers.assert_example_runs_native_mode(call, helpers.variables(module()), _NATIVE_REQUIRED)
+    helpers.assert_example_names_the_controllers_bucket(call, _example_variables())
 
 
 def test_example_pins_the_controllers_certificate_and_calls_its_private_address() -> None:
     call = _example_call()
-    assert call["controller_ca_bundle"] == "${var.controller_ca_bundle}"
-    # the certificate may name the controller otherwise than the private IP the functions call
-    assert call["controller_tls_server_name"] == "${var.controller_tls_server_name}"
-    assert "controller_verify_tls" not in call, "the example never turns TLS verification off"
+    helpers.assert_example_pins_the_certificate(call)
     assert call["controller_url"] == "https://${var.controller_private_ip}"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import logging
 import os
 import subprocess
 import sys
@@ -92,3 +93,16 @@ class FaultAtExport(ExportApiDriver):
     def export(self, dest: BinaryIO, progress: Progress = SILENT, *, stored: ObjectInfo | None) -> ExportInfo:
         self._fault()
         return super().export(dest, progress, stored=stored)
+
+
+def assert_no_secret_emitted(
+    secrets: list[str], outputs: list[str], records: list[logging.LogRecord], log_text: str, stderr: str
+) -> None:
+    """No secret in the results and errors, the log (messages and tracebacks) or stderr."""
+    emitted = "\n".join(
+        [log_text, *outputs, stderr]
+        + [record.getMessage() for record in records]
+        + [str(record.exc_text or "") for record in records]
+    )
+    for secret in secrets:
+        assert secret not in emitted, f"a secret ({len(secret)} chars) leaked"

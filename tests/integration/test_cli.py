@@ -11,6 +11,7 @@ import pytest
 from controller_emulator import Emulator, EmulatorConfig
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
+from tests.integration.check_helpers import LINES
 from tests.integration.helpers import run_cli as _cli
 
 
@@ -145,20 +146,7 @@ def test_check_prints_one_aligned_line_per_check_and_exits_0(
     done = _cli("check", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     *lines, summary = done.stdout.splitlines()
-    assert [line.split()[1] for line in lines] == [
-        "settings",
-        "secret:CONTROLLER_PASSWORD",
-        "tls",
-        "login",
-        "version",
-        "setup",
-        "native-config",
-        "store-read",
-        "store-write",
-        "store-versioning",
-        "native-file",
-        "native-version-file",
-    ]
+    assert [line.split()[1] for line in lines] == LINES
     # verdict, name and detail columns line up
     detail_column = {len(line) - len(line.split(maxsplit=2)[2]) for line in lines}
     assert len(detail_column) == 1

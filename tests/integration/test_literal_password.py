@@ -4,27 +4,12 @@ run warns, naming the secret-reference forms, and the password shows in no outpu
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from controller_emulator import Emulator
 
 from tests.fixtures.controller import CONTROLLER_PASSWORD
-
-
-def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("CONTROLLER_", "BACKUP_"))}
-    full_env.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "controller_backup.cli", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=120,
-        check=False,
-    )
+from tests.integration.helpers import run_cli as _cli
 
 
 def _warnings(stderr: str) -> list[str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from controller_backup.native_bucket import CLOUD_TYPES
 from controller_backup.settings import Settings
 from controller_emulator import Emulator, EmulatorConfig
 
@@ -41,17 +42,6 @@ class Destination:
     env: dict[str, str] = field(default_factory=dict)
 
 
-#: every cloud type a controller can back up to, by the name NATIVE_CLOUD_TYPE takes
-CLOUD_TYPES = {
-    "aws": 1,
-    "gcp": 4,
-    "azure": 8,
-    "oci": 16,
-    "azure-gov": 32,
-    "aws-gov": 256,
-    "aws-china": 1024,
-    "azure-china": 2048,
-}
 #: what the emulators' local stand-in bucket looks like per cloud type (Azure: storage/container)
 _AZURE_CLOUDS = {"azure", "azure-gov", "azure-china"}
 
@@ -169,16 +159,14 @@ def blank_for(dest: Destination, **changes: object) -> Emulator:
     return Emulator(EmulatorConfig(**values))  # type: ignore[arg-type]
 
 
-def native_settings(dest: Destination, controller: Emulator, **env: str) -> Settings:
-    values = {
+def native_env(dest: Destination, controller: Emulator, **env: str) -> dict[str, str]:
+    """A native-mode deployment's environment against `controller`; `env` adds or overrides."""
+    return {
         "CONTROLLER_URL": controller.url,
         "CONTROLLER_ALLOW_HTTP": "true",
         "CONTROLLER_PASSWORD": "env:TEST_CONTROLLER_PASSWORD",
         "BACKUP_URL": dest.backup_url,
         "CONTROLLER_TIMEOUT": "5",
-        "CONTROLLER_READY_TIMEOUT": "15",
-        "CONTROLLER_RETRY_ATTEMPTS": "6",
-        "CONTROLLER_RETRY_SECONDS": "8",
         "NATIVE_CLOUD_TYPE": dest.cloud,
         "NATIVE_ACCOUNT_NAME": ACCOUNT,
         "NATIVE_BUCKET_URL": dest.bucket_url,
@@ -187,7 +175,16 @@ def native_settings(dest: Destination, controller: Emulator, **env: str) -> Sett
         **dest.env,
         **env,
     }
-    return Settings.from_env(values)
+
+
+def native_settings(dest: Destination, controller: Emulator, **env: str) -> Settings:
+    """The settings of `native_env`, with retries patient enough for a controller that restarts."""
+    patient = {
+        "CONTROLLER_READY_TIMEOUT": "15",
+        "CONTROLLER_RETRY_ATTEMPTS": "6",
+        "CONTROLLER_RETRY_SECONDS": "8",
+    }
+    return Settings.from_env(native_env(dest, controller, **(patient | env)))
 
 
 @pytest.fixture

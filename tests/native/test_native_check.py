@@ -18,27 +18,17 @@ from tests.fixtures.controller import CONTROLLER_PASSWORD
 from tests.integration.check_helpers import LINES, assert_read_only, tree
 
 from .conftest import ACCOUNT, ARM_SECRET, GCP_CREDENTIALS, ORIGINAL_IP, Destination, original_for
+from .conftest import native_env as deployment_env
 
 
 def native_env(dest: Destination, controller: Emulator, **env: str) -> dict[str, str]:
-    """The deployment's environment (as conftest's `native_settings`, but as variables)."""
-    values = {
-        "CONTROLLER_URL": controller.url,
-        "CONTROLLER_ALLOW_HTTP": "true",
-        "CONTROLLER_PASSWORD": "env:TEST_CONTROLLER_PASSWORD",
-        "BACKUP_URL": dest.backup_url,
-        "CONTROLLER_TIMEOUT": "5",
+    """The deployment's environment, as a check reads it: native mode said, the CA bundle given."""
+    quick = {
         "CONTROLLER_RETRY_ATTEMPTS": "3",
         "CONTROLLER_RETRY_SECONDS": "5",
         "CONTROLLER_BACKUP_MODE": "native",
-        "NATIVE_CLOUD_TYPE": dest.cloud,
-        "NATIVE_ACCOUNT_NAME": ACCOUNT,
-        "NATIVE_BUCKET_URL": dest.bucket_url,
-        "CONTROLLER_PRIVATE_IP": ORIGINAL_IP,
-        "NATIVE_BACKUP_WAIT": "6",
-        **dest.env,
-        **env,
     }
+    values = deployment_env(dest, controller, **(quick | env))
     if controller.ca_file:
         values["CONTROLLER_CA_BUNDLE"] = controller.ca_file
     return values

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from controller_backup.backup import run_backup
 from controller_backup.errors import SettingsError
+from controller_backup.native_bucket import CLOUD_TYPES
 from controller_backup.restore import run_restore
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
@@ -20,7 +21,6 @@ from tests.fixtures.controller import CONTROLLER_PASSWORD
 
 from .conftest import (
     ACCOUNT,
-    CLOUD_TYPES,
     ORIGINAL_IP,
     REPLACEMENT_IP,
     blank_for,

@@ -14,6 +14,7 @@ from controller_backup.restore import run_restore
 from controller_backup.targets import operator_target
 
 from tests.fixtures.controller import CONTROLLER_PASSWORD
+from tests.integration.helpers import assert_no_secret_emitted
 
 from .conftest import (
     ARM_SECRET,
@@ -53,11 +54,5 @@ def test_no_secret_in_native_logs_errors_or_results(
         outputs += [str(caught.value), json.dumps(caught.value.to_dict())]
         issued = original.state.issued + blank.state.issued + other.state.issued
     assert len(issued) >= 8, "the test must have seen CIDs and tokens to search for"
-    emitted = "\n".join(
-        [caplog.text, *outputs, capsys.readouterr().err]
-        + [record.getMessage() for record in caplog.records]
-        + [str(record.exc_text or "") for record in caplog.records]
-    )
     secrets = [CONTROLLER_PASSWORD, ARM_SECRET, "Gcp-Private-Key-0123456789", GCP_CREDENTIALS, *issued]
-    for secret in secrets:
-        assert secret not in emitted, f"a secret ({len(secret)} chars) leaked"
+    assert_no_secret_emitted(secrets, outputs, caplog.records, caplog.text, capsys.readouterr().err)

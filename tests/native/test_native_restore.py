@@ -10,7 +10,7 @@ import dataclasses
 import hashlib
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from controller_backup.backup import run_backup
@@ -134,9 +134,13 @@ class _Dies(NativeDriver):
         return super().export(dest, progress, stored=stored)
 
 
-def _dying_driver(settings: Settings, blank: Emulator, after: str) -> NativeDriver:
+_Driver = TypeVar("_Driver", bound=NativeDriver)
+
+
+def _replacement_driver(driver_class: type[_Driver], settings: Settings, blank: Emulator) -> _Driver:
+    """A driver of `driver_class` for the blank replacement, restoring the original's backup."""
     target = settings.for_controller(blank.url)
-    driver = _Dies(
+    return driver_class(
         connector(target),
         target,
         username="admin",
@@ -144,6 +148,10 @@ def _dying_driver(settings: Settings, blank: Emulator, after: str) -> NativeDriv
         private_ip=REPLACEMENT_IP,
         source_ip=ORIGINAL_IP,
     )
+
+
+def _dying_driver(settings: Settings, blank: Emulator, after: str) -> NativeDriver:
+    driver = _replacement_driver(_Dies, settings, blank)
     driver.after = after
     return driver
 
@@ -401,16 +409,8 @@ def test_the_verified_bytes_are_read_once_to_be_placed_and_not_at_all_when_alrea
             reads.append(counted.read_bytes)
             return details
 
-    target = settings.for_controller(blank.url)
-    driver = Counting(
-        connector(target),
-        target,
-        username="admin",
-        password=REPLACEMENT_IP,
-        private_ip=REPLACEMENT_IP,
-        source_ip=ORIGINAL_IP,
-    )
-    result = run_restore(target, driver=driver)
+    driver = _replacement_driver(Counting, settings, blank)
+    result = run_restore(settings.for_controller(blank.url), driver=driver)
     assert result.status == "ok"
     assert reads == [0 if theirs == "the-backup" else stored.size]
     assert ("kept_controller_file" in result.details) == (theirs == "another-file")

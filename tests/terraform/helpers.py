@@ -242,7 +242,132 @@ def moved_problems(module: dict[str, list[Any]]) -> list[str]:
     return problems
 
 
-class VariablePlanner:
+def variables(module: dict[str, list[Any]]) -> dict[str, dict[str, Any]]:
+    """name -> body of every `variable "<name>"` block."""
+    found: dict[str, dict[str, Any]] = {}
+    for block in module.get("variable", []):
+        found.update(block)
+    return found
+
+
+#: the start of a validation that makes a variable required in native mode
+_NATIVE_CONDITION = 'var.backup_mode != "native" ||'
+
+
+def native_required(declared: dict[str, dict[str, Any]]) -> set[str]:
+    """The variables a validation requires in native mode (each module says so the same way)."""
+    return {
+        name
+        for name, body in declared.items()
+        for rule in body.get("validation", [])
+        if _NATIVE_CONDITION in rule["condition"] and f"var.{name} != null" in rule["condition"]
+    }
+
+
+def assert_native_mode_rule(declared: dict[str, dict[str, Any]], name: str) -> None:
+    """`name` has a validation that requires it in native mode, naming it and the way out."""
+    condition = f"{_NATIVE_CONDITION} var.{name} != null"
+    rule = next((r for r in declared[name]["validation"] if condition in r["condition"]), None)
+    assert rule is not None, f"{name}: no validation requires it in native mode"
+    assert rule["error_message"].startswith(f"{name} is required in native mode")
+    # and says what to do for a controller that serves export_config instead
+    assert 'set backup_mode = "export"' in rule["error_message"]
+
+
+def assert_example_runs_native_mode(
+    call: dict[str, Any], declared: dict[str, dict[str, Any]], required: tuple[str, ...]
+) -> None:
+    """An example's module call: native mode, with every input native mode requires."""
+    assert "backup_mode" not in call or call["backup_mode"] == "native"
+    needed = native_required(declared)
+    assert needed == set(required)
+    assert needed <= set(call), f"the example misses {needed - set(call)}"
+    assert call["controller_private_ip"] == "${var.controller_private_ip}"
+
+
+def assert_example_names_the_controllers_bucket(call: dict[str, Any], example_inputs: dict[str, Any]) -> None:
+    """An example (AWS, GCP) passes the controller's own bucket and account, from inputs it requires."""
+    assert call["native_bucket_name"] == "${var.controller_bucket_name}"
+    assert call["native_account_name"] == "${var.controller_account_name}"
+    # the example's own inputs for them are required: a plan cannot go ahead without them
+    for name in (
+        "controller_private_ip",
+        "controller_bucket_name",
+        "controller_account_name",
+        "controller_ca_bundle",
+    ):
+        assert "default" not in example_inputs[name], name
+
+
+def assert_example_pins_the_certificate(call: dict[str, Any]) -> None:
+    """An example pins the controller's certificate and never turns TLS verification off."""
+    assert call["controller_ca_bundle"] == "${var.controller_ca_bundle}"
+    # the certificate may name the controller otherwise than the private IP the functions call
+    assert call["controller_tls_server_name"] == "${var.controller_tls_server_name}"
+    assert "controller_verify_tls" not in call, "the example never turns TLS verification off"
+
+
+def module_texts(module_dir: Path) -> list[str]:
+    """A module's .tf files, its README and its basic example: where an old name must not stand."""
+    paths = (
+        *module_dir.glob("*.tf"),
+        module_dir / "README.md",
+        module_dir / "examples" / "basic" / "main.tf",
+    )
+    return [path.read_text() for path in paths]
+
+
+def assert_old_names_gone(
+    texts: list[str], old_settings: tuple[str, ...], old_names: tuple[str, ...]
+) -> None:
+    """No old setting (an app setting, anywhere in a word) nor old input or output name stands."""
+    for name in old_settings:
+        assert not any(re.search(rf"\b{name}\b", text) for text in texts), name
+    for name in old_names:
+        assert not any(re.search(rf"(?<![\w.]){name}\b", text) for text in texts), name
+
+
+def assert_renamed_gone(module_dir: Path, renamed: tuple[str, ...]) -> None:
+    """The module, its README and example, and the main README's deploy sections name each input
+    the way the other clouds' modules do."""
+    example = module_dir / "examples" / "basic" / "main.tf"
+    for path in (*module_dir.glob("*.tf"), module_dir / "README.md", example, ROOT / "README.md"):
+        text = path.read_text()
+        for name in renamed:
+            assert not re.search(rf"(?<![\w.]){name}\b", text), f"{path.name} still names {name}"
+
+
+class _VariablesWorkdir:
+    """A work directory holding a module's variables.tf, where Terraform runs without providers."""
+
+    def __init__(self, module_dir: Path, workdir: Path) -> None:
+        self.workdir = workdir
+        self.terraform = _tool("terraform", "TERRAFORM_BIN")
+        shutil.copy(module_dir / "variables.tf", workdir / "variables.tf")
+
+    def _init(self) -> None:
+        proc = self._run(["init", "-backend=false", "-input=false", "-no-color"])
+        if proc.returncode != 0:
+            raise AssertionError(f"terraform init failed: {proc.stdout}{proc.stderr}")
+
+    def _var_file(self, values: dict[str, Any]) -> Path:
+        var_file = self.workdir / "values.tfvars.json"
+        var_file.write_text(json.dumps(values))
+        return var_file
+
+    def _run(self, args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [self.terraform, *args],
+            cwd=self.workdir,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+
+
+class VariablePlanner(_VariablesWorkdir):
     """`terraform plan` of a module's variables.tf alone, to run its validations for real.
 
     A module's validations may name only its variables, so its variables.tf is a complete
@@ -251,33 +376,58 @@ class VariablePlanner:
     """
 
     def __init__(self, module_dir: Path, workdir: Path) -> None:
-        self.workdir = workdir
-        self.terraform = _tool("terraform", "TERRAFORM_BIN")
-        shutil.copy(module_dir / "variables.tf", workdir / "variables.tf")
-        proc = subprocess.run(
-            [self.terraform, "init", "-backend=false", "-input=false", "-no-color"],
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-        if proc.returncode != 0:
-            raise AssertionError(f"terraform init failed: {proc.stdout}{proc.stderr}")
+        super().__init__(module_dir, workdir)
+        self._init()
 
     def plan(self, values: dict[str, Any]) -> tuple[int, str]:
         """Exit status and the output with Terraform's line wrapping undone (one space per gap)."""
-        var_file = self.workdir / "values.tfvars.json"
-        var_file.write_text(json.dumps(values))
-        proc = subprocess.run(
-            [self.terraform, "plan", "-input=false", "-no-color", "-lock=false", f"-var-file={var_file}"],
-            cwd=self.workdir,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+        var_file = self._var_file(values)
+        proc = self._run(["plan", "-input=false", "-no-color", "-lock=false", f"-var-file={var_file}"])
         return proc.returncode, " ".join((proc.stdout + proc.stderr).split())
+
+
+def assert_plan_names_missing_native_inputs(
+    planner: VariablePlanner,
+    base: dict[str, Any],
+    native: dict[str, Any],
+    required: tuple[str, ...],
+    one: str,
+) -> None:
+    """A plan without the native inputs fails naming each; without only `one`, naming only it."""
+    status, output = planner.plan(base)
+    assert status != 0, output
+    for name in required:
+        assert f"{name} is required in native mode" in output, name
+    status, output = planner.plan(base | native | {one: None})
+    assert status != 0
+    assert f"{one} is required in native mode" in output
+    assert output.count("is required in native mode") == 1
+
+
+def assert_plan_passes_native_or_export(
+    planner: VariablePlanner, base: dict[str, Any], native: dict[str, Any]
+) -> None:
+    """A plan passes with the native inputs, and in export mode without them."""
+    status, output = planner.plan(base | native)
+    assert status == 0, output
+    status, output = planner.plan(base | {"backup_mode": "export"})
+    assert status == 0, output
+
+
+def assert_plan_checks_replacement_url_and_targets(
+    planner: VariablePlanner, values: dict[str, Any], bad_urls: tuple[str, ...]
+) -> None:
+    """replacement_url is controller_url or an https:// template; allowed targets are host names."""
+    for good in ("controller_url", "https://{private_ip}", "https://{public_ip}:8443"):
+        status, output = planner.plan(values | {"replacement_url": good})
+        assert status == 0, (good, output)
+    for bad in bad_urls:
+        status, output = planner.plan(values | {"replacement_url": bad})
+        assert status != 0 and "replacement_url must be controller_url or https://" in output, bad
+    status, output = planner.plan(values | {"restore_allowed_targets": ["10.0.2.0/24", "ctl-dr.example.com"]})
+    assert status == 0, output
+    status, output = planner.plan(values | {"restore_allowed_targets": ["10.0.2.0/24,10.0.3.0/24"]})
+    assert status != 0 and "restore_allowed_targets must be host names" in output
 
 
 #: a reference to a resource or data source of any of the three providers, with its attributes
@@ -290,7 +440,7 @@ def _stub(reference: re.Match[str]) -> str:
     return f'["<{text}>"]' if "[*]" in text else f'"<{text}>"'
 
 
-class LocalsConsole:
+class LocalsConsole(_VariablesWorkdir):
     """The values a module's locals take for given inputs, computed by Terraform without a provider.
 
     The module's variables.tf and the `locals` blocks of `locals_file` make the configuration, each
@@ -300,42 +450,24 @@ class LocalsConsole:
     """
 
     def __init__(self, module_dir: Path, workdir: Path, locals_file: str = "main.tf") -> None:
-        self.workdir = workdir
-        self.terraform = _tool("terraform", "TERRAFORM_BIN")
-        shutil.copy(module_dir / "variables.tf", workdir / "variables.tf")
+        super().__init__(module_dir, workdir)
         text = (module_dir / locals_file).read_text()
         blocks = re.findall(r"^locals \{\n.*?^\}\n", text, flags=re.MULTILINE | re.DOTALL)
         if not blocks:
             raise AssertionError(f"no locals block in {locals_file}")
         (workdir / "locals.tf").write_text(_REFERENCE.sub(_stub, "\n".join(blocks)))
-        proc = subprocess.run(
-            [self.terraform, "init", "-backend=false", "-input=false", "-no-color"],
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-        if proc.returncode != 0:
-            raise AssertionError(f"terraform init failed: {proc.stdout}{proc.stderr}")
+        self._init()
 
     def evaluate(self, inputs: dict[str, Any], expressions: dict[str, str]) -> dict[str, Any]:
         """name -> value of each expression (`local.x`, or one read from the module, `${...}` or
         not), with `inputs` as the module's variables."""
-        var_file = self.workdir / "values.tfvars.json"
-        var_file.write_text(json.dumps(inputs))
+        var_file = self._var_file(inputs)
         bare = {
             name: re.sub(r"^\$\{(.*)\}$", r"\1", text, flags=re.DOTALL) for name, text in expressions.items()
         }
         query = "jsonencode({" + ", ".join(f"{name} = ({text})" for name, text in bare.items()) + "})"
-        proc = subprocess.run(
-            [self.terraform, "console", "-no-color", f"-var-file={var_file}"],
-            cwd=self.workdir,
-            input=" ".join(query.split()) + "\n",
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
+        proc = self._run(
+            ["console", "-no-color", f"-var-file={var_file}"], stdin=" ".join(query.split()) + "\n"
         )
         if proc.returncode != 0:
             raise AssertionError(f"terraform console failed: {proc.stdout}{proc.stderr}")
