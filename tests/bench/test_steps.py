@@ -8,6 +8,7 @@ the cloud steps run in `make bench`.
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import sys
 import types
@@ -35,7 +36,10 @@ def run(step: str, **args: Any) -> dict[str, Any]:
     sample: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     assert set(sample) == {"seconds", "peak_rss_mib"}
     assert 0 < sample["seconds"] < 60
-    assert 5 < sample["peak_rss_mib"] < 1024
+    # Linux carries this (heavy) test process's peak RSS into the child: the step's own bound sits
+    # on top of that floor (the drivers themselves stay light, `check_light_driver`)
+    inherited = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert 5 < sample["peak_rss_mib"] < inherited + 512
     return sample
 
 
