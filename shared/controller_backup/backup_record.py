@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from controller_backup.durations import as_utc
 from controller_backup.errors import BackupError
 from controller_backup.stores import ObjectInfo, ObjectStore, SizedSource
 
@@ -67,8 +68,8 @@ class BackupRecord:
                 return None
             return cls(
                 outcome=outcome,
-                finished_at=_aware(datetime.fromisoformat(metadata["finished_at"])),
-                verified_at=_aware(datetime.fromisoformat(metadata["verified_at"])),
+                finished_at=as_utc(datetime.fromisoformat(metadata["finished_at"])),
+                verified_at=as_utc(datetime.fromisoformat(metadata["verified_at"])),
                 version_id=metadata.get("version_id") or None,
                 sha256=metadata["sha256"],
                 size=int(metadata["size"]),
@@ -77,10 +78,6 @@ class BackupRecord:
             )
         except (KeyError, ValueError):
             return None
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def read_record(store: ObjectStore) -> BackupRecord | None:

@@ -8,6 +8,7 @@ One grammar for every setting and flag that takes a duration (RESTORE_MAX_BACKUP
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 MINUTE = 60.0
 HOUR = 3600.0
@@ -15,6 +16,11 @@ DAY = 86400.0
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$", re.IGNORECASE)
 _UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": MINUTE, "h": HOUR, "d": DAY}
+
+
+def as_utc(moment: datetime) -> datetime:
+    """`moment` with a time zone: a naive time (an ISO string written without one) is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_duration(raw: str) -> float:

@@ -18,7 +18,7 @@ from typing import Any
 
 from controller_backup.archive import ArchiveSummary, ArchiveWalk, inspect_stored, stored_kind
 from controller_backup.backup_record import BackupRecord, read_record, record_url
-from controller_backup.durations import HOUR, in_words
+from controller_backup.durations import HOUR, as_utc, in_words
 from controller_backup.errors import BackupError, IntegrityError, InvalidExport, ObjectNotFound, StoreError
 from controller_backup.progress import transfer
 from controller_backup.spool import HashingSpool
@@ -222,10 +222,6 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat(timespec="seconds")
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def backup_status(
     store: ObjectStore,
     *,
@@ -371,13 +367,13 @@ def _last_backup(
     if info is not None:
         exported = info.metadata.get("exported_at", "")
         try:
-            candidates.append((_aware(datetime.fromisoformat(exported)), "exported_at"))
+            candidates.append((as_utc(datetime.fromisoformat(exported)), "exported_at"))
         except ValueError:  # absent (an object stored by hand), or damaged
             if exported:
                 notes.append(
                     f"the object's exported_at ({exported[:40]!r}) is no time; its last change is used"
                 )
-            candidates.append((_aware(info.last_modified), "last_modified"))
+            candidates.append((as_utc(info.last_modified), "last_modified"))
     if not candidates:
         return None, None
     return max(candidates, key=lambda candidate: candidate[0])

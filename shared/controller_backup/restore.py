@@ -27,7 +27,7 @@ from controller_backup.controller import ControllerDriver, open_driver
 from controller_backup.controller.driver import Journal, MemoryJournal
 from controller_backup.controller.retry import Deadline
 from controller_backup.controller.version import ControllerVersion, parse_version
-from controller_backup.durations import in_words
+from controller_backup.durations import as_utc, in_words
 from controller_backup.errors import (
     FAILURE_RECORD,
     AuthError,
@@ -354,10 +354,9 @@ def _check_age(info: ObjectInfo, confirmed: datetime | None, max_age: float, all
         when = datetime.fromisoformat(exported) if exported else info.last_modified
     except ValueError:
         when = info.last_modified
-    if confirmed is not None and confirmed > when.replace(tzinfo=when.tzinfo or UTC):
+    when = as_utc(when)
+    if confirmed is not None and confirmed > when:
         when = confirmed
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
     age = (datetime.now(UTC) - when).total_seconds()
     if age <= max_age:
         return
