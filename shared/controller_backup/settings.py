@@ -60,6 +60,9 @@ class Settings:
     #: the certificate does not list (its private IP)
     tls_server_name: str | None = None
     verify_tls: bool = True
+    #: BACKUP_COPY_URLS: further destinations every backup also writes (another region, account
+    #: or cloud, a local folder); the primary (`backup_url`) alone decides a backup's success
+    copy_urls: tuple[str, ...] = ()
     min_size_ratio: float = 0.5
     #: seconds for one HTTP call to the controller (connect and each read)
     request_timeout: float = 30.0
@@ -156,6 +159,8 @@ class Settings:
                     "or emulator that serves export_config"
                 )
             problems += native
+        if values.get("backup_url") in values.get("copy_urls", ()):
+            problems.append("BACKUP_COPY_URLS: names BACKUP_URL itself; a copy must be another place")
         if problems:
             raise SettingsError("invalid settings: " + "; ".join(problems))
         _warn_on_load(allow_http, values["password_ref"], from_flag=overrides.get("password_ref") is not None)
@@ -232,6 +237,19 @@ def _parse_backup_url(raw: str) -> str:
     if raw.endswith("/"):
         raise ValueError("must name one object, not a folder (it ends with '/')")
     return raw
+
+
+def _parse_copy_urls(raw: str) -> tuple[str, ...]:
+    """Store URLs separated by commas or white space; each names one object, none twice."""
+    urls = tuple(url for url in re.split(r"[\s,]+", raw) if url)
+    for number, url in enumerate(urls, 1):
+        try:
+            _parse_backup_url(url)
+        except ValueError as exc:  # named by position: a URL may hold what must not be logged
+            raise ValueError(f"destination {number}: {exc}") from None
+    if len(set(urls)) != len(urls):
+        raise ValueError("names a destination twice")
+    return urls
 
 
 def _parse_bool(raw: str) -> bool:
@@ -350,6 +368,7 @@ _PARSERS: dict[str, tuple[str, Callable[..., Any]]] = {
     ),
     "verify_tls": ("CONTROLLER_VERIFY_TLS", _parse_bool),
     "backup_url": ("BACKUP_URL", _parse_backup_url),
+    "copy_urls": ("BACKUP_COPY_URLS", _parse_copy_urls),
     "min_size_ratio": ("BACKUP_MIN_SIZE_RATIO", _parse_ratio),
     "request_timeout": ("CONTROLLER_TIMEOUT", _positive(float)),
     "ready_timeout": ("CONTROLLER_READY_TIMEOUT", _positive(float)),

@@ -132,6 +132,31 @@ def test_backup_url_must_name_an_object() -> None:
         Settings.from_env(GOOD | {"BACKUP_URL": "s3://bucket/folder/"})
 
 
+def test_copy_urls_are_a_list_of_objects_of_any_scheme() -> None:
+    urls = "gs://other/backup.tar, azblob://acct/box/backup.tar\n/srv/copies/backup.tar"
+    assert Settings.from_env(GOOD | {"BACKUP_COPY_URLS": urls}).copy_urls == (
+        "gs://other/backup.tar",
+        "azblob://acct/box/backup.tar",
+        "/srv/copies/backup.tar",
+    )
+    assert Settings.from_env(GOOD).copy_urls == ()
+
+
+@pytest.mark.parametrize(
+    ("urls", "problem"),
+    [
+        ("s3://bucket/controller/backup.tar", "names BACKUP_URL itself"),
+        ("gs://a/b gs://a/b", "names a destination twice"),
+        ("gs://a/b, gs://a/", "destination 2: must name one object"),
+        ("ftp://secret-host/x", "destination 1: unsupported scheme"),
+    ],
+)
+def test_bad_copy_urls_are_named_by_position(urls: str, problem: str) -> None:
+    with pytest.raises(SettingsError, match=f"BACKUP_COPY_URLS: {problem}") as caught:
+        Settings.from_env(GOOD | {"BACKUP_COPY_URLS": urls})
+    assert "secret-host" not in str(caught.value)
+
+
 def test_credentials_in_the_controller_url_are_refused_without_echoing_them() -> None:
     with pytest.raises(SettingsError) as caught:
         Settings.from_env(GOOD | {"CONTROLLER_URL": "https://admin:hunter22@controller"})
