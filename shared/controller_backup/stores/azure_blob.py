@@ -58,16 +58,7 @@ from controller_backup.errors import (
 from controller_backup.progress import SILENT, Progress
 from controller_backup.redact import redact, register_secret
 
-from .base import (
-    IfAbsent,
-    IfMatch,
-    ObjectInfo,
-    ObjectStore,
-    Precondition,
-    SizedSource,
-    StoreOptions,
-    bad_version_id,
-)
+from .base import IfAbsent, IfMatch, ObjectInfo, ObjectStore, StoreOptions, Upload, bad_version_id
 
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 #: 4 MiB blocks: 50,000 blocks allow 195 GiB, and memory stays at (concurrency + 1) blocks
@@ -422,19 +413,13 @@ class AzureBlobStore(ObjectStore):
 
     # -- writing ---------------------------------------------------------------------------
 
-    def _write(
-        self,
-        source: SizedSource,
-        metadata: Mapping[str, str],
-        precondition: Precondition,
-        progress: Progress,
-    ) -> ObjectInfo:
-        size = source.size
-        clean_metadata = self._check_metadata(metadata)
-        progress.expect(size)
-        block_ids = self._stage_blocks(source.stream, size, progress)
+    def _write(self, upload: Upload) -> ObjectInfo:
+        size = upload.source.size
+        clean_metadata = self._check_metadata(upload.metadata)
+        upload.progress.expect(size)
+        block_ids = self._stage_blocks(upload.source.stream, size, upload.progress)
         conditions: dict[str, Any] = {}
-        match precondition:
+        match upload.precondition:
             case IfMatch(etag):
                 conditions = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
             case IfAbsent():

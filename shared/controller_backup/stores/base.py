@@ -112,6 +112,17 @@ class SizedSource:
 
 
 @dataclass(frozen=True)
+class Upload:
+    """One `put`, as a store's `_write` receives it once the shared rules held: the source holds
+    its declared size from where it stands, and the precondition is one of the three."""
+
+    source: SizedSource
+    metadata: Mapping[str, str]
+    precondition: Precondition
+    progress: Progress
+
+
+@dataclass(frozen=True)
 class StoreOptions:
     """What settings may change in the store `open_store` opens.
 
@@ -173,18 +184,11 @@ class ObjectStore(ABC):
             kind = type(precondition).__name__
             raise TypeError(f"put: precondition must be IfMatch(etag), IfAbsent() or None, not {kind}")
         _check_size(self.url, source)
-        return self._write(source, metadata, precondition, progress)
+        return self._write(Upload(source, metadata, precondition, progress))
 
     @abstractmethod
-    def _write(
-        self,
-        source: SizedSource,
-        metadata: Mapping[str, str],
-        precondition: Precondition,
-        progress: Progress,
-    ) -> ObjectInfo:
-        """The store's own write, once the shared rules held: the source holds its size from its
-        current position, and `precondition` is one of the three."""
+    def _write(self, upload: Upload) -> ObjectInfo:
+        """The store's own write of `upload`; nothing may be visible until it is complete."""
 
     @abstractmethod
     def download(

@@ -30,7 +30,7 @@ import io
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -52,16 +52,7 @@ from controller_backup.errors import (
 )
 from controller_backup.progress import SILENT, Progress
 
-from .base import (
-    IfAbsent,
-    IfMatch,
-    ObjectInfo,
-    ObjectStore,
-    Precondition,
-    SizedSource,
-    StoreOptions,
-    bad_version_id,
-)
+from .base import IfAbsent, IfMatch, ObjectInfo, ObjectStore, StoreOptions, Upload, bad_version_id
 
 #: resumable chunk: a multiple of 256 KiB; the bound on upload memory, and few enough round trips
 DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024
@@ -347,16 +338,10 @@ class GcsStore(ObjectStore):
                 raise PreconditionFailed(f"{self.url}: an object appeared since the backup started")
             raise PreconditionFailed(f"{self.url}: the object changed since it was read (generation)")
 
-    def _write(
-        self,
-        source: SizedSource,
-        metadata: Mapping[str, str],
-        precondition: Precondition,
-        progress: Progress,
-    ) -> ObjectInfo:
-        size = source.size
+    def _write(self, upload: Upload) -> ObjectInfo:
+        size = upload.source.size
         generation: int | None = None
-        match precondition:
+        match upload.precondition:
             case IfAbsent():
                 generation = 0
             case IfMatch(etag):
@@ -366,12 +351,12 @@ class GcsStore(ObjectStore):
         if generation is not None and size > MULTIPART_LIMIT:
             self._check_generation(generation)
         blob = self._bucket.blob(self.key, chunk_size=self.chunk_size)
-        blob.metadata = dict(metadata)
+        blob.metadata = dict(upload.metadata)
         blob.content_type = "application/octet-stream"
-        progress.expect(size)
+        upload.progress.expect(size)
         with self._mapped("upload"):
             blob.upload_from_file(
-                _ReadCounted(source.stream, progress),
+                _ReadCounted(upload.source.stream, upload.progress),
                 size=size,
                 checksum="crc32c",
                 if_generation_match=generation,

@@ -51,16 +51,7 @@ from controller_backup.errors import (
 from controller_backup.progress import SILENT, Progress
 from controller_backup.spool import remove_stale_spools
 
-from .base import (
-    IfAbsent,
-    IfMatch,
-    ObjectInfo,
-    ObjectStore,
-    Precondition,
-    SizedSource,
-    StoreOptions,
-    bad_version_id,
-)
+from .base import IfAbsent, IfMatch, ObjectInfo, ObjectStore, StoreOptions, Upload, bad_version_id
 
 log = logging.getLogger("controller_backup.stores.local")
 
@@ -284,27 +275,23 @@ class LocalStore(ObjectStore):
                 os.unlink(tmp)
             raise
 
-    def _write(
-        self,
-        source: SizedSource,
-        metadata: Mapping[str, str],
-        precondition: Precondition,
-        progress: Progress,
-    ) -> ObjectInfo:
+    def _write(self, upload: Upload) -> ObjectInfo:
         """Under the writer lock, so the precondition is a compare-and-swap with the commit."""
-        progress.expect(source.size)
+        upload.progress.expect(upload.source.size)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._locked():
                 current = self._current_id()
                 self._remove_leftovers(current)
                 self._publish_if_stale(current)
-                match precondition:
+                match upload.precondition:
                     case IfAbsent() if current is not None:
                         raise PreconditionFailed(f"{self.url}: an object appeared since the backup started")
                     case IfMatch(etag) if current != etag:
                         raise PreconditionFailed(f"{self.url}: the object changed since the backup started")
-                return self._put_locked(source.stream, source.size, metadata, current, progress)
+                return self._put_locked(
+                    upload.source.stream, upload.source.size, upload.metadata, current, upload.progress
+                )
         except OSError as exc:
             raise StoreError(f"{self.url}: write failed: {exc.strerror or exc}") from None
 

@@ -49,16 +49,7 @@ from controller_backup.errors import (
 )
 from controller_backup.progress import SILENT, Progress
 
-from .base import (
-    IfAbsent,
-    IfMatch,
-    ObjectInfo,
-    ObjectStore,
-    Precondition,
-    SizedSource,
-    StoreOptions,
-    bad_version_id,
-)
+from .base import IfAbsent, IfMatch, ObjectInfo, ObjectStore, StoreOptions, Upload, bad_version_id
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -395,21 +386,15 @@ class S3Store(ObjectStore):
 
     # -- writing ---------------------------------------------------------------------------
 
-    def _write(
-        self,
-        source: SizedSource,
-        metadata: Mapping[str, str],
-        precondition: Precondition,
-        progress: Progress,
-    ) -> ObjectInfo:
-        size = source.size
-        progress.expect(size)
-        extra: dict[str, Any] = {"Metadata": dict(metadata), "ChecksumAlgorithm": "SHA256"}
+    def _write(self, upload: Upload) -> ObjectInfo:
+        size = upload.source.size
+        upload.progress.expect(size)
+        extra: dict[str, Any] = {"Metadata": dict(upload.metadata), "ChecksumAlgorithm": "SHA256"}
         if self.kms_key_id:
             extra["ServerSideEncryption"] = "aws:kms"
             extra["SSEKMSKeyId"] = self.kms_key_id
         condition: dict[str, str] = {}
-        match precondition:
+        match upload.precondition:
             case IfMatch(etag):
                 condition["IfMatch"] = etag
             case IfAbsent():
@@ -422,7 +407,11 @@ class S3Store(ObjectStore):
             create_transfer_manager(self.client, self._transfer_config) as manager,
         ):
             manager.upload(
-                source.stream, self.bucket, self.key, extra, [_KnownSize(size), _Reported(progress)]
+                upload.source.stream,
+                self.bucket,
+                self.key,
+                extra,
+                [_KnownSize(size), _Reported(upload.progress)],
             ).result()
         if "ETag" not in written:
             raise StoreError(f"{self.url}: upload finished without S3 reporting the object's ETag")
@@ -432,7 +421,7 @@ class S3Store(ObjectStore):
             etag=str(written["ETag"]),
             version_id=_unquote_version(written.get("VersionId")),
             last_modified=datetime.now(UTC),
-            metadata=dict(metadata),
+            metadata=dict(upload.metadata),
             is_latest=True,
         )
 
