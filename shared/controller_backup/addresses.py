@@ -52,7 +52,7 @@ def parse_controller_url(raw: str, *, allow_http: bool = False) -> str:
     host = (parts.hostname or "").lower()
     if not host:
         raise ValueError("names no host")
-    if not _is_ip(host) and not _HOSTNAME.match(host):
+    if not is_ip(host) and not _HOSTNAME.match(host):
         raise ValueError(f"has an invalid host name {host[:60]!r}")
     if port is not None and not 0 < port < 65536:
         raise ValueError(f"has an invalid port {port}")
@@ -65,7 +65,8 @@ def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
-def _is_ip(text: str) -> bool:
+def is_ip(text: str) -> bool:
+    """True when `text` is an IPv4 or IPv6 address (no brackets, no port)."""
     try:
         ipaddress.ip_address(text)
     except ValueError:
@@ -86,7 +87,7 @@ class Allowlist:
 
     def allows(self, host: str) -> bool:
         host = host.lower().strip("[]")
-        if _is_ip(host):
+        if is_ip(host):
             address = ipaddress.ip_address(host)
             return any(address in network for network in self.networks)
         return host in self.names
@@ -102,7 +103,7 @@ def parse_allowlist(raw: str) -> Allowlist:
     for entry in (part.strip() for part in raw.split(",")):
         if not entry:
             continue
-        if "/" in entry or _is_ip(entry):
+        if "/" in entry or is_ip(entry):
             try:
                 networks.append(ipaddress.ip_network(entry, strict=False))
             except ValueError:

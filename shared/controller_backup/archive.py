@@ -104,12 +104,11 @@ class ArchiveWalk:
         self.size += len(data)
         view = memoryview(data)  # slices of it copy nothing: a piece may be a megabyte
         if not self._sniffed:
-            taken = _SNIFF - len(self._head)
-            self._head += view[:taken]
-            if len(self._head) < _SNIFF:
+            rest = _gather_head(self._head, view)
+            if rest is None:
                 return
             self._sniff()
-            view = view[taken:]
+            view = rest
         if self._layer is not None and view:
             self._layer.update(view)
 
@@ -248,6 +247,14 @@ def _looks_like_text(head: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return all(char.isprintable() or char in _TEXT_CONTROLS for char in decoded.lstrip("\ufeff"))
+
+
+def _gather_head(head: bytearray, view: memoryview) -> memoryview | None:
+    """Add the start of `view` to `head` until it holds the first 4 KiB, which decide what a
+    stream is; then the rest of `view`, still to be walked (None while the head is short)."""
+    taken = _SNIFF - len(head)
+    head += view[:taken]
+    return None if len(head) < _SNIFF else view[taken:]
 
 
 def _is_tar(head: bytes | bytearray) -> bool:
@@ -569,12 +576,11 @@ class _GzipWalk:
         self._length += len(data)
         view = memoryview(data)
         if self._tar is None:
-            taken = _SNIFF - len(self._head)
-            self._head += view[:taken]
-            if len(self._head) < _SNIFF:
+            rest = _gather_head(self._head, view)
+            if rest is None:
                 return
             self._sniff()
-            view = view[taken:]
+            view = rest
         if self._tar is not None and view:
             self._tar.update(view)
 

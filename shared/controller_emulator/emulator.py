@@ -10,7 +10,6 @@ import ssl
 import tempfile
 import threading
 from dataclasses import dataclass
-from types import TracebackType
 
 import trustme
 
@@ -195,12 +194,7 @@ class Emulator:
     def __enter__(self) -> Emulator:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def export_bytes(self) -> bytes:

@@ -23,7 +23,6 @@ re-running one after a timeout is safe; all waits end by the restore's time limi
 from __future__ import annotations
 
 import io
-import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, BinaryIO
 
 from controller_backup import __version__
+from controller_backup.addresses import is_ip
 from controller_backup.archive import VERSION_FILE_MAX
 from controller_backup.controller.client import ControllerClient
 from controller_backup.controller.driver import ControllerApi, ExportInfo, Journal, NativePair
@@ -216,7 +216,7 @@ class NativeDriver(ControllerApi):
             return [self.private_ip]
         ips = [str(self.settings.controller_private_ip)]
         candidate = stored.metadata.get("controller_private_ip", "") if stored else ""
-        if _is_ip(candidate) and candidate not in ips:
+        if is_ip(candidate) and candidate not in ips:
             ips.append(candidate)
         return ips
 
@@ -317,17 +317,10 @@ class NativeDriver(ControllerApi):
         log.info(
             "running initial_setup%s", f" to {params['target_version']}" if "target_version" in params else ""
         )
-        once = self._one_shot(self._credentials, "initial_setup")
-        once.wait_until_ready(self._remaining("initial_setup"))
-        try:
-            answer = once.call_envelope("initial_setup", params)
-        except (ControllerTimeout, NotReadyError) as exc:
-            # The controller restarts its services while it sets up: the drop means "maybe done".
-            log.warning("initial_setup run got no answer (%s); checking whether it finished", exc.message)
-        else:
-            if not answer.get("return"):
-                reason = redact(str(answer.get("reason", ""))) or "no reason given"
-                raise ControllerError(f"initial_setup run failed: {reason}")
+        # The controller restarts its services while it sets up: the drop means "maybe done".
+        self._send_once(
+            "initial_setup", params, failed="initial_setup run", on_drop="checking whether it finished"
+        )
         self._wait_until(self.is_set_up, "initial_setup has not finished", "initial_setup to finish")
         log.info("initial_setup finished; logged in again")
 
@@ -340,16 +333,12 @@ class NativeDriver(ControllerApi):
             return
         if not journal.passed("upgrade_sent"):
             log.info("the controller runs %s, the backup is from %s: upgrading it", current, backup_version)
-            once = self._one_shot(self._credentials, "upgrade")
-            once.wait_until_ready(self._remaining("upgrade"))
-            try:
-                answer = once.call_envelope("upgrade", {"version": str(backup_version)})
-            except (ControllerTimeout, NotReadyError) as exc:
-                log.warning("upgrade got no answer (%s); waiting for the new version", exc.message)
-            else:
-                if not answer.get("return"):
-                    reason = redact(str(answer.get("reason", ""))) or "no reason given"
-                    raise ControllerError(f"upgrade to {backup_version} failed: {reason}")
+            self._send_once(
+                "upgrade",
+                {"version": str(backup_version)},
+                failed=f"upgrade to {backup_version}",
+                on_drop="waiting for the new version",
+            )
             journal.record("upgrade_sent")
         else:
             sent = journal.seconds_since("upgrade_sent")
@@ -422,16 +411,12 @@ class NativeDriver(ControllerApi):
         params["file_name"] = name
         if self.bucket.cloud_type in AZURE_FAMILY:
             params.update(azure_credentials(self.settings, self.bucket.cloud_type))
-        once = self._one_shot(self._credentials, "restore_cloudx_config")
-        once.wait_until_ready(self._remaining("restore_cloudx_config"))
-        try:
-            answer = once.call_envelope("restore_cloudx_config", params)
-        except (ControllerTimeout, NotReadyError) as exc:
-            log.warning("restore_cloudx_config got no answer (%s); the verification decides", exc.message)
-        else:
-            if not answer.get("return"):
-                reason = redact(str(answer.get("reason", ""))) or "no reason given"
-                raise ControllerError(f"restore_cloudx_config failed: {reason}")
+        self._send_once(
+            "restore_cloudx_config",
+            params,
+            failed="restore_cloudx_config",
+            on_drop="the verification decides",
+        )
         self._log_in_after_restore()
         return details
 
@@ -520,6 +505,21 @@ class NativeDriver(ControllerApi):
             raise ControllerError("list_accounts answered without an account list")
         return [str(item.get("account_name")) for item in accounts if isinstance(item, dict)]
 
+    def _send_once(self, action: str, params: dict[str, str], *, failed: str, on_drop: str) -> None:
+        """Send a long `action` once. A refusal is a ControllerError naming `failed`; a dropped
+        answer (the controller restarts its services while it works) is only a warning that says
+        what happens next (`on_drop`): the caller's own check decides whether the action took."""
+        once = self._one_shot(self._credentials, action)
+        once.wait_until_ready(self._remaining(action))
+        try:
+            answer = once.call_envelope(action, params)
+        except (ControllerTimeout, NotReadyError) as exc:
+            log.warning("%s got no answer (%s); %s", action, exc.message, on_drop)
+            return
+        if not answer.get("return"):
+            reason = redact(str(answer.get("reason", ""))) or "no reason given"
+            raise ControllerError(f"{failed} failed: {reason}")
+
     def _one_shot(self, credentials: tuple[str, str], step: str) -> ControllerClient:
         """A client that sends once: a long call must never be repeated behind our back."""
         timeout = min(LONG_CALL_TIMEOUT, self._remaining(step))
@@ -559,11 +559,3 @@ def _written(dest: BinaryIO) -> int:
     """Bytes in `dest`: spools and sinks count what they received; plain files know their end."""
     size = getattr(dest, "size", None)
     return size if isinstance(size, int) else dest.tell()
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
