@@ -203,7 +203,7 @@ def run_in_bundle(
 
 
 def assert_contents(archive: Path, bundle: Any) -> list[str]:
-    """The zip holds the allow-listed core, exactly, and its handlers; returns its names."""
+    """The zip holds the allow-listed core, exactly, its handlers and its lock; returns its names."""
     with zipfile.ZipFile(archive) as zipped:
         names = zipped.namelist()
         infos = zipped.infolist()
@@ -223,4 +223,8 @@ def assert_contents(archive: Path, bundle: Any) -> list[str]:
     built_by = sys.executable.encode()  # nothing of the machine that built it
     with zipfile.ZipFile(archive) as zipped:
         assert not [n for n in names if built_by in zipped.read(n)]
+        if bundle.install:  # the lock installed: exactly its pins, nothing more
+            assert installed_distributions(names) == lock_pins(bundle.lock)
+        else:  # the lock shipped as it is, for the platform to install
+            assert zipped.read("requirements.txt") == bundle.lock.read_bytes()
     return names
