@@ -212,11 +212,11 @@ class Emulator:
                 digest.update(chunk)
         return digest.hexdigest()
 
-    def reboot(self, not_ready_seconds: float) -> None:
+    def reboot(self, not_ready_seconds: float, *, from_next_request: bool = False) -> None:
         """Act like a controller that restarts: sessions and tokens are lost, then it is not ready
-        for `not_ready_seconds`."""
+        for `not_ready_seconds` (counted from the next request with `from_next_request`)."""
         self.state.forget_sessions()
-        self.faults.become_not_ready(not_ready_seconds)
+        self.faults.become_not_ready(not_ready_seconds, from_next_request=from_next_request)
 
     def _record(self, method: str, path: str, action: str) -> None:
         with self._requests_lock:

@@ -83,6 +83,7 @@ class Faults:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _random: random.Random = field(init=False, repr=False, compare=False)
     _not_ready_turn: int = field(default=0, init=False, repr=False, compare=False)
+    _boot_on_next_request: float = field(default=0.0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Seeded so a flaky-looking 5xx pattern replays identically from run to run.
@@ -107,16 +108,21 @@ class Faults:
     def not_ready_answer(self) -> NotReadyAnswer | None:
         """The next not-ready answer while booting, or None once the controller is up."""
         with self._lock:
+            if self._boot_on_next_request:  # the boot starts with the first request it sees
+                self.not_ready_until = time.monotonic() + self._boot_on_next_request
+                self._boot_on_next_request = 0.0
             if time.monotonic() >= self.not_ready_until:
                 return None
             answer = _NOT_READY_ROTATION[self._not_ready_turn % len(_NOT_READY_ROTATION)]
             self._not_ready_turn += 1
             return answer
 
-    def become_not_ready(self, seconds: float) -> None:
-        """Start a boot: the controller refuses work for `seconds` from now."""
+    def become_not_ready(self, seconds: float, *, from_next_request: bool = False) -> None:
+        """Start a boot: the controller refuses work for `seconds` from now, or from the next
+        request (`from_next_request`: a client that takes a while to start still meets it)."""
         with self._lock:
-            self.not_ready_until = time.monotonic() + seconds
+            self.not_ready_until = 0.0 if from_next_request else time.monotonic() + seconds
+            self._boot_on_next_request = seconds if from_next_request else 0.0
             self._not_ready_turn = 0
 
     def reset(self) -> None:
@@ -133,5 +139,5 @@ class Faults:
             self.setup_ignores_target_version = self.backup_ignores_now = self.restore_drop = False
             self.version_info_needs_setup = self.upgrade_drop = False
             self.upgrade_delay = self.upgrade_reboot = 0.0
-            self.not_ready_until = 0.0
+            self.not_ready_until = self._boot_on_next_request = 0.0
             self.latency = self.error_5xx_rate = 0.0

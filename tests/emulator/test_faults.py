@@ -131,6 +131,16 @@ def test_setup_drop_applies_then_drops() -> None:
         assert client.call("initial_setup", subaction="check")["return"] is True
 
 
+def test_a_reboot_from_the_next_request_waits_for_a_slow_client(client: Client, emulator: Emulator) -> None:
+    """The boot's clock starts at the first request, however late it comes (a CLI still starting)."""
+    emulator.reboot(0.5, from_next_request=True)
+    time.sleep(0.7)  # longer than the boot: counted from now, it would be over
+    first = envelope(client.post(action="list_version_info", CID=client.cid or ""))
+    assert first == {"return": False, "reason": "RequestRefused"}
+    time.sleep(0.6)
+    assert client.connect()["return"] is True
+
+
 def test_reboot_is_not_ready_in_rotation_then_sessions_are_gone(client: Client, emulator: Emulator) -> None:
     emulator.reboot(0.6)
     answers: list[object] = []

@@ -58,7 +58,7 @@ def test_a_restore_into_a_booting_replacement_shows_the_wait_and_every_leg(
     assert run_on_terminal(["backup"], env).returncode == 0
     blank_config = EmulatorConfig(seed=22, blank=True, private_ip=BLANK_PRIVATE_IP)
     with Emulator(blank_config) as blank:
-        blank.reboot(2.5)
+        blank.reboot(2.5, from_next_request=True)
         # -v: the controller's log lines ("not ready yet; next try in ...") arrive while it is shown
         done = run_on_terminal(
             ["restore", "-v", "--target-url", blank.url, "--private-ip", BLANK_PRIVATE_IP], env
@@ -83,7 +83,7 @@ def test_a_backup_shows_its_wait_and_legs_and_json_draws_nothing(
     env: dict[str, str], source: Emulator
 ) -> None:
     """At the default verbosity too, a controller that is rebooting is waited for on the screen."""
-    source.reboot(1.5)
+    source.reboot(1.5, from_next_request=True)
     done = run_on_terminal(["backup"], env)
     assert done.returncode == 0, done.raw[-3000:]
     assert_wait_shown(done.screen, source.url, "0:10")
@@ -101,7 +101,7 @@ def test_a_backup_shows_its_wait_and_legs_and_json_draws_nothing(
 def test_without_a_terminal_a_wait_is_one_log_line_and_nothing_is_drawn(
     env: dict[str, str], source: Emulator
 ) -> None:
-    source.reboot(1.5)
+    source.reboot(1.5, from_next_request=True)
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(("CONTROLLER_", "BACKUP_"))}
     done = subprocess.run(
         [sys.executable, "-m", "controller_backup.cli", "backup"],

@@ -129,34 +129,27 @@ def local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Destination:
 
 def original_for(dest: Destination, **changes: object) -> Emulator:
     """(Not started yet) a set-up controller with a configuration and its backup's access account."""
-    values: dict[str, object] = {
-        "archive_size": 64 * 1024,
+    own = {
         "seed": 21,
         "name": "controller-original",
         "password": CONTROLLER_PASSWORD,
         "private_ip": ORIGINAL_IP,
-        "bucket_root": dest.bucket_root,
-        **FAST_NATIVE,
-        **changes,
     }
-    emu = Emulator(EmulatorConfig(**values))  # type: ignore[arg-type]
+    emu = _emulator(dest, {**own, **changes})
     emu.state.add_account({"account_name": ACCOUNT, "cloud_type": CLOUD_TYPES[dest.cloud]})
     return emu
 
 
 def blank_for(dest: Destination, **changes: object) -> Emulator:
     """(Not started yet) a fresh replacement: initial setup not run, admin / its private IP."""
-    values: dict[str, object] = {
-        "archive_size": 64 * 1024,
-        "seed": 22,
-        "name": "controller-replacement",
-        "blank": True,
-        "private_ip": REPLACEMENT_IP,
-        "bucket_root": dest.bucket_root,
-        **FAST_NATIVE,
-        **changes,
-    }
-    return Emulator(EmulatorConfig(**values))  # type: ignore[arg-type]
+    own = {"seed": 22, "name": "controller-replacement", "blank": True, "private_ip": REPLACEMENT_IP}
+    return _emulator(dest, {**own, **changes})
+
+
+def _emulator(dest: Destination, values: dict[str, object]) -> Emulator:
+    """A small configuration whose native files go to `dest`, with short native-mode waits."""
+    config = {"archive_size": 64 * 1024, "bucket_root": dest.bucket_root, **FAST_NATIVE, **values}
+    return Emulator(EmulatorConfig(**config))  # type: ignore[arg-type]
 
 
 def native_env(dest: Destination, controller: Emulator, **env: str) -> dict[str, str]:
