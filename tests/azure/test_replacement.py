@@ -9,6 +9,7 @@ REPLACEMENT_URL.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -58,11 +59,41 @@ def replacement_env(
     return azure_env
 
 
+@dataclass(frozen=True)
+class Scene:
+    """A controller backed up into Azurite, its blank replacement behind REPLACEMENT_URL, and ARM's
+    fake transport (`arm_fake(payloads)` answers them and returns the requests it saw)."""
+
+    functions: dict[str, Any]
+    env: dict[str, str]
+    controller: Emulator
+    blank: Emulator
+    arm_fake: Any
+
+    def deliver(self, name: str) -> Any:
+        return deliver(self.functions, name)
+
+    def restore(self, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+        return answer(call(self.functions, "restore", http_request("http_restore.json", body)))
+
+    def marker(self) -> Any:
+        return marker(self.env)
+
+    def restored(self) -> bool:
+        return self.blank.export_sha256() == self.controller.export_sha256()
+
+
 @pytest.fixture
-def backed_up(functions: dict[str, Any], replacement_env: dict[str, str]) -> dict[str, str]:
+def scene(
+    functions: dict[str, Any],
+    replacement_env: dict[str, str],
+    controller: Emulator,
+    blank_controller: Emulator,
+    arm_fake: Any,
+) -> Scene:
     status, result = answer(call(functions, "backup", http_request("http_backup.json")))
     assert status == 200, result
-    return replacement_env
+    return Scene(functions, replacement_env, controller, blank_controller, arm_fake)
 
 
 def urls(seen: list[Any]) -> list[str]:
@@ -72,77 +103,55 @@ def urls(seen: list[Any]) -> list[str]:
 # -- the event route -------------------------------------------------------------------------
 
 
-def test_a_tagged_vm_event_restores_once(
-    functions: dict[str, Any],
-    backed_up: dict[str, str],
-    controller: Emulator,
-    blank_controller: Emulator,
-    arm_fake: Any,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_a_tagged_vm_event_restores_once(scene: Scene, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    seen = arm_fake(arm())
-    assert deliver(functions, WRITE) is None
-    assert blank_controller.export_sha256() == controller.export_sha256()
+    seen = scene.arm_fake(arm())
+    assert scene.deliver(WRITE) is None
+    assert scene.restored()
     assert any("networkInterfaces/avx-controller-2-nic" in u for u in urls(seen))
     assert not any("publicIPAddresses" in u for u in urls(seen))  # REPLACEMENT_URL does not need it
     # the same VM's start event (at-least-once delivery, or a reboot) restores nothing again
-    done = imports(blank_controller)
-    assert deliver(functions, START) is None
-    assert imports(blank_controller) == done
+    done = imports(scene.blank)
+    assert scene.deliver(START) is None
+    assert imports(scene.blank) == done
     assert '"status": "already-restored"' in caplog.text
-    found = marker(backed_up)
+    found = scene.marker()
     assert found is not None and found.metadata["status"] == "done"
 
 
-def test_an_untagged_vm_event_is_ignored_not_retried(
-    functions: dict[str, Any],
-    backed_up: dict[str, str],
-    blank_controller: Emulator,
-    arm_fake: Any,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_an_untagged_vm_event_is_ignored_not_retried(scene: Scene, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    seen = arm_fake(arm(untagged()))
-    assert deliver(functions, WRITE) is None  # completed: the queue does not deliver it again
+    seen = scene.arm_fake(arm(untagged()))
+    assert scene.deliver(WRITE) is None  # completed: the queue does not deliver it again
     assert "is not a controller replacement, ignored" in caplog.text
     assert "controller-backup-role=replacement" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no failure alert
-    assert not blank_controller.requests and marker(backed_up) is None
+    assert not scene.blank.requests and scene.marker() is None
     reads = len(seen)
-    assert deliver(functions, "eventgrid_nic_write.json") is None
+    assert scene.deliver("eventgrid_nic_write.json") is None
     assert len(seen) == reads  # not a VM event: no ARM read at all
 
 
 def test_a_replacement_url_with_the_public_ip_reads_it_from_arm(
-    functions: dict[str, Any],
-    backed_up: dict[str, str],
-    controller: Emulator,
-    blank_controller: Emulator,
-    arm_fake: Any,
-    monkeypatch: pytest.MonkeyPatch,
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    port = blank_controller.url.rsplit(":", 1)[1]
+    port = scene.blank.url.rsplit(":", 1)[1]
     monkeypatch.setenv("REPLACEMENT_URL", f"http://{{public_ip}}:{port}")
-    seen = arm_fake(arm(public_ip="127.0.0.1"))
-    deliver(functions, WRITE)
-    assert blank_controller.export_sha256() == controller.export_sha256()
+    seen = scene.arm_fake(arm(public_ip="127.0.0.1"))
+    scene.deliver(WRITE)
+    assert scene.restored()
     assert any("publicIPAddresses/avx-controller-pip" in u for u in urls(seen))
 
 
 def test_a_conflicting_marker_is_logged_as_an_error_not_retried(
-    functions: dict[str, Any],
-    backed_up: dict[str, str],
-    arm_fake: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
+    scene: Scene, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The VM was restored at one address; an event now maps it to another: a retry cannot help."""
-    arm_fake(arm())
-    deliver(functions, WRITE)
+    scene.arm_fake(arm())
+    scene.deliver(WRITE)
     monkeypatch.setenv("REPLACEMENT_URL", "http://127.0.0.1:9")
     caplog.set_level(logging.INFO)
-    assert deliver(functions, START) is None
+    assert scene.deliver(START) is None
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert any("refused [conflict]" in m and "another target" in m for m in errors), errors
 
@@ -168,38 +177,31 @@ def test_arm_forbidden_names_the_role(
 
 
 def test_http_restore_by_vm_id_then_the_vms_event_is_already_restored(
-    functions: dict[str, Any],
-    backed_up: dict[str, str],
-    controller: Emulator,
-    blank_controller: Emulator,
-    arm_fake: Any,
-    caplog: pytest.LogCaptureFixture,
+    scene: Scene, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Found among the group's VMs (on the list's second page), keyed by ARM's vmId: the event
     that follows for the same VM finds the restore done."""
-    seen = arm_fake(arm(pages=[[other_vm(1), other_vm(2)], [load_event("arm_vm.json"), other_vm(3)]]))
+    seen = scene.arm_fake(arm(pages=[[other_vm(1), other_vm(2)], [load_event("arm_vm.json"), other_vm(3)]]))
     body = {"instance_id": VM_ID.upper()}  # a caller's spelling; the key is ARM's
-    status, result = answer(call(functions, "restore", http_request("http_restore.json", body)))
+    status, result = scene.restore(body)
     assert status == 200, result
     assert result["status"] == "ok" and result["target_origin"] == "discovered"
-    assert blank_controller.export_sha256() == controller.export_sha256()
+    assert scene.restored()
     assert sum("$skiptoken=1" in u for u in urls(seen)) == 1
-    found = marker(backed_up)
+    found = scene.marker()
     assert found is not None and found.metadata["status"] == "done"
-    done = imports(blank_controller)
+    done = imports(scene.blank)
     caplog.set_level(logging.INFO)
-    deliver(functions, START)
-    assert imports(blank_controller) == done and '"status": "already-restored"' in caplog.text
+    scene.deliver(START)
+    assert imports(scene.blank) == done and '"status": "already-restored"' in caplog.text
 
 
-def test_http_restore_by_vm_id_of_an_untagged_vm_is_403(
-    functions: dict[str, Any], backed_up: dict[str, str], blank_controller: Emulator, arm_fake: Any
-) -> None:
-    arm_fake(arm(untagged()))
-    status, result = answer(call(functions, "restore", http_request("http_restore.json")))
+def test_http_restore_by_vm_id_of_an_untagged_vm_is_403(scene: Scene) -> None:
+    scene.arm_fake(arm(untagged()))
+    status, result = scene.restore()
     assert status == 403 and result["code"] == "forbidden-target", result
     assert "controller-backup-role=replacement" in result["error"]
-    assert not blank_controller.requests
+    assert not scene.blank.requests
 
 
 @pytest.mark.parametrize(
@@ -210,16 +212,11 @@ def test_http_restore_by_vm_id_of_an_untagged_vm_is_403(
     ],
 )
 def test_http_restore_by_an_unknown_vm_id_is_400(
-    functions: dict[str, Any],
-    backed_up: dict[str, str],
-    arm_fake: Any,
-    instance_id: str,
-    error: str,
-    arm_reads: int,
+    scene: Scene, instance_id: str, error: str, arm_reads: int
 ) -> None:
-    seen = arm_fake(arm())
+    seen = scene.arm_fake(arm())
     body = {"instance_id": instance_id}
-    status, result = answer(call(functions, "restore", http_request("http_restore.json", body)))
+    status, result = scene.restore(body)
     assert status == 400 and result["error"].startswith(error), result
     assert len(seen) == arm_reads
 
@@ -233,31 +230,24 @@ def test_http_restore_by_an_unknown_vm_id_is_400(
     ],
 )
 def test_http_restore_by_vm_id_needs_the_resource_groups(
-    functions: dict[str, Any],
-    backed_up: dict[str, str],
-    arm_fake: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    groups: str | None,
-    error: str,
+    scene: Scene, monkeypatch: pytest.MonkeyPatch, groups: str | None, error: str
 ) -> None:
     """A deployment that cannot look VMs up is a 500 naming the setting, not a caller's error."""
     if groups is None:
         monkeypatch.delenv("REPLACEMENT_RESOURCE_GROUPS")
     else:
         monkeypatch.setenv("REPLACEMENT_RESOURCE_GROUPS", groups)
-    arm_fake(arm())
-    status, result = answer(call(functions, "restore", http_request("http_restore.json")))
+    scene.arm_fake(arm())
+    status, result = scene.restore()
     assert status == 500 and result["code"] == "settings" and error in result["error"], result
 
 
-def test_a_next_link_off_the_arm_endpoint_is_not_followed(
-    functions: dict[str, Any], backed_up: dict[str, str], arm_fake: Any
-) -> None:
+def test_a_next_link_off_the_arm_endpoint_is_not_followed(scene: Scene) -> None:
     """The bearer token goes to ARM only, whatever a list's nextLink says."""
-    seen = arm_fake(
+    seen = scene.arm_fake(
         arm(pages=[[other_vm(1)], [load_event("arm_vm.json")]], next_link_base="https://evil.example")
     )
-    status, result = answer(call(functions, "restore", http_request("http_restore.json")))
+    status, result = scene.restore()
     assert status == 500 and result["code"] == "store" and "nextLink" in result["error"], result
     assert not any("evil.example" in u for u in urls(seen))
 
