@@ -171,7 +171,7 @@ def test_function_url_failure_answers_5xx_with_the_code(
     [
         ({"action": "restore"}, "action must be one of backup, check"),
         ({"action": "backup", "allow_shrink": "true"}, "allow_shrink must be true or false"),
-        ({"action": "backup", "force": True}, "unknown field(s) force; allowed: action, allow_shrink"),
+        ({"action": "backup", "force": True}, "unknown field(s) force; allowed: action, all, allow_shrink"),
         ({"action": "backup", "dry_run": True}, "unknown field(s) dry_run"),
         ({"source": "aws.events", "detail-type": "Scheduled Event"}, "unknown field(s) detail-type, source"),
         (["backup"], "must be a JSON object"),

@@ -187,7 +187,7 @@ def test_broken_deployment_is_5xx_not_400(
         (b"{not json", "the request body is not JSON"),
         (
             b'{"force": true}',
-            "unknown field(s) force; allowed: action, allow_shrink, scheduled_time, trigger",
+            "unknown field(s) force; allowed: action, all, allow_shrink, scheduled_time, trigger",
         ),
     ],
 )

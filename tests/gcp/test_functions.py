@@ -228,7 +228,7 @@ def test_wrong_password_is_a_5xx_auth_failure_and_never_shown(
     ("body", "content_type", "reason"),
     [
         (b"{not json", "application/json", "the request body is not JSON"),
-        (b'{"force": true}', "application/json", "unknown field(s) force; allowed: action, allow_shrink"),
+        (b'{"force": true}', "application/json", "unknown field(s) force; allowed: action, all, allow_shrink"),
     ],
 )
 def test_backup_bad_input_is_the_cores_400(
