@@ -214,7 +214,8 @@ def _human(result: dict[str, Any]) -> str:
             f"controller version {result.get('controller_version')} in {result.get('duration_ms')} ms"
         )
     if job == "verify" and "destinations" in result:
-        lines = [f"verify {status}: {len(result['destinations'])} destination(s) in {result.get('duration_ms')} ms"]
+        checked = len(result["destinations"])
+        lines = [f"verify {status}: {checked} destination(s) in {result.get('duration_ms')} ms"]
         lines += [
             f"  {found['status']:<6} {found['url']} version {found['version_id']} ({found['kind']}, "
             f"{found['age_seconds']} s old)"
