@@ -76,6 +76,15 @@ class DestinationCheck:
     def passed(self) -> bool:
         return self.error is None
 
+    @property
+    def code(self) -> str | None:
+        return self.error.code if self.error else None
+
+    @property
+    def reason(self) -> str | None:
+        """Why it failed, without the URL a store's message often starts with (the line names it)."""
+        return self.error.message.removeprefix(f"{self.url}: ") if self.error else None
+
     def to_dict(self) -> dict[str, Any]:
         info = self.info
         found: dict[str, Any] = {
@@ -89,7 +98,7 @@ class DestinationCheck:
             "controller_file": self.controller_file,
         }
         if self.error is not None:
-            found["error"] = {"code": self.error.code, "message": self.error.message}
+            found["error"] = {"code": self.code, "message": self.reason}
         if self.record_error is not None:
             found["record_error"] = self.record_error
         return found
@@ -108,14 +117,18 @@ def run_verify(settings: Settings, *, all_destinations: bool = True, trigger: st
             settings.backup_store(verify_record_url(check.url)), _record(check, now, trigger)
         )
     result = _result(settings, checks, trigger, started)
-    failed = [(check.url, check.error) for check in checks if check.error is not None]
+    failed = [check for check in checks if check.error is not None]
     # the alarms match these lines (Terraform's log queries): keep their first words
-    for url, error in failed:
+    for check in failed:
         log.error(
-            "verify failed [%s] %s: %s", error.code, url, error.message, extra={FAILURE_RECORD: error.code}
+            "verify failed [%s] %s: %s",
+            check.code,
+            check.url,
+            check.reason,
+            extra={FAILURE_RECORD: check.code},
         )
     if failed:
-        reasons = "; ".join(f"{url} [{error.code}] {error.message}" for url, error in failed)
+        reasons = "; ".join(f"{check.url} [{check.code}] {check.reason}" for check in failed)
         raise VerifyFailed(
             f"{len(failed)} of {len(checks)} destination(s) would not restore: {reasons}",
             failed=len(failed),
@@ -223,8 +236,8 @@ def _record(check: DestinationCheck, now: datetime, trigger: str) -> VerifyRecor
         version_id=info.version_id if info else None,
         sha256=info.metadata.get("sha256") if info else None,
         size=info.size if info else None,
-        error_code=check.error.code if check.error else None,
-        error_message=check.error.message if check.error else None,
+        error_code=check.code,
+        error_message=check.reason,
         trigger=trigger,
     )
 

@@ -88,7 +88,10 @@ def test_backup_request_fields_and_defaults() -> None:
         ({"trigger": "cron"}, "trigger must be one of schedule, manual"),
         ({"scheduled_time": "tomorrow; rm -rf"}, "scheduled_time must be an ISO 8601 time"),
         # the one `force` that lifted several rules at once is gone: each rule has its own field
-        ({"force": True}, "unknown field.*force.*allowed: action, all, allow_shrink, scheduled_time, trigger"),
+        (
+            {"force": True},
+            "unknown field.*force.*allowed: action, all, allow_shrink, scheduled_time, trigger",
+        ),
     ],
 )
 def test_bad_backup_requests_are_400(payload: dict[str, object], problem: str) -> None:
