@@ -111,7 +111,11 @@ def run_verify(settings: Settings, *, all_destinations: bool = True, trigger: st
     urls = (settings.backup_url, *settings.copy_urls) if all_destinations else (settings.backup_url,)
     log.info("verify started (trigger=%s): %d destination(s)", trigger, len(urls))
     controller_files = _ControllerFiles(settings.native_bucket) if settings.mode == "native" else None
-    checks = [_check(settings, url, now, controller_files) for url in urls]
+    # every store opened first: a missing SDK or a misplaced option is the deployment's fault, at once
+    stores = [settings.backup_store(url) for url in urls]
+    checks = [
+        _check(settings, url, store, now, controller_files) for url, store in zip(urls, stores, strict=True)
+    ]
     for check in checks:
         check.record_error = write_verify_record(
             settings.backup_store(verify_record_url(check.url)), _record(check, now, trigger)
@@ -145,12 +149,15 @@ def run_verify(settings: Settings, *, all_destinations: bool = True, trigger: st
 
 
 def _check(
-    settings: Settings, url: str, now: datetime, controller_files: _ControllerFiles | None
+    settings: Settings,
+    url: str,
+    store: ObjectStore,
+    now: datetime,
+    controller_files: _ControllerFiles | None,
 ) -> DestinationCheck:
     """One destination: download and check its bytes, its age and (native) the controller's file."""
     check = DestinationCheck(url)
     try:
-        store = settings.backup_store(url)
         with fetch_checked(store) as (_, info, summary):
             check.info, check.kind = info, summary.kind
         confirmed = confirmed_at(settings.backup_store(record_url(url)), info)
