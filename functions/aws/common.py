@@ -179,7 +179,7 @@ def record_verify(result: JobResult | None, exc: BaseException | None = None) ->
     failed = exc.failed if isinstance(exc, VerifyFailed) else 1
     metrics.add_metric(name="VerifyFailed", unit=MetricUnit.Count, value=failed)
     if isinstance(exc, VerifyFailed):
-        logger.error("verify failed", extra={"result": exc.result})
+        logger.error("verify result", extra={"result": exc.result})  # the core logged each failure
     else:
         _log_failure("verify", exc)
 
