@@ -87,6 +87,8 @@ CORE_COMMON = (
     "stores/__init__.py",
     "stores/base.py",
     "targets.py",
+    "verify.py",
+    "verify_record.py",
 )
 
 

@@ -6,6 +6,9 @@ Every request is the core's backup request (README, "Requests"), whatever carrie
 - a direct invoke: `{"action": "backup", "allow_shrink": false}` (an empty `{}` is a manual backup too),
   or `{"action": "check"}` for the preflight check, which changes nothing and returns the report
   (`"status": "ok"` or `"fail"`), a failed line included;
+- the readiness check, from its own schedule or an invoke: `{"action": "verify", "trigger": "schedule"}`
+  (every destination; `"all": false` the primary alone), with the metrics `BackupVerified` and
+  `VerifyFailed`;
 - a Function URL request `POST /backup` with the same JSON body (query parameters are refused).
 
 A direct or scheduled run that fails raises, so Lambda's retries, the dead-letter queue and the
@@ -20,6 +23,7 @@ from controller_backup.backup import run_backup
 from controller_backup.check import run_check
 from controller_backup.job_requests import BackupRequest, as_object, parse_backup_request
 from controller_backup.settings import Settings
+from controller_backup.verify import run_verify
 
 from .common import (
     function_url_answer,
@@ -28,6 +32,7 @@ from .common import (
     lambda_entry,
     logger,
     record_backup,
+    record_verify,
 )
 
 app = function_url_app()
@@ -42,12 +47,27 @@ def run(request: BackupRequest) -> dict[str, Any]:
         report = run_check().to_dict()
         logger.info("check result", extra={"result": report})
         return report
+    if request.action == "verify":
+        return verify(request)
     try:
         result = run_backup(Settings.from_env(), allow_shrink=request.allow_shrink, trigger=request.trigger)
     except Exception as exc:
         record_backup(None, exc)
         raise
     record_backup(result)
+    return result.to_dict()
+
+
+def verify(request: BackupRequest) -> dict[str, Any]:
+    """The readiness check, its metrics recorded whether it passes, fails or breaks."""
+    try:
+        result = run_verify(
+            Settings.from_env(), all_destinations=request.all_destinations, trigger=request.trigger
+        )
+    except Exception as exc:
+        record_verify(None, exc)
+        raise
+    record_verify(result)
     return result.to_dict()
 
 

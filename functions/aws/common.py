@@ -20,7 +20,7 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
-from controller_backup.errors import BackupError, BadRequest, http_status, unexpected_failure
+from controller_backup.errors import BackupError, BadRequest, VerifyFailed, http_status, unexpected_failure
 from controller_backup.job_requests import parse_body
 from controller_backup.redact import redact
 from controller_backup.results import JobResult
@@ -165,6 +165,23 @@ def record_restore(result: JobResult | None, exc: BaseException | None = None) -
     else:
         metrics.add_metric(name="RestoreFailed", unit=MetricUnit.Count, value=1)
         _log_failure("restore", exc)
+
+
+def record_verify(result: JobResult | None, exc: BaseException | None = None) -> None:
+    """`BackupVerified` 1 when every destination passed; `VerifyFailed` the count of those that did
+    not (one for a check that could not run at all). The alarms watch both, and BackupVerified's
+    absence for 25 hours."""
+    if result is not None:
+        metrics.add_metric(name="BackupVerified", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="VerifyFailed", unit=MetricUnit.Count, value=0)
+        logger.info("verify result", extra={"result": result.to_dict()})
+        return
+    failed = exc.failed if isinstance(exc, VerifyFailed) else 1
+    metrics.add_metric(name="VerifyFailed", unit=MetricUnit.Count, value=failed)
+    if isinstance(exc, VerifyFailed):
+        logger.error("verify result", extra={"result": exc.result})  # the core logged each failure
+    else:
+        _log_failure("verify", exc)
 
 
 def _log_failure(job: str, exc: BaseException | None) -> None:

@@ -9,9 +9,12 @@ value fails the import, which the host shows as an indexing error naming the set
 * `scheduled_backup`  timer `%BACKUP_SCHEDULE%` (six NCRONTAB fields, seconds first; UTC on Linux
   Consumption and Flex plans). Raises on failure, so the run is recorded as failed; the retry
   policy runs it again twice, 10 minutes apart (timers are otherwise never retried).
-* `backup`            `POST /api/backup`, the core's backup request (`{"allow_shrink": false}`, or
+* `scheduled_verify`  timer `%VERIFY_SCHEDULE%` (default 06:00): the readiness check of every
+  destination (`{"action": "verify", "trigger": "schedule"}`). Raises when a destination would not
+  restore, after one `verify failed` ERROR line each; not retried (the next day's run checks again).
+* `backup`            `POST /api/backup`, the core's backup request (`{"allow_shrink": false}`,
   `{"action": "check"}` for the preflight check, which changes nothing and answers 200 with the
-  report, `"status": "ok"` or `"fail"`).
+  report, `"status": "ok"` or `"fail"`, or `{"action": "verify", "all": true}`: the readiness check).
 
 `restore`:
 
@@ -59,6 +62,7 @@ from controller_backup.restore import run_restore_request
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.targets import Describe, Instance
+from controller_backup.verify import run_verify
 
 if TYPE_CHECKING:  # the ARM reader loads azure-core's pipeline: only the restore app needs it
     from replacement_vm import ArmReader
@@ -100,6 +104,21 @@ def scheduled_backup(timer: func.TimerRequest) -> None:
     _log_result(run_backup(Settings.from_env(), allow_shrink=request.allow_shrink, trigger=request.trigger))
 
 
+@backup_functions.function_name("scheduled_verify")
+@backup_functions.timer_trigger(
+    schedule="%VERIFY_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True
+)
+def scheduled_verify(timer: func.TimerRequest) -> None:
+    request = parse_backup_request(
+        {"action": "verify", "trigger": "schedule", "scheduled_time": _scheduled_time(timer)},
+        trigger="schedule",
+    )
+    log.info("scheduled readiness check for %s", request.scheduled_time)
+    _log_result(
+        run_verify(Settings.from_env(), all_destinations=request.all_destinations, trigger=request.trigger)
+    )
+
+
 @backup_functions.function_name("backup")
 @backup_functions.route(route="backup", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 def backup(req: func.HttpRequest) -> func.HttpResponse:
@@ -107,6 +126,10 @@ def backup(req: func.HttpRequest) -> func.HttpResponse:
         request = parse_backup_request(parse_body(req.get_body()), trigger="manual")
         if request.action == "check":
             return run_check()
+        if request.action == "verify":
+            return run_verify(
+                Settings.from_env(), all_destinations=request.all_destinations, trigger=request.trigger
+            )
         return run_backup(Settings.from_env(), allow_shrink=request.allow_shrink, trigger=request.trigger)
 
     return _answer(job)
@@ -244,8 +267,8 @@ def _group() -> func.Blueprint:
     if value not in GROUPS:
         got = f"got {value[:40]!r}" if value else "it is not set"
         raise SettingsError(
-            f"invalid settings: {FUNCTIONS_SETTING} must be backup (scheduled_backup, backup) or restore "
-            f"(restore, replacement_controller); {got}"
+            f"invalid settings: {FUNCTIONS_SETTING} must be backup (scheduled_backup, scheduled_verify, "
+            f"backup) or restore (restore, replacement_controller); {got}"
         )
     return GROUPS[value]
 

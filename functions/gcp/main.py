@@ -9,8 +9,12 @@ targets):
 - `backup_http`   Cloud Scheduler (OIDC-authenticated POST, body `{"action": "backup", "trigger":
                   "schedule"}`) and on-demand calls: `{"action": "backup"|"check", "allow_shrink",
                   "trigger", "scheduled_time"}`, all optional. `check` runs the preflight check,
-                  changing nothing: 200 with the report (`"status": "ok"` or `"fail"`).
-- `backup_event`  a Pub/Sub message through Eventarc; the message data is the same JSON object.
+                  changing nothing: 200 with the report (`"status": "ok"` or `"fail"`). `verify`
+                  runs the readiness check (`"all": false`: the primary alone), 500 when a
+                  destination would not restore.
+- `backup_event`  a Pub/Sub message through Eventarc; the message data is the same JSON object
+                  (the readiness check's scheduler job publishes `{"action": "verify", "trigger":
+                  "schedule"}`).
 - `restore_http`  on-demand restore: `{"instance_id"}` (a replacement the Compute Engine API
                   describes) or `{"controller_url", "private_ip", "idempotency_key"}` (the configured
                   controller or a RESTORE_ALLOWED_TARGETS address), with `version_id`, `dry_run`,
@@ -75,6 +79,7 @@ from controller_backup.redact import redact
 from controller_backup.restore import run_restore_request
 from controller_backup.settings import Settings
 from controller_backup.targets import Describe, Instance
+from controller_backup.verify import run_verify
 
 log = logging.getLogger("controller_backup.gcp")
 
@@ -257,7 +262,7 @@ def _run_event(event: CloudEvent, what: str, job: Callable[[], dict[str, Any] | 
         return
     log.info(
         "%s %s in %d ms",
-        what,
+        result.get("job") or what,  # a backup event may have run the readiness check
         result.get("status"),
         int((time.monotonic() - started) * 1000),
         extra={"json_fields": {**context, "result": result}},
@@ -271,6 +276,10 @@ def _backup(request: BackupRequest) -> dict[str, Any]:
     if request.action == "check":
         return run_check().to_dict()
     settings = Settings.from_env()
+    if request.action == "verify":
+        return run_verify(
+            settings, all_destinations=request.all_destinations, trigger=request.trigger
+        ).to_dict()
     if request.scheduled_time:
         log.info("backup scheduled for %s", request.scheduled_time)
     return run_backup(settings, allow_shrink=request.allow_shrink, trigger=request.trigger).to_dict()

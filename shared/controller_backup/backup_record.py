@@ -86,16 +86,19 @@ def read_record(store: ObjectStore) -> BackupRecord | None:
     return BackupRecord.from_metadata(dict(info.metadata)) if info else None
 
 
+def put_facts(store: ObjectStore, facts: dict[str, str]) -> None:
+    """Overwrite a record object: its facts as metadata (a `head` reads them) and as its JSON body."""
+    store.put(SizedSource.of(json.dumps(facts, indent=2).encode()), facts)
+
+
 def write_record(store: ObjectStore, record: BackupRecord) -> str | None:
     """Overwrite the record; return None, or why it could not be written.
 
     The backup it describes has already succeeded, so a failed write is reported in the result
     and the log (a WARNING), not raised: `status` then falls back to the object's own age.
     """
-    metadata = record.to_metadata()
-    body = json.dumps(metadata, indent=2).encode()
     try:
-        store.put(SizedSource.of(body), metadata)
+        put_facts(store, record.to_metadata())
     except BackupError as exc:
         log.warning("the backup succeeded, but its record %s was not written: %s", store.url, exc.message)
         return exc.message
@@ -123,3 +126,14 @@ def confirmed_at(store: ObjectStore, backup: ObjectInfo) -> datetime | None:
     if record.version_id and backup.version_id and record.version_id != backup.version_id:
         return None  # the same bytes stored again later: that version's own time is the one
     return record.finished_at
+
+
+def current_as_of(backup: ObjectInfo, confirmed: datetime | None) -> datetime:
+    """How current the stored `backup` is: its export time (its last change when it records none),
+    or the later time a backup found the configuration still equal to it (`confirmed_at`)."""
+    exported = backup.metadata.get("exported_at")
+    try:
+        when = as_utc(datetime.fromisoformat(exported)) if exported else as_utc(backup.last_modified)
+    except ValueError:
+        when = as_utc(backup.last_modified)
+    return max(when, confirmed) if confirmed is not None else when

@@ -11,6 +11,7 @@ Exit codes (stable, one per failure kind):
     4 not ready               11 check: at least one line failed
     12 conflict (a reused restore key, no flag lifts it)
     13 forbidden target       14 status: stale          15 status: unversioned store
+    16 verify: a destination would not restore (each named)
     130 interrupted
 
 Errors go to stderr, once; with --json the error object goes to stdout instead.
@@ -144,9 +145,17 @@ def _cmd_versions(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> dict[str, Any]:
-    from controller_backup.inspection import verify_backup
+    """One kept version (BACKUP_URL alone), or the readiness check of the deployment's destinations."""
+    if args.version_id:
+        from controller_backup.inspection import verify_backup
 
-    return verify_backup(open_store(_backup_url(args)), args.version_id)
+        if args.all:
+            raise SettingsError("verify: --version-id checks one version of BACKUP_URL; leave --all out")
+        return verify_backup(open_store(_backup_url(args)), args.version_id)
+    from controller_backup.verify import run_verify
+
+    settings = Settings.from_env(controller_required=False, backup_url=args.backup_url)
+    return run_verify(settings, all_destinations=args.all, trigger="cli").to_dict()
 
 
 #: `check` found a line that fails (warnings and skips alone exit 0)
@@ -204,6 +213,15 @@ def _human(result: dict[str, Any]) -> str:
             f"{result.get('size')} bytes sha256 {str(result.get('sha256'))[:16]}... "
             f"controller version {result.get('controller_version')} in {result.get('duration_ms')} ms"
         )
+    if job == "verify" and "destinations" in result:
+        checked = len(result["destinations"])
+        lines = [f"verify {status}: {checked} destination(s) in {result.get('duration_ms')} ms"]
+        lines += [
+            f"  {found['status']:<6} {found['url']} version {found['version_id']} ({found['kind']}, "
+            f"{found['age_seconds']} s old)"
+            for found in result["destinations"]
+        ]
+        return "\n".join(lines)
     return json.dumps(result, indent=2, default=str)
 
 
@@ -322,9 +340,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=_positive, default=DEFAULT_VERSIONS_LIMIT, help="show at most this many (default 20)"
     )
 
-    verify = command("verify", _cmd_verify, "download the stored backup, check its hash and structure")
+    verify = command(
+        "verify",
+        _cmd_verify,
+        "the readiness check: download the stored backup, check its hash, structure and age (native "
+        "mode: and the controller's own files); exit 16 when it would not restore",
+    )
     _add_settings_flags(verify, controller=False)
-    verify.add_argument("--version-id", help="verify this stored version instead of the newest")
+    verify.add_argument(
+        "--all", action="store_true", help="every destination (BACKUP_COPY_URLS too), not the primary alone"
+    )
+    verify.add_argument(
+        "--version-id", help="check one stored version of BACKUP_URL only (writes no readiness record)"
+    )
 
     check = command(
         "check",

@@ -7,6 +7,9 @@ callers build them from names and sizes, never from passwords, CIDs or tokens.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 
 class BackupError(Exception):
     """Base of every classified failure; `code` is stable and documented."""
@@ -145,6 +148,28 @@ class NotAReplacement(ForbiddenTarget):
     """An instance the cloud's API describes, but without the replacement's tag or name."""
 
 
+class StaleBackup(BackupError):
+    """A stored backup older than a restore would take (RESTORE_MAX_BACKUP_AGE): the readiness
+    check's finding for one destination, under the code `status` gives the same verdict."""
+
+    code = "stale"
+    exit_code = 14
+
+
+class VerifyFailed(BackupError):
+    """The readiness check found a destination whose backup would not restore today (missing,
+    unreadable, tampered with, too old, or disagreeing with the controller's own file). Each one
+    was logged on its own ERROR line; `failed` counts them and `result` is the whole check."""
+
+    code = "verify-failed"
+    exit_code = 16
+
+    def __init__(self, message: str, *, failed: int, result: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.failed = failed
+        self.result = dict(result)
+
+
 #: the attribute that marks the one ERROR record a job writes about its own failure: the functions'
 #: alarms watch for it; the command line, which prints the error itself, leaves it out
 FAILURE_RECORD = "job_failure"
@@ -179,6 +204,8 @@ EXIT_CODES: dict[str, int] = {
         RefusedError,
         Conflict,
         ForbiddenTarget,
+        StaleBackup,
+        VerifyFailed,
     )
 }
 

@@ -23,6 +23,7 @@ from controller_backup.errors import BackupError, IntegrityError, InvalidExport,
 from controller_backup.progress import transfer
 from controller_backup.spool import HashingSpool
 from controller_backup.stores import ObjectInfo, ObjectStore, open_store
+from controller_backup.verify_record import VerifyRecord, read_verify_record, verify_record_url
 
 log = logging.getLogger("controller_backup.inspection")
 
@@ -172,6 +173,8 @@ class BackupStatus:
     versioning: bool | None = None
     versions: int | None = None
     oldest_version: datetime | None = None
+    #: the readiness check's last finding here (`verify_record.py`), whatever it was
+    last_verify: VerifyRecord | None = None
     notes: tuple[str, ...] = ()
 
     @property
@@ -213,6 +216,7 @@ class BackupStatus:
             "versioning": self.versioning,
             "versions": self.versions,
             "oldest_version": _iso(self.oldest_version),
+            "last_verify": self.last_verify.to_metadata() if self.last_verify else None,
             "notes": list(self.notes),
             "metadata": metadata,
         }
@@ -252,6 +256,11 @@ def backup_status(
         kept = None
         notes.append(f"the versions could not be listed: {exc.message}")
     last_backup, source = _last_backup(info, record, notes)
+    try:
+        last_verify = read_verify_record(open_store(verify_record_url(store.url)))
+    except BackupError as exc:
+        last_verify = None
+        notes.append(f"the readiness check's record could not be read: {exc.message}")
     verified_at, verified_by = (checked_at, "status") if read and problem is None and info else (None, None)
     if verified_at is None and record is not None and info is not None:
         verified_at, verified_by = record.verified_at, "backup"
@@ -274,6 +283,7 @@ def backup_status(
         versioning=versioning,
         versions=None if kept is None else len(kept),
         oldest_version=kept[-1].last_modified if kept else None,
+        last_verify=last_verify,
         notes=tuple(notes),
     )
     age = base.age

@@ -27,7 +27,7 @@ MAX_BODY = 64 * 1024
 #: our requests are flat; a cloud event nests a few levels
 MAX_DEPTH = 32
 #: the actions of the backup function
-BACKUP_ACTIONS = ("backup", "check")
+BACKUP_ACTIONS = ("backup", "check", "verify")
 #: who may say they started a job; the entry point's own name is used when the body says nothing
 TRIGGERS = ("schedule", "manual")
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -96,7 +96,8 @@ def as_object(value: Any, what: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class BackupRequest:
-    """Back up now (`backup`), or check that a backup could run (`check`)."""
+    """Back up now (`backup`), check that a backup could run (`check`), or check that the stored
+    backups would restore (`verify`, the readiness check)."""
 
     action: str = "backup"
     #: replace the stored backup even with a much smaller export (lifts the shrink rule only)
@@ -104,9 +105,11 @@ class BackupRequest:
     trigger: str = "manual"
     #: when the scheduler meant this run to start (logged; a late run is visible)
     scheduled_time: str | None = None
+    #: verify only: every destination (the function's default), or the primary alone (false)
+    all_destinations: bool = True
 
 
-_BACKUP_FIELDS = ("action", "allow_shrink", "trigger", "scheduled_time")
+_BACKUP_FIELDS = ("action", "allow_shrink", "trigger", "scheduled_time", "all")
 
 
 def parse_backup_request(payload: Mapping[str, Any], *, trigger: str) -> BackupRequest:
@@ -119,12 +122,15 @@ def parse_backup_request(payload: Mapping[str, Any], *, trigger: str) -> BackupR
     if said is not None and said not in TRIGGERS:
         raise BadRequest(f"trigger must be one of {', '.join(TRIGGERS)}, got {said[:16]!r}")
     allow_shrink = _bool(payload, "allow_shrink")
-    if action == "check" and allow_shrink:
-        raise BadRequest("a check changes nothing: allow_shrink does not apply to it")
+    if action != "backup" and allow_shrink:
+        raise BadRequest(f"a {action} changes nothing: allow_shrink does not apply to it")
+    if action != "verify" and "all" in payload:
+        raise BadRequest("all applies to action verify only")
+    all_destinations = _bool(payload, "all") if "all" in payload else True
     when = _text(payload, "scheduled_time", 40)
     if when is not None and not _TIME.match(when):
         raise BadRequest("scheduled_time must be an ISO 8601 time")
-    return BackupRequest(action, allow_shrink, said or trigger, when)
+    return BackupRequest(action, allow_shrink, said or trigger, when, all_destinations)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from controller_backup.backup_record import UNCHANGED
 from controller_backup.durations import in_words
 from controller_backup.inspection import HEALTHY, BackupStatus, VersionEntry
+from controller_backup.verify_record import FAILED, VerifyRecord
 
 _SHORT_SHA256 = 16
 #: what each source of the last backup's time is, in the view
@@ -79,6 +80,8 @@ def render_status(status: BackupStatus) -> str:
     rows.append(("versioning", _versioning(status.versioning)))
     if info is not None:
         rows.append(("verified", _verified(status)))
+    if status.last_verify is not None:
+        rows.append(("last verify", _last_verify(status.last_verify, now)))
     rows += [("note", note) for note in status.notes]
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
@@ -104,6 +107,14 @@ def _verified(status: BackupStatus) -> str:
         f"{_when(status.verified_at)} ({_ago(status.verified_at, status.checked_at)}), "
         f"by the backup's read-back; {now}"
     )
+
+
+def _last_verify(record: VerifyRecord, now: datetime) -> str:
+    """The readiness check's last finding: when, and the reason when it failed."""
+    line = f"{_when(record.verified_at)} ({_ago(record.verified_at, now)}): {record.outcome}"
+    if record.outcome == FAILED:
+        line += f" [{record.error_code}] {record.error_message}"
+    return line
 
 
 def render_versions(entries: list[VersionEntry], more: bool) -> str:

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
-from controller_backup.errors import AuthError, BadRequest, ObjectNotFound, SettingsError
+from controller_backup.errors import AuthError, BadRequest, ObjectNotFound, SettingsError, VerifyFailed
 from controller_backup.settings import Settings
-from controller_backup.stores import open_store
+from controller_backup.stores import SizedSource, open_store
 from controller_backup.targets import replacement_target
 from controller_emulator import Emulator
 
@@ -116,6 +116,39 @@ def test_function_url_backup(
     assert body["status"] == "ok" and body["sha256"] == controller.export_sha256()
 
 
+def test_readiness_check_metrics_and_a_tampered_copy_named(
+    controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    copy = lambda_env["BACKUP_URL"] + ".copy"
+    backup_handler.handler(load_event("scheduler_backup.json"), lambda_context)
+    capsys.readouterr()
+    passed = backup_handler.handler(load_event("scheduler_verify.json"), lambda_context)
+    assert passed["status"] == "ok" and passed["sha256"] == controller.export_sha256()
+    metrics = emf_metrics(capsys.readouterr().out)
+    assert metrics["BackupVerified"] == [1.0] and metrics["VerifyFailed"] == [0.0]
+    # a copy (another key of the moto bucket), one byte altered under its recorded sha256
+    body, metadata = _stored(lambda_env["BACKUP_URL"])
+    open_store(copy).put(SizedSource.of(bytes([body[0] ^ 1]) + body[1:]), metadata)
+    monkeypatch.setenv("BACKUP_COPY_URLS", copy)
+    with pytest.raises(VerifyFailed):
+        backup_handler.handler(load_event("scheduler_verify.json"), lambda_context)
+    metrics = emf_metrics(capsys.readouterr().out)
+    assert metrics["VerifyFailed"] == [1.0] and "BackupVerified" not in metrics
+    assert f"verify failed [integrity] {copy}: " in caplog.text
+    # the primary alone, through the Function URL
+    event = load_event("function_url_backup.json") | {"body": '{"action": "verify", "all": false}'}
+    response = backup_handler.handler(event, lambda_context)
+    assert response["statusCode"] == 200, response
+    assert [found["url"] for found in json.loads(response["body"])["destinations"]] == [
+        lambda_env["BACKUP_URL"]
+    ]
+
+
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
@@ -171,7 +204,7 @@ def test_function_url_failure_answers_5xx_with_the_code(
     [
         ({"action": "restore"}, "action must be one of backup, check"),
         ({"action": "backup", "allow_shrink": "true"}, "allow_shrink must be true or false"),
-        ({"action": "backup", "force": True}, "unknown field(s) force; allowed: action, allow_shrink"),
+        ({"action": "backup", "force": True}, "unknown field(s) force; allowed: action, all, allow_shrink"),
         ({"action": "backup", "dry_run": True}, "unknown field(s) dry_run"),
         ({"source": "aws.events", "detail-type": "Scheduled Event"}, "unknown field(s) detail-type, source"),
         (["backup"], "must be a JSON object"),

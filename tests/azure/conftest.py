@@ -146,6 +146,7 @@ def azure_env(
         **controller_env,
         "BACKUP_URL": f"azblob://{ACCOUNT}/{container}/aviatrix/controller-backup.enc",
         "BACKUP_SCHEDULE": "0 0 0 * * *",
+        "VERIFY_SCHEDULE": "0 0 6 * * *",
         # Terraform's default: which VMs count as replacement controllers
         "REPLACEMENT_TAG": "controller-backup-role=replacement",
     }

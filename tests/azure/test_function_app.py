@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 from azure.functions import meta
 from azure.functions.timer import TimerRequestConverter
-from controller_backup.errors import InvalidExport, SettingsError, unexpected_failure
-from controller_backup.stores import open_store
+from controller_backup.errors import InvalidExport, SettingsError, VerifyFailed, unexpected_failure
+from controller_backup.stores import SizedSource, open_store
 from controller_emulator import Emulator
 
+from tests.fixtures.azurite_server import Azurite
 from tests.fixtures.controller import BLANK_PRIVATE_IP, CONTROLLER_PASSWORD
 from tests.fixtures.listener import Listener
 
@@ -58,7 +59,7 @@ def bindings(functions: dict[str, Any], name: str) -> list[dict[str, Any]]:
 
 
 def test_each_app_registers_only_its_group() -> None:
-    assert set(indexed(load_app("backup"))) == {"scheduled_backup", "backup"}
+    assert set(indexed(load_app("backup"))) == {"scheduled_backup", "scheduled_verify", "backup"}
     assert set(indexed(load_app("restore"))) == {"restore", "replacement_controller"}
 
 
@@ -72,10 +73,20 @@ def test_an_app_without_a_valid_group_fails_at_import(value: str | None) -> None
 
 
 def test_bindings(functions: dict[str, Any]) -> None:
-    assert set(functions) == {"scheduled_backup", "backup", "restore", "replacement_controller"}
-    timer = bindings(functions, "scheduled_backup")[0]
-    assert timer["type"] == "timerTrigger" and timer["schedule"] == "%BACKUP_SCHEDULE%"
-    assert timer["runOnStartup"] is False  # it would fire on every scale-out
+    assert set(functions) == {
+        "scheduled_backup",
+        "scheduled_verify",
+        "backup",
+        "restore",
+        "replacement_controller",
+    }
+    for name, schedule in (
+        ("scheduled_backup", "%BACKUP_SCHEDULE%"),
+        ("scheduled_verify", "%VERIFY_SCHEDULE%"),
+    ):
+        timer = bindings(functions, name)[0]
+        assert timer["type"] == "timerTrigger" and timer["schedule"] == schedule
+        assert timer["runOnStartup"] is False  # it would fire on every scale-out
     retry = functions["scheduled_backup"].get_setting("retry_policy").get_dict_repr()
     assert int(retry["max_retry_count"]) >= 1  # timers are never retried unless told
     for name in ("backup", "restore"):
@@ -187,7 +198,7 @@ def test_broken_deployment_is_5xx_not_400(
         (b"{not json", "the request body is not JSON"),
         (
             b'{"force": true}',
-            "unknown field(s) force; allowed: action, allow_shrink, scheduled_time, trigger",
+            "unknown field(s) force; allowed: action, all, allow_shrink, scheduled_time, trigger",
         ),
     ],
 )
@@ -212,6 +223,34 @@ def test_an_unexpected_exception_is_500_without_its_text(
     status, result = answer(call(functions, "backup", http_request("http_check.json")))
     assert (status, result) == (500, unexpected_failure())
     assert "internal detail 7f3a" in caplog.text  # the traceback is in the log only
+
+
+def test_readiness_check_by_timer_and_http_names_a_tampered_copy(
+    functions: dict[str, Any],
+    azure_env: dict[str, str],
+    azurite_env: Azurite,
+    controller: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    call(functions, "scheduled_backup", timer_request("timer.json"))
+    assert call(functions, "scheduled_verify", timer_request("timer.json")) is None
+    assert "verify passed: 1 destination(s)" in caplog.text
+    # a copy in another container, one byte altered under its recorded sha256
+    body, metadata = stored(azure_env)
+    copy = f"azblob://devstoreaccount1/{azurite_env.new_container()}/controller-backup.enc"
+    open_store(copy).put(SizedSource.of(bytes([body[0] ^ 1]) + body[1:]), metadata)
+    monkeypatch.setenv("BACKUP_COPY_URLS", copy)
+    with pytest.raises(VerifyFailed):
+        call(functions, "scheduled_verify", timer_request("timer.json"))
+    assert f"verify failed [integrity] {copy}: " in caplog.text
+    status, result = answer(call(functions, "backup", http_request("http_backup.json", {"action": "verify"})))
+    assert status == 500 and result["code"] == "verify-failed" and copy in result["error"]
+    primary = http_request("http_backup.json", {"action": "verify", "all": False})
+    status, result = answer(call(functions, "backup", primary))
+    assert status == 200 and result["status"] == "ok" and result["sha256"] == metadata["sha256"]
+    assert [found["url"] for found in result["destinations"]] == [azure_env["BACKUP_URL"]]
 
 
 # -- the preflight check ---------------------------------------------------------------------

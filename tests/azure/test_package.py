@@ -70,7 +70,13 @@ result = {{
 """
     report = run_in_bundle(BUNDLE, [root, root / SITE], code)
     result = report["result"]
-    assert result["functions"] == ["backup", "replacement_controller", "restore", "scheduled_backup"]
+    assert result["functions"] == [
+        "backup",
+        "replacement_controller",
+        "restore",
+        "scheduled_backup",
+        "scheduled_verify",
+    ]
     assert result["status"] == 200, result["body"]
     assert result["body"]["sha256"] == controller.export_sha256()
     assert result["body"]["object"] == azure_env["BACKUP_URL"]

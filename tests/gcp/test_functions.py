@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from controller_backup.errors import unexpected_failure
+from controller_backup.stores import SizedSource, open_store
 from controller_emulator import Emulator
 from google.cloud import storage
 
@@ -188,6 +189,35 @@ def test_pubsub_backup_failure_raises_for_a_retry(
     assert _stored(function_env) is None
 
 
+def test_readiness_check_by_pubsub_and_http_names_a_tampered_copy(
+    function_env: dict[str, str],
+    gcs_bucket: str,
+    controller: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    backup = create_app("backup_http").test_client()
+    assert backup.post("/", json={}).status_code == 200
+    # a copy under another key, one byte altered under its recorded sha256
+    primary = _stored(function_env)
+    body = primary.download_as_bytes()
+    copy = f"gs://{gcs_bucket}/copies/aviatrix-controller.tar"
+    open_store(copy).put(SizedSource.of(bytes([body[0] ^ 1]) + body[1:]), primary.metadata)
+    monkeypatch.setenv("BACKUP_COPY_URLS", copy)
+    capfd.readouterr()
+    headers, event = _binary_mode(_pubsub_event({"action": "verify", "trigger": "schedule"}))
+    assert create_app("backup_event").test_client().post("/", data=event, headers=headers).status_code == 500
+    logs = _json_lines(capfd.readouterr().out)
+    failed = [e for e in logs if e["severity"] == "ERROR" and e["message"].startswith("verify failed")]
+    assert len(failed) == 1 and failed[0]["message"].startswith(f"verify failed [integrity] {copy}: sha256")
+    answer = backup.post("/", json={"action": "verify", "all": False})
+    assert answer.status_code == 200 and answer.get_json()["status"] == "ok"
+    assert [d["url"] for d in answer.get_json()["destinations"]] == [function_env["BACKUP_URL"]]
+    # the fields a log-based metric counts: jsonPayload.result.job / .status
+    done = [e for e in _json_lines(capfd.readouterr().out) if e.get("result", {}).get("job") == "verify"]
+    assert done and done[-1]["result"]["status"] == "ok" and done[-1]["severity"] == "INFO"
+
+
 def test_failed_backup_answers_5xx_and_keeps_the_stored_object(
     function_env: dict[str, str],
     controller: Emulator,
@@ -228,7 +258,11 @@ def test_wrong_password_is_a_5xx_auth_failure_and_never_shown(
     ("body", "content_type", "reason"),
     [
         (b"{not json", "application/json", "the request body is not JSON"),
-        (b'{"force": true}', "application/json", "unknown field(s) force; allowed: action, allow_shrink"),
+        (
+            b'{"force": true}',
+            "application/json",
+            "unknown field(s) force; allowed: action, all, allow_shrink",
+        ),
     ],
 )
 def test_backup_bad_input_is_the_cores_400(

@@ -108,7 +108,9 @@ def test_a_store_without_its_sdk_is_a_settings_error(
     command: str, url: str, blocked: tuple[str, ...], expected: tuple[str, ...], json_mode: bool
 ) -> None:
     args = [command, "--json"] if json_mode else [command]
-    done = _cli(blocked, *args, env={"BACKUP_URL": url})
+    # the readiness check reads the deployment's settings (its password only as a reference)
+    readiness = {"CONTROLLER_PASSWORD": "env:UNUSED", "CONTROLLER_BACKUP_MODE": "export"}
+    done = _cli(blocked, *args, env={"BACKUP_URL": url, **(readiness if command == "verify" else {})})
     _assert_settings_error(done, json_mode, _INSTALL, *expected)
 
 

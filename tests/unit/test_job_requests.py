@@ -69,6 +69,10 @@ def test_backup_request_fields_and_defaults() -> None:
     )
     assert scheduled == BackupRequest("backup", False, "schedule", "2026-12-01T00:00:00Z")
     assert parse_backup_request({"action": "check"}, trigger="http").action == "check"
+    # the readiness check covers every destination unless told the primary alone
+    assert parse_backup_request({"action": "verify"}, trigger="invoke").all_destinations is True
+    primary = parse_backup_request({"action": "verify", "all": False}, trigger="http")
+    assert primary == BackupRequest("verify", False, "http", None, all_destinations=False)
 
 
 @pytest.mark.parametrize(
@@ -76,12 +80,18 @@ def test_backup_request_fields_and_defaults() -> None:
     [
         ({"allow_shrink": "yes"}, "allow_shrink must be true or false"),
         ({"allow_shrink": 1}, "allow_shrink must be true or false"),
-        ({"action": "restore"}, "action must be one of backup, check"),
+        ({"action": "restore"}, "action must be one of backup, check, verify"),
         ({"action": "check", "allow_shrink": True}, "allow_shrink does not apply"),
+        ({"action": "verify", "allow_shrink": True}, "allow_shrink does not apply"),
+        ({"action": "verify", "all": "yes"}, "all must be true or false"),
+        ({"all": True}, "all applies to action verify only"),
         ({"trigger": "cron"}, "trigger must be one of schedule, manual"),
         ({"scheduled_time": "tomorrow; rm -rf"}, "scheduled_time must be an ISO 8601 time"),
         # the one `force` that lifted several rules at once is gone: each rule has its own field
-        ({"force": True}, "unknown field.*force.*allowed: action, allow_shrink, scheduled_time, trigger"),
+        (
+            {"force": True},
+            "unknown field.*force.*allowed: action, all, allow_shrink, scheduled_time, trigger",
+        ),
     ],
 )
 def test_bad_backup_requests_are_400(payload: dict[str, object], problem: str) -> None:

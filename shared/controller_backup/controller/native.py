@@ -187,7 +187,7 @@ class NativeDriver(ControllerApi):
                 f"the controller wrote no new {names} into {self.bucket.url} within "
                 f"{wait.seconds:.0f} s (NATIVE_BACKUP_WAIT); check its access account's rights on the bucket"
             )
-        version_text = _read_version_file(found.version)
+        version_text = read_version_file(found.version)
         info = found.config.download(dest, progress=progress)
         size = _written(dest)
         log.info("read the controller's backup %s (%d bytes) and its version file", found.config.url, size)
@@ -536,7 +536,7 @@ class NativeDriver(ControllerApi):
         return remaining
 
 
-def _read_version_file(store: ObjectStore) -> str | None:
+def read_version_file(store: ObjectStore) -> str | None:
     """The version file's text (checked by the backup job), or None when it is gone again."""
     info = store.head()
     if info is None:
