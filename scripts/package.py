@@ -63,6 +63,7 @@ CORE_COMMON = (
     "backup.py",
     "backup_record.py",
     "check.py",
+    "copies.py",
     "controller/__init__.py",
     "controller/client.py",
     "controller/driver.py",
@@ -70,6 +71,7 @@ CORE_COMMON = (
     "controller/native_fields.py",
     "controller/retry.py",
     "controller/version.py",
+    "destinations.py",
     "durations.py",
     "errors.py",
     "inspection.py",
@@ -79,6 +81,7 @@ CORE_COMMON = (
     "redact.py",
     "restore.py",
     "restore_marker.py",
+    "restore_source.py",
     "results.py",
     "sdk.py",
     "secrets/__init__.py",
@@ -86,6 +89,7 @@ CORE_COMMON = (
     "spool.py",
     "stores/__init__.py",
     "stores/base.py",
+    "stores/credentials.py",
     "targets.py",
 )
 

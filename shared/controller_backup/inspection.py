@@ -228,19 +228,21 @@ def backup_status(
     max_age: float = DEFAULT_MAX_AGE,
     read: bool = True,
     now: datetime | None = None,
+    record_store: ObjectStore | None = None,
 ) -> BackupStatus:
     """Judge the stored backup: missing, unreadable, stale, unversioned or healthy, and why.
 
     By default the bytes are downloaded and checked as a restore would check them (hash, size,
     structure), so a corrupted object can never read as healthy; `read=False` judges the metadata
-    alone. The last successful backup is the backup record's time when the record vouches for
+    alone (`record_store`: where the record is, when it needs other credentials than
+    `open_store` finds). The last successful backup is the backup record's time when the record vouches for
     these bytes (an unchanged configuration writes no new version, so the object's own age no
     longer tells), else the object's `exported_at`.
     """
     checked_at = now or datetime.now(UTC)
     notes: list[str] = []
     info, kind, problem = _look(store, read)
-    record = _record(store, info, notes)
+    record = _record(record_store or open_store(record_url(store.url)), info, notes)
     try:
         versioning = store.versioning()
     except BackupError as exc:
@@ -334,9 +336,10 @@ def _look(store: ObjectStore, read: bool) -> tuple[ObjectInfo | None, str | None
 
 
 def _record(store: ObjectStore, info: ObjectInfo | None, notes: list[str]) -> BackupRecord | None:
-    """The backup record, when it vouches for `info`'s bytes (or there is no object to vouch for)."""
+    """The backup record in `store`, when it vouches for `info`'s bytes (or there is no object to
+    vouch for)."""
     try:
-        record = read_record(open_store(record_url(store.url)))
+        record = read_record(store)
     except BackupError as exc:
         notes.append(f"the backup record could not be read: {exc.message}")
         return None

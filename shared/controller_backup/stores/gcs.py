@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
+import google.auth
 from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
 from google.cloud import storage
@@ -62,6 +63,7 @@ from .base import (
     StoreOptions,
     bad_version_id,
 )
+from .credentials import GoogleCredentials
 
 #: resumable chunk: a multiple of 256 KiB; the bound on upload memory, and few enough round trips
 DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024
@@ -90,6 +92,33 @@ def _shared_client(project: str | None) -> Any:
             except auth_exceptions.DefaultCredentialsError as exc:
                 raise SettingsError(f"Google Cloud credentials not found: {type(exc).__name__}") from None
             _CLIENTS[key] = client
+        return client
+
+
+#: what a copy's credentials may do: objects only
+_SCOPES = ("https://www.googleapis.com/auth/devstorage.read_write",)
+_AS: dict[tuple[str | None, GoogleCredentials], Any] = {}
+
+
+def _client_as(credentials: GoogleCredentials) -> Any:
+    """A client acting as `credentials` (a copy in another project or cloud): a service-account key,
+    or a workload identity federation configuration that trades this cloud's own identity for a
+    Google token. One per process and credentials, so its token is fetched once per cold start."""
+    key = (os.environ.get("STORAGE_EMULATOR_HOST"), credentials)
+    with _CLIENTS_LOCK:
+        client = _AS.get(key)
+        if client is None:
+            try:
+                google_credentials, project = google.auth.load_credentials_from_dict(  # type: ignore[no-untyped-call]
+                    credentials.info(), scopes=list(_SCOPES)
+                )
+            except auth_exceptions.GoogleAuthError as exc:
+                raise SettingsError(
+                    f"BACKUP_COPY_CREDENTIALS: the {credentials.kind} credentials are not usable "
+                    f"({type(exc).__name__})"
+                ) from None
+            client = storage.Client(project=project, credentials=google_credentials)
+            _AS[key] = client
         return client
 
 
@@ -209,6 +238,8 @@ class GcsStore(ObjectStore):
         """No option of `options` applies to Cloud Storage (`open_store` refuses them); the
         keywords tune a test's store."""
         bucket, key = parse_gs_url(url)
+        if client is None and options.gcs_credentials is not None:
+            client = _client_as(options.gcs_credentials)
         return cls(bucket, key, client=client, project=project, chunk_size=chunk_size)
 
     # -- errors ------------------------------------------------------------------------------
