@@ -36,7 +36,6 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-import google.auth
 from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
 from google.cloud import storage
@@ -109,10 +108,8 @@ def _client_as(credentials: GoogleCredentials) -> Any:
         client = _AS.get(key)
         if client is None:
             try:
-                google_credentials, project = google.auth.load_credentials_from_dict(  # type: ignore[no-untyped-call]
-                    credentials.info(), scopes=list(_SCOPES)
-                )
-            except auth_exceptions.GoogleAuthError as exc:
+                google_credentials, project = _google_credentials(credentials)
+            except (auth_exceptions.GoogleAuthError, ValueError) as exc:
                 raise SettingsError(
                     f"BACKUP_COPY_CREDENTIALS: the {credentials.kind} credentials are not usable "
                     f"({type(exc).__name__})"
@@ -120,6 +117,25 @@ def _client_as(credentials: GoogleCredentials) -> Any:
             client = storage.Client(project=project, credentials=google_credentials)
             _AS[key] = client
         return client
+
+
+def _google_credentials(credentials: GoogleCredentials) -> tuple[Any, str | None]:
+    """The credentials and project of a key or a federation configuration, each by its own
+    loader (never a generic one, which would load any type a secret's author chose)."""
+    info = credentials.info()
+    if credentials.kind == "service_account":
+        from google.oauth2 import service_account
+
+        key = service_account.Credentials.from_service_account_info(info, scopes=list(_SCOPES))  # type: ignore[no-untyped-call]
+        return key, info.get("project_id")
+    source = info.get("credential_source") or {}
+    if str(source.get("environment_id", "")).startswith("aws"):
+        from google.auth import aws as federation
+    elif "executable" in source:
+        from google.auth import pluggable as federation  # type: ignore[no-redef]
+    else:
+        from google.auth import identity_pool as federation  # type: ignore[no-redef]
+    return federation.Credentials.from_info(info, scopes=list(_SCOPES)), None  # type: ignore[no-untyped-call]
 
 
 def parse_gs_url(url: str) -> tuple[str, str]:
