@@ -10,10 +10,11 @@ without an entry, and the primary, use the function's own identity.
 
 from __future__ import annotations
 
-from controller_backup.errors import BadRequest
+from controller_backup.errors import BadRequest, SettingsError
 from controller_backup.secrets import resolve_secret
 from controller_backup.settings import Settings
 from controller_backup.stores import ObjectStore, StoreOptions, open_store, store_kind
+from controller_backup.stores.base import KIND_NAMES
 from controller_backup.stores.credentials import (
     AwsAccessKeys,
     AwsAssumeRole,
@@ -48,7 +49,15 @@ def open_destination(settings: Settings, url: str, suffix: str = "") -> ObjectSt
             options = StoreOptions(azure_credentials=credentials)
         elif isinstance(credentials, AwsAssumeRole | AwsAccessKeys):
             options = StoreOptions(s3_credentials=credentials)
-    return open_store(url + suffix, options)
+    try:
+        return open_store(url + suffix, options)
+    except ModuleNotFoundError as exc:  # a function's bundle carries its own cloud's store only
+        if not (exc.name or "").startswith("controller_backup.stores."):
+            raise
+        raise SettingsError(
+            f"BACKUP_COPY_URLS: this deployment carries no {KIND_NAMES[kind]} store (a function's "
+            "bundle holds its own cloud's); the command line reaches every store"
+        ) from None
 
 
 def chosen_destination(settings: Settings, url: str) -> str:

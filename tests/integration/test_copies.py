@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -214,3 +215,18 @@ def test_copy_credentials_are_references_to_configured_copies(
     with pytest.raises(SettingsError, match=problem) as failed:
         Settings.from_env(env)
     assert "hunter2" not in failed.value.message
+
+
+def test_a_copy_to_a_store_the_deployment_does_not_carry_fails_alone_saying_so(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A function's bundle holds its own cloud's store only: as if gcs.py were not in it."""
+    monkeypatch.setitem(sys.modules, "controller_backup.stores.gcs", None)
+    result = backup(dataclasses.replace(settings, copy_urls=("gs://dr-bucket/b.tar",)))
+    assert result.status == "degraded"
+    (copy,) = result.details["copies"]
+    assert copy["error"] == {
+        "code": "settings",
+        "message": "BACKUP_COPY_URLS: this deployment carries no Cloud Storage store (a function's bundle "
+        "holds its own cloud's); the command line reaches every store",
+    }
