@@ -360,8 +360,9 @@ _PRIVATE_IP_OPTION = "name it with --private-ip (private_ip in a request)"
 
 
 def _resumed_source(marker: RestoreMarker, asked: str | None) -> str | None:
-    """An interrupted restore goes on from the destination it started with (the primary, for a
-    marker from before copies); asking for another is a Conflict, as for another version."""
+    """An interrupted restore goes on from the destination it started with (a marker from before
+    copies names none: the usual choice then, its sha256 still checked); asking for another is a
+    Conflict, as for another version."""
     recorded = marker.source or None
     if asked is not None and recorded is not None and asked != recorded:
         raise Conflict(
