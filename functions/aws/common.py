@@ -151,6 +151,10 @@ def record_backup(result: JobResult | None, exc: BaseException | None = None) ->
         metrics.add_metric(name="BackupSucceeded", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="BackupBytes", unit=MetricUnit.Bytes, value=result.size)
         metrics.add_metric(name="BackupDurationMs", unit=MetricUnit.Milliseconds, value=result.duration_ms)
+        copies = result.details.get("copies")
+        if copies is not None:  # copies configured: 0 too, so the alarm sees data every night
+            failed = sum(1 for copy in copies if copy["status"] == "failed")
+            metrics.add_metric(name="CopyFailed", unit=MetricUnit.Count, value=failed)
         logger.info("backup result", extra={"result": result.to_dict()})
     else:
         metrics.add_metric(name="BackupFailed", unit=MetricUnit.Count, value=1)

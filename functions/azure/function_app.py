@@ -234,7 +234,10 @@ def _scheduled_time(timer: func.TimerRequest) -> str:
 
 
 def _log_result(result: JobResult | CheckReport) -> None:
-    log.info("%s result: %s", result.job, json.dumps(result.to_dict(), sort_keys=True))
+    """A degraded backup (the primary stored, a copy failed) is a success with a warning: 200, and
+    the copy's own `backup copy failed` ERROR line is what the alert matches."""
+    level = logging.WARNING if result.status == "degraded" else logging.INFO
+    log.log(level, "%s result: %s", result.job, json.dumps(result.to_dict(), sort_keys=True))
 
 
 def _answer(job: Callable[[], JobResult | CheckReport]) -> func.HttpResponse:

@@ -195,7 +195,8 @@ def _respond(job: Callable[[], dict[str, Any]], what: str) -> flask.Response:
         body = unexpected_failure()
         log.exception("%s failed unexpectedly", what, extra={"json_fields": {"result": body}})
         return _json_response(body, 500)
-    log.info(
+    log.log(
+        _level(result),
         "%s %s in %d ms",
         result.get("job") or what,  # a backup call may have run the check
         result.get("status"),
@@ -203,6 +204,12 @@ def _respond(job: Callable[[], dict[str, Any]], what: str) -> flask.Response:
         extra={"json_fields": {"result": result}},
     )
     return _json_response(result, 200)
+
+
+def _level(result: Mapping[str, Any]) -> int:
+    """A degraded backup (the primary stored, a copy failed) is a success with a warning: 200, and
+    the copy's own `backup copy failed` ERROR line is what the alert matches."""
+    return logging.WARNING if result.get("status") == "degraded" else logging.INFO
 
 
 def _json_response(body: Mapping[str, Any], status: int) -> flask.Response:
@@ -260,7 +267,8 @@ def _run_event(event: CloudEvent, what: str, job: Callable[[], dict[str, Any] | 
         raise
     if result is None:
         return
-    log.info(
+    log.log(
+        _level(result),
         "%s %s in %d ms",
         result.get("job") or what,  # a backup event may have run the readiness check
         result.get("status"),

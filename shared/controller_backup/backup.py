@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -27,6 +28,7 @@ from controller_backup.archive import ArchiveSummary, ArchiveWalk, inspect_archi
 from controller_backup.backup_record import STORED, UNCHANGED, BackupRecord, record_url, write_record
 from controller_backup.controller import ControllerDriver, ExportInfo, open_driver
 from controller_backup.controller.version import ControllerVersion
+from controller_backup.copies import Copier
 from controller_backup.errors import FAILURE_RECORD, BackupError, IntegrityError, InvalidExport, RefusedError
 from controller_backup.inspection import fetch_checked, warn_if_unversioned
 from controller_backup.progress import transfer
@@ -36,6 +38,9 @@ from controller_backup.spool import HashingSpool, remove_stale_spools, spool_dir
 from controller_backup.stores import ObjectInfo, ObjectStore, SizedSource, replacing
 
 log = logging.getLogger("controller_backup.backup")
+
+#: what runs once the primary holds the spool's bytes, with their metadata (the copies)
+AfterStored = Callable[[HashingSpool, Mapping[str, str]], None]
 
 
 def run_backup(
@@ -57,6 +62,7 @@ def run_backup(
     log.info("backup started (trigger=%s) from %s to %s", trigger, settings.controller_url, store.url)
     # what killed runs left, even when this run fails before it spools anything
     remove_stale_spools(spool_directory())
+    copier = Copier(settings, trigger)
     try:
         driver = driver or open_driver(settings)
         driver.wait_until_ready(settings.ready_timeout)
@@ -66,6 +72,7 @@ def run_backup(
             driver=driver,
             allow_shrink=allow_shrink,
             started=started,
+            after_stored=copier,
         )
     except BackupError as exc:
         log.error(
@@ -88,7 +95,7 @@ def run_backup(
     unversioned = warn_if_unversioned(store)  # after the write: on Azure the object is what tells
     if unversioned:
         result = replace(result, details={**result.details, "warning": unversioned})
-    return _with_record(settings, result, trigger)
+    return copier.apply(_with_record(settings, result, trigger))
 
 
 def _with_record(settings: Settings, result: JobResult, trigger: str) -> JobResult:
@@ -117,9 +124,11 @@ def store_export(
     driver: ControllerDriver,
     allow_shrink: bool,
     started: float,
+    after_stored: AfterStored | None = None,
 ) -> JobResult:
     """Export through `driver`, check the export, and replace the stored object with it (the
-    export and the upload are each shown as a transfer, progress.py)."""
+    export and the upload are each shown as a transfer, progress.py); then `after_stored` gets
+    the bytes the primary holds, stored or unchanged (copies.py)."""
     previous = store.head()
     if not driver.is_set_up():
         raise InvalidExport(
@@ -163,6 +172,8 @@ def store_export(
             )
 
         if previous is not None and _still_holds(store, previous, spool.sha256, export.size):
+            if after_stored is not None:
+                after_stored(spool, previous.metadata)
             return result(UNCHANGED, previous.version_id)
         _check_shrink(previous, export.size, settings.min_size_ratio, allow_shrink)
         metadata = {
@@ -186,6 +197,8 @@ def store_export(
                 progress=progress,
             )
         _verify_stored(store, stored, metadata)
+        if after_stored is not None:
+            after_stored(spool, metadata)
         return result("ok", stored.version_id)
 
 

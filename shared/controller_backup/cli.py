@@ -20,6 +20,7 @@ Errors go to stderr, once; with --json the error object goes to stdout instead.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import sys
@@ -122,25 +123,58 @@ def _cmd_restore(args: argparse.Namespace) -> dict[str, Any]:
         allow_version_mismatch=args.allow_version_mismatch,
         allow_shrink=args.allow_shrink,
         idempotency_key=args.idempotency_key,
+        source=args.source,
     )
     return result.to_dict()
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
+    """The primary's status, then each copy's; the exit code is the first destination's that fails."""
+    from controller_backup.destinations import destinations, open_destination
     from controller_backup.inspection import backup_status
-    from controller_backup.status_view import render_status
+    from controller_backup.status_view import destination_label, render_status
 
-    status = backup_status(open_store(_backup_url(args)), max_age=args.max_age, read=not args.no_read)
-    print(json.dumps(status.to_dict()) if args.json else render_status(status))
-    return status.exit_code
+    settings = Settings.for_stores(backup_url=args.backup_url)
+    statuses = [
+        backup_status(
+            open_destination(settings, url),
+            max_age=args.max_age,
+            read=not args.no_read,
+            beside=functools.partial(open_destination, settings, url),
+        )
+        for url in destinations(settings)
+    ]
+    primary, copies = statuses[0], statuses[1:]
+    if args.json:
+        answer = primary.to_dict()
+        if copies:
+            answer["copies"] = [status.to_dict() for status in copies]
+        print(json.dumps(answer))
+    else:
+        print("\n\n".join(render_status(status, destination_label(n)) for n, status in enumerate(statuses)))
+    return next((status.exit_code for status in statuses if status.exit_code), 0)
 
 
 def _cmd_versions(args: argparse.Namespace) -> int:
+    """Each destination's kept versions, the primary first; a copy with none says so."""
+    from controller_backup.destinations import destinations, open_destination
     from controller_backup.inspection import version_history
-    from controller_backup.status_view import render_versions
+    from controller_backup.status_view import destination_label, render_versions
 
-    entries, more = version_history(open_store(_backup_url(args)), args.limit)
-    print(json.dumps([entry.to_dict() for entry in entries]) if args.json else render_versions(entries, more))
+    settings = Settings.for_stores(backup_url=args.backup_url)
+    listed, views = [], []
+    for number, url in enumerate(destinations(settings)):
+        try:
+            entries, more = version_history(open_destination(settings, url), args.limit)
+        except BackupError as exc:
+            if number == 0:
+                raise
+            views.append(f"{destination_label(number)} {url}: no versions ({exc.message})")
+            continue
+        listed += [{**entry.to_dict(), "url": url} for entry in entries]
+        heading = f"{destination_label(number)} {url}:\n" if settings.copy_urls else ""
+        views.append(heading + render_versions(entries, more))
+    print(json.dumps(listed) if args.json else "\n\n".join(views))
     return 0
 
 
@@ -292,6 +326,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     restore.add_argument("--private-ip", help="the target's private IP (a fresh controller's password)")
     restore.add_argument("--version-id", help="restore this stored version instead of the newest")
+    restore.add_argument(
+        "--from",
+        dest="source",
+        metavar="URL",
+        help="read this destination (BACKUP_URL or one of BACKUP_COPY_URLS) instead of the primary, or "
+        "the newest copy that verifies when the primary does not",
+    )
     restore.add_argument("--dry-run", action="store_true", help="check everything, change nothing")
     restore.add_argument(
         "--overwrite-configured",

@@ -10,20 +10,20 @@ of the last successful backup (`backup_record.py`) and whether the store keeps v
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from controller_backup.archive import ArchiveSummary, ArchiveWalk, inspect_stored, stored_kind
-from controller_backup.backup_record import BackupRecord, read_record, record_url
+from controller_backup.backup_record import RECORD_SUFFIX, BackupRecord, read_record
 from controller_backup.durations import HOUR, as_utc, in_words
 from controller_backup.errors import BackupError, IntegrityError, InvalidExport, ObjectNotFound, StoreError
 from controller_backup.progress import transfer
 from controller_backup.spool import HashingSpool
 from controller_backup.stores import ObjectInfo, ObjectStore, open_store
-from controller_backup.verify_record import VerifyRecord, read_verify_record, verify_record_url
+from controller_backup.verify_record import VERIFY_SUFFIX, VerifyRecord, read_verify_record
 
 log = logging.getLogger("controller_backup.inspection")
 
@@ -232,19 +232,23 @@ def backup_status(
     max_age: float = DEFAULT_MAX_AGE,
     read: bool = True,
     now: datetime | None = None,
+    beside: Callable[[str], ObjectStore] | None = None,
 ) -> BackupStatus:
     """Judge the stored backup: missing, unreadable, stale, unversioned or healthy, and why.
 
     By default the bytes are downloaded and checked as a restore would check them (hash, size,
     structure), so a corrupted object can never read as healthy; `read=False` judges the metadata
-    alone. The last successful backup is the backup record's time when the record vouches for
-    these bytes (an unchanged configuration writes no new version, so the object's own age no
-    longer tells), else the object's `exported_at`.
+    alone. `beside(suffix)` opens the records kept beside the backup (the backup's and the
+    readiness check's), where they need other credentials than `open_store` finds (a copy's).
+    The last successful backup is the backup record's time when the record vouches for these bytes
+    (an unchanged configuration writes no new version, so the object's own age no longer tells),
+    else the object's `exported_at`.
     """
     checked_at = now or datetime.now(UTC)
     notes: list[str] = []
     info, kind, problem = _look(store, read)
-    record = _record(store, info, notes)
+    beside = beside or (lambda suffix: open_store(store.url + suffix))
+    record = _record(beside(RECORD_SUFFIX), info, notes)
     try:
         versioning = store.versioning()
     except BackupError as exc:
@@ -257,7 +261,7 @@ def backup_status(
         notes.append(f"the versions could not be listed: {exc.message}")
     last_backup, source = _last_backup(info, record, notes)
     try:
-        last_verify = read_verify_record(open_store(verify_record_url(store.url)))
+        last_verify = read_verify_record(beside(VERIFY_SUFFIX))
     except BackupError as exc:
         last_verify = None
         notes.append(f"the readiness check's record could not be read: {exc.message}")
@@ -344,9 +348,10 @@ def _look(store: ObjectStore, read: bool) -> tuple[ObjectInfo | None, str | None
 
 
 def _record(store: ObjectStore, info: ObjectInfo | None, notes: list[str]) -> BackupRecord | None:
-    """The backup record, when it vouches for `info`'s bytes (or there is no object to vouch for)."""
+    """The backup record in `store`, when it vouches for `info`'s bytes (or there is no object to
+    vouch for)."""
     try:
-        record = read_record(open_store(record_url(store.url)))
+        record = read_record(store)
     except BackupError as exc:
         notes.append(f"the backup record could not be read: {exc.message}")
         return None

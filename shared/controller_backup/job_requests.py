@@ -156,6 +156,9 @@ class RestoreRequest:
     allow_shrink: bool = False
     idempotency_key: str | None = None
     trigger: str = "manual"
+    #: `from`: read this configured destination (BACKUP_URL or a BACKUP_COPY_URLS entry; checked
+    #: against the settings by the restore) instead of the primary-then-newest-copy rule
+    source: str | None = None
 
 
 _RESTORE_FIELDS = (
@@ -170,6 +173,7 @@ _RESTORE_FIELDS = (
     "allow_version_mismatch",
     "allow_shrink",
     "idempotency_key",
+    "from",
 )
 
 
@@ -206,6 +210,7 @@ def parse_restore_request(payload: Mapping[str, Any], *, trigger: str) -> Restor
         allow_shrink=_bool(payload, "allow_shrink"),
         idempotency_key=key,
         trigger=trigger,
+        source=_text(payload, "from", 2048),
     )
 
 

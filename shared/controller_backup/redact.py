@@ -17,9 +17,13 @@ _LOCK = threading.Lock()
 _MASK = "***"
 #: shapes that carry secrets even when the value itself was never registered
 _PATTERNS = re.compile(
-    r"(?i)(\b(?:CID|api_token|password|token|sig|X-Access-Key|AccountKey|SharedAccessSignature)"
+    r"(?i)(\b(?:CID|api_token|password|token|sig|X-Access-Key|AccountKey|SharedAccessSignature"
+    r"|SecretAccessKey|SessionToken|secret_access_key|client_secret)"
     r"[\"']?\s*[=:]\s*[\"']?)([^&\s\"',;}]+)"
 )
+#: the same in XML elements: STS hands out temporary keys so, and an SDK's debug log prints the
+#: response before the caller can register them
+_XML_PATTERNS = re.compile(r"(?i)(<(?:SecretAccessKey|SessionToken)>)([^<]+)")
 #: shorter values would mask ordinary words; real secrets are longer
 _MIN_SECRET_LENGTH = 4
 
@@ -38,6 +42,7 @@ def redact(text: str) -> str:
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, _MASK)
+    text = _XML_PATTERNS.sub(lambda m: m.group(1) + _MASK, text)
     return _PATTERNS.sub(lambda m: m.group(1) + _MASK, text)
 
 

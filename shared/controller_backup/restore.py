@@ -22,25 +22,28 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from controller_backup.backup import store_export
-from controller_backup.backup_record import confirmed_at, record_url
+from controller_backup.backup_record import RECORD_SUFFIX, confirmed_at
 from controller_backup.controller import ControllerDriver, open_driver
 from controller_backup.controller.driver import Journal, MemoryJournal
 from controller_backup.controller.retry import Deadline
 from controller_backup.controller.version import ControllerVersion, parse_version
+from controller_backup.copies import Copier
+from controller_backup.destinations import chosen_destination, open_destination
 from controller_backup.durations import as_utc, in_words
 from controller_backup.errors import (
     FAILURE_RECORD,
     AuthError,
     BackupError,
     BadRequest,
+    Conflict,
     ControllerTimeout,
     IntegrityError,
     RefusedError,
 )
-from controller_backup.inspection import fetch_backup
 from controller_backup.job_requests import RestoreRequest
 from controller_backup.progress import transfer
 from controller_backup.restore_marker import STEPS, RestoreMarker
+from controller_backup.restore_source import Source, fetch_source
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool
@@ -64,6 +67,9 @@ class RestoreOptions:
     allow_version_mismatch: bool = False
     #: native: let the restored controller's first backup replace a much larger stored one
     allow_shrink: bool = False
+    #: the destination to read (`--from`, a request's `from`); None: the primary, else the newest
+    #: copy that verifies
+    source: str | None = None
 
 
 def run_restore(
@@ -77,10 +83,14 @@ def run_restore(
     allow_version_mismatch: bool = False,
     allow_shrink: bool = False,
     idempotency_key: str | None = None,
+    source: str | None = None,
     store: ObjectStore | None = None,
     driver: ControllerDriver | None = None,
 ) -> JobResult:
     """Restore the stored backup into `target` (default: the configured controller).
+
+    `source` reads one configured destination (the primary or a copy); without it a primary that
+    is missing, unreachable or fails its checks gives way to the newest copy that verifies.
 
     `target` was vetted by `controller_backup.targets`: it says why it may be reached and, for a
     replacement, its private IP (a fresh controller's admin password). `idempotency_key` makes a
@@ -97,6 +107,7 @@ def run_restore(
         allow_old_backup=allow_old_backup,
         allow_version_mismatch=allow_version_mismatch,
         allow_shrink=allow_shrink,
+        source=chosen_destination(settings, source) if source is not None else None,
     )
     store = store or settings.backup_store()
     key = target.marker_key(idempotency_key)
@@ -152,6 +163,7 @@ def run_restore_request(settings: Settings, request: RestoreRequest, describe: D
         allow_version_mismatch=request.allow_version_mismatch,
         allow_shrink=request.allow_shrink,
         idempotency_key=request.idempotency_key,
+        source=request.source,
     )
 
 
@@ -167,14 +179,19 @@ def _restore(
     deadline: Deadline,
 ) -> JobResult:
     resuming = marker is not None and marker.started
-    with fetch_backup(store, options.version_id or (marker.version_id if marker else None)) as (spool, info):
+    chosen = _resumed_source(marker, options.source) if marker and resuming else options.source
+    version_id = options.version_id or (marker.version_id if marker else None)
+    with fetch_source(target_settings, store, chosen, version_id) as source:
+        spool, info = source.spool, source.info
+        if marker:
+            marker.source = source.url
         if marker and resuming:
             log.info("resuming the restore for %s after step %s", marker.key, marker.step)
             marker.check_same_backup(info)
         else:
             _check_age(
                 info,
-                _confirmed_at(target_settings, info),
+                _confirmed_at(target_settings, source),
                 target_settings.restore_max_backup_age,
                 options.allow_old_backup,
             )
@@ -196,7 +213,7 @@ def _restore(
             return JobResult(
                 job="restore",
                 status=status,
-                object=store.url,
+                object=source.url,
                 version_id=info.version_id,
                 sha256=info.metadata["sha256"],
                 size=info.size,
@@ -207,6 +224,7 @@ def _restore(
                     "target_origin": target.origin,
                     "target_version": str(controller_version) if controller_version else None,
                     "target_was_set_up": set_up,
+                    "source": source.url,
                     **details,
                 },
             )
@@ -276,12 +294,16 @@ def _fresh_backup(
     replaces the stored object through the backup job's checks: proof that it can back up."""
     log.info("restore verified; taking a fresh backup of the restored controller")
     started = time.monotonic()
-    return store_export(
-        settings=target,
-        store=store,
-        driver=driver,
-        allow_shrink=options.allow_shrink,
-        started=started,
+    copier = Copier(target, "restore")  # into the primary (whichever destination was read) and the copies
+    return copier.apply(
+        store_export(
+            settings=target,
+            store=store,
+            driver=driver,
+            allow_shrink=options.allow_shrink,
+            started=started,
+            after_stored=copier,
+        )
     )
 
 
@@ -337,10 +359,23 @@ def _ready_driver(
 _PRIVATE_IP_OPTION = "name it with --private-ip (private_ip in a request)"
 
 
-def _confirmed_at(settings: Settings, info: ObjectInfo) -> datetime | None:
-    """When the last backup found the configuration still equal to these bytes (unchanged nights)."""
-    record_store = settings.backup_store(record_url(settings.backup_url))
-    return confirmed_at(record_store, info)
+def _resumed_source(marker: RestoreMarker, asked: str | None) -> str | None:
+    """An interrupted restore goes on from the destination it started with (a marker from before
+    copies names none: the usual choice then, its sha256 still checked); asking for another is a
+    Conflict, as for another version."""
+    recorded = marker.source or None
+    if asked is not None and recorded is not None and asked != recorded:
+        raise Conflict(
+            f"the unfinished restore for {marker.key} reads another destination; use another key to "
+            "restore from this one"
+        )
+    return recorded or asked
+
+
+def _confirmed_at(settings: Settings, source: Source) -> datetime | None:
+    """When the last backup found the configuration still equal to these bytes (unchanged nights),
+    by the record beside the destination they came from."""
+    return confirmed_at(open_destination(settings, source.url, RECORD_SUFFIX), source.info)
 
 
 def _check_age(info: ObjectInfo, confirmed: datetime | None, max_age: float, allow_old_backup: bool) -> None:

@@ -3,7 +3,8 @@
 Cloud events arrive at least once and functions time out, so a restore keyed by the replacement's
 id (its instance id) must be a no-op once done and must resume, not restart or refuse, when it
 was cut off. The marker `<BACKUP_URL>.restores/<key>.json` records the target it restores into,
-the backup it restores (its version id and sha256) and the last finished step. The same key with
+the backup it restores (the destination it read, primary or copy, its version id and sha256) and
+the last finished step. The same key with
 another target or another backup is a Conflict, never "already done": a marker cannot be claimed
 in advance for someone else's restore. Every write is conditional on the etag last read, so two
 copies of the same event cannot both run: the first write wins, the other is refused.
@@ -47,6 +48,8 @@ class RestoreMarker:
         self._info = self.store.head()
         #: a restore for this key started earlier and did not finish: this run resumes it
         self.started = bool(self._info and self._info.metadata.get("status") == "started")
+        #: the destination (the primary or a copy) the restore reads: a resumed one keeps it
+        self.source: str | None = (self._info.metadata.get("source") or None) if self._info else None
 
     @property
     def step(self) -> str:
@@ -139,6 +142,7 @@ class RestoreMarker:
             "size": str(info.size),
             "version_id": info.version_id or "",
             "controller_version": info.metadata.get("controller_version", ""),
+            "source": self.source or "",
             "started_at": earlier.get("started_at", now),
             "step_at": now,
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 import logging
 import os
 import re
@@ -63,6 +64,9 @@ class Settings:
     #: BACKUP_COPY_URLS: further destinations every backup also writes (another region, account
     #: or cloud, a local folder); the primary (`backup_url`) alone decides a backup's success
     copy_urls: tuple[str, ...] = ()
+    #: BACKUP_COPY_CREDENTIALS: copy URL -> secret reference to the credentials it is written with
+    #: (resolved only when that destination is opened); a copy without one uses the function's own
+    copy_credentials: Mapping[str, str] = field(default_factory=dict)
     min_size_ratio: float = 0.5
     #: seconds for one HTTP call to the controller (connect and each read)
     request_timeout: float = 30.0
@@ -161,10 +165,34 @@ class Settings:
             problems += native
         if values.get("backup_url") in values.get("copy_urls", ()):
             problems.append("BACKUP_COPY_URLS: names BACKUP_URL itself; a copy must be another place")
+        problems += _copy_credential_problems(values)
         if problems:
             raise SettingsError("invalid settings: " + "; ".join(problems))
         _warn_on_load(allow_http, values["password_ref"], from_flag=overrides.get("password_ref") is not None)
         return cls(**values)
+
+    @classmethod
+    def for_stores(cls, env: Mapping[str, str] | None = None, *, backup_url: str | None = None) -> Settings:
+        """Only what opens the destinations (`status`, `versions`): no controller, no password."""
+        source = {
+            **(os.environ if env is None else env),
+            **({"BACKUP_URL": backup_url} if backup_url else {}),
+        }
+        fields = ("backup_url", "copy_urls", "copy_credentials", "keep_versions", "kms_key_id")
+        values: dict[str, Any] = {}
+        problems = [] if source.get("BACKUP_URL", "").strip() else ["BACKUP_URL is required"]
+        for name in fields:
+            env_name, parse = _PARSERS[name]
+            raw = source.get(env_name, "").strip()
+            try:
+                if raw:
+                    values[name] = parse(raw)
+            except ValueError as exc:
+                problems.append(f"{env_name}: {exc}")
+        problems += _copy_credential_problems(values)
+        if problems:
+            raise SettingsError("invalid settings: " + "; ".join(problems))
+        return cls(controller_url="", password_ref="", **values)
 
     def for_controller(self, url: str) -> Settings:
         """The same settings aimed at another controller (a target the restore already vetted)."""
@@ -250,6 +278,37 @@ def _parse_copy_urls(raw: str) -> tuple[str, ...]:
     if len(set(urls)) != len(urls):
         raise ValueError("names a destination twice")
     return urls
+
+
+def _parse_copy_credentials(raw: str) -> dict[str, str]:
+    """A JSON object: copy URL -> secret reference. A literal is refused: no credential may sit in
+    the environment in clear."""
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        raise ValueError("must be a JSON object mapping a copy URL to a secret reference") from None
+    if not isinstance(parsed, dict):
+        raise ValueError("must be a JSON object mapping a copy URL to a secret reference")
+    for number, reference in enumerate(parsed.values(), 1):
+        if not isinstance(reference, str) or not is_reference(reference):
+            raise ValueError(
+                f"entry {number} is not a secret reference; name the secret instead: "
+                + ", ".join(REFERENCE_FORMS)
+            )
+    return {str(url): str(reference) for url, reference in parsed.items()}
+
+
+def _copy_credential_problems(values: Mapping[str, Any]) -> list[str]:
+    """Each credentials entry names a copy (never the primary, which uses the function's own
+    identity) of a kind that takes credentials."""
+    problems = []
+    copies = values.get("copy_urls", ())
+    for number, url in enumerate(values.get("copy_credentials", {}), 1):
+        if url not in copies:
+            problems.append(f"BACKUP_COPY_CREDENTIALS: entry {number} names no URL of BACKUP_COPY_URLS")
+        elif store_kind(url) == "local":
+            problems.append(f"BACKUP_COPY_CREDENTIALS: entry {number} is a local folder, which takes none")
+    return problems
 
 
 def _parse_bool(raw: str) -> bool:
@@ -369,6 +428,7 @@ _PARSERS: dict[str, tuple[str, Callable[..., Any]]] = {
     "verify_tls": ("CONTROLLER_VERIFY_TLS", _parse_bool),
     "backup_url": ("BACKUP_URL", _parse_backup_url),
     "copy_urls": ("BACKUP_COPY_URLS", _parse_copy_urls),
+    "copy_credentials": ("BACKUP_COPY_CREDENTIALS", _parse_copy_credentials),
     "min_size_ratio": ("BACKUP_MIN_SIZE_RATIO", _parse_ratio),
     "request_timeout": ("CONTROLLER_TIMEOUT", _positive(float)),
     "ready_timeout": ("CONTROLLER_READY_TIMEOUT", _positive(float)),

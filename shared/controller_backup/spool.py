@@ -27,7 +27,7 @@ import os
 import tempfile
 import threading
 from types import TracebackType
-from typing import IO, BinaryIO, Protocol, Self, cast
+from typing import IO, Any, BinaryIO, Protocol, Self, cast
 
 _CHUNK = 1024 * 1024
 #: every spool file's name starts so; the pid after it is for people, the lock is what counts
@@ -197,8 +197,8 @@ class HashingSpool:
 
     @property
     def stream(self) -> BinaryIO:
-        """This spool, typed as the binary file that drivers and stores take."""
-        return cast(BinaryIO, self)
+        """This spool as the binary file that drivers and stores take: all of it but `close`."""
+        return cast(BinaryIO, _Lent(self))
 
     @property
     def sha256(self) -> str:
@@ -227,6 +227,21 @@ class HashingSpool:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+class _Lent:
+    """A spool lent to a driver or an SDK. Some close the file they were handed once it is sent
+    (s3transfer does, after a PutObject); only the spool's owner closes it, when it is done with
+    it (copies.py still reads it after the primary's upload)."""
+
+    def __init__(self, spool: HashingSpool) -> None:
+        self._spool = spool
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._spool, name)
+
+    def close(self) -> None:
+        """The owner's `HashingSpool.close` releases the file; a borrower's close does nothing."""
 
 
 class HashingSink:

@@ -45,11 +45,16 @@ def _ago(moment: datetime, now: datetime) -> str:
     return f"{in_words(seconds)} ago"
 
 
-def render_status(status: BackupStatus) -> str:
+def destination_label(number: int) -> str:
+    """`backup` for the primary (destination 0), `copy N` for the Nth copy."""
+    return f"copy {number}" if number else "backup"
+
+
+def render_status(status: BackupStatus, label: str = "backup") -> str:
     """Aligned `label  value` lines: the verdict first, then the facts behind it."""
     now = status.checked_at
     info = status.info
-    rows: list[tuple[str, str]] = [("backup", status.url)]
+    rows: list[tuple[str, str]] = [(label, status.url)]
     verdict = status.verdict if status.verdict == HEALTHY else status.verdict.upper()
     rows.append(("verdict", f"{verdict}: {status.reason}"))
     if status.last_backup is not None:

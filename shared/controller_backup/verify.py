@@ -23,9 +23,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from controller_backup.archive import KIND_NATIVE
-from controller_backup.backup_record import confirmed_at, current_as_of, record_url
+from controller_backup.backup_record import RECORD_SUFFIX, confirmed_at, current_as_of
 from controller_backup.controller.native import config_file_name, read_version_file, version_file_name
 from controller_backup.controller.version import ControllerVersion, parse_version
+from controller_backup.destinations import destinations, open_destination
 from controller_backup.durations import in_words
 from controller_backup.errors import (
     FAILURE_RECORD,
@@ -43,13 +44,7 @@ from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool
 from controller_backup.stores import ObjectInfo, ObjectStore, open_store
-from controller_backup.verify_record import (
-    FAILED,
-    PASSED,
-    VerifyRecord,
-    verify_record_url,
-    write_verify_record,
-)
+from controller_backup.verify_record import FAILED, PASSED, VERIFY_SUFFIX, VerifyRecord, write_verify_record
 
 log = logging.getLogger("controller_backup.verify")
 
@@ -108,17 +103,17 @@ def run_verify(settings: Settings, *, all_destinations: bool = True, trigger: st
     """Check the primary (and with `all_destinations` every copy); raise VerifyFailed if any fails."""
     started = time.monotonic()
     now = datetime.now(UTC)
-    urls = (settings.backup_url, *settings.copy_urls) if all_destinations else (settings.backup_url,)
+    urls = destinations(settings) if all_destinations else (settings.backup_url,)
     log.info("verify started (trigger=%s): %d destination(s)", trigger, len(urls))
     controller_files = _ControllerFiles(settings.native_bucket) if settings.mode == "native" else None
     # every store opened first: a missing SDK or a misplaced option is the deployment's fault, at once
-    stores = [settings.backup_store(url) for url in urls]
+    stores = [open_destination(settings, url) for url in urls]
     checks = [
         _check(settings, url, store, now, controller_files) for url, store in zip(urls, stores, strict=True)
     ]
     for check in checks:
         check.record_error = write_verify_record(
-            settings.backup_store(verify_record_url(check.url)), _record(check, now, trigger)
+            open_destination(settings, check.url, VERIFY_SUFFIX), _record(check, now, trigger)
         )
     result = _result(settings, checks, trigger, started)
     failed = [check for check in checks if check.error is not None]
@@ -160,7 +155,7 @@ def _check(
     try:
         with fetch_checked(store) as (_, info, summary):
             check.info, check.kind = info, summary.kind
-        confirmed = confirmed_at(settings.backup_store(record_url(url)), info)
+        confirmed = confirmed_at(open_destination(settings, url, RECORD_SUFFIX), info)
         check.age = (now - current_as_of(info, confirmed)).total_seconds()
         if check.age > settings.restore_max_backup_age:
             raise StaleBackup(

@@ -129,10 +129,10 @@ def test_cli_verify_checks_the_primary_alone_unless_all(
     assert error.startswith("error [verify-failed]: 1 of 2 destination(s) would not restore: ")
     assert f"{copy} [integrity]" in error
 
-    # status shows the primary's last verification, in both forms
-    assert cli.main(["status"]) == 0
-    line = next(row for row in capsys.readouterr().out.splitlines() if row.startswith("last verify"))
-    assert line.endswith("passed")
+    # status shows each destination's last verification (the tampered copy fails it), in both forms
+    assert cli.main(["status"]) == 9
+    lines = [row for row in capsys.readouterr().out.splitlines() if row.startswith("last verify")]
+    assert len(lines) == 2 and lines[0].endswith("passed") and "failed" in lines[1], lines
     assert cli.main(["status", "--json", "--backup-url", copy]) == 9
     shown = json.loads(capsys.readouterr().out)["last_verify"]
     assert shown["outcome"] == "failed" and shown["error_code"] == "integrity"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import io
+import json
 import os
 import tarfile
 from pathlib import Path
@@ -19,6 +20,7 @@ from controller_backup.inspection import fetch_checked
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool, spool_directory
 from controller_backup.stores import ObjectInfo, ObjectStore, SizedSource, StoreOptions, open_store
+from controller_backup.stores.credentials import AwsAccessKeys, AzureServicePrincipal, GoogleCredentials
 
 from tests.stores.contract import _get, _meta, _put
 from tests.stores.locations import Location, location, new_location
@@ -31,7 +33,35 @@ OPTION_KINDS = {
     for option in dataclasses.fields(StoreOptions)
 }
 #: a value for each option
-VALUES: dict[str, object] = {"keep_versions": 2, "kms_key_id": "alias/backups"}
+VALUES: dict[str, object] = {
+    "keep_versions": 2,
+    "kms_key_id": "alias/backups",
+    "s3_credentials": AwsAccessKeys("AKIAEXAMPLEDRCOPY001", "dr-copy-secret-key"),
+    "azure_credentials": AzureServicePrincipal(
+        "7f1e2d3c-0000-4000-8000-000000000001", "7f1e2d3c-0000-4000-8000-000000000002", "dr-client-secret"
+    ),
+    "gcs_credentials": GoogleCredentials("service_account", "{}"),
+}
+
+
+def _service_account_key() -> GoogleCredentials:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        .decode()
+    )
+    key = {
+        "type": "service_account",
+        "private_key": pem,
+        "client_email": "dr-writer@dr-project.iam.gserviceaccount.com",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+    return GoogleCredentials("service_account", json.dumps(key))
 
 
 # -- typed options ---------------------------------------------------------------------------------
@@ -76,6 +106,26 @@ def test_an_option_of_the_stores_own_kind_applies(
         head = aws.client("s3").head_object(Bucket=bucket, Key=key_name, VersionId=info.version_id)
         assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == key
         assert _get(store)[0] == b"secret" * 100
+    elif name == "s3_credentials":
+        keys = AwsAccessKeys("AKIAEXAMPLEDRCOPY001", "dr-copy-secret-key")
+        store = place.open(StoreOptions(s3_credentials=keys))
+        assert store.client._request_signer._credentials.access_key == keys.access_key_id  # type: ignore[attr-defined]
+        _put(store, b"copied" * 100)  # moto takes any keys: these signed the write
+        assert _get(store)[0] == b"copied" * 100
+    elif name == "azure_credentials":
+        from azure.identity import ClientSecretCredential
+
+        store = place.open(StoreOptions(azure_credentials=VALUES[name]))  # type: ignore[arg-type]
+        # the service principal's tenant, not Azurite's connection string: the account's own endpoint
+        assert isinstance(store._service.credential, ClientSecretCredential)  # type: ignore[attr-defined]
+        assert store._service.url.startswith(f"https://{store.account}.blob.core.windows.net")  # type: ignore[attr-defined]
+    elif name == "gcs_credentials":
+        from google.oauth2 import service_account
+
+        store = place.open(StoreOptions(gcs_credentials=_service_account_key()))
+        credentials = store._client._credentials  # type: ignore[attr-defined]
+        assert isinstance(credentials, service_account.Credentials)
+        assert credentials.service_account_email == "dr-writer@dr-project.iam.gserviceaccount.com"
     else:
         raise AssertionError(f"no case shows that {name} applies")
 

@@ -59,6 +59,7 @@ from controller_backup.progress import SILENT, Progress
 from controller_backup.redact import redact, register_secret
 
 from .base import IfAbsent, IfMatch, ObjectInfo, ObjectStore, StoreOptions, Upload, bad_version_id
+from .credentials import AzureServicePrincipal
 
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 #: 4 MiB blocks: 50,000 blocks allow 195 GiB, and memory stays at (concurrency + 1) blocks
@@ -118,6 +119,15 @@ def _default_credential() -> Any:
     from azure.identity import DefaultAzureCredential
 
     return DefaultAzureCredential(exclude_interactive_browser_credential=True)
+
+
+@lru_cache(maxsize=8)
+def _credential_as(principal: AzureServicePrincipal) -> Any:
+    """A service principal's credential (a copy in another tenant or subscription), one per
+    process and principal so its token cache is shared."""
+    from azure.identity import ClientSecretCredential
+
+    return ClientSecretCredential(principal.tenant_id, principal.client_id, principal.client_secret)
 
 
 def _connection_string_key(connection_string: str) -> None:
@@ -196,6 +206,8 @@ class AzureBlobStore(ObjectStore):
             client_options["transport"] = transport
         if retry_total is not None:
             client_options["retry_total"] = retry_total
+        if credential is None and options.azure_credentials is not None:
+            credential = _credential_as(options.azure_credentials)
         if connection_string is None and credential is None:
             connection_string = os.environ.get(CONNECTION_STRING_ENV) or None
         if connection_string:

@@ -37,6 +37,8 @@ from typing import BinaryIO, Self, TypeAlias
 from controller_backup.errors import BadRequest, SettingsError, StoreError
 from controller_backup.progress import SILENT, Progress
 
+from .credentials import AwsCredentials, AzureServicePrincipal, GoogleCredentials
+
 #: metadata keys every stored backup carries (identifier-safe for Azure)
 METADATA_KEYS = ("sha256", "size", "controller_version", "exported_at", "controller", "tool_version")
 
@@ -137,6 +139,16 @@ class StoreOptions:
     )
     #: S3: the KMS key our own objects are encrypted with; None: the bucket's default
     kms_key_id: str | None = field(default=None, metadata={"kind": "s3", "setting": "BACKUP_KMS_KEY_ID"})
+    #: a copy in another account or cloud: who the store acts as (None: the function's own identity)
+    s3_credentials: AwsCredentials | None = field(
+        default=None, metadata={"kind": "s3", "setting": "BACKUP_COPY_CREDENTIALS"}
+    )
+    azure_credentials: AzureServicePrincipal | None = field(
+        default=None, metadata={"kind": "azblob", "setting": "BACKUP_COPY_CREDENTIALS"}
+    )
+    gcs_credentials: GoogleCredentials | None = field(
+        default=None, metadata={"kind": "gs", "setting": "BACKUP_COPY_CREDENTIALS"}
+    )
 
     def check(self, kind: str) -> None:
         """Refuse an option set for a store of another kind than `kind`."""

@@ -53,6 +53,7 @@ from controller_backup.errors import (
 from controller_backup.progress import SILENT, Progress
 
 from .base import IfAbsent, IfMatch, ObjectInfo, ObjectStore, StoreOptions, Upload, bad_version_id
+from .credentials import GoogleCredentials
 
 #: resumable chunk: a multiple of 256 KiB; the bound on upload memory, and few enough round trips
 DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024
@@ -82,6 +83,50 @@ def _shared_client(project: str | None) -> Any:
                 raise SettingsError(f"Google Cloud credentials not found: {type(exc).__name__}") from None
             _CLIENTS[key] = client
         return client
+
+
+#: what a copy's credentials may do: objects only
+_SCOPES = ("https://www.googleapis.com/auth/devstorage.read_write",)
+_AS: dict[tuple[str | None, GoogleCredentials], Any] = {}
+
+
+def _client_as(credentials: GoogleCredentials) -> Any:
+    """A client acting as `credentials` (a copy in another project or cloud): a service-account key,
+    or a workload identity federation configuration that trades this cloud's own identity for a
+    Google token. One per process and credentials, so its token is fetched once per cold start."""
+    key = (os.environ.get("STORAGE_EMULATOR_HOST"), credentials)
+    with _CLIENTS_LOCK:
+        client = _AS.get(key)
+        if client is None:
+            try:
+                google_credentials, project = _google_credentials(credentials)
+            except (auth_exceptions.GoogleAuthError, ValueError) as exc:
+                raise SettingsError(
+                    f"BACKUP_COPY_CREDENTIALS: the {credentials.kind} credentials are not usable "
+                    f"({type(exc).__name__})"
+                ) from None
+            client = storage.Client(project=project, credentials=google_credentials)
+            _AS[key] = client
+        return client
+
+
+def _google_credentials(credentials: GoogleCredentials) -> tuple[Any, str | None]:
+    """The credentials and project of a key or a federation configuration, each by its own
+    loader (never a generic one, which would load any type a secret's author chose)."""
+    info = credentials.info()
+    if credentials.kind == "service_account":
+        from google.oauth2 import service_account
+
+        key = service_account.Credentials.from_service_account_info(info, scopes=list(_SCOPES))  # type: ignore[no-untyped-call]
+        return key, info.get("project_id")
+    source = info.get("credential_source") or {}
+    if str(source.get("environment_id", "")).startswith("aws"):
+        from google.auth import aws as federation
+    elif "executable" in source:
+        from google.auth import pluggable as federation  # type: ignore[no-redef]
+    else:
+        from google.auth import identity_pool as federation  # type: ignore[no-redef]
+    return federation.Credentials.from_info(info, scopes=list(_SCOPES)), None  # type: ignore[no-untyped-call]
 
 
 def parse_gs_url(url: str) -> tuple[str, str]:
@@ -200,6 +245,8 @@ class GcsStore(ObjectStore):
         """No option of `options` applies to Cloud Storage (`open_store` refuses them); the
         keywords tune a test's store."""
         bucket, key = parse_gs_url(url)
+        if client is None and options.gcs_credentials is not None:
+            client = _client_as(options.gcs_credentials)
         return cls(bucket, key, client=client, project=project, chunk_size=chunk_size)
 
     # -- errors ------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import unquote, urlsplit
 
@@ -48,8 +48,10 @@ from controller_backup.errors import (
     StoreError,
 )
 from controller_backup.progress import SILENT, Progress
+from controller_backup.redact import register_secret
 
 from .base import IfAbsent, IfMatch, ObjectInfo, ObjectStore, StoreOptions, Upload, bad_version_id
+from .credentials import AwsAccessKeys, AwsCredentials
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -98,6 +100,63 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     return bucket, key
 
 
+def _config() -> Config:
+    return Config(
+        retries={"mode": "standard", "max_attempts": 5},
+        connect_timeout=10,
+        read_timeout=120,
+        max_pool_connections=DEFAULT_CONCURRENCY * 2,
+    )
+
+
+#: assumed roles' clients, renewed this long before their credentials expire
+_RENEW_BEFORE = timedelta(minutes=10)
+_ASSUMED: dict[AwsCredentials, tuple[S3Client, datetime | None]] = {}
+
+
+def _client_as(credentials: AwsCredentials) -> S3Client:
+    """A client acting as `credentials` (a copy in another account): static keys as given, or a
+    role assumed with the function's own credentials (STS; AWS_ENDPOINT_URL honoured), kept until
+    shortly before it expires. The keys STS hands out are registered with the redactor."""
+    with _CLIENTS_LOCK:
+        cached = _ASSUMED.get(credentials)
+        if cached is not None and (cached[1] is None or cached[1] - _RENEW_BEFORE > datetime.now(UTC)):
+            return cached[0]
+    expires: datetime | None = None
+    if isinstance(credentials, AwsAccessKeys):
+        session = boto3.session.Session(
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+        )
+    else:
+        extra = {"ExternalId": credentials.external_id} if credentials.external_id else {}
+        try:
+            granted = (
+                boto3.session.Session()
+                .client("sts", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+                .assume_role(RoleArn=credentials.role_arn, RoleSessionName="controller-backup-copy", **extra)
+            )["Credentials"]
+        except ClientError as exc:
+            raise AccessDenied(
+                f"assuming {credentials.role_arn} failed ({_error_code(exc)}): the role must trust this "
+                "function's role (and its external id, when one is set)"
+            ) from None
+        except BotoCoreError as exc:
+            raise StoreError(f"assuming {credentials.role_arn} failed: {type(exc).__name__}") from None
+        register_secret(granted["SecretAccessKey"])
+        register_secret(granted["SessionToken"])
+        expires = granted["Expiration"]
+        session = boto3.session.Session(
+            aws_access_key_id=granted["AccessKeyId"],
+            aws_secret_access_key=granted["SecretAccessKey"],
+            aws_session_token=granted["SessionToken"],
+        )
+    client = session.client("s3", config=_config())
+    with _CLIENTS_LOCK:
+        _ASSUMED[credentials] = (client, expires)
+    return client
+
+
 def _client() -> S3Client:
     """A cached S3 client; boto3 itself honours AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_S3."""
     identity = tuple(
@@ -114,13 +173,7 @@ def _client() -> S3Client:
     with _CLIENTS_LOCK:
         client = _CLIENTS.get(identity)
         if client is None:
-            config = Config(
-                retries={"mode": "standard", "max_attempts": 5},
-                connect_timeout=10,
-                read_timeout=120,
-                max_pool_connections=DEFAULT_CONCURRENCY * 2,
-            )
-            client = boto3.session.Session().client("s3", config=config)
+            client = boto3.session.Session().client("s3", config=_config())
             _CLIENTS[identity] = client
     return client
 
@@ -211,6 +264,8 @@ class S3Store(ObjectStore):
     ) -> S3Store:
         """`options` as `open_store` gives them; the rest tunes a test's store."""
         bucket, key = parse_s3_url(url)
+        if client is None and options.s3_credentials is not None:
+            client = _client_as(options.s3_credentials)
         return cls(
             bucket,
             key,
