@@ -30,7 +30,7 @@ from controller_backup.controller import ControllerDriver, ExportInfo, open_driv
 from controller_backup.controller.version import ControllerVersion
 from controller_backup.copies import Copier
 from controller_backup.errors import FAILURE_RECORD, BackupError, IntegrityError, InvalidExport, RefusedError
-from controller_backup.inspection import fetch_checked, warn_if_unversioned
+from controller_backup.inspection import still_holds, warn_if_unversioned
 from controller_backup.progress import transfer
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
@@ -171,7 +171,7 @@ def store_export(
                 },
             )
 
-        if previous is not None and _still_holds(store, previous, spool.sha256, export.size):
+        if previous is not None and still_holds(store, previous, spool.sha256, export.size):
             if after_stored is not None:
                 after_stored(spool, previous.metadata)
             return result(UNCHANGED, previous.version_id)
@@ -218,21 +218,6 @@ def _check_content(
     if export.controller_version is not None and export.controller_version != version:
         raise InvalidExport(f"the export says version {export.controller_version}, the controller {version}")
     return summary, {}
-
-
-def _still_holds(store: ObjectStore, previous: ObjectInfo, sha256: str, size: int) -> bool:
-    """True when the stored object is this export: the same recorded hash and size, and its bytes,
-    read back now, still hash to it. A stored copy that no longer does is replaced, not trusted.
-    """
-    if previous.metadata.get("sha256") != sha256 or previous.size != size:
-        return False
-    try:
-        with fetch_checked(store, previous.version_id):
-            pass
-    except IntegrityError as exc:
-        log.warning("%s; replacing it with the new export", exc.message)
-        return False
-    return True
 
 
 def _check_shrink(previous: ObjectInfo | None, size: int, ratio: float, allow_shrink: bool) -> None:

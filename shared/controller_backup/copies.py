@@ -22,12 +22,12 @@ from typing import Any
 from controller_backup.backup_record import RECORD_SUFFIX, STORED, UNCHANGED, BackupRecord, write_record
 from controller_backup.destinations import open_destination
 from controller_backup.errors import BackupError, IntegrityError
-from controller_backup.inspection import fetch_checked
+from controller_backup.inspection import still_holds
 from controller_backup.progress import transfer
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool
-from controller_backup.stores import ObjectInfo, ObjectStore, SizedSource, replacing
+from controller_backup.stores import ObjectStore, SizedSource, replacing
 
 log = logging.getLogger("controller_backup.copies")
 
@@ -115,7 +115,7 @@ def _write_copy(store: ObjectStore, spool: HashingSpool, metadata: dict[str, str
     """Write unless the copy already holds these bytes (verified by reading them back)."""
     size = int(metadata["size"])
     current = store.head()
-    if current is not None and _holds(store, current, metadata["sha256"], size):
+    if current is not None and still_holds(store, current, metadata["sha256"], size):
         log.info("backup copy unchanged, kept %s (version %s)", store.url, current.version_id)
         return CopyOutcome(store.url, UNCHANGED, current.version_id)
     spool.rewind()
@@ -128,16 +128,3 @@ def _write_copy(store: ObjectStore, spool: HashingSpool, metadata: dict[str, str
         raise IntegrityError(f"{store.url}: the copy's size or hash differs from what was written")
     log.info("backup copy stored %s (%d bytes, version %s)", store.url, size, stored.version_id)
     return CopyOutcome(store.url, "ok", stored.version_id)
-
-
-def _holds(store: ObjectStore, current: ObjectInfo, sha256: str, size: int) -> bool:
-    """The copy records these bytes, and reading them back now still hashes to them."""
-    if current.metadata.get("sha256") != sha256 or current.size != size:
-        return False
-    try:
-        with fetch_checked(store, current.version_id):
-            pass
-    except IntegrityError as exc:
-        log.warning("%s; replacing the copy", exc.message)
-        return False
-    return True

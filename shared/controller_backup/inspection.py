@@ -48,6 +48,21 @@ def check_backup_bytes(info: ObjectInfo, spool: HashingSpool) -> None:
         raise IntegrityError(f"{info.url}: sha256 of the stored bytes does not match its metadata")
 
 
+def still_holds(store: ObjectStore, current: ObjectInfo, sha256: str, size: int) -> bool:
+    """True when `current` records these bytes (hash and size) and reading it back now still
+    hashes to them: only then may a write be skipped. One that no longer does is written again,
+    not trusted (a warning says so)."""
+    if current.metadata.get("sha256") != sha256 or current.size != size:
+        return False
+    try:
+        with fetch_checked(store, current.version_id):
+            pass
+    except IntegrityError as exc:
+        log.warning("%s; writing it again", exc.message)
+        return False
+    return True
+
+
 @contextmanager
 def fetch_checked(
     store: ObjectStore, version_id: str | None = None

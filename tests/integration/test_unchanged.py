@@ -77,7 +77,7 @@ def test_a_stored_copy_that_no_longer_hashes_to_its_metadata_is_replaced(
     assert second.status == "ok" and second.version_id != first.version_id
     body, _ = stored(settings)
     assert body == controller.export_bytes()
-    assert any("replacing it with the new export" in r.getMessage() for r in caplog.records)
+    assert any("writing it again" in r.getMessage() for r in caplog.records)
 
 
 def test_an_unchanged_night_keeps_the_backup_young_enough_to_restore(
