@@ -13,6 +13,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -45,8 +46,46 @@ def _actions(emu: Emulator, action: str) -> int:
     return sum(1 for _, _, a in emu.requests if a == action)
 
 
-def _backup_now(context: FakeLambdaContext) -> dict[str, Any]:
-    return backup_handler.handler(load_event("invoke_backup.json"), context)
+@dataclass(frozen=True)
+class Scene:
+    """The configured controller, the function's environment on moto and what the handlers print:
+    the fixtures most tests here share, so each test names only what sets it apart."""
+
+    controller: Emulator
+    env: dict[str, str]
+    context: FakeLambdaContext
+    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str]
+
+    def backup(self, event: Any = "invoke_backup.json") -> Any:
+        """The backup handler's answer to a stored event (by name) or to `event` itself."""
+        return backup_handler.handler(load_event(event) if isinstance(event, str) else event, self.context)
+
+    def restore(self, event: Any) -> Any:
+        return restore_handler.handler(event, self.context)
+
+    def metrics(self) -> dict[str, list[float]]:
+        """The EMF metrics printed since the last read."""
+        return emf_metrics(self.capsys.readouterr().out)
+
+    def stored(self) -> tuple[bytes, dict[str, str]]:
+        return _stored(self.env["BACKUP_URL"])
+
+    def wrong_password(self) -> None:
+        """The deployment's password reference now resolves to a password the controller refuses."""
+        self.monkeypatch.setenv("TEST_WRONG_PASSWORD", "not-the-password")
+        self.monkeypatch.setenv("CONTROLLER_PASSWORD", "env:TEST_WRONG_PASSWORD")
+
+
+@pytest.fixture
+def scene(
+    controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Scene:
+    return Scene(controller, lambda_env, lambda_context, monkeypatch, capsys)
 
 
 @pytest.fixture
@@ -59,93 +98,77 @@ def lifecycle_stub() -> Iterator[Stubber]:
 # -- backup ---------------------------------------------------------------------------------------
 
 
-def test_scheduled_backup_stores_the_export_with_its_metadata(
-    controller: Emulator,
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    result = backup_handler.handler(load_event("scheduler_backup.json"), lambda_context)
+def test_scheduled_backup_stores_the_export_with_its_metadata(scene: Scene) -> None:
+    result = scene.backup("scheduler_backup.json")
     assert result["status"] == "ok"
-    assert result["sha256"] == controller.export_sha256()
-    assert result["object"] == lambda_env["BACKUP_URL"] and result["version_id"]
-    body, metadata = _stored(lambda_env["BACKUP_URL"])
-    assert hashlib.sha256(body).hexdigest() == controller.export_sha256()
+    assert result["sha256"] == scene.controller.export_sha256()
+    assert result["object"] == scene.env["BACKUP_URL"] and result["version_id"]
+    body, metadata = scene.stored()
+    assert hashlib.sha256(body).hexdigest() == scene.controller.export_sha256()
     assert metadata["sha256"] == result["sha256"] and metadata["size"] == str(len(body))
     assert metadata["controller_version"] == "8.0.1-1000.1000"
-    metrics = emf_metrics(capsys.readouterr().out)
+    metrics = scene.metrics()
     assert metrics["BackupSucceeded"] == [1.0]
     assert metrics["BackupBytes"] == [float(len(body))]
     assert metrics["BackupDurationMs"][0] >= 0
     assert "BackupFailed" not in metrics
 
 
-def test_an_unchanged_configuration_is_a_successful_backup_that_adds_no_version(
-    controller: Emulator,
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    first = backup_handler.handler(load_event("scheduler_backup.json"), lambda_context)
-    capsys.readouterr()
-    second = backup_handler.handler(load_event("scheduler_backup.json"), lambda_context)
+def test_an_unchanged_configuration_is_a_successful_backup_that_adds_no_version(scene: Scene) -> None:
+    first = scene.backup("scheduler_backup.json")
+    scene.metrics()
+    second = scene.backup("scheduler_backup.json")
     assert second["status"] == "unchanged" and second["version_id"] == first["version_id"]
-    assert len(open_store(lambda_env["BACKUP_URL"]).versions()) == 1
-    metrics = emf_metrics(capsys.readouterr().out)
+    assert len(open_store(scene.env["BACKUP_URL"]).versions()) == 1
+    metrics = scene.metrics()
     assert metrics["BackupSucceeded"] == [1.0]  # the 25-hour alarm counts it
     assert "BackupFailed" not in metrics
 
 
-def test_on_demand_backup_by_direct_invoke_replaces_the_object(
-    controller: Emulator, lambda_env: dict[str, str], lambda_context: FakeLambdaContext
-) -> None:
-    first = _backup_now(lambda_context)
-    controller.state.add_account({"account_name": "another", "cloud_type": 1})  # a changed configuration
-    second = backup_handler.handler({"action": "backup", "allow_shrink": True}, lambda_context)
+def test_on_demand_backup_by_direct_invoke_replaces_the_object(scene: Scene) -> None:
+    first = scene.backup()
+    scene.controller.state.add_account(
+        {"account_name": "another", "cloud_type": 1}
+    )  # a changed configuration
+    second = scene.backup({"action": "backup", "allow_shrink": True})
     assert second["status"] == "ok" and second["version_id"] != first["version_id"]
-    versions = open_store(lambda_env["BACKUP_URL"]).versions()
+    versions = open_store(scene.env["BACKUP_URL"]).versions()
     assert [v.version_id for v in versions] == [second["version_id"], first["version_id"]]
 
 
-def test_function_url_backup(
-    controller: Emulator, lambda_env: dict[str, str], lambda_context: FakeLambdaContext
-) -> None:
-    response = backup_handler.handler(load_event("function_url_backup.json"), lambda_context)
+def test_function_url_backup(scene: Scene) -> None:
+    response = scene.backup("function_url_backup.json")
     assert response["statusCode"] == 200, response
     body = json.loads(response["body"])
-    assert body["status"] == "ok" and body["sha256"] == controller.export_sha256()
+    assert body["status"] == "ok" and body["sha256"] == scene.controller.export_sha256()
 
 
 def test_readiness_check_metrics_and_a_tampered_copy_named(
-    controller: Emulator,
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
+    scene: Scene, caplog: pytest.LogCaptureFixture
 ) -> None:
-    copy = lambda_env["BACKUP_URL"] + ".copy"
-    backup_handler.handler(load_event("scheduler_backup.json"), lambda_context)
-    capsys.readouterr()
-    passed = backup_handler.handler(load_event("scheduler_verify.json"), lambda_context)
-    assert passed["status"] == "ok" and passed["sha256"] == controller.export_sha256()
-    metrics = emf_metrics(capsys.readouterr().out)
+    copy = scene.env["BACKUP_URL"] + ".copy"
+    scene.backup("scheduler_backup.json")
+    scene.metrics()
+    passed = scene.backup("scheduler_verify.json")
+    assert passed["status"] == "ok" and passed["sha256"] == scene.controller.export_sha256()
+    metrics = scene.metrics()
     assert metrics["BackupVerified"] == [1.0] and metrics["VerifyFailed"] == [0.0]
     # a copy (another key of the moto bucket), one byte altered under its recorded sha256
-    body, metadata = _stored(lambda_env["BACKUP_URL"])
+    body, metadata = scene.stored()
     open_store(copy).put(SizedSource.of(bytes([body[0] ^ 1]) + body[1:]), metadata)
-    monkeypatch.setenv("BACKUP_COPY_URLS", copy)
+    scene.monkeypatch.setenv("BACKUP_COPY_URLS", copy)
     with pytest.raises(VerifyFailed):
-        backup_handler.handler(load_event("scheduler_verify.json"), lambda_context)
-    metrics = emf_metrics(capsys.readouterr().out)
+        scene.backup("scheduler_verify.json")
+    metrics = scene.metrics()
     assert metrics["VerifyFailed"] == [1.0] and "BackupVerified" not in metrics
     assert f"verify failed [integrity] {copy}: " in caplog.text
     # the primary alone, through the Function URL
-    event = load_event("function_url_backup.json") | {"body": '{"action": "verify", "all": false}'}
-    response = backup_handler.handler(event, lambda_context)
+    response = scene.backup(
+        load_event("function_url_backup.json") | {"body": '{"action": "verify", "all": false}'}
+    )
     assert response["statusCode"] == 200, response
     assert [found["url"] for found in json.loads(response["body"])["destinations"]] == [
-        lambda_env["BACKUP_URL"]
+        scene.env["BACKUP_URL"]
     ]
 
 
@@ -161,42 +184,28 @@ def test_readiness_check_metrics_and_a_tampered_copy_named(
     ],
 )
 def test_function_url_bad_request_answers_400_with_the_reason(
-    controller: Emulator,
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-    change: dict[str, Any],
-    reason: str,
+    scene: Scene, change: dict[str, Any], reason: str
 ) -> None:
     """The core's request contract reaches the Function URL (its own suite covers the rest)."""
-    event = load_event("function_url_backup.json") | change
-    response = backup_handler.handler(event, lambda_context)
+    response = scene.backup(load_event("function_url_backup.json") | change)
     assert response["statusCode"] == 400
     answer = json.loads(response["body"])
     assert answer["code"] == "bad-request" and reason in answer["error"]
-    assert _actions(controller, "export_config") == 0
+    assert _actions(scene.controller, "export_config") == 0
 
 
-def test_function_url_unknown_route_is_404(
-    lambda_env: dict[str, str], lambda_context: FakeLambdaContext
-) -> None:
+def test_function_url_unknown_route_is_404(scene: Scene) -> None:
     event = load_event("function_url_backup.json")
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/restore"
-    assert backup_handler.handler(event, lambda_context)["statusCode"] == 404
+    assert scene.backup(event)["statusCode"] == 404
 
 
-def test_function_url_failure_answers_5xx_with_the_code(
-    controller: Emulator,
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    monkeypatch.setenv("TEST_WRONG_PASSWORD", "not-the-password")
-    monkeypatch.setenv("CONTROLLER_PASSWORD", "env:TEST_WRONG_PASSWORD")
-    response = backup_handler.handler(load_event("function_url_backup.json"), lambda_context)
+def test_function_url_failure_answers_5xx_with_the_code(scene: Scene) -> None:
+    scene.wrong_password()
+    response = scene.backup("function_url_backup.json")
     assert response["statusCode"] == 502
     assert json.loads(response["body"])["code"] == "auth"
-    assert emf_metrics(capsys.readouterr().out)["BackupFailed"] == [1.0]
+    assert scene.metrics()["BackupFailed"] == [1.0]
 
 
 @pytest.mark.parametrize(
@@ -212,96 +221,68 @@ def test_function_url_failure_answers_5xx_with_the_code(
         ({"action": "chek"}, "action must be one of backup, check"),
     ],
 )
-def test_bad_direct_invoke_raises_bad_request(
-    lambda_env: dict[str, str], lambda_context: FakeLambdaContext, event: Any, reason: str
-) -> None:
+def test_bad_direct_invoke_raises_bad_request(scene: Scene, event: Any, reason: str) -> None:
     with pytest.raises(BadRequest) as caught:
-        backup_handler.handler(event, lambda_context)
+        backup_handler.handler(event, scene.context)
     assert reason in caught.value.message
 
 
-def test_failed_scheduled_backup_raises_counts_and_keeps_the_stored_object(
-    controller: Emulator,
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    good = _backup_now(lambda_context)
-    monkeypatch.setenv("TEST_WRONG_PASSWORD", "not-the-password")
-    monkeypatch.setenv("CONTROLLER_PASSWORD", "env:TEST_WRONG_PASSWORD")
-    capsys.readouterr()
+def test_failed_scheduled_backup_raises_counts_and_keeps_the_stored_object(scene: Scene) -> None:
+    good = scene.backup()
+    scene.wrong_password()
+    scene.metrics()
     with pytest.raises(AuthError):
-        backup_handler.handler(load_event("scheduler_backup.json"), lambda_context)
-    assert emf_metrics(capsys.readouterr().out)["BackupFailed"] == [1.0]
-    assert _stored(lambda_env["BACKUP_URL"])[1]["sha256"] == good["sha256"]
+        scene.backup("scheduler_backup.json")
+    assert scene.metrics()["BackupFailed"] == [1.0]
+    assert scene.stored()[1]["sha256"] == good["sha256"]
 
 
-def test_missing_settings_raise_naming_every_variable(
-    lambda_env: dict[str, str], lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("CONTROLLER_URL")
-    monkeypatch.delenv("BACKUP_URL")
+def test_missing_settings_raise_naming_every_variable(scene: Scene) -> None:
+    scene.monkeypatch.delenv("CONTROLLER_URL")
+    scene.monkeypatch.delenv("BACKUP_URL")
     with pytest.raises(SettingsError, match=r"CONTROLLER_URL is required.*BACKUP_URL is required"):
-        backup_handler.handler(load_event("scheduler_backup.json"), lambda_context)
+        scene.backup("scheduler_backup.json")
 
 
 # -- the preflight check --------------------------------------------------------------------------
 
 
-def test_direct_invoke_check_reports_and_changes_nothing(
-    controller: Emulator,
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-    function_logs: io.StringIO,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    good = _backup_now(lambda_context)
-    versions = [v.to_dict() for v in open_store(lambda_env["BACKUP_URL"]).versions()]
-    controller.requests.clear()
-    capsys.readouterr()
-    report = backup_handler.handler(load_event("invoke_check.json"), lambda_context)
+def test_direct_invoke_check_reports_and_changes_nothing(scene: Scene, function_logs: io.StringIO) -> None:
+    good = scene.backup()
+    versions = [v.to_dict() for v in open_store(scene.env["BACKUP_URL"]).versions()]
+    scene.controller.requests.clear()
+    scene.metrics()
+    report = scene.backup("invoke_check.json")
     assert report["status"] == "ok" and report["job"] == "check"
     verdicts = {line["name"]: line["verdict"] for line in report["checks"]}
     assert verdicts["secret:CONTROLLER_PASSWORD"] == "ok"  # the aws-sm: reference on moto
     assert report["checks"][1]["detail"].startswith("aws-sm reference controller-password-")
     assert verdicts["login"] == verdicts["store-read"] == verdicts["store-write"] == "ok"
     assert verdicts["store-versioning"] == "ok"  # the versioned bucket on moto
-    assert [v.to_dict() for v in open_store(lambda_env["BACKUP_URL"]).versions()] == versions
-    assert _stored(lambda_env["BACKUP_URL"])[1]["sha256"] == good["sha256"]
-    assert _actions(controller, "export_config") == 0
+    assert [v.to_dict() for v in open_store(scene.env["BACKUP_URL"]).versions()] == versions
+    assert scene.stored()[1]["sha256"] == good["sha256"]
+    assert _actions(scene.controller, "export_config") == 0
     # a check is not a backup: no backup metric, its own log line
-    assert "BackupSucceeded" not in emf_metrics(capsys.readouterr().out)
+    assert "BackupSucceeded" not in scene.metrics()
     assert "check result" in function_logs.getvalue()
 
 
-def test_a_failing_check_answers_its_report_instead_of_raising(
-    controller: Emulator,
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("TEST_WRONG_PASSWORD", "not-the-password")
-    monkeypatch.setenv("CONTROLLER_PASSWORD", "env:TEST_WRONG_PASSWORD")
-    report = backup_handler.handler({"action": "check"}, lambda_context)
+def test_a_failing_check_answers_its_report_instead_of_raising(scene: Scene) -> None:
+    scene.wrong_password()
+    report = scene.backup({"action": "check"})
     assert report["status"] == "fail"
     assert {line["name"]: line["verdict"] for line in report["checks"]}["login"] == "fail"
 
 
-def test_function_url_check(
-    controller: Emulator,
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_function_url_check(scene: Scene) -> None:
     check = load_event("function_url_backup.json") | {"body": '{"action": "check"}'}
-    response = backup_handler.handler(check, lambda_context)
+    response = scene.backup(check)
     assert response["statusCode"] == 200, response
     body = json.loads(response["body"])
     assert body["status"] == "ok" and body["checks"][0]["name"] == "settings"
-    assert open_store(lambda_env["BACKUP_URL"]).head() is None
-    monkeypatch.delenv("CONTROLLER_URL")  # a broken deployment is a failed line, still a 200
-    response = backup_handler.handler(check, lambda_context)
+    assert open_store(scene.env["BACKUP_URL"]).head() is None
+    scene.monkeypatch.delenv("CONTROLLER_URL")  # a broken deployment is a failed line, still a 200
+    response = scene.backup(check)
     assert response["statusCode"] == 200
     body = json.loads(response["body"])
     assert body["status"] == "fail" and body["checks"][0]["verdict"] == "fail"
@@ -310,29 +291,43 @@ def test_function_url_check(
 # -- restore --------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Replacement:
+    """A blank controller and its tagged EC2 instance on moto: the replacement an event announces."""
+
+    scene: Scene
+    blank: Emulator
+    instance: str
+
+    def announced(self, name: str) -> dict[str, Any]:
+        """Stored event `name` about this instance, once CONTROLLER_URL (an EIP) leads to it."""
+        self.scene.monkeypatch.setenv("CONTROLLER_URL", self.blank.url)
+        return load_event(name, **{SAMPLE_INSTANCE: self.instance})
+
+    def restored(self) -> bool:
+        return self.blank.export_sha256() == self.scene.controller.export_sha256()
+
+
+@pytest.fixture
+def replacement(scene: Scene, blank_controller: Emulator, replacement_instance: str) -> Replacement:
+    return Replacement(scene, blank_controller, replacement_instance)
+
+
 def test_launch_event_restores_onto_the_blank_replacement_once(
-    controller: Emulator,
-    blank_controller: Emulator,
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-    replacement_instance: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    scene: Scene, replacement: Replacement
 ) -> None:
-    stored = backup_handler.handler(load_event("scheduler_backup.json"), lambda_context)
-    # the controller's address (an EIP/DNS name) now leads to the replacement
-    monkeypatch.setenv("CONTROLLER_URL", blank_controller.url)
-    event = load_event("asg_launch_successful.json", **{SAMPLE_INSTANCE: replacement_instance})
-    capsys.readouterr()
-    result = restore_handler.handler(event, lambda_context)
+    stored = scene.backup("scheduler_backup.json")
+    event = replacement.announced("asg_launch_successful.json")
+    scene.metrics()
+    result = scene.restore(event)
     assert result["status"] == "ok"
     assert result["sha256"] == stored["sha256"]
-    assert blank_controller.export_sha256() == controller.export_sha256()
-    assert emf_metrics(capsys.readouterr().out)["RestoreSucceeded"] == [1.0]
+    assert replacement.restored()
+    assert scene.metrics()["RestoreSucceeded"] == [1.0]
     # the same event again (at-least-once delivery) does not restore twice
-    again = restore_handler.handler(event, lambda_context)
+    again = scene.restore(event)
     assert again["status"] == "already-restored"
-    assert _actions(blank_controller, "import_config") == 1
+    assert _actions(replacement.blank, "import_config") == 1
 
 
 def _expect_lifecycle_result(stub: Stubber, instance_id: str, result: str) -> None:
@@ -351,134 +346,85 @@ def _expect_lifecycle_result(stub: Stubber, instance_id: str, result: str) -> No
 
 
 def test_lifecycle_action_is_completed_with_continue_after_the_restore(
-    controller: Emulator,
-    blank_controller: Emulator,
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-    replacement_instance: str,
-    lifecycle_stub: Stubber,
-    monkeypatch: pytest.MonkeyPatch,
+    scene: Scene, replacement: Replacement, lifecycle_stub: Stubber
 ) -> None:
-    _backup_now(lambda_context)
-    monkeypatch.setenv("CONTROLLER_URL", blank_controller.url)
-    event = load_event("asg_launch_lifecycle_action.json", **{SAMPLE_INSTANCE: replacement_instance})
-    _expect_lifecycle_result(lifecycle_stub, replacement_instance, "CONTINUE")
-    result = restore_handler.handler(event, lambda_context)
+    scene.backup()
+    event = replacement.announced("asg_launch_lifecycle_action.json")
+    _expect_lifecycle_result(lifecycle_stub, replacement.instance, "CONTINUE")
+    result = scene.restore(event)
     assert result["status"] == "ok"
-    assert blank_controller.export_sha256() == controller.export_sha256()
+    assert replacement.restored()
     lifecycle_stub.assert_no_pending_responses()
 
 
 def test_failed_restore_abandons_the_lifecycle_action_and_raises(
-    blank_controller: Emulator,
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-    replacement_instance: str,
-    lifecycle_stub: Stubber,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    scene: Scene, replacement: Replacement, lifecycle_stub: Stubber
 ) -> None:
     # nothing was ever backed up: there is nothing to restore
-    monkeypatch.setenv("CONTROLLER_URL", blank_controller.url)
-    event = load_event("asg_launch_lifecycle_action.json", **{SAMPLE_INSTANCE: replacement_instance})
-    _expect_lifecycle_result(lifecycle_stub, replacement_instance, "ABANDON")
+    event = replacement.announced("asg_launch_lifecycle_action.json")
+    _expect_lifecycle_result(lifecycle_stub, replacement.instance, "ABANDON")
     with pytest.raises(ObjectNotFound):
-        restore_handler.handler(event, lambda_context)
+        scene.restore(event)
     lifecycle_stub.assert_no_pending_responses()
-    assert emf_metrics(capsys.readouterr().out)["RestoreFailed"] == [1.0]
-    assert _actions(blank_controller, "import_config") == 0
+    assert scene.metrics()["RestoreFailed"] == [1.0]
+    assert _actions(replacement.blank, "import_config") == 0
 
 
-def test_running_event_restores_a_tagged_controller(
-    controller: Emulator,
-    blank_controller: Emulator,
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-    replacement_instance: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    _backup_now(lambda_context)
-    monkeypatch.setenv("CONTROLLER_URL", blank_controller.url)
-    event = load_event("ec2_state_running.json", **{SAMPLE_INSTANCE: replacement_instance})
-    result = restore_handler.handler(event, lambda_context)
+def test_running_event_restores_a_tagged_controller(scene: Scene, replacement: Replacement) -> None:
+    scene.backup()
+    result = scene.restore(replacement.announced("ec2_state_running.json"))
     assert result["status"] == "ok"
-    assert blank_controller.export_sha256() == controller.export_sha256()
+    assert replacement.restored()
 
 
 def test_running_event_of_another_instance_is_ignored(
-    blank_controller: Emulator,
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-    untagged_instance: str,
-    monkeypatch: pytest.MonkeyPatch,
+    scene: Scene, blank_controller: Emulator, untagged_instance: str
 ) -> None:
-    monkeypatch.setenv("CONTROLLER_URL", blank_controller.url)
-    event = load_event("ec2_state_running.json", **{SAMPLE_INSTANCE: untagged_instance})
-    result = restore_handler.handler(event, lambda_context)
+    untagged = Replacement(scene, blank_controller, untagged_instance)
+    result = scene.restore(untagged.announced("ec2_state_running.json"))
     assert result["status"] == "ignored" and "not a controller" in result["reason"]
     assert blank_controller.requests == []
 
 
-def test_running_event_without_tag_settings_is_refused(
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-    untagged_instance: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv("REPLACEMENT_TAG")
+def test_running_event_without_tag_settings_is_refused(scene: Scene, untagged_instance: str) -> None:
+    scene.monkeypatch.delenv("REPLACEMENT_TAG")
     event = load_event("ec2_state_running.json", **{SAMPLE_INSTANCE: untagged_instance})
     with pytest.raises(SettingsError, match="REPLACEMENT_TAG or REPLACEMENT_NAME_PATTERN"):
-        restore_handler.handler(event, lambda_context)
+        scene.restore(event)
 
 
 @pytest.mark.parametrize("name", ["ec2_state_pending.json", "asg_terminate_successful.json"])
-def test_events_that_need_no_restore_are_ignored(
-    lambda_env: dict[str, str], lambda_context: FakeLambdaContext, name: str
-) -> None:
-    result = restore_handler.handler(load_event(name), lambda_context)
+def test_events_that_need_no_restore_are_ignored(scene: Scene, name: str) -> None:
+    result = scene.restore(load_event(name))
     assert result["status"] == "ignored"
 
 
-def test_direct_invoke_dry_run_touches_nothing(
-    controller: Emulator,
-    blank_controller: Emulator,
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-) -> None:
-    _backup_now(lambda_context)
-    event = load_event("invoke_restore.json", **{"https://controller.example.com": blank_controller.url})
+def _operator_restore(scene: Scene, name: str, blank: Emulator) -> dict[str, Any]:
+    """Back up, then the stored operator request `name` aimed at the blank controller."""
+    scene.backup()
+    return load_event(name, **{"https://controller.example.com": blank.url})
+
+
+def test_direct_invoke_dry_run_touches_nothing(scene: Scene, blank_controller: Emulator) -> None:
+    event = _operator_restore(scene, "invoke_restore.json", blank_controller)
     event["dry_run"] = True
-    result = restore_handler.handler(event, lambda_context)
+    result = scene.restore(event)
     assert result["status"] == "dry-run"
     assert _actions(blank_controller, "import_config") == 0
     assert not blank_controller.state.initialized
 
 
-def test_direct_invoke_restore_of_an_older_version(
-    controller: Emulator,
-    blank_controller: Emulator,
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-) -> None:
-    first = _backup_now(lambda_context)
-    backup_handler.handler({"action": "backup", "allow_shrink": True}, lambda_context)
+def test_direct_invoke_restore_of_an_older_version(scene: Scene, blank_controller: Emulator) -> None:
+    first = scene.backup()
+    scene.backup({"action": "backup", "allow_shrink": True})
     event = load_event("invoke_restore.json", **{"https://controller.example.com": blank_controller.url})
     event["version_id"] = first["version_id"]
-    result = restore_handler.handler(event, lambda_context)
+    result = scene.restore(event)
     assert result["status"] == "ok" and result["version_id"] == first["version_id"]
 
 
-def test_function_url_restore(
-    controller: Emulator,
-    blank_controller: Emulator,
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-) -> None:
-    _backup_now(lambda_context)
-    event = load_event(
-        "function_url_restore.json", **{"https://controller.example.com": blank_controller.url}
-    )
-    response = restore_handler.handler(event, lambda_context)
+def test_function_url_restore(scene: Scene, blank_controller: Emulator) -> None:
+    response = scene.restore(_operator_restore(scene, "function_url_restore.json", blank_controller))
     assert response["statusCode"] == 200, response
     assert json.loads(response["body"])["status"] == "dry-run"
 
@@ -492,43 +438,33 @@ def test_function_url_restore(
     ],
 )
 def test_function_url_restore_bad_request(
-    blank_controller: Emulator,
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-    body: dict[str, Any],
-    reason: str,
+    scene: Scene, blank_controller: Emulator, body: dict[str, Any], reason: str
 ) -> None:
     event = load_event("function_url_restore.json")
     event["body"] = json.dumps(body)
-    response = restore_handler.handler(event, lambda_context)
+    response = scene.restore(event)
     assert response["statusCode"] == 400
     assert reason in json.loads(response["body"])["error"]
 
 
-def test_function_url_restore_to_a_caller_chosen_listener_is_403_and_sends_nothing(
-    lambda_env: dict[str, str], lambda_context: FakeLambdaContext
-) -> None:
+def test_function_url_restore_to_a_caller_chosen_listener_is_403_and_sends_nothing(scene: Scene) -> None:
     with Listener() as listener:
         event = load_event("function_url_restore.json")
         event["body"] = json.dumps(
             {"controller_url": listener.url.replace("127.0.0.1", "localhost"), "private_ip": "10.0.0.1"}
         )
-        response = restore_handler.handler(event, lambda_context)
+        response = scene.restore(event)
     assert response["statusCode"] == 403
     assert json.loads(response["body"])["code"] == "forbidden-target"
     assert listener.connections == 0
 
 
-def test_function_url_restore_refusal_is_409(
-    controller: Emulator,
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-) -> None:
-    _backup_now(lambda_context)
+def test_function_url_restore_refusal_is_409(scene: Scene) -> None:
+    scene.backup()
     event = load_event("function_url_restore.json")
     # the live, set-up controller holds configuration: refused, naming what lifts the rule
-    event["body"] = json.dumps({"controller_url": controller.url})
-    response = restore_handler.handler(event, lambda_context)
+    event["body"] = json.dumps({"controller_url": scene.controller.url})
+    response = scene.restore(event)
     assert response["statusCode"] == 409
     error = json.loads(response["body"])
     assert error["code"] == "refused" and "overwrite_configured in a request" in error["error"]
@@ -547,19 +483,17 @@ def test_function_url_restore_refusal_is_409(
         ),
     ],
 )
-def test_bad_restore_events_raise_bad_request(
-    lambda_env: dict[str, str], lambda_context: FakeLambdaContext, event: dict[str, Any], reason: str
-) -> None:
+def test_bad_restore_events_raise_bad_request(scene: Scene, event: dict[str, Any], reason: str) -> None:
     with pytest.raises(BadRequest) as caught:
-        restore_handler.handler(event, lambda_context)
+        scene.restore(event)
     assert reason in caught.value.message
 
 
 def test_a_replacement_is_described_by_ec2_and_called_at_replacement_url(
-    lambda_env: dict[str, str], replacement_instance: str, monkeypatch: pytest.MonkeyPatch
+    scene: Scene, replacement_instance: str
 ) -> None:
     # resolution only: nothing is sent to the (private, unreachable) address
-    monkeypatch.setenv("REPLACEMENT_URL", "https://{private_ip}:8443")
+    scene.monkeypatch.setenv("REPLACEMENT_URL", "https://{private_ip}:8443")
     instance = restore_handler.describe_instance(replacement_instance)
     assert instance.instance_id == replacement_instance and instance.private_ip == BLANK_PRIVATE_IP
     assert instance.tags["Name"] == "AviatrixController" and instance.name == "AviatrixController"
@@ -568,45 +502,32 @@ def test_a_replacement_is_described_by_ec2_and_called_at_replacement_url(
     assert target.marker_key(None) == f"instance-{replacement_instance}"
 
 
-def test_unknown_instance_is_a_bad_request(
-    lambda_env: dict[str, str], lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(restore_handler, "_DESCRIBE_DELAY", 0.01)
+def test_unknown_instance_is_a_bad_request(scene: Scene) -> None:
+    scene.monkeypatch.setattr(restore_handler, "_DESCRIBE_DELAY", 0.01)
     event = load_event("asg_launch_successful.json", **{SAMPLE_INSTANCE: "i-0123456789abcdef0"})
     with pytest.raises(BadRequest, match="does not exist"):
-        restore_handler.handler(event, lambda_context)
+        scene.restore(event)
 
 
 # -- secrets never leak ---------------------------------------------------------------------------
 
 
 def test_no_secret_in_any_log_metric_or_result(
-    controller: Emulator,
-    blank_controller: Emulator,
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-    replacement_instance: str,
-    function_logs: io.StringIO,
-    caplog: pytest.LogCaptureFixture,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    scene: Scene, replacement: Replacement, function_logs: io.StringIO, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     outputs: list[str] = []
-    outputs.append(json.dumps(backup_handler.handler(load_event("scheduler_backup.json"), lambda_context)))
-    outputs.append(json.dumps(backup_handler.handler(load_event("function_url_backup.json"), lambda_context)))
-    outputs.append(json.dumps(backup_handler.handler(load_event("invoke_check.json"), lambda_context)))
-    monkeypatch.setenv("CONTROLLER_URL", blank_controller.url)
-    event = load_event("asg_launch_successful.json", **{SAMPLE_INSTANCE: replacement_instance})
-    outputs.append(json.dumps(restore_handler.handler(event, lambda_context)))
+    for name in ("scheduler_backup.json", "function_url_backup.json", "invoke_check.json"):
+        outputs.append(json.dumps(scene.backup(name)))
+    outputs.append(json.dumps(scene.restore(replacement.announced("asg_launch_successful.json"))))
     # a failing run logs its error too
-    monkeypatch.setenv("CONTROLLER_URL", controller.url)
-    controller.faults.export_error_envelope = True
+    scene.monkeypatch.setenv("CONTROLLER_URL", scene.controller.url)
+    scene.controller.faults.export_error_envelope = True
     with pytest.raises(Exception) as caught:
-        backup_handler.handler(load_event("scheduler_backup.json"), lambda_context)
+        scene.backup("scheduler_backup.json")
     outputs.append(str(caught.value))
 
-    issued = controller.state.issued + blank_controller.state.issued
+    issued = scene.controller.state.issued + replacement.blank.state.issued
     assert len(issued) >= 3, "expected logins on both controllers"
     assert "backup result" in function_logs.getvalue() and "restore result" in function_logs.getvalue()
     everything = "\n".join(
@@ -615,24 +536,19 @@ def test_no_secret_in_any_log_metric_or_result(
             function_logs.getvalue(),
             caplog.text,
             *(r.getMessage() for r in caplog.records),
-            *capsys.readouterr(),
+            *scene.capsys.readouterr(),
         ]
     )
     for secret in [CONTROLLER_PASSWORD, *issued]:
         assert secret not in everything, "a secret leaked"
 
 
-def test_logs_carry_the_correlation_id(
-    controller: Emulator,
-    lambda_env: dict[str, str],
-    lambda_context: FakeLambdaContext,
-    function_logs: io.StringIO,
-) -> None:
-    backup_handler.handler(load_event("function_url_backup.json"), lambda_context)
+def test_logs_carry_the_correlation_id(scene: Scene, function_logs: io.StringIO) -> None:
+    scene.backup("function_url_backup.json")
     lines = [json.loads(line) for line in function_logs.getvalue().splitlines() if line.startswith("{")]
     result_line = next(line for line in lines if line["message"] == "backup result")
     assert result_line["correlation_id"] == "9f2d1c7e-8a4b-4b6e-bb0d-3e5f7a9c1d2e"
-    assert result_line["function_request_id"] == lambda_context.aws_request_id
+    assert result_line["function_request_id"] == scene.context.aws_request_id
     assert result_line["result"]["status"] == "ok"
 
 
