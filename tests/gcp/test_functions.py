@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -69,6 +70,12 @@ def _post_event(fn: ServedFunction, event: dict[str, Any], mode: str = "binary")
     return requests.post(fn.url, data=body, headers=headers, timeout=60)
 
 
+def _send_recorded(fn: ServedFunction, name: str) -> requests.Response:
+    """The HTTP request recorded in tests/events/gcp as `name`, sent to `fn` over real HTTP."""
+    call = load_event(name)
+    return requests.post(fn.url, json=call["body"], headers=call["headers"], timeout=60)
+
+
 # -- backup --------------------------------------------------------------------------------------
 
 
@@ -77,9 +84,8 @@ def test_scheduled_backup_over_http(
 ) -> None:
     """Cloud Scheduler's request, as recorded in tests/events/gcp, through a real HTTP server."""
     fn = serve("backup_http")
-    call = load_event("scheduler_backup_request.json")
     capfd.readouterr()
-    response = requests.post(fn.url, json=call["body"], headers=call["headers"], timeout=60)
+    response = _send_recorded(fn, "scheduler_backup_request.json")
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["status"] == "ok"
@@ -307,9 +313,8 @@ def test_check_over_http_reports_and_changes_nothing(
     generations = _generations(function_env)
     controller.requests.clear()
     fn = serve("backup_http")
-    call = load_event("check_http_request.json")
     capfd.readouterr()
-    response = requests.post(fn.url, json=call["body"], headers=call["headers"], timeout=60)
+    response = _send_recorded(fn, "check_http_request.json")
     assert response.status_code == 200, response.text
     report = response.json()
     assert report["status"] == "ok" and report["job"] == "check"
@@ -369,6 +374,12 @@ def replacement_env(
     return function_env
 
 
+def _deliver(event: dict[str, Any]) -> Any:
+    """The restore event function's answer to `event` in binary mode, through its test client."""
+    headers, body = _binary_mode(event)
+    return create_app("restore_event").test_client().post("/", data=body, headers=headers)
+
+
 def _add_replacement(compute: FakeCompute, **changes: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "instance_id": REPLACEMENT_ID,
@@ -378,6 +389,39 @@ def _add_replacement(compute: FakeCompute, **changes: Any) -> dict[str, Any]:
         **changes,
     }
     return compute.add(fields.pop("name", REPLACEMENT_NAME), **fields)
+
+
+@dataclass(frozen=True)
+class Scene:
+    """The controller with its backup settings, its blank replacement and the Compute Engine API
+    that lists it: what every restore by instance id or by event here starts from."""
+
+    env: dict[str, str]
+    controller: Emulator
+    blank: Emulator
+    compute: FakeCompute
+
+    def ready(self, **changes: Any) -> None:
+        """A backup taken, and the replacement instance (with `changes`) in Compute Engine."""
+        _backup_now()
+        _add_replacement(self.compute, **changes)
+
+    def ask(self, body: dict[str, Any], **kwargs: Any) -> Any:
+        """The restore HTTP function's answer to `body`, through its test client."""
+        return create_app("restore_http").test_client().post("/", json=body, **kwargs)
+
+    def restored(self) -> bool:
+        return self.blank.export_sha256() == self.controller.export_sha256()
+
+
+@pytest.fixture
+def scene(
+    replacement_env: dict[str, str],
+    controller: Emulator,
+    blank_controller: Emulator,
+    compute_api: FakeCompute,
+) -> Scene:
+    return Scene(replacement_env, controller, blank_controller, compute_api)
 
 
 def test_restore_onto_a_blank_controller_over_http(
@@ -426,29 +470,25 @@ def test_a_controller_url_that_is_not_allowed_is_403_and_never_contacted(
 
 
 def test_restore_by_instance_id_finds_the_replacement_through_the_compute_api(
-    replacement_env: dict[str, str],
-    controller: Emulator,
-    blank_controller: Emulator,
-    compute_api: FakeCompute,
-    serve: Serve,
+    scene: Scene, serve: Serve
 ) -> None:
     _backup_now()
-    compute_api.add("web-1", instance_id="1111", private_ip="10.0.0.99", zone="us-east1-b")
-    _add_replacement(compute_api)
+    scene.compute.add("web-1", instance_id="1111", private_ip="10.0.0.99", zone="us-east1-b")
+    _add_replacement(scene.compute)
     fn = serve("restore_http")
     response = requests.post(fn.url, json={"instance_id": REPLACEMENT_ID}, timeout=120)
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["status"] == "ok" and result["target_origin"] == "discovered"
-    assert result["controller"] == blank_controller.url
-    assert blank_controller.export_sha256() == controller.export_sha256()
-    lookup = urlsplit(compute_api.requests[0])
+    assert result["controller"] == scene.blank.url
+    assert scene.restored()
+    lookup = urlsplit(scene.compute.requests[0])
     assert lookup.path == f"/compute/v1/projects/{PROJECT}/aggregated/instances"
     assert parse_qs(lookup.query)["filter"] == [f"id = {REPLACEMENT_ID}"]
     # keyed by the instance, like the event: the audit log's event for it is now a no-op
     again = requests.post(fn.url, json={"instance_id": REPLACEMENT_ID}, timeout=60)
     assert again.status_code == 200 and again.json()["status"] == "already-restored"
-    assert actions(blank_controller, "import_config") == 1
+    assert actions(scene.blank, "import_config") == 1
 
 
 @pytest.mark.parametrize(
@@ -465,38 +505,25 @@ def test_restore_by_instance_id_finds_the_replacement_through_the_compute_api(
     ],
 )
 def test_restore_by_instance_id_of_anything_else_is_refused(
-    replacement_env: dict[str, str],
-    controller: Emulator,
-    blank_controller: Emulator,
-    compute_api: FakeCompute,
-    instance_id: str,
-    labels: dict[str, str],
-    status: int,
-    reason: str,
+    scene: Scene, instance_id: str, labels: dict[str, str], status: int, reason: str
 ) -> None:
-    _backup_now()
-    _add_replacement(compute_api, labels=labels)
-    response = create_app("restore_http").test_client().post("/", json={"instance_id": instance_id})
+    scene.ready(labels=labels)
+    response = scene.ask({"instance_id": instance_id})
     assert response.status_code == status, response.get_data(as_text=True)
     assert reason in response.get_json()["error"]
-    assert actions(blank_controller, "login") == 0
+    assert actions(scene.blank, "login") == 0
 
 
-def test_restore_by_instance_id_follows_the_lists_pages(
-    replacement_env: dict[str, str],
-    controller: Emulator,
-    blank_controller: Emulator,
-    compute_api: FakeCompute,
-) -> None:
+def test_restore_by_instance_id_follows_the_lists_pages(scene: Scene) -> None:
     """A filtered aggregated list may answer pages without a result before the one with it."""
     _backup_now()
-    compute_api.one_zone_per_page = True
-    compute_api.add("web-1", instance_id="1111", private_ip="10.0.0.99", zone="asia-east1-a")
-    _add_replacement(compute_api, zone="us-central1-a")
-    response = create_app("restore_http").test_client().post("/", json={"instance_id": REPLACEMENT_ID})
+    scene.compute.one_zone_per_page = True
+    scene.compute.add("web-1", instance_id="1111", private_ip="10.0.0.99", zone="asia-east1-a")
+    _add_replacement(scene.compute, zone="us-central1-a")
+    response = scene.ask({"instance_id": REPLACEMENT_ID})
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json()["status"] == "ok"
-    assert [parse_qs(urlsplit(r).query).get("pageToken") for r in compute_api.requests] == [None, ["1"]]
+    assert [parse_qs(urlsplit(r).query).get("pageToken") for r in scene.compute.requests] == [None, ["1"]]
 
 
 @pytest.mark.parametrize(
@@ -508,26 +535,20 @@ def test_restore_by_instance_id_follows_the_lists_pages(
     ],
 )
 def test_a_lookup_that_cannot_answer_is_a_5xx(
-    replacement_env: dict[str, str],
-    controller: Emulator,
-    blank_controller: Emulator,
-    compute_api: FakeCompute,
-    monkeypatch: pytest.MonkeyPatch,
-    breakage: str,
-    reason: str,
+    scene: Scene, monkeypatch: pytest.MonkeyPatch, breakage: str, reason: str
 ) -> None:
     """Not the caller's fault, and maybe not lasting: a 500 the caller (or Eventarc) retries."""
     _backup_now()
     if breakage == "unreachable":
-        compute_api.unreachable = ["zones/europe-west1-b"]
+        scene.compute.unreachable = ["zones/europe-west1-b"]
     elif breakage == "denied":
-        compute_api.fail_with = 403
+        scene.compute.fail_with = 403
     else:
         monkeypatch.delenv("GOOGLE_CLOUD_PROJECT")
-    response = create_app("restore_http").test_client().post("/", json={"instance_id": REPLACEMENT_ID})
+    response = scene.ask({"instance_id": REPLACEMENT_ID})
     assert response.status_code == 500, response.get_data(as_text=True)
     assert reason in response.get_json()["error"]
-    assert actions(blank_controller, "login") == 0
+    assert actions(scene.blank, "login") == 0
 
 
 def test_restore_a_given_version(
@@ -548,20 +569,14 @@ def test_restore_a_given_version(
     assert response.get_json()["version_id"] == first["version_id"]
 
 
-def test_recorded_restore_request_is_a_dry_run_into_the_replacement(
-    replacement_env: dict[str, str],
-    controller: Emulator,
-    blank_controller: Emulator,
-    compute_api: FakeCompute,
-) -> None:
+def test_recorded_restore_request_is_a_dry_run_into_the_replacement(scene: Scene) -> None:
     """The operator's request stored in tests/events/gcp: a dry run by instance id."""
-    _backup_now()
-    _add_replacement(compute_api)
+    scene.ready()
     call = load_event("restore_http_request.json")
-    response = create_app("restore_http").test_client().post("/", json=call["body"], headers=call["headers"])
+    response = scene.ask(call["body"], headers=call["headers"])
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json()["status"] == "dry-run"
-    assert actions(blank_controller, "import_config") == 0
+    assert actions(scene.blank, "import_config") == 0
 
 
 @pytest.mark.parametrize(
@@ -596,51 +611,37 @@ def test_restore_of_a_missing_backup_is_404(function_env: dict[str, str], blank_
 
 @pytest.mark.parametrize("mode", ["binary", "structured"])
 def test_replacement_instance_is_restored_once(
-    replacement_env: dict[str, str],
-    controller: Emulator,
-    blank_controller: Emulator,
-    compute_api: FakeCompute,
-    serve: Serve,
-    mode: str,
-    capfd: pytest.CaptureFixture[str],
+    scene: Scene, serve: Serve, mode: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    _backup_now()
-    _add_replacement(compute_api)
+    scene.ready()
     fn = serve("restore_event")
     event = load_event("audit_instance_insert_done.json")
     response = _post_event(fn, event, mode)
     assert response.status_code == 200, response.text
-    assert compute_api.requests == [
+    assert scene.compute.requests == [
         f"/compute/v1/projects/{PROJECT}/zones/us-central1-a/instances/{REPLACEMENT_NAME}"
     ]
-    assert blank_controller.export_sha256() == controller.export_sha256()
+    assert scene.restored()
     # Eventarc delivers at least once: the same event again is a no-op.
     capfd.readouterr()
     again = _post_event(fn, event, mode)
     assert again.status_code == 200
-    assert actions(blank_controller, "import_config") == 1
+    assert actions(scene.blank, "import_config") == 1
     results = [e["result"] for e in _json_lines(capfd.readouterr().out) if "result" in e]
     assert [r["status"] for r in results] == ["already-restored"]
-    marker = storage.Client(project=PROJECT).bucket(replacement_env["BACKUP_URL"].split("/")[2])
+    marker = storage.Client(project=PROJECT).bucket(scene.env["BACKUP_URL"].split("/")[2])
     names = [b.name for b in marker.list_blobs(prefix="controllers/aviatrix-controller.tar.restores/")]
     assert names == [f"controllers/aviatrix-controller.tar.restores/instance-{REPLACEMENT_ID}.json"]
 
 
-def test_the_events_own_network_ip_is_never_used(
-    replacement_env: dict[str, str],
-    controller: Emulator,
-    blank_controller: Emulator,
-    compute_api: FakeCompute,
-) -> None:
+def test_the_events_own_network_ip_is_never_used(scene: Scene) -> None:
     """The log entry's request says 10.9.9.9; the Compute Engine API says what the instance has."""
-    _backup_now()
-    _add_replacement(compute_api)
+    scene.ready()
     event = load_event("audit_instance_insert_done.json")
     event["data"]["protoPayload"]["request"]["networkInterfaces"] = [{"networkIP": "10.9.9.9"}]
-    headers, body = _binary_mode(event)
-    assert create_app("restore_event").test_client().post("/", data=body, headers=headers).status_code == 200
-    assert len(compute_api.requests) == 1
-    assert blank_controller.export_sha256() == controller.export_sha256()
+    assert _deliver(event).status_code == 200
+    assert len(scene.compute.requests) == 1
+    assert scene.restored()
 
 
 def _rename(event: dict[str, Any], name: str) -> None:
@@ -661,25 +662,16 @@ def _rename(event: dict[str, Any], name: str) -> None:
     ],
 )
 def test_an_instance_without_the_replacements_marks_is_ignored_not_an_error(
-    replacement_env: dict[str, str],
-    controller: Emulator,
-    blank_controller: Emulator,
-    compute_api: FakeCompute,
-    capfd: pytest.CaptureFixture[str],
-    instance: dict[str, Any],
-    name: str,
-    why: str,
+    scene: Scene, capfd: pytest.CaptureFixture[str], instance: dict[str, Any], name: str, why: str
 ) -> None:
-    _backup_now()
-    _add_replacement(compute_api, **instance)
+    scene.ready(**instance)
     event = load_event("audit_instance_insert_done.json")
     _rename(event, name)
-    headers, body = _binary_mode(event)
     capfd.readouterr()
-    response = create_app("restore_event").test_client().post("/", data=body, headers=headers)
+    response = _deliver(event)
     assert response.status_code == 200  # acknowledged: not retried
-    assert len(compute_api.requests) == 1
-    assert actions(blank_controller, "login") == 0
+    assert len(scene.compute.requests) == 1
+    assert actions(scene.blank, "login") == 0
     logs = _json_lines(capfd.readouterr().out)
     assert any(
         e["severity"] == "INFO" and "event ignored" in e["message"] and why in e["message"] for e in logs
@@ -695,22 +687,15 @@ def test_an_instance_without_the_replacements_marks_is_ignored_not_an_error(
     ],
 )
 def test_an_instance_that_is_gone_is_acknowledged(
-    replacement_env: dict[str, str],
-    controller: Emulator,
-    blank_controller: Emulator,
-    compute_api: FakeCompute,
-    capfd: pytest.CaptureFixture[str],
-    instances: dict[str, Any],
-    reason: str,
+    scene: Scene, capfd: pytest.CaptureFixture[str], instances: dict[str, Any], reason: str
 ) -> None:
     """Deleted (or its name reused) before the event ran: a retry cannot bring it back."""
     if instances:
-        _add_replacement(compute_api, **instances)
-    headers, body = _binary_mode(load_event("audit_instance_insert_done.json"))
+        _add_replacement(scene.compute, **instances)
     capfd.readouterr()
-    response = create_app("restore_event").test_client().post("/", data=body, headers=headers)
+    response = _deliver(load_event("audit_instance_insert_done.json"))
     assert response.status_code == 200
-    assert actions(blank_controller, "login") == 0
+    assert actions(scene.blank, "login") == 0
     assert any(reason in e["message"] for e in _json_lines(capfd.readouterr().out))
 
 
@@ -729,20 +714,14 @@ def test_an_instance_that_is_gone_is_acknowledged(
     ],
 )
 def test_other_audit_entries_are_ignored(
-    replacement_env: dict[str, str],
-    blank_controller: Emulator,
-    compute_api: FakeCompute,
-    change: Callable[[dict[str, Any]], None],
-    why: str,
-    capfd: pytest.CaptureFixture[str],
+    scene: Scene, change: Callable[[dict[str, Any]], None], why: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
     event = load_event("audit_instance_insert_done.json")
     change(event)
-    headers, body = _binary_mode(event)
     capfd.readouterr()
-    response = create_app("restore_event").test_client().post("/", data=body, headers=headers)
+    response = _deliver(event)
     assert response.status_code == 200
-    assert actions(blank_controller, "import_config") == 0 and compute_api.requests == []
+    assert actions(scene.blank, "import_config") == 0 and scene.compute.requests == []
     assert any(why in e["message"] for e in _json_lines(capfd.readouterr().out))
 
 
@@ -751,27 +730,19 @@ def test_replacement_without_a_label_or_name_pattern_fails_loudly(
 ) -> None:
     _backup_now()
     _add_replacement(compute_api)
-    headers, body = _binary_mode(load_event("audit_instance_insert_done.json"))
-    response = create_app("restore_event").test_client().post("/", data=body, headers=headers)
+    response = _deliver(load_event("audit_instance_insert_done.json"))
     assert response.status_code == 500  # a broken deployment: retried, and the error alert fires
     assert actions(blank_controller, "login") == 0
 
 
-def test_not_an_audit_event_is_acknowledged(
-    replacement_env: dict[str, str], blank_controller: Emulator, compute_api: FakeCompute
-) -> None:
-    headers, body = _binary_mode(load_event("pubsub_backup.json"))
-    response = create_app("restore_event").test_client().post("/", data=body, headers=headers)
+def test_not_an_audit_event_is_acknowledged(scene: Scene) -> None:
+    response = _deliver(load_event("pubsub_backup.json"))
     assert response.status_code == 200
-    assert actions(blank_controller, "import_config") == 0 and compute_api.requests == []
+    assert actions(scene.blank, "import_config") == 0 and scene.compute.requests == []
 
 
 def test_an_unexpected_failure_answers_the_cores_internal_error_with_details_only_in_the_log(
-    replacement_env: dict[str, str],
-    controller: Emulator,
-    compute_api: FakeCompute,
-    monkeypatch: pytest.MonkeyPatch,
-    capfd: pytest.CaptureFixture[str],
+    scene: Scene, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """A bug (an exception that is no BackupError) may carry anything in its text: the answer is
     the core's fixed `internal` result, the traceback goes to the log, and an event is retried."""
@@ -782,13 +753,12 @@ def test_an_unexpected_failure_answers_the_cores_internal_error_with_details_onl
 
     # main.py binds the core's function when functions-framework loads it, below
     monkeypatch.setattr(controller_backup.restore, "run_restore_request", bug)
-    _add_replacement(compute_api)
+    _add_replacement(scene.compute)
     capfd.readouterr()
-    response = create_app("restore_http").test_client().post("/", json={})
+    response = scene.ask({})
     assert response.status_code == 500
     assert response.get_json() == unexpected_failure()
-    headers, body = _binary_mode(load_event("audit_instance_insert_done.json"))
-    assert create_app("restore_event").test_client().post("/", data=body, headers=headers).status_code == 500
+    assert _deliver(load_event("audit_instance_insert_done.json")).status_code == 500
     ours = [e for e in _json_lines(capfd.readouterr().out) if e["logger"] == "controller_backup.gcp"]
     failures = [e for e in ours if "failed unexpectedly" in e["message"]]
     assert len(failures) == 2
@@ -801,16 +771,10 @@ def test_an_unexpected_failure_answers_the_cores_internal_error_with_details_onl
 
 
 def test_no_password_cid_or_token_in_any_log_or_answer(
-    replacement_env: dict[str, str],
-    controller: Emulator,
-    blank_controller: Emulator,
-    compute_api: FakeCompute,
-    serve: Serve,
-    capfd: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
+    scene: Scene, serve: Serve, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("DEBUG")
-    _add_replacement(compute_api)
+    _add_replacement(scene.compute)
     answers = [
         requests.post(serve("backup_http").url, json={"trigger": "schedule"}, timeout=60),
         requests.post(serve("backup_http").url, json={"action": "check"}, timeout=60),
@@ -821,8 +785,8 @@ def test_no_password_cid_or_token_in_any_log_or_answer(
         ),
     ]
     assert [a.status_code for a in answers] == [200, 200, 200, 200, 200], [a.text for a in answers]
-    assert blank_controller.export_sha256() == controller.export_sha256()
-    issued_secrets = controller.state.issued + blank_controller.state.issued
+    assert scene.restored()
+    issued_secrets = scene.controller.state.issued + scene.blank.state.issued
     assert len(issued_secrets) >= 4, "the emulators issued no CIDs: the check would prove nothing"
     captured = capfd.readouterr()
     everything = "\n".join([captured.out, captured.err, caplog.text, *(a.text for a in answers)])
