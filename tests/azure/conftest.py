@@ -16,6 +16,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +29,7 @@ import requests
 from azure.functions import meta
 from azure.functions.queue import QueueMessage
 from azure.functions.timer import TimerRequestConverter
+from controller_emulator import Emulator
 
 from tests.fixtures.azure import ACCOUNT, Azurite
 
@@ -153,6 +155,27 @@ def azure_env(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
+
+
+@dataclass(frozen=True)
+class App:
+    """Both function groups with their settings on Azurite, the controller they back up, and the
+    test's environment: what most tests here share."""
+
+    functions: dict[str, Any]
+    env: dict[str, str]
+    controller: Emulator
+    monkeypatch: pytest.MonkeyPatch
+
+
+@pytest.fixture
+def app(
+    functions: dict[str, Any],
+    azure_env: dict[str, str],
+    controller: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> App:
+    return App(functions, azure_env, controller, monkeypatch)
 
 
 # -- Azure Resource Manager ------------------------------------------------------------------

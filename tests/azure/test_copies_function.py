@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
 
 import pytest
 from azure.storage.blob import BlobServiceClient
@@ -14,23 +13,17 @@ from controller_emulator import Emulator
 from tests.fixtures.azure import Azurite
 from tests.fixtures.controller import BLANK_PRIVATE_IP
 
-from .conftest import call, http_request
+from .conftest import App, call, http_request
 from .test_function_app import answer
 
 
+@pytest.mark.usefixtures("gcs_env")
 def test_a_degraded_backup_is_200_and_the_primarys_deletion_is_survived(
-    functions: dict[str, Any],
-    azure_env: dict[str, str],
-    azurite_env: Azurite,
-    controller: Emulator,
-    blank_controller: Emulator,
-    s3_url: str,
-    gcs_env: str,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
+    app: App, azurite_env: Azurite, blank_controller: Emulator, s3_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    functions, azure_env, controller = app.functions, app.env, app.controller
     down = f"gs://dr-{uuid.uuid4().hex[:12]}/controller/backup.tar"  # no such bucket: a copy down
-    monkeypatch.setenv("BACKUP_COPY_URLS", f"{s3_url} {down}")
+    app.monkeypatch.setenv("BACKUP_COPY_URLS", f"{s3_url} {down}")
     with caplog.at_level(logging.INFO):
         status, result = answer(call(functions, "backup", http_request("http_backup.json")))
     # a success with a warning: the primary holds the backup; the failed copy has its ERROR line

@@ -28,6 +28,7 @@ from tests.fixtures.listener import Listener
 
 from .conftest import (
     EVENTS,
+    App,
     arm,
     call,
     http_request,
@@ -111,16 +112,11 @@ def test_host_json() -> None:
 # -- backups ---------------------------------------------------------------------------------
 
 
-def test_timer_backup_end_to_end(
-    functions: dict[str, Any],
-    azure_env: dict[str, str],
-    controller: Emulator,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_timer_backup_end_to_end(app: App, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    assert call(functions, "scheduled_backup", timer_request("timer.json")) is None
-    body, metadata = stored(azure_env)
-    assert hashlib.sha256(body).hexdigest() == controller.export_sha256() == metadata["sha256"]
+    assert call(app.functions, "scheduled_backup", timer_request("timer.json")) is None
+    body, metadata = stored(app.env)
+    assert hashlib.sha256(body).hexdigest() == app.controller.export_sha256() == metadata["sha256"]
     assert metadata["size"] == str(len(body))
     assert metadata["controller_version"]
     # the occurrence this run stands for: the status the host hands over, before the run, says Next
@@ -210,29 +206,21 @@ def test_http_backup_answers_the_cores_bad_request(
 
 
 def test_an_unexpected_exception_is_500_without_its_text(
-    functions: dict[str, Any],
-    backup_app: ModuleType,
-    azure_env: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
+    app: App, backup_app: ModuleType, caplog: pytest.LogCaptureFixture
 ) -> None:
     def broken() -> None:
         raise KeyError("internal detail 7f3a")
 
-    monkeypatch.setattr(backup_app, "run_check", broken)
-    status, result = answer(call(functions, "backup", http_request("http_check.json")))
+    app.monkeypatch.setattr(backup_app, "run_check", broken)
+    status, result = answer(call(app.functions, "backup", http_request("http_check.json")))
     assert (status, result) == (500, unexpected_failure())
     assert "internal detail 7f3a" in caplog.text  # the traceback is in the log only
 
 
 def test_readiness_check_by_timer_and_http_names_a_tampered_copy(
-    functions: dict[str, Any],
-    azure_env: dict[str, str],
-    azurite_env: Azurite,
-    controller: Emulator,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
+    app: App, azurite_env: Azurite, caplog: pytest.LogCaptureFixture
 ) -> None:
+    functions, azure_env = app.functions, app.env
     caplog.set_level(logging.INFO)
     call(functions, "scheduled_backup", timer_request("timer.json"))
     assert call(functions, "scheduled_verify", timer_request("timer.json")) is None
@@ -241,7 +229,7 @@ def test_readiness_check_by_timer_and_http_names_a_tampered_copy(
     body, metadata = stored(azure_env)
     copy = f"azblob://devstoreaccount1/{azurite_env.new_container()}/controller-backup.enc"
     open_store(copy).put(SizedSource.of(bytes([body[0] ^ 1]) + body[1:]), metadata)
-    monkeypatch.setenv("BACKUP_COPY_URLS", copy)
+    app.monkeypatch.setenv("BACKUP_COPY_URLS", copy)
     with pytest.raises(VerifyFailed):
         call(functions, "scheduled_verify", timer_request("timer.json"))
     assert f"verify failed [integrity] {copy}: " in caplog.text
@@ -256,34 +244,24 @@ def test_readiness_check_by_timer_and_http_names_a_tampered_copy(
 # -- the preflight check ---------------------------------------------------------------------
 
 
-def test_http_check_reports_and_changes_nothing(
-    functions: dict[str, Any],
-    azure_env: dict[str, str],
-    controller: Emulator,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_http_check_reports_and_changes_nothing(app: App, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    status, report = answer(call(functions, "backup", http_request("http_check.json")))
+    status, report = answer(call(app.functions, "backup", http_request("http_check.json")))
     assert status == 200, report
     assert report["status"] == "ok" and report["job"] == "check"
     verdicts = {line["name"]: line["verdict"] for line in report["checks"]}
     assert verdicts["login"] == verdicts["store-write"] == "ok"
     # an empty Azurite container: no blob yet, and so no version id to read versioning by
     assert verdicts["store-read"] == verdicts["store-versioning"] == "warn"
-    assert open_store(azure_env["BACKUP_URL"]).head() is None
-    assert not any(action == "export_config" for _, _, action in controller.requests)
+    assert open_store(app.env["BACKUP_URL"]).head() is None
+    assert not any(action == "export_config" for _, _, action in app.controller.requests)
     assert "check result" in caplog.text and "backup result" not in caplog.text
 
 
-def test_http_check_with_a_failing_line_is_200_with_status_fail(
-    functions: dict[str, Any],
-    azure_env: dict[str, str],
-    controller: Emulator,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("TEST_WRONG_PASSWORD", "not-the-password")
-    monkeypatch.setenv("CONTROLLER_PASSWORD", "env:TEST_WRONG_PASSWORD")
-    status, report = answer(call(functions, "backup", http_request("http_check.json")))
+def test_http_check_with_a_failing_line_is_200_with_status_fail(app: App) -> None:
+    app.monkeypatch.setenv("TEST_WRONG_PASSWORD", "not-the-password")
+    app.monkeypatch.setenv("CONTROLLER_PASSWORD", "env:TEST_WRONG_PASSWORD")
+    status, report = answer(call(app.functions, "backup", http_request("http_check.json")))
     assert status == 200 and report["status"] == "fail"
     assert {line["name"]: line["verdict"] for line in report["checks"]}["login"] == "fail"
 
@@ -378,15 +356,13 @@ def test_http_restore_to_a_url_not_allowed_is_403_before_any_connection(
 
 
 def test_no_password_or_cid_in_any_log(
-    functions: dict[str, Any],
-    azure_env: dict[str, str],
-    controller: Emulator,
+    app: App,
     blank_controller: Emulator,
     arm_fake: Any,
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    functions, controller = app.functions, app.controller
     caplog.set_level(logging.DEBUG)
     logging.getLogger("azure").setLevel(logging.DEBUG)
     outputs = []
@@ -396,7 +372,7 @@ def test_no_password_or_cid_in_any_log(
     outputs.append(call(functions, "backup", http_request("http_check.json")).get_body().decode())
     controller.faults.export_error_envelope = True
     outputs.append(call(functions, "backup", http_request("http_backup.json")).get_body().decode())
-    monkeypatch.setenv("REPLACEMENT_URL", blank_controller.url)
+    app.monkeypatch.setenv("REPLACEMENT_URL", blank_controller.url)
     arm_fake(arm())
     call(
         functions, "replacement_controller", queue_message((EVENTS / "eventgrid_vm_write.json").read_bytes())
