@@ -24,11 +24,20 @@ from controller_emulator import Emulator
 
 from tests.fixtures.controller import BLANK_PRIVATE_IP
 
+from .conftest import CliEnv
 from .helpers import actions, backup
 
 
 def _with_copies(settings: Settings, *copies: Path) -> Settings:
     return dataclasses.replace(settings, copy_urls=tuple(path.as_uri() for path in copies))
+
+
+def _backed_up_with_a_copy(settings: Settings, tmp_path: Path) -> tuple[Settings, Path]:
+    """The settings with one local copy, and that copy, after a backup wrote both."""
+    copy = tmp_path / "copy" / "b.tar"
+    settings = _with_copies(settings, copy)
+    backup(settings)
+    return settings, copy
 
 
 def _tamper(url: str) -> None:
@@ -127,9 +136,7 @@ def test_restore_falls_back_to_the_newest_copy_that_verifies(
 def test_restore_from_a_chosen_destination_only_among_the_configured(
     blank_controller: Emulator, settings: Settings, tmp_path: Path
 ) -> None:
-    copy = tmp_path / "copy" / "b.tar"
-    settings = _with_copies(settings, copy)
-    backup(settings)
+    settings, copy = _backed_up_with_a_copy(settings, tmp_path)
     result = _restore(settings, blank_controller, source=copy.as_uri())
     assert result.details["source"] == copy.as_uri()
     elsewhere = (tmp_path / "elsewhere.tar").as_uri() + "?token=hunter2-secret"
@@ -139,15 +146,9 @@ def test_restore_from_a_chosen_destination_only_among_the_configured(
     assert actions(blank_controller, "import_config") == 1  # refused before any connection
 
 
-def test_cli_restore_from(
-    controller_env: dict[str, str],
-    blank_controller: Emulator,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_cli_restore_from(cli_env: CliEnv, blank_controller: Emulator, tmp_path: Path) -> None:
     copy = (tmp_path / "copy" / "b.tar").as_uri()
-    for name, value in {**controller_env, "BACKUP_COPY_URLS": copy}.items():
-        monkeypatch.setenv(name, value)
+    cli_env(BACKUP_COPY_URLS=copy)
     assert cli.main(["backup", "--json"]) == 0
     restore = ["restore", "--json", "--target-url", blank_controller.url, "--private-ip", BLANK_PRIVATE_IP]
     assert cli.main([*restore, "--from", "s3://other-bucket/b.tar"]) == 2
@@ -158,9 +159,7 @@ def test_cli_restore_from(
 def test_an_interrupted_restore_resumes_from_the_destination_it_started_with(
     blank_controller: Emulator, settings: Settings, tmp_path: Path
 ) -> None:
-    copy = tmp_path / "copy" / "b.tar"
-    settings = _with_copies(settings, copy)
-    backup(settings)
+    settings, copy = _backed_up_with_a_copy(settings, tmp_path)
     target = operator_target(settings, blank_controller.url, BLANK_PRIVATE_IP)
     # a run cut off after it claimed the copy (as a fallback would), before any step
     marker = RestoreMarker(settings, target.marker_key("ticket-7") or "", target.url)
@@ -176,11 +175,7 @@ def test_an_interrupted_restore_resumes_from_the_destination_it_started_with(
 
 
 def test_status_and_versions_show_every_destination(
-    settings: Settings,
-    controller_env: dict[str, str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     copy, missing = tmp_path / "copy" / "b.tar", tmp_path / "missing" / "b.tar"
     backup(_with_copies(settings, copy))

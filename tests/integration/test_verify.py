@@ -22,6 +22,7 @@ from controller_backup.verify import run_verify
 from controller_backup.verify_record import read_verify_record, verify_record_url
 from controller_emulator import Emulator
 
+from .conftest import CliEnv
 from .helpers import backup, stored
 
 
@@ -107,18 +108,12 @@ def test_a_tampered_an_old_and_a_missing_copy_each_fail_by_name(
 
 
 def test_cli_verify_checks_the_primary_alone_unless_all(
-    controller: Emulator,
-    settings: Settings,
-    controller_env: dict[str, str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    settings: Settings, cli_env: CliEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     backup(settings)
     copy = (tmp_path / "copy" / "controller.tar").as_uri()
     _copy(settings, copy, flip=True)
-    for name, value in (controller_env | {"BACKUP_COPY_URLS": copy}).items():
-        monkeypatch.setenv(name, value)
+    cli_env(BACKUP_COPY_URLS=copy)
     assert cli.main(["verify", "--json"]) == 0
     primary = json.loads(capsys.readouterr().out)
     assert [d["url"] for d in primary["destinations"]] == [settings.backup_url]
