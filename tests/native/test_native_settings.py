@@ -23,6 +23,14 @@ AWS = BASE | {
 }
 
 
+def _refused_naming(env: dict[str, str], *names: str) -> None:
+    """The settings refuse `env` with one error that names every one of `names`."""
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env)
+    for name in names:
+        assert name in caught.value.message
+
+
 def test_native_mode_is_the_default_and_export_mode_needs_nothing_native() -> None:
     assert Settings.from_env({k: v for k, v in AWS.items() if k != "CONTROLLER_BACKUP_MODE"}).mode == "native"
     settings = Settings.from_env(BASE | {"CONTROLLER_BACKUP_MODE": "export"})
@@ -40,25 +48,26 @@ def test_a_complete_native_aws_configuration() -> None:
 
 
 def test_every_missing_native_variable_is_named_at_once() -> None:
-    with pytest.raises(SettingsError) as caught:
-        Settings.from_env(BASE | {"CONTROLLER_BACKUP_MODE": "native"})
-    for name in ("NATIVE_CLOUD_TYPE", "NATIVE_ACCOUNT_NAME", "NATIVE_BUCKET_URL", "CONTROLLER_PRIVATE_IP"):
-        assert name in caught.value.message
+    _refused_naming(
+        BASE | {"CONTROLLER_BACKUP_MODE": "native"},
+        "NATIVE_CLOUD_TYPE",
+        "NATIVE_ACCOUNT_NAME",
+        "NATIVE_BUCKET_URL",
+        "CONTROLLER_PRIVATE_IP",
+    )
 
 
 def test_each_cloud_names_its_account_fields() -> None:
     azure = AWS | {"NATIVE_CLOUD_TYPE": "azure", "NATIVE_BUCKET_URL": "azblob://ctrlstore/backups"}
     del azure["NATIVE_AWS_ACCOUNT_NUMBER"]
-    with pytest.raises(SettingsError) as caught:
-        Settings.from_env(azure)
-    for name in (
+    _refused_naming(
+        azure,
         "NATIVE_REGION",
         "NATIVE_ARM_SUBSCRIPTION_ID",
         "NATIVE_ARM_DIRECTORY_ID",
         "NATIVE_ARM_CLIENT_ID",
         "NATIVE_ARM_CLIENT_SECRET",
-    ):
-        assert name in caught.value.message
+    )
     gcp = AWS | {"NATIVE_CLOUD_TYPE": "gcp", "NATIVE_BUCKET_URL": "gs://ctrl-backups"}
     with pytest.raises(SettingsError, match=r"NATIVE_GCP_PROJECT_ID.*NATIVE_GCP_CREDENTIALS"):
         Settings.from_env(gcp)
@@ -79,9 +88,8 @@ def test_every_bad_native_variable_is_named_at_once() -> None:
         "NATIVE_AWS_ROLE_APP": "aviatrix-role-app",
         "NATIVE_ACCOUNT_NAME": "no spaces please",
     }
-    with pytest.raises(SettingsError) as caught:
-        Settings.from_env(env)
-    for name in (
+    _refused_naming(
+        env,
         "NATIVE_BUCKET_URL",
         "CONTROLLER_PRIVATE_IP",
         "NATIVE_BACKUP_WAIT",
@@ -90,8 +98,7 @@ def test_every_bad_native_variable_is_named_at_once() -> None:
         "NATIVE_AWS_ACCOUNT_NUMBER",
         "NATIVE_AWS_ROLE_APP",
         "NATIVE_ACCOUNT_NAME",
-    ):
-        assert name in caught.value.message
+    )
 
 
 def test_unknown_mode_and_cloud_type_are_named() -> None:
