@@ -10,9 +10,11 @@ log line can carry them.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from controller_backup.errors import SettingsError
 from controller_backup.redact import register_secret
@@ -98,6 +100,18 @@ def resolve_secret(reference: str) -> str:
     with _LOCK:
         _CACHE[reference] = value
     return value
+
+
+def json_object(text: str, where: str) -> dict[str, Any]:
+    """A secret's text read as the JSON object it must be; else a SettingsError naming `where`
+    (the reference or setting), never quoting the text."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        raise SettingsError(f"{where}: the secret is not a JSON object")
+    return document
 
 
 def clear_cache() -> None:

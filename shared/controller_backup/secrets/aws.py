@@ -11,11 +11,11 @@ asked-for field is reported by field name only.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 from controller_backup.errors import SettingsError
+from controller_backup.secrets import json_object
 
 _DEFAULT_MAX_AGE = 5
 _MAX_AGE_ENV = "POWERTOOLS_PARAMETERS_MAX_AGE"
@@ -76,13 +76,7 @@ def resolve_secrets_manager(rest: str) -> str:
         raise SettingsError(f"secret reference {reference}: the secret is not text") from None
     if not sep:
         return raw
-    try:
-        document = json.loads(raw)
-    except ValueError:
-        raise SettingsError(f"secret reference {reference}: the secret is not a JSON object") from None
-    if not isinstance(document, dict):
-        raise SettingsError(f"secret reference {reference}: the secret is not a JSON object")
-    value = document.get(field)
+    value = json_object(raw, f"secret reference {reference}").get(field)
     if not isinstance(value, str) or not value:
         raise SettingsError(f"secret reference {reference}: the secret has no text field {field!r}")
     return value

@@ -15,6 +15,7 @@ from typing import Any, TypeAlias
 
 from controller_backup.errors import SettingsError
 from controller_backup.redact import register_secret
+from controller_backup.secrets import json_object
 
 #: what a gs:// destination's secret may hold
 GOOGLE_TYPES = ("service_account", "external_account")
@@ -68,12 +69,7 @@ def parse_credentials(kind: str, text: str, where: str) -> StoreCredentials:
     `where` names the destination in messages (BACKUP_COPY_CREDENTIALS's entry); the text is never
     quoted. A SettingsError names the field that is missing or wrong.
     """
-    try:
-        document = json.loads(text)
-    except ValueError:
-        raise SettingsError(f"{where}: the secret is not JSON") from None
-    if not isinstance(document, dict):
-        raise SettingsError(f"{where}: the secret must be a JSON object")
+    document = json_object(text, where)
     if kind == "gs":
         return _google(document, text, where)
     if kind == "azblob":
