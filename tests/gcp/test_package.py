@@ -27,6 +27,15 @@ def test_the_zip_holds_main_the_listed_core_and_the_lock(source_zip: Path) -> No
     assert [n for n in names if not n.startswith("controller_backup/")] == ["main.py", "requirements.txt"]
 
 
+def test_built_with_copies_to_s3_the_zip_holds_the_s3_store_and_ships_the_copies_lock(tmp_path: Path) -> None:
+    """Cloud Build installs requirements.txt: with `--copies-to s3` it is the copies lock (boto3
+    with the GCP packages, every pin hashed), and stores/s3.py goes in beside the core."""
+    bundle = BUNDLE.with_copies(["s3"])
+    names = assert_contents(package.build(bundle, tmp_path / "source.zip"), bundle)
+    assert "controller_backup/stores/s3.py" in names and "controller_backup/stores/azure_blob.py" not in names
+    assert "boto3==" in bundle.lock.read_text() and bundle.lock.name == "requirements-copies.lock"
+
+
 def test_the_zip_is_reproducible(source_zip: Path, tmp_path: Path) -> None:
     assert package.build(BUNDLE, tmp_path / "again.zip").read_bytes() == source_zip.read_bytes()
 
