@@ -15,19 +15,19 @@ Each bundle carries the core's modules its cloud runs, named in an allow-list (p
 core's package, so the emulator, a sibling package, is out of its reach), and its own handlers;
 never the command line, or another cloud's secret resolver, nor another cloud's store unless told:
 
-- `--copies-to` (a deployment whose BACKUP_COPY_URLS go to other clouds) adds the named stores'
-  modules and installs `functions/<cloud>/requirements-copies.lock` instead: the cloud's lock plus
-  every other cloud's store SDK (their `<kind>-store` extras), each package pinned as in the lock of
-  the cloud it comes from (the three locks are its constraints). One such lock per cloud, installed
-  whole whichever stores are named: the set of pins a bundle ships is always one the tests ran,
-  hashed, and three locks are not nine; the named stores decide what the deployment can open;
-
 - aws    dist/aws/lambda.zip: handlers and core at the root, the lock installed beside them,
          botocore keeping only the models of the services the functions call;
 - azure  dist/azure/function.zip: the v2-model app at the root, the lock and the core in
          .python_packages/lib/site-packages (a zip deploy without a remote build);
 - gcp    dist/gcp/source.zip: main.py, the core beside it, and the lock as requirements.txt,
          which Cloud Build installs (its hashes make that install exact too).
+
+`--copies-to` (a deployment whose BACKUP_COPY_URLS go to other clouds) adds the named stores'
+modules and takes `functions/<cloud>/requirements-copies.lock` for the lock: the cloud's pins plus
+every other cloud's store SDK (the `<kind>-store` extras), each package pinned as the lock of a
+cloud that runs it pins it (the three locks are its constraints). One copies lock per cloud,
+installed whole whichever stores are named: a bundle always ships one lock exactly, and three
+locks are not nine; the unnamed store's SDK is small, and nothing imports it without its module.
 
 Zips are deterministic (sorted entries, fixed timestamps and modes), so a hash of the zip, which
 Terraform redeploys on, changes only when the content does. A zip over its platform's size limits
