@@ -113,7 +113,7 @@ $(TOOLS)/uv/bin/uv:
 	$(TOOLS)/uv/bin/pip install -q uv==$(UV_VERSION)
 
 package-aws package-azure package-gcp: package-%: $(TOOLS)/package/bin/python
-	$(TOOLS)/package/bin/python scripts/package.py $*
+	$(TOOLS)/package/bin/python scripts/package.py $* $(if $(COPIES_TO),--copies-to $(COPIES_TO))
 
 package: package-aws package-azure package-gcp
 

@@ -1,6 +1,6 @@
 """Build one cloud's deployable bundle from its lock, or regenerate the locks.
 
-    python scripts/package.py aws|azure|gcp [--output PATH]       # the bundle, under dist/<cloud>/
+    python scripts/package.py aws|azure|gcp [--output PATH] [--copies-to gs,azblob]   # the bundle
     python scripts/package.py --lock [--upgrade] [--uv UV] aws azure gcp
 
 One pin policy for every cloud: `functions/<cloud>/requirements.lock` holds exact versions with
@@ -13,7 +13,7 @@ them (`--upgrade` moves every pin to the newest release the extras allow, else p
 
 Each bundle carries the core's modules its cloud runs, named in an allow-list (paths inside the
 core's package, so the emulator, a sibling package, is out of its reach), and its own handlers;
-never the command line, or another cloud's store or secret resolver:
+never the command line, or another cloud's secret resolver, nor another cloud's store unless told:
 
 - aws    dist/aws/lambda.zip: handlers and core at the root, the lock installed beside them,
          botocore keeping only the models of the services the functions call;
@@ -22,13 +22,22 @@ never the command line, or another cloud's store or secret resolver:
 - gcp    dist/gcp/source.zip: main.py, the core beside it, and the lock as requirements.txt,
          which Cloud Build installs (its hashes make that install exact too).
 
+`--copies-to` (a deployment whose BACKUP_COPY_URLS go to other clouds) adds the named stores'
+modules and takes `functions/<cloud>/requirements-copies.lock` for the lock: the cloud's pins plus
+every other cloud's store SDK (the `<kind>-store` extras), each package pinned as the lock of a
+cloud that runs it pins it (the three locks are its constraints). One copies lock per cloud,
+installed whole whichever stores are named: a bundle always ships one lock exactly, and three
+locks are not nine; the unnamed store's SDK is small, and nothing imports it without its module.
+
 Zips are deterministic (sorted entries, fixed timestamps and modes), so a hash of the zip, which
-Terraform redeploys on, changes only when the content does. Needs pip alone (uv for `--lock`).
+Terraform redeploys on, changes only when the content does. A zip over its platform's size limits
+stops the build. Needs pip alone (uv for `--lock`).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import shutil
 import subprocess
@@ -95,6 +104,16 @@ CORE_COMMON = (
     "verify_record.py",
 )
 
+#: store kind -> (its module in the core, the extra that installs its SDK alone)
+STORES = {
+    "s3": ("stores/s3.py", "s3-store"),
+    "azblob": ("stores/azure_blob.py", "azblob-store"),
+    "gs": ("stores/gcs.py", "gcs-store"),
+}
+#: the botocore models the S3 store uses (S3, and STS for a copy's role), kept where it is a copy's
+S3_STORE_SERVICES = ("s3", "sts")
+MiB = 2**20
+
 
 @dataclass(frozen=True)
 class Bundle:
@@ -108,14 +127,21 @@ class Bundle:
     app_files: tuple[tuple[str, str], ...]
     #: the cloud's own store and secret resolver, which the core imports by scheme
     core_own: tuple[str, ...]
+    #: the cloud's own store kind (BACKUP_URL's scheme)
+    store: str
     #: (name in the zip, content) of files the handlers' layout needs that the repository has not
     written: tuple[tuple[str, bytes], ...] = ()
     #: where the core and the installed lock go in the zip
     site_packages: str = ""
-    #: False: the lock ships as requirements.txt and the platform installs it
-    install: bool = True
+    #: the lock's name in the zip when it ships for the platform to install (else it is installed)
+    lock_as: str = ""
     #: botocore service models kept (the others are 15 of botocore's 18 MiB zipped)
     botocore_services: tuple[str, ...] = ()
+    #: the platform's limits on the zip and on its unpacked content, in bytes (None: none checked)
+    max_zipped: int | None = None
+    max_unpacked: int | None = None
+    #: other clouds' stores carried for copies (`--copies-to`); their SDKs come with the copies lock
+    copies: tuple[str, ...] = ()
 
     @property
     def function_dir(self) -> Path:
@@ -123,12 +149,34 @@ class Bundle:
 
     @property
     def lock(self) -> Path:
-        return self.function_dir / "requirements.lock"
+        """What the bundle installs: the cloud's lock, or with copies the one that adds their SDKs."""
+        return self.function_dir / ("requirements-copies.lock" if self.copies else "requirements.lock")
+
+    @property
+    def install(self) -> bool:
+        """Whether the build installs the lock into the zip (else the platform installs it)."""
+        return not self.lock_as
+
+    @property
+    def other_stores(self) -> tuple[str, ...]:
+        """The store kinds `--copies-to` may name: every other cloud's."""
+        return tuple(sorted(kind for kind in STORES if kind != self.store))
 
     @property
     def core_modules(self) -> tuple[str, ...]:
         """The allow-list: the core's files (relative to the package) this bundle carries."""
-        return tuple(sorted((*CORE_COMMON, *self.core_own)))
+        copies = (STORES[kind][0] for kind in self.copies)
+        return tuple(sorted({*CORE_COMMON, *self.core_own, *copies}))
+
+    def with_copies(self, kinds: Sequence[str]) -> Bundle:
+        """This bundle carrying the stores of `kinds` too; a kind it cannot add stops the build."""
+        wrong = [kind for kind in kinds if kind not in self.other_stores]
+        if wrong or not kinds:
+            raise SystemExit(
+                f"--copies-to: {', '.join(wrong) or 'nothing'} is not another cloud's store; the "
+                f"{self.cloud} bundle carries {self.store} already and can add {', '.join(self.other_stores)}"
+            )
+        return dataclasses.replace(self, copies=tuple(sorted(set(kinds))))
 
 
 BUNDLES = {
@@ -141,11 +189,15 @@ BUNDLES = {
             for name in ("__init__.py", "backup_handler.py", "common.py", "restore_handler.py")
         ),
         core_own=("secrets/aws.py", "stores/s3.py"),
+        store="s3",
         # the handler paths are `functions.aws.<module>.handler`: a regular package, not a namespace
         written=(("functions/__init__.py", b'"""Cloud function handlers."""\n'),),
         # S3 (the store), Secrets Manager and SSM (the password), EC2 and Auto Scaling (the
         # replacement controller), STS (credential providers that assume a role)
         botocore_services=("autoscaling", "ec2", "s3", "secretsmanager", "ssm", "sts"),
+        # a direct upload, and the function with its layers unpacked
+        max_zipped=50 * MiB,
+        max_unpacked=250 * MiB,
     ),
     "azure": Bundle(
         cloud="azure",
@@ -153,15 +205,17 @@ BUNDLES = {
         python_version="3.12",
         app_files=tuple((name, name) for name in ("function_app.py", "host.json", "replacement_vm.py")),
         core_own=("secrets/azure.py", "stores/azure_blob.py"),
+        store="azblob",
         site_packages=".python_packages/lib/site-packages/",
     ),
     "gcp": Bundle(
         cloud="gcp",
         output="dist/gcp/source.zip",
         python_version="3.12",
-        app_files=(("main.py", "main.py"), ("requirements.txt", "requirements.lock")),
+        app_files=(("main.py", "main.py"),),
         core_own=("secrets/gcp.py", "stores/gcs.py"),
-        install=False,
+        store="gs",
+        lock_as="requirements.txt",
     ),
 }
 
@@ -172,7 +226,15 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 def lock_command(bundle: Bundle) -> list[str]:
-    """The `uv pip compile` arguments that write the bundle's lock (uv records them in its header)."""
+    """The `uv pip compile` arguments that write the bundle's lock (uv records them in its header).
+
+    With copies: the cloud's extra and every other store's, each package constrained to its pin in
+    the three clouds' own locks (written first), so a copy's SDK is the version its cloud runs.
+    Every other store's, whichever `bundle.copies` names: one copies lock per cloud."""
+    extras, constraints = [bundle.cloud], []
+    if bundle.copies:
+        extras += [STORES[kind][1] for kind in bundle.other_stores]
+        constraints = [f"functions/{cloud}/requirements.lock" for cloud in sorted(BUNDLES)]
     return [
         "pip",
         "compile",
@@ -181,8 +243,8 @@ def lock_command(bundle: Bundle) -> list[str]:
         UV_PLATFORM,
         "--python-version",
         bundle.python_version,
-        "--extra",
-        bundle.cloud,
+        *(arg for extra in extras for arg in ("--extra", extra)),
+        *(arg for lock in constraints for arg in ("-c", lock)),
         "pyproject.toml",
         "-o",
         bundle.lock.relative_to(ROOT).as_posix(),
@@ -253,6 +315,8 @@ def entries(bundle: Bundle, deps: Path | None) -> dict[str, Path | bytes]:
     """Name in the zip -> its source file (or content): handlers, the allow-listed core, the deps."""
     found: dict[str, Path | bytes] = {name: bundle.function_dir / source for name, source in bundle.app_files}
     found.update(bundle.written)
+    if bundle.lock_as:
+        found[bundle.lock_as] = bundle.lock
     for module in bundle.core_modules:
         found[f"{bundle.site_packages}controller_backup/{module}"] = CORE_DIR / module
     if deps is not None:
@@ -282,6 +346,22 @@ def write_zip(output: Path, files: dict[str, Path | bytes]) -> None:
     tmp.replace(output)
 
 
+def check_size(bundle: Bundle, output: Path) -> None:
+    """Stop the build of a zip its platform would refuse, naming the limit."""
+    with zipfile.ZipFile(output) as archive:
+        unpacked = sum(info.file_size for info in archive.infolist())
+    for what, size, limit in (
+        ("zipped", output.stat().st_size, bundle.max_zipped),
+        ("unpacked", unpacked, bundle.max_unpacked),
+    ):
+        if limit is not None and size > limit:
+            output.unlink()  # nobody deploys it by mistake
+            raise SystemExit(
+                f"{output.name}: {size / MiB:.1f} MiB {what}, over the {bundle.cloud} limit "
+                f"of {limit / MiB:.0f} MiB"
+            )
+
+
 def build(bundle: Bundle, output: Path | None = None) -> Path:
     """Write the bundle's zip (by default under dist/) and return its path."""
     output = output or ROOT / bundle.output
@@ -290,9 +370,12 @@ def build(bundle: Bundle, output: Path | None = None) -> Path:
         if bundle.install:
             deps = Path(tmp) / "site-packages"
             install_lock(bundle.lock, deps, bundle.python_version)
-            if bundle.botocore_services:
-                prune_botocore_models(deps, bundle.botocore_services)
+            # another cloud's bundle carrying botocore for its copies keeps the S3 store's models
+            services = bundle.botocore_services or (S3_STORE_SERVICES if bundle.copies else ())
+            if services:
+                prune_botocore_models(deps, services)
         write_zip(output, entries(bundle, deps))
+    check_size(bundle, output)
     return output
 
 
@@ -300,6 +383,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("clouds", nargs="+", choices=sorted(BUNDLES))
     parser.add_argument("--output", type=Path, help="the zip's path (one cloud only)")
+    parser.add_argument(
+        "--copies-to",
+        type=lambda text: [kind.strip() for kind in text.split(",") if kind.strip()],
+        help="other clouds' stores the bundle carries for its copies, comma-separated: s3, azblob, gs",
+    )
     parser.add_argument("--lock", action="store_true", help="regenerate the locks instead of building")
     parser.add_argument("--upgrade", action="store_true", help="with --lock: newest versions, not kept pins")
     parser.add_argument("--uv", default="uv", help="with --lock: the uv executable")
@@ -308,12 +396,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--output names one zip: give one cloud, without --lock")
     if (args.upgrade or args.uv != "uv") and not args.lock:
         parser.error("--upgrade and --uv go with --lock")
-    for cloud in args.clouds:
-        bundle = BUNDLES[cloud]
-        if args.lock:
+    if args.copies_to is not None and args.lock:
+        parser.error("--copies-to goes with a build: --lock writes every cloud's copies lock")
+    if args.lock:
+        # the copies locks last: the clouds' own locks are their constraints
+        own = [BUNDLES[cloud] for cloud in args.clouds]
+        for bundle in own + [b.with_copies(b.other_stores) for b in own]:
             write_lock(bundle, args.uv, upgrade=args.upgrade)
             print(bundle.lock.relative_to(ROOT))
-            continue
+        return 0
+    for cloud in args.clouds:
+        bundle = BUNDLES[cloud]
+        if args.copies_to is not None:
+            bundle = bundle.with_copies(args.copies_to)
         path = build(bundle, args.output.resolve() if args.output else None)
         with zipfile.ZipFile(path) as archive:
             count, unpacked = len(archive.infolist()), sum(i.file_size for i in archive.infolist())

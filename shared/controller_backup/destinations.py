@@ -56,7 +56,8 @@ def open_destination(settings: Settings, url: str, suffix: str = "") -> ObjectSt
             raise
         raise SettingsError(
             f"BACKUP_COPY_URLS: this deployment carries no {KIND_NAMES[kind]} store (a function's "
-            "bundle holds its own cloud's); the command line reaches every store"
+            f"bundle holds its own cloud's unless built with its copies' stores: make "
+            f"package-<cloud> COPIES_TO={kind}); the command line reaches every store"
         ) from None
 
 

@@ -5,6 +5,7 @@ runtime's platform and Python), against fake-gcs-server and the Secret Manager s
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,23 @@ def source_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_zip_holds_main_the_listed_core_and_the_lock(source_zip: Path) -> None:
     names = assert_contents(source_zip, BUNDLE)
     assert [n for n in names if not n.startswith("controller_backup/")] == ["main.py", "requirements.txt"]
+
+
+def test_built_with_copies_to_s3_the_zip_holds_the_s3_store_and_ships_the_copies_lock(tmp_path: Path) -> None:
+    """Cloud Build installs requirements.txt: with `--copies-to s3` it is the copies lock (boto3
+    with the GCP packages, every pin hashed), and stores/s3.py goes in beside the core."""
+    bundle = BUNDLE.with_copies(["s3"])
+    names = assert_contents(package.build(bundle, tmp_path / "source.zip"), bundle)
+    assert "controller_backup/stores/s3.py" in names and "controller_backup/stores/azure_blob.py" not in names
+    assert "boto3==" in bundle.lock.read_text() and bundle.lock.name == "requirements-copies.lock"
+
+
+def test_a_zip_over_its_platforms_limit_stops_the_build_and_is_not_left(tmp_path: Path) -> None:
+    """The limits are checked on the built zip (here a tiny one set on the fast GCP build)."""
+    tight = dataclasses.replace(BUNDLE, max_unpacked=100_000)
+    with pytest.raises(SystemExit, match=r"source.zip: 0\.\d MiB unpacked, over the gcp limit of 0 MiB"):
+        package.build(tight, tmp_path / "source.zip")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_zip_is_reproducible(source_zip: Path, tmp_path: Path) -> None:

@@ -223,5 +223,6 @@ def test_a_copy_to_a_store_the_deployment_does_not_carry_fails_alone_saying_so(
     assert copy["error"] == {
         "code": "settings",
         "message": "BACKUP_COPY_URLS: this deployment carries no Cloud Storage store (a function's bundle "
-        "holds its own cloud's); the command line reaches every store",
+        "holds its own cloud's unless built with its copies' stores: make package-<cloud> COPIES_TO=gs); "
+        "the command line reaches every store",
     }

@@ -113,3 +113,17 @@ def test_the_closure_sees_lazy_and_relative_imports() -> None:
     cli = _closure([(CORE / "cli.py", "controller_backup")])
     assert "terminal.py" in cli and "status_view.py" in cli  # imported inside functions only
     assert "stores/base.py" in _closure([(CORE / "stores" / "__init__.py", "controller_backup.stores")])
+
+
+@pytest.mark.parametrize("cloud", sorted(package.BUNDLES))
+def test_copies_to_adds_each_named_store_and_nothing_else(cloud: str) -> None:
+    """`--copies-to` adds the named stores' modules; what they import of the core is on the cloud's
+    allow-list already (a store of ours on another cloud's bundle needs no more of the core)."""
+    bundle = package.BUNDLES[cloud]
+    for kind in bundle.other_stores:
+        module = package.STORES[kind][0]
+        assert set(bundle.with_copies([kind]).core_modules) == set(bundle.core_modules) | {module}
+        assert _closure([(CORE / module, "controller_backup.stores")]) <= set(bundle.core_modules)
+    both = bundle.with_copies(list(bundle.other_stores))
+    added = set(both.core_modules) - set(bundle.core_modules)
+    assert added == {package.STORES[kind][0] for kind in bundle.other_stores}
