@@ -249,8 +249,8 @@ _BLOCKS = {
         "restore_invoke",
         "events_invoke_restore",
     },
-    "aws_iam_policy": {"invoke_backup", "invoke_restore"},
-    "aws_iam_role_policy": {"backup", "restore", "backup_native", "restore_native", "scheduler"},
+    "aws_iam_policy": {"invoke"},
+    "aws_iam_role_policy": {"function", "native", "scheduler"},
     "aws_iam_role": {"function", "scheduler"},
 }
 
@@ -269,13 +269,10 @@ _ATTACHED = {
     ("aws_kms_key", "backup", "policy"): "kms",
     ("aws_iam_role", "function", "assume_role_policy"): "lambda_assume",
     ("aws_iam_role", "scheduler", "assume_role_policy"): "scheduler_assume",
-    ("aws_iam_role_policy", "backup", "policy"): "backup",
-    ("aws_iam_role_policy", "restore", "policy"): "restore",
-    ("aws_iam_role_policy", "backup_native", "policy"): "backup_native[0]",
-    ("aws_iam_role_policy", "restore_native", "policy"): "restore_native[0]",
+    ("aws_iam_role_policy", "function", "policy"): "function[each.key]",
+    ("aws_iam_role_policy", "native", "policy"): "native[each.key]",
     ("aws_iam_role_policy", "scheduler", "policy"): "scheduler",
-    ("aws_iam_policy", "invoke_backup", "policy"): "invoke_backup",
-    ("aws_iam_policy", "invoke_restore", "policy"): "invoke_restore",
+    ("aws_iam_policy", "invoke", "policy"): "invoke[each.key]",
     ("aws_sns_topic_policy", "alarms", "policy"): "alarms_topic",
     ("aws_sqs_queue_policy", "dlq", "policy"): "dlq",
 }
@@ -286,7 +283,7 @@ def test_each_policy_carries_its_own_document_and_every_document_is_checked() ->
         body = _resources(type_name)[name]
         assert body[argument] == f"${{data.aws_iam_policy_document.{document}.json}}", (type_name, name)
     # iam.tftest.hcl checks these for destructive grants, storage.tftest.hcl the bucket's and the key's
-    documents = {d.removesuffix("[0]") for d in _ATTACHED.values()}
+    documents = {d.removesuffix("[each.key]") for d in _ATTACHED.values()}
     assert set(_blocks("data", "aws_iam_policy_document")) == documents
 
 
@@ -309,8 +306,8 @@ def test_each_wait_is_derived_once_from_its_functions_timeout() -> None:
 
 def test_the_functions_wait_for_the_native_grants() -> None:
     depends_on = _resources("aws_lambda_function")["this"]["depends_on"]
-    assert "${aws_iam_role_policy.backup_native}" in depends_on
-    assert "${aws_iam_role_policy.restore_native}" in depends_on
+    assert "${aws_iam_role_policy.function}" in depends_on
+    assert "${aws_iam_role_policy.native}" in depends_on
 
 
 #: (resource type, name now) of every block that became one block for both functions
@@ -323,15 +320,25 @@ _MOVED_TO_FOR_EACH = (
 )
 
 
+#: (old address, for_each block now) of what else became one block: the role policies per
+#: function, the invoke policies and the alarms (one map of definitions)
+_MOVED_PER_JOB = (
+    ("aws_iam_role_policy.{job}", 'aws_iam_role_policy.function["{job}"]'),
+    ("aws_iam_role_policy.{job}_native[0]", 'aws_iam_role_policy.native["{job}"]'),
+    ("aws_iam_policy.invoke_{job}", 'aws_iam_policy.invoke["{job}"]'),
+    ('aws_cloudwatch_metric_alarm.function_errors["{job}"]', 'aws_cloudwatch_metric_alarm.this["{job}_errors"]'),
+)
+_ALARMS_MOVED = ("no_recent_backup", "dead_letters", "restore_failed")
+
+
 def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
     """Each function's resources had their own block (aws_lambda_function.backup); `moved` blocks
     take them to the for_each instances (aws_lambda_function.this["backup"]), so an existing
     deployment is updated in place, never destroyed and recreated."""
-    expected = {
-        f"{kind}.{job}": f'{kind}.{name}["{job}"]'
-        for kind, name in _MOVED_TO_FOR_EACH
-        for job in _locals()["functions"]
-    }
+    jobs = _locals()["functions"]
+    expected = {f"{kind}.{job}": f'{kind}.{name}["{job}"]' for kind, name in _MOVED_TO_FOR_EACH for job in jobs}
+    expected |= {old.format(job=job): new.format(job=job) for old, new in _MOVED_PER_JOB for job in jobs}
+    expected |= {f"aws_cloudwatch_metric_alarm.{n}": f'aws_cloudwatch_metric_alarm.this["{n}"]' for n in _ALARMS_MOVED}
     assert helpers.moves(_module()) == expected
     assert helpers.moved_problems(_module()) == []
     for kind, name in _MOVED_TO_FOR_EACH:

@@ -71,19 +71,26 @@ resource "aws_s3_bucket_policy" "backup" {
 }
 
 data "aws_iam_policy_document" "bucket" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.backup.arn, "${aws_s3_bucket.backup.arn}/*"]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
+  # Nobody reaches the bucket over plain HTTP or TLS older than 1.2.
+  dynamic "statement" {
+    for_each = {
+      DenyInsecureTransport = { test = "Bool", variable = "aws:SecureTransport", values = ["false"] }
+      DenyOldTls            = { test = "NumericLessThan", variable = "s3:TlsVersion", values = ["1.2"] }
     }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
+    content {
+      sid       = statement.key
+      effect    = "Deny"
+      actions   = ["s3:*"]
+      resources = [aws_s3_bucket.backup.arn, "${aws_s3_bucket.backup.arn}/*"]
+      principals {
+        type        = "*"
+        identifiers = ["*"]
+      }
+      condition {
+        test     = statement.value.test
+        variable = statement.value.variable
+        values   = statement.value.values
+      }
     }
   }
 
@@ -110,22 +117,6 @@ data "aws_iam_policy_document" "bucket" {
       test     = "ArnEquals"
       variable = "aws:PrincipalArn"
       values   = values(aws_iam_role.function)[*].arn
-    }
-  }
-
-  statement {
-    sid       = "DenyOldTls"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.backup.arn, "${aws_s3_bucket.backup.arn}/*"]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "NumericLessThan"
-      variable = "s3:TlsVersion"
-      values   = ["1.2"]
     }
   }
 }

@@ -134,13 +134,13 @@ override_resource {
 }
 
 override_resource {
-  target          = aws_iam_policy.invoke_backup
+  target          = aws_iam_policy.invoke["backup"]
   override_during = plan
   values          = { arn = "arn:aws:iam::123456789012:policy/invoke-backup" }
 }
 
 override_resource {
-  target          = aws_iam_policy.invoke_restore
+  target          = aws_iam_policy.invoke["restore"]
   override_during = plan
   values          = { arn = "arn:aws:iam::123456789012:policy/invoke-restore" }
 }
