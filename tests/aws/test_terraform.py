@@ -326,7 +326,10 @@ _MOVED_PER_JOB = (
     ("aws_iam_role_policy.{job}", 'aws_iam_role_policy.function["{job}"]'),
     ("aws_iam_role_policy.{job}_native[0]", 'aws_iam_role_policy.native["{job}"]'),
     ("aws_iam_policy.invoke_{job}", 'aws_iam_policy.invoke["{job}"]'),
-    ('aws_cloudwatch_metric_alarm.function_errors["{job}"]', 'aws_cloudwatch_metric_alarm.this["{job}_errors"]'),
+    (
+        'aws_cloudwatch_metric_alarm.function_errors["{job}"]',
+        'aws_cloudwatch_metric_alarm.this["{job}_errors"]',
+    ),
 )
 _ALARMS_MOVED = ("no_recent_backup", "dead_letters", "restore_failed")
 
@@ -336,9 +339,13 @@ def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
     take them to the for_each instances (aws_lambda_function.this["backup"]), so an existing
     deployment is updated in place, never destroyed and recreated."""
     jobs = _locals()["functions"]
-    expected = {f"{kind}.{job}": f'{kind}.{name}["{job}"]' for kind, name in _MOVED_TO_FOR_EACH for job in jobs}
+    expected = {
+        f"{kind}.{job}": f'{kind}.{name}["{job}"]' for kind, name in _MOVED_TO_FOR_EACH for job in jobs
+    }
     expected |= {old.format(job=job): new.format(job=job) for old, new in _MOVED_PER_JOB for job in jobs}
-    expected |= {f"aws_cloudwatch_metric_alarm.{n}": f'aws_cloudwatch_metric_alarm.this["{n}"]' for n in _ALARMS_MOVED}
+    expected |= {
+        f"aws_cloudwatch_metric_alarm.{n}": f'aws_cloudwatch_metric_alarm.this["{n}"]' for n in _ALARMS_MOVED
+    }
     assert helpers.moves(_module()) == expected
     assert helpers.moved_problems(_module()) == []
     for kind, name in _MOVED_TO_FOR_EACH:

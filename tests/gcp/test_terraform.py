@@ -132,16 +132,33 @@ def test_every_function_has_its_own_least_privilege_identity() -> None:
         assert not re.search(r"roles/(owner|editor|storage\.admin|storage\.objectAdmin|iam\.)", role), role
 
 
-def test_bucket_writes_are_scoped_to_the_object_and_the_markers() -> None:
-    members = resources("google_storage_bucket_iam_member")
-    writer = members["backup_writer"]
-    assert writer["member"] == "serviceAccount:${google_service_account.backup.email}"
-    assert one(writer["condition"])["expression"] == (
-        'resource.name == "${local.object_resource}" || resource.name == "${local.record_resource}"'
+def _scoped_grants(console: helpers.LocalsConsole, mode: str) -> dict[str, Any]:
+    """The grants conditioned on object names, for a deployment in `mode`: name -> grant."""
+    values = _BASE_VALUES | _NATIVE_VALUES | {"backup_mode": mode}
+    grants: dict[str, Any] = console.evaluate(values, {"grants": "local.scoped_grants"})["grants"]
+    return grants
+
+
+def test_bucket_writes_are_scoped_to_the_object_and_the_markers(console: helpers.LocalsConsole) -> None:
+    member = resources("google_storage_bucket_iam_member")["scoped"]
+    assert member["for_each"] == "${local.scoped_grants}"
+    assert member["member"] == "serviceAccount:${each.value.account}"
+    assert one(member["condition"])["expression"] == "${each.value.expression}"
+    grants = _scoped_grants(console, "export")
+    assert set(grants) == {"backup_writer", "restore_markers"}
+    writer, markers = grants["backup_writer"], grants["restore_markers"]
+    assert writer["account"] == "<google_service_account.backup.email>"
+    assert writer["expression"] == (
+        'resource.name == "projects/_/buckets/network-ops-prod-ctrl-backup/objects/controller/backup.tar"'
+        ' || resource.name == "projects/_/buckets/network-ops-prod-ctrl-backup/objects/controller/backup.tar'
+        f'{RECORD_SUFFIX}"'
     )
-    markers = members["restore_markers"]
-    assert markers["member"] == "serviceAccount:${google_service_account.restore.email}"
-    assert "startsWith" in one(markers["condition"])["expression"]
+    assert markers["account"] == "<google_service_account.restore.email>"
+    assert markers["expression"] == (
+        'resource.name.startsWith("projects/_/buckets/network-ops-prod-ctrl-backup/objects/'
+        'controller/backup.tar.restores/")'
+    )
+    assert {g["role"] for g in grants.values()} == {"<google_project_iam_custom_role.object_writer.id>"}
     role = resources("google_project_iam_custom_role")["object_writer"]
     assert sorted(role["permissions"]) == [
         "storage.objects.create",
@@ -293,21 +310,55 @@ def test_plan_refuses_a_soft_delete_window_cloud_storage_does_not_offer(
         assert status != 0 and "soft_delete_days must be between 7 and 90" in output, bad
 
 
-def test_secret_accessor_only_for_backup_and_restore() -> None:
-    accessors = {
-        name: body
-        for name, body in resources("google_secret_manager_secret_iam_member").items()
-        if "count" not in body  # the native-mode and customer id secrets are checked below
-    }
+#: each secret of the module: the inputs that create it, its id, who may read it, and its
+#: reference in the functions' settings (never the value)
+_SECRETS = {
+    "controller_password": ({}, "controller-password", {"backup", "restore"}, "CONTROLLER_PASSWORD"),
+    "controller_customer_id": (
+        {"create_customer_id_secret": True},
+        "controller-customer-id",
+        {"restore"},
+        "CONTROLLER_CUSTOMER_ID",
+    ),
+    "native_gcp_credentials": ({}, "native-gcp-credentials", {"restore"}, "NATIVE_GCP_CREDENTIALS"),
+}
+
+
+@pytest.mark.parametrize("secret", sorted(_SECRETS))
+def test_each_secret_is_readable_only_by_its_identities(console: helpers.LocalsConsole, secret: str) -> None:
+    inputs, secret_id, readers, setting = _SECRETS[secret]
+    values = _BASE_VALUES | _NATIVE_VALUES | inputs
+    found = console.evaluate(values, {"secrets": "local.secrets", "readers": "local.secret_readers"})
+    assert found["secrets"][secret] == f"ctrl-backup-{secret_id}"
+    granted = {r["account"] for r in found["readers"].values() if r["secret"] == secret}
+    assert granted == {f"<google_service_account.{job}.email>" for job in readers}
+    env = _locals()["common_env"] + _locals()["native_env"]
+    assert (
+        f'{setting} = "gcp-sm:${{google_secret_manager_secret.this["{secret}"].id}}/versions/latest"' in env
+    )
+    assert f"var.{secret}" not in env
+    # only where it is needed: the customer id with create_customer_id_secret, the key in native mode
+    without = console.evaluate(_BASE_VALUES | {"backup_mode": "export"}, {"secrets": "keys(local.secrets)"})
+    assert (secret in without["secrets"]) is (secret == "controller_password")
+
+
+def test_every_secret_is_readable_through_one_accessor_block() -> None:
+    accessors = resources("google_secret_manager_secret_iam_member")
     assert list(accessors) == ["accessor"]
     accessor = accessors["accessor"]
+    assert accessor["for_each"] == "${local.secret_readers}"
     assert accessor["role"] == "roles/secretmanager.secretAccessor"
-    assert set(accessor["for_each"]) == {"backup", "restore"}
-    # the functions receive a reference, never the value
-    locals_ = {k: v for block in module()["locals"] for k, v in block.items()}
-    env = locals_["common_env"]
-    assert "gcp-sm:${google_secret_manager_secret.controller_password.id}/versions/latest" in env
-    assert variable("controller_password").get("sensitive") is True
+    assert accessor["secret_id"] == "${google_secret_manager_secret.this[each.value.secret].secret_id}"
+    for name in ("controller_password", "controller_customer_id", "native_gcp_credentials"):
+        assert variable(name)["sensitive"] is True, name
+    assert variable("create_customer_id_secret")["default"] is False
+    versions = resources("google_secret_manager_secret_version")
+    assert versions["controller_customer_id"]["count"] == (
+        "${var.create_customer_id_secret && var.controller_customer_id != null ? 1 : 0}"
+    )
+    assert versions["native_gcp_credentials"]["count"] == (
+        "${local.native_enabled && var.native_gcp_credentials != null ? 1 : 0}"
+    )
 
 
 def test_replacement_event_trigger_is_the_compute_insert_audit_log() -> None:
@@ -464,7 +515,8 @@ def _functions() -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> helpers.LocalsConsole:
-    return helpers.LocalsConsole(MODULE, tmp_path_factory.mktemp("gcp-locals"))
+    files = ("main.tf", "iam.tf", "native.tf", "secrets.tf")
+    return helpers.LocalsConsole(MODULE, tmp_path_factory.mktemp("gcp-locals"), files)
 
 
 def _locals() -> dict[str, Any]:
@@ -483,12 +535,7 @@ def planner(tmp_path_factory: pytest.TempPathFactory) -> helpers.VariablePlanner
 
 _NATIVE = {
     ("google_project_iam_custom_role", "native_file_reader"),
-    ("google_storage_bucket_iam_member", "native_backup_reader"),
-    ("google_storage_bucket_iam_member", "native_restore_writer"),
-    ("google_storage_bucket_iam_member", "native_restore_fresh_backup"),
-    ("google_secret_manager_secret", "native_gcp_credentials"),
     ("google_secret_manager_secret_version", "native_gcp_credentials"),
-    ("google_secret_manager_secret_iam_member", "native_gcp_credentials_restore"),
 }
 
 
@@ -502,13 +549,11 @@ def test_native_mode_is_the_default_and_export_is_opt_in() -> None:
     assert "CONTROLLER_BACKUP_MODE = var.backup_mode" in _locals()["common_env"]
     for kind, name in _NATIVE:
         assert resources(kind)[name]["count"].startswith("${local.native_enabled"), f"{kind}.{name}"
+    assert _locals()["native_grants"].startswith("${local.native_enabled ? {")
     for kind in {kind for kind, _ in _NATIVE}:
         for name in resources(kind):
             if "native" in name:
                 assert (kind, name) in _NATIVE, f"{kind}.{name} is not gated on native mode"
-    assert resources("google_secret_manager_secret_version")["native_gcp_credentials"]["count"] == (
-        "${local.native_enabled && var.native_gcp_credentials != null ? 1 : 0}"
-    )
     value = _locals()["native_env"]
     assert value.startswith("${local.native_enabled ? {") and value.endswith("} : {}}")
     # no export-mode binding names the controller's bucket
@@ -556,62 +601,38 @@ def test_native_settings_are_the_ones_the_core_reads_for_a_gcp_controller() -> N
     assert parsed.native_bucket.params == {"bucket_name": "controller-own-backups"}
     env = _locals()["native_env"]
     assert 'NATIVE_CLOUD_TYPE = "gcp"' in env and 'NATIVE_BUCKET_URL = "gs://${' in env
-    # a reference to the module's secret, never a value
-    assert (
-        'NATIVE_GCP_CREDENTIALS = "gcp-sm:${google_secret_manager_secret.native_gcp_credentials[0].id}'
-        '/versions/latest"'
-    ) in env
-    assert "var.native_gcp_credentials" not in env
-    assert variable("native_gcp_credentials")["sensitive"] is True
+    # its key is a reference to the module's secret, never a value (test_each_secret_is_readable_...)
 
 
-def test_native_bucket_grants_are_conditioned_on_cloudn_objects() -> None:
+def test_native_bucket_grants_are_conditioned_on_cloudn_objects(console: helpers.LocalsConsole) -> None:
     prefix = _locals()["native_files_resource"]
     assert prefix == 'projects/_/buckets/${coalesce(var.native_bucket_name, "-")}/objects/CloudN_'
-    members = resources("google_storage_bucket_iam_member")
+    grants = _scoped_grants(console, "native")
+    cloudn = 'resource.name.startsWith("projects/_/buckets/acme-controller-own-backups/objects/CloudN_")'
     expected = {
-        "native_backup_reader": (
-            "${google_service_account.backup.email}",
-            "${google_project_iam_custom_role.native_file_reader[0].id}",
-        ),
-        "native_restore_writer": (
-            "${google_service_account.restore.email}",
-            "${google_project_iam_custom_role.object_writer.id}",
-        ),
+        "native_backup_reader": ("backup", "<google_project_iam_custom_role.native_file_reader[0].id>"),
+        "native_restore_writer": ("restore", "<google_project_iam_custom_role.object_writer.id>"),
     }
-    for name, (account, role) in expected.items():
-        member = members[name]
-        assert member["bucket"] == '${coalesce(var.native_bucket_name, "-")}', name
-        assert member["member"] == f"serviceAccount:{account}", name
-        assert member["role"] == role, name
-        expression = one(member["condition"])["expression"]
-        assert expression == 'resource.name.startsWith("${local.native_files_resource}")', name
+    for name, (job, role) in expected.items():
+        grant = grants[name]
+        assert grant["bucket"] == "acme-controller-own-backups", name
+        assert grant["account"] == f"<google_service_account.{job}.email>", name
+        assert grant["role"] == role, name
+        assert grant["expression"] == cloudn, name
     # the backup identity only reads (no list: listing is a bucket-level call a condition cannot limit)
     reader = resources("google_project_iam_custom_role")["native_file_reader"]
     assert reader["permissions"] == ["storage.objects.get"]
     # nothing else is granted on the controller's bucket
-    on_native_bucket = {n for n, b in members.items() if "native_bucket_name" in b["bucket"]}
+    on_native_bucket = {n for n, g in grants.items() if g["bucket"] == "acme-controller-own-backups"}
     assert on_native_bucket == set(expected)
     # a native restore ends with a fresh backup: the restore identity may replace the one object
-    fresh = members["native_restore_fresh_backup"]
-    assert fresh["bucket"] == "${google_storage_bucket.backups.name}"
-    assert fresh["member"] == "serviceAccount:${google_service_account.restore.email}"
-    assert one(fresh["condition"])["expression"] == 'resource.name == "${local.object_resource}"'
-
-
-def test_native_credentials_secret_is_readable_by_restore_only() -> None:
-    secret = resources("google_secret_manager_secret")["native_gcp_credentials"]
-    assert secret["secret_id"] == "${var.name}-native-gcp-credentials"
-    accessors = {
-        name: body
-        for name, body in resources("google_secret_manager_secret_iam_member").items()
-        if "native_gcp_credentials" in body["secret_id"]
-    }
-    assert list(accessors) == ["native_gcp_credentials_restore"]
-    accessor = accessors["native_gcp_credentials_restore"]
-    assert accessor["member"] == "serviceAccount:${google_service_account.restore.email}"
-    assert accessor["role"] == "roles/secretmanager.secretAccessor"
-    assert "for_each" not in accessor
+    fresh = grants["native_restore_fresh_backup"]
+    assert fresh["bucket"] == "<google_storage_bucket.backups.name>"
+    assert fresh["account"] == "<google_service_account.restore.email>"
+    assert fresh["expression"] == (
+        'resource.name == "projects/_/buckets/network-ops-prod-ctrl-backup/objects/controller/backup.tar"'
+    )
+    assert set(grants) - set(_scoped_grants(console, "export")) == {*expected, "native_restore_fresh_backup"}
 
 
 def test_restores_stop_before_their_function_does(console: helpers.LocalsConsole) -> None:
@@ -673,36 +694,6 @@ def test_native_variables_are_described_and_validated_and_documented() -> None:
 
 
 # -- the customer id (BYOL) -----------------------------------------------------------------------
-
-
-def test_customer_id_secret_is_optional_and_readable_by_restore_only() -> None:
-    secret = resources("google_secret_manager_secret")["controller_customer_id"]
-    assert secret["count"] == "${var.create_customer_id_secret ? 1 : 0}"
-    assert secret["secret_id"] == "${var.name}-controller-customer-id"
-    version = resources("google_secret_manager_secret_version")["controller_customer_id"]
-    assert (
-        version["count"] == "${var.create_customer_id_secret && var.controller_customer_id != null ? 1 : 0}"
-    )
-    assert variable("controller_customer_id")["sensitive"] is True
-    assert variable("create_customer_id_secret")["default"] is False
-    accessors = {
-        name: body
-        for name, body in resources("google_secret_manager_secret_iam_member").items()
-        if "controller_customer_id" in body["secret_id"]
-    }
-    assert list(accessors) == ["controller_customer_id_restore"]
-    accessor = accessors["controller_customer_id_restore"]
-    assert accessor["secret_id"] == "${google_secret_manager_secret.controller_customer_id[0].secret_id}"
-    assert accessor["member"] == "serviceAccount:${google_service_account.restore.email}"
-    assert accessor["role"] == "roles/secretmanager.secretAccessor"
-    assert accessor["count"] == "${var.create_customer_id_secret ? 1 : 0}"
-    # the functions get a reference, never the value
-    env = _locals()["common_env"]
-    assert (
-        'CONTROLLER_CUSTOMER_ID = "gcp-sm:${google_secret_manager_secret.controller_customer_id[0].id}'
-        '/versions/latest"'
-    ) in env
-    assert "var.controller_customer_id" not in env
 
 
 def test_plan_refuses_a_customer_id_without_its_secret(planner: helpers.VariablePlanner) -> None:
@@ -817,6 +808,30 @@ def test_max_instance_count_reaches_every_function(planner: helpers.VariablePlan
         assert status != 0 and "max_instance_count must be a whole number" in output, bad
 
 
+_SECRET = "google_secret_manager_secret"
+_MOVED_SECRETS = {
+    f"{_SECRET}.controller_password": f'{_SECRET}.this["controller_password"]',
+    f"{_SECRET}.controller_customer_id[0]": f'{_SECRET}.this["controller_customer_id"]',
+    f"{_SECRET}.native_gcp_credentials[0]": f'{_SECRET}.this["native_gcp_credentials"]',
+    f'{_SECRET}_iam_member.accessor["backup"]': f'{_SECRET}_iam_member.accessor["controller_password_backup"]',
+    f'{_SECRET}_iam_member.accessor["restore"]': f'{_SECRET}_iam_member.accessor["controller_password_restore"]',
+    f"{_SECRET}_iam_member.controller_customer_id_restore[0]": (
+        f'{_SECRET}_iam_member.accessor["controller_customer_id_restore"]'
+    ),
+    f"{_SECRET}_iam_member.native_gcp_credentials_restore[0]": (
+        f'{_SECRET}_iam_member.accessor["native_gcp_credentials_restore"]'
+    ),
+}
+#: each grant conditioned on object names that had a block of its own, and its old index
+_MOVED_GRANTS = {
+    "backup_writer": "",
+    "restore_markers": "",
+    "native_backup_reader": "[0]",
+    "native_restore_writer": "[0]",
+    "native_restore_fresh_backup": "[0]",
+}
+
+
 def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
     """The functions (two of them behind count) and the trigger's grants on the event-driven ones
     had their own blocks; `moved` blocks take them to the for_each instances, so an existing
@@ -830,5 +845,10 @@ def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
         f"{function}.restore_event[0]": f'{function}.this["restore_event"]',
         f"{grant}.trigger_invokes_backup_event[0]": f'{grant}.trigger_invokes["backup_event"]',
         f"{grant}.trigger_invokes_restore_event[0]": f'{grant}.trigger_invokes["restore_event"]',
+        **_MOVED_SECRETS,
+        **{
+            f"google_storage_bucket_iam_member.{name}{index}": f'google_storage_bucket_iam_member.scoped["{name}"]'
+            for name, index in _MOVED_GRANTS.items()
+        },
     }
     assert helpers.moved_problems(module()) == []

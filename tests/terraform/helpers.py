@@ -436,25 +436,25 @@ _REFERENCE = re.compile(r"\b(?:data\.)?(?:aws|azurerm|google)_\w+\.\w+(?:\[[^\]]
 
 def _stub(reference: re.Match[str]) -> str:
     """A reference's stand-in: the string "<reference>" (a one-element list for a splat)."""
-    text = reference.group(0)
+    text = reference.group(0).replace('"', '\\"')
     return f'["<{text}>"]' if "[*]" in text else f'"<{text}>"'
 
 
 class LocalsConsole(_VariablesWorkdir):
     """The values a module's locals take for given inputs, computed by Terraform without a provider.
 
-    The module's variables.tf and the `locals` blocks of `locals_file` make the configuration, each
+    The module's variables.tf and the `locals` blocks of `locals_files` make the configuration, each
     reference to a resource or data source replaced by a string standing for it: what the locals
     derive from the inputs alone (timeouts, settings) comes out as a plan of the module computes it,
     where no provider can be installed to plan it (azurerm, google).
     """
 
-    def __init__(self, module_dir: Path, workdir: Path, locals_file: str = "main.tf") -> None:
+    def __init__(self, module_dir: Path, workdir: Path, locals_files: tuple[str, ...] = ("main.tf",)) -> None:
         super().__init__(module_dir, workdir)
-        text = (module_dir / locals_file).read_text()
+        text = "\n".join((module_dir / name).read_text() for name in locals_files)
         blocks = re.findall(r"^locals \{\n.*?^\}\n", text, flags=re.MULTILINE | re.DOTALL)
         if not blocks:
-            raise AssertionError(f"no locals block in {locals_file}")
+            raise AssertionError(f"no locals block in {locals_files}")
         (workdir / "locals.tf").write_text(_REFERENCE.sub(_stub, "\n".join(blocks)))
         self._init()
 

@@ -62,29 +62,45 @@ resource "google_storage_bucket_iam_member" "readers" {
   member = "serviceAccount:${each.value}"
 }
 
-# The backup function writes the backup object and the record of its last success, nothing else.
-resource "google_storage_bucket_iam_member" "backup_writer" {
-  bucket = google_storage_bucket.backups.name
-  role   = google_project_iam_custom_role.object_writer.id
-  member = "serviceAccount:${google_service_account.backup.email}"
-
-  condition {
-    title       = "backup-object-only"
-    description = "Only the one backup object and its last-success record."
-    expression  = "resource.name == \"${local.object_resource}\" || resource.name == \"${local.record_resource}\""
-  }
+# Every grant limited by a condition on object names: the backup identity writes the backup object
+# and the record of its last success, nothing else; the restore identity writes only its
+# idempotency markers beside the backup. Native mode adds its grants on the controller's CloudN_*
+# files (native.tf).
+locals {
+  scoped_grants = merge(
+    {
+      backup_writer = {
+        bucket      = google_storage_bucket.backups.name
+        role        = google_project_iam_custom_role.object_writer.id
+        account     = google_service_account.backup.email
+        title       = "backup-object-only"
+        description = "Only the one backup object and its last-success record."
+        expression  = "resource.name == \"${local.object_resource}\" || resource.name == \"${local.record_resource}\""
+      }
+      restore_markers = {
+        bucket      = google_storage_bucket.backups.name
+        role        = google_project_iam_custom_role.object_writer.id
+        account     = google_service_account.restore.email
+        title       = "restore-markers-only"
+        description = "Only the restore markers under <object>.restores/."
+        expression  = "resource.name.startsWith(\"${local.markers_resource}\")"
+      }
+    },
+    local.native_grants,
+  )
 }
 
-# The restore function writes only its idempotency markers beside the backup.
-resource "google_storage_bucket_iam_member" "restore_markers" {
-  bucket = google_storage_bucket.backups.name
-  role   = google_project_iam_custom_role.object_writer.id
-  member = "serviceAccount:${google_service_account.restore.email}"
+resource "google_storage_bucket_iam_member" "scoped" {
+  for_each = local.scoped_grants
+
+  bucket = each.value.bucket
+  role   = each.value.role
+  member = "serviceAccount:${each.value.account}"
 
   condition {
-    title       = "restore-markers-only"
-    description = "Only the restore markers under <object>.restores/."
-    expression  = "resource.name.startsWith(\"${local.markers_resource}\")"
+    title       = each.value.title
+    description = each.value.description
+    expression  = each.value.expression
   }
 }
 

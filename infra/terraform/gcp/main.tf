@@ -96,7 +96,7 @@ locals {
       CONTROLLER_BACKUP_MODE = var.backup_mode
       CONTROLLER_URL         = var.controller_url
       CONTROLLER_USERNAME    = var.controller_username
-      CONTROLLER_PASSWORD    = "gcp-sm:${google_secret_manager_secret.controller_password.id}/versions/latest"
+      CONTROLLER_PASSWORD    = "gcp-sm:${google_secret_manager_secret.this["controller_password"].id}/versions/latest"
       CONTROLLER_VERIFY_TLS  = tostring(var.controller_verify_tls)
       BACKUP_URL             = local.backup_url
       BACKUP_MIN_SIZE_RATIO  = tostring(var.backup_min_size_ratio)
@@ -106,7 +106,7 @@ locals {
     var.controller_tls_server_name == null ? {} : { CONTROLLER_TLS_SERVER_NAME = var.controller_tls_server_name },
     # BYOL: a reference to the customer id secret (either mode); only the restore identity may read it
     var.create_customer_id_secret ? {
-      CONTROLLER_CUSTOMER_ID = "gcp-sm:${google_secret_manager_secret.controller_customer_id[0].id}/versions/latest"
+      CONTROLLER_CUSTOMER_ID = "gcp-sm:${google_secret_manager_secret.this["controller_customer_id"].id}/versions/latest"
     } : {},
     local.native_env,
     var.restore_max_backup_age == null ? {} : { RESTORE_MAX_BACKUP_AGE = var.restore_max_backup_age },
@@ -137,7 +137,7 @@ locals {
     NATIVE_BACKUP_WAIT    = tostring(var.native_backup_wait_seconds)
     NATIVE_GCP_PROJECT_ID = coalesce(var.native_gcp_project_id, var.project_id)
     # a reference: every function checks it is set, only the restore identity may read it
-    NATIVE_GCP_CREDENTIALS = "gcp-sm:${google_secret_manager_secret.native_gcp_credentials[0].id}/versions/latest"
+    NATIVE_GCP_CREDENTIALS = "gcp-sm:${google_secret_manager_secret.this["native_gcp_credentials"].id}/versions/latest"
   } : {}
 
   apis = [

@@ -30,3 +30,65 @@ moved {
   from = google_cloud_run_service_iam_member.trigger_invokes_restore_event[0]
   to   = google_cloud_run_service_iam_member.trigger_invokes["restore_event"]
 }
+
+# From before the module's secrets, and who reads them, were one block each (secrets.tf).
+moved {
+  from = google_secret_manager_secret.controller_password
+  to   = google_secret_manager_secret.this["controller_password"]
+}
+
+moved {
+  from = google_secret_manager_secret.controller_customer_id[0]
+  to   = google_secret_manager_secret.this["controller_customer_id"]
+}
+
+moved {
+  from = google_secret_manager_secret.native_gcp_credentials[0]
+  to   = google_secret_manager_secret.this["native_gcp_credentials"]
+}
+
+moved {
+  from = google_secret_manager_secret_iam_member.accessor["backup"]
+  to   = google_secret_manager_secret_iam_member.accessor["controller_password_backup"]
+}
+
+moved {
+  from = google_secret_manager_secret_iam_member.accessor["restore"]
+  to   = google_secret_manager_secret_iam_member.accessor["controller_password_restore"]
+}
+
+moved {
+  from = google_secret_manager_secret_iam_member.controller_customer_id_restore[0]
+  to   = google_secret_manager_secret_iam_member.accessor["controller_customer_id_restore"]
+}
+
+moved {
+  from = google_secret_manager_secret_iam_member.native_gcp_credentials_restore[0]
+  to   = google_secret_manager_secret_iam_member.accessor["native_gcp_credentials_restore"]
+}
+
+# From before the grants limited by a condition on object names were one block (iam.tf).
+moved {
+  from = google_storage_bucket_iam_member.backup_writer
+  to   = google_storage_bucket_iam_member.scoped["backup_writer"]
+}
+
+moved {
+  from = google_storage_bucket_iam_member.restore_markers
+  to   = google_storage_bucket_iam_member.scoped["restore_markers"]
+}
+
+moved {
+  from = google_storage_bucket_iam_member.native_backup_reader[0]
+  to   = google_storage_bucket_iam_member.scoped["native_backup_reader"]
+}
+
+moved {
+  from = google_storage_bucket_iam_member.native_restore_writer[0]
+  to   = google_storage_bucket_iam_member.scoped["native_restore_writer"]
+}
+
+moved {
+  from = google_storage_bucket_iam_member.native_restore_fresh_backup[0]
+  to   = google_storage_bucket_iam_member.scoped["native_restore_fresh_backup"]
+}

@@ -35,17 +35,17 @@ output "backup_topic" {
 
 output "controller_password_secret" {
   description = "Secret Manager secret holding the controller password; add a version with `gcloud secrets versions add`."
-  value       = google_secret_manager_secret.controller_password.id
+  value       = google_secret_manager_secret.this["controller_password"].id
 }
 
 output "controller_customer_id_secret" {
   description = "Secret Manager secret for the BYOL customer id (null unless create_customer_id_secret); add a version with `gcloud secrets versions add`."
-  value       = var.create_customer_id_secret ? google_secret_manager_secret.controller_customer_id[0].id : null
+  value       = var.create_customer_id_secret ? google_secret_manager_secret.this["controller_customer_id"].id : null
 }
 
 output "native_gcp_credentials_secret" {
   description = "Native mode: Secret Manager secret for the access account's service-account key JSON (null in export mode); add a version with `gcloud secrets versions add`."
-  value       = local.native_enabled ? google_secret_manager_secret.native_gcp_credentials[0].id : null
+  value       = local.native_enabled ? google_secret_manager_secret.this["native_gcp_credentials"].id : null
 }
 
 output "service_accounts" {
