@@ -79,18 +79,34 @@ def _app_settings(job: str = "backup") -> dict[str, str]:
     )
 
 
-def _grants() -> list[tuple[str, str, str, str]]:
-    """(identity, scope, role, assignment) for every role assignment of the apps' identities."""
+def _secret_scope(secret: str) -> str:
+    return f'${{azurerm_key_vault.this.id}}/secrets/${{azurerm_key_vault_secret.this["{secret}"].name}}'
+
+
+def _grants(readers: dict[str, dict[str, str]]) -> list[tuple[str, str, str, str]]:
+    """(identity, scope, role, assignment) for every role assignment of the apps' identities, with
+    `readers` (local.secret_readers, evaluated) for the one block that grants the secrets."""
     found = []
     for name, body in _resources("azurerm_role_assignment").items():
         role = body.get("role_definition_name") or body["role_definition_id"]
-        if body["principal_id"] == EACH_PRINCIPAL:
+        if body.get("for_each") == "${local.secret_readers}":
+            assert body["principal_id"] == "${local.principals[each.value.job]}"
+            assert body["scope"] == _secret_scope("each.value.secret").replace(
+                '"each.value.secret"', "each.value.secret"
+            )
+            found += [(r["job"], _secret_scope(r["secret"]), role, name) for r in readers.values()]
+        elif body["principal_id"] == EACH_PRINCIPAL:
             assert body["for_each"] == "${local.apps}", name
             found += [(job, body["scope"], role, name) for job in JOBS]
         elif body["principal_id"] in (BACKUP_PRINCIPAL, RESTORE_PRINCIPAL):
             job = "backup" if body["principal_id"] == BACKUP_PRINCIPAL else "restore"
             found.append((job, body["scope"], role, name))
     return found
+
+
+def _readers(console: helpers.LocalsConsole, values: dict[str, Any]) -> dict[str, dict[str, str]]:
+    readers: dict[str, dict[str, str]] = console.evaluate(values, {"r": "local.secret_readers"})["r"]
+    return readers
 
 
 # -- formatting and tools -------------------------------------------------------------------------
@@ -240,27 +256,52 @@ def test_lifecycle_rule_expires_old_versions_only() -> None:
     assert _one(actions, "version")["delete_after_days_since_creation"] == "${var.version_retention_days}"
 
 
-def test_key_vault_rbac_and_write_only_password() -> None:
+_BLOB_ROLE = "${azurerm_role_definition.backup_blobs.role_definition_resource_id}"
+_WITH_CUSTOMER_ID = {"create_customer_id_secret": True, "controller_customer_id": "CUSTOMER-1"}
+#: each secret of the module: the inputs that create it, its name, who may read it, and the
+#: setting that carries a reference to it (never the value)
+_SECRETS = {
+    "controller_password": ({}, "controller-password", {"backup", "restore"}),
+    "controller_customer_id": (_WITH_CUSTOMER_ID, "controller-customer-id", {"restore"}),
+    "native_arm_client_secret": ({}, "native-arm-client-secret", {"restore"}),
+}
+
+
+def test_key_vault_rbac_and_one_write_only_block_for_the_secrets() -> None:
     vault = _resources("azurerm_key_vault")["this"]
     assert vault["rbac_authorization_enabled"] is True and vault["purge_protection_enabled"] is True
-    secret = _resources("azurerm_key_vault_secret")["controller_password"]
-    assert "value" not in secret and secret["value_wo"] == "${var.controller_password}"
-    password = _merged("variable")["controller_password"]
-    assert password["sensitive"] is True and password["ephemeral"] is True
+    secret = _resources("azurerm_key_vault_secret")["this"]
+    assert secret["for_each"] == "${local.secrets}"
+    assert "value" not in secret and secret["value_wo"] == "${local.secret_values[each.key]}"
+    assert secret["value_wo_version"] == "${each.value.version}"
+    assert secret["key_vault_id"] == "${azurerm_key_vault.this.id}"
+    # each value is the variable of the same name, and only a write-only argument reads it
+    assert _merged("locals")["secret_values"] == {name: f"${{var.{name}}}" for name in _SECRETS}
 
 
-_BLOB_ROLE = "${azurerm_role_definition.backup_blobs.role_definition_resource_id}"
-_PASSWORD = "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.controller_password.name}"
-_CUSTOMER_ID = (
-    "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.controller_customer_id[0].name}"
-)
+@pytest.mark.parametrize("secret", sorted(_SECRETS))
+def test_each_secret_is_write_only_and_readable_only_by_its_apps(
+    console: helpers.LocalsConsole, secret: str
+) -> None:
+    inputs, name, readers = _SECRETS[secret]
+    variable = _merged("variable")[secret]
+    assert variable["sensitive"] is True and variable["ephemeral"] is True
+    values = _BASE_VALUES | _NATIVE_VALUES | inputs
+    found = console.evaluate(values, {"secrets": "local.secrets", "readers": "local.secret_readers"})
+    assert found["secrets"][secret] == {"name": name, "version": 1}
+    assert {r["job"] for r in found["readers"].values() if r["secret"] == secret} == readers
+    # only where it is needed: the customer id with create_customer_id_secret, the ARM secret in
+    # native mode
+    export = console.evaluate(_BASE_VALUES | {"backup_mode": "export"}, {"secrets": "keys(local.secrets)"})
+    assert (secret in export["secrets"]) is (secret == "controller_password")
 
 
-def test_each_identity_holds_exactly_its_own_roles() -> None:
+def test_each_identity_holds_exactly_its_own_roles(console: helpers.LocalsConsole) -> None:
     """Export mode (the native roles are checked below): what backup and restore may each do."""
+    readers = _readers(console, _BASE_VALUES | _WITH_CUSTOMER_ID | {"backup_mode": "export"})
     common = {
         ("${azurerm_storage_container.backups.id}", _BLOB_ROLE),
-        (_PASSWORD, "Key Vault Secrets User"),
+        (_secret_scope("controller_password"), "Key Vault Secrets User"),
         ("${azurerm_storage_account.host[each.key].id}", "Storage Blob Data Owner"),
         ("${azurerm_application_insights.this.id}", "Monitoring Metrics Publisher"),
     }
@@ -271,25 +312,25 @@ def test_each_identity_holds_exactly_its_own_roles() -> None:
             ("${azurerm_storage_queue.replacements[0].id}", "Storage Queue Data Contributor"),
             ("${azurerm_storage_queue.replacements_poison[0].id}", "Storage Queue Data Contributor"),
             ("${var.controller_resource_group_id}", "Reader"),
-            (_CUSTOMER_ID, "Key Vault Secrets User"),
+            (_secret_scope("controller_customer_id"), "Key Vault Secrets User"),
         },
     }
     roles = _resources("azurerm_role_assignment")
     for job in JOBS:
         held = [
             (scope, role)
-            for identity, scope, role, name in _grants()
+            for identity, scope, role, name in _grants(readers)
             if identity == job and roles[name].get("count") != NATIVE_COUNT
         ]
         assert len(held) == len(set(held)) and set(held) == expected[job], job
     # no role on the whole backup account (the container is the limit), and the host account
     # role is on the app's own account: the backup identity cannot rewrite the restore app's package
-    for _, scope, role, _ in _grants():
+    for _, scope, role, _ in _grants(readers):
         assert "azurerm_storage_account.backup" not in scope, scope
         if role == "Storage Blob Data Owner":
             assert scope == "${azurerm_storage_account.host[each.key].id}"
     # the app identities never get a built-in role that deletes or administers
-    for _, _, role, _ in _grants():
+    for _, _, role, _ in _grants(readers):
         assert role not in {
             "Owner",
             "Contributor",
@@ -302,13 +343,13 @@ def test_no_identity_may_delete_a_blob_and_each_writes_only_its_own_path() -> No
     definition = _resources("azurerm_role_definition")["backup_blobs"]
     permissions = _one(definition, "permissions")
     assert permissions["actions"] == []
-    assert sorted(permissions["data_actions"]) == sorted(
+    assert definition["assignable_scopes"] == ["${local.resource_group_id}"] == [definition["scope"]]
+    # both custom roles (this one and native mode's) grant the one list of blob actions
+    for name, custom in _resources("azurerm_role_definition").items():
+        assert _one(custom, "permissions")["data_actions"] == "${local.blob_data_actions}", name
+    assert sorted(_merged("locals")["blob_data_actions"]) == sorted(
         [f"{_BLOB}/read", f"{_BLOB}/write", f"{_BLOB}/add/action"]
     ), "no delete, no deleteBlobVersion, no wildcard"
-    assert definition["assignable_scopes"] == ["${local.resource_group_id}"] == [definition["scope"]]
-    for name, custom in _resources("azurerm_role_definition").items():
-        for action in _one(custom, "permissions")["data_actions"]:
-            assert "delete" not in action.lower() and "*" not in action, f"{name}: {action}"
     assignment = _resources("azurerm_role_assignment")["backup_blobs"]
     assert assignment["scope"] == "${azurerm_storage_container.backups.id}"
     assert assignment["role_definition_id"] == _BLOB_ROLE
@@ -473,7 +514,8 @@ def planner(tmp_path_factory: pytest.TempPathFactory) -> helpers.VariablePlanner
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> helpers.LocalsConsole:
-    return helpers.LocalsConsole(MODULE, tmp_path_factory.mktemp("azure-locals"))
+    files = ("main.tf", "keyvault.tf")
+    return helpers.LocalsConsole(MODULE, tmp_path_factory.mktemp("azure-locals"), files)
 
 
 def test_native_mode_is_the_default_and_export_is_opt_in() -> None:
@@ -488,8 +530,6 @@ def test_native_mode_is_the_default_and_export_is_opt_in() -> None:
         ("azurerm_role_definition", "native_files"),
         ("azurerm_role_assignment", "native_files"),
         ("azurerm_role_assignment", "native_files_reader"),
-        ("azurerm_role_assignment", "native_arm_client_secret"),
-        ("azurerm_key_vault_secret", "native_arm_client_secret"),
     }
     for kind, name in native:
         assert _resources(kind)[name]["count"] == NATIVE_COUNT, f"{kind}.{name} exists in export mode"
@@ -570,9 +610,8 @@ def test_native_container_role_reads_and_writes_only_cloudn_blobs() -> None:
     definition = _resources("azurerm_role_definition")["native_files"]
     permissions = _one(definition, "permissions")
     assert permissions["actions"] == [], "no control-plane action: no container delete or change"
-    assert sorted(permissions["data_actions"]) == sorted(
-        [f"{_BLOB}/read", f"{_BLOB}/write", f"{_BLOB}/add/action"]
-    ), "read and write blobs only: no delete, no wildcard"
+    # read and write blobs only: no delete, no wildcard (test_no_identity_may_delete_a_blob_...)
+    assert permissions["data_actions"] == "${local.blob_data_actions}"
     assert not permissions.get("not_actions") and not permissions.get("not_data_actions")
     assert definition["assignable_scopes"] == ["${local.native_resource_group_id}"] == [definition["scope"]]
     assignment = _resources("azurerm_role_assignment")["native_files"]
@@ -597,26 +636,11 @@ def test_native_container_role_reads_and_writes_only_cloudn_blobs() -> None:
     # every data action of the role is limited by the condition to the controller's files
     assert assignment["condition_version"] == "2.0"
     condition = _merged("locals")["native_files_condition"]
-    for action in permissions["data_actions"]:
+    for action in _merged("locals")["blob_data_actions"]:
         assert f"!(ActionMatches{{'{action}'}}" in condition, f"{action} is not limited to CloudN_* blobs"
     assert f"@Resource[{_BLOB}:path] StringLike 'CloudN_*'" in condition
     assert f"@Request[{_BLOB}:prefix] StringStartsWith 'CloudN_'" in condition
     assert condition.count("StringLike") + condition.count("StringStartsWith") == 2
-
-
-def test_native_arm_secret_is_write_only_and_readable_on_its_own() -> None:
-    secret = _resources("azurerm_key_vault_secret")["native_arm_client_secret"]
-    assert "value" not in secret and secret["value_wo"] == "${var.native_arm_client_secret}"
-    assert secret["value_wo_version"] == "${var.native_arm_client_secret_version}"
-    assert secret["key_vault_id"] == "${azurerm_key_vault.this.id}"
-    variable = _merged("variable")["native_arm_client_secret"]
-    assert variable["sensitive"] is True and variable["ephemeral"] is True
-    access = _resources("azurerm_role_assignment")["native_arm_client_secret"]
-    assert access["role_definition_name"] == "Key Vault Secrets User"
-    assert access["scope"] == (
-        "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.native_arm_client_secret[0].name}"
-    )
-    assert access["principal_id"] == RESTORE_PRINCIPAL, "only a restore resolves the ARM secret"
 
 
 def test_native_waits_fit_the_function_timeout(console: helpers.LocalsConsole) -> None:
@@ -671,22 +695,8 @@ def test_native_variables_are_described_and_validated() -> None:
 # -- the customer id (BYOL) -----------------------------------------------------------------------
 
 
-def test_customer_id_is_write_only_optional_and_readable_on_its_own() -> None:
-    secret = _resources("azurerm_key_vault_secret")["controller_customer_id"]
-    assert secret["count"] == "${var.create_customer_id_secret ? 1 : 0}"
-    assert "value" not in secret and secret["value_wo"] == "${var.controller_customer_id}"
-    assert secret["value_wo_version"] == "${var.controller_customer_id_version}"
-    assert secret["name"] == "${local.customer_id_secret}"
-    variable = _merged("variable")["controller_customer_id"]
-    assert variable["sensitive"] is True and variable["ephemeral"] is True
+def test_the_customer_id_is_optional_and_reaches_only_the_restore_app_as_a_reference() -> None:
     assert _merged("variable")["create_customer_id_secret"]["default"] is False
-    access = _resources("azurerm_role_assignment")["controller_customer_id"]
-    assert access["count"] == "${var.create_customer_id_secret ? 1 : 0}"
-    assert access["role_definition_name"] == "Key Vault Secrets User"
-    assert access["scope"] == (
-        "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.controller_customer_id[0].name}"
-    )
-    assert access["principal_id"] == RESTORE_PRINCIPAL, "only a restore sends the customer id"
     # the app gets a reference to that secret, never the value
     settings = _merged("locals")["customer_id_app_settings"]
     assert settings.startswith("${var.create_customer_id_secret ? {") and settings.endswith("} : {}}")
@@ -849,3 +859,19 @@ def test_max_instance_count_limits_each_app(planner: helpers.VariablePlanner) ->
 def test_plan_refuses_a_soft_delete_window_shorter_than_a_week(planner: helpers.VariablePlanner) -> None:
     status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES | {"soft_delete_days": 1})
     assert status != 0 and "soft_delete_days must be between 7 and 365" in output
+
+
+def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
+    """The secrets and their readers had a block each; `moved` blocks take them to the for_each
+    instances, so an existing deployment is updated in place, never destroyed and recreated."""
+    secret, reader = "azurerm_key_vault_secret", "azurerm_role_assignment"
+    assert helpers.moves(_module()) == {
+        f"{secret}.controller_password": f'{secret}.this["controller_password"]',
+        f"{secret}.controller_customer_id[0]": f'{secret}.this["controller_customer_id"]',
+        f"{secret}.native_arm_client_secret[0]": f'{secret}.this["native_arm_client_secret"]',
+        f'{reader}.controller_password["backup"]': f'{reader}.secret_reader["controller_password_backup"]',
+        f'{reader}.controller_password["restore"]': f'{reader}.secret_reader["controller_password_restore"]',
+        f"{reader}.controller_customer_id[0]": f'{reader}.secret_reader["controller_customer_id_restore"]',
+        f"{reader}.native_arm_client_secret[0]": f'{reader}.secret_reader["native_arm_client_secret_restore"]',
+    }
+    assert helpers.moved_problems(_module()) == []

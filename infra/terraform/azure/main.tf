@@ -43,7 +43,7 @@ locals {
       CONTROLLER_BACKUP_MODE = var.backup_mode
       CONTROLLER_URL         = var.controller_url
       CONTROLLER_USERNAME    = var.controller_username
-      CONTROLLER_PASSWORD    = "azure-kv:${azurerm_key_vault.this.name}/${azurerm_key_vault_secret.controller_password.name}"
+      CONTROLLER_PASSWORD    = "azure-kv:${azurerm_key_vault.this.name}/${azurerm_key_vault_secret.this["controller_password"].name}"
       BACKUP_URL             = "azblob://${azurerm_storage_account.backup.name}/${azurerm_storage_container.backups.name}/${var.backup_object_name}"
       BACKUP_MIN_SIZE_RATIO  = tostring(var.backup_min_size_ratio)
     },
