@@ -112,15 +112,17 @@ def test_source_object_is_named_by_the_zip_hash() -> None:
 def test_every_function_has_its_own_least_privilege_identity() -> None:
     assert one(_function()["service_config"])["service_account_email"] == "${each.value.service_account}"
     accounts = {name: spec["service_account"] for name, spec in _functions().items()}
-    assert accounts["backup"] == accounts["backup_event"] == "${google_service_account.backup.email}"
-    assert accounts["restore"] == accounts["restore_event"] == "${google_service_account.restore.email}"
+    assert accounts["backup"] == accounts["backup_event"] == '${google_service_account.this["backup"].email}'
+    assert (
+        accounts["restore"] == accounts["restore_event"] == '${google_service_account.this["restore"].email}'
+    )
     assert {name: spec["job"] for name, spec in _functions().items()} == {
         "backup": "backup",
         "backup_event": "backup",
         "restore": "restore",
         "restore_event": "restore",
     }
-    assert one(_function()["build_config"])["service_account"] == "${google_service_account.build.id}"
+    assert one(_function()["build_config"])["service_account"] == '${google_service_account.this["build"].id}'
     # no broad roles anywhere
     roles = [
         b["role"]
@@ -147,13 +149,13 @@ def test_bucket_writes_are_scoped_to_the_object_and_the_markers(console: helpers
     grants = _scoped_grants(console, "export")
     assert set(grants) == {"backup_writer", "restore_markers"}
     writer, markers = grants["backup_writer"], grants["restore_markers"]
-    assert writer["account"] == "<google_service_account.backup.email>"
+    assert writer["account"] == '<google_service_account.this["backup"].email>'
     assert writer["expression"] == (
         'resource.name == "projects/_/buckets/network-ops-prod-ctrl-backup/objects/controller/backup.tar"'
         ' || resource.name == "projects/_/buckets/network-ops-prod-ctrl-backup/objects/controller/backup.tar'
         f'{RECORD_SUFFIX}"'
     )
-    assert markers["account"] == "<google_service_account.restore.email>"
+    assert markers["account"] == '<google_service_account.this["restore"].email>'
     assert markers["expression"] == (
         'resource.name.startsWith("projects/_/buckets/network-ops-prod-ctrl-backup/objects/'
         'controller/backup.tar.restores/")'
@@ -180,7 +182,7 @@ def test_schedule_is_daily_midnight_in_a_chosen_time_zone_with_oidc_and_retries(
     oidc = one(target["oidc_token"])
     function_url = '${google_cloudfunctions2_function.this["backup"].service_config[0].uri}'
     assert target["uri"] == oidc["audience"] == function_url
-    assert oidc["service_account_email"] == "${google_service_account.scheduler.email}"
+    assert oidc["service_account_email"] == '${google_service_account.this["scheduler"].email}'
     assert target["http_method"] == "POST"
     # exactly the scheduled-backup input (Cloud Scheduler cannot template a scheduled_time)
     assert target["body"] == '${base64encode(jsonencode({action = "backup", trigger = "schedule"}))}'
@@ -197,7 +199,7 @@ def test_backup_callers_and_restore_callers_get_separate_invoker_bindings(
     backup = '${google_cloudfunctions2_function.this["backup"].name}'
     restore = '${google_cloudfunctions2_function.this["restore"].name}'
     assert sorted(by_service[backup]) == sorted(
-        ["serviceAccount:${google_service_account.scheduler.email}", "${each.value}"]
+        ['serviceAccount:${google_service_account.this["scheduler"].email}', "${each.value}"]
     )
     assert by_service[restore] == ["${each.value}"]
     assert invokers["backup_invokers"]["for_each"] == "${toset(var.backup_invokers)}"
@@ -212,7 +214,7 @@ def test_backup_callers_and_restore_callers_get_separate_invoker_bindings(
     # the event functions are invoked by Eventarc's identity alone, each deployed one and no other
     trigger = invokers["trigger_invokes"]
     assert by_service["${google_cloudfunctions2_function.this[each.key].name}"] == [
-        "serviceAccount:${google_service_account.trigger.email}"
+        'serviceAccount:${google_service_account.this["trigger"].email}'
     ]
     for inputs, expected in (
         ({}, ["backup_event", "restore_event"]),
@@ -331,7 +333,7 @@ def test_each_secret_is_readable_only_by_its_identities(console: helpers.LocalsC
     found = console.evaluate(values, {"secrets": "local.secrets", "readers": "local.secret_readers"})
     assert found["secrets"][secret] == f"ctrl-backup-{secret_id}"
     granted = {r["account"] for r in found["readers"].values() if r["secret"] == secret}
-    assert granted == {f"<google_service_account.{job}.email>" for job in readers}
+    assert granted == {f'<google_service_account.this["{job}"].email>' for job in readers}
     env = _locals()["common_env"] + _locals()["native_env"]
     assert (
         f'{setting} = "gcp-sm:${{google_secret_manager_secret.this["{secret}"].id}}/versions/latest"' in env
@@ -380,7 +382,7 @@ def test_replacement_event_trigger_is_the_compute_insert_audit_log() -> None:
     content = one(dynamic["content"])
     assert content["event_type"] == "${event_trigger.value.event_type}"
     assert content["pubsub_topic"] == "${event_trigger.value.pubsub_topic}"
-    assert content["service_account_email"] == "${google_service_account.trigger.email}"
+    assert content["service_account_email"] == '${google_service_account.this["trigger"].email}'
     filters = one(content["dynamic"])["event_filters"]
     assert filters["for_each"] == "${event_trigger.value.filters}"
     assert one(filters["content"]) == {"attribute": "${event_filters.key}", "value": "${event_filters.value}"}
@@ -616,7 +618,7 @@ def test_native_bucket_grants_are_conditioned_on_cloudn_objects(console: helpers
     for name, (job, role) in expected.items():
         grant = grants[name]
         assert grant["bucket"] == "acme-controller-own-backups", name
-        assert grant["account"] == f"<google_service_account.{job}.email>", name
+        assert grant["account"] == f'<google_service_account.this["{job}"].email>', name
         assert grant["role"] == role, name
         assert grant["expression"] == cloudn, name
     # the backup identity only reads (no list: listing is a bucket-level call a condition cannot limit)
@@ -628,7 +630,7 @@ def test_native_bucket_grants_are_conditioned_on_cloudn_objects(console: helpers
     # a native restore ends with a fresh backup: the restore identity may replace the one object
     fresh = grants["native_restore_fresh_backup"]
     assert fresh["bucket"] == "<google_storage_bucket.backups.name>"
-    assert fresh["account"] == "<google_service_account.restore.email>"
+    assert fresh["account"] == '<google_service_account.this["restore"].email>'
     assert fresh["expression"] == (
         'resource.name == "projects/_/buckets/network-ops-prod-ctrl-backup/objects/controller/backup.tar"'
     )
@@ -768,7 +770,7 @@ def test_the_restore_identity_may_describe_instances_and_nothing_more() -> None:
     assert "count" not in role  # restore_http needs it even without the replacement event
     assert sorted(role["permissions"]) == ["compute.instances.get", "compute.instances.list"]
     member = resources("google_project_iam_member")["restore_instance_reader"]
-    assert member["member"] == "serviceAccount:${google_service_account.restore.email}"
+    assert member["member"] == 'serviceAccount:${google_service_account.this["restore"].email}'
 
 
 def test_each_backup_functions_wait_for_a_rebooting_controller_fits_its_timeout(
@@ -849,6 +851,10 @@ def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
         **{
             f"google_storage_bucket_iam_member.{name}{index}": f'google_storage_bucket_iam_member.scoped["{name}"]'
             for name, index in _MOVED_GRANTS.items()
+        },
+        **{
+            f"google_service_account.{name}": f'google_service_account.this["{name}"]'
+            for name in ("backup", "restore", "scheduler", "trigger", "build")
         },
     }
     assert helpers.moved_problems(module()) == []

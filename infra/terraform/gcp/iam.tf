@@ -1,32 +1,21 @@
-# One identity per job, each with only what it does.
-resource "google_service_account" "backup" {
-  project      = var.project_id
-  account_id   = "${var.name}-backup"
-  display_name = "Controller backup function"
+# One identity per job, each with only what it does, and one each for the scheduler, the Eventarc
+# triggers and the build.
+locals {
+  service_accounts = {
+    backup    = { account_id = "backup", display_name = "Controller backup function" }
+    restore   = { account_id = "restore", display_name = "Controller restore function" }
+    scheduler = { account_id = "sched", display_name = "Calls the backup function daily (OIDC)" }
+    trigger   = { account_id = "trigger", display_name = "Eventarc triggers of the backup and restore functions" }
+    build     = { account_id = "build", display_name = "Builds the functions' images" }
+  }
 }
 
-resource "google_service_account" "restore" {
-  project      = var.project_id
-  account_id   = "${var.name}-restore"
-  display_name = "Controller restore function"
-}
+resource "google_service_account" "this" {
+  for_each = local.service_accounts
 
-resource "google_service_account" "scheduler" {
   project      = var.project_id
-  account_id   = "${var.name}-sched"
-  display_name = "Calls the backup function daily (OIDC)"
-}
-
-resource "google_service_account" "trigger" {
-  project      = var.project_id
-  account_id   = "${var.name}-trigger"
-  display_name = "Eventarc triggers of the backup and restore functions"
-}
-
-resource "google_service_account" "build" {
-  project      = var.project_id
-  account_id   = "${var.name}-build"
-  display_name = "Builds the functions' images"
+  account_id   = "${var.name}-${each.value.account_id}"
+  display_name = each.value.display_name
 }
 
 # -- the backup bucket --------------------------------------------------------------------------
@@ -53,8 +42,8 @@ resource "google_project_iam_custom_role" "object_reader" {
 
 resource "google_storage_bucket_iam_member" "readers" {
   for_each = {
-    backup  = google_service_account.backup.email
-    restore = google_service_account.restore.email
+    backup  = google_service_account.this["backup"].email
+    restore = google_service_account.this["restore"].email
   }
 
   bucket = google_storage_bucket.backups.name
@@ -72,7 +61,7 @@ locals {
       backup_writer = {
         bucket      = google_storage_bucket.backups.name
         role        = google_project_iam_custom_role.object_writer.id
-        account     = google_service_account.backup.email
+        account     = google_service_account.this["backup"].email
         title       = "backup-object-only"
         description = "Only the one backup object and its last-success record."
         expression  = "resource.name == \"${local.object_resource}\" || resource.name == \"${local.record_resource}\""
@@ -80,7 +69,7 @@ locals {
       restore_markers = {
         bucket      = google_storage_bucket.backups.name
         role        = google_project_iam_custom_role.object_writer.id
-        account     = google_service_account.restore.email
+        account     = google_service_account.this["restore"].email
         title       = "restore-markers-only"
         description = "Only the restore markers under <object>.restores/."
         expression  = "resource.name.startsWith(\"${local.markers_resource}\")"
@@ -118,7 +107,7 @@ resource "google_project_iam_custom_role" "instance_reader" {
 resource "google_project_iam_member" "restore_instance_reader" {
   project = var.project_id
   role    = google_project_iam_custom_role.instance_reader.id
-  member  = "serviceAccount:${google_service_account.restore.email}"
+  member  = "serviceAccount:${google_service_account.this["restore"].email}"
 }
 
 # -- triggers -----------------------------------------------------------------------------------
@@ -131,7 +120,7 @@ resource "google_cloud_run_service_iam_member" "scheduler_invokes_backup" {
   location = var.region
   service  = google_cloudfunctions2_function.this["backup"].name
   role     = "roles/run.invoker"
-  member   = "serviceAccount:${google_service_account.scheduler.email}"
+  member   = "serviceAccount:${google_service_account.this["scheduler"].email}"
 }
 
 resource "google_cloud_run_service_iam_member" "backup_invokers" {
@@ -158,7 +147,7 @@ resource "google_cloud_run_service_iam_member" "restore_invokers" {
 resource "google_project_iam_member" "trigger_receiver" {
   project = var.project_id
   role    = "roles/eventarc.eventReceiver"
-  member  = "serviceAccount:${google_service_account.trigger.email}"
+  member  = "serviceAccount:${google_service_account.this["trigger"].email}"
 }
 
 resource "google_cloud_run_service_iam_member" "trigger_invokes" {
@@ -168,7 +157,7 @@ resource "google_cloud_run_service_iam_member" "trigger_invokes" {
   location = var.region
   service  = google_cloudfunctions2_function.this[each.key].name
   role     = "roles/run.invoker"
-  member   = "serviceAccount:${google_service_account.trigger.email}"
+  member   = "serviceAccount:${google_service_account.this["trigger"].email}"
 }
 
 # -- building the functions -----------------------------------------------------------------------
@@ -178,11 +167,11 @@ resource "google_project_iam_member" "build" {
 
   project = var.project_id
   role    = each.value
-  member  = "serviceAccount:${google_service_account.build.email}"
+  member  = "serviceAccount:${google_service_account.this["build"].email}"
 }
 
 resource "google_storage_bucket_iam_member" "build_reads_source" {
   bucket = google_storage_bucket.source.name
   role   = "roles/storage.objectViewer"
-  member = "serviceAccount:${google_service_account.build.email}"
+  member = "serviceAccount:${google_service_account.this["build"].email}"
 }

@@ -18,7 +18,7 @@ locals {
       description     = "Back up the controller's configuration (Cloud Scheduler and on demand)."
       entry_point     = "backup_http"
       job             = "backup"
-      service_account = google_service_account.backup.email
+      service_account = google_service_account.this["backup"].email
       timeout         = 1800
       deploy          = true
       event_trigger   = null
@@ -28,7 +28,7 @@ locals {
       description     = "Restore the stored backup into a controller, on demand."
       entry_point     = "restore_http"
       job             = "restore"
-      service_account = google_service_account.restore.email
+      service_account = google_service_account.this["restore"].email
       timeout         = 3600
       deploy          = true
       event_trigger   = null
@@ -39,7 +39,7 @@ locals {
       description     = "Back up the controller's configuration when a message arrives on the backup topic."
       entry_point     = "backup_event"
       job             = "backup"
-      service_account = google_service_account.backup.email
+      service_account = google_service_account.this["backup"].email
       timeout         = 540
       deploy          = var.create_backup_topic
       event_trigger = {
@@ -58,7 +58,7 @@ locals {
       description     = "Restore the stored backup into a replacement controller instance."
       entry_point     = "restore_event"
       job             = "restore"
-      service_account = google_service_account.restore.email
+      service_account = google_service_account.this["restore"].email
       timeout         = 540
       deploy          = var.restore_on_replacement
       event_trigger = {

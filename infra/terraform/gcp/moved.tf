@@ -92,3 +92,29 @@ moved {
   from = google_storage_bucket_iam_member.native_restore_fresh_backup[0]
   to   = google_storage_bucket_iam_member.scoped["native_restore_fresh_backup"]
 }
+
+# From before the service accounts were one block (iam.tf).
+moved {
+  from = google_service_account.backup
+  to   = google_service_account.this["backup"]
+}
+
+moved {
+  from = google_service_account.restore
+  to   = google_service_account.this["restore"]
+}
+
+moved {
+  from = google_service_account.scheduler
+  to   = google_service_account.this["scheduler"]
+}
+
+moved {
+  from = google_service_account.trigger
+  to   = google_service_account.this["trigger"]
+}
+
+moved {
+  from = google_service_account.build
+  to   = google_service_account.this["build"]
+}

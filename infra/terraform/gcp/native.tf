@@ -38,17 +38,17 @@ locals {
     native_backup_reader = merge(local.native_files, {
       bucket  = coalesce(var.native_bucket_name, "-")
       role    = google_project_iam_custom_role.native_file_reader[0].id
-      account = google_service_account.backup.email
+      account = google_service_account.this["backup"].email
     })
     native_restore_writer = merge(local.native_files, {
       bucket  = coalesce(var.native_bucket_name, "-")
       role    = google_project_iam_custom_role.object_writer.id
-      account = google_service_account.restore.email
+      account = google_service_account.this["restore"].email
     })
     native_restore_fresh_backup = {
       bucket      = google_storage_bucket.backups.name
       role        = google_project_iam_custom_role.object_writer.id
-      account     = google_service_account.restore.email
+      account     = google_service_account.this["restore"].email
       title       = "backup-object-only"
       description = "Only the one backup object (the fresh backup after a native restore)."
       expression  = "resource.name == \"${local.object_resource}\""

@@ -49,12 +49,6 @@ output "native_gcp_credentials_secret" {
 }
 
 output "service_accounts" {
-  description = "Emails of the service accounts the module created."
-  value = {
-    backup    = google_service_account.backup.email
-    restore   = google_service_account.restore.email
-    scheduler = google_service_account.scheduler.email
-    trigger   = google_service_account.trigger.email
-    build     = google_service_account.build.email
-  }
+  description = "Emails of the service accounts the module created: {backup, restore, scheduler, trigger, build}."
+  value       = { for key, account in google_service_account.this : key => account.email }
 }

@@ -27,7 +27,7 @@ resource "google_cloud_scheduler_job" "daily_backup" {
     }
 
     oidc_token {
-      service_account_email = google_service_account.scheduler.email
+      service_account_email = google_service_account.this["scheduler"].email
       audience              = google_cloudfunctions2_function.this["backup"].service_config[0].uri
     }
   }

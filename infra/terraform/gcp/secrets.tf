@@ -13,12 +13,12 @@ locals {
   # who reads which: both job identities the password, only the restore identity the others
   secret_readers = merge(
     {
-      controller_password_backup  = { secret = "controller_password", account = google_service_account.backup.email }
-      controller_password_restore = { secret = "controller_password", account = google_service_account.restore.email }
+      controller_password_backup  = { secret = "controller_password", account = google_service_account.this["backup"].email }
+      controller_password_restore = { secret = "controller_password", account = google_service_account.this["restore"].email }
     },
     { for secret in ["controller_customer_id", "native_gcp_credentials"] : "${secret}_restore" => {
       secret  = secret
-      account = google_service_account.restore.email
+      account = google_service_account.this["restore"].email
     } if contains(keys(local.secrets), secret) },
   )
 }
