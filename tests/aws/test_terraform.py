@@ -56,10 +56,7 @@ def _resources(type_name: str) -> dict[str, dict[str, Any]]:
 
 
 def _locals() -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for block in _module().get("locals", []):
-        merged.update(block)
-    return merged
+    return helpers.merged(_module(), "locals")
 
 
 def _variables() -> dict[str, dict[str, Any]]:
@@ -267,8 +264,8 @@ def test_the_module_has_only_the_blocks_the_plan_tests_check() -> None:
 _ATTACHED = {
     ("aws_s3_bucket_policy", "backup", "policy"): "bucket",
     ("aws_kms_key", "backup", "policy"): "kms",
-    ("aws_iam_role", "function", "assume_role_policy"): "lambda_assume",
-    ("aws_iam_role", "scheduler", "assume_role_policy"): "scheduler_assume",
+    ("aws_iam_role", "function", "assume_role_policy"): 'assume["lambda"]',
+    ("aws_iam_role", "scheduler", "assume_role_policy"): 'assume["scheduler"]',
     ("aws_iam_role_policy", "function", "policy"): "function[each.key]",
     ("aws_iam_role_policy", "native", "policy"): "native[each.key]",
     ("aws_iam_role_policy", "scheduler", "policy"): "scheduler",
@@ -283,7 +280,7 @@ def test_each_policy_carries_its_own_document_and_every_document_is_checked() ->
         body = _resources(type_name)[name]
         assert body[argument] == f"${{data.aws_iam_policy_document.{document}.json}}", (type_name, name)
     # iam.tftest.hcl checks these for destructive grants, storage.tftest.hcl the bucket's and the key's
-    documents = {d.removesuffix("[each.key]") for d in _ATTACHED.values()}
+    documents = {d.split("[")[0] for d in _ATTACHED.values()}
     assert set(_blocks("data", "aws_iam_policy_document")) == documents
 
 
@@ -432,9 +429,7 @@ def test_export_mode_is_described_for_what_it_is() -> None:
 
 
 def test_outputs_are_described_and_readme_documents_every_variable() -> None:
-    outputs: dict[str, Any] = {}
-    for block in _module().get("output", []):
-        outputs.update(block)
+    outputs = helpers.merged(_module(), "output")
     assert all(o.get("description") for o in outputs.values())
     readme = (MODULE / "README.md").read_text()
     missing = [name for name in _variables() if f"`{name}`" not in readme]
@@ -445,17 +440,11 @@ def test_outputs_are_described_and_readme_documents_every_variable() -> None:
 
 
 def _example_call() -> dict[str, Any]:
-    modules: dict[str, Any] = {}
-    for block in _module(EXAMPLE).get("module", []):
-        modules.update(block)
-    return dict(modules["controller_backup"])
+    return dict(helpers.merged(_module(EXAMPLE), "module")["controller_backup"])
 
 
 def _example_variables() -> dict[str, dict[str, Any]]:
-    merged: dict[str, dict[str, Any]] = {}
-    for block in _module(EXAMPLE).get("variable", []):
-        merged.update(block)
-    return merged
+    return helpers.variables(_module(EXAMPLE))
 
 
 def test_example_uses_the_module_and_the_packaged_zip() -> None:

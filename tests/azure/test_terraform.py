@@ -44,10 +44,7 @@ def _resources(type_name: str) -> dict[str, dict[str, Any]]:
 
 
 def _merged(kind: str) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for block in _module().get(kind, []):
-        merged.update(block)
-    return merged
+    return helpers.merged(_module(), kind)
 
 
 def _one(block: dict[str, Any], name: str) -> dict[str, Any]:
@@ -865,13 +862,15 @@ def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
     """The secrets and their readers had a block each; `moved` blocks take them to the for_each
     instances, so an existing deployment is updated in place, never destroyed and recreated."""
     secret, reader = "azurerm_key_vault_secret", "azurerm_role_assignment"
+    secrets = {"controller_password": "", "controller_customer_id": "[0]", "native_arm_client_secret": "[0]"}
+    readers = {
+        'controller_password["backup"]': "controller_password_backup",
+        'controller_password["restore"]': "controller_password_restore",
+        "controller_customer_id[0]": "controller_customer_id_restore",
+        "native_arm_client_secret[0]": "native_arm_client_secret_restore",
+    }
     assert helpers.moves(_module()) == {
-        f"{secret}.controller_password": f'{secret}.this["controller_password"]',
-        f"{secret}.controller_customer_id[0]": f'{secret}.this["controller_customer_id"]',
-        f"{secret}.native_arm_client_secret[0]": f'{secret}.this["native_arm_client_secret"]',
-        f'{reader}.controller_password["backup"]': f'{reader}.secret_reader["controller_password_backup"]',
-        f'{reader}.controller_password["restore"]': f'{reader}.secret_reader["controller_password_restore"]',
-        f"{reader}.controller_customer_id[0]": f'{reader}.secret_reader["controller_customer_id_restore"]',
-        f"{reader}.native_arm_client_secret[0]": f'{reader}.secret_reader["native_arm_client_secret_restore"]',
+        **{f"{secret}.{name}{index}": f'{secret}.this["{name}"]' for name, index in secrets.items()},
+        **{f"{reader}.{old}": f'{reader}.secret_reader["{key}"]' for old, key in readers.items()},
     }
     assert helpers.moved_problems(_module()) == []

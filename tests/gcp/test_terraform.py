@@ -31,10 +31,7 @@ def resources(kind: str) -> dict[str, dict[str, Any]]:
 
 
 def variable(name: str) -> dict[str, Any]:
-    for block in module().get("variable", []):
-        if name in block:
-            return dict(block[name])
-    raise AssertionError(f"no variable {name}")
+    return dict(helpers.variables(module())[name])
 
 
 def one(blocks: list[dict[str, Any]]) -> dict[str, Any]:
@@ -167,7 +164,7 @@ def test_bucket_writes_are_scoped_to_the_object_and_the_markers(console: helpers
         "storage.objects.delete",
         "storage.objects.get",
     ]
-    locals_ = {k: v for block in module()["locals"] for k, v in block.items()}
+    locals_ = _locals()
     assert locals_["markers_resource"].endswith("${var.backup_object_name}.restores/")
     assert locals_["record_resource"].endswith("${var.backup_object_name}" + RECORD_SUFFIX)
 
@@ -522,7 +519,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> helpers.LocalsConsole:
 
 
 def _locals() -> dict[str, Any]:
-    return {k: v for block in module()["locals"] for k, v in block.items()}
+    return helpers.merged(module(), "locals")
 
 
 def _env_keys(expression: str) -> set[str]:
@@ -811,18 +808,19 @@ def test_max_instance_count_reaches_every_function(planner: helpers.VariablePlan
 
 
 _SECRET = "google_secret_manager_secret"
+_READER = "google_secret_manager_secret_iam_member"
+_GRANT = "google_storage_bucket_iam_member"
+#: each secret, and each secret's reader, that had a block of its own: old address -> key now
 _MOVED_SECRETS = {
-    f"{_SECRET}.controller_password": f'{_SECRET}.this["controller_password"]',
-    f"{_SECRET}.controller_customer_id[0]": f'{_SECRET}.this["controller_customer_id"]',
-    f"{_SECRET}.native_gcp_credentials[0]": f'{_SECRET}.this["native_gcp_credentials"]',
-    f'{_SECRET}_iam_member.accessor["backup"]': f'{_SECRET}_iam_member.accessor["controller_password_backup"]',
-    f'{_SECRET}_iam_member.accessor["restore"]': f'{_SECRET}_iam_member.accessor["controller_password_restore"]',
-    f"{_SECRET}_iam_member.controller_customer_id_restore[0]": (
-        f'{_SECRET}_iam_member.accessor["controller_customer_id_restore"]'
-    ),
-    f"{_SECRET}_iam_member.native_gcp_credentials_restore[0]": (
-        f'{_SECRET}_iam_member.accessor["native_gcp_credentials_restore"]'
-    ),
+    "controller_password": "controller_password",
+    "controller_customer_id[0]": "controller_customer_id",
+    "native_gcp_credentials[0]": "native_gcp_credentials",
+}
+_MOVED_READERS = {
+    'accessor["backup"]': "controller_password_backup",
+    'accessor["restore"]': "controller_password_restore",
+    "controller_customer_id_restore[0]": "controller_customer_id_restore",
+    "native_gcp_credentials_restore[0]": "native_gcp_credentials_restore",
 }
 #: each grant conditioned on object names that had a block of its own, and its old index
 _MOVED_GRANTS = {
@@ -847,11 +845,9 @@ def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
         f"{function}.restore_event[0]": f'{function}.this["restore_event"]',
         f"{grant}.trigger_invokes_backup_event[0]": f'{grant}.trigger_invokes["backup_event"]',
         f"{grant}.trigger_invokes_restore_event[0]": f'{grant}.trigger_invokes["restore_event"]',
-        **_MOVED_SECRETS,
-        **{
-            f"google_storage_bucket_iam_member.{name}{index}": f'google_storage_bucket_iam_member.scoped["{name}"]'
-            for name, index in _MOVED_GRANTS.items()
-        },
+        **{f"{_SECRET}.{old}": f'{_SECRET}.this["{key}"]' for old, key in _MOVED_SECRETS.items()},
+        **{f"{_READER}.{old}": f'{_READER}.accessor["{key}"]' for old, key in _MOVED_READERS.items()},
+        **{f"{_GRANT}.{name}{index}": f'{_GRANT}.scoped["{name}"]' for name, index in _MOVED_GRANTS.items()},
         **{
             f"google_service_account.{name}": f'google_service_account.this["{name}"]'
             for name in ("backup", "restore", "scheduler", "trigger", "build")

@@ -242,12 +242,18 @@ def moved_problems(module: dict[str, list[Any]]) -> list[str]:
     return problems
 
 
-def variables(module: dict[str, list[Any]]) -> dict[str, dict[str, Any]]:
-    """name -> body of every `variable "<name>"` block."""
-    found: dict[str, dict[str, Any]] = {}
-    for block in module.get("variable", []):
+def merged(module: dict[str, list[Any]], kind: str) -> dict[str, Any]:
+    """name -> body of every top-level block of `kind` (variable, output, module), or every local
+    of the `locals` blocks: one mapping, whichever file declares it."""
+    found: dict[str, Any] = {}
+    for block in module.get(kind, []):
         found.update(block)
     return found
+
+
+def variables(module: dict[str, list[Any]]) -> dict[str, dict[str, Any]]:
+    """name -> body of every `variable "<name>"` block."""
+    return merged(module, "variable")
 
 
 #: the start of a validation that makes a variable required in native mode

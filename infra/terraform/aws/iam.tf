@@ -4,12 +4,15 @@
 # delete anything: no s3:DeleteObject(Version), and the bucket policy denies them that (and any
 # change to versioning or the lifecycle rule) even if someone attaches a broader policy later.
 
-data "aws_iam_policy_document" "lambda_assume" {
+# Who may assume each role: Lambda the functions' roles, the Scheduler its own, for this account only.
+data "aws_iam_policy_document" "assume" {
+  for_each = toset(["lambda", "scheduler"])
+
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
+      identifiers = ["${each.key}.amazonaws.com"]
     }
     condition {
       test     = "StringEquals"
@@ -23,7 +26,7 @@ data "aws_iam_policy_document" "lambda_assume" {
 resource "aws_iam_role" "function" {
   for_each           = local.functions
   name_prefix        = "${var.name}-${each.key}-"
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["lambda"].json
   tags               = var.tags
 }
 
@@ -112,24 +115,9 @@ resource "aws_iam_role_policy_attachment" "xray" {
 }
 
 # The Scheduler's role: invoke the backup function, dead-letter what it cannot deliver.
-data "aws_iam_policy_document" "scheduler_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["scheduler.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
 resource "aws_iam_role" "scheduler" {
   name_prefix        = "${var.name}-schedule-"
-  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["scheduler"].json
   tags               = var.tags
 }
 

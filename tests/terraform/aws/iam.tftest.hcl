@@ -42,12 +42,12 @@ run "defaults" {
   assert {
     condition = alltrue([
       for s in flatten([
-        data.aws_iam_policy_document.lambda_assume.statement,
+        data.aws_iam_policy_document.assume["lambda"].statement,
         data.aws_iam_policy_document.function["backup"].statement,
         data.aws_iam_policy_document.function["restore"].statement,
         data.aws_iam_policy_document.native["backup"].statement,
         data.aws_iam_policy_document.native["restore"].statement,
-        data.aws_iam_policy_document.scheduler_assume.statement,
+        data.aws_iam_policy_document.assume["scheduler"].statement,
         data.aws_iam_policy_document.scheduler.statement,
         data.aws_iam_policy_document.invoke["backup"].statement,
         data.aws_iam_policy_document.invoke["restore"].statement,
@@ -140,7 +140,7 @@ run "defaults" {
   # only Lambda assumes the function roles, only the Scheduler its own role, for this account
   assert {
     condition = {
-      for service, doc in { lambda = data.aws_iam_policy_document.lambda_assume, scheduler = data.aws_iam_policy_document.scheduler_assume } :
+      for service, doc in data.aws_iam_policy_document.assume :
       service => jsonencode([for s in doc.statement : [s.actions, s.principals, s.condition]])
       } == {
       for service in ["lambda", "scheduler"] : service => jsonencode([[
