@@ -85,6 +85,9 @@ NATIVE_SETTINGS = {
     "NATIVE_BACKUP_WAIT": "300",
     "NATIVE_AWS_ACCOUNT_NUMBER": "123456789012",
 }
+#: where the readiness check records its last result beside each destination (issue 13's contract,
+#: VERIFY_SUFFIX of the core's verify_record)
+VERIFY_SUFFIX = ".last-verify.json"
 #: the module's default REPLACEMENT_TAG
 DEFAULT_REPLACEMENT_TAG = "Name=AviatrixController"
 
@@ -109,6 +112,7 @@ def _facts(package: Path) -> dict[str, Any]:
     return {
         "package_path": str(package),
         "record_suffix": RECORD_SUFFIX,
+        "verify_suffix": VERIFY_SUFFIX,
         "marker_infix": _marker_infix(),
         "handlers": HANDLERS,
         "replacement_event_types": {
@@ -329,6 +333,8 @@ _MOVED_PER_JOB = (
     ),
 )
 _ALARMS_MOVED = ("no_recent_backup", "dead_letters", "restore_failed")
+#: the backup's schedule, now one of two (the readiness check's beside it)
+_MOVED_SCHEDULE = {"aws_scheduler_schedule.backup": 'aws_scheduler_schedule.this["backup"]'}
 
 
 def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
@@ -343,6 +349,7 @@ def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
     expected |= {
         f"aws_cloudwatch_metric_alarm.{n}": f'aws_cloudwatch_metric_alarm.this["{n}"]' for n in _ALARMS_MOVED
     }
+    expected |= _MOVED_SCHEDULE
     assert helpers.moves(_module()) == expected
     assert helpers.moved_problems(_module()) == []
     for kind, name in _MOVED_TO_FOR_EACH:
@@ -394,6 +401,11 @@ _MESSAGES = {
     "replacement_tag": "replacement_tag must be KEY=VALUE",
     "native_backup_wait_seconds": "native_backup_wait_seconds must be between 30 and 780",
     "backup_mode": "backup_mode must be export or native",
+    "copy_urls": "copy_urls must be store URLs",
+    "copy_credentials": "copy_credentials must name only URLs of copy_urls",
+    "object_lock_mode": "object_lock_mode must be GOVERNANCE, COMPLIANCE or null",
+    "object_lock_days": "object_lock_days must be a whole number from 1 to 36500",
+    "verify_schedule": "verify_schedule must be a cron(...) or rate(...) expression",
 }
 
 

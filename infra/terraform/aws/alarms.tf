@@ -41,6 +41,8 @@ locals {
   # a count of failures the functions report (Powertools metrics, service dimension): any is an alarm
   reported_failures = {
     restore_failed = { metric = "RestoreFailed", description = "A controller restore failed (see the restore function's logs)" }
+    copy_failed    = { metric = "CopyFailed", description = "A backup copy failed: the backup is stored, but not in every destination (see the backup function's logs)" }
+    verify_failed  = { metric = "VerifyFailed", description = "The readiness check failed for the backup or a copy (see the backup function's logs)" }
   }
   alarms = merge(
     {
@@ -53,6 +55,18 @@ locals {
         statistic   = "Sum"
         period      = 3600
         periods     = var.backup_max_age_hours
+        missing     = true
+      }
+      # the readiness check runs daily: no passing one for 25 hours alarms
+      no_recent_verify = {
+        name        = "${var.name}-no-passed-verify"
+        description = "No readiness check of the controller backup has passed in 25 hours"
+        namespace   = var.metrics_namespace
+        metric      = "BackupVerified"
+        dimensions  = { service = var.name }
+        statistic   = "Sum"
+        period      = 3600
+        periods     = 25
         missing     = true
       }
       dead_letters = {

@@ -42,10 +42,11 @@ locals {
         resources = [local.object_arn]
       },
       {
-        sid = "RecordTheLastSuccess"
-        # an unchanged configuration writes no new version: this record says the night succeeded
+        sid = "RecordTheLastSuccessAndCheck"
+        # an unchanged configuration writes no new version: this record says the night succeeded;
+        # the readiness check (run by this function) records its last result beside it
         actions   = ["s3:GetObject", "s3:PutObject"]
-        resources = [local.record_arn]
+        resources = [local.record_arn, local.verify_record_arn]
       },
       {
         sid = "TellMissingFromDenied"
@@ -74,12 +75,32 @@ locals {
       }],
     )
   }
-  shared_statements = { for job in keys(local.functions) : job => [
+  shared_statements = { for job in keys(local.functions) : job => concat([
     { sid = "ReadControllerPassword", actions = ["secretsmanager:GetSecretValue"], resources = [aws_secretsmanager_secret.controller_password.arn] },
     { sid = "UseTheBackupKey", actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [aws_kms_key.backup.arn] },
     { sid = "WriteOwnLogs", actions = ["logs:CreateLogStream", "logs:PutLogEvents"], resources = ["${aws_cloudwatch_log_group.function[job].arn}:*"] },
     { sid = "DeadLetterFailedAsyncInvokes", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.dlq.arn] },
-  ] }
+    ], local.copy_statements[job], length(local.copy_secret_arns) == 0 ? [] : [
+    # the credentials a copy is written (backup) and read (restore) with, exactly those secrets
+    { sid = "ReadCopyCredentials", actions = ["secretsmanager:GetSecretValue"], resources = local.copy_secret_arns },
+    ], length(local.copy_parameter_arns) == 0 ? [] : [
+    { sid = "ReadCopyCredentialParameters", actions = ["ssm:GetParameter"], resources = local.copy_parameter_arns },
+  ]) }
+
+  # An s3:// copy written with the function's own role: the same object permissions as on the
+  # primary (the backup replaces it and writes its records; the restore falls back to it).
+  copy_statements = length(local.copy_object_arns) == 0 ? { backup = [], restore = [] } : {
+    backup = [
+      { sid = "ReadAndReplaceTheCopies", actions = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload"], resources = local.copy_object_arns },
+      { sid = "RecordTheCopiesLastSuccessAndCheck", actions = ["s3:GetObject", "s3:PutObject"], resources = concat(local.copy_backup_record_arns, local.copy_verify_record_arns) },
+      { sid = "TellMissingFromDeniedInTheCopyBuckets", actions = ["s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketVersioning"], resources = local.copy_bucket_arns },
+    ]
+    restore = [
+      { sid = "ReadTheCopies", actions = ["s3:GetObject", "s3:GetObjectVersion"], resources = local.copy_object_arns },
+      { sid = "ReadTheCopiesLastSuccessRecords", actions = ["s3:GetObject"], resources = local.copy_backup_record_arns },
+      { sid = "TellMissingFromDeniedInTheCopyBuckets", actions = ["s3:ListBucket", "s3:ListBucketVersions"], resources = local.copy_bucket_arns },
+    ]
+  }
 }
 
 data "aws_iam_policy_document" "function" {

@@ -33,7 +33,7 @@ resource "aws_lambda_function" "this" {
   }
 
   environment {
-    variables = merge(local.common_environment, local.ca_environment, local.customer_id_environment, local.native_environment, local.max_age_environment, each.value.environment)
+    variables = merge(local.common_environment, local.ca_environment, local.customer_id_environment, local.native_environment, local.max_age_environment, local.copy_environment, each.value.environment)
   }
 
   dead_letter_config {

@@ -107,3 +107,9 @@ moved {
   from = aws_iam_policy.invoke_restore
   to   = aws_iam_policy.invoke["restore"]
 }
+
+# From before the daily readiness check had a schedule beside the backup's (schedule.tf).
+moved {
+  from = aws_scheduler_schedule.backup
+  to   = aws_scheduler_schedule.this["backup"]
+}

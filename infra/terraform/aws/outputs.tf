@@ -75,5 +75,10 @@ output "restore_invoke_policy_arn" {
 
 output "schedule_name" {
   description = "The daily backup schedule."
-  value       = aws_scheduler_schedule.backup.name
+  value       = aws_scheduler_schedule.this["backup"].name
+}
+
+output "verify_schedule_name" {
+  description = "The daily readiness check's schedule."
+  value       = aws_scheduler_schedule.this["verify"].name
 }

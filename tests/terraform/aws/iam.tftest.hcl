@@ -11,6 +11,7 @@ run "defaults" {
       "arn:aws:s3:::acme-controller-backups/controller/backup.tar",
       "arn:aws:s3:::acme-controller-backups/controller/backup.tar${var.marker_infix}*",
       "arn:aws:s3:::acme-controller-backups/controller/backup.tar${var.record_suffix}",
+      "arn:aws:s3:::acme-controller-backups/controller/backup.tar${var.verify_suffix}",
       "arn:aws:secretsmanager:us-east-1:123456789012:secret:password",
       "arn:aws:kms:us-east-1:123456789012:key/backup",
       "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/aviatrix-ctrl-backup-backup:*",
@@ -63,11 +64,14 @@ run "defaults" {
 
   assert {
     condition = (
-      contains(one([for s in data.aws_iam_policy_document.function["backup"].statement : s.actions if s.sid == "RecordTheLastSuccess"]), "s3:PutObject")
-      && one([for s in data.aws_iam_policy_document.function["backup"].statement : s.resources if s.sid == "RecordTheLastSuccess"]) == toset(["arn:aws:s3:::acme-controller-backups/controller/backup.tar${var.record_suffix}"])
+      contains(one([for s in data.aws_iam_policy_document.function["backup"].statement : s.actions if s.sid == "RecordTheLastSuccessAndCheck"]), "s3:PutObject")
+      && one([for s in data.aws_iam_policy_document.function["backup"].statement : s.resources if s.sid == "RecordTheLastSuccessAndCheck"]) == toset([
+        "arn:aws:s3:::acme-controller-backups/controller/backup.tar${var.record_suffix}",
+        "arn:aws:s3:::acme-controller-backups/controller/backup.tar${var.verify_suffix}",
+      ])
       && [for s in data.aws_iam_policy_document.function["restore"].statement : s.actions if contains(s.resources, "arn:aws:s3:::acme-controller-backups/controller/backup.tar${var.record_suffix}")] == [toset(["s3:GetObject"])]
     )
-    error_message = "the backup writes the success record where the core keeps it (BACKUP_URL + RECORD_SUFFIX); the restore only reads it"
+    error_message = "the backup writes the success record and the readiness check's where the core keeps them (BACKUP_URL + RECORD_SUFFIX, + .last-verify.json); the restore only reads the first"
   }
 
   assert {
