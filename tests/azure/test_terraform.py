@@ -80,29 +80,43 @@ def _secret_scope(secret: str) -> str:
     return f'${{azurerm_key_vault.this.id}}/secrets/${{azurerm_key_vault_secret.this["{secret}"].name}}'
 
 
-def _grants(readers: dict[str, dict[str, str]]) -> list[tuple[str, str, str, str]]:
+_VAULT = "${azurerm_key_vault.this.id}"
+
+
+def _grants(readers: dict[str, dict[str, dict[str, str]]]) -> list[tuple[str, str, str, str]]:
     """(identity, scope, role, assignment) for every role assignment of the apps' identities, with
-    `readers` (local.secret_readers, evaluated) for the one block that grants the secrets."""
+    `readers` (local.secret_readers and local.copy_credential_readers, evaluated) for the two blocks
+    that grant secrets; any other principal's assignment must be one of two known ones."""
     found = []
     for name, body in _resources("azurerm_role_assignment").items():
         role = body.get("role_definition_name") or body["role_definition_id"]
         if body.get("for_each") == "${local.secret_readers}":
             assert body["principal_id"] == "${local.principals[each.value.job]}"
-            assert body["scope"] == _secret_scope("each.value.secret").replace(
-                '"each.value.secret"', "each.value.secret"
+            assert (
+                body["scope"]
+                == f"{_VAULT}/secrets/${{azurerm_key_vault_secret.this[each.value.secret].name}}"
             )
-            found += [(r["job"], _secret_scope(r["secret"]), role, name) for r in readers.values()]
+            found += [(r["job"], _secret_scope(r["secret"]), role, name) for r in readers["secret"].values()]
+        elif body.get("for_each") == "${local.copy_credential_readers}":
+            assert body["principal_id"] == "${local.principals[each.value.job]}"
+            assert body["scope"] == f"{_VAULT}/secrets/${{each.value.name}}"
+            found += [
+                (r["job"], f"{_VAULT}/secrets/{r['name']}", role, name) for r in readers["copy"].values()
+            ]
         elif body["principal_id"] == EACH_PRINCIPAL:
             assert body["for_each"] == "${local.apps}", name
             found += [(job, body["scope"], role, name) for job in JOBS]
         elif body["principal_id"] in (BACKUP_PRINCIPAL, RESTORE_PRINCIPAL):
             job = "backup" if body["principal_id"] == BACKUP_PRINCIPAL else "restore"
             found.append((job, body["scope"], role, name))
+        else:  # not an app's: the deployer's own, and the Event Grid topic's on the queue
+            assert name in ("deployer_secrets_officer", "events_to_queue"), f"{name}: whose grant is this?"
     return found
 
 
-def _readers(console: helpers.LocalsConsole, values: dict[str, Any]) -> dict[str, dict[str, str]]:
-    readers: dict[str, dict[str, str]] = console.evaluate(values, {"r": "local.secret_readers"})["r"]
+def _readers(console: helpers.LocalsConsole, values: dict[str, Any]) -> dict[str, dict[str, dict[str, str]]]:
+    both = {"secret": "local.secret_readers", "copy": "local.copy_credential_readers"}
+    readers: dict[str, dict[str, dict[str, str]]] = console.evaluate(values, both)
     return readers
 
 
@@ -134,7 +148,7 @@ def test_checkov_finds_nothing_and_every_skip_has_a_reason() -> None:
 def test_two_flex_consumption_apps_each_with_its_own_identity_plan_and_host_account() -> None:
     """Backup and restore are separate apps: separate function keys (callers) and identities."""
     assert _merged("locals")["apps"] == {
-        "backup": ["scheduled_backup", "backup"],
+        "backup": ["scheduled_backup", "scheduled_verify", "backup"],
         "restore": ["restore", "replacement_controller"],
     }
     plan = _resources("azurerm_service_plan")["flex"]
@@ -254,6 +268,21 @@ def test_lifecycle_rule_expires_old_versions_only() -> None:
 
 
 _BLOB_ROLE = "${azurerm_role_definition.backup_blobs.role_definition_resource_id}"
+#: where the readiness check records its last result beside each destination (issue 13's contract,
+#: VERIFY_SUFFIX of the core's verify_record)
+VERIFY_SUFFIX = ".last-verify.json"
+#: copies in the three clouds: one credential in this module's vault, one in another, one without
+_COPIES = {
+    "copy_urls": [
+        "gs://acme-gcs-dr/controller/backup.enc",
+        "s3://acme-s3-dr/controller/backup.enc",
+        "https://acmedr.blob.core.windows.net/backups/controller/backup.enc",
+    ],
+    "copy_credentials": {
+        "gs://acme-gcs-dr/controller/backup.enc": "azure-kv:avxctlbk01-kv/gcs-dr-key",
+        "s3://acme-s3-dr/controller/backup.enc": "azure-kv:dr-vault/s3-role",
+    },
+}
 _WITH_CUSTOMER_ID = {"create_customer_id_secret": True, "controller_customer_id": "CUSTOMER-1"}
 #: each secret of the module: the inputs that create it, its name, who may read it, and the
 #: setting that carries a reference to it (never the value)
@@ -294,11 +323,13 @@ def test_each_secret_is_write_only_and_readable_only_by_its_apps(
 
 
 def test_each_identity_holds_exactly_its_own_roles(console: helpers.LocalsConsole) -> None:
-    """Export mode (the native roles are checked below): what backup and restore may each do."""
-    readers = _readers(console, _BASE_VALUES | _WITH_CUSTOMER_ID | {"backup_mode": "export"})
+    """Export mode (the native roles are checked below), with copies: what backup and restore may
+    each do. Of the copies' credentials, both read exactly those in this module's vault."""
+    readers = _readers(console, _BASE_VALUES | _WITH_CUSTOMER_ID | _COPIES | {"backup_mode": "export"})
     common = {
         ("${azurerm_storage_container.backups.id}", _BLOB_ROLE),
         (_secret_scope("controller_password"), "Key Vault Secrets User"),
+        (f"{_VAULT}/secrets/gcs-dr-key", "Key Vault Secrets User"),
         ("${azurerm_storage_account.host[each.key].id}", "Storage Blob Data Owner"),
         ("${azurerm_application_insights.this.id}", "Monitoring Metrics Publisher"),
     }
@@ -336,7 +367,9 @@ def test_each_identity_holds_exactly_its_own_roles(console: helpers.LocalsConsol
         }
 
 
-def test_no_identity_may_delete_a_blob_and_each_writes_only_its_own_path() -> None:
+def test_no_identity_may_delete_a_blob_and_each_writes_only_its_own_path(
+    console: helpers.LocalsConsole,
+) -> None:
     definition = _resources("azurerm_role_definition")["backup_blobs"]
     permissions = _one(definition, "permissions")
     assert permissions["actions"] == []
@@ -355,19 +388,21 @@ def test_no_identity_may_delete_a_blob_and_each_writes_only_its_own_path() -> No
     for action in ("write", "add/action"):
         assert f"!(ActionMatches{{'{_BLOB}/{action}'}})" in condition, action
     assert "${local.writable_paths[each.key]}" in condition
-    paths = _merged("locals")["writable_paths"]
-    path = "${local.blob_path}"
     assert _merged("locals")["blob_path"] == f"@Resource[{_BLOB}:path]"
-    # backup: its blob, and the record of its last success (BACKUP_URL + RECORD_SUFFIX)
-    assert paths["backup"] == (
-        f"{path} StringEquals '${{var.backup_object_name}}' OR "
-        f"{path} StringEquals '${{var.backup_object_name}}{RECORD_SUFFIX}'"
-    )
-    # restore: its markers (BACKUP_URL + ".restores/<key>.json"), and in native mode the fresh backup
-    assert paths["restore"] == (
-        f'${{join(" OR ", concat(["{path} StringLike \'${{var.backup_object_name}}.restores/*\'"], '
-        f"local.native_enabled ? [\"{path} StringEquals '${{var.backup_object_name}}'\"] : []))}}"
-    )
+    for mode in ("native", "export"):
+        values = _BASE_VALUES | _NATIVE_VALUES | {"backup_mode": mode}
+        paths = console.evaluate(values, {"paths": "local.writable_paths"})["paths"]
+        path = f"@Resource[{_BLOB}:path]"
+        # backup: its blob, the record of its last success (BACKUP_URL + RECORD_SUFFIX) and the
+        # readiness check's (BACKUP_URL + .last-verify.json)
+        assert paths["backup"] == " OR ".join(
+            f"{path} StringEquals 'aviatrix/controller-backup.enc{suffix}'"
+            for suffix in ("", RECORD_SUFFIX, VERIFY_SUFFIX)
+        )
+        # restore: its markers (BACKUP_URL + ".restores/<key>.json"), and in native mode the fresh backup
+        markers = f"{path} StringLike 'aviatrix/controller-backup.enc.restores/*'"
+        fresh = f" OR {path} StringEquals 'aviatrix/controller-backup.enc'" if mode == "native" else ""
+        assert paths["restore"] == markers + fresh, mode
     # the condition names the blob: the name may hold no quote or wildcard
     blob_name = _merged("variable")["backup_object_name"]
     assert "[A-Za-z0-9._/-]" in blob_name["validation"][0]["condition"]
@@ -383,25 +418,32 @@ def test_plan_refuses_a_blob_name_the_conditions_cannot_hold(planner: helpers.Va
 # -- alerts ---------------------------------------------------------------------------------------
 
 
-def test_alerts_count_the_real_functions(functions: dict[str, Any]) -> None:
+def test_alerts_count_the_real_functions(functions: dict[str, Any], console: helpers.LocalsConsole) -> None:
     names = _merged("locals")["functions"]
     assert set(names.values()) == set(functions)
-    alerts = _resources("azurerm_monitor_scheduled_query_rules_alert_v2")
-    assert set(alerts) == {"failures", "no_recent_backup"}
-    missing = alerts["no_recent_backup"]
-    query = _one(missing, "criteria")["query"]
-    # what counts is the core's own success line, not an HTTP 200 (a preflight check answers 200 too)
-    assert "ago(25h)" in query and 'message startswith "backup stored "' in query
+    alert = _resources("azurerm_monitor_scheduled_query_rules_alert_v2")
+    assert list(alert) == ["this"] and alert["this"]["for_each"] == "${local.alerts}"
+    alerts = console.evaluate(_BASE_VALUES | _NATIVE_VALUES, {"alerts": "local.alerts"})["alerts"]
+    assert set(alerts) == {"failures", "no_recent_backup", "copy_failed", "verify_failed", "no_recent_verify"}
+    # what counts is the core's own success line, not an HTTP 200 (a preflight check answers 200 too);
     # an unchanged night is a success too (the core's log line for it)
-    assert 'message startswith "backup unchanged"' in query
-    assert "requests" not in query
-    criteria = _one(missing, "criteria")
-    assert criteria["operator"] == "LessThan" and criteria["threshold"] == 1
-    assert "success == false" in _one(alerts["failures"], "criteria")["query"]
+    backup = alerts["no_recent_backup"]["query"]
+    assert "ago(25h)" in backup and "requests" not in backup
+    assert 'where message startswith "backup stored " or message startswith "backup unchanged"' in backup
+    verify = alerts["no_recent_verify"]["query"]
+    assert "ago(25h)" in verify and 'where message startswith "verify passed"\n' in verify
+    # a failed copy or check: the core's ERROR line for each (contract: its first words)
+    assert 'where message startswith "backup copy failed"' in alerts["copy_failed"]["query"]
+    assert 'where message startswith "verify failed"' in alerts["verify_failed"]["query"]
+    assert "success == false" in alerts["failures"]["query"]
+    assert all(f'"{name}"' in alerts["failures"]["query"] for name in functions)
+    assert {key for key, a in alerts.items() if a["missing"]} == {"no_recent_backup", "no_recent_verify"}
+    criteria = _one(alert["this"], "criteria")
+    assert criteria["operator"] == '${each.value.missing ? "LessThan" : "GreaterThan"}'
+    assert criteria["threshold"] == "${each.value.missing ? 1 : 0}"
     group = "${azurerm_monitor_action_group.alerts.id}"
-    for alert in alerts.values():
-        assert _one(alert, "action")["action_groups"] == [group]
-        assert alert["scopes"] == ["${azurerm_application_insights.this.id}"]
+    assert _one(alert["this"], "action")["action_groups"] == [group]
+    assert alert["this"]["scopes"] == ["${azurerm_application_insights.this.id}"]
     receiver = _one(_resources("azurerm_monitor_action_group")["alerts"], "email_receiver")
     assert receiver["email_address"] == "${var.alert_email}"
     # both apps send their telemetry to the one component the alerts watch
@@ -511,7 +553,7 @@ def planner(tmp_path_factory: pytest.TempPathFactory) -> helpers.VariablePlanner
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> helpers.LocalsConsole:
-    files = ("main.tf", "keyvault.tf")
+    files = ("main.tf", "keyvault.tf", "monitoring.tf")
     return helpers.LocalsConsole(MODULE, tmp_path_factory.mktemp("azure-locals"), files)
 
 
@@ -862,6 +904,7 @@ def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
     """The secrets and their readers had a block each; `moved` blocks take them to the for_each
     instances, so an existing deployment is updated in place, never destroyed and recreated."""
     secret, reader = "azurerm_key_vault_secret", "azurerm_role_assignment"
+    alert = "azurerm_monitor_scheduled_query_rules_alert_v2"
     secrets = {"controller_password": "", "controller_customer_id": "[0]", "native_arm_client_secret": "[0]"}
     readers = {
         'controller_password["backup"]': "controller_password_backup",
@@ -872,5 +915,70 @@ def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
     assert helpers.moves(_module()) == {
         **{f"{secret}.{name}{index}": f'{secret}.this["{name}"]' for name, index in secrets.items()},
         **{f"{reader}.{old}": f'{reader}.secret_reader["{key}"]' for old, key in readers.items()},
+        **{f"{alert}.{name}": f'{alert}.this["{name}"]' for name in ("failures", "no_recent_backup")},
     }
     assert helpers.moved_problems(_module()) == []
+
+
+# -- issue 13: copies, the readiness check, locked retention ------------------------------------
+
+
+def test_copies_reach_both_apps_and_only_when_configured(console: helpers.LocalsConsole) -> None:
+    settings = console.evaluate(_BASE_VALUES | _NATIVE_VALUES | _COPIES, {"s": "local.common_app_settings"})[
+        "s"
+    ]
+    assert settings["BACKUP_COPY_URLS"] == ",".join(_COPIES["copy_urls"])
+    assert json.loads(settings["BACKUP_COPY_CREDENTIALS"]) == _COPIES["copy_credentials"]
+    plain = console.evaluate(_BASE_VALUES | _NATIVE_VALUES, {"s": "local.common_app_settings"})["s"]
+    assert not {"BACKUP_COPY_URLS", "BACKUP_COPY_CREDENTIALS"} & set(plain)
+
+
+def test_the_readiness_check_has_its_own_timer_on_the_backup_app() -> None:
+    settings = _app_settings("backup")
+    assert settings["VERIFY_SCHEDULE"] == "var.verify_schedule"
+    assert "VERIFY_SCHEDULE" not in _app_settings("restore")
+    assert _merged("variable")["verify_schedule"]["default"] == "0 0 6 * * *"
+
+
+def test_plan_checks_the_copies_and_the_readiness_schedule(planner: helpers.VariablePlanner) -> None:
+    values = _BASE_VALUES | _NATIVE_VALUES
+    status, output = planner.plan(values | _COPIES | {"verify_schedule": "0 0 6 * * *"})
+    assert status == 0, output
+    for bad, message in (
+        ({"verify_schedule": "0 6 * * *"}, "verify_schedule needs six NCRONTAB fields"),
+        ({"copy_urls": ["gs://a/b,gs://c/d"]}, "copy_urls must be store URLs"),
+        (
+            {"copy_credentials": {"gs://elsewhere/k": "env:KEY"}},
+            "copy_credentials must name only URLs of copy_urls",
+        ),
+        (
+            {"copy_urls": ["gs://a/b"], "copy_credentials": {"gs://a/b": "aws-sm:key"}},
+            "copy_credentials must be secret references this cloud resolves",
+        ),
+        ({"immutability_days": 0}, "immutability_days must be a whole number from 1 to 146000"),
+    ):
+        status, output = planner.plan(values | bad)
+        assert status != 0 and message in output, bad
+
+
+def test_locked_retention_is_version_level_immutability_that_no_identity_can_lift() -> None:
+    account = _resources("azurerm_storage_account")["backup"]
+    policy = _one(account, "dynamic")["immutability_policy"]
+    assert policy["for_each"] == "${var.immutability_days == null ? [] : [var.immutability_days]}"
+    content = _one(policy, "content")
+    assert content["period_since_creation_in_days"] == "${immutability_policy.value}"
+    assert content["state"] == '${var.immutability_locked ? "Locked" : "Unlocked"}'
+    assert content["allow_protected_append_writes"] is False
+    # version-level immutability needs versioning, which keeps every replaced backup
+    assert _one(account, "blob_properties")["versioning_enabled"] is True
+    assert _merged("variable")["immutability_days"]["default"] is None
+    assert _merged("variable")["immutability_locked"]["default"] is False
+    # no plan may replace the account (adding the policy to an existing one would)
+    assert _one(account, "lifecycle")["prevent_destroy"] is True
+    # the apps' identities hold no control-plane role on the account (no policy change, no
+    # delete), and their blob role neither deletes nor touches immutability
+    for name, custom in _resources("azurerm_role_definition").items():
+        permissions = _one(custom, "permissions")
+        assert permissions["actions"] == [], name
+    for action in _merged("locals")["blob_data_actions"]:
+        assert "delete" not in action.lower() and "immutab" not in action.lower(), action

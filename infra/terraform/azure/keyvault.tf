@@ -5,7 +5,7 @@ resource "azurerm_key_vault" "this" {
   #checkov:skip=CKV_AZURE_189:The Flex Consumption function reads the secret over the public endpoint unless subnet_id adds VNet integration; access is RBAC-scoped to one secret.
   #checkov:skip=CKV_AZURE_109:A default-deny firewall would block the function, whose outbound addresses are not fixed on Flex Consumption without VNet integration.
   #checkov:skip=CKV2_AZURE_32:Private endpoints need a VNet the module does not own.
-  name                          = "${var.name}-kv"
+  name                          = local.vault_name
   resource_group_name           = var.resource_group_name
   location                      = var.location
   tenant_id                     = data.azurerm_client_config.current.tenant_id
@@ -58,6 +58,19 @@ locals {
       job    = "restore"
     } if contains(keys(local.secrets), secret) },
   )
+  # The credentials of a copy (copy_credentials) kept in this vault, which the deployer writes
+  # outside Terraform: both apps read exactly those secrets (the backup writes the copy, a restore
+  # falls back to it). A secret in another vault is granted there by its owner.
+  copy_credential_secrets = distinct([
+    for ref in values(var.copy_credentials) : split("/", trimprefix(ref, "azure-kv:"))[1]
+    if startswith(ref, "azure-kv:${local.vault_name}/")
+  ])
+  copy_credential_readers = {
+    for pair in setproduct(keys(local.apps), local.copy_credential_secrets) : "${pair[0]}/${pair[1]}" => {
+      job  = pair[0]
+      name = pair[1]
+    }
+  }
 }
 
 resource "azurerm_key_vault_secret" "this" {
@@ -76,6 +89,13 @@ resource "azurerm_key_vault_secret" "this" {
 resource "azurerm_role_assignment" "secret_reader" {
   for_each             = local.secret_readers
   scope                = "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.this[each.value.secret].name}"
+  role_definition_name = "Key Vault Secrets User"
+  principal_id         = local.principals[each.value.job]
+}
+
+resource "azurerm_role_assignment" "copy_credentials" {
+  for_each             = local.copy_credential_readers
+  scope                = "${azurerm_key_vault.this.id}/secrets/${each.value.name}"
   role_definition_name = "Key Vault Secrets User"
   principal_id         = local.principals[each.value.job]
 }

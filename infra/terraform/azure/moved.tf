@@ -35,3 +35,14 @@ moved {
   from = azurerm_role_assignment.native_arm_client_secret[0]
   to   = azurerm_role_assignment.secret_reader["native_arm_client_secret_restore"]
 }
+
+# From before the alerts were built from one map of definitions (monitoring.tf).
+moved {
+  from = azurerm_monitor_scheduled_query_rules_alert_v2.failures
+  to   = azurerm_monitor_scheduled_query_rules_alert_v2.this["failures"]
+}
+
+moved {
+  from = azurerm_monitor_scheduled_query_rules_alert_v2.no_recent_backup
+  to   = azurerm_monitor_scheduled_query_rules_alert_v2.this["no_recent_backup"]
+}
