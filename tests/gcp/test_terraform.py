@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 from functools import cache
 from pathlib import Path
@@ -19,6 +20,9 @@ MODULE = ROOT / "infra" / "terraform" / "gcp"
 EXAMPLE = MODULE / "examples" / "basic"
 MAIN = ROOT / "functions" / "gcp" / "main.py"
 NATIVE_COUNT = "${local.native_enabled ? 1 : 0}"
+#: where the readiness check records its last result beside each destination (issue 13's contract,
+#: VERIFY_SUFFIX of the core's verify_record)
+VERIFY_SUFFIX = ".last-verify.json"
 
 
 @cache
@@ -147,10 +151,11 @@ def test_bucket_writes_are_scoped_to_the_object_and_the_markers(console: helpers
     assert set(grants) == {"backup_writer", "restore_markers"}
     writer, markers = grants["backup_writer"], grants["restore_markers"]
     assert writer["account"] == '<google_service_account.this["backup"].email>'
-    assert writer["expression"] == (
-        'resource.name == "projects/_/buckets/network-ops-prod-ctrl-backup/objects/controller/backup.tar"'
-        ' || resource.name == "projects/_/buckets/network-ops-prod-ctrl-backup/objects/controller/backup.tar'
-        f'{RECORD_SUFFIX}"'
+    # the object, the record of its last success (RECORD_SUFFIX) and the readiness check's
+    objects = "projects/_/buckets/network-ops-prod-ctrl-backup/objects"
+    assert writer["expression"] == " || ".join(
+        f'resource.name == "{objects}/controller/backup.tar{suffix}"'
+        for suffix in ("", RECORD_SUFFIX, VERIFY_SUFFIX)
     )
     assert markers["account"] == '<google_service_account.this["restore"].email>'
     assert markers["expression"] == (
@@ -159,30 +164,50 @@ def test_bucket_writes_are_scoped_to_the_object_and_the_markers(console: helpers
     )
     assert {g["role"] for g in grants.values()} == {"<google_project_iam_custom_role.object_writer.id>"}
     role = resources("google_project_iam_custom_role")["object_writer"]
-    assert sorted(role["permissions"]) == [
-        "storage.objects.create",
-        "storage.objects.delete",
-        "storage.objects.get",
-    ]
+    # with Object Retention Lock, setting a new generation's retention; never overriding one
+    assert role["permissions"] == (
+        '${concat(["storage.objects.create", "storage.objects.delete", "storage.objects.get"], '
+        'var.object_retention_days == null ? [] : ["storage.objects.setRetention"])}'
+    )
     locals_ = _locals()
     assert locals_["markers_resource"].endswith("${var.backup_object_name}.restores/")
     assert locals_["record_resource"].endswith("${var.backup_object_name}" + RECORD_SUFFIX)
 
 
-def test_schedule_is_daily_midnight_in_a_chosen_time_zone_with_oidc_and_retries() -> None:
-    job = resources("google_cloud_scheduler_job")["daily_backup"]
-    assert job["schedule"] == "${var.schedule}" and variable("schedule")["default"] == "0 0 * * *"
+def test_schedules_are_daily_in_a_chosen_time_zone_with_oidc_and_retries(
+    console: helpers.LocalsConsole,
+) -> None:
+    job = resources("google_cloud_scheduler_job")["this"]
+    assert job["for_each"] == "${local.schedules}" and job["schedule"] == "${each.value.schedule}"
+    assert (
+        variable("schedule")["default"] == "0 0 * * *"
+        and variable("verify_schedule")["default"] == "0 6 * * *"
+    )
     assert job["time_zone"] == "${var.schedule_timezone}" and "default" in variable("schedule_timezone")
     retry = one(job["retry_config"])
     assert retry["retry_count"] >= 1 and retry["max_retry_duration"]
-    target = one(job["http_target"])
-    oidc = one(target["oidc_token"])
+    targets = {kind: body for block in job["dynamic"] for kind, body in block.items()}
+    http, pubsub = one(targets["http_target"]["content"]), one(targets["pubsub_target"]["content"])
+    oidc = one(http["oidc_token"])
     function_url = '${google_cloudfunctions2_function.this["backup"].service_config[0].uri}'
-    assert target["uri"] == oidc["audience"] == function_url
+    assert (
+        targets["http_target"]["for_each"] == f'${{each.key == "daily_backup" ? [{function_url[2:-1]}] : []}}'
+    )
+    assert http["uri"] == oidc["audience"] == "${http_target.value}"
     assert oidc["service_account_email"] == '${google_service_account.this["scheduler"].email}'
-    assert target["http_method"] == "POST"
-    # exactly the scheduled-backup input (Cloud Scheduler cannot template a scheduled_time)
-    assert target["body"] == '${base64encode(jsonencode({action = "backup", trigger = "schedule"}))}'
+    assert http["http_method"] == "POST"
+    # the check publishes to the backup topic, whose backup_event function runs it
+    topic = "google_pubsub_topic.backup_requests[*].id"
+    assert targets["pubsub_target"]["for_each"] == f'${{each.key == "daily_verify" ? {topic} : []}}'
+    assert http["body"] == pubsub["data"] == "${base64encode(jsonencode(each.value.body))}"
+    schedules = console.evaluate(_BASE_VALUES | _NATIVE_VALUES, {"s": "local.schedules"})["s"]
+    # exactly the scheduled inputs (Cloud Scheduler cannot template a scheduled_time)
+    assert {key: (s["schedule"], s["body"]) for key, s in schedules.items()} == {
+        "daily_backup": ("0 0 * * *", {"action": "backup", "trigger": "schedule"}),
+        "daily_verify": ("0 6 * * *", {"action": "verify", "trigger": "schedule"}),
+    }
+    without_topic = _BASE_VALUES | _NATIVE_VALUES | {"create_backup_topic": False}
+    assert list(console.evaluate(without_topic, {"s": "local.schedules"})["s"]) == ["daily_backup"]
 
 
 def test_backup_callers_and_restore_callers_get_separate_invoker_bindings(
@@ -343,7 +368,7 @@ def test_each_secret_is_readable_only_by_its_identities(console: helpers.LocalsC
 
 def test_every_secret_is_readable_through_one_accessor_block() -> None:
     accessors = resources("google_secret_manager_secret_iam_member")
-    assert list(accessors) == ["accessor"]
+    assert list(accessors) == ["accessor", "copy_credentials"]
     accessor = accessors["accessor"]
     assert accessor["for_each"] == "${local.secret_readers}"
     assert accessor["role"] == "roles/secretmanager.secretAccessor"
@@ -389,17 +414,40 @@ def test_replacement_event_trigger_is_the_compute_insert_audit_log() -> None:
     )
 
 
-def test_alerts_on_errors_and_on_a_missing_daily_backup() -> None:
+def test_alerts_on_errors_failed_copies_and_checks_and_missing_successes(
+    console: helpers.LocalsConsole,
+) -> None:
     policies = resources("google_monitoring_alert_policy")
-    assert set(policies) == {"function_errors", "no_recent_backup"}
-    errors = one(policies["function_errors"]["conditions"])
-    assert "severity>=ERROR" in one(errors["condition_matched_log"])["filter"]
-    stale = one(policies["no_recent_backup"]["conditions"])
-    query = one(stale["condition_prometheus_query_language"])["query"]
+    assert set(policies) == {"on_log", "on_absence"}
+    assert (
+        one(one(policies["on_log"]["conditions"])["condition_matched_log"])["filter"]
+        == "${each.value.filter}"
+    )
+    query = one(one(policies["on_absence"]["conditions"])["condition_prometheus_query_language"])["query"]
     assert query.startswith("absent_over_time(") and query.endswith("[25h])")
-    metric = resources("google_logging_metric")["backup_success"]
-    assert 'jsonPayload.result.status=(\\"ok\\" OR \\"unchanged\\")' in metric["filter"]
-    assert 'jsonPayload.result.job=\\"backup\\"' in metric["filter"]
+    assert "google_logging_metric.success[each.value.metric].name" in query
+    found = console.evaluate(
+        _BASE_VALUES | _NATIVE_VALUES,
+        {"log": "local.log_alerts", "counts": "local.success_counts", "missing": "local.missing_alerts"},
+    )
+    assert set(found["log"]) == {"function_errors", "copy_failed", "verify_failed"}
+    assert "severity>=ERROR" in found["log"]["function_errors"]["filter"]
+    # the core's line for each (contract: its first words), from the backup functions
+    services = 'resource.labels.service_name=("ctrl-backup-backup" OR "ctrl-backup-backup-event")'
+    assert found["log"]["copy_failed"]["filter"].endswith(
+        f'{services} AND jsonPayload.message=~"^backup copy failed"'
+    )
+    assert found["log"]["verify_failed"]["filter"].endswith(
+        f'{services} AND jsonPayload.message=~"^verify failed"'
+    )
+    counts = found["counts"]
+    assert 'jsonPayload.result.status=("ok" OR "unchanged")' in counts["backup_success"]
+    assert 'jsonPayload.result.job="backup"' in counts["backup_success"]
+    assert counts["verify_passed"].endswith(f'{services} AND jsonPayload.message=~"^verify passed"')
+    assert {key: a["metric"] for key, a in found["missing"].items()} == {
+        "no_recent_backup": "backup_success",
+        "no_recent_verify": "verify_passed",
+    }
 
 
 def test_example_uses_the_module() -> None:
@@ -514,7 +562,7 @@ def _functions() -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> helpers.LocalsConsole:
-    files = ("main.tf", "iam.tf", "native.tf", "secrets.tf")
+    files = ("main.tf", "iam.tf", "native.tf", "secrets.tf", "schedule.tf", "alerts.tf")
     return helpers.LocalsConsole(MODULE, tmp_path_factory.mktemp("gcp-locals"), files)
 
 
@@ -852,5 +900,116 @@ def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
             f"google_service_account.{name}": f'google_service_account.this["{name}"]'
             for name in ("backup", "restore", "scheduler", "trigger", "build")
         },
+        "google_cloud_scheduler_job.daily_backup": 'google_cloud_scheduler_job.this["daily_backup"]',
+        "google_logging_metric.backup_success": 'google_logging_metric.success["backup_success"]',
+        "google_monitoring_alert_policy.function_errors": (
+            'google_monitoring_alert_policy.on_log["function_errors"]'
+        ),
+        "google_monitoring_alert_policy.no_recent_backup": (
+            'google_monitoring_alert_policy.on_absence["no_recent_backup"]'
+        ),
     }
     assert helpers.moved_problems(module()) == []
+
+
+# -- issue 13: copies, their credentials, locked retention ---------------------------------------
+
+#: copies in the three clouds: a gs:// one with the functions' own identities, one in Secret
+#: Manager, one in the environment
+_COPIES = {
+    "copy_urls": [
+        "gs://acme-gcs-dr/controller/backup.tar",
+        "s3://acme-s3-dr/controller/backup.tar",
+        "https://acmedr.blob.core.windows.net/backups/controller/backup.tar",
+    ],
+    "copy_credentials": {
+        "s3://acme-s3-dr/controller/backup.tar": "gcp-sm:projects/dr-project/secrets/s3-role/versions/latest",
+        "https://acmedr.blob.core.windows.net/backups/controller/backup.tar": "env:AZURE_DR_SP",
+    },
+}
+
+
+def test_copies_and_retention_reach_every_function_only_when_configured(
+    console: helpers.LocalsConsole,
+) -> None:
+    values = _BASE_VALUES | _NATIVE_VALUES | _COPIES | {"object_retention_days": 30}
+    env = console.evaluate(values, {"env": "local.function_env"})["env"]
+    for name, settings in env.items():
+        assert settings["BACKUP_COPY_URLS"] == ",".join(_COPIES["copy_urls"]), name
+        assert json.loads(settings["BACKUP_COPY_CREDENTIALS"]) == _COPIES["copy_credentials"], name
+        assert (settings["BACKUP_RETENTION_DAYS"], settings["BACKUP_RETENTION_MODE"]) == ("30", "Unlocked"), (
+            name
+        )
+    plain = console.evaluate(_BASE_VALUES | _NATIVE_VALUES, {"env": "local.function_env"})["env"]
+    for settings in plain.values():
+        assert not {"BACKUP_COPY_URLS", "BACKUP_COPY_CREDENTIALS", "BACKUP_RETENTION_DAYS"} & set(settings)
+
+
+def test_a_gs_copy_gets_the_primarys_grants_and_only_named_secrets_are_readable(
+    console: helpers.LocalsConsole,
+) -> None:
+    values = _BASE_VALUES | _NATIVE_VALUES | _COPIES
+    grants = console.evaluate(values, {"grants": "local.scoped_grants"})["grants"]
+    copy = grants["copy:acme-gcs-dr/controller/backup.tar"]
+    assert copy["account"] == '<google_service_account.this["backup"].email>'
+    assert copy["role"] == "<google_project_iam_custom_role.object_writer.id>"
+    assert copy["expression"] == " || ".join(
+        f'resource.name == "projects/_/buckets/acme-gcs-dr/objects/controller/backup.tar{suffix}"'
+        for suffix in ("", RECORD_SUFFIX, VERIFY_SUFFIX)
+    )
+    # the copies with credentials get no grant of the functions' own identities
+    assert [key for key in grants if key.startswith("copy:")] == ["copy:acme-gcs-dr/controller/backup.tar"]
+    readers = resources("google_storage_bucket_iam_member")["readers"]
+    buckets = console.evaluate(values, {"each": readers["for_each"]})["each"]
+    assert {key: b["bucket"] for key, b in buckets.items()} == {
+        "backup": "<google_storage_bucket.backups.name>",
+        "restore": "<google_storage_bucket.backups.name>",
+        "backup:acme-gcs-dr": "acme-gcs-dr",
+        "restore:acme-gcs-dr": "acme-gcs-dr",
+    }
+    accessor = resources("google_secret_manager_secret_iam_member")["copy_credentials"]
+    assert accessor["role"] == "roles/secretmanager.secretAccessor"
+    assert (accessor["project"], accessor["secret_id"]) == ("${each.value.project}", "${each.value.secret}")
+    secrets = console.evaluate(values, {"each": accessor["for_each"]})["each"]
+    assert secrets == {
+        f"{job}:dr-project/s3-role": {"job": job, "project": "dr-project", "secret": "s3-role"}
+        for job in ("backup", "restore")
+    }
+
+
+def test_locked_retention_is_object_retention_lock_that_no_identity_can_shorten() -> None:
+    bucket = resources("google_storage_bucket")["backups"]
+    assert bucket["enable_object_retention"] == "${var.object_retention_days != null}"
+    assert one(bucket["versioning"])["enabled"] is True and "retention_policy" not in bucket
+    # no plan may replace the bucket (turning object retention on may need a new bucket)
+    assert one(bucket["lifecycle"])["prevent_destroy"] is True
+    assert variable("object_retention_days")["default"] is None
+    assert variable("object_retention_locked")["default"] is False
+    # no identity of ours may shorten or remove a retention, nor change the bucket's settings
+    for name, role in resources("google_project_iam_custom_role").items():
+        text = json.dumps(role["permissions"])
+        assert "overrideUnlockedRetention" not in text and "storage.buckets.update" not in text, name
+        assert "setIamPolicy" not in text and "storage.buckets.delete" not in text, name
+
+
+def test_plan_checks_the_copies_retention_and_readiness_schedule(planner: helpers.VariablePlanner) -> None:
+    values = _BASE_VALUES | _NATIVE_VALUES
+    status, output = planner.plan(
+        values | _COPIES | {"object_retention_days": 30, "object_retention_locked": True}
+    )
+    assert status == 0, output
+    for bad, message in (
+        ({"verify_schedule": "0 0 6 * * *"}, "verify_schedule needs five cron fields"),
+        ({"copy_urls": ["gs://a/b gs://c/d"]}, "copy_urls must be store URLs"),
+        (
+            {"copy_credentials": {"gs://elsewhere/k": "env:KEY"}},
+            "copy_credentials must name only URLs of copy_urls",
+        ),
+        (
+            {"copy_urls": ["s3://a/b"], "copy_credentials": {"s3://a/b": "aws-sm:key"}},
+            "copy_credentials must be secret references this cloud resolves",
+        ),
+        ({"object_retention_days": 0.5}, "object_retention_days must be a whole number from 1 to 36500"),
+    ):
+        status, output = planner.plan(values | bad)
+        assert status != 0 and message in output, bad

@@ -466,10 +466,12 @@ class LocalsConsole(_VariablesWorkdir):
 
     def evaluate(self, inputs: dict[str, Any], expressions: dict[str, str]) -> dict[str, Any]:
         """name -> value of each expression (`local.x`, or one read from the module, `${...}` or
-        not), with `inputs` as the module's variables."""
+        not, its references to resources stubbed like the locals'), with `inputs` as the module's
+        variables."""
         var_file = self._var_file(inputs)
         bare = {
-            name: re.sub(r"^\$\{(.*)\}$", r"\1", text, flags=re.DOTALL) for name, text in expressions.items()
+            name: _REFERENCE.sub(_stub, re.sub(r"^\$\{(.*)\}$", r"\1", text, flags=re.DOTALL))
+            for name, text in expressions.items()
         }
         query = "jsonencode({" + ", ".join(f"{name} = ({text})" for name, text in bare.items()) + "})"
         proc = self._run(

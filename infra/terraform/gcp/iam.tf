@@ -29,7 +29,12 @@ resource "google_project_iam_custom_role" "object_writer" {
   role_id     = "${replace(var.name, "-", "_")}_object_writer"
   title       = "Controller backup: write one object"
   description = "Create, replace and read the controller backup object (granted with a condition on its name)."
-  permissions = ["storage.objects.create", "storage.objects.delete", "storage.objects.get"]
+  # setRetention (with object_retention_days): a new generation carries its retention; never
+  # storage.objects.overrideUnlockedRetention, which shortens or removes one
+  permissions = concat(
+    ["storage.objects.create", "storage.objects.delete", "storage.objects.get"],
+    var.object_retention_days == null ? [] : ["storage.objects.setRetention"],
+  )
 }
 
 resource "google_project_iam_custom_role" "object_reader" {
@@ -40,15 +45,17 @@ resource "google_project_iam_custom_role" "object_reader" {
   permissions = ["storage.objects.get", "storage.objects.list", "storage.buckets.get"]
 }
 
+# Both identities read (and list) the backup bucket and each gs:// copy's bucket.
 resource "google_storage_bucket_iam_member" "readers" {
-  for_each = {
-    backup  = google_service_account.this["backup"].email
-    restore = google_service_account.this["restore"].email
-  }
+  for_each = merge(
+    { for job in ["backup", "restore"] : job => { bucket = google_storage_bucket.backups.name, job = job } },
+    { for pair in setproduct(["backup", "restore"], distinct([for copy in local.gs_copies : copy.bucket])) :
+    "${pair[0]}:${pair[1]}" => { bucket = pair[1], job = pair[0] } },
+  )
 
-  bucket = google_storage_bucket.backups.name
+  bucket = each.value.bucket
   role   = google_project_iam_custom_role.object_reader.id
-  member = "serviceAccount:${each.value}"
+  member = "serviceAccount:${google_service_account.this[each.value.job].email}"
 }
 
 # Every grant limited by a condition on object names: the backup identity writes the backup object
@@ -63,8 +70,8 @@ locals {
         role        = google_project_iam_custom_role.object_writer.id
         account     = google_service_account.this["backup"].email
         title       = "backup-object-only"
-        description = "Only the one backup object and its last-success record."
-        expression  = "resource.name == \"${local.object_resource}\" || resource.name == \"${local.record_resource}\""
+        description = "Only the one backup object, its last-success record and the readiness check's."
+        expression  = join(" || ", [for name in [local.object_resource, local.record_resource, local.verify_record_resource] : "resource.name == \"${name}\""])
       }
       restore_markers = {
         bucket      = google_storage_bucket.backups.name
@@ -76,6 +83,16 @@ locals {
       }
     },
     local.native_grants,
+    # a gs:// copy written with the backup identity: the same as the primary, on its key
+    { for copy in local.gs_copies : "copy:${copy.bucket}/${copy.key}" => {
+      bucket      = copy.bucket
+      role        = google_project_iam_custom_role.object_writer.id
+      account     = google_service_account.this["backup"].email
+      title       = "backup-copy-only"
+      description = "Only this copy of the backup, its last-success record and the readiness check's."
+      expression = join(" || ", [for suffix in ["", ".last-backup.json", ".last-verify.json"] :
+      "resource.name == \"projects/_/buckets/${copy.bucket}/objects/${copy.key}${suffix}\""])
+    } },
   )
 }
 

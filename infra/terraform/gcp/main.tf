@@ -6,8 +6,16 @@ locals {
   # Object names as IAM conditions see them.
   object_resource  = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object_name}"
   markers_resource = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object_name}.restores/"
-  # the record of the last successful backup, stored or unchanged (no new version when unchanged)
-  record_resource = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object_name}.last-backup.json"
+  # the record of the last successful backup, stored or unchanged (no new version when unchanged),
+  # and the readiness check's last result
+  record_resource        = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object_name}.last-backup.json"
+  verify_record_resource = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object_name}.last-verify.json"
+
+  # -- copies (BACKUP_COPY_URLS): a gs:// copy without a BACKUP_COPY_CREDENTIALS entry is written
+  # with the functions' own identities (granted in iam.tf); the credentials an entry names are
+  # readable by the backup and restore identities when they are in Secret Manager.
+  gs_copies    = [for url in var.copy_urls : regex("^gs://(?P<bucket>[^/]+)/(?P<key>.+)$", url) if startswith(url, "gs://") && !contains(keys(var.copy_credentials), url)]
+  copy_secrets = distinct([for ref in values(var.copy_credentials) : regex("^gcp-sm:projects/(?P<project>[^/]+)/secrets/(?P<secret>[^/]+)/", ref) if startswith(ref, "gcp-sm:")])
 
   # The four functions, and all that differs between them (functions.tf makes one of each from
   # this): the entry point in main.py, the identity it runs as, its timeout (HTTP functions may
@@ -110,6 +118,14 @@ locals {
     } : {},
     local.native_env,
     var.restore_max_backup_age == null ? {} : { RESTORE_MAX_BACKUP_AGE = var.restore_max_backup_age },
+    # further destinations: the backup writes each, a restore falls back to them
+    length(var.copy_urls) == 0 ? {} : { BACKUP_COPY_URLS = join(",", var.copy_urls) },
+    length(var.copy_credentials) == 0 ? {} : { BACKUP_COPY_CREDENTIALS = jsonencode(var.copy_credentials) },
+    # Object Retention Lock: each new generation the functions write carries this retention
+    var.object_retention_days == null ? {} : {
+      BACKUP_RETENTION_DAYS = tostring(var.object_retention_days)
+      BACKUP_RETENTION_MODE = var.object_retention_locked ? "Locked" : "Unlocked"
+    },
   )
 
   # The restore functions only: which instance counts as a replacement, how to reach it, and which

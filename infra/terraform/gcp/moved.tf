@@ -118,3 +118,25 @@ moved {
   from = google_service_account.build
   to   = google_service_account.this["build"]
 }
+
+# From before the readiness check had a schedule beside the backup's (schedule.tf).
+moved {
+  from = google_cloud_scheduler_job.daily_backup
+  to   = google_cloud_scheduler_job.this["daily_backup"]
+}
+
+# From before the alerts and log-based metrics were built from maps of definitions (alerts.tf).
+moved {
+  from = google_monitoring_alert_policy.function_errors
+  to   = google_monitoring_alert_policy.on_log["function_errors"]
+}
+
+moved {
+  from = google_monitoring_alert_policy.no_recent_backup
+  to   = google_monitoring_alert_policy.on_absence["no_recent_backup"]
+}
+
+moved {
+  from = google_logging_metric.backup_success
+  to   = google_logging_metric.success["backup_success"]
+}

@@ -66,3 +66,15 @@ resource "google_secret_manager_secret_version" "controller_customer_id" {
   secret      = google_secret_manager_secret.this["controller_customer_id"].id
   secret_data = var.controller_customer_id
 }
+
+# The credentials of a copy (copy_credentials) in Secret Manager: the backup identity writes the
+# copy with them, the restore identity falls back to it; each reads exactly those secrets.
+resource "google_secret_manager_secret_iam_member" "copy_credentials" {
+  for_each = { for pair in setproduct(["backup", "restore"], local.copy_secrets) :
+  "${pair[0]}:${pair[1].project}/${pair[1].secret}" => { job = pair[0], project = pair[1].project, secret = pair[1].secret } }
+
+  project   = each.value.project
+  secret_id = each.value.secret
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.this[each.value.job].email}"
+}
