@@ -998,18 +998,20 @@ def test_plan_checks_the_copies_retention_and_readiness_schedule(planner: helper
         values | _COPIES | {"object_retention_days": 30, "object_retention_locked": True}
     )
     assert status == 0, output
-    for bad, message in (
-        ({"verify_schedule": "0 0 6 * * *"}, "verify_schedule needs five cron fields"),
-        ({"copy_urls": ["gs://a/b gs://c/d"]}, "copy_urls must be store URLs"),
+    helpers.assert_plan_refuses(
+        planner,
+        values,
         (
-            {"copy_credentials": {"gs://elsewhere/k": "env:KEY"}},
-            "copy_credentials must name only URLs of copy_urls",
+            ({"verify_schedule": "0 0 6 * * *"}, "verify_schedule needs five cron fields"),
+            ({"copy_urls": ["gs://a/b gs://c/d"]}, "copy_urls must be store URLs"),
+            (
+                {"copy_credentials": {"gs://elsewhere/k": "env:KEY"}},
+                "copy_credentials must name only URLs of copy_urls",
+            ),
+            (
+                {"copy_urls": ["s3://a/b"], "copy_credentials": {"s3://a/b": "aws-sm:key"}},
+                "copy_credentials must be secret references this cloud resolves",
+            ),
+            ({"object_retention_days": 0.5}, "object_retention_days must be a whole number from 1 to 36500"),
         ),
-        (
-            {"copy_urls": ["s3://a/b"], "copy_credentials": {"s3://a/b": "aws-sm:key"}},
-            "copy_credentials must be secret references this cloud resolves",
-        ),
-        ({"object_retention_days": 0.5}, "object_retention_days must be a whole number from 1 to 36500"),
-    ):
-        status, output = planner.plan(values | bad)
-        assert status != 0 and message in output, bad
+    )

@@ -410,6 +410,15 @@ def assert_plan_names_missing_native_inputs(
     assert output.count("is required in native mode") == 1
 
 
+def assert_plan_refuses(
+    planner: VariablePlanner, values: dict[str, Any], refusals: tuple[tuple[dict[str, Any], str], ...]
+) -> None:
+    """Each (bad inputs, message) of `refusals`, over `values`: the plan fails, saying the message."""
+    for bad, message in refusals:
+        status, output = planner.plan(values | bad)
+        assert status != 0 and message in output, (bad, output[-500:])
+
+
 def assert_plan_passes_native_or_export(
     planner: VariablePlanner, base: dict[str, Any], native: dict[str, Any]
 ) -> None:

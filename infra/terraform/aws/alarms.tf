@@ -44,31 +44,25 @@ locals {
     copy_failed    = { metric = "CopyFailed", description = "A backup copy failed: the backup is stored, but not in every destination (see the backup function's logs)" }
     verify_failed  = { metric = "VerifyFailed", description = "The readiness check failed for the backup or a copy (see the backup function's logs)" }
   }
+  # a success the functions report, hourly: none for that many hours is an alarm (the readiness
+  # check runs daily, so 25 hours without a passing one)
+  missing_successes = {
+    no_recent_backup = { metric = "BackupSucceeded", hours = var.backup_max_age_hours, suffix = "no-successful-backup", description = "No controller backup has succeeded in ${var.backup_max_age_hours} hours" }
+    no_recent_verify = { metric = "BackupVerified", hours = 25, suffix = "no-passed-verify", description = "No readiness check of the controller backup has passed in 25 hours" }
+  }
   alarms = merge(
+    { for key, success in local.missing_successes : key => {
+      name        = "${var.name}-${success.suffix}"
+      description = success.description
+      namespace   = var.metrics_namespace
+      metric      = success.metric
+      dimensions  = { service = var.name }
+      statistic   = "Sum"
+      period      = 3600
+      periods     = success.hours
+      missing     = true
+    } },
     {
-      no_recent_backup = {
-        name        = "${var.name}-no-successful-backup"
-        description = "No controller backup has succeeded in ${var.backup_max_age_hours} hours"
-        namespace   = var.metrics_namespace
-        metric      = "BackupSucceeded"
-        dimensions  = { service = var.name }
-        statistic   = "Sum"
-        period      = 3600
-        periods     = var.backup_max_age_hours
-        missing     = true
-      }
-      # the readiness check runs daily: no passing one for 25 hours alarms
-      no_recent_verify = {
-        name        = "${var.name}-no-passed-verify"
-        description = "No readiness check of the controller backup has passed in 25 hours"
-        namespace   = var.metrics_namespace
-        metric      = "BackupVerified"
-        dimensions  = { service = var.name }
-        statistic   = "Sum"
-        period      = 3600
-        periods     = 25
-        missing     = true
-      }
       dead_letters = {
         name        = "${var.name}-dead-letters"
         description = "A scheduled backup or a restore event could not be delivered or kept failing"
