@@ -56,10 +56,7 @@ def _resources(type_name: str) -> dict[str, dict[str, Any]]:
 
 
 def _locals() -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for block in _module().get("locals", []):
-        merged.update(block)
-    return merged
+    return helpers.merged(_module(), "locals")
 
 
 def _variables() -> dict[str, dict[str, Any]]:
@@ -88,6 +85,9 @@ NATIVE_SETTINGS = {
     "NATIVE_BACKUP_WAIT": "300",
     "NATIVE_AWS_ACCOUNT_NUMBER": "123456789012",
 }
+#: where the readiness check records its last result beside each destination (issue 13's contract,
+#: VERIFY_SUFFIX of the core's verify_record)
+VERIFY_SUFFIX = ".last-verify.json"
 #: the module's default REPLACEMENT_TAG
 DEFAULT_REPLACEMENT_TAG = "Name=AviatrixController"
 
@@ -112,6 +112,7 @@ def _facts(package: Path) -> dict[str, Any]:
     return {
         "package_path": str(package),
         "record_suffix": RECORD_SUFFIX,
+        "verify_suffix": VERIFY_SUFFIX,
         "marker_infix": _marker_infix(),
         "handlers": HANDLERS,
         "replacement_event_types": {
@@ -249,8 +250,8 @@ _BLOCKS = {
         "restore_invoke",
         "events_invoke_restore",
     },
-    "aws_iam_policy": {"invoke_backup", "invoke_restore"},
-    "aws_iam_role_policy": {"backup", "restore", "backup_native", "restore_native", "scheduler"},
+    "aws_iam_policy": {"invoke"},
+    "aws_iam_role_policy": {"function", "native", "scheduler"},
     "aws_iam_role": {"function", "scheduler"},
 }
 
@@ -267,15 +268,12 @@ def test_the_module_has_only_the_blocks_the_plan_tests_check() -> None:
 _ATTACHED = {
     ("aws_s3_bucket_policy", "backup", "policy"): "bucket",
     ("aws_kms_key", "backup", "policy"): "kms",
-    ("aws_iam_role", "function", "assume_role_policy"): "lambda_assume",
-    ("aws_iam_role", "scheduler", "assume_role_policy"): "scheduler_assume",
-    ("aws_iam_role_policy", "backup", "policy"): "backup",
-    ("aws_iam_role_policy", "restore", "policy"): "restore",
-    ("aws_iam_role_policy", "backup_native", "policy"): "backup_native[0]",
-    ("aws_iam_role_policy", "restore_native", "policy"): "restore_native[0]",
+    ("aws_iam_role", "function", "assume_role_policy"): 'assume["lambda"]',
+    ("aws_iam_role", "scheduler", "assume_role_policy"): 'assume["scheduler"]',
+    ("aws_iam_role_policy", "function", "policy"): "function[each.key]",
+    ("aws_iam_role_policy", "native", "policy"): "native[each.key]",
     ("aws_iam_role_policy", "scheduler", "policy"): "scheduler",
-    ("aws_iam_policy", "invoke_backup", "policy"): "invoke_backup",
-    ("aws_iam_policy", "invoke_restore", "policy"): "invoke_restore",
+    ("aws_iam_policy", "invoke", "policy"): "invoke[each.key]",
     ("aws_sns_topic_policy", "alarms", "policy"): "alarms_topic",
     ("aws_sqs_queue_policy", "dlq", "policy"): "dlq",
 }
@@ -286,7 +284,7 @@ def test_each_policy_carries_its_own_document_and_every_document_is_checked() ->
         body = _resources(type_name)[name]
         assert body[argument] == f"${{data.aws_iam_policy_document.{document}.json}}", (type_name, name)
     # iam.tftest.hcl checks these for destructive grants, storage.tftest.hcl the bucket's and the key's
-    documents = {d.removesuffix("[0]") for d in _ATTACHED.values()}
+    documents = {d.split("[")[0] for d in _ATTACHED.values()}
     assert set(_blocks("data", "aws_iam_policy_document")) == documents
 
 
@@ -309,8 +307,8 @@ def test_each_wait_is_derived_once_from_its_functions_timeout() -> None:
 
 def test_the_functions_wait_for_the_native_grants() -> None:
     depends_on = _resources("aws_lambda_function")["this"]["depends_on"]
-    assert "${aws_iam_role_policy.backup_native}" in depends_on
-    assert "${aws_iam_role_policy.restore_native}" in depends_on
+    assert "${aws_iam_role_policy.function}" in depends_on
+    assert "${aws_iam_role_policy.native}" in depends_on
 
 
 #: (resource type, name now) of every block that became one block for both functions
@@ -323,15 +321,35 @@ _MOVED_TO_FOR_EACH = (
 )
 
 
+#: (old address, for_each block now) of what else became one block: the role policies per
+#: function, the invoke policies and the alarms (one map of definitions)
+_MOVED_PER_JOB = (
+    ("aws_iam_role_policy.{job}", 'aws_iam_role_policy.function["{job}"]'),
+    ("aws_iam_role_policy.{job}_native[0]", 'aws_iam_role_policy.native["{job}"]'),
+    ("aws_iam_policy.invoke_{job}", 'aws_iam_policy.invoke["{job}"]'),
+    (
+        'aws_cloudwatch_metric_alarm.function_errors["{job}"]',
+        'aws_cloudwatch_metric_alarm.this["{job}_errors"]',
+    ),
+)
+_ALARMS_MOVED = ("no_recent_backup", "dead_letters", "restore_failed")
+#: the backup's schedule, now one of two (the readiness check's beside it)
+_MOVED_SCHEDULE = {"aws_scheduler_schedule.backup": 'aws_scheduler_schedule.this["backup"]'}
+
+
 def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
     """Each function's resources had their own block (aws_lambda_function.backup); `moved` blocks
     take them to the for_each instances (aws_lambda_function.this["backup"]), so an existing
     deployment is updated in place, never destroyed and recreated."""
+    jobs = _locals()["functions"]
     expected = {
-        f"{kind}.{job}": f'{kind}.{name}["{job}"]'
-        for kind, name in _MOVED_TO_FOR_EACH
-        for job in _locals()["functions"]
+        f"{kind}.{job}": f'{kind}.{name}["{job}"]' for kind, name in _MOVED_TO_FOR_EACH for job in jobs
     }
+    expected |= {old.format(job=job): new.format(job=job) for old, new in _MOVED_PER_JOB for job in jobs}
+    expected |= {
+        f"aws_cloudwatch_metric_alarm.{n}": f'aws_cloudwatch_metric_alarm.this["{n}"]' for n in _ALARMS_MOVED
+    }
+    expected |= _MOVED_SCHEDULE
     assert helpers.moves(_module()) == expected
     assert helpers.moved_problems(_module()) == []
     for kind, name in _MOVED_TO_FOR_EACH:
@@ -383,6 +401,11 @@ _MESSAGES = {
     "replacement_tag": "replacement_tag must be KEY=VALUE",
     "native_backup_wait_seconds": "native_backup_wait_seconds must be between 30 and 780",
     "backup_mode": "backup_mode must be export or native",
+    "copy_urls": "copy_urls must be store URLs",
+    "copy_credentials": "copy_credentials must name only URLs of copy_urls",
+    "object_lock_mode": "object_lock_mode must be GOVERNANCE, COMPLIANCE or null",
+    "object_lock_days": "object_lock_days must be a whole number from 1 to 36500",
+    "verify_schedule": "verify_schedule must be a cron(...) or rate(...) expression",
 }
 
 
@@ -418,9 +441,7 @@ def test_export_mode_is_described_for_what_it_is() -> None:
 
 
 def test_outputs_are_described_and_readme_documents_every_variable() -> None:
-    outputs: dict[str, Any] = {}
-    for block in _module().get("output", []):
-        outputs.update(block)
+    outputs = helpers.merged(_module(), "output")
     assert all(o.get("description") for o in outputs.values())
     readme = (MODULE / "README.md").read_text()
     missing = [name for name in _variables() if f"`{name}`" not in readme]
@@ -431,17 +452,11 @@ def test_outputs_are_described_and_readme_documents_every_variable() -> None:
 
 
 def _example_call() -> dict[str, Any]:
-    modules: dict[str, Any] = {}
-    for block in _module(EXAMPLE).get("module", []):
-        modules.update(block)
-    return dict(modules["controller_backup"])
+    return dict(helpers.merged(_module(EXAMPLE), "module")["controller_backup"])
 
 
 def _example_variables() -> dict[str, dict[str, Any]]:
-    merged: dict[str, dict[str, Any]] = {}
-    for block in _module(EXAMPLE).get("variable", []):
-        merged.update(block)
-    return merged
+    return helpers.variables(_module(EXAMPLE))
 
 
 def test_example_uses_the_module_and_the_packaged_zip() -> None:

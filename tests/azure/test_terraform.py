@@ -44,10 +44,7 @@ def _resources(type_name: str) -> dict[str, dict[str, Any]]:
 
 
 def _merged(kind: str) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for block in _module().get(kind, []):
-        merged.update(block)
-    return merged
+    return helpers.merged(_module(), kind)
 
 
 def _one(block: dict[str, Any], name: str) -> dict[str, Any]:
@@ -79,18 +76,48 @@ def _app_settings(job: str = "backup") -> dict[str, str]:
     )
 
 
-def _grants() -> list[tuple[str, str, str, str]]:
-    """(identity, scope, role, assignment) for every role assignment of the apps' identities."""
+def _secret_scope(secret: str) -> str:
+    return f'${{azurerm_key_vault.this.id}}/secrets/${{azurerm_key_vault_secret.this["{secret}"].name}}'
+
+
+_VAULT = "${azurerm_key_vault.this.id}"
+
+
+def _grants(readers: dict[str, dict[str, dict[str, str]]]) -> list[tuple[str, str, str, str]]:
+    """(identity, scope, role, assignment) for every role assignment of the apps' identities, with
+    `readers` (local.secret_readers and local.copy_credential_readers, evaluated) for the two blocks
+    that grant secrets; any other principal's assignment must be one of two known ones."""
     found = []
     for name, body in _resources("azurerm_role_assignment").items():
         role = body.get("role_definition_name") or body["role_definition_id"]
-        if body["principal_id"] == EACH_PRINCIPAL:
+        if body.get("for_each") == "${local.secret_readers}":
+            assert body["principal_id"] == "${local.principals[each.value.job]}"
+            assert (
+                body["scope"]
+                == f"{_VAULT}/secrets/${{azurerm_key_vault_secret.this[each.value.secret].name}}"
+            )
+            found += [(r["job"], _secret_scope(r["secret"]), role, name) for r in readers["secret"].values()]
+        elif body.get("for_each") == "${local.copy_credential_readers}":
+            assert body["principal_id"] == "${local.principals[each.value.job]}"
+            assert body["scope"] == f"{_VAULT}/secrets/${{each.value.name}}"
+            found += [
+                (r["job"], f"{_VAULT}/secrets/{r['name']}", role, name) for r in readers["copy"].values()
+            ]
+        elif body["principal_id"] == EACH_PRINCIPAL:
             assert body["for_each"] == "${local.apps}", name
             found += [(job, body["scope"], role, name) for job in JOBS]
         elif body["principal_id"] in (BACKUP_PRINCIPAL, RESTORE_PRINCIPAL):
             job = "backup" if body["principal_id"] == BACKUP_PRINCIPAL else "restore"
             found.append((job, body["scope"], role, name))
+        else:  # not an app's: the deployer's own, and the Event Grid topic's on the queue
+            assert name in ("deployer_secrets_officer", "events_to_queue"), f"{name}: whose grant is this?"
     return found
+
+
+def _readers(console: helpers.LocalsConsole, values: dict[str, Any]) -> dict[str, dict[str, dict[str, str]]]:
+    both = {"secret": "local.secret_readers", "copy": "local.copy_credential_readers"}
+    readers: dict[str, dict[str, dict[str, str]]] = console.evaluate(values, both)
+    return readers
 
 
 # -- formatting and tools -------------------------------------------------------------------------
@@ -121,7 +148,7 @@ def test_checkov_finds_nothing_and_every_skip_has_a_reason() -> None:
 def test_two_flex_consumption_apps_each_with_its_own_identity_plan_and_host_account() -> None:
     """Backup and restore are separate apps: separate function keys (callers) and identities."""
     assert _merged("locals")["apps"] == {
-        "backup": ["scheduled_backup", "backup"],
+        "backup": ["scheduled_backup", "scheduled_verify", "backup"],
         "restore": ["restore", "replacement_controller"],
     }
     plan = _resources("azurerm_service_plan")["flex"]
@@ -240,27 +267,69 @@ def test_lifecycle_rule_expires_old_versions_only() -> None:
     assert _one(actions, "version")["delete_after_days_since_creation"] == "${var.version_retention_days}"
 
 
-def test_key_vault_rbac_and_write_only_password() -> None:
+_BLOB_ROLE = "${azurerm_role_definition.backup_blobs.role_definition_resource_id}"
+#: where the readiness check records its last result beside each destination (issue 13's contract,
+#: VERIFY_SUFFIX of the core's verify_record)
+VERIFY_SUFFIX = ".last-verify.json"
+#: copies in the three clouds: one credential in this module's vault, one in another, one without
+_COPIES = {
+    "copy_urls": [
+        "gs://acme-gcs-dr/controller/backup.enc",
+        "s3://acme-s3-dr/controller/backup.enc",
+        "https://acmedr.blob.core.windows.net/backups/controller/backup.enc",
+    ],
+    "copy_credentials": {
+        "gs://acme-gcs-dr/controller/backup.enc": "azure-kv:avxctlbk01-kv/gcs-dr-key",
+        "s3://acme-s3-dr/controller/backup.enc": "azure-kv:dr-vault/s3-role",
+    },
+}
+_WITH_CUSTOMER_ID = {"create_customer_id_secret": True, "controller_customer_id": "CUSTOMER-1"}
+#: each secret of the module: the inputs that create it, its name, who may read it, and the
+#: setting that carries a reference to it (never the value)
+_SECRETS = {
+    "controller_password": ({}, "controller-password", {"backup", "restore"}),
+    "controller_customer_id": (_WITH_CUSTOMER_ID, "controller-customer-id", {"restore"}),
+    "native_arm_client_secret": ({}, "native-arm-client-secret", {"restore"}),
+}
+
+
+def test_key_vault_rbac_and_one_write_only_block_for_the_secrets() -> None:
     vault = _resources("azurerm_key_vault")["this"]
     assert vault["rbac_authorization_enabled"] is True and vault["purge_protection_enabled"] is True
-    secret = _resources("azurerm_key_vault_secret")["controller_password"]
-    assert "value" not in secret and secret["value_wo"] == "${var.controller_password}"
-    password = _merged("variable")["controller_password"]
-    assert password["sensitive"] is True and password["ephemeral"] is True
+    secret = _resources("azurerm_key_vault_secret")["this"]
+    assert secret["for_each"] == "${local.secrets}"
+    assert "value" not in secret and secret["value_wo"] == "${local.secret_values[each.key]}"
+    assert secret["value_wo_version"] == "${each.value.version}"
+    assert secret["key_vault_id"] == "${azurerm_key_vault.this.id}"
+    # each value is the variable of the same name, and only a write-only argument reads it
+    assert _merged("locals")["secret_values"] == {name: f"${{var.{name}}}" for name in _SECRETS}
 
 
-_BLOB_ROLE = "${azurerm_role_definition.backup_blobs.role_definition_resource_id}"
-_PASSWORD = "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.controller_password.name}"
-_CUSTOMER_ID = (
-    "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.controller_customer_id[0].name}"
-)
+@pytest.mark.parametrize("secret", sorted(_SECRETS))
+def test_each_secret_is_write_only_and_readable_only_by_its_apps(
+    console: helpers.LocalsConsole, secret: str
+) -> None:
+    inputs, name, readers = _SECRETS[secret]
+    variable = _merged("variable")[secret]
+    assert variable["sensitive"] is True and variable["ephemeral"] is True
+    values = _BASE_VALUES | _NATIVE_VALUES | inputs
+    found = console.evaluate(values, {"secrets": "local.secrets", "readers": "local.secret_readers"})
+    assert found["secrets"][secret] == {"name": name, "version": 1}
+    assert {r["job"] for r in found["readers"].values() if r["secret"] == secret} == readers
+    # only where it is needed: the customer id with create_customer_id_secret, the ARM secret in
+    # native mode
+    export = console.evaluate(_BASE_VALUES | {"backup_mode": "export"}, {"secrets": "keys(local.secrets)"})
+    assert (secret in export["secrets"]) is (secret == "controller_password")
 
 
-def test_each_identity_holds_exactly_its_own_roles() -> None:
-    """Export mode (the native roles are checked below): what backup and restore may each do."""
+def test_each_identity_holds_exactly_its_own_roles(console: helpers.LocalsConsole) -> None:
+    """Export mode (the native roles are checked below), with copies: what backup and restore may
+    each do. Of the copies' credentials, both read exactly those in this module's vault."""
+    readers = _readers(console, _BASE_VALUES | _WITH_CUSTOMER_ID | _COPIES | {"backup_mode": "export"})
     common = {
         ("${azurerm_storage_container.backups.id}", _BLOB_ROLE),
-        (_PASSWORD, "Key Vault Secrets User"),
+        (_secret_scope("controller_password"), "Key Vault Secrets User"),
+        (f"{_VAULT}/secrets/gcs-dr-key", "Key Vault Secrets User"),
         ("${azurerm_storage_account.host[each.key].id}", "Storage Blob Data Owner"),
         ("${azurerm_application_insights.this.id}", "Monitoring Metrics Publisher"),
     }
@@ -271,25 +340,25 @@ def test_each_identity_holds_exactly_its_own_roles() -> None:
             ("${azurerm_storage_queue.replacements[0].id}", "Storage Queue Data Contributor"),
             ("${azurerm_storage_queue.replacements_poison[0].id}", "Storage Queue Data Contributor"),
             ("${var.controller_resource_group_id}", "Reader"),
-            (_CUSTOMER_ID, "Key Vault Secrets User"),
+            (_secret_scope("controller_customer_id"), "Key Vault Secrets User"),
         },
     }
     roles = _resources("azurerm_role_assignment")
     for job in JOBS:
         held = [
             (scope, role)
-            for identity, scope, role, name in _grants()
+            for identity, scope, role, name in _grants(readers)
             if identity == job and roles[name].get("count") != NATIVE_COUNT
         ]
         assert len(held) == len(set(held)) and set(held) == expected[job], job
     # no role on the whole backup account (the container is the limit), and the host account
     # role is on the app's own account: the backup identity cannot rewrite the restore app's package
-    for _, scope, role, _ in _grants():
+    for _, scope, role, _ in _grants(readers):
         assert "azurerm_storage_account.backup" not in scope, scope
         if role == "Storage Blob Data Owner":
             assert scope == "${azurerm_storage_account.host[each.key].id}"
     # the app identities never get a built-in role that deletes or administers
-    for _, _, role, _ in _grants():
+    for _, _, role, _ in _grants(readers):
         assert role not in {
             "Owner",
             "Contributor",
@@ -298,17 +367,19 @@ def test_each_identity_holds_exactly_its_own_roles() -> None:
         }
 
 
-def test_no_identity_may_delete_a_blob_and_each_writes_only_its_own_path() -> None:
+def test_no_identity_may_delete_a_blob_and_each_writes_only_its_own_path(
+    console: helpers.LocalsConsole,
+) -> None:
     definition = _resources("azurerm_role_definition")["backup_blobs"]
     permissions = _one(definition, "permissions")
     assert permissions["actions"] == []
-    assert sorted(permissions["data_actions"]) == sorted(
+    assert definition["assignable_scopes"] == ["${local.resource_group_id}"] == [definition["scope"]]
+    # both custom roles (this one and native mode's) grant the one list of blob actions
+    for name, custom in _resources("azurerm_role_definition").items():
+        assert _one(custom, "permissions")["data_actions"] == "${local.blob_data_actions}", name
+    assert sorted(_merged("locals")["blob_data_actions"]) == sorted(
         [f"{_BLOB}/read", f"{_BLOB}/write", f"{_BLOB}/add/action"]
     ), "no delete, no deleteBlobVersion, no wildcard"
-    assert definition["assignable_scopes"] == ["${local.resource_group_id}"] == [definition["scope"]]
-    for name, custom in _resources("azurerm_role_definition").items():
-        for action in _one(custom, "permissions")["data_actions"]:
-            assert "delete" not in action.lower() and "*" not in action, f"{name}: {action}"
     assignment = _resources("azurerm_role_assignment")["backup_blobs"]
     assert assignment["scope"] == "${azurerm_storage_container.backups.id}"
     assert assignment["role_definition_id"] == _BLOB_ROLE
@@ -317,19 +388,21 @@ def test_no_identity_may_delete_a_blob_and_each_writes_only_its_own_path() -> No
     for action in ("write", "add/action"):
         assert f"!(ActionMatches{{'{_BLOB}/{action}'}})" in condition, action
     assert "${local.writable_paths[each.key]}" in condition
-    paths = _merged("locals")["writable_paths"]
-    path = "${local.blob_path}"
     assert _merged("locals")["blob_path"] == f"@Resource[{_BLOB}:path]"
-    # backup: its blob, and the record of its last success (BACKUP_URL + RECORD_SUFFIX)
-    assert paths["backup"] == (
-        f"{path} StringEquals '${{var.backup_object_name}}' OR "
-        f"{path} StringEquals '${{var.backup_object_name}}{RECORD_SUFFIX}'"
-    )
-    # restore: its markers (BACKUP_URL + ".restores/<key>.json"), and in native mode the fresh backup
-    assert paths["restore"] == (
-        f'${{join(" OR ", concat(["{path} StringLike \'${{var.backup_object_name}}.restores/*\'"], '
-        f"local.native_enabled ? [\"{path} StringEquals '${{var.backup_object_name}}'\"] : []))}}"
-    )
+    for mode in ("native", "export"):
+        values = _BASE_VALUES | _NATIVE_VALUES | {"backup_mode": mode}
+        paths = console.evaluate(values, {"paths": "local.writable_paths"})["paths"]
+        path = f"@Resource[{_BLOB}:path]"
+        # backup: its blob, the record of its last success (BACKUP_URL + RECORD_SUFFIX) and the
+        # readiness check's (BACKUP_URL + .last-verify.json)
+        assert paths["backup"] == " OR ".join(
+            f"{path} StringEquals 'aviatrix/controller-backup.enc{suffix}'"
+            for suffix in ("", RECORD_SUFFIX, VERIFY_SUFFIX)
+        )
+        # restore: its markers (BACKUP_URL + ".restores/<key>.json"), and in native mode the fresh backup
+        markers = f"{path} StringLike 'aviatrix/controller-backup.enc.restores/*'"
+        fresh = f" OR {path} StringEquals 'aviatrix/controller-backup.enc'" if mode == "native" else ""
+        assert paths["restore"] == markers + fresh, mode
     # the condition names the blob: the name may hold no quote or wildcard
     blob_name = _merged("variable")["backup_object_name"]
     assert "[A-Za-z0-9._/-]" in blob_name["validation"][0]["condition"]
@@ -345,25 +418,32 @@ def test_plan_refuses_a_blob_name_the_conditions_cannot_hold(planner: helpers.Va
 # -- alerts ---------------------------------------------------------------------------------------
 
 
-def test_alerts_count_the_real_functions(functions: dict[str, Any]) -> None:
+def test_alerts_count_the_real_functions(functions: dict[str, Any], console: helpers.LocalsConsole) -> None:
     names = _merged("locals")["functions"]
     assert set(names.values()) == set(functions)
-    alerts = _resources("azurerm_monitor_scheduled_query_rules_alert_v2")
-    assert set(alerts) == {"failures", "no_recent_backup"}
-    missing = alerts["no_recent_backup"]
-    query = _one(missing, "criteria")["query"]
-    # what counts is the core's own success line, not an HTTP 200 (a preflight check answers 200 too)
-    assert "ago(25h)" in query and 'message startswith "backup stored "' in query
+    alert = _resources("azurerm_monitor_scheduled_query_rules_alert_v2")
+    assert list(alert) == ["this"] and alert["this"]["for_each"] == "${local.alerts}"
+    alerts = console.evaluate(_BASE_VALUES | _NATIVE_VALUES, {"alerts": "local.alerts"})["alerts"]
+    assert set(alerts) == {"failures", "no_recent_backup", "copy_failed", "verify_failed", "no_recent_verify"}
+    # what counts is the core's own success line, not an HTTP 200 (a preflight check answers 200 too);
     # an unchanged night is a success too (the core's log line for it)
-    assert 'message startswith "backup unchanged"' in query
-    assert "requests" not in query
-    criteria = _one(missing, "criteria")
-    assert criteria["operator"] == "LessThan" and criteria["threshold"] == 1
-    assert "success == false" in _one(alerts["failures"], "criteria")["query"]
+    backup = alerts["no_recent_backup"]["query"]
+    assert "ago(25h)" in backup and "requests" not in backup
+    assert 'where message startswith "backup stored " or message startswith "backup unchanged"' in backup
+    verify = alerts["no_recent_verify"]["query"]
+    assert "ago(25h)" in verify and 'where message startswith "verify passed"\n' in verify
+    # a failed copy or check: the core's ERROR line for each (contract: its first words)
+    assert 'where message startswith "backup copy failed"' in alerts["copy_failed"]["query"]
+    assert 'where message startswith "verify failed"' in alerts["verify_failed"]["query"]
+    assert "success == false" in alerts["failures"]["query"]
+    assert all(f'"{name}"' in alerts["failures"]["query"] for name in functions)
+    assert {key for key, a in alerts.items() if a["missing"]} == {"no_recent_backup", "no_recent_verify"}
+    criteria = _one(alert["this"], "criteria")
+    assert criteria["operator"] == '${each.value.missing ? "LessThan" : "GreaterThan"}'
+    assert criteria["threshold"] == "${each.value.missing ? 1 : 0}"
     group = "${azurerm_monitor_action_group.alerts.id}"
-    for alert in alerts.values():
-        assert _one(alert, "action")["action_groups"] == [group]
-        assert alert["scopes"] == ["${azurerm_application_insights.this.id}"]
+    assert _one(alert["this"], "action")["action_groups"] == [group]
+    assert alert["this"]["scopes"] == ["${azurerm_application_insights.this.id}"]
     receiver = _one(_resources("azurerm_monitor_action_group")["alerts"], "email_receiver")
     assert receiver["email_address"] == "${var.alert_email}"
     # both apps send their telemetry to the one component the alerts watch
@@ -473,7 +553,8 @@ def planner(tmp_path_factory: pytest.TempPathFactory) -> helpers.VariablePlanner
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> helpers.LocalsConsole:
-    return helpers.LocalsConsole(MODULE, tmp_path_factory.mktemp("azure-locals"))
+    files = ("main.tf", "keyvault.tf", "monitoring.tf")
+    return helpers.LocalsConsole(MODULE, tmp_path_factory.mktemp("azure-locals"), files)
 
 
 def test_native_mode_is_the_default_and_export_is_opt_in() -> None:
@@ -488,8 +569,6 @@ def test_native_mode_is_the_default_and_export_is_opt_in() -> None:
         ("azurerm_role_definition", "native_files"),
         ("azurerm_role_assignment", "native_files"),
         ("azurerm_role_assignment", "native_files_reader"),
-        ("azurerm_role_assignment", "native_arm_client_secret"),
-        ("azurerm_key_vault_secret", "native_arm_client_secret"),
     }
     for kind, name in native:
         assert _resources(kind)[name]["count"] == NATIVE_COUNT, f"{kind}.{name} exists in export mode"
@@ -570,9 +649,8 @@ def test_native_container_role_reads_and_writes_only_cloudn_blobs() -> None:
     definition = _resources("azurerm_role_definition")["native_files"]
     permissions = _one(definition, "permissions")
     assert permissions["actions"] == [], "no control-plane action: no container delete or change"
-    assert sorted(permissions["data_actions"]) == sorted(
-        [f"{_BLOB}/read", f"{_BLOB}/write", f"{_BLOB}/add/action"]
-    ), "read and write blobs only: no delete, no wildcard"
+    # read and write blobs only: no delete, no wildcard (test_no_identity_may_delete_a_blob_...)
+    assert permissions["data_actions"] == "${local.blob_data_actions}"
     assert not permissions.get("not_actions") and not permissions.get("not_data_actions")
     assert definition["assignable_scopes"] == ["${local.native_resource_group_id}"] == [definition["scope"]]
     assignment = _resources("azurerm_role_assignment")["native_files"]
@@ -597,26 +675,11 @@ def test_native_container_role_reads_and_writes_only_cloudn_blobs() -> None:
     # every data action of the role is limited by the condition to the controller's files
     assert assignment["condition_version"] == "2.0"
     condition = _merged("locals")["native_files_condition"]
-    for action in permissions["data_actions"]:
+    for action in _merged("locals")["blob_data_actions"]:
         assert f"!(ActionMatches{{'{action}'}}" in condition, f"{action} is not limited to CloudN_* blobs"
     assert f"@Resource[{_BLOB}:path] StringLike 'CloudN_*'" in condition
     assert f"@Request[{_BLOB}:prefix] StringStartsWith 'CloudN_'" in condition
     assert condition.count("StringLike") + condition.count("StringStartsWith") == 2
-
-
-def test_native_arm_secret_is_write_only_and_readable_on_its_own() -> None:
-    secret = _resources("azurerm_key_vault_secret")["native_arm_client_secret"]
-    assert "value" not in secret and secret["value_wo"] == "${var.native_arm_client_secret}"
-    assert secret["value_wo_version"] == "${var.native_arm_client_secret_version}"
-    assert secret["key_vault_id"] == "${azurerm_key_vault.this.id}"
-    variable = _merged("variable")["native_arm_client_secret"]
-    assert variable["sensitive"] is True and variable["ephemeral"] is True
-    access = _resources("azurerm_role_assignment")["native_arm_client_secret"]
-    assert access["role_definition_name"] == "Key Vault Secrets User"
-    assert access["scope"] == (
-        "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.native_arm_client_secret[0].name}"
-    )
-    assert access["principal_id"] == RESTORE_PRINCIPAL, "only a restore resolves the ARM secret"
 
 
 def test_native_waits_fit_the_function_timeout(console: helpers.LocalsConsole) -> None:
@@ -671,22 +734,8 @@ def test_native_variables_are_described_and_validated() -> None:
 # -- the customer id (BYOL) -----------------------------------------------------------------------
 
 
-def test_customer_id_is_write_only_optional_and_readable_on_its_own() -> None:
-    secret = _resources("azurerm_key_vault_secret")["controller_customer_id"]
-    assert secret["count"] == "${var.create_customer_id_secret ? 1 : 0}"
-    assert "value" not in secret and secret["value_wo"] == "${var.controller_customer_id}"
-    assert secret["value_wo_version"] == "${var.controller_customer_id_version}"
-    assert secret["name"] == "${local.customer_id_secret}"
-    variable = _merged("variable")["controller_customer_id"]
-    assert variable["sensitive"] is True and variable["ephemeral"] is True
+def test_the_customer_id_is_optional_and_reaches_only_the_restore_app_as_a_reference() -> None:
     assert _merged("variable")["create_customer_id_secret"]["default"] is False
-    access = _resources("azurerm_role_assignment")["controller_customer_id"]
-    assert access["count"] == "${var.create_customer_id_secret ? 1 : 0}"
-    assert access["role_definition_name"] == "Key Vault Secrets User"
-    assert access["scope"] == (
-        "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.controller_customer_id[0].name}"
-    )
-    assert access["principal_id"] == RESTORE_PRINCIPAL, "only a restore sends the customer id"
     # the app gets a reference to that secret, never the value
     settings = _merged("locals")["customer_id_app_settings"]
     assert settings.startswith("${var.create_customer_id_secret ? {") and settings.endswith("} : {}}")
@@ -849,3 +898,89 @@ def test_max_instance_count_limits_each_app(planner: helpers.VariablePlanner) ->
 def test_plan_refuses_a_soft_delete_window_shorter_than_a_week(planner: helpers.VariablePlanner) -> None:
     status, output = planner.plan(_BASE_VALUES | _NATIVE_VALUES | {"soft_delete_days": 1})
     assert status != 0 and "soft_delete_days must be between 7 and 365" in output
+
+
+def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
+    """The secrets and their readers had a block each; `moved` blocks take them to the for_each
+    instances, so an existing deployment is updated in place, never destroyed and recreated."""
+    secret, reader = "azurerm_key_vault_secret", "azurerm_role_assignment"
+    alert = "azurerm_monitor_scheduled_query_rules_alert_v2"
+    secrets = {"controller_password": "", "controller_customer_id": "[0]", "native_arm_client_secret": "[0]"}
+    readers = {
+        'controller_password["backup"]': "controller_password_backup",
+        'controller_password["restore"]': "controller_password_restore",
+        "controller_customer_id[0]": "controller_customer_id_restore",
+        "native_arm_client_secret[0]": "native_arm_client_secret_restore",
+    }
+    assert helpers.moves(_module()) == {
+        **{f"{secret}.{name}{index}": f'{secret}.this["{name}"]' for name, index in secrets.items()},
+        **{f"{reader}.{old}": f'{reader}.secret_reader["{key}"]' for old, key in readers.items()},
+        **{f"{alert}.{name}": f'{alert}.this["{name}"]' for name in ("failures", "no_recent_backup")},
+    }
+    assert helpers.moved_problems(_module()) == []
+
+
+# -- issue 13: copies, the readiness check, locked retention ------------------------------------
+
+
+def test_copies_reach_both_apps_and_only_when_configured(console: helpers.LocalsConsole) -> None:
+    settings = console.evaluate(_BASE_VALUES | _NATIVE_VALUES | _COPIES, {"s": "local.common_app_settings"})[
+        "s"
+    ]
+    assert settings["BACKUP_COPY_URLS"] == ",".join(_COPIES["copy_urls"])
+    assert json.loads(settings["BACKUP_COPY_CREDENTIALS"]) == _COPIES["copy_credentials"]
+    plain = console.evaluate(_BASE_VALUES | _NATIVE_VALUES, {"s": "local.common_app_settings"})["s"]
+    assert not {"BACKUP_COPY_URLS", "BACKUP_COPY_CREDENTIALS"} & set(plain)
+
+
+def test_the_readiness_check_has_its_own_timer_on_the_backup_app() -> None:
+    settings = _app_settings("backup")
+    assert settings["VERIFY_SCHEDULE"] == "var.verify_schedule"
+    assert "VERIFY_SCHEDULE" not in _app_settings("restore")
+    assert _merged("variable")["verify_schedule"]["default"] == "0 0 6 * * *"
+
+
+def test_plan_checks_the_copies_and_the_readiness_schedule(planner: helpers.VariablePlanner) -> None:
+    values = _BASE_VALUES | _NATIVE_VALUES
+    status, output = planner.plan(values | _COPIES | {"verify_schedule": "0 0 6 * * *"})
+    assert status == 0, output
+    helpers.assert_plan_refuses(
+        planner,
+        values,
+        (
+            ({"verify_schedule": "0 6 * * *"}, "verify_schedule needs six NCRONTAB fields"),
+            ({"copy_urls": ["gs://a/b,gs://c/d"]}, "copy_urls must be store URLs"),
+            (
+                {"copy_credentials": {"gs://elsewhere/k": "env:KEY"}},
+                "copy_credentials must name only URLs of copy_urls",
+            ),
+            (
+                {"copy_urls": ["gs://a/b"], "copy_credentials": {"gs://a/b": "aws-sm:key"}},
+                "copy_credentials must be secret references this cloud resolves",
+            ),
+            ({"immutability_days": 0}, "immutability_days must be a whole number from 1 to 146000"),
+        ),
+    )
+
+
+def test_locked_retention_is_version_level_immutability_that_no_identity_can_lift() -> None:
+    account = _resources("azurerm_storage_account")["backup"]
+    policy = _one(account, "dynamic")["immutability_policy"]
+    assert policy["for_each"] == "${var.immutability_days == null ? [] : [var.immutability_days]}"
+    content = _one(policy, "content")
+    assert content["period_since_creation_in_days"] == "${immutability_policy.value}"
+    assert content["state"] == '${var.immutability_locked ? "Locked" : "Unlocked"}'
+    assert content["allow_protected_append_writes"] is False
+    # version-level immutability needs versioning, which keeps every replaced backup
+    assert _one(account, "blob_properties")["versioning_enabled"] is True
+    assert _merged("variable")["immutability_days"]["default"] is None
+    assert _merged("variable")["immutability_locked"]["default"] is False
+    # no plan may replace the account (adding the policy to an existing one would)
+    assert _one(account, "lifecycle")["prevent_destroy"] is True
+    # the apps' identities hold no control-plane role on the account (no policy change, no
+    # delete), and their blob role neither deletes nor touches immutability
+    for name, custom in _resources("azurerm_role_definition").items():
+        permissions = _one(custom, "permissions")
+        assert permissions["actions"] == [], name
+    for action in _merged("locals")["blob_data_actions"]:
+        assert "delete" not in action.lower() and "immutab" not in action.lower(), action

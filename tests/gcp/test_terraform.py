@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 from functools import cache
 from pathlib import Path
@@ -19,6 +20,9 @@ MODULE = ROOT / "infra" / "terraform" / "gcp"
 EXAMPLE = MODULE / "examples" / "basic"
 MAIN = ROOT / "functions" / "gcp" / "main.py"
 NATIVE_COUNT = "${local.native_enabled ? 1 : 0}"
+#: where the readiness check records its last result beside each destination (issue 13's contract,
+#: VERIFY_SUFFIX of the core's verify_record)
+VERIFY_SUFFIX = ".last-verify.json"
 
 
 @cache
@@ -31,10 +35,7 @@ def resources(kind: str) -> dict[str, dict[str, Any]]:
 
 
 def variable(name: str) -> dict[str, Any]:
-    for block in module().get("variable", []):
-        if name in block:
-            return dict(block[name])
-    raise AssertionError(f"no variable {name}")
+    return dict(helpers.variables(module())[name])
 
 
 def one(blocks: list[dict[str, Any]]) -> dict[str, Any]:
@@ -112,15 +113,17 @@ def test_source_object_is_named_by_the_zip_hash() -> None:
 def test_every_function_has_its_own_least_privilege_identity() -> None:
     assert one(_function()["service_config"])["service_account_email"] == "${each.value.service_account}"
     accounts = {name: spec["service_account"] for name, spec in _functions().items()}
-    assert accounts["backup"] == accounts["backup_event"] == "${google_service_account.backup.email}"
-    assert accounts["restore"] == accounts["restore_event"] == "${google_service_account.restore.email}"
+    assert accounts["backup"] == accounts["backup_event"] == '${google_service_account.this["backup"].email}'
+    assert (
+        accounts["restore"] == accounts["restore_event"] == '${google_service_account.this["restore"].email}'
+    )
     assert {name: spec["job"] for name, spec in _functions().items()} == {
         "backup": "backup",
         "backup_event": "backup",
         "restore": "restore",
         "restore_event": "restore",
     }
-    assert one(_function()["build_config"])["service_account"] == "${google_service_account.build.id}"
+    assert one(_function()["build_config"])["service_account"] == '${google_service_account.this["build"].id}'
     # no broad roles anywhere
     roles = [
         b["role"]
@@ -132,41 +135,79 @@ def test_every_function_has_its_own_least_privilege_identity() -> None:
         assert not re.search(r"roles/(owner|editor|storage\.admin|storage\.objectAdmin|iam\.)", role), role
 
 
-def test_bucket_writes_are_scoped_to_the_object_and_the_markers() -> None:
-    members = resources("google_storage_bucket_iam_member")
-    writer = members["backup_writer"]
-    assert writer["member"] == "serviceAccount:${google_service_account.backup.email}"
-    assert one(writer["condition"])["expression"] == (
-        'resource.name == "${local.object_resource}" || resource.name == "${local.record_resource}"'
+def _scoped_grants(console: helpers.LocalsConsole, mode: str) -> dict[str, Any]:
+    """The grants conditioned on object names, for a deployment in `mode`: name -> grant."""
+    values = _BASE_VALUES | _NATIVE_VALUES | {"backup_mode": mode}
+    grants: dict[str, Any] = console.evaluate(values, {"grants": "local.scoped_grants"})["grants"]
+    return grants
+
+
+def test_bucket_writes_are_scoped_to_the_object_and_the_markers(console: helpers.LocalsConsole) -> None:
+    member = resources("google_storage_bucket_iam_member")["scoped"]
+    assert member["for_each"] == "${local.scoped_grants}"
+    assert member["member"] == "serviceAccount:${each.value.account}"
+    assert one(member["condition"])["expression"] == "${each.value.expression}"
+    grants = _scoped_grants(console, "export")
+    assert set(grants) == {"backup_writer", "restore_markers"}
+    writer, markers = grants["backup_writer"], grants["restore_markers"]
+    assert writer["account"] == '<google_service_account.this["backup"].email>'
+    # the object, the record of its last success (RECORD_SUFFIX) and the readiness check's
+    objects = "projects/_/buckets/network-ops-prod-ctrl-backup/objects"
+    assert writer["expression"] == " || ".join(
+        f'resource.name == "{objects}/controller/backup.tar{suffix}"'
+        for suffix in ("", RECORD_SUFFIX, VERIFY_SUFFIX)
     )
-    markers = members["restore_markers"]
-    assert markers["member"] == "serviceAccount:${google_service_account.restore.email}"
-    assert "startsWith" in one(markers["condition"])["expression"]
+    assert markers["account"] == '<google_service_account.this["restore"].email>'
+    assert markers["expression"] == (
+        'resource.name.startsWith("projects/_/buckets/network-ops-prod-ctrl-backup/objects/'
+        'controller/backup.tar.restores/")'
+    )
+    assert {g["role"] for g in grants.values()} == {"<google_project_iam_custom_role.object_writer.id>"}
     role = resources("google_project_iam_custom_role")["object_writer"]
-    assert sorted(role["permissions"]) == [
-        "storage.objects.create",
-        "storage.objects.delete",
-        "storage.objects.get",
-    ]
-    locals_ = {k: v for block in module()["locals"] for k, v in block.items()}
+    # with Object Retention Lock, setting a new generation's retention; never overriding one
+    assert role["permissions"] == (
+        '${concat(["storage.objects.create", "storage.objects.delete", "storage.objects.get"], '
+        'var.object_retention_days == null ? [] : ["storage.objects.setRetention"])}'
+    )
+    locals_ = _locals()
     assert locals_["markers_resource"].endswith("${var.backup_object_name}.restores/")
     assert locals_["record_resource"].endswith("${var.backup_object_name}" + RECORD_SUFFIX)
 
 
-def test_schedule_is_daily_midnight_in_a_chosen_time_zone_with_oidc_and_retries() -> None:
-    job = resources("google_cloud_scheduler_job")["daily_backup"]
-    assert job["schedule"] == "${var.schedule}" and variable("schedule")["default"] == "0 0 * * *"
+def test_schedules_are_daily_in_a_chosen_time_zone_with_oidc_and_retries(
+    console: helpers.LocalsConsole,
+) -> None:
+    job = resources("google_cloud_scheduler_job")["this"]
+    assert job["for_each"] == "${local.schedules}" and job["schedule"] == "${each.value.schedule}"
+    assert (
+        variable("schedule")["default"] == "0 0 * * *"
+        and variable("verify_schedule")["default"] == "0 6 * * *"
+    )
     assert job["time_zone"] == "${var.schedule_timezone}" and "default" in variable("schedule_timezone")
     retry = one(job["retry_config"])
     assert retry["retry_count"] >= 1 and retry["max_retry_duration"]
-    target = one(job["http_target"])
-    oidc = one(target["oidc_token"])
+    targets = {kind: body for block in job["dynamic"] for kind, body in block.items()}
+    http, pubsub = one(targets["http_target"]["content"]), one(targets["pubsub_target"]["content"])
+    oidc = one(http["oidc_token"])
     function_url = '${google_cloudfunctions2_function.this["backup"].service_config[0].uri}'
-    assert target["uri"] == oidc["audience"] == function_url
-    assert oidc["service_account_email"] == "${google_service_account.scheduler.email}"
-    assert target["http_method"] == "POST"
-    # exactly the scheduled-backup input (Cloud Scheduler cannot template a scheduled_time)
-    assert target["body"] == '${base64encode(jsonencode({action = "backup", trigger = "schedule"}))}'
+    assert (
+        targets["http_target"]["for_each"] == f'${{each.key == "daily_backup" ? [{function_url[2:-1]}] : []}}'
+    )
+    assert http["uri"] == oidc["audience"] == "${http_target.value}"
+    assert oidc["service_account_email"] == '${google_service_account.this["scheduler"].email}'
+    assert http["http_method"] == "POST"
+    # the check publishes to the backup topic, whose backup_event function runs it
+    topic = "google_pubsub_topic.backup_requests[*].id"
+    assert targets["pubsub_target"]["for_each"] == f'${{each.key == "daily_verify" ? {topic} : []}}'
+    assert http["body"] == pubsub["data"] == "${base64encode(jsonencode(each.value.body))}"
+    schedules = console.evaluate(_BASE_VALUES | _NATIVE_VALUES, {"s": "local.schedules"})["s"]
+    # exactly the scheduled inputs (Cloud Scheduler cannot template a scheduled_time)
+    assert {key: (s["schedule"], s["body"]) for key, s in schedules.items()} == {
+        "daily_backup": ("0 0 * * *", {"action": "backup", "trigger": "schedule"}),
+        "daily_verify": ("0 6 * * *", {"action": "verify", "trigger": "schedule"}),
+    }
+    without_topic = _BASE_VALUES | _NATIVE_VALUES | {"create_backup_topic": False}
+    assert list(console.evaluate(without_topic, {"s": "local.schedules"})["s"]) == ["daily_backup"]
 
 
 def test_backup_callers_and_restore_callers_get_separate_invoker_bindings(
@@ -180,7 +221,7 @@ def test_backup_callers_and_restore_callers_get_separate_invoker_bindings(
     backup = '${google_cloudfunctions2_function.this["backup"].name}'
     restore = '${google_cloudfunctions2_function.this["restore"].name}'
     assert sorted(by_service[backup]) == sorted(
-        ["serviceAccount:${google_service_account.scheduler.email}", "${each.value}"]
+        ['serviceAccount:${google_service_account.this["scheduler"].email}', "${each.value}"]
     )
     assert by_service[restore] == ["${each.value}"]
     assert invokers["backup_invokers"]["for_each"] == "${toset(var.backup_invokers)}"
@@ -195,7 +236,7 @@ def test_backup_callers_and_restore_callers_get_separate_invoker_bindings(
     # the event functions are invoked by Eventarc's identity alone, each deployed one and no other
     trigger = invokers["trigger_invokes"]
     assert by_service["${google_cloudfunctions2_function.this[each.key].name}"] == [
-        "serviceAccount:${google_service_account.trigger.email}"
+        'serviceAccount:${google_service_account.this["trigger"].email}'
     ]
     for inputs, expected in (
         ({}, ["backup_event", "restore_event"]),
@@ -293,21 +334,55 @@ def test_plan_refuses_a_soft_delete_window_cloud_storage_does_not_offer(
         assert status != 0 and "soft_delete_days must be between 7 and 90" in output, bad
 
 
-def test_secret_accessor_only_for_backup_and_restore() -> None:
-    accessors = {
-        name: body
-        for name, body in resources("google_secret_manager_secret_iam_member").items()
-        if "count" not in body  # the native-mode and customer id secrets are checked below
-    }
-    assert list(accessors) == ["accessor"]
+#: each secret of the module: the inputs that create it, its id, who may read it, and its
+#: reference in the functions' settings (never the value)
+_SECRETS = {
+    "controller_password": ({}, "controller-password", {"backup", "restore"}, "CONTROLLER_PASSWORD"),
+    "controller_customer_id": (
+        {"create_customer_id_secret": True},
+        "controller-customer-id",
+        {"restore"},
+        "CONTROLLER_CUSTOMER_ID",
+    ),
+    "native_gcp_credentials": ({}, "native-gcp-credentials", {"restore"}, "NATIVE_GCP_CREDENTIALS"),
+}
+
+
+@pytest.mark.parametrize("secret", sorted(_SECRETS))
+def test_each_secret_is_readable_only_by_its_identities(console: helpers.LocalsConsole, secret: str) -> None:
+    inputs, secret_id, readers, setting = _SECRETS[secret]
+    values = _BASE_VALUES | _NATIVE_VALUES | inputs
+    found = console.evaluate(values, {"secrets": "local.secrets", "readers": "local.secret_readers"})
+    assert found["secrets"][secret] == f"ctrl-backup-{secret_id}"
+    granted = {r["account"] for r in found["readers"].values() if r["secret"] == secret}
+    assert granted == {f'<google_service_account.this["{job}"].email>' for job in readers}
+    env = _locals()["common_env"] + _locals()["native_env"]
+    assert (
+        f'{setting} = "gcp-sm:${{google_secret_manager_secret.this["{secret}"].id}}/versions/latest"' in env
+    )
+    assert f"var.{secret}" not in env
+    # only where it is needed: the customer id with create_customer_id_secret, the key in native mode
+    without = console.evaluate(_BASE_VALUES | {"backup_mode": "export"}, {"secrets": "keys(local.secrets)"})
+    assert (secret in without["secrets"]) is (secret == "controller_password")
+
+
+def test_every_secret_is_readable_through_one_accessor_block() -> None:
+    accessors = resources("google_secret_manager_secret_iam_member")
+    assert list(accessors) == ["accessor", "copy_credentials"]
     accessor = accessors["accessor"]
+    assert accessor["for_each"] == "${local.secret_readers}"
     assert accessor["role"] == "roles/secretmanager.secretAccessor"
-    assert set(accessor["for_each"]) == {"backup", "restore"}
-    # the functions receive a reference, never the value
-    locals_ = {k: v for block in module()["locals"] for k, v in block.items()}
-    env = locals_["common_env"]
-    assert "gcp-sm:${google_secret_manager_secret.controller_password.id}/versions/latest" in env
-    assert variable("controller_password").get("sensitive") is True
+    assert accessor["secret_id"] == "${google_secret_manager_secret.this[each.value.secret].secret_id}"
+    for name in ("controller_password", "controller_customer_id", "native_gcp_credentials"):
+        assert variable(name)["sensitive"] is True, name
+    assert variable("create_customer_id_secret")["default"] is False
+    versions = resources("google_secret_manager_secret_version")
+    assert versions["controller_customer_id"]["count"] == (
+        "${var.create_customer_id_secret && var.controller_customer_id != null ? 1 : 0}"
+    )
+    assert versions["native_gcp_credentials"]["count"] == (
+        "${local.native_enabled && var.native_gcp_credentials != null ? 1 : 0}"
+    )
 
 
 def test_replacement_event_trigger_is_the_compute_insert_audit_log() -> None:
@@ -329,7 +404,7 @@ def test_replacement_event_trigger_is_the_compute_insert_audit_log() -> None:
     content = one(dynamic["content"])
     assert content["event_type"] == "${event_trigger.value.event_type}"
     assert content["pubsub_topic"] == "${event_trigger.value.pubsub_topic}"
-    assert content["service_account_email"] == "${google_service_account.trigger.email}"
+    assert content["service_account_email"] == '${google_service_account.this["trigger"].email}'
     filters = one(content["dynamic"])["event_filters"]
     assert filters["for_each"] == "${event_trigger.value.filters}"
     assert one(filters["content"]) == {"attribute": "${event_filters.key}", "value": "${event_filters.value}"}
@@ -339,17 +414,40 @@ def test_replacement_event_trigger_is_the_compute_insert_audit_log() -> None:
     )
 
 
-def test_alerts_on_errors_and_on_a_missing_daily_backup() -> None:
+def test_alerts_on_errors_failed_copies_and_checks_and_missing_successes(
+    console: helpers.LocalsConsole,
+) -> None:
     policies = resources("google_monitoring_alert_policy")
-    assert set(policies) == {"function_errors", "no_recent_backup"}
-    errors = one(policies["function_errors"]["conditions"])
-    assert "severity>=ERROR" in one(errors["condition_matched_log"])["filter"]
-    stale = one(policies["no_recent_backup"]["conditions"])
-    query = one(stale["condition_prometheus_query_language"])["query"]
+    assert set(policies) == {"on_log", "on_absence"}
+    assert (
+        one(one(policies["on_log"]["conditions"])["condition_matched_log"])["filter"]
+        == "${each.value.filter}"
+    )
+    query = one(one(policies["on_absence"]["conditions"])["condition_prometheus_query_language"])["query"]
     assert query.startswith("absent_over_time(") and query.endswith("[25h])")
-    metric = resources("google_logging_metric")["backup_success"]
-    assert 'jsonPayload.result.status=(\\"ok\\" OR \\"unchanged\\")' in metric["filter"]
-    assert 'jsonPayload.result.job=\\"backup\\"' in metric["filter"]
+    assert "google_logging_metric.success[each.value.metric].name" in query
+    found = console.evaluate(
+        _BASE_VALUES | _NATIVE_VALUES,
+        {"log": "local.log_alerts", "counts": "local.success_counts", "missing": "local.missing_alerts"},
+    )
+    assert set(found["log"]) == {"function_errors", "copy_failed", "verify_failed"}
+    assert "severity>=ERROR" in found["log"]["function_errors"]["filter"]
+    # the core's line for each (contract: its first words), from the backup functions
+    services = 'resource.labels.service_name=("ctrl-backup-backup" OR "ctrl-backup-backup-event")'
+    assert found["log"]["copy_failed"]["filter"].endswith(
+        f'{services} AND jsonPayload.message=~"^backup copy failed"'
+    )
+    assert found["log"]["verify_failed"]["filter"].endswith(
+        f'{services} AND jsonPayload.message=~"^verify failed"'
+    )
+    counts = found["counts"]
+    assert 'jsonPayload.result.status=("ok" OR "unchanged")' in counts["backup_success"]
+    assert 'jsonPayload.result.job="backup"' in counts["backup_success"]
+    assert counts["verify_passed"].endswith(f'{services} AND jsonPayload.message=~"^verify passed"')
+    assert {key: a["metric"] for key, a in found["missing"].items()} == {
+        "no_recent_backup": "backup_success",
+        "no_recent_verify": "verify_passed",
+    }
 
 
 def test_example_uses_the_module() -> None:
@@ -464,11 +562,12 @@ def _functions() -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> helpers.LocalsConsole:
-    return helpers.LocalsConsole(MODULE, tmp_path_factory.mktemp("gcp-locals"))
+    files = ("main.tf", "iam.tf", "native.tf", "secrets.tf", "schedule.tf", "alerts.tf")
+    return helpers.LocalsConsole(MODULE, tmp_path_factory.mktemp("gcp-locals"), files)
 
 
 def _locals() -> dict[str, Any]:
-    return {k: v for block in module()["locals"] for k, v in block.items()}
+    return helpers.merged(module(), "locals")
 
 
 def _env_keys(expression: str) -> set[str]:
@@ -483,12 +582,7 @@ def planner(tmp_path_factory: pytest.TempPathFactory) -> helpers.VariablePlanner
 
 _NATIVE = {
     ("google_project_iam_custom_role", "native_file_reader"),
-    ("google_storage_bucket_iam_member", "native_backup_reader"),
-    ("google_storage_bucket_iam_member", "native_restore_writer"),
-    ("google_storage_bucket_iam_member", "native_restore_fresh_backup"),
-    ("google_secret_manager_secret", "native_gcp_credentials"),
     ("google_secret_manager_secret_version", "native_gcp_credentials"),
-    ("google_secret_manager_secret_iam_member", "native_gcp_credentials_restore"),
 }
 
 
@@ -502,13 +596,11 @@ def test_native_mode_is_the_default_and_export_is_opt_in() -> None:
     assert "CONTROLLER_BACKUP_MODE = var.backup_mode" in _locals()["common_env"]
     for kind, name in _NATIVE:
         assert resources(kind)[name]["count"].startswith("${local.native_enabled"), f"{kind}.{name}"
+    assert _locals()["native_grants"].startswith("${local.native_enabled ? {")
     for kind in {kind for kind, _ in _NATIVE}:
         for name in resources(kind):
             if "native" in name:
                 assert (kind, name) in _NATIVE, f"{kind}.{name} is not gated on native mode"
-    assert resources("google_secret_manager_secret_version")["native_gcp_credentials"]["count"] == (
-        "${local.native_enabled && var.native_gcp_credentials != null ? 1 : 0}"
-    )
     value = _locals()["native_env"]
     assert value.startswith("${local.native_enabled ? {") and value.endswith("} : {}}")
     # no export-mode binding names the controller's bucket
@@ -556,62 +648,38 @@ def test_native_settings_are_the_ones_the_core_reads_for_a_gcp_controller() -> N
     assert parsed.native_bucket.params == {"bucket_name": "controller-own-backups"}
     env = _locals()["native_env"]
     assert 'NATIVE_CLOUD_TYPE = "gcp"' in env and 'NATIVE_BUCKET_URL = "gs://${' in env
-    # a reference to the module's secret, never a value
-    assert (
-        'NATIVE_GCP_CREDENTIALS = "gcp-sm:${google_secret_manager_secret.native_gcp_credentials[0].id}'
-        '/versions/latest"'
-    ) in env
-    assert "var.native_gcp_credentials" not in env
-    assert variable("native_gcp_credentials")["sensitive"] is True
+    # its key is a reference to the module's secret, never a value (test_each_secret_is_readable_...)
 
 
-def test_native_bucket_grants_are_conditioned_on_cloudn_objects() -> None:
+def test_native_bucket_grants_are_conditioned_on_cloudn_objects(console: helpers.LocalsConsole) -> None:
     prefix = _locals()["native_files_resource"]
     assert prefix == 'projects/_/buckets/${coalesce(var.native_bucket_name, "-")}/objects/CloudN_'
-    members = resources("google_storage_bucket_iam_member")
+    grants = _scoped_grants(console, "native")
+    cloudn = 'resource.name.startsWith("projects/_/buckets/acme-controller-own-backups/objects/CloudN_")'
     expected = {
-        "native_backup_reader": (
-            "${google_service_account.backup.email}",
-            "${google_project_iam_custom_role.native_file_reader[0].id}",
-        ),
-        "native_restore_writer": (
-            "${google_service_account.restore.email}",
-            "${google_project_iam_custom_role.object_writer.id}",
-        ),
+        "native_backup_reader": ("backup", "<google_project_iam_custom_role.native_file_reader[0].id>"),
+        "native_restore_writer": ("restore", "<google_project_iam_custom_role.object_writer.id>"),
     }
-    for name, (account, role) in expected.items():
-        member = members[name]
-        assert member["bucket"] == '${coalesce(var.native_bucket_name, "-")}', name
-        assert member["member"] == f"serviceAccount:{account}", name
-        assert member["role"] == role, name
-        expression = one(member["condition"])["expression"]
-        assert expression == 'resource.name.startsWith("${local.native_files_resource}")', name
+    for name, (job, role) in expected.items():
+        grant = grants[name]
+        assert grant["bucket"] == "acme-controller-own-backups", name
+        assert grant["account"] == f'<google_service_account.this["{job}"].email>', name
+        assert grant["role"] == role, name
+        assert grant["expression"] == cloudn, name
     # the backup identity only reads (no list: listing is a bucket-level call a condition cannot limit)
     reader = resources("google_project_iam_custom_role")["native_file_reader"]
     assert reader["permissions"] == ["storage.objects.get"]
     # nothing else is granted on the controller's bucket
-    on_native_bucket = {n for n, b in members.items() if "native_bucket_name" in b["bucket"]}
+    on_native_bucket = {n for n, g in grants.items() if g["bucket"] == "acme-controller-own-backups"}
     assert on_native_bucket == set(expected)
     # a native restore ends with a fresh backup: the restore identity may replace the one object
-    fresh = members["native_restore_fresh_backup"]
-    assert fresh["bucket"] == "${google_storage_bucket.backups.name}"
-    assert fresh["member"] == "serviceAccount:${google_service_account.restore.email}"
-    assert one(fresh["condition"])["expression"] == 'resource.name == "${local.object_resource}"'
-
-
-def test_native_credentials_secret_is_readable_by_restore_only() -> None:
-    secret = resources("google_secret_manager_secret")["native_gcp_credentials"]
-    assert secret["secret_id"] == "${var.name}-native-gcp-credentials"
-    accessors = {
-        name: body
-        for name, body in resources("google_secret_manager_secret_iam_member").items()
-        if "native_gcp_credentials" in body["secret_id"]
-    }
-    assert list(accessors) == ["native_gcp_credentials_restore"]
-    accessor = accessors["native_gcp_credentials_restore"]
-    assert accessor["member"] == "serviceAccount:${google_service_account.restore.email}"
-    assert accessor["role"] == "roles/secretmanager.secretAccessor"
-    assert "for_each" not in accessor
+    fresh = grants["native_restore_fresh_backup"]
+    assert fresh["bucket"] == "<google_storage_bucket.backups.name>"
+    assert fresh["account"] == '<google_service_account.this["restore"].email>'
+    assert fresh["expression"] == (
+        'resource.name == "projects/_/buckets/network-ops-prod-ctrl-backup/objects/controller/backup.tar"'
+    )
+    assert set(grants) - set(_scoped_grants(console, "export")) == {*expected, "native_restore_fresh_backup"}
 
 
 def test_restores_stop_before_their_function_does(console: helpers.LocalsConsole) -> None:
@@ -673,36 +741,6 @@ def test_native_variables_are_described_and_validated_and_documented() -> None:
 
 
 # -- the customer id (BYOL) -----------------------------------------------------------------------
-
-
-def test_customer_id_secret_is_optional_and_readable_by_restore_only() -> None:
-    secret = resources("google_secret_manager_secret")["controller_customer_id"]
-    assert secret["count"] == "${var.create_customer_id_secret ? 1 : 0}"
-    assert secret["secret_id"] == "${var.name}-controller-customer-id"
-    version = resources("google_secret_manager_secret_version")["controller_customer_id"]
-    assert (
-        version["count"] == "${var.create_customer_id_secret && var.controller_customer_id != null ? 1 : 0}"
-    )
-    assert variable("controller_customer_id")["sensitive"] is True
-    assert variable("create_customer_id_secret")["default"] is False
-    accessors = {
-        name: body
-        for name, body in resources("google_secret_manager_secret_iam_member").items()
-        if "controller_customer_id" in body["secret_id"]
-    }
-    assert list(accessors) == ["controller_customer_id_restore"]
-    accessor = accessors["controller_customer_id_restore"]
-    assert accessor["secret_id"] == "${google_secret_manager_secret.controller_customer_id[0].secret_id}"
-    assert accessor["member"] == "serviceAccount:${google_service_account.restore.email}"
-    assert accessor["role"] == "roles/secretmanager.secretAccessor"
-    assert accessor["count"] == "${var.create_customer_id_secret ? 1 : 0}"
-    # the functions get a reference, never the value
-    env = _locals()["common_env"]
-    assert (
-        'CONTROLLER_CUSTOMER_ID = "gcp-sm:${google_secret_manager_secret.controller_customer_id[0].id}'
-        '/versions/latest"'
-    ) in env
-    assert "var.controller_customer_id" not in env
 
 
 def test_plan_refuses_a_customer_id_without_its_secret(planner: helpers.VariablePlanner) -> None:
@@ -777,7 +815,7 @@ def test_the_restore_identity_may_describe_instances_and_nothing_more() -> None:
     assert "count" not in role  # restore_http needs it even without the replacement event
     assert sorted(role["permissions"]) == ["compute.instances.get", "compute.instances.list"]
     member = resources("google_project_iam_member")["restore_instance_reader"]
-    assert member["member"] == "serviceAccount:${google_service_account.restore.email}"
+    assert member["member"] == 'serviceAccount:${google_service_account.this["restore"].email}'
 
 
 def test_each_backup_functions_wait_for_a_rebooting_controller_fits_its_timeout(
@@ -817,6 +855,31 @@ def test_max_instance_count_reaches_every_function(planner: helpers.VariablePlan
         assert status != 0 and "max_instance_count must be a whole number" in output, bad
 
 
+_SECRET = "google_secret_manager_secret"
+_READER = "google_secret_manager_secret_iam_member"
+_GRANT = "google_storage_bucket_iam_member"
+#: each secret, and each secret's reader, that had a block of its own: old address -> key now
+_MOVED_SECRETS = {
+    "controller_password": "controller_password",
+    "controller_customer_id[0]": "controller_customer_id",
+    "native_gcp_credentials[0]": "native_gcp_credentials",
+}
+_MOVED_READERS = {
+    'accessor["backup"]': "controller_password_backup",
+    'accessor["restore"]': "controller_password_restore",
+    "controller_customer_id_restore[0]": "controller_customer_id_restore",
+    "native_gcp_credentials_restore[0]": "native_gcp_credentials_restore",
+}
+#: each grant conditioned on object names that had a block of its own, and its old index
+_MOVED_GRANTS = {
+    "backup_writer": "",
+    "restore_markers": "",
+    "native_backup_reader": "[0]",
+    "native_restore_writer": "[0]",
+    "native_restore_fresh_backup": "[0]",
+}
+
+
 def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
     """The functions (two of them behind count) and the trigger's grants on the event-driven ones
     had their own blocks; `moved` blocks take them to the for_each instances, so an existing
@@ -830,5 +893,125 @@ def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
         f"{function}.restore_event[0]": f'{function}.this["restore_event"]',
         f"{grant}.trigger_invokes_backup_event[0]": f'{grant}.trigger_invokes["backup_event"]',
         f"{grant}.trigger_invokes_restore_event[0]": f'{grant}.trigger_invokes["restore_event"]',
+        **{f"{_SECRET}.{old}": f'{_SECRET}.this["{key}"]' for old, key in _MOVED_SECRETS.items()},
+        **{f"{_READER}.{old}": f'{_READER}.accessor["{key}"]' for old, key in _MOVED_READERS.items()},
+        **{f"{_GRANT}.{name}{index}": f'{_GRANT}.scoped["{name}"]' for name, index in _MOVED_GRANTS.items()},
+        **{
+            f"google_service_account.{name}": f'google_service_account.this["{name}"]'
+            for name in ("backup", "restore", "scheduler", "trigger", "build")
+        },
+        "google_cloud_scheduler_job.daily_backup": 'google_cloud_scheduler_job.this["daily_backup"]',
+        "google_logging_metric.backup_success": 'google_logging_metric.success["backup_success"]',
+        "google_monitoring_alert_policy.function_errors": (
+            'google_monitoring_alert_policy.on_log["function_errors"]'
+        ),
+        "google_monitoring_alert_policy.no_recent_backup": (
+            'google_monitoring_alert_policy.on_absence["no_recent_backup"]'
+        ),
     }
     assert helpers.moved_problems(module()) == []
+
+
+# -- issue 13: copies, their credentials, locked retention ---------------------------------------
+
+#: copies in the three clouds: a gs:// one with the functions' own identities, one in Secret
+#: Manager, one in the environment
+_COPIES = {
+    "copy_urls": [
+        "gs://acme-gcs-dr/controller/backup.tar",
+        "s3://acme-s3-dr/controller/backup.tar",
+        "https://acmedr.blob.core.windows.net/backups/controller/backup.tar",
+    ],
+    "copy_credentials": {
+        "s3://acme-s3-dr/controller/backup.tar": "gcp-sm:projects/dr-project/secrets/s3-role/versions/latest",
+        "https://acmedr.blob.core.windows.net/backups/controller/backup.tar": "env:AZURE_DR_SP",
+    },
+}
+
+
+def test_copies_and_retention_reach_every_function_only_when_configured(
+    console: helpers.LocalsConsole,
+) -> None:
+    values = _BASE_VALUES | _NATIVE_VALUES | _COPIES | {"object_retention_days": 30}
+    env = console.evaluate(values, {"env": "local.function_env"})["env"]
+    for name, settings in env.items():
+        assert settings["BACKUP_COPY_URLS"] == ",".join(_COPIES["copy_urls"]), name
+        assert json.loads(settings["BACKUP_COPY_CREDENTIALS"]) == _COPIES["copy_credentials"], name
+        assert (settings["BACKUP_RETENTION_DAYS"], settings["BACKUP_RETENTION_MODE"]) == ("30", "Unlocked"), (
+            name
+        )
+    plain = console.evaluate(_BASE_VALUES | _NATIVE_VALUES, {"env": "local.function_env"})["env"]
+    for settings in plain.values():
+        assert not {"BACKUP_COPY_URLS", "BACKUP_COPY_CREDENTIALS", "BACKUP_RETENTION_DAYS"} & set(settings)
+
+
+def test_a_gs_copy_gets_the_primarys_grants_and_only_named_secrets_are_readable(
+    console: helpers.LocalsConsole,
+) -> None:
+    values = _BASE_VALUES | _NATIVE_VALUES | _COPIES
+    grants = console.evaluate(values, {"grants": "local.scoped_grants"})["grants"]
+    copy = grants["copy:acme-gcs-dr/controller/backup.tar"]
+    assert copy["account"] == '<google_service_account.this["backup"].email>'
+    assert copy["role"] == "<google_project_iam_custom_role.object_writer.id>"
+    assert copy["expression"] == " || ".join(
+        f'resource.name == "projects/_/buckets/acme-gcs-dr/objects/controller/backup.tar{suffix}"'
+        for suffix in ("", RECORD_SUFFIX, VERIFY_SUFFIX)
+    )
+    # the copies with credentials get no grant of the functions' own identities
+    assert [key for key in grants if key.startswith("copy:")] == ["copy:acme-gcs-dr/controller/backup.tar"]
+    readers = resources("google_storage_bucket_iam_member")["readers"]
+    buckets = console.evaluate(values, {"each": readers["for_each"]})["each"]
+    assert {key: b["bucket"] for key, b in buckets.items()} == {
+        "backup": "<google_storage_bucket.backups.name>",
+        "restore": "<google_storage_bucket.backups.name>",
+        "backup:acme-gcs-dr": "acme-gcs-dr",
+        "restore:acme-gcs-dr": "acme-gcs-dr",
+    }
+    accessor = resources("google_secret_manager_secret_iam_member")["copy_credentials"]
+    assert accessor["role"] == "roles/secretmanager.secretAccessor"
+    assert (accessor["project"], accessor["secret_id"]) == ("${each.value.project}", "${each.value.secret}")
+    secrets = console.evaluate(values, {"each": accessor["for_each"]})["each"]
+    assert secrets == {
+        f"{job}:dr-project/s3-role": {"job": job, "project": "dr-project", "secret": "s3-role"}
+        for job in ("backup", "restore")
+    }
+
+
+def test_locked_retention_is_object_retention_lock_that_no_identity_can_shorten() -> None:
+    bucket = resources("google_storage_bucket")["backups"]
+    assert bucket["enable_object_retention"] == "${var.object_retention_days != null}"
+    assert one(bucket["versioning"])["enabled"] is True and "retention_policy" not in bucket
+    # no plan may replace the bucket (turning object retention on may need a new bucket)
+    assert one(bucket["lifecycle"])["prevent_destroy"] is True
+    assert variable("object_retention_days")["default"] is None
+    assert variable("object_retention_locked")["default"] is False
+    # no identity of ours may shorten or remove a retention, nor change the bucket's settings
+    for name, role in resources("google_project_iam_custom_role").items():
+        text = json.dumps(role["permissions"])
+        assert "overrideUnlockedRetention" not in text and "storage.buckets.update" not in text, name
+        assert "setIamPolicy" not in text and "storage.buckets.delete" not in text, name
+
+
+def test_plan_checks_the_copies_retention_and_readiness_schedule(planner: helpers.VariablePlanner) -> None:
+    values = _BASE_VALUES | _NATIVE_VALUES
+    status, output = planner.plan(
+        values | _COPIES | {"object_retention_days": 30, "object_retention_locked": True}
+    )
+    assert status == 0, output
+    helpers.assert_plan_refuses(
+        planner,
+        values,
+        (
+            ({"verify_schedule": "0 0 6 * * *"}, "verify_schedule needs five cron fields"),
+            ({"copy_urls": ["gs://a/b gs://c/d"]}, "copy_urls must be store URLs"),
+            (
+                {"copy_credentials": {"gs://elsewhere/k": "env:KEY"}},
+                "copy_credentials must name only URLs of copy_urls",
+            ),
+            (
+                {"copy_urls": ["s3://a/b"], "copy_credentials": {"s3://a/b": "aws-sm:key"}},
+                "copy_credentials must be secret references this cloud resolves",
+            ),
+            ({"object_retention_days": 0.5}, "object_retention_days must be a whole number from 1 to 36500"),
+        ),
+    )

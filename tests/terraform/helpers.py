@@ -242,12 +242,18 @@ def moved_problems(module: dict[str, list[Any]]) -> list[str]:
     return problems
 
 
-def variables(module: dict[str, list[Any]]) -> dict[str, dict[str, Any]]:
-    """name -> body of every `variable "<name>"` block."""
-    found: dict[str, dict[str, Any]] = {}
-    for block in module.get("variable", []):
+def merged(module: dict[str, list[Any]], kind: str) -> dict[str, Any]:
+    """name -> body of every top-level block of `kind` (variable, output, module), or every local
+    of the `locals` blocks: one mapping, whichever file declares it."""
+    found: dict[str, Any] = {}
+    for block in module.get(kind, []):
         found.update(block)
     return found
+
+
+def variables(module: dict[str, list[Any]]) -> dict[str, dict[str, Any]]:
+    """name -> body of every `variable "<name>"` block."""
+    return merged(module, "variable")
 
 
 #: the start of a validation that makes a variable required in native mode
@@ -404,6 +410,15 @@ def assert_plan_names_missing_native_inputs(
     assert output.count("is required in native mode") == 1
 
 
+def assert_plan_refuses(
+    planner: VariablePlanner, values: dict[str, Any], refusals: tuple[tuple[dict[str, Any], str], ...]
+) -> None:
+    """Each (bad inputs, message) of `refusals`, over `values`: the plan fails, saying the message."""
+    for bad, message in refusals:
+        status, output = planner.plan(values | bad)
+        assert status != 0 and message in output, (bad, output[-500:])
+
+
 def assert_plan_passes_native_or_export(
     planner: VariablePlanner, base: dict[str, Any], native: dict[str, Any]
 ) -> None:
@@ -436,34 +451,36 @@ _REFERENCE = re.compile(r"\b(?:data\.)?(?:aws|azurerm|google)_\w+\.\w+(?:\[[^\]]
 
 def _stub(reference: re.Match[str]) -> str:
     """A reference's stand-in: the string "<reference>" (a one-element list for a splat)."""
-    text = reference.group(0)
+    text = reference.group(0).replace('"', '\\"')
     return f'["<{text}>"]' if "[*]" in text else f'"<{text}>"'
 
 
 class LocalsConsole(_VariablesWorkdir):
     """The values a module's locals take for given inputs, computed by Terraform without a provider.
 
-    The module's variables.tf and the `locals` blocks of `locals_file` make the configuration, each
+    The module's variables.tf and the `locals` blocks of `locals_files` make the configuration, each
     reference to a resource or data source replaced by a string standing for it: what the locals
     derive from the inputs alone (timeouts, settings) comes out as a plan of the module computes it,
     where no provider can be installed to plan it (azurerm, google).
     """
 
-    def __init__(self, module_dir: Path, workdir: Path, locals_file: str = "main.tf") -> None:
+    def __init__(self, module_dir: Path, workdir: Path, locals_files: tuple[str, ...] = ("main.tf",)) -> None:
         super().__init__(module_dir, workdir)
-        text = (module_dir / locals_file).read_text()
+        text = "\n".join((module_dir / name).read_text() for name in locals_files)
         blocks = re.findall(r"^locals \{\n.*?^\}\n", text, flags=re.MULTILINE | re.DOTALL)
         if not blocks:
-            raise AssertionError(f"no locals block in {locals_file}")
+            raise AssertionError(f"no locals block in {locals_files}")
         (workdir / "locals.tf").write_text(_REFERENCE.sub(_stub, "\n".join(blocks)))
         self._init()
 
     def evaluate(self, inputs: dict[str, Any], expressions: dict[str, str]) -> dict[str, Any]:
         """name -> value of each expression (`local.x`, or one read from the module, `${...}` or
-        not), with `inputs` as the module's variables."""
+        not, its references to resources stubbed like the locals'), with `inputs` as the module's
+        variables."""
         var_file = self._var_file(inputs)
         bare = {
-            name: re.sub(r"^\$\{(.*)\}$", r"\1", text, flags=re.DOTALL) for name, text in expressions.items()
+            name: _REFERENCE.sub(_stub, re.sub(r"^\$\{(.*)\}$", r"\1", text, flags=re.DOTALL))
+            for name, text in expressions.items()
         }
         query = "jsonencode({" + ", ".join(f"{name} = ({text})" for name, text in bare.items()) + "})"
         proc = self._run(

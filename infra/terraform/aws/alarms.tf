@@ -33,71 +33,88 @@ resource "aws_sns_topic_policy" "alarms" {
   policy = data.aws_iam_policy_document.alarms_topic.json
 }
 
-# No successful backup for var.backup_max_age_hours: every hour without a BackupSucceeded data
-# point counts as breaching, so a function that never runs at all alarms too.
-resource "aws_cloudwatch_metric_alarm" "no_recent_backup" {
-  alarm_name          = "${var.name}-no-successful-backup"
-  alarm_description   = "No controller backup has succeeded in ${var.backup_max_age_hours} hours"
-  namespace           = var.metrics_namespace
-  metric_name         = "BackupSucceeded"
-  dimensions          = { service = var.name }
-  statistic           = "Sum"
-  period              = 3600
-  evaluation_periods  = var.backup_max_age_hours
-  datapoints_to_alarm = var.backup_max_age_hours
-  comparison_operator = "LessThanThreshold"
-  threshold           = 1
-  treat_missing_data  = "breaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
-  tags                = var.tags
+# Every alarm, from one map of definitions: what differs is the metric it watches and when that
+# breaches. Each notifies the topic; one that watches for something missing (a backup that did not
+# succeed) counts every period without a data point as breaching, so a function that never runs at
+# all alarms too, and notifies its recovery as well.
+locals {
+  # a count of failures the functions report (Powertools metrics, service dimension): any is an alarm
+  reported_failures = {
+    restore_failed = { metric = "RestoreFailed", description = "A controller restore failed (see the restore function's logs)" }
+    copy_failed    = { metric = "CopyFailed", description = "A backup copy failed: the backup is stored, but not in every destination (see the backup function's logs)" }
+    verify_failed  = { metric = "VerifyFailed", description = "The readiness check failed for the backup or a copy (see the backup function's logs)" }
+  }
+  # a success the functions report, hourly: none for that many hours is an alarm (the readiness
+  # check runs daily, so 25 hours without a passing one)
+  missing_successes = {
+    no_recent_backup = { metric = "BackupSucceeded", hours = var.backup_max_age_hours, suffix = "no-successful-backup", description = "No controller backup has succeeded in ${var.backup_max_age_hours} hours" }
+    no_recent_verify = { metric = "BackupVerified", hours = 25, suffix = "no-passed-verify", description = "No readiness check of the controller backup has passed in 25 hours" }
+  }
+  alarms = merge(
+    { for key, success in local.missing_successes : key => {
+      name        = "${var.name}-${success.suffix}"
+      description = success.description
+      namespace   = var.metrics_namespace
+      metric      = success.metric
+      dimensions  = { service = var.name }
+      statistic   = "Sum"
+      period      = 3600
+      periods     = success.hours
+      missing     = true
+    } },
+    {
+      dead_letters = {
+        name        = "${var.name}-dead-letters"
+        description = "A scheduled backup or a restore event could not be delivered or kept failing"
+        namespace   = "AWS/SQS"
+        metric      = "ApproximateNumberOfMessagesVisible"
+        dimensions  = { QueueName = aws_sqs_queue.dlq.name }
+        statistic   = "Maximum"
+        period      = 300
+        periods     = 1
+        missing     = false
+      }
+    },
+    { for key, failure in local.reported_failures : key => {
+      name        = "${var.name}-${replace(key, "_", "-")}"
+      description = failure.description
+      namespace   = var.metrics_namespace
+      metric      = failure.metric
+      dimensions  = { service = var.name }
+      statistic   = "Sum"
+      period      = 300
+      periods     = 1
+      missing     = false
+    } },
+    { for job in keys(local.functions) : "${job}_errors" => {
+      name        = "${var.name}-${job}-errors"
+      description = "The ${job} function failed"
+      namespace   = "AWS/Lambda"
+      metric      = "Errors"
+      dimensions  = { FunctionName = "${var.name}-${job}" }
+      statistic   = "Sum"
+      period      = 300
+      periods     = 1
+      missing     = false
+    } },
+  )
 }
 
-resource "aws_cloudwatch_metric_alarm" "function_errors" {
-  for_each            = aws_lambda_function.this
-  alarm_name          = "${each.value.function_name}-errors"
-  alarm_description   = "The ${each.key} function failed"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = each.value.function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each            = local.alarms
+  alarm_name          = each.value.name
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
+  period              = each.value.period
+  evaluation_periods  = each.value.periods
+  datapoints_to_alarm = each.value.missing ? each.value.periods : null
+  comparison_operator = each.value.missing ? "LessThanThreshold" : "GreaterThanThreshold"
+  threshold           = each.value.missing ? 1 : 0
+  treat_missing_data  = each.value.missing ? "breaching" : "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "dead_letters" {
-  alarm_name          = "${var.name}-dead-letters"
-  alarm_description   = "A scheduled backup or a restore event could not be delivered or kept failing"
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.dlq.name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "restore_failed" {
-  alarm_name          = "${var.name}-restore-failed"
-  alarm_description   = "A controller restore failed (see the restore function's logs)"
-  namespace           = var.metrics_namespace
-  metric_name         = "RestoreFailed"
-  dimensions          = { service = var.name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = each.value.missing ? [aws_sns_topic.alarms.arn] : []
   tags                = var.tags
 }

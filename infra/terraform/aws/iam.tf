@@ -4,12 +4,15 @@
 # delete anything: no s3:DeleteObject(Version), and the bucket policy denies them that (and any
 # change to versioning or the lifecycle rule) even if someone attaches a broader policy later.
 
-data "aws_iam_policy_document" "lambda_assume" {
+# Who may assume each role: Lambda the functions' roles, the Scheduler its own, for this account only.
+data "aws_iam_policy_document" "assume" {
+  for_each = toset(["lambda", "scheduler"])
+
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
+      identifiers = ["${each.key}.amazonaws.com"]
     }
     condition {
       test     = "StringEquals"
@@ -23,146 +26,101 @@ data "aws_iam_policy_document" "lambda_assume" {
 resource "aws_iam_role" "function" {
   for_each           = local.functions
   name_prefix        = "${var.name}-${each.key}-"
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["lambda"].json
   tags               = var.tags
 }
 
-data "aws_iam_policy_document" "backup" {
-  statement {
-    sid = "ReadAndReplaceTheBackupObject"
-    # GetObject: the ETag for the conditional write and the size check; AbortMultipartUpload:
-    # a failed upload cleans up after itself.
-    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload"]
-    resources = [local.object_arn]
+# What each function's role may do: its own statements (below), then those both need.
+locals {
+  role_statements = {
+    backup = [
+      {
+        sid = "ReadAndReplaceTheBackupObject"
+        # GetObject: the ETag for the conditional write and the size check; AbortMultipartUpload:
+        # a failed upload cleans up after itself.
+        actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload"]
+        resources = [local.object_arn]
+      },
+      {
+        sid = "RecordTheLastSuccessAndCheck"
+        # an unchanged configuration writes no new version: this record says the night succeeded;
+        # the readiness check (run by this function) records its last result beside it
+        actions   = ["s3:GetObject", "s3:PutObject"]
+        resources = [local.record_arn, local.verify_record_arn]
+      },
+      {
+        sid = "TellMissingFromDenied"
+        # Without ListBucket S3 answers a missing object with 403; the first backup must see 404.
+        # GetBucketVersioning: the preflight check reports whether old versions are kept.
+        actions   = ["s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketVersioning"]
+        resources = [aws_s3_bucket.backup.arn]
+      },
+    ]
+    restore = concat(
+      [
+        { sid = "ReadTheBackupObject", actions = ["s3:GetObject", "s3:GetObjectVersion"], resources = [local.object_arn] },
+        # an unchanged backup is as young as the last night that found it unchanged
+        { sid = "ReadTheLastSuccessRecord", actions = ["s3:GetObject"], resources = [local.record_arn] },
+        { sid = "KeepRestoreMarkers", actions = ["s3:GetObject", "s3:PutObject"], resources = [local.markers_arn] },
+        { sid = "TellMissingFromDenied", actions = ["s3:ListBucket", "s3:ListBucketVersions"], resources = [aws_s3_bucket.backup.arn] },
+        # DescribeInstances supports no resource-level permissions.
+        { sid = "FindTheReplacementController", actions = ["ec2:DescribeInstances"], resources = ["*"] },
+      ],
+      # BYOL: a restore sends the customer id to a replacement before its set-up; the backup never needs it
+      var.create_customer_id_secret ? [{
+        sid = "ReadControllerCustomerId", actions = ["secretsmanager:GetSecretValue"], resources = [aws_secretsmanager_secret.controller_customer_id[0].arn]
+      }] : [],
+      local.asg_arn == null ? [] : [{
+        sid = "CompleteTheLaunchLifecycleAction", actions = ["autoscaling:CompleteLifecycleAction"], resources = [local.asg_arn]
+      }],
+    )
   }
+  shared_statements = { for job in keys(local.functions) : job => concat([
+    { sid = "ReadControllerPassword", actions = ["secretsmanager:GetSecretValue"], resources = [aws_secretsmanager_secret.controller_password.arn] },
+    { sid = "UseTheBackupKey", actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [aws_kms_key.backup.arn] },
+    { sid = "WriteOwnLogs", actions = ["logs:CreateLogStream", "logs:PutLogEvents"], resources = ["${aws_cloudwatch_log_group.function[job].arn}:*"] },
+    { sid = "DeadLetterFailedAsyncInvokes", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.dlq.arn] },
+    ], local.copy_statements[job], length(local.copy_secret_arns) == 0 ? [] : [
+    # the credentials a copy is written (backup) and read (restore) with, exactly those secrets
+    { sid = "ReadCopyCredentials", actions = ["secretsmanager:GetSecretValue"], resources = local.copy_secret_arns },
+    ], length(local.copy_parameter_arns) == 0 ? [] : [
+    { sid = "ReadCopyCredentialParameters", actions = ["ssm:GetParameter"], resources = local.copy_parameter_arns },
+  ]) }
 
-  statement {
-    sid = "RecordTheLastSuccess"
-    # an unchanged configuration writes no new version: this record says the night succeeded
-    actions   = ["s3:GetObject", "s3:PutObject"]
-    resources = [local.record_arn]
-  }
-
-  statement {
-    sid = "TellMissingFromDenied"
-    # Without ListBucket S3 answers a missing object with 403; the first backup must see 404.
-    # GetBucketVersioning: the preflight check reports whether old versions are kept.
-    actions   = ["s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketVersioning"]
-    resources = [aws_s3_bucket.backup.arn]
-  }
-
-  statement {
-    sid       = "ReadControllerPassword"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.controller_password.arn]
-  }
-
-  statement {
-    sid       = "UseTheBackupKey"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.backup.arn]
-  }
-
-  statement {
-    sid       = "WriteOwnLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.function["backup"].arn}:*"]
-  }
-
-  statement {
-    sid       = "DeadLetterFailedAsyncInvokes"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dlq.arn]
+  # An s3:// copy written with the function's own role: the same object permissions as on the
+  # primary (the backup replaces it and writes its records; the restore falls back to it).
+  copy_statements = length(local.copy_object_arns) == 0 ? { backup = [], restore = [] } : {
+    backup = [
+      { sid = "ReadAndReplaceTheCopies", actions = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload"], resources = local.copy_object_arns },
+      { sid = "RecordTheCopiesLastSuccessAndCheck", actions = ["s3:GetObject", "s3:PutObject"], resources = concat(local.copy_backup_record_arns, local.copy_verify_record_arns) },
+      { sid = "TellMissingFromDeniedInTheCopyBuckets", actions = ["s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketVersioning"], resources = local.copy_bucket_arns },
+    ]
+    restore = [
+      { sid = "ReadTheCopies", actions = ["s3:GetObject", "s3:GetObjectVersion"], resources = local.copy_object_arns },
+      { sid = "ReadTheCopiesLastSuccessRecords", actions = ["s3:GetObject"], resources = local.copy_backup_record_arns },
+      { sid = "TellMissingFromDeniedInTheCopyBuckets", actions = ["s3:ListBucket", "s3:ListBucketVersions"], resources = local.copy_bucket_arns },
+    ]
   }
 }
 
-data "aws_iam_policy_document" "restore" {
-  statement {
-    sid       = "ReadTheBackupObject"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
-    resources = [local.object_arn]
-  }
-
-  statement {
-    sid = "ReadTheLastSuccessRecord"
-    # an unchanged backup is as young as the last night that found it unchanged
-    actions   = ["s3:GetObject"]
-    resources = [local.record_arn]
-  }
-
-  statement {
-    sid       = "KeepRestoreMarkers"
-    actions   = ["s3:GetObject", "s3:PutObject"]
-    resources = [local.markers_arn]
-  }
-
-  statement {
-    sid       = "TellMissingFromDenied"
-    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
-    resources = [aws_s3_bucket.backup.arn]
-  }
-
-  statement {
-    sid       = "ReadControllerPassword"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.controller_password.arn]
-  }
-
-  statement {
-    sid       = "UseTheBackupKey"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.backup.arn]
-  }
-
-  statement {
-    sid       = "WriteOwnLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.function["restore"].arn}:*"]
-  }
-
-  statement {
-    sid       = "DeadLetterFailedAsyncInvokes"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dlq.arn]
-  }
+data "aws_iam_policy_document" "function" {
+  for_each = local.functions
 
   dynamic "statement" {
-    # BYOL: a restore sends the customer id to a replacement before its set-up; the backup never needs it
-    for_each = var.create_customer_id_secret ? [aws_secretsmanager_secret.controller_customer_id[0].arn] : []
+    for_each = concat(local.role_statements[each.key], local.shared_statements[each.key])
     content {
-      sid       = "ReadControllerCustomerId"
-      actions   = ["secretsmanager:GetSecretValue"]
-      resources = [statement.value]
-    }
-  }
-
-  statement {
-    sid = "FindTheReplacementController"
-    # DescribeInstances supports no resource-level permissions.
-    actions   = ["ec2:DescribeInstances"]
-    resources = ["*"]
-  }
-
-  dynamic "statement" {
-    for_each = local.asg_arn == null ? [] : [local.asg_arn]
-    content {
-      sid       = "CompleteTheLaunchLifecycleAction"
-      actions   = ["autoscaling:CompleteLifecycleAction"]
-      resources = [statement.value]
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
     }
   }
 }
 
-resource "aws_iam_role_policy" "backup" {
-  name   = "controller-backup"
-  role   = aws_iam_role.function["backup"].id
-  policy = data.aws_iam_policy_document.backup.json
-}
-
-resource "aws_iam_role_policy" "restore" {
-  name   = "controller-restore"
-  role   = aws_iam_role.function["restore"].id
-  policy = data.aws_iam_policy_document.restore.json
+resource "aws_iam_role_policy" "function" {
+  for_each = local.functions
+  name     = "controller-${each.key}"
+  role     = aws_iam_role.function[each.key].id
+  policy   = data.aws_iam_policy_document.function[each.key].json
 }
 
 resource "aws_iam_role_policy_attachment" "vpc_access" {
@@ -178,24 +136,9 @@ resource "aws_iam_role_policy_attachment" "xray" {
 }
 
 # The Scheduler's role: invoke the backup function, dead-letter what it cannot deliver.
-data "aws_iam_policy_document" "scheduler_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["scheduler.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
 resource "aws_iam_role" "scheduler" {
   name_prefix        = "${var.name}-schedule-"
-  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+  assume_role_policy = data.aws_iam_policy_document.assume["scheduler"].json
   tags               = var.tags
 }
 
@@ -227,33 +170,21 @@ resource "aws_iam_role_policy" "scheduler" {
 
 # For operators and automation in this account: one policy per function, so a role that may take
 # backups does not also get to restore (AWS_IAM Function URLs need both actions).
-data "aws_iam_policy_document" "invoke_backup" {
+data "aws_iam_policy_document" "invoke" {
+  for_each = local.functions
+
   statement {
-    sid       = "CallTheBackupFunction"
+    sid       = "CallThe${title(each.key)}Function"
     actions   = ["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"]
-    resources = [aws_lambda_function.this["backup"].arn]
+    resources = [aws_lambda_function.this[each.key].arn]
   }
 }
 
-data "aws_iam_policy_document" "invoke_restore" {
-  statement {
-    sid       = "CallTheRestoreFunction"
-    actions   = ["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"]
-    resources = [aws_lambda_function.this["restore"].arn]
-  }
-}
-
-resource "aws_iam_policy" "invoke_backup" {
-  name_prefix = "${var.name}-invoke-backup-"
-  description = "Call the ${var.name} backup function (direct invoke and Function URL), not the restore"
-  policy      = data.aws_iam_policy_document.invoke_backup.json
-  tags        = var.tags
-}
-
-resource "aws_iam_policy" "invoke_restore" {
-  name_prefix = "${var.name}-invoke-restore-"
-  description = "Call the ${var.name} restore function (direct invoke and Function URL)"
-  policy      = data.aws_iam_policy_document.invoke_restore.json
+resource "aws_iam_policy" "invoke" {
+  for_each    = local.functions
+  name_prefix = "${var.name}-invoke-${each.key}-"
+  description = "Call the ${var.name} ${each.key} function (direct invoke and Function URL)${each.key == "backup" ? ", not the restore" : ""}"
+  policy      = data.aws_iam_policy_document.invoke[each.key].json
   tags        = var.tags
 }
 
@@ -267,77 +198,54 @@ resource "aws_iam_policy" "invoke_restore" {
 # carries no prefix; without it the wait would see 403 "access denied". It reveals key names only.
 # A controller bucket in another account also needs a bucket policy there granting these roles.
 
-data "aws_iam_policy_document" "backup_native" {
-  count = local.native_enabled ? 1 : 0
-
-  statement {
-    sid = "ReadTheControllersBackupFiles"
-    # GetObjectVersion: a download is pinned to the version its HEAD saw.
-    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
-    resources = [local.native_objects_arn]
+locals {
+  native_statements = {
+    backup = [
+      # GetObjectVersion: a download is pinned to the version its HEAD saw.
+      { sid = "ReadTheControllersBackupFiles", actions = ["s3:GetObject", "s3:GetObjectVersion"], resources = [local.native_objects_arn] },
+      { sid = "TellMissingFromDeniedInTheControllersBucket", actions = ["s3:ListBucket"], resources = [local.native_bucket_arn] },
+    ]
+    restore = [
+      {
+        sid = "ReadAndPutBackTheControllersBackupFile"
+        # PutObject: the stored backup goes back as CloudN_<old ip>_save_cloudx_config.enc for
+        # restore_cloudx_config; AbortMultipartUpload: a failed upload cleans up after itself.
+        actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload"]
+        resources = [local.native_objects_arn]
+      },
+      { sid = "TellMissingFromDeniedInTheControllersBucket", actions = ["s3:ListBucket"], resources = [local.native_bucket_arn] },
+      {
+        sid = "StoreTheRestoredControllersFreshBackup"
+        # A native restore ends with a backup of the restored controller, stored as the one object
+        # through the backup's checks (conditional write): the proof that it can back itself up.
+        actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+        resources = [local.object_arn]
+      },
+    ]
   }
+}
 
-  statement {
-    sid       = "TellMissingFromDeniedInTheControllersBucket"
-    actions   = ["s3:ListBucket"]
-    resources = [local.native_bucket_arn]
-  }
+data "aws_iam_policy_document" "native" {
+  for_each = local.native_enabled ? local.functions : {}
 
   dynamic "statement" {
-    for_each = var.native_bucket_kms_key_arn == null ? [] : [var.native_bucket_kms_key_arn]
+    # the controller's key, where its bucket uses one: the backup decrypts, the restore also encrypts
+    for_each = concat(local.native_statements[each.key], var.native_bucket_kms_key_arn == null ? [] : [{
+      sid       = each.key == "backup" ? "DecryptTheControllersBackupFiles" : "UseTheControllersBucketKey"
+      actions   = each.key == "backup" ? ["kms:Decrypt"] : ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [var.native_bucket_kms_key_arn]
+    }])
     content {
-      sid       = "DecryptTheControllersBackupFiles"
-      actions   = ["kms:Decrypt"]
-      resources = [statement.value]
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
     }
   }
 }
 
-data "aws_iam_policy_document" "restore_native" {
-  count = local.native_enabled ? 1 : 0
-
-  statement {
-    sid = "ReadAndPutBackTheControllersBackupFile"
-    # PutObject: the stored backup goes back as CloudN_<old ip>_save_cloudx_config.enc for
-    # restore_cloudx_config; AbortMultipartUpload: a failed upload cleans up after itself.
-    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload"]
-    resources = [local.native_objects_arn]
-  }
-
-  statement {
-    sid       = "TellMissingFromDeniedInTheControllersBucket"
-    actions   = ["s3:ListBucket"]
-    resources = [local.native_bucket_arn]
-  }
-
-  statement {
-    sid = "StoreTheRestoredControllersFreshBackup"
-    # A native restore ends with a backup of the restored controller, stored as the one object
-    # through the backup's checks (conditional write): the proof that it can back itself up.
-    actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
-    resources = [local.object_arn]
-  }
-
-  dynamic "statement" {
-    for_each = var.native_bucket_kms_key_arn == null ? [] : [var.native_bucket_kms_key_arn]
-    content {
-      sid       = "UseTheControllersBucketKey"
-      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-      resources = [statement.value]
-    }
-  }
-}
-
-resource "aws_iam_role_policy" "backup_native" {
-  count  = local.native_enabled ? 1 : 0
-  name   = "controller-backup-native"
-  role   = aws_iam_role.function["backup"].id
-  policy = data.aws_iam_policy_document.backup_native[0].json
-}
-
-resource "aws_iam_role_policy" "restore_native" {
-  count  = local.native_enabled ? 1 : 0
-  name   = "controller-restore-native"
-  role   = aws_iam_role.function["restore"].id
-  policy = data.aws_iam_policy_document.restore_native[0].json
+resource "aws_iam_role_policy" "native" {
+  for_each = local.native_enabled ? local.functions : {}
+  name     = "controller-${each.key}-native"
+  role     = aws_iam_role.function[each.key].id
+  policy   = data.aws_iam_policy_document.native[each.key].json
 }

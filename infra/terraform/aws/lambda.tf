@@ -33,7 +33,7 @@ resource "aws_lambda_function" "this" {
   }
 
   environment {
-    variables = merge(local.common_environment, local.ca_environment, local.customer_id_environment, local.native_environment, local.max_age_environment, each.value.environment)
+    variables = merge(local.common_environment, local.ca_environment, local.customer_id_environment, local.native_environment, local.max_age_environment, local.copy_environment, each.value.environment)
   }
 
   dead_letter_config {
@@ -54,7 +54,7 @@ resource "aws_lambda_function" "this" {
 
   # native mode's inputs (and a timeout that holds NATIVE_BACKUP_WAIT) are checked by validations
   # in variables.tf, so a plan fails before anything is created
-  depends_on = [aws_cloudwatch_log_group.function, aws_iam_role_policy.backup, aws_iam_role_policy.restore, aws_iam_role_policy.backup_native, aws_iam_role_policy.restore_native]
+  depends_on = [aws_cloudwatch_log_group.function, aws_iam_role_policy.function, aws_iam_role_policy.native]
   tags       = var.tags
 }
 

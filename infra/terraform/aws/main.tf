@@ -35,6 +35,30 @@ locals {
   markers_arn = "${aws_s3_bucket.backup.arn}/${var.backup_object_name}.restores/*"
   # the last successful backup's record (stored or unchanged): the backup writes it, restore reads it
   record_arn = "${aws_s3_bucket.backup.arn}/${var.backup_object_name}.last-backup.json"
+  # the readiness check's last result: the backup function runs the check and writes it
+  verify_record_arn = "${aws_s3_bucket.backup.arn}/${var.backup_object_name}.last-verify.json"
+
+  # -- copies (BACKUP_COPY_URLS): further destinations of every backup, read by a restore when the
+  # primary fails. An s3:// copy without a BACKUP_COPY_CREDENTIALS entry is written with the
+  # function's own role, which gets the same object permissions on it as on the primary (the
+  # copy bucket's policy must allow it too when it is in another account); any other copy is
+  # written with the credentials its entry names, which the roles may read when they are in this
+  # account's Secrets Manager or Parameter Store.
+  copy_environment = merge(
+    length(var.copy_urls) == 0 ? {} : { BACKUP_COPY_URLS = join(",", var.copy_urls) },
+    length(var.copy_credentials) == 0 ? {} : { BACKUP_COPY_CREDENTIALS = jsonencode(var.copy_credentials) },
+  )
+  s3_copies               = [for url in var.copy_urls : regex("^s3://([^/]+)/(.+)$", url) if startswith(url, "s3://") && !contains(keys(var.copy_credentials), url)]
+  copy_object_arns        = [for copy in local.s3_copies : "arn:${local.partition}:s3:::${copy[0]}/${copy[1]}"]
+  copy_bucket_arns        = distinct([for copy in local.s3_copies : "arn:${local.partition}:s3:::${copy[0]}"])
+  copy_backup_record_arns = [for arn in local.copy_object_arns : "${arn}.last-backup.json"]
+  copy_verify_record_arns = [for arn in local.copy_object_arns : "${arn}.last-verify.json"]
+  # a secret reference without its #field; a name becomes this account's ARN (any version suffix)
+  copy_secret_names = [for ref in values(var.copy_credentials) : split("#", trimprefix(ref, "aws-sm:"))[0] if startswith(ref, "aws-sm:")]
+  copy_secret_arns  = [for name in local.copy_secret_names : startswith(name, "arn:") ? name : "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${name}-??????"]
+  copy_parameter_arns = [for ref in values(var.copy_credentials) : (
+    startswith(ref, "aws-ssm:arn:") ? trimprefix(ref, "aws-ssm:") : "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter/${trimprefix(trimprefix(ref, "aws-ssm:"), "/")}"
+  ) if startswith(ref, "aws-ssm:")]
 
   asg_arn = var.controller_asg_name == null ? null : "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${var.controller_asg_name}"
 

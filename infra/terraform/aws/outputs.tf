@@ -65,15 +65,20 @@ output "dead_letter_queue_url" {
 
 output "backup_invoke_policy_arn" {
   description = "Managed policy that lets a role call the backup function and its URL (not the restore)."
-  value       = aws_iam_policy.invoke_backup.arn
+  value       = aws_iam_policy.invoke["backup"].arn
 }
 
 output "restore_invoke_policy_arn" {
   description = "Managed policy that lets a role call the restore function and its URL."
-  value       = aws_iam_policy.invoke_restore.arn
+  value       = aws_iam_policy.invoke["restore"].arn
 }
 
 output "schedule_name" {
   description = "The daily backup schedule."
-  value       = aws_scheduler_schedule.backup.name
+  value       = aws_scheduler_schedule.this["backup"].name
+}
+
+output "verify_schedule_name" {
+  description = "The daily readiness check's schedule."
+  value       = aws_scheduler_schedule.this["verify"].name
 }

@@ -15,6 +15,23 @@ resource "aws_s3_bucket_versioning" "backup" {
   }
 }
 
+# Locked retention (object_lock_mode, off by default): every new version is kept, undeletable and
+# unchangeable, for object_lock_days. S3 turns Object Lock on for a versioned bucket through this
+# configuration, also on a bucket created before it (the bucket itself is never replaced), and
+# never lets it be turned off again; versions written before it carry no retention.
+resource "aws_s3_bucket_object_lock_configuration" "backup" {
+  count      = var.object_lock_mode == null ? 0 : 1
+  bucket     = aws_s3_bucket.backup.id
+  depends_on = [aws_s3_bucket_versioning.backup]
+
+  rule {
+    default_retention {
+      mode = var.object_lock_mode
+      days = var.object_lock_days
+    }
+  }
+}
+
 resource "aws_s3_bucket_public_access_block" "backup" {
   bucket                  = aws_s3_bucket.backup.id
   block_public_acls       = true
@@ -71,25 +88,33 @@ resource "aws_s3_bucket_policy" "backup" {
 }
 
 data "aws_iam_policy_document" "bucket" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.backup.arn, "${aws_s3_bucket.backup.arn}/*"]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
+  # Nobody reaches the bucket over plain HTTP or TLS older than 1.2.
+  dynamic "statement" {
+    for_each = {
+      DenyInsecureTransport = { test = "Bool", variable = "aws:SecureTransport", values = ["false"] }
+      DenyOldTls            = { test = "NumericLessThan", variable = "s3:TlsVersion", values = ["1.2"] }
     }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
+    content {
+      sid       = statement.key
+      effect    = "Deny"
+      actions   = ["s3:*"]
+      resources = [aws_s3_bucket.backup.arn, "${aws_s3_bucket.backup.arn}/*"]
+      principals {
+        type        = "*"
+        identifiers = ["*"]
+      }
+      condition {
+        test     = statement.value.test
+        variable = statement.value.variable
+        values   = statement.value.values
+      }
     }
   }
 
   # Defence in depth: whatever policy is attached to the functions' roles later, they can never
   # destroy the history (delete a version, put a delete marker over the backup) nor change what
-  # protects it (versioning, the lifecycle rule, this policy).
+  # protects it (versioning, the lifecycle rule, this policy, the Object Lock retention of a kept
+  # version or the bucket's).
   statement {
     sid    = "DenyHistoryDestructionByTheFunctions"
     effect = "Deny"
@@ -100,6 +125,10 @@ data "aws_iam_policy_document" "bucket" {
       "s3:PutBucketVersioning",
       "s3:PutBucketPolicy",
       "s3:DeleteBucketPolicy",
+      "s3:BypassGovernanceRetention",
+      "s3:PutObjectRetention",
+      "s3:PutObjectLegalHold",
+      "s3:PutBucketObjectLockConfiguration",
     ]
     resources = [aws_s3_bucket.backup.arn, "${aws_s3_bucket.backup.arn}/*"]
     principals {
@@ -110,22 +139,6 @@ data "aws_iam_policy_document" "bucket" {
       test     = "ArnEquals"
       variable = "aws:PrincipalArn"
       values   = values(aws_iam_role.function)[*].arn
-    }
-  }
-
-  statement {
-    sid       = "DenyOldTls"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.backup.arn, "${aws_s3_bucket.backup.arn}/*"]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "NumericLessThan"
-      variable = "s3:TlsVersion"
-      values   = ["1.2"]
     }
   }
 }

@@ -135,6 +135,60 @@ variable "noncurrent_version_days" {
   }
 }
 
+variable "copy_urls" {
+  description = "Further destinations of every backup (BACKUP_COPY_URLS): store URLs of any scheme (s3://, gs://, azblob://, https://<account>.blob.core.windows.net/...). An s3:// copy without a copy_credentials entry is written with the functions' own roles, which get the same object permissions on it as on the backup object; its bucket's policy must allow them too when it is in another account (README)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for url in var.copy_urls : can(regex("^[a-z0-9+]+://[^,\\s]+/[^,\\s]+$", url))])
+    error_message = "copy_urls must be store URLs (scheme://bucket-or-account/.../object), without commas or spaces."
+  }
+
+  validation {
+    condition     = length(distinct(var.copy_urls)) == length(var.copy_urls)
+    error_message = "copy_urls must not name a destination twice."
+  }
+}
+
+variable "copy_credentials" {
+  description = "Copy URL -> reference to the secret holding the credentials it is written with (BACKUP_COPY_CREDENTIALS): aws-sm:NAME-or-ARN[#field] or aws-ssm:/path in this account (the roles may read exactly those), or env:NAME. gs://: a service-account key or external_account JSON; azblob/https: {tenant_id, client_id, client_secret}; s3://: {role_arn, external_id} (assumed) or {access_key_id, secret_access_key}. A copy without an entry uses the functions' own roles."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for url in keys(var.copy_credentials) : contains(var.copy_urls, url)])
+    error_message = "copy_credentials must name only URLs of copy_urls."
+  }
+
+  validation {
+    condition     = alltrue([for ref in values(var.copy_credentials) : can(regex("^(aws-sm|aws-ssm|env):.+$", ref))])
+    error_message = "copy_credentials must be secret references this cloud resolves: aws-sm:NAME[#field], aws-ssm:/path or env:NAME."
+  }
+}
+
+variable "object_lock_mode" {
+  description = "S3 Object Lock on the backup bucket (locked retention): GOVERNANCE (a principal with s3:BypassGovernanceRetention, never the functions, may still lift it) or COMPLIANCE (nobody, not even the account root, until it ends). null (the default): no lock. Once on, S3 never turns Object Lock off for the bucket; see the README before enabling it on an existing deployment."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.object_lock_mode == null || contains(["GOVERNANCE", "COMPLIANCE"], coalesce(var.object_lock_mode, "-"))
+    error_message = "object_lock_mode must be GOVERNANCE, COMPLIANCE or null."
+  }
+}
+
+variable "object_lock_days" {
+  description = "Days each new version of the backup is locked for, with object_lock_mode. A locked version outlives the lifecycle rule until its lock ends."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.object_lock_days >= 1 && var.object_lock_days <= 36500 && floor(var.object_lock_days) == var.object_lock_days
+    error_message = "object_lock_days must be a whole number from 1 to 36500."
+  }
+}
+
 variable "backup_min_size_ratio" {
   description = "Refuse to replace the stored backup with an export smaller than this fraction of it (BACKUP_MIN_SIZE_RATIO)."
   type        = number
@@ -154,6 +208,17 @@ variable "schedule" {
   validation {
     condition     = can(regex("^(cron|rate)\\(.+\\)$", var.schedule))
     error_message = "schedule must be a cron(...) or rate(...) expression."
+  }
+}
+
+variable "verify_schedule" {
+  description = "EventBridge Scheduler expression of the daily readiness check (download and verify the backup and every copy), in schedule_timezone. 06:00 by default."
+  type        = string
+  default     = "cron(0 6 * * ? *)"
+
+  validation {
+    condition     = can(regex("^(cron|rate)\\(.+\\)$", var.verify_schedule))
+    error_message = "verify_schedule must be a cron(...) or rate(...) expression."
   }
 }
 

@@ -72,15 +72,7 @@ locals {
   principals = { for job, app in azurerm_function_app_flex_consumption.app : job => app.identity[0].principal_id }
 }
 
-# -- what both identities need: the password, their own host account, telemetry --
-
-resource "azurerm_role_assignment" "controller_password" {
-  # both log in to the controller
-  for_each             = local.apps
-  scope                = "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.controller_password.name}"
-  role_definition_name = "Key Vault Secrets User"
-  principal_id         = local.principals[each.key]
-}
+# -- what both identities need: their own host account, telemetry (the password: keyvault.tf) --
 
 resource "azurerm_role_assignment" "host_blobs" {
   # identity-based AzureWebJobsStorage: the host's leases, keys and the deployment package, on the
@@ -103,18 +95,23 @@ resource "azurerm_role_assignment" "telemetry" {
 # Built-in Storage Blob Data Contributor would add deleting blobs (and, with it, versions into
 # soft delete); this role reads, writes and creates blobs only. Each assignment limits writing to
 # its identity's own path with an ABAC condition.
+locals {
+  # read, write (Put Blob / Put Block / Put Block List) and create blobs: never delete
+  blob_data_actions = [
+    "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+    "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write",
+    "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action",
+  ]
+}
+
 resource "azurerm_role_definition" "backup_blobs" {
   name        = "${var.name} controller-backup blobs ${local.backup_account_name}/${local.backup_container}"
   scope       = local.resource_group_id
   description = "Read the controller backup container, and write (never delete) the blobs a condition on the assignment allows."
 
   permissions {
-    actions = []
-    data_actions = [
-      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
-      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write",
-      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action",
-    ]
+    actions      = []
+    data_actions = local.blob_data_actions
   }
 
   assignable_scopes = [local.resource_group_id]
@@ -140,15 +137,4 @@ resource "azurerm_role_assignment" "backup_blobs" {
      )
     )
   EOT
-}
-
-# -- the restore identity alone: the BYOL customer id (the event route's grants are in events.tf,
-# the native ones in native.tf) --
-
-resource "azurerm_role_assignment" "controller_customer_id" {
-  # BYOL only; only a restore sends it (to a replacement before its set-up)
-  count                = var.create_customer_id_secret ? 1 : 0
-  scope                = "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.controller_customer_id[0].name}"
-  role_definition_name = "Key Vault Secrets User"
-  principal_id         = local.principals["restore"]
 }

@@ -16,18 +16,20 @@ locals {
   # One function app per job (function.tf), each with its own host storage account: the value is
   # the app's function group (CONTROLLER_BACKUP_FUNCTIONS) and the functions it registers.
   apps = {
-    backup  = ["scheduled_backup", "backup"]
+    backup  = ["scheduled_backup", "scheduled_verify", "backup"]
     restore = ["restore", "replacement_controller"]
   }
   host_account_names = {
     backup  = "${var.name}hostbkp"
     restore = "${var.name}hostrst"
   }
+  vault_name         = "${var.name}-kv"
   secret_name        = "controller-password"
   customer_id_secret = "controller-customer-id"
   # function names in functions/azure/function_app.py: the alert queries count their requests
   functions = {
     scheduled_backup = "scheduled_backup"
+    scheduled_verify = "scheduled_verify"
     backup           = "backup"
     restore          = "restore"
     replacement      = "replacement_controller"
@@ -43,7 +45,7 @@ locals {
       CONTROLLER_BACKUP_MODE = var.backup_mode
       CONTROLLER_URL         = var.controller_url
       CONTROLLER_USERNAME    = var.controller_username
-      CONTROLLER_PASSWORD    = "azure-kv:${azurerm_key_vault.this.name}/${azurerm_key_vault_secret.controller_password.name}"
+      CONTROLLER_PASSWORD    = "azure-kv:${azurerm_key_vault.this.name}/${azurerm_key_vault_secret.this["controller_password"].name}"
       BACKUP_URL             = "azblob://${azurerm_storage_account.backup.name}/${azurerm_storage_container.backups.name}/${var.backup_object_name}"
       BACKUP_MIN_SIZE_RATIO  = tostring(var.backup_min_size_ratio)
     },
@@ -52,6 +54,9 @@ locals {
     # every function checks the native settings are complete; only the restore identity may
     # resolve the ARM secret they name
     local.native_app_settings,
+    # further destinations: the backup writes each, a restore falls back to them
+    length(var.copy_urls) == 0 ? {} : { BACKUP_COPY_URLS = join(",", var.copy_urls) },
+    length(var.copy_credentials) == 0 ? {} : { BACKUP_COPY_CREDENTIALS = jsonencode(var.copy_credentials) },
   )
   # host.json's functionTimeout (functions/azure/host.json, 30 minutes): every function of either
   # app stops there.
@@ -66,9 +71,10 @@ locals {
   restore_ready_timeout = local.function_timeout_seconds - 300
   restore_time_limit    = local.function_timeout_seconds - 120
 
-  # The backup app: its timer, and its wait.
+  # The backup app: its timers (the backup, the readiness check), and its wait.
   backup_app_settings = {
     BACKUP_SCHEDULE          = var.schedule
+    VERIFY_SCHEDULE          = var.verify_schedule
     CONTROLLER_READY_TIMEOUT = tostring(local.backup_ready_timeout)
   }
   # The restore app: its waits, which VM counts as a replacement, how to reach it, which other
@@ -89,12 +95,12 @@ locals {
     local.max_age_app_settings,
   )
   # What each identity may write in the backup container (an ABAC condition on the blob path):
-  # the backup its one blob and the record of its last success (an unchanged configuration writes
-  # no new version); the restore its markers beside it, and in native mode the fresh backup a
-  # native restore ends with.
+  # the backup its one blob, the record of its last success (an unchanged configuration writes
+  # no new version) and the readiness check's last result; the restore its markers beside it, and
+  # in native mode the fresh backup a native restore ends with.
   blob_path = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path]"
   writable_paths = {
-    backup  = "${local.blob_path} StringEquals '${var.backup_object_name}' OR ${local.blob_path} StringEquals '${var.backup_object_name}.last-backup.json'"
+    backup  = join(" OR ", [for name in ["", ".last-backup.json", ".last-verify.json"] : "${local.blob_path} StringEquals '${var.backup_object_name}${name}'"])
     restore = join(" OR ", concat(["${local.blob_path} StringLike '${var.backup_object_name}.restores/*'"], local.native_enabled ? ["${local.blob_path} StringEquals '${var.backup_object_name}'"] : []))
   }
 

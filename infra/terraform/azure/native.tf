@@ -5,8 +5,8 @@
 # exists in export mode.
 #
 # The backup app's identity may only read those files; the restore app's identity reads and writes
-# them and alone may read the ARM secret (setup_account_profile, restore_cloudx_config); the
-# backup path only checks that the reference is set.
+# them and alone may read the ARM secret (keyvault.tf; setup_account_profile,
+# restore_cloudx_config); the backup path only checks that the reference is set.
 
 # Read, write (Put Blob / Put Block / Put Block List) and create blobs: no delete, no container
 # management, no listing beyond the condition below. Built-in Storage Blob Data Contributor would
@@ -19,12 +19,8 @@ resource "azurerm_role_definition" "native_files" {
   description = "Read and write the Aviatrix controller's own backup files (CloudN_*) in one container; assigned with a condition on the blob path."
 
   permissions {
-    actions = []
-    data_actions = [
-      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
-      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write",
-      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action",
-    ]
+    actions      = []
+    data_actions = local.blob_data_actions
   }
 
   assignable_scopes = [local.native_resource_group_id]
@@ -81,26 +77,4 @@ resource "azurerm_role_assignment" "native_files_reader" {
   description          = "controller-backup (${var.name}): read the controller's own backup files only"
   condition_version    = "2.0"
   condition            = local.native_files_condition
-}
-
-# The access account's client secret, stored like the controller password: write-only, so it is
-# in neither the plan nor the state, and readable by the restore identity on this one secret only.
-resource "azurerm_key_vault_secret" "native_arm_client_secret" {
-  #checkov:skip=CKV_AZURE_41:The service principal's secret expires on Entra ID's schedule, not Key Vault's; a Key Vault expiry would only break a restore on the day it is needed. Rotation is by native_arm_client_secret_version.
-  count            = local.native_enabled ? 1 : 0
-  name             = local.native_secret_name
-  key_vault_id     = azurerm_key_vault.this.id
-  value_wo         = var.native_arm_client_secret
-  value_wo_version = var.native_arm_client_secret_version
-  content_type     = "text/plain"
-  tags             = local.tags
-
-  depends_on = [azurerm_role_assignment.deployer_secrets_officer]
-}
-
-resource "azurerm_role_assignment" "native_arm_client_secret" {
-  count                = local.native_enabled ? 1 : 0
-  scope                = "${azurerm_key_vault.this.id}/secrets/${azurerm_key_vault_secret.native_arm_client_secret[0].name}"
-  role_definition_name = "Key Vault Secrets User"
-  principal_id         = local.principals["restore"]
 }

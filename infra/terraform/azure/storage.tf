@@ -47,6 +47,26 @@ resource "azurerm_storage_account" "backup" {
     expiration_period = "00.01:00:00"
     expiration_action = "Block"
   }
+
+  # Locked retention (immutability_days, off by default): version-level immutability, so every
+  # version of the backup (and of its records) is kept unchanged for that many days after it is
+  # written; no delete by anyone, the lifecycle rule included, succeeds before. Locked, the
+  # period can only grow.
+  dynamic "immutability_policy" {
+    for_each = var.immutability_days == null ? [] : [var.immutability_days]
+    content {
+      allow_protected_append_writes = false
+      period_since_creation_in_days = immutability_policy.value
+      state                         = var.immutability_locked ? "Locked" : "Unlocked"
+    }
+  }
+
+  # The backups live here: no plan may replace or delete this account (a changed name, location,
+  # or an immutability policy added to an existing account, which the provider can only make by
+  # creating the account anew). Such a change stops at plan; see the README.
+  lifecycle {
+    prevent_destroy = true
+  }
 }
 
 resource "azurerm_storage_container" "backups" {

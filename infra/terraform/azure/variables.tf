@@ -127,6 +127,66 @@ variable "schedule" {
   }
 }
 
+variable "verify_schedule" {
+  description = "NCRONTAB schedule of the daily readiness check (download and verify the backup and every copy): six fields, seconds first, in UTC like schedule. 06:00 by default."
+  type        = string
+  default     = "0 0 6 * * *"
+
+  validation {
+    condition     = length(split(" ", trimspace(var.verify_schedule))) == 6
+    error_message = "verify_schedule needs six NCRONTAB fields (seconds first), e.g. \"0 0 6 * * *\"."
+  }
+}
+
+variable "copy_urls" {
+  description = "Further destinations of every backup (BACKUP_COPY_URLS): store URLs of any scheme (azblob://, https://<account>.blob.core.windows.net/..., s3://, gs://). The copy container's or bucket's owner grants the apps' identities (function_identities) or the credentials in copy_credentials write access there (README)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for url in var.copy_urls : can(regex("^[a-z0-9+]+://[^,\\s]+/[^,\\s]+$", url))])
+    error_message = "copy_urls must be store URLs (scheme://bucket-or-account/.../object), without commas or spaces."
+  }
+
+  validation {
+    condition     = length(distinct(var.copy_urls)) == length(var.copy_urls)
+    error_message = "copy_urls must not name a destination twice."
+  }
+}
+
+variable "copy_credentials" {
+  description = "Copy URL -> reference to the secret holding the credentials it is written with (BACKUP_COPY_CREDENTIALS): azure-kv:VAULT/NAME (a secret in this module's Key Vault is readable by both apps, that one secret only) or env:NAME. s3://: {role_arn, external_id} or {access_key_id, secret_access_key}; gs://: a service-account key or external_account JSON; azblob/https: {tenant_id, client_id, client_secret}. A copy without an entry uses the apps' own identities."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for url in keys(var.copy_credentials) : contains(var.copy_urls, url)])
+    error_message = "copy_credentials must name only URLs of copy_urls."
+  }
+
+  validation {
+    condition     = alltrue([for ref in values(var.copy_credentials) : can(regex("^(azure-kv:[^/]+/[^/]+|env:.+)$", ref))])
+    error_message = "copy_credentials must be secret references this cloud resolves: azure-kv:VAULT/NAME or env:NAME."
+  }
+}
+
+variable "immutability_days" {
+  description = "Version-level immutability of the backup account (locked retention): every blob version is kept, undeletable and unchangeable, for this many days after it is written. null (the default): none. Set it when creating the account: see the README for an existing deployment."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.immutability_days == null || (coalesce(var.immutability_days, 0) >= 1 && coalesce(var.immutability_days, 0) <= 146000 && floor(coalesce(var.immutability_days, 0)) == coalesce(var.immutability_days, 0))
+    error_message = "immutability_days must be a whole number from 1 to 146000, or null."
+  }
+}
+
+variable "immutability_locked" {
+  description = "Lock the immutability policy (immutability_days): a locked policy can only be lengthened, never shortened or removed, by anyone. false (the default): unlocked, which an account administrator may still change; lock it once tested."
+  type        = bool
+  default     = false
+}
+
 variable "backup_min_size_ratio" {
   description = "Refuse to replace the stored backup with an export smaller than this fraction of it (BACKUP_MIN_SIZE_RATIO)."
   type        = number

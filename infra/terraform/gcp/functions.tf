@@ -16,7 +16,7 @@ resource "google_cloudfunctions2_function" "this" {
   build_config {
     runtime         = var.runtime
     entry_point     = each.value.entry_point
-    service_account = google_service_account.build.id
+    service_account = google_service_account.this["build"].id
     source {
       storage_source {
         bucket = google_storage_bucket.source.name
@@ -46,7 +46,7 @@ resource "google_cloudfunctions2_function" "this" {
       event_type            = event_trigger.value.event_type
       pubsub_topic          = event_trigger.value.pubsub_topic
       retry_policy          = "RETRY_POLICY_RETRY"
-      service_account_email = google_service_account.trigger.email
+      service_account_email = google_service_account.this["trigger"].email
 
       dynamic "event_filters" {
         for_each = event_trigger.value.filters

@@ -1,32 +1,21 @@
-# One identity per job, each with only what it does.
-resource "google_service_account" "backup" {
-  project      = var.project_id
-  account_id   = "${var.name}-backup"
-  display_name = "Controller backup function"
+# One identity per job, each with only what it does, and one each for the scheduler, the Eventarc
+# triggers and the build.
+locals {
+  service_accounts = {
+    backup    = { account_id = "backup", display_name = "Controller backup function" }
+    restore   = { account_id = "restore", display_name = "Controller restore function" }
+    scheduler = { account_id = "sched", display_name = "Calls the backup function daily (OIDC)" }
+    trigger   = { account_id = "trigger", display_name = "Eventarc triggers of the backup and restore functions" }
+    build     = { account_id = "build", display_name = "Builds the functions' images" }
+  }
 }
 
-resource "google_service_account" "restore" {
-  project      = var.project_id
-  account_id   = "${var.name}-restore"
-  display_name = "Controller restore function"
-}
+resource "google_service_account" "this" {
+  for_each = local.service_accounts
 
-resource "google_service_account" "scheduler" {
   project      = var.project_id
-  account_id   = "${var.name}-sched"
-  display_name = "Calls the backup function daily (OIDC)"
-}
-
-resource "google_service_account" "trigger" {
-  project      = var.project_id
-  account_id   = "${var.name}-trigger"
-  display_name = "Eventarc triggers of the backup and restore functions"
-}
-
-resource "google_service_account" "build" {
-  project      = var.project_id
-  account_id   = "${var.name}-build"
-  display_name = "Builds the functions' images"
+  account_id   = "${var.name}-${each.value.account_id}"
+  display_name = each.value.display_name
 }
 
 # -- the backup bucket --------------------------------------------------------------------------
@@ -40,7 +29,12 @@ resource "google_project_iam_custom_role" "object_writer" {
   role_id     = "${replace(var.name, "-", "_")}_object_writer"
   title       = "Controller backup: write one object"
   description = "Create, replace and read the controller backup object (granted with a condition on its name)."
-  permissions = ["storage.objects.create", "storage.objects.delete", "storage.objects.get"]
+  # setRetention (with object_retention_days): a new generation carries its retention; never
+  # storage.objects.overrideUnlockedRetention, which shortens or removes one
+  permissions = concat(
+    ["storage.objects.create", "storage.objects.delete", "storage.objects.get"],
+    var.object_retention_days == null ? [] : ["storage.objects.setRetention"],
+  )
 }
 
 resource "google_project_iam_custom_role" "object_reader" {
@@ -51,40 +45,68 @@ resource "google_project_iam_custom_role" "object_reader" {
   permissions = ["storage.objects.get", "storage.objects.list", "storage.buckets.get"]
 }
 
+# Both identities read (and list) the backup bucket and each gs:// copy's bucket.
 resource "google_storage_bucket_iam_member" "readers" {
-  for_each = {
-    backup  = google_service_account.backup.email
-    restore = google_service_account.restore.email
-  }
+  for_each = merge(
+    { for job in ["backup", "restore"] : job => { bucket = google_storage_bucket.backups.name, job = job } },
+    { for pair in setproduct(["backup", "restore"], distinct([for copy in local.gs_copies : copy.bucket])) :
+    "${pair[0]}:${pair[1]}" => { bucket = pair[1], job = pair[0] } },
+  )
 
-  bucket = google_storage_bucket.backups.name
+  bucket = each.value.bucket
   role   = google_project_iam_custom_role.object_reader.id
-  member = "serviceAccount:${each.value}"
+  member = "serviceAccount:${google_service_account.this[each.value.job].email}"
 }
 
-# The backup function writes the backup object and the record of its last success, nothing else.
-resource "google_storage_bucket_iam_member" "backup_writer" {
-  bucket = google_storage_bucket.backups.name
-  role   = google_project_iam_custom_role.object_writer.id
-  member = "serviceAccount:${google_service_account.backup.email}"
-
-  condition {
-    title       = "backup-object-only"
-    description = "Only the one backup object and its last-success record."
-    expression  = "resource.name == \"${local.object_resource}\" || resource.name == \"${local.record_resource}\""
-  }
+# Every grant limited by a condition on object names: the backup identity writes the backup object
+# and the record of its last success, nothing else; the restore identity writes only its
+# idempotency markers beside the backup. Native mode adds its grants on the controller's CloudN_*
+# files (native.tf).
+locals {
+  scoped_grants = merge(
+    {
+      backup_writer = {
+        bucket      = google_storage_bucket.backups.name
+        role        = google_project_iam_custom_role.object_writer.id
+        account     = google_service_account.this["backup"].email
+        title       = "backup-object-only"
+        description = "Only the one backup object, its last-success record and the readiness check's."
+        expression  = join(" || ", [for name in [local.object_resource, local.record_resource, local.verify_record_resource] : "resource.name == \"${name}\""])
+      }
+      restore_markers = {
+        bucket      = google_storage_bucket.backups.name
+        role        = google_project_iam_custom_role.object_writer.id
+        account     = google_service_account.this["restore"].email
+        title       = "restore-markers-only"
+        description = "Only the restore markers under <object>.restores/."
+        expression  = "resource.name.startsWith(\"${local.markers_resource}\")"
+      }
+    },
+    local.native_grants,
+    # a gs:// copy written with the backup identity: the same as the primary, on its key
+    { for copy in local.gs_copies : "copy:${copy.bucket}/${copy.key}" => {
+      bucket      = copy.bucket
+      role        = google_project_iam_custom_role.object_writer.id
+      account     = google_service_account.this["backup"].email
+      title       = "backup-copy-only"
+      description = "Only this copy of the backup, its last-success record and the readiness check's."
+      expression = join(" || ", [for suffix in ["", ".last-backup.json", ".last-verify.json"] :
+      "resource.name == \"projects/_/buckets/${copy.bucket}/objects/${copy.key}${suffix}\""])
+    } },
+  )
 }
 
-# The restore function writes only its idempotency markers beside the backup.
-resource "google_storage_bucket_iam_member" "restore_markers" {
-  bucket = google_storage_bucket.backups.name
-  role   = google_project_iam_custom_role.object_writer.id
-  member = "serviceAccount:${google_service_account.restore.email}"
+resource "google_storage_bucket_iam_member" "scoped" {
+  for_each = local.scoped_grants
+
+  bucket = each.value.bucket
+  role   = each.value.role
+  member = "serviceAccount:${each.value.account}"
 
   condition {
-    title       = "restore-markers-only"
-    description = "Only the restore markers under <object>.restores/."
-    expression  = "resource.name.startsWith(\"${local.markers_resource}\")"
+    title       = each.value.title
+    description = each.value.description
+    expression  = each.value.expression
   }
 }
 
@@ -102,7 +124,7 @@ resource "google_project_iam_custom_role" "instance_reader" {
 resource "google_project_iam_member" "restore_instance_reader" {
   project = var.project_id
   role    = google_project_iam_custom_role.instance_reader.id
-  member  = "serviceAccount:${google_service_account.restore.email}"
+  member  = "serviceAccount:${google_service_account.this["restore"].email}"
 }
 
 # -- triggers -----------------------------------------------------------------------------------
@@ -115,7 +137,7 @@ resource "google_cloud_run_service_iam_member" "scheduler_invokes_backup" {
   location = var.region
   service  = google_cloudfunctions2_function.this["backup"].name
   role     = "roles/run.invoker"
-  member   = "serviceAccount:${google_service_account.scheduler.email}"
+  member   = "serviceAccount:${google_service_account.this["scheduler"].email}"
 }
 
 resource "google_cloud_run_service_iam_member" "backup_invokers" {
@@ -142,7 +164,7 @@ resource "google_cloud_run_service_iam_member" "restore_invokers" {
 resource "google_project_iam_member" "trigger_receiver" {
   project = var.project_id
   role    = "roles/eventarc.eventReceiver"
-  member  = "serviceAccount:${google_service_account.trigger.email}"
+  member  = "serviceAccount:${google_service_account.this["trigger"].email}"
 }
 
 resource "google_cloud_run_service_iam_member" "trigger_invokes" {
@@ -152,7 +174,7 @@ resource "google_cloud_run_service_iam_member" "trigger_invokes" {
   location = var.region
   service  = google_cloudfunctions2_function.this[each.key].name
   role     = "roles/run.invoker"
-  member   = "serviceAccount:${google_service_account.trigger.email}"
+  member   = "serviceAccount:${google_service_account.this["trigger"].email}"
 }
 
 # -- building the functions -----------------------------------------------------------------------
@@ -162,11 +184,11 @@ resource "google_project_iam_member" "build" {
 
   project = var.project_id
   role    = each.value
-  member  = "serviceAccount:${google_service_account.build.email}"
+  member  = "serviceAccount:${google_service_account.this["build"].email}"
 }
 
 resource "google_storage_bucket_iam_member" "build_reads_source" {
   bucket = google_storage_bucket.source.name
   role   = "roles/storage.objectViewer"
-  member = "serviceAccount:${google_service_account.build.email}"
+  member = "serviceAccount:${google_service_account.this["build"].email}"
 }

@@ -6,8 +6,16 @@ locals {
   # Object names as IAM conditions see them.
   object_resource  = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object_name}"
   markers_resource = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object_name}.restores/"
-  # the record of the last successful backup, stored or unchanged (no new version when unchanged)
-  record_resource = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object_name}.last-backup.json"
+  # the record of the last successful backup, stored or unchanged (no new version when unchanged),
+  # and the readiness check's last result
+  record_resource        = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object_name}.last-backup.json"
+  verify_record_resource = "projects/_/buckets/${local.bucket_name}/objects/${var.backup_object_name}.last-verify.json"
+
+  # -- copies (BACKUP_COPY_URLS): a gs:// copy without a BACKUP_COPY_CREDENTIALS entry is written
+  # with the functions' own identities (granted in iam.tf); the credentials an entry names are
+  # readable by the backup and restore identities when they are in Secret Manager.
+  gs_copies    = [for url in var.copy_urls : regex("^gs://(?P<bucket>[^/]+)/(?P<key>.+)$", url) if startswith(url, "gs://") && !contains(keys(var.copy_credentials), url)]
+  copy_secrets = distinct([for ref in values(var.copy_credentials) : regex("^gcp-sm:projects/(?P<project>[^/]+)/secrets/(?P<secret>[^/]+)/", ref) if startswith(ref, "gcp-sm:")])
 
   # The four functions, and all that differs between them (functions.tf makes one of each from
   # this): the entry point in main.py, the identity it runs as, its timeout (HTTP functions may
@@ -18,7 +26,7 @@ locals {
       description     = "Back up the controller's configuration (Cloud Scheduler and on demand)."
       entry_point     = "backup_http"
       job             = "backup"
-      service_account = google_service_account.backup.email
+      service_account = google_service_account.this["backup"].email
       timeout         = 1800
       deploy          = true
       event_trigger   = null
@@ -28,7 +36,7 @@ locals {
       description     = "Restore the stored backup into a controller, on demand."
       entry_point     = "restore_http"
       job             = "restore"
-      service_account = google_service_account.restore.email
+      service_account = google_service_account.this["restore"].email
       timeout         = 3600
       deploy          = true
       event_trigger   = null
@@ -39,7 +47,7 @@ locals {
       description     = "Back up the controller's configuration when a message arrives on the backup topic."
       entry_point     = "backup_event"
       job             = "backup"
-      service_account = google_service_account.backup.email
+      service_account = google_service_account.this["backup"].email
       timeout         = 540
       deploy          = var.create_backup_topic
       event_trigger = {
@@ -58,7 +66,7 @@ locals {
       description     = "Restore the stored backup into a replacement controller instance."
       entry_point     = "restore_event"
       job             = "restore"
-      service_account = google_service_account.restore.email
+      service_account = google_service_account.this["restore"].email
       timeout         = 540
       deploy          = var.restore_on_replacement
       event_trigger = {
@@ -96,7 +104,7 @@ locals {
       CONTROLLER_BACKUP_MODE = var.backup_mode
       CONTROLLER_URL         = var.controller_url
       CONTROLLER_USERNAME    = var.controller_username
-      CONTROLLER_PASSWORD    = "gcp-sm:${google_secret_manager_secret.controller_password.id}/versions/latest"
+      CONTROLLER_PASSWORD    = "gcp-sm:${google_secret_manager_secret.this["controller_password"].id}/versions/latest"
       CONTROLLER_VERIFY_TLS  = tostring(var.controller_verify_tls)
       BACKUP_URL             = local.backup_url
       BACKUP_MIN_SIZE_RATIO  = tostring(var.backup_min_size_ratio)
@@ -106,10 +114,18 @@ locals {
     var.controller_tls_server_name == null ? {} : { CONTROLLER_TLS_SERVER_NAME = var.controller_tls_server_name },
     # BYOL: a reference to the customer id secret (either mode); only the restore identity may read it
     var.create_customer_id_secret ? {
-      CONTROLLER_CUSTOMER_ID = "gcp-sm:${google_secret_manager_secret.controller_customer_id[0].id}/versions/latest"
+      CONTROLLER_CUSTOMER_ID = "gcp-sm:${google_secret_manager_secret.this["controller_customer_id"].id}/versions/latest"
     } : {},
     local.native_env,
     var.restore_max_backup_age == null ? {} : { RESTORE_MAX_BACKUP_AGE = var.restore_max_backup_age },
+    # further destinations: the backup writes each, a restore falls back to them
+    length(var.copy_urls) == 0 ? {} : { BACKUP_COPY_URLS = join(",", var.copy_urls) },
+    length(var.copy_credentials) == 0 ? {} : { BACKUP_COPY_CREDENTIALS = jsonencode(var.copy_credentials) },
+    # Object Retention Lock: each new generation the functions write carries this retention
+    var.object_retention_days == null ? {} : {
+      BACKUP_RETENTION_DAYS = tostring(var.object_retention_days)
+      BACKUP_RETENTION_MODE = var.object_retention_locked ? "Locked" : "Unlocked"
+    },
   )
 
   # The restore functions only: which instance counts as a replacement, how to reach it, and which
@@ -137,7 +153,7 @@ locals {
     NATIVE_BACKUP_WAIT    = tostring(var.native_backup_wait_seconds)
     NATIVE_GCP_PROJECT_ID = coalesce(var.native_gcp_project_id, var.project_id)
     # a reference: every function checks it is set, only the restore identity may read it
-    NATIVE_GCP_CREDENTIALS = "gcp-sm:${google_secret_manager_secret.native_gcp_credentials[0].id}/versions/latest"
+    NATIVE_GCP_CREDENTIALS = "gcp-sm:${google_secret_manager_secret.this["native_gcp_credentials"].id}/versions/latest"
   } : {}
 
   apis = [

@@ -22,88 +22,44 @@ resource "google_project_iam_custom_role" "native_file_reader" {
   permissions = ["storage.objects.get"]
 }
 
-resource "google_storage_bucket_iam_member" "native_backup_reader" {
-  count = local.native_enabled ? 1 : 0
-
-  bucket = coalesce(var.native_bucket_name, "-")
-  role   = google_project_iam_custom_role.native_file_reader[0].id
-  member = "serviceAccount:${google_service_account.backup.email}"
-
-  condition {
+# The conditional grants (google_storage_bucket_iam_member.scoped, iam.tf) native mode adds: the
+# backup identity reads CloudN_* files; the restore identity reads and replaces them (create +
+# delete + get). A native restore ends with a backup of the restored controller, stored as the one
+# object through the backup's checks (a generation-conditional write): the proof that it can back
+# itself up. So in native mode the restore identity may replace the backup object too, and still
+# nothing else.
+locals {
+  native_files = {
     title       = "controller-backup-files-only"
     description = "Only the controller's own CloudN_* backup files."
     expression  = "resource.name.startsWith(\"${local.native_files_resource}\")"
   }
-}
-
-# create + delete (to replace the old controller's file) + get, on CloudN_* only.
-resource "google_storage_bucket_iam_member" "native_restore_writer" {
-  count = local.native_enabled ? 1 : 0
-
-  bucket = coalesce(var.native_bucket_name, "-")
-  role   = google_project_iam_custom_role.object_writer.id
-  member = "serviceAccount:${google_service_account.restore.email}"
-
-  condition {
-    title       = "controller-backup-files-only"
-    description = "Only the controller's own CloudN_* backup files."
-    expression  = "resource.name.startsWith(\"${local.native_files_resource}\")"
-  }
-}
-
-# A native restore ends with a backup of the restored controller, stored as the one object through
-# the backup's checks (a generation-conditional write): the proof that it can back itself up. So
-# in native mode the restore identity may replace the backup object too, and still nothing else.
-resource "google_storage_bucket_iam_member" "native_restore_fresh_backup" {
-  count = local.native_enabled ? 1 : 0
-
-  bucket = google_storage_bucket.backups.name
-  role   = google_project_iam_custom_role.object_writer.id
-  member = "serviceAccount:${google_service_account.restore.email}"
-
-  condition {
-    title       = "backup-object-only"
-    description = "Only the one backup object (the fresh backup after a native restore)."
-    expression  = "resource.name == \"${local.object_resource}\""
-  }
-}
-
-# The access account's service-account key JSON (NATIVE_GCP_CREDENTIALS), stored like the
-# controller password. Only a restore resolves it (setup_account_profile on a replacement), so
-# only the restore identity may read it.
-resource "google_secret_manager_secret" "native_gcp_credentials" {
-  count = local.native_enabled ? 1 : 0
-
-  project   = var.project_id
-  secret_id = "${var.name}-native-gcp-credentials"
-  labels    = local.labels
-
-  replication {
-    auto {
-      dynamic "customer_managed_encryption" {
-        for_each = var.kms_key_name == null ? [] : [var.kms_key_name]
-        content {
-          kms_key_name = customer_managed_encryption.value
-        }
-      }
+  native_grants = local.native_enabled ? {
+    native_backup_reader = merge(local.native_files, {
+      bucket  = coalesce(var.native_bucket_name, "-")
+      role    = google_project_iam_custom_role.native_file_reader[0].id
+      account = google_service_account.this["backup"].email
+    })
+    native_restore_writer = merge(local.native_files, {
+      bucket  = coalesce(var.native_bucket_name, "-")
+      role    = google_project_iam_custom_role.object_writer.id
+      account = google_service_account.this["restore"].email
+    })
+    native_restore_fresh_backup = {
+      bucket      = google_storage_bucket.backups.name
+      role        = google_project_iam_custom_role.object_writer.id
+      account     = google_service_account.this["restore"].email
+      title       = "backup-object-only"
+      description = "Only the one backup object (the fresh backup after a native restore)."
+      expression  = "resource.name == \"${local.object_resource}\""
     }
-  }
-
-  depends_on = [google_project_service.apis]
+  } : {}
 }
 
+# The access account's key JSON (NATIVE_GCP_CREDENTIALS): its secret is in secrets.tf.
 resource "google_secret_manager_secret_version" "native_gcp_credentials" {
   count = local.native_enabled && var.native_gcp_credentials != null ? 1 : 0
 
-  secret      = google_secret_manager_secret.native_gcp_credentials[0].id
+  secret      = google_secret_manager_secret.this["native_gcp_credentials"].id
   secret_data = var.native_gcp_credentials
-}
-
-resource "google_secret_manager_secret_iam_member" "native_gcp_credentials_restore" {
-  count = local.native_enabled ? 1 : 0
-
-  project   = var.project_id
-  secret_id = google_secret_manager_secret.native_gcp_credentials[0].secret_id
-  role      = "roles/secretmanager.secretAccessor"
-  member    = "serviceAccount:${google_service_account.restore.email}"
 }

@@ -35,26 +35,20 @@ output "backup_topic" {
 
 output "controller_password_secret" {
   description = "Secret Manager secret holding the controller password; add a version with `gcloud secrets versions add`."
-  value       = google_secret_manager_secret.controller_password.id
+  value       = google_secret_manager_secret.this["controller_password"].id
 }
 
 output "controller_customer_id_secret" {
   description = "Secret Manager secret for the BYOL customer id (null unless create_customer_id_secret); add a version with `gcloud secrets versions add`."
-  value       = var.create_customer_id_secret ? google_secret_manager_secret.controller_customer_id[0].id : null
+  value       = var.create_customer_id_secret ? google_secret_manager_secret.this["controller_customer_id"].id : null
 }
 
 output "native_gcp_credentials_secret" {
   description = "Native mode: Secret Manager secret for the access account's service-account key JSON (null in export mode); add a version with `gcloud secrets versions add`."
-  value       = local.native_enabled ? google_secret_manager_secret.native_gcp_credentials[0].id : null
+  value       = local.native_enabled ? google_secret_manager_secret.this["native_gcp_credentials"].id : null
 }
 
 output "service_accounts" {
-  description = "Emails of the service accounts the module created."
-  value = {
-    backup    = google_service_account.backup.email
-    restore   = google_service_account.restore.email
-    scheduler = google_service_account.scheduler.email
-    trigger   = google_service_account.trigger.email
-    build     = google_service_account.build.email
-  }
+  description = "Emails of the service accounts the module created: {backup, restore, scheduler, trigger, build}."
+  value       = { for key, account in google_service_account.this : key => account.email }
 }

@@ -1,6 +1,7 @@
 # The backup bucket: one object, every replaced version kept as a noncurrent generation.
 # Object versioning and a bucket retention policy cannot be combined, so history is kept by
-# versioning plus one lifecycle rule, and the functions' IAM cannot touch the bucket's settings.
+# versioning plus one lifecycle rule (and, optionally, Object Retention Lock), and the functions'
+# IAM cannot touch the bucket's settings.
 # Overwriting an object needs storage.objects.delete, which would also let the backup identity
 # delete an old generation: soft delete keeps every deleted generation restorable for
 # soft_delete_days, so no identity of ours can destroy the history.
@@ -18,6 +19,11 @@ resource "google_storage_bucket" "backups" {
   versioning {
     enabled = true
   }
+
+  # Locked retention (object_retention_days): Object Retention Lock, which keeps each retained
+  # generation (live or noncurrent) until its retain-until time. A bucket retention policy cannot
+  # serve: it excludes versioning and refuses to replace a live object younger than the period.
+  enable_object_retention = var.object_retention_days != null
 
   soft_delete_policy {
     retention_duration_seconds = var.soft_delete_days * 86400
@@ -42,6 +48,13 @@ resource "google_storage_bucket" "backups" {
     content {
       default_kms_key_name = encryption.value
     }
+  }
+
+  # The backups live here: no plan may replace or delete this bucket (a changed name or location,
+  # or object retention turned on where the provider can only create the bucket anew); such a
+  # change stops at plan (README).
+  lifecycle {
+    prevent_destroy = true
   }
 
   depends_on = [google_kms_crypto_key_iam_member.storage_agent]

@@ -199,6 +199,66 @@ variable "schedule_timezone" {
   default     = "Etc/UTC"
 }
 
+variable "verify_schedule" {
+  description = "Cron schedule of the daily readiness check (download and verify the backup and every copy), in schedule_timezone: a Cloud Scheduler job publishes {\"action\": \"verify\"} to the backup topic (needs create_backup_topic)."
+  type        = string
+  default     = "0 6 * * *"
+
+  validation {
+    condition     = length(split(" ", trimspace(var.verify_schedule))) == 5
+    error_message = "verify_schedule needs five cron fields, e.g. \"0 6 * * *\"."
+  }
+}
+
+variable "copy_urls" {
+  description = "Further destinations of every backup (BACKUP_COPY_URLS): store URLs of any scheme (gs://, s3://, azblob://, https://<account>.blob.core.windows.net/...). A gs:// copy without a copy_credentials entry is written with the functions' own identities, which get the same object permissions on it as on the backup object (its bucket must be in project_id; README)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for url in var.copy_urls : can(regex("^[a-z0-9+]+://[^,\\s]+/[^,\\s]+$", url))])
+    error_message = "copy_urls must be store URLs (scheme://bucket-or-account/.../object), without commas or spaces."
+  }
+
+  validation {
+    condition     = length(distinct(var.copy_urls)) == length(var.copy_urls)
+    error_message = "copy_urls must not name a destination twice."
+  }
+}
+
+variable "copy_credentials" {
+  description = "Copy URL -> reference to the secret holding the credentials it is written with (BACKUP_COPY_CREDENTIALS): gcp-sm:projects/P/secrets/S/versions/V (the backup and restore identities may read exactly those secrets) or env:NAME. s3://: {role_arn, external_id} or {access_key_id, secret_access_key}; azblob/https: {tenant_id, client_id, client_secret}; gs://: a service-account key or external_account JSON. A copy without an entry uses the functions' own identities."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for url in keys(var.copy_credentials) : contains(var.copy_urls, url)])
+    error_message = "copy_credentials must name only URLs of copy_urls."
+  }
+
+  validation {
+    condition     = alltrue([for ref in values(var.copy_credentials) : can(regex("^(gcp-sm:projects/[^/]+/secrets/[^/]+/versions/[^/]+|env:.+)$", ref))])
+    error_message = "copy_credentials must be secret references this cloud resolves: gcp-sm:projects/P/secrets/S/versions/V or env:NAME."
+  }
+}
+
+variable "object_retention_days" {
+  description = "Locked retention: Cloud Storage Object Retention Lock on the backup bucket, each new generation of the backup retained (undeletable, unreplaceable while live, its retention never shortened by the functions) for this many days. null (the default): none. A bucket retention policy cannot be used here (README): it cannot be combined with the versioning that keeps the history, and it would refuse the next backup."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.object_retention_days == null || (coalesce(var.object_retention_days, 0) >= 1 && coalesce(var.object_retention_days, 0) <= 36500 && floor(coalesce(var.object_retention_days, 0)) == coalesce(var.object_retention_days, 0))
+    error_message = "object_retention_days must be a whole number from 1 to 36500, or null."
+  }
+}
+
+variable "object_retention_locked" {
+  description = "With object_retention_days: Locked retention (nobody can shorten or remove it) instead of Unlocked (a principal with storage.objects.overrideUnlockedRetention, never the functions, can)."
+  type        = bool
+  default     = false
+}
+
 variable "create_backup_topic" {
   description = "Create a Pub/Sub topic whose messages trigger a backup (backup_event)."
   type        = bool

@@ -134,13 +134,13 @@ override_resource {
 }
 
 override_resource {
-  target          = aws_iam_policy.invoke_backup
+  target          = aws_iam_policy.invoke["backup"]
   override_during = plan
   values          = { arn = "arn:aws:iam::123456789012:policy/invoke-backup" }
 }
 
 override_resource {
-  target          = aws_iam_policy.invoke_restore
+  target          = aws_iam_policy.invoke["restore"]
   override_during = plan
   values          = { arn = "arn:aws:iam::123456789012:policy/invoke-restore" }
 }
@@ -156,7 +156,8 @@ variables {
   native_bucket_name    = "acme-controller-own-backups"
   native_account_name   = "backup-account"
 
-  # not an input: what would destroy a kept version, or what protects them (storage, iam)
+  # not an input: what would destroy a kept version, or what protects them (storage, iam), its
+  # Object Lock retention included
   destructive_actions = [
     "s3:DeleteObject",
     "s3:DeleteObjectVersion",
@@ -164,5 +165,9 @@ variables {
     "s3:PutBucketVersioning",
     "s3:PutBucketPolicy",
     "s3:DeleteBucketPolicy",
+    "s3:BypassGovernanceRetention",
+    "s3:PutObjectRetention",
+    "s3:PutObjectLegalHold",
+    "s3:PutBucketObjectLockConfiguration",
   ]
 }

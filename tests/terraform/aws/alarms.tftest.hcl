@@ -7,13 +7,13 @@ run "defaults" {
   # breaching, so a function that never runs at all alarms too.
   assert {
     condition = (
-      aws_cloudwatch_metric_alarm.no_recent_backup.metric_name == "BackupSucceeded"
-      && aws_cloudwatch_metric_alarm.no_recent_backup.statistic == "Sum"
-      && aws_cloudwatch_metric_alarm.no_recent_backup.comparison_operator == "LessThanThreshold"
-      && aws_cloudwatch_metric_alarm.no_recent_backup.threshold == 1
-      && aws_cloudwatch_metric_alarm.no_recent_backup.treat_missing_data == "breaching"
-      && aws_cloudwatch_metric_alarm.no_recent_backup.evaluation_periods * aws_cloudwatch_metric_alarm.no_recent_backup.period == 25 * 3600
-      && aws_cloudwatch_metric_alarm.no_recent_backup.datapoints_to_alarm == aws_cloudwatch_metric_alarm.no_recent_backup.evaluation_periods
+      aws_cloudwatch_metric_alarm.this["no_recent_backup"].metric_name == "BackupSucceeded"
+      && aws_cloudwatch_metric_alarm.this["no_recent_backup"].statistic == "Sum"
+      && aws_cloudwatch_metric_alarm.this["no_recent_backup"].comparison_operator == "LessThanThreshold"
+      && aws_cloudwatch_metric_alarm.this["no_recent_backup"].threshold == 1
+      && aws_cloudwatch_metric_alarm.this["no_recent_backup"].treat_missing_data == "breaching"
+      && aws_cloudwatch_metric_alarm.this["no_recent_backup"].evaluation_periods * aws_cloudwatch_metric_alarm.this["no_recent_backup"].period == 25 * 3600
+      && aws_cloudwatch_metric_alarm.this["no_recent_backup"].datapoints_to_alarm == aws_cloudwatch_metric_alarm.this["no_recent_backup"].evaluation_periods
     )
     error_message = "no successful backup in 25 hours (every hour of them, missing data included) must alarm"
   }
@@ -22,48 +22,45 @@ run "defaults" {
   assert {
     condition = alltrue([
       for fn in values(aws_lambda_function.this) :
-      aws_cloudwatch_metric_alarm.no_recent_backup.namespace == fn.environment[0].variables.POWERTOOLS_METRICS_NAMESPACE
-      && aws_cloudwatch_metric_alarm.no_recent_backup.dimensions == tomap({ service = fn.environment[0].variables.POWERTOOLS_SERVICE_NAME })
-      && aws_cloudwatch_metric_alarm.restore_failed.namespace == fn.environment[0].variables.POWERTOOLS_METRICS_NAMESPACE
-      && aws_cloudwatch_metric_alarm.restore_failed.dimensions == tomap({ service = fn.environment[0].variables.POWERTOOLS_SERVICE_NAME })
-    ]) && aws_cloudwatch_metric_alarm.no_recent_backup.namespace == "ControllerBackup"
+      aws_cloudwatch_metric_alarm.this["no_recent_backup"].namespace == fn.environment[0].variables.POWERTOOLS_METRICS_NAMESPACE
+      && aws_cloudwatch_metric_alarm.this["no_recent_backup"].dimensions == tomap({ service = fn.environment[0].variables.POWERTOOLS_SERVICE_NAME })
+      && aws_cloudwatch_metric_alarm.this["restore_failed"].namespace == fn.environment[0].variables.POWERTOOLS_METRICS_NAMESPACE
+      && aws_cloudwatch_metric_alarm.this["restore_failed"].dimensions == tomap({ service = fn.environment[0].variables.POWERTOOLS_SERVICE_NAME })
+    ]) && aws_cloudwatch_metric_alarm.this["no_recent_backup"].namespace == "ControllerBackup"
     error_message = "the alarms must watch the namespace and service the functions report under"
   }
 
   assert {
     condition = (
-      aws_cloudwatch_metric_alarm.restore_failed.metric_name == "RestoreFailed"
-      && aws_cloudwatch_metric_alarm.restore_failed.comparison_operator == "GreaterThanThreshold"
-      && aws_cloudwatch_metric_alarm.restore_failed.threshold == 0
+      aws_cloudwatch_metric_alarm.this["restore_failed"].metric_name == "RestoreFailed"
+      && aws_cloudwatch_metric_alarm.this["restore_failed"].comparison_operator == "GreaterThanThreshold"
+      && aws_cloudwatch_metric_alarm.this["restore_failed"].threshold == 0
     )
     error_message = "a failed restore alarms"
   }
 
   assert {
-    condition = { for job, alarm in aws_cloudwatch_metric_alarm.function_errors : job => [alarm.namespace, alarm.metric_name, alarm.dimensions.FunctionName, alarm.threshold] } == {
-      backup  = ["AWS/Lambda", "Errors", "aviatrix-ctrl-backup-backup", 0]
-      restore = ["AWS/Lambda", "Errors", "aviatrix-ctrl-backup-restore", 0]
+    condition = { for key, alarm in aws_cloudwatch_metric_alarm.this : key => [alarm.alarm_name, alarm.metric_name, alarm.dimensions.FunctionName, alarm.comparison_operator, alarm.threshold] if alarm.namespace == "AWS/Lambda" } == {
+      backup_errors  = ["aviatrix-ctrl-backup-backup-errors", "Errors", "aviatrix-ctrl-backup-backup", "GreaterThanThreshold", 0]
+      restore_errors = ["aviatrix-ctrl-backup-restore-errors", "Errors", "aviatrix-ctrl-backup-restore", "GreaterThanThreshold", 0]
     }
     error_message = "each function's errors alarm"
   }
 
   assert {
     condition = (
-      aws_cloudwatch_metric_alarm.dead_letters.namespace == "AWS/SQS"
-      && aws_cloudwatch_metric_alarm.dead_letters.metric_name == "ApproximateNumberOfMessagesVisible"
-      && aws_cloudwatch_metric_alarm.dead_letters.dimensions == tomap({ QueueName = "aviatrix-ctrl-backup-dead-letters" })
-      && aws_cloudwatch_metric_alarm.dead_letters.threshold == 0
+      aws_cloudwatch_metric_alarm.this["dead_letters"].namespace == "AWS/SQS"
+      && aws_cloudwatch_metric_alarm.this["dead_letters"].metric_name == "ApproximateNumberOfMessagesVisible"
+      && aws_cloudwatch_metric_alarm.this["dead_letters"].dimensions == tomap({ QueueName = "aviatrix-ctrl-backup-dead-letters" })
+      && aws_cloudwatch_metric_alarm.this["dead_letters"].threshold == 0
     )
     error_message = "a dead letter in the queue alarms"
   }
 
   assert {
     condition = alltrue([
-      for alarm in concat(
-        [aws_cloudwatch_metric_alarm.no_recent_backup, aws_cloudwatch_metric_alarm.dead_letters, aws_cloudwatch_metric_alarm.restore_failed],
-        values(aws_cloudwatch_metric_alarm.function_errors),
-      ) : alarm.alarm_actions == toset(["arn:aws:sns:us-east-1:123456789012:alarms"])
-    ]) && aws_cloudwatch_metric_alarm.no_recent_backup.ok_actions == toset(["arn:aws:sns:us-east-1:123456789012:alarms"])
+      for alarm in values(aws_cloudwatch_metric_alarm.this) : alarm.alarm_actions == toset(["arn:aws:sns:us-east-1:123456789012:alarms"])
+    ]) && aws_cloudwatch_metric_alarm.this["no_recent_backup"].ok_actions == toset(["arn:aws:sns:us-east-1:123456789012:alarms"])
     error_message = "every alarm notifies the alarm topic (and the missing backup's recovery too)"
   }
 
@@ -112,9 +109,9 @@ run "two_days_another_namespace_and_an_email" {
 
   assert {
     condition = (
-      aws_cloudwatch_metric_alarm.no_recent_backup.evaluation_periods == 48
-      && aws_cloudwatch_metric_alarm.no_recent_backup.datapoints_to_alarm == 48
-      && aws_cloudwatch_metric_alarm.no_recent_backup.namespace == "Acme/ControllerBackup"
+      aws_cloudwatch_metric_alarm.this["no_recent_backup"].evaluation_periods == 48
+      && aws_cloudwatch_metric_alarm.this["no_recent_backup"].datapoints_to_alarm == 48
+      && aws_cloudwatch_metric_alarm.this["no_recent_backup"].namespace == "Acme/ControllerBackup"
       && aws_lambda_function.this["backup"].environment[0].variables.POWERTOOLS_METRICS_NAMESPACE == "Acme/ControllerBackup"
     )
     error_message = "backup_max_age_hours and metrics_namespace reach the alarm and the functions"

@@ -165,34 +165,38 @@ run "defaults" {
     error_message = "statement ids must not collide"
   }
 
-  # The daily backup: midnight UTC, a few retries, then the dead-letter queue; it sends exactly
-  # the scheduled-backup input the handler parses (the driver checks that with the code).
+  # The daily backup (midnight UTC) and readiness check (06:00): on time, a few retries, then the
+  # dead-letter queue; each sends exactly its input (the driver checks the backup's with the code).
   assert {
-    condition = (
-      aws_scheduler_schedule.backup.schedule_expression == "cron(0 0 * * ? *)"
-      && aws_scheduler_schedule.backup.schedule_expression_timezone == "UTC"
-      && aws_scheduler_schedule.backup.state == "ENABLED"
-      && aws_scheduler_schedule.backup.flexible_time_window[0].mode == "OFF"
-      && aws_scheduler_schedule.backup.kms_key_arn == "arn:aws:kms:us-east-1:123456789012:key/backup"
-    )
-    error_message = "the schedule is daily at midnight UTC, on time, encrypted with the module's key"
+    condition = { for key, schedule in aws_scheduler_schedule.this : key => [
+      schedule.name, schedule.schedule_expression, schedule.schedule_expression_timezone, schedule.state,
+      schedule.flexible_time_window[0].mode, schedule.kms_key_arn,
+      ] } == {
+      backup = ["aviatrix-ctrl-backup-daily-backup", "cron(0 0 * * ? *)", "UTC", "ENABLED", "OFF", "arn:aws:kms:us-east-1:123456789012:key/backup"]
+      verify = ["aviatrix-ctrl-backup-daily-verify", "cron(0 6 * * ? *)", "UTC", "ENABLED", "OFF", "arn:aws:kms:us-east-1:123456789012:key/backup"]
+    }
+    error_message = "the backup runs daily at midnight UTC, the readiness check at 06:00, on time, encrypted with the module's key"
   }
 
   assert {
-    condition = (
-      aws_scheduler_schedule.backup.target[0].arn == "arn:aws:lambda:us-east-1:123456789012:function:aviatrix-ctrl-backup-backup"
-      && aws_scheduler_schedule.backup.target[0].role_arn == "arn:aws:iam::123456789012:role/scheduler-role"
-      && aws_scheduler_schedule.backup.target[0].dead_letter_config[0].arn == "arn:aws:sqs:us-east-1:123456789012:dead-letters"
+    condition = alltrue([
+      for schedule in values(aws_scheduler_schedule.this) :
+      schedule.target[0].arn == "arn:aws:lambda:us-east-1:123456789012:function:aviatrix-ctrl-backup-backup"
+      && schedule.target[0].role_arn == "arn:aws:iam::123456789012:role/scheduler-role"
+      && schedule.target[0].dead_letter_config[0].arn == "arn:aws:sqs:us-east-1:123456789012:dead-letters"
       # the Scheduler's default is 185 retries over 24 h
-      && aws_scheduler_schedule.backup.target[0].retry_policy[0].maximum_retry_attempts == 2
-      && aws_scheduler_schedule.backup.target[0].retry_policy[0].maximum_event_age_in_seconds == 3600
-    )
-    error_message = "the schedule invokes the backup function as its own role, retries twice within the hour, then dead-letters"
+      && schedule.target[0].retry_policy[0].maximum_retry_attempts == 2
+      && schedule.target[0].retry_policy[0].maximum_event_age_in_seconds == 3600
+    ])
+    error_message = "both schedules invoke the backup function as their own role, retry twice within the hour, then dead-letter"
   }
 
   assert {
-    condition     = jsondecode(aws_scheduler_schedule.backup.target[0].input) == var.scheduled_input
-    error_message = "the schedule must send exactly the scheduled-backup input, got ${aws_scheduler_schedule.backup.target[0].input}"
+    condition = (
+      jsondecode(aws_scheduler_schedule.this["backup"].target[0].input) == var.scheduled_input
+      && jsondecode(aws_scheduler_schedule.this["verify"].target[0].input) == { action = "verify", trigger = "schedule" }
+    )
+    error_message = "each schedule must send exactly its input, got ${jsonencode([for s in values(aws_scheduler_schedule.this) : s.target[0].input])}"
   }
 
   # A replacement controller without an Auto Scaling group: every instance reaching "running"
@@ -398,10 +402,11 @@ run "every_option_in_china" {
 
   assert {
     condition = (
-      aws_scheduler_schedule.backup.schedule_expression == "cron(30 2 * * ? *)"
-      && aws_scheduler_schedule.backup.schedule_expression_timezone == "Europe/Berlin"
-      && aws_scheduler_schedule.backup.target[0].retry_policy[0].maximum_retry_attempts == 5
-      && aws_scheduler_schedule.backup.target[0].retry_policy[0].maximum_event_age_in_seconds == 21600
+      aws_scheduler_schedule.this["backup"].schedule_expression == "cron(30 2 * * ? *)"
+      && aws_scheduler_schedule.this["backup"].schedule_expression_timezone == "Europe/Berlin"
+      && aws_scheduler_schedule.this["backup"].target[0].retry_policy[0].maximum_retry_attempts == 5
+      && aws_scheduler_schedule.this["backup"].target[0].retry_policy[0].maximum_event_age_in_seconds == 21600
+      && aws_scheduler_schedule.this["verify"].schedule_expression_timezone == "Europe/Berlin"
     )
     error_message = "the schedule, its time zone and its retries are the deployer's"
   }

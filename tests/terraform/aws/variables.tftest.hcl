@@ -57,10 +57,11 @@ run "bad_values_2" {
     replacement_tag         = "=controller"
     replacement_url         = "http://{private_ip}"
     restore_allowed_targets = ["https://ctl.example.com"]
-    backup_timeout_seconds  = 300 # native mode: less than the 300 s wait + 120
+    backup_timeout_seconds  = 300                                       # native mode: less than the 300 s wait + 120
+    copy_credentials        = { "gs://elsewhere/b.tar" = "aws-sm:key" } # not one of copy_urls
   }
 
-  expect_failures = [var.replacement_tag, var.replacement_url, var.restore_allowed_targets, var.backup_timeout_seconds]
+  expect_failures = [var.replacement_tag, var.replacement_url, var.restore_allowed_targets, var.backup_timeout_seconds, var.copy_credentials]
 }
 
 run "bad_values_3" {
@@ -83,4 +84,17 @@ run "bad_values_3" {
     var.native_backup_wait_seconds,
     var.native_cloud_type,
   ]
+}
+
+run "bad_copy_lock_and_check_inputs" {
+  command = plan
+
+  variables {
+    copy_urls        = ["s3://dr/a.tar,gs://dr/b.tar"]
+    object_lock_mode = "LEGAL_HOLD"
+    object_lock_days = 0
+    verify_schedule  = "0 6 * * *" # not an EventBridge Scheduler expression
+  }
+
+  expect_failures = [var.copy_urls, var.object_lock_mode, var.object_lock_days, var.verify_schedule]
 }
