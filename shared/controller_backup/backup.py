@@ -33,7 +33,7 @@ from controller_backup.progress import transfer
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool, remove_stale_spools, spool_directory
-from controller_backup.stores import ObjectInfo, ObjectStore, SizedSource, replacing
+from controller_backup.stores import ObjectInfo, ObjectStore, replacing
 
 log = logging.getLogger("controller_backup.backup")
 
@@ -130,10 +130,15 @@ def store_export(
     # checked as it arrives, next to its hash: the spool is written once, then only sent
     walk = ArchiveWalk()
     # where the store takes the spool as it is (a local folder's hard link), else anywhere
-    with HashingSpool(store.spool_directory, walk=walk) as spool:
+    with (
+        HashingSpool(store.spool_directory, walk=walk) as spool,
+        transfer("upload") as upload_progress,
+        # sent while it arrives (a cloud store), visible only once committed below
+        store.begin_upload(spool.path, precondition=replacing(previous), progress=upload_progress) as upload,
+    ):
+        spool.also_feed(upload)
         with transfer("export") as progress:
             export = driver.export(spool.stream, progress, stored=previous)
-        spool.flush()
         if export.size == 0:
             raise InvalidExport("the export is empty")
         if export.declared_length is not None and export.declared_length != export.size:
@@ -177,14 +182,7 @@ def store_export(
             "controller": settings.controller_url,
             "tool_version": __version__,
         }
-        spool.rewind()
-        with transfer("upload", export.size) as progress:
-            stored = store.put(
-                SizedSource(spool.stream, export.size),
-                metadata,
-                precondition=replacing(previous),
-                progress=progress,
-            )
+        stored = upload.commit(metadata)
         _verify_stored(store, stored, metadata)
         return result("ok", stored.version_id)
 
