@@ -366,7 +366,7 @@ class GcsStore(ObjectStore):
         return None
 
     def _begin_upload(self, spool_path: str, precondition: Precondition, progress: Progress) -> PendingUpload:
-        return _ComposedUpload(self, spool_path, self._generation_for(precondition), progress)
+        return _StagedUpload(self, spool_path, self._generation_for(precondition), progress)
 
     def _write(self, upload: Upload) -> ObjectInfo:
         size = upload.source.size
@@ -389,15 +389,20 @@ class GcsStore(ObjectStore):
         return self._info(blob, is_latest=True)
 
 
-class _ComposedUpload(PendingUpload):
+class _StagedUpload(PendingUpload):
     """A backup's upload: a resumable upload of the staging object runs while the export arrives
-    (reading the spool as it grows, a chunk at a time); the commit composes it into the object.
+    (reading the spool as it grows, a chunk at a time); the commit copies it into place.
 
     Why a staging object: GCS takes an object's metadata when its resumable session starts, and a
-    backup's sha256 is known only at the end. Compose (one source, pinned to its generation) takes
-    the destination's metadata and `ifGenerationMatch`, so the object appears whole, with its
-    metadata, or not at all; the staging object is then deleted. A killed run leaves at most an
-    unfinished session (it expires by itself) or the staging object, which the next run replaces.
+    backup's sha256 is known only at the end. The copy (objects.rewrite, its source pinned to the
+    staging generation; in one bucket, location and storage class GCS finishes it in one call
+    without copying bytes) takes the destination's metadata and `ifGenerationMatch`, so the object
+    appears whole, with its metadata, or not at all; the staging generation is then deleted. Not
+    compose, which would do the same on GCS: fake-gcs-server's compose keeps the destination's
+    generation, so a replaced object would look unchanged to a conditional writer. Like its
+    resumable uploads, fake-gcs-server ignores preconditions on a rewrite, so the generation is
+    also read just before. A killed run leaves at most an unfinished session (it expires by
+    itself) or the staging object, which the next run replaces.
     """
 
     def __init__(self, store: GcsStore, path: str, generation: int | None, progress: Progress) -> None:
@@ -452,8 +457,10 @@ class _ComposedUpload(PendingUpload):
         blob = store._bucket.blob(store.key)
         blob.metadata = dict(metadata)
         blob.content_type = "application/octet-stream"
-        with store._mapped("compose into place"):
-            blob.compose([staged], if_generation_match=self._generation)
+        with store._mapped("copy into place"):
+            token, _, _ = blob.rewrite(staged, if_generation_match=self._generation)
+            while token is not None:  # only across locations or storage classes: never here
+                token, _, _ = blob.rewrite(staged, token=token, if_generation_match=self._generation)
         self._delete_staged()
         return store._info(blob, is_latest=True)
 
