@@ -161,6 +161,7 @@ def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
         row("s3 store download (S3Store)", store_downloads, download_s, "raw download"),
         row("backup -> s3://", backups, upload_s, "raw upload"),
         row("backup -> s3://", backups, export_s + upload_s, "raw export + raw upload"),
+        row("backup -> s3://", backups, max(export_s, upload_s), "max(raw export, raw upload)"),
         row("restore <- s3:// (verified)", restores, download_s, "raw download"),
         row(
             "restore <- s3:// (verified)",

@@ -180,13 +180,17 @@ def ratio_row(
     size: int,
     baseline_key: str = "baseline",
 ) -> dict[str, Any]:
-    """A step's median seconds against a baseline measured in the same run, and its highest peak RSS."""
+    """A step's median seconds against a baseline measured in the same run (and the ratios of its
+    fastest, median and slowest runs: single runs move a lot on a shared machine), and its highest
+    peak RSS."""
     seconds = median_seconds(samples)
+    spread = sorted(s["seconds"] for s in samples)
     return {
         "name": name,
         "size_mib": round(size / MIB, 2),
         "seconds": round(seconds, 3),
         "ratio": round(seconds / baseline, 2),
+        "ratio_min_median_max": "/".join(f"{x / baseline:.2f}" for x in (spread[0], seconds, spread[-1])),
         baseline_key: baseline_name,
         "peak_rss_mib": round(max(s["peak_rss_mib"] for s in samples), 1),
     }

@@ -107,7 +107,7 @@ def main() -> int:
             )
     for cloud in args.clouds:
         module = importlib.import_module(f"bench.bench_{cloud}")
-        cloud_rows = module.run(cloud_size)
+        cloud_rows = module.run(cloud_size, args.repeats)
         print(f"\n{cloud}:")
         for r in cloud_rows:
             print("  " + format_row(r))
