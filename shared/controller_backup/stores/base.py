@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Self, TypeAlias
+from typing import BinaryIO, Self, TypeAlias, cast
 
 from controller_backup.errors import BadRequest, SettingsError, StoreError
 from controller_backup.progress import SILENT, Progress
@@ -234,6 +234,15 @@ class PendingUpload(ABC):
         """Stop sending, wait for what is in flight, and drop what was sent (best effort)."""
 
 
+class _SpoolFile(io.FileIO):
+    """A spool opened again to be `put`; its `path` lets a store that spools in its own folder
+    (`spool_directory`) take the file as it is rather than copy it."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "rb")
+        self.path = path
+
+
 class _SpoolThenPut(PendingUpload):
     """The upload of a store that sends nothing early: `put` of the whole spool at the commit."""
 
@@ -249,9 +258,9 @@ class _SpoolThenPut(PendingUpload):
         """Nothing is sent before the commit."""
 
     def _commit(self, metadata: Mapping[str, str]) -> ObjectInfo:
-        with open(self._path, "rb") as source:
+        with _SpoolFile(self._path) as source:
             return self._store.put(
-                SizedSource(source, self.size),
+                SizedSource(cast(BinaryIO, source), self.size),
                 metadata,
                 precondition=self._precondition,
                 progress=self._progress,
