@@ -14,7 +14,7 @@ import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import pytest
 from controller_backup.backup_record import record_url
@@ -100,6 +100,24 @@ def incomplete_uploads(store: ObjectStore) -> list[str]:
     return [upload["Key"] for upload in answer.get("Uploads", [])]
 
 
+def staged_parts(store: ObjectStore) -> int:
+    """How many parts an upload not yet committed has sent: S3's parts of incomplete multipart
+    uploads, Azure's uncommitted blocks; 0 where the emulator cannot tell (GCS, a local folder)."""
+    if isinstance(store, AzureBlobStore):
+        return uncommitted_blocks(store)
+    if not isinstance(store, S3Store):
+        return 0
+    answer = store.client.list_multipart_uploads(Bucket=store.bucket, Prefix=store.key)
+    return sum(
+        len(
+            store.client.list_parts(Bucket=store.bucket, Key=upload["Key"], UploadId=upload["UploadId"]).get(
+                "Parts", []
+            )
+        )
+        for upload in answer.get("Uploads", [])
+    )
+
+
 def uncommitted_blocks(store: ObjectStore) -> int:
     """How many blocks are staged on an Azure blob and not committed (never part of the blob;
     the service discards them at the next commit, or after a week)."""
@@ -137,6 +155,56 @@ def test_a_cut_or_unwalkable_export_leaves_the_backup_and_nothing_staged(
     with pytest.raises(InvalidExport, match="truncated"):
         backup(settings)
     assert_untouched(store, before)
+    assert incomplete_uploads(store) == []
+
+
+class _CutOnce(ExportApiDriver):
+    """The first try of the export is cut midway; the retry (which truncates the spool) gets all
+    of another configuration, so bytes of the first try in the object would show."""
+
+    def __init__(self, settings: Settings, controller: Emulator, store: ObjectStore) -> None:
+        super().__init__(driver_for(settings).client)
+        self._controller, self._store = controller, store
+
+    def export(self, dest: BinaryIO, progress: Progress = SILENT, *, stored: ObjectInfo | None) -> ExportInfo:
+        controller, store, tries = self._controller, self._store, []
+        faults = controller.faults
+
+        class Retried:
+            """`dest`, turning the cut off when the client starts its second try."""
+
+            def truncate(self, size: int | None = None) -> int:
+                tries.append(size)
+                if len(tries) == 2:  # the retry exports another configuration, whole
+                    if isinstance(store, S3Store | AzureBlobStore):  # once the cut try sent a part
+                        _wait_for(lambda: staged_parts(store), "a part of the cut try")
+                    faults.drop_export_midway = False
+                    controller.state.seed += 1  # other bytes from the very first
+                return dest.truncate(size)
+
+            def seek(self, offset: int, whence: int = 0) -> int:
+                return dest.seek(offset, whence)
+
+            def write(self, data: bytes) -> int:
+                return dest.write(data)
+
+        faults.drop_export_midway = True
+        info = super().export(cast(BinaryIO, Retried()), progress, stored=stored)
+        assert len(tries) == 2
+        return info
+
+
+def test_an_export_cut_and_retried_stores_only_the_retry(
+    location: Location, controller: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parts of the cut try were sent already: the restart drops them, and the object holds the
+    retry's bytes alone."""
+    settings = settings_for(controller, location, monkeypatch)
+    result = backup(settings, driver=_CutOnce(settings, controller, location.open()))
+    assert result.status == "ok" and result.sha256 == controller.export_sha256()
+    assert check_whole_state(location.url, {controller.export_sha256()})
+    store = location.open()
+    assert visible(store) == expected_names(store)
     assert incomplete_uploads(store) == []
 
 
@@ -198,10 +266,7 @@ def test_a_kill_during_the_overlap_leaves_the_backup_and_nothing_visible(
     try:
         _wait_for(lambda: actions(controller, "export_config") >= tries + 2, "a second export try")
         if isinstance(store, S3Store | AzureBlobStore):
-            _wait_for(
-                lambda: incomplete_uploads(store) or uncommitted_blocks(store),
-                "parts staged by the running backup",
-            )
+            _wait_for(lambda: staged_parts(store), "parts staged by the running backup")
     finally:
         proc.kill()
         proc.communicate(timeout=60)
