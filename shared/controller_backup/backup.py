@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -33,7 +34,7 @@ from controller_backup.progress import transfer
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool, remove_stale_spools, spool_directory
-from controller_backup.stores import ObjectInfo, ObjectStore, replacing
+from controller_backup.stores import ObjectInfo, ObjectStore, PendingUpload, replacing
 
 log = logging.getLogger("controller_backup.backup")
 
@@ -133,9 +134,16 @@ def store_export(
     with (
         HashingSpool(store.spool_directory, walk=walk) as spool,
         transfer("upload") as upload_progress,
-        # sent while it arrives (a cloud store), visible only once committed below
-        store.begin_upload(spool.path, precondition=replacing(previous), progress=upload_progress) as upload,
+        ExitStack() as uploads,
     ):
+
+        def begin_upload() -> PendingUpload:
+            """Sent while the spool grows (a cloud store), visible only once committed below."""
+            precondition = replacing(previous)
+            pending = store.begin_upload(spool.path, precondition=precondition, progress=upload_progress)
+            return uploads.enter_context(pending)
+
+        upload = begin_upload()
         spool.also_feed(upload)
         with transfer("export") as progress:
             export = driver.export(spool.stream, progress, stored=previous)
@@ -167,9 +175,13 @@ def store_export(
                 },
             )
 
-        if previous is not None and _still_holds(store, previous, spool.sha256, export.size):
-            return result(UNCHANGED, previous.version_id)
         _check_shrink(previous, export.size, settings.min_size_ratio, allow_shrink)
+        if previous is not None and _recorded(previous, spool.sha256, export.size):
+            upload.abort()  # most nights: stop sending what is stored already, before reading it back
+            if _still_holds(store, previous):
+                return result(UNCHANGED, previous.version_id)
+            upload = begin_upload()  # the stored copy is damaged: send the spool again
+            upload.add(spool.size)
         metadata = {
             # the driver's own facts (native: the file and the controller's IP); ours win
             **export.metadata,
@@ -205,12 +217,14 @@ def _check_content(
     return summary, {}
 
 
-def _still_holds(store: ObjectStore, previous: ObjectInfo, sha256: str, size: int) -> bool:
-    """True when the stored object is this export: the same recorded hash and size, and its bytes,
-    read back now, still hash to it. A stored copy that no longer does is replaced, not trusted.
-    """
-    if previous.metadata.get("sha256") != sha256 or previous.size != size:
-        return False
+def _recorded(previous: ObjectInfo, sha256: str, size: int) -> bool:
+    """Whether the stored object is recorded as this export (its hash and size)."""
+    return previous.metadata.get("sha256") == sha256 and previous.size == size
+
+
+def _still_holds(store: ObjectStore, previous: ObjectInfo) -> bool:
+    """True when the stored bytes, read back now, still hash to what they are recorded as. A
+    stored copy that no longer does is replaced, not trusted."""
     try:
         with fetch_checked(store, previous.version_id):
             pass

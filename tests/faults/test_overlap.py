@@ -30,7 +30,7 @@ from controller_backup.stores.local import LocalStore
 from controller_backup.stores.s3 import S3Store
 from controller_emulator import Emulator, EmulatorConfig
 
-from tests.faults.helpers import backup_env, check_whole_state, local_leftovers, start_backup
+from tests.faults.helpers import backup_env, check_whole_state, local_leftovers, read_whole, start_backup
 from tests.fixtures.controller import CONTROLLER_PASSWORD
 from tests.integration.helpers import actions, backup, change_configuration, driver_for
 from tests.stores.locations import Location, location
@@ -285,3 +285,20 @@ def test_a_kill_during_the_overlap_leaves_the_backup_and_nothing_visible(
         assert uncommitted_blocks(store) == 0  # the commit discarded the killed run's blocks
     if isinstance(store, LocalStore):
         assert local_leftovers(store) == []  # the good run removed the killed run's spool
+
+
+def test_a_damaged_copy_of_this_very_export_is_replaced(
+    location: Location, controller: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upload stops once the stored object is recorded as this export; when its bytes no
+    longer hash to that record, the spool is sent again, whole."""
+    settings = settings_for(controller, location, monkeypatch)
+    store = location.open()
+    export = controller.export_bytes()
+    recorded = {"sha256": hashlib.sha256(export).hexdigest(), "size": str(len(export))}
+    store.put(SizedSource.of(bytes(len(export))), recorded)  # the record right, the bytes zeros
+    result = backup(settings)
+    assert result.status == "ok" and result.sha256 == recorded["sha256"]
+    assert read_whole(location.open()).sha256 == recorded["sha256"]  # (the version before is the zeros)
+    assert visible(store) == expected_names(store)
+    assert incomplete_uploads(store) == []

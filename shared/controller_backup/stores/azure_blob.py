@@ -69,7 +69,7 @@ from .base import (
     Upload,
     bad_version_id,
 )
-from .parts import FileRange, PartSender
+from .parts import PartSender, read_part
 
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 #: 4 MiB blocks: 50,000 blocks allow 195 GiB, and memory stays at (concurrency + 1) blocks
@@ -478,7 +478,7 @@ class AzureBlobStore(ObjectStore):
             raise StoreError(f"{self.url}: metadata {names} must have identifier names and ASCII values")
         return {name: str(value) for name, value in metadata.items()}
 
-    def _stage_block(self, block_id: str, data: bytes | FileRange, length: int, progress: Progress) -> None:
+    def _stage_block(self, block_id: str, data: bytes, length: int, progress: Progress) -> None:
         """Stage one block, checked by its MD5 on arrival; `progress` hears it once taken."""
         self._call(
             "stage block",
@@ -542,8 +542,7 @@ class _StagedBlocks(PendingUpload):
 
     def _stage(self, number: int, offset: int, length: int) -> str:
         block_id = _block_id(self._token, number)
-        with FileRange(self._path, offset, length) as body:
-            self._store._stage_block(block_id, body, length, self._progress)
+        self._store._stage_block(block_id, read_part(self._path, offset, length), length, self._progress)
         return block_id
 
     def _grown(self) -> None:

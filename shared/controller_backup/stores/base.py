@@ -181,7 +181,11 @@ class PendingUpload(ABC):
 
     def update(self, data: bytes) -> None:
         """`data` was appended to the spool."""
-        self.size += len(data)
+        self.add(len(data))
+
+    def add(self, count: int) -> None:
+        """`count` more bytes are in the spool (all of it, for an upload begun once it was written)."""
+        self.size += count
         self._grown()
 
     def restart(self) -> None:

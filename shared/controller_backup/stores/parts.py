@@ -1,10 +1,12 @@
 """Reading a spool while it is still being written: by parts in parallel, or as one growing stream.
 
 Why read the spool back instead of handing the bytes over as they arrive: the export lands in the
-spool anyway (hashed and walked there), the kernel's page cache serves the re-read, and an SDK
-reads a part's body through a `FileRange` in small blocks (hashing it, resending it on a retry)
-without holding the part. So a backup's memory does not grow with the parts in flight, and
-however far the upload trails the export, the waiting bytes are on disk, not in memory.
+spool anyway (hashed and walked there) and the kernel's page cache serves the re-read, so however
+far the upload trails the export, the waiting bytes are on disk: memory holds only the parts in
+flight (a store's concurrency times its part size), whatever the configuration's size. A part is
+read whole and sent as bytes, not streamed from the file: SDKs send a stream in blocks of a few
+KiB, each taking the interpreter lock, which made parallel parts several times slower than the
+same parts sent as bytes (measured against Azurite: a 256 MiB upload, 4.1 s against 2.3 s).
 """
 
 from __future__ import annotations
@@ -13,66 +15,21 @@ import io
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Generic, TypeVar
 
 from controller_backup.progress import Progress
 
 _T = TypeVar("_T")
 
 
-class FileRange(io.RawIOBase):
-    """Bytes [offset, offset + length) of the file at `path`: a seekable stream an SDK sends as
-    a part's body, reading it with its own handle."""
-
-    def __init__(self, path: str, offset: int, length: int) -> None:
-        super().__init__()
-        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
-        self._offset, self._length, self._position = offset, length, 0
-
-    def __len__(self) -> int:
-        return self._length
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._length}[whence]
-        self._position = max(0, min(self._length, base + offset))
-        return self._position
-
-    def read(self, size: int | None = -1) -> bytes:
-        left = self._length - self._position
-        amount = left if size is None or size < 0 else min(size, left)
-        if amount <= 0:
-            return b""
-        self._file.seek(self._offset + self._position)
-        data = self._file.read(amount)
-        self._position += len(data)
-        return data
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._file.close()
-        super().close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+def read_part(path: str, offset: int, length: int) -> bytes:
+    """Bytes [offset, offset + length) of the file at `path`, read with a handle of their own."""
+    with open(path, "rb") as source:
+        source.seek(offset)
+        data = source.read(length)
+    if len(data) != length:
+        raise OSError(f"{path}: {len(data)} bytes where {length} were written")
+    return data
 
 
 class PartSender(Generic[_T]):

@@ -63,7 +63,7 @@ from .base import (
     Upload,
     bad_version_id,
 )
-from .parts import FileRange, PartSender
+from .parts import PartSender, read_part
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -76,8 +76,9 @@ MIB = 1024 * 1024
 #: (measured at 256 MiB against moto: as fast as boto3's defaults, with a bounded footprint)
 DEFAULT_CHUNK_SIZE = 8 * MIB
 DEFAULT_CONCURRENCY = 8
-#: a backup's server-side copy from the staging object into place goes in ranges of this size
-COPY_PART_SIZE = 64 * MIB
+#: a backup's server-side copy from the staging object into place goes in ranges of this size, in
+#: parallel (moto reads the whole source for each range, so against it fewer are faster)
+COPY_PART_SIZE = 256 * MIB
 
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound"})
 _DENIED_CODES = frozenset(
@@ -546,14 +547,14 @@ class _StagedUpload(PendingUpload):
 
     def _send_part(self, number: int, offset: int, length: int) -> dict[str, Any]:
         assert self._upload_id is not None
-        with FileRange(self._path, offset, length) as body, self._store._errors("upload a part"):
+        body = read_part(self._path, offset, length)
+        with self._store._errors("upload a part"):
             answer = self._client.upload_part(
                 Bucket=self._store.bucket,
                 Key=self._staging,
                 UploadId=self._upload_id,
                 PartNumber=number,
-                Body=cast("IO[Any]", body),
-                ContentLength=length,
+                Body=body,
                 ChecksumAlgorithm="SHA256",
             )
         self._progress.advance(length)
