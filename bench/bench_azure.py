@@ -53,12 +53,11 @@ def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
         step("azure_blob.create_container", container=container)  # in a child: not in this driver
         with tempfile.TemporaryDirectory(prefix="bench-azure-") as tmp:
             raw_file, back_file = str(Path(tmp) / "raw.tar"), str(Path(tmp) / "down.tar")
-            with common.EmulatorProcess(size_bytes) as source:
-                raw_export, raw_upload, backups = [], [], []
-                for _ in range(repeats):
-                    raw_export.append(common.raw_export(source.url, raw_file))
-                    raw_upload.append(step("azure_blob.upload", path=raw_file, **raw))
-                    backups.append(step("core.backup", url=source.url, password=common.PASSWORD, store=store))
+            raw_export, raw_upload, backups = [], [], []
+            for source in common.each_configuration(size_bytes, repeats):
+                raw_export.append(common.raw_export(source.url, raw_file))
+                raw_upload.append(step("azure_blob.upload", path=raw_file, **raw))
+                backups.append(step("core.backup", url=source.url, password=common.PASSWORD, store=store))
             raw_download, raw_import_export, restores = [], [], []
             for _ in range(repeats):
                 raw_download.append(step("azure_blob.download", path=back_file, **raw))

@@ -76,20 +76,17 @@ def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
             raw_key = f"raw/{uuid.uuid4().hex}.tar"
             blob: dict[str, Any] = {"bucket": BUCKET, "key": raw_key}
             store: dict[str, Any] = {"store_class": STORE_CLASS, "store": f"gs://{BUCKET}/{raw_key}"}
-            with common.EmulatorProcess(size_bytes) as original:
-                for _ in range(repeats):
-                    add("raw_export", common.raw_export(original.url, raw_file))
-                    add(
-                        "backup",
-                        step("core.backup", url=original.url, password=common.PASSWORD, store=store_url),
-                    )
-                    add("raw_upload", step("gcs.upload", path=raw_file, **blob))
-                    add(
-                        "raw_upload_chunked", step("gcs.upload", path=raw_file, chunk_size=chunk_size, **blob)
-                    )
-                    add("store_put", step("store.put", path=raw_file, **store))
-                    add("raw_download", step("gcs.download", path=out, **blob))
-                    add("store_download", step("store.download", path=out, **store))
+            for original in common.each_configuration(size_bytes, repeats):
+                add("raw_export", common.raw_export(original.url, raw_file))
+                add(
+                    "backup",
+                    step("core.backup", url=original.url, password=common.PASSWORD, store=store_url),
+                )
+                add("raw_upload", step("gcs.upload", path=raw_file, **blob))
+                add("raw_upload_chunked", step("gcs.upload", path=raw_file, chunk_size=chunk_size, **blob))
+                add("store_put", step("store.put", path=raw_file, **store))
+                add("raw_download", step("gcs.download", path=out, **blob))
+                add("store_download", step("store.download", path=out, **store))
             for _ in range(repeats):
                 add("raw_import_export", common.raw_into_blank(size_bytes, "import_export", raw_file))
                 add("restore", common.restore_into_blank(size_bytes, store_url, env))

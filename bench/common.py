@@ -17,7 +17,7 @@ import os
 import statistics
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
@@ -126,8 +126,9 @@ def run_step(step: str, env: dict[str, str] | None = None, **args: Any) -> Sampl
 class EmulatorProcess:
     """`controller-backup emulator` in its own process, so its memory is not the client's."""
 
-    def __init__(self, size: int, blank: bool = False) -> None:
+    def __init__(self, size: int, blank: bool = False, seed: int = 1) -> None:
         cmd = [sys.executable, "-m", "controller_backup.cli", "emulator", "--port", "0", "--size", str(size)]
+        cmd += ["--seed", str(seed)]
         cmd += ["--blank", "--private-ip", BLANK_IP] if blank else ["--password", PASSWORD]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=child_env())
         assert self.proc.stdout is not None
@@ -146,6 +147,15 @@ class EmulatorProcess:
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def each_configuration(size: int, repeats: int) -> Iterator[EmulatorProcess]:
+    """`repeats` controllers, one after the other, each holding another configuration of `size`:
+    a backup of the configuration already stored only reads it back, so each measured backup
+    needs a new one to measure the upload."""
+    for seed in range(1, repeats + 1):
+        with EmulatorProcess(size, seed=seed) as emulator:
+            yield emulator
 
 
 def raw_export(url: str, path: str) -> Sample:

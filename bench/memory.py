@@ -75,11 +75,10 @@ def main() -> int:
             with (
                 tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp_dir,
                 store_for(kind, Path(tmp_dir)) as (url, env),
-                common.EmulatorProcess(size) as source,
             ):
-                login = {"url": source.url, "password": common.PASSWORD}
                 samples = [
-                    common.run_step("core.backup", env, store=url, **login) for _ in range(args.repeats)
+                    common.run_step("core.backup", env, store=url, url=source.url, password=common.PASSWORD)
+                    for source in common.each_configuration(size, args.repeats)
                 ]
             peak = max(s["peak_rss_mib"] for s in samples)
             seconds = common.median_seconds(samples)
