@@ -395,8 +395,8 @@ class _StagedUpload(PendingUpload):
 
     Why a staging object: GCS takes an object's metadata when its resumable session starts, and a
     backup's sha256 is known only at the end. The copy (objects.rewrite, its source pinned to the
-    staging generation; in one bucket, location and storage class GCS finishes it in one call
-    without copying bytes) takes the destination's metadata and `ifGenerationMatch`, so the object
+    staging generation; within one location and storage class GCS finishes it in one call) takes
+    the destination's metadata and `ifGenerationMatch`, so the object
     appears whole, with its metadata, or not at all; the staging generation is then deleted. Not
     compose, which would do the same on GCS: fake-gcs-server's compose keeps the destination's
     generation, so a replaced object would look unchanged to a conditional writer. Like its
@@ -459,7 +459,7 @@ class _StagedUpload(PendingUpload):
         blob.content_type = "application/octet-stream"
         with store._mapped("copy into place"):
             token, _, _ = blob.rewrite(staged, if_generation_match=self._generation)
-            while token is not None:  # only across locations or storage classes: never here
+            while token is not None:  # a rewrite GCS could not finish in one call
                 token, _, _ = blob.rewrite(staged, token=token, if_generation_match=self._generation)
         self._delete_staged()
         return store._info(blob, is_latest=True)
