@@ -86,6 +86,7 @@ CORE_COMMON = (
     "spool.py",
     "stores/__init__.py",
     "stores/base.py",
+    "stores/parts.py",
     "targets.py",
 )
 
