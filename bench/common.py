@@ -17,7 +17,7 @@ import os
 import statistics
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -125,8 +125,9 @@ def run_step(step: str, env: dict[str, str] | None = None, **args: Any) -> Sampl
 class EmulatorProcess:
     """`controller-backup emulator` in its own process, so its memory is not the client's."""
 
-    def __init__(self, size: int, blank: bool = False) -> None:
+    def __init__(self, size: int, blank: bool = False, seed: int = 1) -> None:
         cmd = [sys.executable, "-m", "controller_backup.cli", "emulator", "--port", "0", "--size", str(size)]
+        cmd += ["--seed", str(seed)]
         cmd += ["--blank", "--private-ip", BLANK_IP] if blank else ["--password", PASSWORD]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=child_env())
         assert self.proc.stdout is not None
@@ -143,6 +144,15 @@ class EmulatorProcess:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def each_configuration(size: int, repeats: int) -> Iterator[EmulatorProcess]:
+    """`repeats` controllers, one after the other, each holding another configuration of `size`:
+    a backup of the configuration already stored only reads it back, so each measured backup
+    needs a new one to measure the upload."""
+    for seed in range(1, repeats + 1):
+        with EmulatorProcess(size, seed=seed) as emulator:
+            yield emulator
 
 
 def raw_export(url: str, path: str) -> Sample:
@@ -177,13 +187,17 @@ def ratio_row(
     size: int,
     baseline_key: str = "baseline",
 ) -> dict[str, Any]:
-    """A step's median seconds against a baseline measured in the same run, and its highest peak RSS."""
+    """A step's median seconds against a baseline measured in the same run (and the ratios of its
+    fastest, median and slowest runs: single runs move a lot on a shared machine), and its highest
+    peak RSS."""
     seconds = median_seconds(samples)
+    spread = sorted(s["seconds"] for s in samples)
     return {
         "name": name,
         "size_mib": round(size / MIB, 2),
         "seconds": round(seconds, 3),
         "ratio": round(seconds / baseline, 2),
+        "ratio_min_median_max": "/".join(f"{x / baseline:.2f}" for x in (spread[0], seconds, spread[-1])),
         baseline_key: baseline_name,
         "peak_rss_mib": round(max(s["peak_rss_mib"] for s in samples), 1),
     }

@@ -32,9 +32,9 @@ if str(ROOT) not in sys.path:  # run as `python bench/run.py`
 
 from bench.common import (  # noqa: E402
     PASSWORD,
-    EmulatorProcess,
     Sample,
     argument_parser,
+    each_configuration,
     format_row,
     median_seconds,
     parse_sizes,
@@ -50,12 +50,11 @@ def bench_size(size: int, repeats: int) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         raw_file = str(Path(tmp) / "raw.tar")
         store = str(Path(tmp) / "store" / "backup.tar")
-        with EmulatorProcess(size) as original:
-            exports = [raw_export(original.url, raw_file) for _ in range(repeats)]
-            backups = [
-                run_step("core.backup", url=original.url, password=PASSWORD, store=store)
-                for _ in range(repeats)
-            ]
+        exports: list[Sample] = []
+        backups: list[Sample] = []
+        for original in each_configuration(size, repeats):
+            exports.append(raw_export(original.url, raw_file))
+            backups.append(run_step("core.backup", url=original.url, password=PASSWORD, store=store))
         imports: list[Sample] = []
         import_exports: list[Sample] = []
         restores: list[Sample] = []
@@ -107,7 +106,7 @@ def main() -> int:
             )
     for cloud in args.clouds:
         module = importlib.import_module(f"bench.bench_{cloud}")
-        cloud_rows = module.run(cloud_size)
+        cloud_rows = module.run(cloud_size, args.repeats)
         print(f"\n{cloud}:")
         for r in cloud_rows:
             print("  " + format_row(r))

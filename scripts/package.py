@@ -99,6 +99,7 @@ CORE_COMMON = (
     "stores/__init__.py",
     "stores/base.py",
     "stores/credentials.py",
+    "stores/parts.py",
     "targets.py",
     "verify.py",
     "verify_record.py",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -30,12 +31,12 @@ from controller_backup.controller import ControllerDriver, ExportInfo, open_driv
 from controller_backup.controller.version import ControllerVersion
 from controller_backup.copies import Copier
 from controller_backup.errors import FAILURE_RECORD, BackupError, IntegrityError, InvalidExport, RefusedError
-from controller_backup.inspection import still_holds, warn_if_unversioned
+from controller_backup.inspection import records, still_holds, warn_if_unversioned
 from controller_backup.progress import transfer
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool, remove_stale_spools, spool_directory
-from controller_backup.stores import ObjectInfo, ObjectStore, SizedSource, replacing
+from controller_backup.stores import ObjectInfo, ObjectStore, PendingUpload, replacing
 
 log = logging.getLogger("controller_backup.backup")
 
@@ -139,10 +140,22 @@ def store_export(
     # checked as it arrives, next to its hash: the spool is written once, then only sent
     walk = ArchiveWalk()
     # where the store takes the spool as it is (a local folder's hard link), else anywhere
-    with HashingSpool(store.spool_directory, walk=walk) as spool:
+    with (
+        HashingSpool(store.spool_directory, walk=walk) as spool,
+        transfer("upload") as upload_progress,
+        ExitStack() as uploads,
+    ):
+
+        def begin_upload() -> PendingUpload:
+            """Sent while the spool grows (a cloud store), visible only once committed below."""
+            precondition = replacing(previous)
+            pending = store.begin_upload(spool.path, precondition=precondition, progress=upload_progress)
+            return uploads.enter_context(pending)
+
+        upload = begin_upload()
+        spool.also_feed(upload)
         with transfer("export") as progress:
             export = driver.export(spool.stream, progress, stored=previous)
-        spool.flush()
         if export.size == 0:
             raise InvalidExport("the export is empty")
         if export.declared_length is not None and export.declared_length != export.size:
@@ -171,11 +184,15 @@ def store_export(
                 },
             )
 
-        if previous is not None and still_holds(store, previous, spool.sha256, export.size):
-            if after_stored is not None:
-                after_stored(spool, previous.metadata)
-            return result(UNCHANGED, previous.version_id)
         _check_shrink(previous, export.size, settings.min_size_ratio, allow_shrink)
+        if previous is not None and records(previous, spool.sha256, export.size):
+            upload.abort()  # most nights: stop sending what is stored already, before reading it back
+            if still_holds(store, previous, spool.sha256, export.size):
+                if after_stored is not None:
+                    after_stored(spool, previous.metadata)
+                return result(UNCHANGED, previous.version_id)
+            upload = begin_upload()  # the stored copy is damaged: send the spool again
+            upload.add(spool.size)
         metadata = {
             # the driver's own facts (native: the file and the controller's IP); ours win
             **export.metadata,
@@ -188,14 +205,7 @@ def store_export(
             "controller": settings.controller_url,
             "tool_version": __version__,
         }
-        spool.rewind()
-        with transfer("upload", export.size) as progress:
-            stored = store.put(
-                SizedSource(spool.stream, export.size),
-                metadata,
-                precondition=replacing(previous),
-                progress=progress,
-            )
+        stored = upload.commit(metadata)
         _verify_stored(store, stored, metadata)
         if after_stored is not None:
             after_stored(spool, metadata)

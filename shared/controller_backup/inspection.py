@@ -48,11 +48,17 @@ def check_backup_bytes(info: ObjectInfo, spool: HashingSpool) -> None:
         raise IntegrityError(f"{info.url}: sha256 of the stored bytes does not match its metadata")
 
 
+def records(current: ObjectInfo, sha256: str, size: int) -> bool:
+    """Whether `current` is recorded as these bytes (their hash and size): what `still_holds`
+    then proves by reading it back."""
+    return current.metadata.get("sha256") == sha256 and current.size == size
+
+
 def still_holds(store: ObjectStore, current: ObjectInfo, sha256: str, size: int) -> bool:
     """True when `current` records these bytes (hash and size) and reading it back now still
     hashes to them: only then may a write be skipped. One that no longer does is written again,
     not trusted (a warning says so)."""
-    if current.metadata.get("sha256") != sha256 or current.size != size:
+    if not records(current, sha256, size):
         return False
     try:
         with fetch_checked(store, current.version_id):

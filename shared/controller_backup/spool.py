@@ -129,7 +129,7 @@ class HashingSpool:
         the hash does, in the same pass.
         """
         self._hash = hashlib.sha256()
-        self._walk = walk
+        self._walks: list[Walk] = [] if walk is None else [walk]
         self.size = 0
         if existing is not None:
             self.path, self._owned, self._writing = existing, False, False
@@ -141,23 +141,31 @@ class HashingSpool:
         folder = spool_directory(directory)
         remove_stale_spools(folder)
         fd, self.path = _new_spool_file(folder)
-        self._file = os.fdopen(fd, "w+b")
+        # unbuffered: what `write` returned from is in the file, for readers with their own handle
+        self._file = os.fdopen(fd, "w+b", buffering=0)
         self._owned, self._writing = True, True
+
+    def also_feed(self, walk: Walk) -> None:
+        """Let `walk` see every byte from here on too (an upload sending the spool as it grows);
+        it hears of bytes once they are in the file."""
+        self._walks.append(walk)
 
     # The file-like surface the drivers and stores use.
     def write(self, data: bytes) -> int:
         if self._file.tell() != self.size:
             # A running hash only holds for bytes appended in order.
             raise ValueError("HashingSpool takes writes in order only")
-        self._file.write(data)
+        view = memoryview(data)
+        while view:  # an unbuffered write may take less than it was given
+            view = view[self._file.write(view) :]
         self._took(data)
         return len(data)
 
     def _took(self, data: bytes) -> None:
         self._hash.update(data)
-        if self._walk is not None:
-            self._walk.update(data)
         self.size += len(data)
+        for walk in self._walks:
+            walk.update(data)
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         return self._file.seek(offset, whence)
@@ -170,8 +178,8 @@ class HashingSpool:
         if (size if size is not None else self._file.tell()) != 0:
             raise ValueError("HashingSpool can only be truncated to zero")
         self._hash = hashlib.sha256()
-        if self._walk is not None:
-            self._walk.restart()
+        for walk in self._walks:
+            walk.restart()
         self.size = 0
         self._writing = True
         return self._file.truncate(0)

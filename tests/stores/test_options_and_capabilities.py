@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -218,23 +219,34 @@ def _spool_reads(monkeypatch: pytest.MonkeyPatch, where: str) -> list[str]:
 
 
 @pytest.mark.parametrize("compressed", [False, True], ids=["tar", "tar+gzip"])
-def test_a_backup_checks_its_export_as_it_lands_and_reads_it_only_to_send_it(
+def test_a_backup_checks_its_export_as_it_lands_and_never_reads_it_back(
     location: Location,
     controller: Any,  # the emulator behind `settings` (tests/fixtures/controller.py)
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
     compressed: bool,
 ) -> None:
-    """The archive walk and the hash run in the pass that writes the spool: nothing reads it back
-    before the upload, nor after. A local folder takes it by a hard link and reads none of it."""
+    """The archive walk and the hash run in the pass that writes the spool, and the job never
+    reads it back: a cloud store sends it by range through its own handle (`begin_upload`, not
+    `put`), a local folder takes it by a hard link (`put` of the spool, reading none of it)."""
     if compressed:
         controller.faults.export_page = ("application/gzip", gzip.compress(controller.export_bytes()))
     events = _spool_reads(monkeypatch, "controller_backup.backup.HashingSpool")
+    puts: list[str] = []
+    original_put = ObjectStore.put
+
+    def put(self: ObjectStore, *args: Any, **kwargs: Any) -> ObjectInfo:
+        puts.append(self.url)
+        return original_put(self, *args, **kwargs)
+
+    monkeypatch.setattr(ObjectStore, "put", put)
     result = run_backup(dataclasses.replace(settings, backup_url=location.url))
     assert result.details["kind"] == ("tar+gzip" if compressed else "tar")
-    upload = events[events.index("put") : events.index("put done")]
-    assert "read" not in events[: events.index("put")] + events[events.index("put done") :]
-    assert ("read" in upload) == (location.kind != "local"), events
+    assert "read" not in events, events
+    assert (location.url in puts) == (location.kind == "local"), puts
+    stored = io.BytesIO()
+    location.open().download(stored, result.version_id)
+    assert hashlib.sha256(stored.getvalue()).hexdigest() == result.sha256
 
 
 def test_a_stored_version_is_checked_in_the_pass_that_brings_it_in(

@@ -58,8 +58,19 @@ from controller_backup.errors import (
 from controller_backup.progress import SILENT, Progress
 from controller_backup.redact import redact, register_secret
 
-from .base import IfAbsent, IfMatch, ObjectInfo, ObjectStore, StoreOptions, Upload, bad_version_id
+from .base import (
+    IfAbsent,
+    IfMatch,
+    ObjectInfo,
+    ObjectStore,
+    PendingUpload,
+    Precondition,
+    StoreOptions,
+    Upload,
+    bad_version_id,
+)
 from .credentials import AzureServicePrincipal
+from .parts import PartSender, read_part
 
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 #: 4 MiB blocks: 50,000 blocks allow 195 GiB, and memory stays at (concurrency + 1) blocks
@@ -149,6 +160,11 @@ def _etag(value: str | None) -> str:
     if not value:
         return ""
     return value if value.startswith('"') else f'"{value}"'
+
+
+def _block_id(token: str, number: int) -> str:
+    """A block's id: the upload's random token (two writers never share ids) and its number."""
+    return base64.b64encode(f"{token}-{number:08d}".encode()).decode()
 
 
 def _aware(value: datetime | None) -> datetime:
@@ -425,13 +441,21 @@ class AzureBlobStore(ObjectStore):
 
     # -- writing ---------------------------------------------------------------------------
 
+    def _begin_upload(self, spool_path: str, precondition: Precondition, progress: Progress) -> PendingUpload:
+        return _StagedBlocks(self, spool_path, precondition, progress)
+
     def _write(self, upload: Upload) -> ObjectInfo:
-        size = upload.source.size
         clean_metadata = self._check_metadata(upload.metadata)
-        upload.progress.expect(size)
-        block_ids = self._stage_blocks(upload.source.stream, size, upload.progress)
+        upload.progress.expect(upload.source.size)
+        block_ids = self._stage_blocks(upload.source.stream, upload.source.size, upload.progress)
+        return self._commit_blocks(block_ids, upload.source.size, clean_metadata, upload.precondition)
+
+    def _commit_blocks(
+        self, block_ids: list[str], size: int, metadata: dict[str, str], precondition: Precondition
+    ) -> ObjectInfo:
+        """Make the staged blocks the blob, with `metadata`, if `precondition` holds (atomically)."""
         conditions: dict[str, Any] = {}
-        match upload.precondition:
+        match precondition:
             case IfMatch(etag):
                 conditions = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
             case IfAbsent():
@@ -441,7 +465,7 @@ class AzureBlobStore(ObjectStore):
             lambda: self._client.commit_block_list(
                 [BlobBlock(block_id=block_id) for block_id in block_ids],
                 content_settings=ContentSettings(content_type="application/octet-stream"),
-                metadata=clean_metadata,
+                metadata=metadata,
                 **conditions,
             ),
         )
@@ -453,7 +477,7 @@ class AzureBlobStore(ObjectStore):
             etag=_etag(str(response.get("etag") or "")),
             version_id=str(version_id) if version_id else None,
             last_modified=_aware(last_modified if isinstance(last_modified, datetime) else None),
-            metadata=dict(clean_metadata),
+            metadata=dict(metadata),
             is_latest=True,
         )
 
@@ -466,21 +490,20 @@ class AzureBlobStore(ObjectStore):
             raise StoreError(f"{self.url}: metadata {names} must have identifier names and ASCII values")
         return {name: str(value) for name, value in metadata.items()}
 
+    def _stage_block(self, block_id: str, data: bytes, length: int, progress: Progress) -> None:
+        """Stage one block, checked by its MD5 on arrival; `progress` hears it once taken."""
+        self._call(
+            "stage block",
+            lambda: self._client.stage_block(block_id, data, length=length, validate_content="md5"),
+        )
+        progress.advance(length)
+
     def _stage_blocks(self, source: BinaryIO, size: int, progress: Progress) -> list[str]:
-        """Stage `source` as blocks, at most `max_concurrency` in flight; return their ids in order.
-        `progress` hears each block once the service took it."""
+        """Stage `source` as blocks, at most `max_concurrency` in flight; return their ids in order."""
         token = secrets.token_hex(8)
         block_ids: list[str] = []
-        in_flight: set[Future[object]] = set()
+        in_flight: set[Future[None]] = set()
         total = 0
-
-        def stage(block_id: str, chunk: bytes) -> object:
-            staged = self._call(
-                "stage block",
-                lambda: self._client.stage_block(block_id, chunk, length=len(chunk), validate_content="md5"),
-            )
-            progress.advance(len(chunk))
-            return staged
 
         with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="azblob-stage") as pool:
             try:
@@ -488,13 +511,13 @@ class AzureBlobStore(ObjectStore):
                     total += len(chunk)
                     if total > size:
                         break
-                    block_id = base64.b64encode(f"{token}-{len(block_ids):08d}".encode()).decode()
+                    block_id = _block_id(token, len(block_ids))
                     block_ids.append(block_id)
                     if len(in_flight) >= self.max_concurrency:
                         done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                         for future in done:
                             future.result()
-                    in_flight.add(pool.submit(stage, block_id, chunk))
+                    in_flight.add(pool.submit(self._stage_block, block_id, chunk, len(chunk), progress))
                 for future in in_flight:
                     future.result()
             except BaseException:
@@ -507,3 +530,44 @@ class AzureBlobStore(ObjectStore):
                 "declared); nothing was stored"
             )
         return block_ids
+
+
+class _StagedBlocks(PendingUpload):
+    """A backup's upload: blocks are staged on the blob itself while the export arrives, read back
+    from the spool by range, and committed with the metadata and the ETag condition at the end
+    (Put Block List takes both). Uncommitted blocks are never visible, and the service discards
+    them at the next commit or after seven days: an abort has nothing to clean."""
+
+    def __init__(
+        self, store: AzureBlobStore, path: str, precondition: Precondition, progress: Progress
+    ) -> None:
+        super().__init__(store.url)
+        self._store, self._path = store, path
+        self._precondition, self._progress = precondition, progress
+        self._token = ""
+        self._sender: PartSender[str] | None = None
+
+    def _begin(self) -> None:
+        self._token = secrets.token_hex(8)
+        store = self._store
+        self._sender = PartSender(store.block_size, store.max_concurrency, self._stage, "azblob-stage")
+
+    def _stage(self, number: int, offset: int, length: int) -> str:
+        block_id = _block_id(self._token, number)
+        self._store._stage_block(block_id, read_part(self._path, offset, length), length, self._progress)
+        return block_id
+
+    def _grown(self) -> None:
+        assert self._sender is not None
+        self._sender.grown(self.size)
+
+    def _commit(self, metadata: Mapping[str, str]) -> ObjectInfo:
+        assert self._sender is not None
+        clean = self._store._check_metadata(metadata)
+        self._progress.expect(self.size)
+        block_ids = self._sender.finish(self.size)
+        return self._store._commit_blocks(block_ids, self.size, clean, self._precondition)
+
+    def _discard(self) -> None:
+        if self._sender is not None:
+            self._sender.cancel()

@@ -6,6 +6,12 @@ letting each SDK write that file itself keeps its own parallel, checksummed tran
 (boto3's TransferManager, azure's chunked download, GCS's checksummed download).
 Likewise `put` takes a seekable file and its size so SDKs can run multipart uploads and retries.
 
+Why `begin_upload` beside `put`: a backup's bytes arrive over minutes, and a cloud store sends
+them while they arrive (parts, blocks, a resumable session) instead of after; but the object may
+become visible only once every check passed, so the upload is begun, fed, and then committed with
+the metadata (its sha256 is known only at the end) or aborted. The spool the export is written to
+is the upload's buffer: parts are read back from it by range, so memory stays flat.
+
 Rules every store keeps the same way, enforced by `ObjectStore.put` and `ObjectStore.versions`
 before a store's own code runs (a store implements `_write` and `_versions`, never these rules):
 
@@ -32,7 +38,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Self, TypeAlias
+from types import TracebackType
+from typing import BinaryIO, Self, TypeAlias, cast
 
 from controller_backup.errors import BadRequest, SettingsError, StoreError
 from controller_backup.progress import SILENT, Progress
@@ -41,6 +48,9 @@ from .credentials import AwsCredentials, AzureServicePrincipal, GoogleCredential
 
 #: metadata keys every stored backup carries (identifier-safe for Azure)
 METADATA_KEYS = ("sha256", "size", "controller_version", "exported_at", "controller", "tool_version")
+
+#: the name beside the object where a store that needs one stages an upload before its commit
+STAGING_SUFFIX = ".staging"
 
 #: what each store kind (`store_kind`) is called in messages
 KIND_NAMES = {"local": "local folder", "s3": "S3", "azblob": "Azure Blob", "gs": "Cloud Storage"}
@@ -161,6 +171,121 @@ class StoreOptions:
                 )
 
 
+class PendingUpload(ABC):
+    """An upload begun before its bytes are all there (`ObjectStore.begin_upload`).
+
+    It reads its bytes from a spool file that is still being appended to: `update` hears each
+    append (after it reached the file), `restart` that the spool starts again from nothing (a
+    retried export). Nothing is visible until `commit`, which sends the rest and makes the object
+    visible under the precondition given at the start, with `metadata`; `abort` (also the exit of
+    a `with` block that did not commit) discards what was sent. Both wait for every part in flight.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.size = 0
+        self._closed = False
+
+    def begin(self) -> Self:
+        """Start sending (once, from `ObjectStore.begin_upload`)."""
+        self._begin()
+        return self
+
+    def update(self, data: bytes) -> None:
+        """`data` was appended to the spool."""
+        self.add(len(data))
+
+    def add(self, count: int) -> None:
+        """`count` more bytes are in the spool (all of it, for an upload begun once it was written)."""
+        self.size += count
+        self._grown()
+
+    def restart(self) -> None:
+        """The spool starts again from nothing: what was sent of it is discarded."""
+        self._discard()
+        self.size = 0
+        self._begin()
+
+    def commit(self, metadata: Mapping[str, str]) -> ObjectInfo:
+        """Send the rest and make the object visible, if the precondition still holds."""
+        if self._closed:
+            raise StoreError(f"{self.url}: this upload was already committed or aborted")
+        if self.size == 0:
+            raise StoreError(f"{self.url}: nothing to store (the upload is empty)")
+        self._closed = True
+        try:
+            return self._commit(metadata)
+        except BaseException:
+            self._discard()
+            raise
+
+    def abort(self) -> None:
+        """Discard what was sent; nothing becomes visible."""
+        if not self._closed:
+            self._closed = True
+            self._discard()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.abort()
+
+    @abstractmethod
+    def _begin(self) -> None:
+        """Start (or start again) sending: called by `begin_upload` and by `restart`."""
+
+    @abstractmethod
+    def _grown(self) -> None:
+        """The spool holds `size` bytes now: send what is ready."""
+
+    @abstractmethod
+    def _commit(self, metadata: Mapping[str, str]) -> ObjectInfo:
+        """Send the rest, wait for it, make it visible; `_discard` follows any failure."""
+
+    @abstractmethod
+    def _discard(self) -> None:
+        """Stop sending, wait for what is in flight, and drop what was sent (best effort)."""
+
+
+class _SpoolFile(io.FileIO):
+    """A spool opened again to be `put`; its `path` lets a store that spools in its own folder
+    (`spool_directory`) take the file as it is rather than copy it."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "rb")
+        self.path = path
+
+
+class _SpoolThenPut(PendingUpload):
+    """The upload of a store that sends nothing early: `put` of the whole spool at the commit."""
+
+    def __init__(self, store: ObjectStore, path: str, precondition: Precondition, progress: Progress) -> None:
+        super().__init__(store.url)
+        self._store, self._path = store, path
+        self._precondition, self._progress = precondition, progress
+
+    def _begin(self) -> None:
+        """Nothing is sent before the commit."""
+
+    def _grown(self) -> None:
+        """Nothing is sent before the commit."""
+
+    def _commit(self, metadata: Mapping[str, str]) -> ObjectInfo:
+        with _SpoolFile(self._path) as source:
+            return self._store.put(
+                SizedSource(cast(BinaryIO, source), self.size),
+                metadata,
+                precondition=self._precondition,
+                progress=self._progress,
+            )
+
+    def _discard(self) -> None:
+        """Nothing was sent."""
+
+
 # -- the contract ---------------------------------------------------------------------------------
 
 
@@ -192,15 +317,29 @@ class ObjectStore(ABC):
         its declared size a `StoreError`, both before any byte moves; nothing is stored then.
         Nothing is visible until the write is complete. `progress` hears the bytes as they go.
         """
-        if precondition is not None and not isinstance(precondition, IfMatch | IfAbsent):
-            kind = type(precondition).__name__
-            raise TypeError(f"put: precondition must be IfMatch(etag), IfAbsent() or None, not {kind}")
+        _check_precondition(precondition)
         _check_size(self.url, source)
         return self._write(Upload(source, metadata, precondition, progress))
 
     @abstractmethod
     def _write(self, upload: Upload) -> ObjectInfo:
         """The store's own write of `upload`; nothing may be visible until it is complete."""
+
+    def begin_upload(
+        self, spool_path: str, *, precondition: Precondition = None, progress: Progress = SILENT
+    ) -> PendingUpload:
+        """Begin replacing the object with the bytes being appended to the file `spool_path`.
+
+        The caller feeds the upload (`update`, `restart`) as the file grows, then commits it with
+        the metadata or aborts it. Here, the whole file is `put` at the commit; cloud stores send
+        parts while the file grows. Preconditions are checked as `put` checks them.
+        """
+        _check_precondition(precondition)
+        return self._begin_upload(spool_path, precondition, progress).begin()
+
+    def _begin_upload(self, spool_path: str, precondition: Precondition, progress: Progress) -> PendingUpload:
+        """The store's own pending upload; by default nothing is sent before the commit."""
+        return _SpoolThenPut(self, spool_path, precondition, progress)
 
     @abstractmethod
     def download(
@@ -265,6 +404,12 @@ class ObjectStore(ABC):
         """The immutable file on this machine that holds the newest version (or `version_id`),
         to be read in place, with its info; None where versions are only downloaded."""
         return None
+
+
+def _check_precondition(precondition: object) -> None:
+    if precondition is not None and not isinstance(precondition, IfMatch | IfAbsent):
+        kind = type(precondition).__name__
+        raise TypeError(f"put: precondition must be IfMatch(etag), IfAbsent() or None, not {kind}")
 
 
 def _check_size(url: str, source: SizedSource) -> None:

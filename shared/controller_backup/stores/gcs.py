@@ -27,10 +27,11 @@ Why these choices:
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -52,8 +53,22 @@ from controller_backup.errors import (
 )
 from controller_backup.progress import SILENT, Progress
 
-from .base import IfAbsent, IfMatch, ObjectInfo, ObjectStore, StoreOptions, Upload, bad_version_id
+from .base import (
+    STAGING_SUFFIX,
+    IfAbsent,
+    IfMatch,
+    ObjectInfo,
+    ObjectStore,
+    PendingUpload,
+    Precondition,
+    StoreOptions,
+    Upload,
+    bad_version_id,
+)
 from .credentials import GoogleCredentials
+from .parts import GrowingReader
+
+log = logging.getLogger("controller_backup.stores.gcs")
 
 #: resumable chunk: a multiple of 256 KiB; the bound on upload memory, and few enough round trips
 DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024
@@ -385,16 +400,24 @@ class GcsStore(ObjectStore):
                 raise PreconditionFailed(f"{self.url}: an object appeared since the backup started")
             raise PreconditionFailed(f"{self.url}: the object changed since it was read (generation)")
 
-    def _write(self, upload: Upload) -> ObjectInfo:
-        size = upload.source.size
-        generation: int | None = None
-        match upload.precondition:
+    def _generation_for(self, precondition: Precondition) -> int | None:
+        """The `ifGenerationMatch` that `precondition` means (0: no object), or None."""
+        match precondition:
             case IfAbsent():
-                generation = 0
+                return 0
             case IfMatch(etag):
                 generation = _generation(etag)
                 if generation is None:
                     raise PreconditionFailed(f"{self.url}: {etag!r} is not a generation of this object")
+                return generation
+        return None
+
+    def _begin_upload(self, spool_path: str, precondition: Precondition, progress: Progress) -> PendingUpload:
+        return _StagedUpload(self, spool_path, self._generation_for(precondition), progress)
+
+    def _write(self, upload: Upload) -> ObjectInfo:
+        size = upload.source.size
+        generation = self._generation_for(upload.precondition)
         if generation is not None and size > MULTIPART_LIMIT:
             self._check_generation(generation)
         blob = self._bucket.blob(self.key, chunk_size=self.chunk_size)
@@ -411,3 +434,95 @@ class GcsStore(ObjectStore):
         if int(blob.size or 0) != size:
             raise IntegrityError(f"{self.url}: stored {blob.size} bytes, expected {size}")
         return self._info(blob, is_latest=True)
+
+
+class _StagedUpload(PendingUpload):
+    """A backup's upload: a resumable upload of the staging object runs while the export arrives
+    (reading the spool as it grows, a chunk at a time); the commit copies it into place.
+
+    Why a staging object: GCS takes an object's metadata when its resumable session starts, and a
+    backup's sha256 is known only at the end. The copy (objects.rewrite, its source pinned to the
+    staging generation; within one location and storage class GCS finishes it in one call) takes
+    the destination's metadata and `ifGenerationMatch`, so the object
+    appears whole, with its metadata, or not at all; the staging generation is then deleted. Not
+    compose, which would do the same on GCS: fake-gcs-server's compose keeps the destination's
+    generation, so a replaced object would look unchanged to a conditional writer. Like its
+    resumable uploads, fake-gcs-server ignores preconditions on a rewrite, so the generation is
+    also read just before. A killed run leaves at most an unfinished session (it expires by
+    itself) or the staging object, which the next run replaces.
+    """
+
+    def __init__(self, store: GcsStore, path: str, generation: int | None, progress: Progress) -> None:
+        super().__init__(store.url)
+        self._store, self._path = store, path
+        self._generation, self._progress = generation, progress
+        self._reader: GrowingReader | None = None
+        self._thread: threading.Thread | None = None
+        self._staged: Any = None
+        self._failure: BaseException | None = None
+
+    def _begin(self) -> None:
+        self._failure, self._staged = None, None
+        self._reader = GrowingReader(self._path, self._progress)
+        self._thread = threading.Thread(
+            target=self._upload, args=(self._reader,), name="gcs-staging", daemon=True
+        )
+        self._thread.start()
+
+    def _upload(self, reader: GrowingReader) -> None:
+        store = self._store
+        blob = store._bucket.blob(store.key + STAGING_SUFFIX, chunk_size=store.chunk_size)
+        blob.content_type = "application/octet-stream"
+        try:
+            with store._mapped("upload the staging object"):
+                blob.upload_from_file(reader, size=None, checksum="crc32c")
+        except BaseException as exc:  # noqa: BLE001 - handed to the job's thread
+            self._failure = exc
+        else:
+            self._staged = blob
+        finally:
+            reader.close()
+
+    def _grown(self) -> None:
+        assert self._reader is not None
+        if self._failure is not None:
+            raise self._failure
+        self._reader.grown(self.size)
+
+    def _commit(self, metadata: Mapping[str, str]) -> ObjectInfo:
+        assert self._reader is not None and self._thread is not None
+        self._progress.expect(self.size)
+        self._reader.end()
+        self._thread.join()
+        if self._failure is not None:
+            raise self._failure
+        staged, store = self._staged, self._store
+        if int(staged.size or 0) != self.size:
+            raise IntegrityError(f"{self.url}: staged {staged.size} bytes, expected {self.size}")
+        if self._generation is not None:
+            store._check_generation(self._generation)
+        blob = store._bucket.blob(store.key)
+        blob.metadata = dict(metadata)
+        blob.content_type = "application/octet-stream"
+        with store._mapped("copy into place"):
+            token, _, _ = blob.rewrite(staged, if_generation_match=self._generation)
+            while token is not None:  # a rewrite GCS could not finish in one call
+                token, _, _ = blob.rewrite(staged, token=token, if_generation_match=self._generation)
+        self._delete_staged()
+        return store._info(blob, is_latest=True)
+
+    def _discard(self) -> None:
+        if self._reader is not None and self._thread is not None:
+            self._reader.stop()
+            self._thread.join()
+        if self._staged is not None:
+            self._delete_staged()
+
+    def _delete_staged(self) -> None:
+        """Best effort: a staging object left behind is replaced by the next run."""
+        staged, self._staged = self._staged, None
+        try:
+            with self._store._mapped("delete the staging object"):
+                self._store._bucket.delete_blob(staged.name, generation=staged.generation)
+        except BackupError as exc:
+            log.info("%s; the next backup replaces it", exc.message)
