@@ -37,7 +37,7 @@ from controller_backup.native_bucket import (
     parse_native_bucket,
 )
 from controller_backup.secrets import REFERENCE_FORMS, is_reference, resolve_secret
-from controller_backup.stores import ObjectStore, StoreOptions, open_store, store_kind
+from controller_backup.stores import ObjectRetention, ObjectStore, StoreOptions, open_store, store_kind
 
 log = logging.getLogger("controller_backup.settings")
 
@@ -79,6 +79,10 @@ class Settings:
     keep_versions: int = 10
     #: S3 only: the KMS key for our own objects (never for the controller's native files)
     kms_key_id: str | None = None
+    #: Cloud Storage only: every new generation of the backup retained this many days (Object
+    #: Retention Lock), in this mode; S3 and Azure take their bucket's default retention instead
+    retention_days: int | None = None
+    retention_mode: str = "Unlocked"
     #: `native` (a real controller writes its own backup file into a bucket) or `export` (a
     #: controller, proxy or emulator that serves the export_config / import_config API)
     mode: str = "native"
@@ -211,7 +215,13 @@ class Settings:
         """
         url = url or self.backup_url
         keep_versions = self.keep_versions if store_kind(url) == "local" else None
-        return open_store(url, StoreOptions(keep_versions=keep_versions, kms_key_id=self.kms_key_id))
+        retention = None  # the backup's own versions only, not the records and markers beside it
+        if self.retention_days is not None and url == self.backup_url:
+            retention = ObjectRetention(self.retention_days, self.retention_mode)
+        options = StoreOptions(
+            keep_versions=keep_versions, kms_key_id=self.kms_key_id, gcs_retention=retention
+        )
+        return open_store(url, options)
 
     @property
     def native_bucket(self) -> NativeBucket:
@@ -309,6 +319,20 @@ def _copy_credential_problems(values: Mapping[str, Any]) -> list[str]:
         elif store_kind(url) == "local":
             problems.append(f"BACKUP_COPY_CREDENTIALS: entry {number} is a local folder, which takes none")
     return problems
+
+
+def _parse_retention_days(raw: str) -> int:
+    days = int(raw)
+    if not 1 <= days <= 36500:
+        raise ValueError(f"must be a whole number of days from 1 to 36500, got {raw}")
+    return days
+
+
+def _parse_retention_mode(raw: str) -> str:
+    for mode in ("Unlocked", "Locked"):
+        if raw.strip().lower() == mode.lower():
+            return mode
+    raise ValueError(f"must be Unlocked or Locked, got {raw[:20]!r}")
 
 
 def _parse_bool(raw: str) -> bool:
@@ -436,6 +460,8 @@ _PARSERS: dict[str, tuple[str, Callable[..., Any]]] = {
     "retry_seconds": ("CONTROLLER_RETRY_SECONDS", _positive(float)),
     "keep_versions": ("BACKUP_KEEP_VERSIONS", _positive(int)),
     "kms_key_id": ("BACKUP_KMS_KEY_ID", _non_empty),
+    "retention_days": ("BACKUP_RETENTION_DAYS", _parse_retention_days),
+    "retention_mode": ("BACKUP_RETENTION_MODE", _parse_retention_mode),
     "mode": ("CONTROLLER_BACKUP_MODE", _parse_mode),
     "restore_max_backup_age": ("RESTORE_MAX_BACKUP_AGE", parse_duration),
     "restore_time_limit": ("RESTORE_TIME_LIMIT", parse_duration),

@@ -398,3 +398,48 @@ def test_probes_of_a_denied_identity_are_access_denied(forbidding_gcs: list[tupl
     with pytest.raises(AccessDenied):
         store.versioning()
     assert ("GET", "/storage/v1/b/backups-denied?projection=noAcl&prettyPrint=false") in forbidding_gcs
+
+
+def test_every_backup_generation_carries_the_retention_the_settings_ask(
+    gcs_bucket: str, gcs_client: Any, controller: Any, controller_env: dict[str, str]
+) -> None:
+    """BACKUP_RETENTION_DAYS/MODE (Terraform's Object Retention Lock option): set on each new
+    generation of the backup as it is written (both the staged backup and a plain put), never on
+    the records beside it."""
+    from datetime import UTC, datetime, timedelta
+
+    from controller_backup.backup import run_backup
+    from controller_backup.settings import Settings
+
+    url = f"gs://{gcs_bucket}/controllers/backup.tar"
+    env = controller_env | {
+        "BACKUP_URL": url,
+        "BACKUP_RETENTION_DAYS": "30",
+        "BACKUP_RETENTION_MODE": "locked",
+    }
+    settings = Settings.from_env(env)
+    assert (settings.retention_days, settings.retention_mode) == (30, "Locked")
+    bucket = gcs_client.bucket(gcs_bucket)
+
+    def assert_retained() -> None:
+        live = bucket.get_blob("controllers/backup.tar")
+        assert live.retention.mode == "Locked", live._properties
+        until = live.retention.retain_until_time
+        assert abs(until - (datetime.now(UTC) + timedelta(days=30))) < timedelta(minutes=5)
+
+    run_backup(settings)  # staged, then copied into place
+    assert_retained()
+    settings.backup_store().put(SizedSource.of(b"x" * 10), _meta(b"x" * 10))  # one request
+    assert_retained()
+    record = bucket.get_blob("controllers/backup.tar.last-backup.json")
+    assert record is not None and not record.retention.mode
+
+
+def test_retention_is_a_cloud_storage_setting_only(controller_env: dict[str, str]) -> None:
+    from controller_backup.settings import Settings
+
+    settings = Settings.from_env(controller_env | {"BACKUP_URL": "s3://b/k", "BACKUP_RETENTION_DAYS": "7"})
+    with pytest.raises(SettingsError, match="BACKUP_RETENTION_DAYS applies only to Cloud Storage stores"):
+        settings.backup_store()
+    with pytest.raises(SettingsError, match="BACKUP_RETENTION_MODE: must be Unlocked or Locked"):
+        Settings.from_env(controller_env | {"BACKUP_RETENTION_MODE": "forever"})

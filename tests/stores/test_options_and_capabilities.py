@@ -20,7 +20,14 @@ from controller_backup.errors import SettingsError
 from controller_backup.inspection import fetch_checked
 from controller_backup.settings import Settings
 from controller_backup.spool import HashingSpool, spool_directory
-from controller_backup.stores import ObjectInfo, ObjectStore, SizedSource, StoreOptions, open_store
+from controller_backup.stores import (
+    ObjectInfo,
+    ObjectRetention,
+    ObjectStore,
+    SizedSource,
+    StoreOptions,
+    open_store,
+)
 from controller_backup.stores.credentials import AwsAccessKeys, AzureServicePrincipal, GoogleCredentials
 
 from tests.stores.contract import _get, _meta, _put
@@ -42,6 +49,7 @@ VALUES: dict[str, object] = {
         "7f1e2d3c-0000-4000-8000-000000000001", "7f1e2d3c-0000-4000-8000-000000000002", "dr-client-secret"
     ),
     "gcs_credentials": GoogleCredentials("service_account", "{}"),
+    "gcs_retention": ObjectRetention(30),
 }
 
 
@@ -127,6 +135,11 @@ def test_an_option_of_the_stores_own_kind_applies(
         credentials = store._client._credentials  # type: ignore[attr-defined]
         assert isinstance(credentials, service_account.Credentials)
         assert credentials.service_account_email == "dr-writer@dr-project.iam.gserviceaccount.com"
+    elif name == "gcs_retention":
+        store = place.open(StoreOptions(gcs_retention=ObjectRetention(3, "Unlocked")))
+        info = _put(store, b"kept" * 100)
+        blob = store._bucket.get_blob(store.key, generation=int(info.version_id or 0))  # type: ignore[attr-defined]
+        assert blob.retention.mode == "Unlocked" and blob.retention.retain_until_time is not None
     else:
         raise AssertionError(f"no case shows that {name} applies")
 

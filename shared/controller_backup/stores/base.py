@@ -135,6 +135,16 @@ class Upload:
 
 
 @dataclass(frozen=True)
+class ObjectRetention:
+    """How long each new version stays undeletable, and whether anyone may shorten that."""
+
+    days: int
+    #: "Unlocked" (a principal allowed to override it may shorten it; never the functions) or
+    #: "Locked" (nobody can shorten or remove it)
+    mode: str = "Unlocked"
+
+
+@dataclass(frozen=True)
 class StoreOptions:
     """What settings may change in the store `open_store` opens.
 
@@ -158,6 +168,12 @@ class StoreOptions:
     )
     gcs_credentials: GoogleCredentials | None = field(
         default=None, metadata={"kind": "gs", "setting": "BACKUP_COPY_CREDENTIALS"}
+    )
+
+    #: Cloud Storage: each new generation of the backup retained this long (Object Retention Lock;
+    #: S3 Object Lock and Azure immutability apply their bucket's default instead)
+    gcs_retention: ObjectRetention | None = field(
+        default=None, metadata={"kind": "gs", "setting": "BACKUP_RETENTION_DAYS"}
     )
 
     def check(self, kind: str) -> None:

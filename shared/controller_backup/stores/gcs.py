@@ -33,7 +33,7 @@ import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
@@ -58,6 +58,7 @@ from .base import (
     IfAbsent,
     IfMatch,
     ObjectInfo,
+    ObjectRetention,
     ObjectStore,
     PendingUpload,
     Precondition,
@@ -237,6 +238,7 @@ class GcsStore(ObjectStore):
         client: Any = None,
         project: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        retention: ObjectRetention | None = None,
     ) -> None:
         if chunk_size <= 0 or chunk_size % _CHUNK_GRANULE:
             raise SettingsError(f"GCS store: chunk_size must be a positive multiple of {_CHUNK_GRANULE}")
@@ -246,6 +248,7 @@ class GcsStore(ObjectStore):
         self.chunk_size = chunk_size
         self._client = client if client is not None else _shared_client(project)
         self._bucket = self._client.bucket(bucket)
+        self.retention = retention
 
     @classmethod
     def from_url(
@@ -257,12 +260,40 @@ class GcsStore(ObjectStore):
         project: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
     ) -> GcsStore:
-        """No option of `options` applies to Cloud Storage (`open_store` refuses them); the
+        """The options of Cloud Storage: a copy's credentials, the backup's retention; the
         keywords tune a test's store."""
         bucket, key = parse_gs_url(url)
         if client is None and options.gcs_credentials is not None:
             client = _client_as(options.gcs_credentials)
-        return cls(bucket, key, client=client, project=project, chunk_size=chunk_size)
+        return cls(
+            bucket,
+            key,
+            client=client,
+            project=project,
+            chunk_size=chunk_size,
+            retention=options.gcs_retention,
+        )
+
+    def _ensure_retention(self, blob: Any) -> None:
+        """A copied-into-place generation holds the retention it was asked for (the rewrite's
+        destination carries it; a server that dropped it, as fake-gcs-server does, gets it set on
+        the generation now, before anything else happens to it)."""
+        if self.retention is None or blob.retention.mode == self.retention.mode:
+            return
+        kept = self._new_generation().retention
+        blob.retention.mode, blob.retention.retain_until_time = kept.mode, kept.retain_until_time
+        with self._mapped("set the backup's retention"):
+            blob.patch(if_generation_match=blob.generation)
+
+    def _new_generation(self) -> Any:
+        """The object's blob, about to get a new generation: our content type, and the retention
+        (Object Retention Lock) every generation of the backup carries from its first byte on."""
+        blob = self._bucket.blob(self.key, chunk_size=self.chunk_size)
+        blob.content_type = "application/octet-stream"
+        if self.retention is not None:
+            blob.retention.mode = self.retention.mode
+            blob.retention.retain_until_time = datetime.now(UTC) + timedelta(days=self.retention.days)
+        return blob
 
     # -- errors ------------------------------------------------------------------------------
 
@@ -420,9 +451,8 @@ class GcsStore(ObjectStore):
         generation = self._generation_for(upload.precondition)
         if generation is not None and size > MULTIPART_LIMIT:
             self._check_generation(generation)
-        blob = self._bucket.blob(self.key, chunk_size=self.chunk_size)
+        blob = self._new_generation()
         blob.metadata = dict(upload.metadata)
-        blob.content_type = "application/octet-stream"
         upload.progress.expect(size)
         with self._mapped("upload"):
             blob.upload_from_file(
@@ -501,13 +531,13 @@ class _StagedUpload(PendingUpload):
             raise IntegrityError(f"{self.url}: staged {staged.size} bytes, expected {self.size}")
         if self._generation is not None:
             store._check_generation(self._generation)
-        blob = store._bucket.blob(store.key)
+        blob = store._new_generation()
         blob.metadata = dict(metadata)
-        blob.content_type = "application/octet-stream"
         with store._mapped("copy into place"):
             token, _, _ = blob.rewrite(staged, if_generation_match=self._generation)
             while token is not None:  # a rewrite GCS could not finish in one call
                 token, _, _ = blob.rewrite(staged, token=token, if_generation_match=self._generation)
+        store._ensure_retention(blob)
         self._delete_staged()
         return store._info(blob, is_latest=True)
 
