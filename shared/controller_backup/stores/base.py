@@ -49,9 +49,6 @@ from .credentials import AwsCredentials, AzureServicePrincipal, GoogleCredential
 #: metadata keys every stored backup carries (identifier-safe for Azure)
 METADATA_KEYS = ("sha256", "size", "controller_version", "exported_at", "controller", "tool_version")
 
-#: the name beside the object where a store that needs one stages an upload before its commit
-STAGING_SUFFIX = ".staging"
-
 #: what each store kind (`store_kind`) is called in messages
 KIND_NAMES = {"local": "local folder", "s3": "S3", "azblob": "Azure Blob", "gs": "Cloud Storage"}
 

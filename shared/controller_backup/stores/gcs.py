@@ -31,7 +31,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
@@ -54,20 +54,17 @@ from controller_backup.errors import (
 from controller_backup.progress import SILENT, Progress
 
 from .base import (
-    STAGING_SUFFIX,
     IfAbsent,
     IfMatch,
     ObjectInfo,
     ObjectRetention,
     ObjectStore,
-    PendingUpload,
     Precondition,
     StoreOptions,
     Upload,
     bad_version_id,
 )
 from .credentials import GoogleCredentials
-from .parts import GrowingReader
 
 log = logging.getLogger("controller_backup.stores.gcs")
 
@@ -274,17 +271,6 @@ class GcsStore(ObjectStore):
             retention=options.gcs_retention,
         )
 
-    def _ensure_retention(self, blob: Any) -> None:
-        """A copied-into-place generation holds the retention it was asked for (the rewrite's
-        destination carries it; a server that dropped it, as fake-gcs-server does, gets it set on
-        the generation now, before anything else happens to it)."""
-        if self.retention is None or blob.retention.mode == self.retention.mode:
-            return
-        kept = self._new_generation().retention
-        blob.retention.mode, blob.retention.retain_until_time = kept.mode, kept.retain_until_time
-        with self._mapped("set the backup's retention"):
-            blob.patch(if_generation_match=blob.generation)
-
     def _new_generation(self) -> Any:
         """The object's blob, about to get a new generation: our content type, and the retention
         (Object Retention Lock) every generation of the backup carries from its first byte on."""
@@ -443,9 +429,6 @@ class GcsStore(ObjectStore):
                 return generation
         return None
 
-    def _begin_upload(self, spool_path: str, precondition: Precondition, progress: Progress) -> PendingUpload:
-        return _StagedUpload(self, spool_path, self._generation_for(precondition), progress)
-
     def _write(self, upload: Upload) -> ObjectInfo:
         size = upload.source.size
         generation = self._generation_for(upload.precondition)
@@ -464,95 +447,3 @@ class GcsStore(ObjectStore):
         if int(blob.size or 0) != size:
             raise IntegrityError(f"{self.url}: stored {blob.size} bytes, expected {size}")
         return self._info(blob, is_latest=True)
-
-
-class _StagedUpload(PendingUpload):
-    """A backup's upload: a resumable upload of the staging object runs while the export arrives
-    (reading the spool as it grows, a chunk at a time); the commit copies it into place.
-
-    Why a staging object: GCS takes an object's metadata when its resumable session starts, and a
-    backup's sha256 is known only at the end. The copy (objects.rewrite, its source pinned to the
-    staging generation; within one location and storage class GCS finishes it in one call) takes
-    the destination's metadata and `ifGenerationMatch`, so the object
-    appears whole, with its metadata, or not at all; the staging generation is then deleted. Not
-    compose, which would do the same on GCS: fake-gcs-server's compose keeps the destination's
-    generation, so a replaced object would look unchanged to a conditional writer. Like its
-    resumable uploads, fake-gcs-server ignores preconditions on a rewrite, so the generation is
-    also read just before. A killed run leaves at most an unfinished session (it expires by
-    itself) or the staging object, which the next run replaces.
-    """
-
-    def __init__(self, store: GcsStore, path: str, generation: int | None, progress: Progress) -> None:
-        super().__init__(store.url)
-        self._store, self._path = store, path
-        self._generation, self._progress = generation, progress
-        self._reader: GrowingReader | None = None
-        self._thread: threading.Thread | None = None
-        self._staged: Any = None
-        self._failure: BaseException | None = None
-
-    def _begin(self) -> None:
-        self._failure, self._staged = None, None
-        self._reader = GrowingReader(self._path, self._progress)
-        self._thread = threading.Thread(
-            target=self._upload, args=(self._reader,), name="gcs-staging", daemon=True
-        )
-        self._thread.start()
-
-    def _upload(self, reader: GrowingReader) -> None:
-        store = self._store
-        blob = store._bucket.blob(store.key + STAGING_SUFFIX, chunk_size=store.chunk_size)
-        blob.content_type = "application/octet-stream"
-        try:
-            with store._mapped("upload the staging object"):
-                blob.upload_from_file(reader, size=None, checksum="crc32c")
-        except BaseException as exc:  # noqa: BLE001 - handed to the job's thread
-            self._failure = exc
-        else:
-            self._staged = blob
-        finally:
-            reader.close()
-
-    def _grown(self) -> None:
-        assert self._reader is not None
-        if self._failure is not None:
-            raise self._failure
-        self._reader.grown(self.size)
-
-    def _commit(self, metadata: Mapping[str, str]) -> ObjectInfo:
-        assert self._reader is not None and self._thread is not None
-        self._progress.expect(self.size)
-        self._reader.end()
-        self._thread.join()
-        if self._failure is not None:
-            raise self._failure
-        staged, store = self._staged, self._store
-        if int(staged.size or 0) != self.size:
-            raise IntegrityError(f"{self.url}: staged {staged.size} bytes, expected {self.size}")
-        if self._generation is not None:
-            store._check_generation(self._generation)
-        blob = store._new_generation()
-        blob.metadata = dict(metadata)
-        with store._mapped("copy into place"):
-            token, _, _ = blob.rewrite(staged, if_generation_match=self._generation)
-            while token is not None:  # a rewrite GCS could not finish in one call
-                token, _, _ = blob.rewrite(staged, token=token, if_generation_match=self._generation)
-        store._ensure_retention(blob)
-        self._delete_staged()
-        return store._info(blob, is_latest=True)
-
-    def _discard(self) -> None:
-        if self._reader is not None and self._thread is not None:
-            self._reader.stop()
-            self._thread.join()
-        if self._staged is not None:
-            self._delete_staged()
-
-    def _delete_staged(self) -> None:
-        """Best effort: a staging object left behind is replaced by the next run."""
-        staged, self._staged = self._staged, None
-        try:
-            with self._store._mapped("delete the staging object"):
-                self._store._bucket.delete_blob(staged.name, generation=staged.generation)
-        except BackupError as exc:
-            log.info("%s; the next backup replaces it", exc.message)

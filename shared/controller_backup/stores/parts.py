@@ -1,4 +1,4 @@
-"""Reading a spool while it is still being written: by parts in parallel, or as one growing stream.
+"""Reading a spool while it is still being written, by parts sent in parallel (Azure's blocks).
 
 Why read the spool back instead of handing the bytes over as they arrive: the export lands in the
 spool anyway (hashed and walked there) and the kernel's page cache serves the re-read, so however
@@ -11,13 +11,9 @@ as bytes (against Azurite, a 256 MiB upload: 4.1 s against 2.3 s), and peaked no
 
 from __future__ import annotations
 
-import io
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
-
-from controller_backup.progress import Progress
 
 _T = TypeVar("_T")
 
@@ -79,78 +75,3 @@ class PartSender(Generic[_T]):
     def _note_failure(self, part: Future[_T]) -> None:
         if not part.cancelled() and part.exception() is not None and self._failure is None:
             self._failure = part.exception()
-
-
-class _Stopped(Exception):
-    """The reader was stopped: the upload reading it is abandoned."""
-
-
-class GrowingReader(io.RawIOBase):
-    """The file at `path` from its start, read while it grows: a read waits until the bytes asked
-    for are there or the writer `end`ed; after `stop` every read fails, ending the upload that
-    reads it. `progress` hears each byte the first time it is read (a retried chunk is read again).
-    """
-
-    def __init__(self, path: str, progress: Progress) -> None:
-        super().__init__()
-        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
-        self._progress = progress
-        self._changed = threading.Condition()
-        self._size, self._furthest = 0, 0
-        self._ended = self._stopped = False
-
-    def grown(self, size: int) -> None:
-        with self._changed:
-            self._size = size
-            self._changed.notify_all()
-
-    def end(self) -> None:
-        """No more bytes will come: a read returns what is left."""
-        with self._changed:
-            self._ended = True
-            self._changed.notify_all()
-
-    def stop(self) -> None:
-        with self._changed:
-            self._stopped = True
-            self._changed.notify_all()
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._file.tell()
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        return self._file.seek(offset, whence)
-
-    def read(self, size: int | None = -1) -> bytes:
-        position = self._file.tell()
-        with self._changed:
-            while (
-                not self._stopped
-                and not self._ended
-                and (size is None or size < 0 or self._size - position < size)
-            ):
-                self._changed.wait()
-            if self._stopped:
-                raise _Stopped("the upload was abandoned")
-            available = self._size - position
-        data = self._file.read(available if size is None or size < 0 else min(size, available))
-        end = position + len(data)
-        if end > self._furthest:
-            self._progress.advance(end - self._furthest)
-            self._furthest = end
-        return data
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._file.close()
-        super().close()

@@ -43,7 +43,6 @@ from s3transfer.subscribers import BaseSubscriber
 
 from controller_backup.errors import (
     AccessDenied,
-    BackupError,
     ObjectNotFound,
     PreconditionFailed,
     SettingsError,
@@ -53,19 +52,15 @@ from controller_backup.progress import SILENT, Progress
 from controller_backup.redact import register_secret
 
 from .base import (
-    STAGING_SUFFIX,
     IfAbsent,
     IfMatch,
     ObjectInfo,
     ObjectStore,
-    PendingUpload,
-    Precondition,
     StoreOptions,
     Upload,
     bad_version_id,
 )
 from .credentials import AwsAccessKeys, AwsCredentials
-from .parts import PartSender, read_part
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -78,9 +73,6 @@ MIB = 1024 * 1024
 #: (measured at 256 MiB against moto: as fast as boto3's defaults, with a bounded footprint)
 DEFAULT_CHUNK_SIZE = 8 * MIB
 DEFAULT_CONCURRENCY = 8
-#: a backup's server-side copy from the staging object into place goes in ranges of this size, in
-#: parallel (moto reads the whole source for each range, so against it fewer are faster)
-COPY_PART_SIZE = 256 * MIB
 
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound"})
 _DENIED_CODES = frozenset(
@@ -466,9 +458,6 @@ class S3Store(ObjectStore):
             return {}
         return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
 
-    def _begin_upload(self, spool_path: str, precondition: Precondition, progress: Progress) -> PendingUpload:
-        return _StagedUpload(self, spool_path, precondition, progress)
-
     def _write(self, upload: Upload) -> ObjectInfo:
         size = upload.source.size
         upload.progress.expect(size)
@@ -556,165 +545,3 @@ class S3Store(ObjectStore):
             current = None
         if current != expected:
             raise PreconditionFailed(f"{self.url}: the object changed since the backup started")
-
-
-class _StagedUpload(PendingUpload):
-    """A backup's upload: parts go to a staging object while the export arrives; the commit copies
-    it into place server-side, with the metadata and the precondition.
-
-    Why a staging object: S3 takes an object's metadata when its multipart upload is created, and
-    a backup's sha256 is known only at the end, so the parts cannot go to the object itself. The
-    copy (UploadPartCopy, in parallel ranges, pinned to the staging object's ETag and version)
-    creates the real object's multipart upload with the full metadata, and its completion carries
-    If-Match / If-None-Match: the object appears whole, or not at all. The staging object is then
-    deleted; where the identity may not delete (or a run is killed), the bucket's lifecycle rules
-    for the staging key remove it and any incomplete multipart upload.
-    """
-
-    def __init__(self, store: S3Store, path: str, precondition: Precondition, progress: Progress) -> None:
-        super().__init__(store.url)
-        self._store, self._path = store, path
-        self._precondition, self._progress = precondition, progress
-        self._staging = store.key + STAGING_SUFFIX
-        self._upload_id: str | None = None
-        self._sender: PartSender[dict[str, Any]] | None = None
-        self._staged_version: str | None = None
-        self._has_staged = False
-
-    @property
-    def _client(self) -> S3Client:
-        return self._store.client
-
-    def _begin(self) -> None:
-        with self._store._errors("begin the staging upload"):
-            answer = self._client.create_multipart_upload(
-                Bucket=self._store.bucket,
-                Key=self._staging,
-                ChecksumAlgorithm="SHA256",
-                **self._store._encryption,
-            )
-        self._upload_id = answer["UploadId"]
-        self._sender = PartSender(self._store.chunk_size, self._store.concurrency, self._send_part, "s3-part")
-
-    def _grown(self) -> None:
-        assert self._sender is not None
-        self._sender.grown(self.size)
-
-    def _send_part(self, number: int, offset: int, length: int) -> dict[str, Any]:
-        assert self._upload_id is not None
-        body = read_part(self._path, offset, length)
-        with self._store._errors("upload a part"):
-            answer = self._client.upload_part(
-                Bucket=self._store.bucket,
-                Key=self._staging,
-                UploadId=self._upload_id,
-                PartNumber=number,
-                Body=body,
-                ChecksumAlgorithm="SHA256",
-            )
-        self._progress.advance(length)
-        part = {"PartNumber": number, "ETag": answer["ETag"]}
-        if answer.get("ChecksumSHA256"):
-            part["ChecksumSHA256"] = answer["ChecksumSHA256"]
-        return part
-
-    def _commit(self, metadata: Mapping[str, str]) -> ObjectInfo:
-        assert self._sender is not None and self._upload_id is not None
-        self._progress.expect(self.size)
-        parts = self._sender.finish(self.size)
-        store = self._store
-        with store._errors("complete the staging upload"):
-            staged = self._client.complete_multipart_upload(
-                Bucket=store.bucket,
-                Key=self._staging,
-                UploadId=self._upload_id,
-                MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
-            )
-        self._upload_id, self._has_staged = None, True
-        self._staged_version = _unquote_version(staged.get("VersionId"))
-        info = self._copy_into_place(staged["ETag"], metadata)
-        self._delete_staged()
-        return info
-
-    def _copy_into_place(self, staged_etag: str, metadata: Mapping[str, str]) -> ObjectInfo:
-        """The staging object's bytes as the object, with `metadata`, if the precondition holds."""
-        store, client = self._store, self._client
-        source: dict[str, str] = {"Bucket": store.bucket, "Key": self._staging}
-        if self._staged_version:
-            source["VersionId"] = self._staged_version
-        with store._errors("begin the copy into place"):
-            upload_id = client.create_multipart_upload(
-                Bucket=store.bucket, Key=store.key, Metadata=dict(metadata), **store._encryption
-            )["UploadId"]
-
-        def copy(number: int, offset: int, length: int) -> dict[str, Any]:
-            with store._errors("copy into place"):
-                answer = client.upload_part_copy(
-                    Bucket=store.bucket,
-                    Key=store.key,
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    CopySource=source,  # type: ignore[arg-type]
-                    CopySourceIfMatch=staged_etag,
-                    CopySourceRange=f"bytes={offset}-{offset + length - 1}",
-                )
-            return {"PartNumber": number, "ETag": answer["CopyPartResult"]["ETag"]}
-
-        condition: dict[str, str] = {}
-        match self._precondition:
-            case IfMatch(etag):
-                condition["IfMatch"] = etag
-            case IfAbsent():
-                condition["IfNoneMatch"] = "*"
-        try:
-            copier = PartSender(COPY_PART_SIZE, store.concurrency, copy, "s3-copy")
-            copier.grown(self.size)
-            parts = copier.finish(self.size)
-            if "IfMatch" in condition:
-                store._check_etag_before_completing(condition["IfMatch"])
-            with store._errors("complete the copy into place"):
-                done = client.complete_multipart_upload(
-                    Bucket=store.bucket,
-                    Key=store.key,
-                    UploadId=upload_id,
-                    MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
-                    **condition,  # type: ignore[arg-type]
-                )
-        except BaseException:
-            self._abort_upload(store.key, upload_id)
-            raise
-        return ObjectInfo(
-            url=store.url,
-            size=self.size,
-            etag=str(done["ETag"]),
-            version_id=_unquote_version(done.get("VersionId")),
-            last_modified=datetime.now(UTC),
-            metadata=dict(metadata),
-            is_latest=True,
-        )
-
-    def _discard(self) -> None:
-        if self._sender is not None:
-            self._sender.cancel()
-        if self._upload_id is not None:
-            self._abort_upload(self._staging, self._upload_id)
-            self._upload_id = None
-        if self._has_staged:
-            self._delete_staged()
-
-    def _abort_upload(self, key: str, upload_id: str) -> None:
-        """Best effort: an upload left incomplete is invisible, and the lifecycle rule ends it."""
-        with contextlib.suppress(BackupError), self._store._errors("abort a multipart upload"):
-            self._client.abort_multipart_upload(Bucket=self._store.bucket, Key=key, UploadId=upload_id)
-
-    def _delete_staged(self) -> None:
-        """Best effort: the identity may not delete (the lifecycle rule then expires it)."""
-        self._has_staged = False
-        params: dict[str, str] = {"Bucket": self._store.bucket, "Key": self._staging}
-        if self._staged_version:
-            params["VersionId"] = self._staged_version
-        try:
-            with self._store._errors("delete the staging object"):
-                self._client.delete_object(**params)  # type: ignore[arg-type]
-        except BackupError as exc:
-            log.info("%s; the bucket's lifecycle rule removes it", exc.message)
