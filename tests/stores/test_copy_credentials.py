@@ -26,8 +26,7 @@ from google.auth import identity_pool
 from google.oauth2 import service_account
 
 from tests.fixtures.aws import MotoServer
-
-from .helpers import backup
+from tests.integration.helpers import backup
 
 
 class TokenServer:
