@@ -99,17 +99,16 @@ CORE_COMMON = (
     "stores/__init__.py",
     "stores/base.py",
     "stores/credentials.py",
-    "stores/parts.py",
     "targets.py",
     "verify.py",
     "verify_record.py",
 )
 
-#: store kind -> (its module in the core, the extra that installs its SDK alone)
+#: store kind -> (its modules in the core, the extra that installs its SDK alone)
 STORES = {
-    "s3": ("stores/s3.py", "s3-store"),
-    "azblob": ("stores/azure_blob.py", "azblob-store"),
-    "gs": ("stores/gcs.py", "gcs-store"),
+    "s3": (("stores/s3.py",), "s3-store"),
+    "azblob": (("stores/azure_blob.py", "stores/parts.py"), "azblob-store"),
+    "gs": (("stores/gcs.py",), "gcs-store"),
 }
 #: the botocore models the S3 store uses (S3, and STS for a copy's role), kept where it is a copy's
 S3_STORE_SERVICES = ("s3", "sts")
@@ -166,7 +165,7 @@ class Bundle:
     @property
     def core_modules(self) -> tuple[str, ...]:
         """The allow-list: the core's files (relative to the package) this bundle carries."""
-        copies = (STORES[kind][0] for kind in self.copies)
+        copies = (module for kind in self.copies for module in STORES[kind][0])
         return tuple(sorted({*CORE_COMMON, *self.core_own, *copies}))
 
     def with_copies(self, kinds: Sequence[str]) -> Bundle:
@@ -189,7 +188,7 @@ BUNDLES = {
             (f"functions/aws/{name}", name)
             for name in ("__init__.py", "backup_handler.py", "common.py", "restore_handler.py")
         ),
-        core_own=("secrets/aws.py", "stores/s3.py"),
+        core_own=("secrets/aws.py", *STORES["s3"][0]),
         store="s3",
         # the handler paths are `functions.aws.<module>.handler`: a regular package, not a namespace
         written=(("functions/__init__.py", b'"""Cloud function handlers."""\n'),),
@@ -205,7 +204,7 @@ BUNDLES = {
         output="dist/azure/function.zip",
         python_version="3.12",
         app_files=tuple((name, name) for name in ("function_app.py", "host.json", "replacement_vm.py")),
-        core_own=("secrets/azure.py", "stores/azure_blob.py"),
+        core_own=("secrets/azure.py", *STORES["azblob"][0]),
         store="azblob",
         site_packages=".python_packages/lib/site-packages/",
     ),
@@ -214,7 +213,7 @@ BUNDLES = {
         output="dist/gcp/source.zip",
         python_version="3.12",
         app_files=(("main.py", "main.py"),),
-        core_own=("secrets/gcp.py", "stores/gcs.py"),
+        core_own=("secrets/gcp.py", *STORES["gs"][0]),
         store="gs",
         lock_as="requirements.txt",
     ),

@@ -121,9 +121,10 @@ def test_copies_to_adds_each_named_store_and_nothing_else(cloud: str) -> None:
     allow-list already (a store of ours on another cloud's bundle needs no more of the core)."""
     bundle = package.BUNDLES[cloud]
     for kind in bundle.other_stores:
-        module = package.STORES[kind][0]
-        assert set(bundle.with_copies([kind]).core_modules) == set(bundle.core_modules) | {module}
-        assert _closure([(CORE / module, "controller_backup.stores")]) <= set(bundle.core_modules)
+        modules = set(package.STORES[kind][0])
+        assert set(bundle.with_copies([kind]).core_modules) == set(bundle.core_modules) | modules
+        closure = _closure([(CORE / module, "controller_backup.stores") for module in modules])
+        assert closure <= set(bundle.core_modules) | modules
     both = bundle.with_copies(list(bundle.other_stores))
     added = set(both.core_modules) - set(bundle.core_modules)
-    assert added == {package.STORES[kind][0] for kind in bundle.other_stores}
+    assert added == {module for kind in bundle.other_stores for module in package.STORES[kind][0]}
