@@ -140,11 +140,7 @@ def store_export(
     # checked as it arrives, next to its hash: the spool is written once, then only sent
     walk = ArchiveWalk()
     # where the store takes the spool as it is (a local folder's hard link), else anywhere
-    with (
-        HashingSpool(store.spool_directory, walk=walk) as spool,
-        transfer("upload") as upload_progress,
-        ExitStack() as uploads,
-    ):
+    with HashingSpool(store.spool_directory, walk=walk) as spool, ExitStack() as uploads:
 
         def begin_upload() -> PendingUpload:
             """Sent while the spool grows (a cloud store), visible only once committed below."""
@@ -152,9 +148,11 @@ def store_export(
             pending = store.begin_upload(spool.path, precondition=precondition, progress=upload_progress)
             return uploads.enter_context(pending)
 
-        upload = begin_upload()
-        spool.also_feed(upload)
         with transfer("export") as progress:
+            # the upload's transfer starts with the export's and outlasts it, to the commit
+            upload_progress = uploads.enter_context(transfer("upload"))
+            upload = begin_upload()
+            spool.also_feed(upload)
             export = driver.export(spool.stream, progress, stored=previous)
         if export.size == 0:
             raise InvalidExport("the export is empty")
