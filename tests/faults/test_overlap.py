@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 from controller_backup.backup_record import record_url
 from controller_backup.controller import ExportApiDriver, ExportInfo
 from controller_backup.errors import ControllerTimeout, InvalidExport, PreconditionFailed
@@ -115,7 +116,10 @@ def uncommitted_blocks(store: ObjectStore) -> int:
     the service discards them at the next commit, or after a week)."""
     if not isinstance(store, AzureBlobStore):
         return 0
-    return len(store._client.get_block_list("uncommitted")[1])
+    try:
+        return len(store._client.get_block_list("uncommitted")[1])
+    except ResourceNotFoundError:  # no block staged yet: Azurite knows no blob by that name
+        return 0
 
 
 def assert_nothing_staged(store: ObjectStore) -> None:
@@ -131,22 +135,25 @@ def assert_untouched(store: ObjectStore, before: ObjectInfo) -> None:
     assert_nothing_staged(store)
 
 
-def backed_up(settings: Settings, location: Location) -> tuple[ObjectStore, ObjectInfo]:
-    """A first good backup, the one a failing run must leave as it is: the store and its head."""
+def changed_since_backup(
+    controller: Emulator, location: Location, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Settings, ObjectStore, ObjectInfo]:
+    """A first good backup (the one a failing run must leave as it is), then a new configuration
+    for the next run to store: the settings, the store and the backup's head."""
+    settings = settings_for(controller, location, monkeypatch)
     backup(settings)
     store = location.open()
     stored = store.head()
     assert stored is not None
-    return store, stored
+    change_configuration(controller)
+    return settings, store, stored
 
 
 def test_a_cut_or_unwalkable_export_leaves_the_backup_and_nothing_staged(
     location: Location, controller: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = settings_for(controller, location, monkeypatch)
-    store, before = backed_up(settings, location)
+    settings, store, before = changed_since_backup(controller, location, monkeypatch)
     # cut mid-stream: every try restarts the upload, until the retries give up
-    change_configuration(controller)
     controller.faults.drop_export_midway = True
     with pytest.raises(ControllerTimeout):
         backup(settings, driver=driver_for(settings, deadline=1.0))
@@ -225,9 +232,7 @@ class _WriterAtCommit(ExportApiDriver):
 def test_a_writer_landing_before_the_commit_wins_and_nothing_is_staged(
     location: Location, controller: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = settings_for(controller, location, monkeypatch)
-    store, _ = backed_up(settings, location)
-    change_configuration(controller)
+    settings, store, _ = changed_since_backup(controller, location, monkeypatch)
     data = b"the other writer's backup" * 1000
     with pytest.raises(PreconditionFailed):
         backup(settings, driver=_WriterAtCommit(settings, store, data))
@@ -247,9 +252,7 @@ def _wait_for(condition: Any, what: str, timeout: float = 30.0) -> None:
 def test_a_kill_during_the_overlap_leaves_the_backup_and_nothing_visible(
     location: Location, controller: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    settings = settings_for(controller, location, monkeypatch)
-    store, old = backed_up(settings, location)
-    change_configuration(controller)
+    settings, store, old = changed_since_backup(controller, location, monkeypatch)
     # The export is cut midway on every try, so the run can only be exporting (and sending
     # parts) until it is killed: never committing.
     controller.faults.drop_export_midway = True
