@@ -53,15 +53,22 @@ REGION = "us-east-1"
 STORE_CLASS = "controller_backup.stores.s3:S3Store"
 
 COLD_START_CASES = {
-    "sdk": ImportCase("import boto3\nfrom aws_lambda_powertools import Logger\nLogger(service='bench')"),
+    "sdk": ImportCase(
+        "import boto3\nfrom aws_lambda_powertools import Logger\nLogger(service='bench')",
+        label="import boto3 + Powertools Logger",
+    ),
     "backup_handler": ImportCase("import functions.aws.backup_handler"),
     "restore_handler": ImportCase("import functions.aws.restore_handler"),
     "sdk_client": ImportCase(
         "import boto3\nfrom aws_lambda_powertools import Logger\nLogger(service='bench')\n"
-        "boto3.session.Session().client('s3')"
+        "boto3.session.Session().client('s3')",
+        label="import boto3 + Logger + first S3 client",
+        baseline="sdk_client",
     ),
     "backup_handler_client": ImportCase(
-        "import functions.aws.backup_handler\nfrom controller_backup.stores import s3\ns3._client()"
+        "import functions.aws.backup_handler\nfrom controller_backup.stores import s3\ns3._client()",
+        label="import backup handler + first S3 client",
+        baseline="sdk_client",
     ),
 }
 
@@ -174,14 +181,7 @@ def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
 
 def cold_start(repeats: int = 7) -> list[dict[str, Any]]:
     """The handlers' import against `import boto3` + Powertools Logger, fresh interpreters, medians."""
-    rows = [
-        ("sdk", "import boto3 + Powertools Logger", "sdk"),
-        ("backup_handler", "import functions.aws.backup_handler", "sdk"),
-        ("restore_handler", "import functions.aws.restore_handler", "sdk"),
-        ("sdk_client", "import boto3 + Logger + first S3 client", "sdk_client"),
-        ("backup_handler_client", "import backup handler + first S3 client", "sdk_client"),
-    ]
-    return common.cold_start_rows("aws", COLD_START_CASES, rows, repeats, cwd=ROOT, env=_env())
+    return common.cold_start_rows("aws", COLD_START_CASES, repeats, cwd=ROOT, env=_env())
 
 
 if __name__ == "__main__":

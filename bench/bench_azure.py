@@ -89,20 +89,17 @@ def cold_start(repeats: int = 7) -> list[dict[str, Any]]:
     restore_app = "import os; os.environ['CONTROLLER_BACKUP_FUNCTIONS'] = 'restore'"
     cases = {
         "sdk": ImportCase("import azure.storage.blob"),
-        "backup_app": ImportCase("import function_app", setup=backup_app),
-        "restore_app": ImportCase("import function_app", setup=restore_app),
+        "backup_app": ImportCase("import function_app", "import function_app (backup app)", setup=backup_app),
+        "restore_app": ImportCase(
+            "import function_app", "import function_app (restore app)", setup=restore_app
+        ),
         "first_run": ImportCase(
             "import function_app, azure.storage.blob, azure.identity, azure.keyvault.secrets",
+            "backup app + SDKs of a first run",
             setup=backup_app,
         ),
     }
-    rows = [
-        ("sdk", "import azure.storage.blob", "sdk"),
-        ("backup_app", "import function_app (backup app)", "sdk"),
-        ("restore_app", "import function_app (restore app)", "sdk"),
-        ("first_run", "backup app + SDKs of a first run", "sdk"),
-    ]
-    return common.cold_start_rows("azure", cases, rows, repeats, cwd=APP_DIR)
+    return common.cold_start_rows("azure", cases, repeats, cwd=APP_DIR)
 
 
 def _cold_start_marked(repeats: int) -> list[dict[str, Any]]:

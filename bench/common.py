@@ -212,10 +212,12 @@ CLOUD_PACKAGES = {
 
 
 class ImportCase(NamedTuple):
-    """A cold-start case: `code` is timed, after `setup` (what a runtime has loaded already) and
-    with `path` first on sys.path."""
+    """A cold-start row named `label` (else its code): `code` is timed, after `setup` (what a runtime
+    has loaded already) and with `path` first on sys.path; its ratios are against case `baseline`."""
 
     code: str
+    label: str = ""
+    baseline: str = "sdk"
     setup: str = ""
     path: str = ""
 
@@ -240,13 +242,12 @@ def _import_sample(case: ImportCase, foreign: str, env: dict[str, str], cwd: Pat
 def cold_start_rows(
     cloud: str,
     cases: dict[str, ImportCase],
-    rows: list[tuple[str, str, str]],
     repeats: int,
     *,
     cwd: Path,
     env: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows (case, label, baseline case): medians of `repeats` fresh interpreters per case.
+    """A row per case, in order: medians of `repeats` fresh interpreters per case.
 
     The disk cache is warmed once first, and the repeats are interleaved so machine noise hits
     every case alike. `foreign_modules` counts the modules of other clouds' packages that a case
@@ -266,14 +267,14 @@ def cold_start_rows(
 
     return [
         {
-            "name": label,
+            "name": case.label or case.code,
             "seconds": round(median(name, "seconds"), 3),
-            "ratio": round(median(name, "seconds") / median(baseline, "seconds"), 2),
+            "ratio": round(median(name, "seconds") / median(case.baseline, "seconds"), 2),
             "peak_rss_mib": round(median(name, "peak_rss_mib"), 1),
-            "rss_ratio": round(median(name, "peak_rss_mib") / median(baseline, "peak_rss_mib"), 2),
+            "rss_ratio": round(median(name, "peak_rss_mib") / median(case.baseline, "peak_rss_mib"), 2),
             "foreign_modules": len({m for s in samples[name] for m in s["foreign"]}),
         }
-        for name, label, baseline in rows
+        for name, case in cases.items()
     ]
 
 

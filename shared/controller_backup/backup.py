@@ -30,8 +30,8 @@ from controller_backup.backup_record import STORED, UNCHANGED, BackupRecord, rec
 from controller_backup.controller import ControllerDriver, ExportInfo, open_driver
 from controller_backup.controller.version import ControllerVersion
 from controller_backup.copies import Copier
-from controller_backup.errors import FAILURE_RECORD, BackupError, IntegrityError, InvalidExport, RefusedError
-from controller_backup.inspection import records, still_holds, warn_if_unversioned
+from controller_backup.errors import FAILURE_RECORD, BackupError, InvalidExport, RefusedError
+from controller_backup.inspection import check_written, records, still_holds, warn_if_unversioned
 from controller_backup.progress import transfer
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
@@ -204,7 +204,7 @@ def store_export(
             "tool_version": __version__,
         }
         stored = upload.commit(metadata)
-        _verify_stored(store, stored, metadata)
+        check_written(store, stored, metadata)
         if after_stored is not None:
             after_stored(spool, metadata)
         return result("ok", stored.version_id)
@@ -239,12 +239,3 @@ def _check_shrink(previous: ObjectInfo | None, size: int, ratio: float, allow_sh
         if not allow_shrink:
             raise RefusedError(f"{message}; refusing to replace it", override="allow_shrink")
         log.warning("%s; replacing it as allowed (allow_shrink)", message)
-
-
-def _verify_stored(store: ObjectStore, stored: ObjectInfo, metadata: dict[str, str]) -> None:
-    """Read back what the store says it holds: size and hash must be ours."""
-    info = store.head(stored.version_id) if stored.version_id else store.head()
-    if info is None:
-        raise IntegrityError(f"{store.url}: the object is missing right after it was written")
-    if info.size != int(metadata["size"]) or info.metadata.get("sha256") != metadata["sha256"]:
-        raise IntegrityError(f"{store.url}: the stored object's size or hash differs from what was written")

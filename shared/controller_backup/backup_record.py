@@ -86,23 +86,27 @@ def read_record(store: ObjectStore) -> BackupRecord | None:
     return BackupRecord.from_metadata(dict(info.metadata)) if info else None
 
 
-def put_facts(store: ObjectStore, facts: dict[str, str]) -> None:
-    """Overwrite a record object: its facts as metadata (a `head` reads them) and as its JSON body."""
-    store.put(SizedSource.of(json.dumps(facts, indent=2).encode()), facts)
+def put_facts(store: ObjectStore, facts: dict[str, str], whose: str) -> str | None:
+    """Overwrite a record object: its facts as metadata (a `head` reads them) and as its JSON body.
+
+    Returns None, or why it could not be written (logged as a WARNING naming `whose` record, not
+    raised): a record describes a job that has already ended, and its outcome stands either way.
+    """
+    try:
+        store.put(SizedSource.of(json.dumps(facts, indent=2).encode()), facts)
+    except BackupError as exc:
+        log.warning("%s record %s was not written: %s", whose, store.url, exc.message)
+        return exc.message
+    return None
 
 
 def write_record(store: ObjectStore, record: BackupRecord) -> str | None:
     """Overwrite the record; return None, or why it could not be written.
 
-    The backup it describes has already succeeded, so a failed write is reported in the result
-    and the log (a WARNING), not raised: `status` then falls back to the object's own age.
+    A failed write is reported in the result and the log: `status` then falls back to the
+    object's own age.
     """
-    try:
-        put_facts(store, record.to_metadata())
-    except BackupError as exc:
-        log.warning("the backup succeeded, but its record %s was not written: %s", store.url, exc.message)
-        return exc.message
-    return None
+    return put_facts(store, record.to_metadata(), "the backup succeeded, but its")
 
 
 def confirmed_at(store: ObjectStore, backup: ObjectInfo) -> datetime | None:

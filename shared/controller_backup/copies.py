@@ -21,8 +21,8 @@ from typing import Any
 
 from controller_backup.backup_record import RECORD_SUFFIX, STORED, UNCHANGED, BackupRecord, write_record
 from controller_backup.destinations import open_destination
-from controller_backup.errors import BackupError, IntegrityError
-from controller_backup.inspection import still_holds
+from controller_backup.errors import BackupError
+from controller_backup.inspection import check_written, still_holds
 from controller_backup.progress import transfer
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
@@ -123,8 +123,6 @@ def _write_copy(store: ObjectStore, spool: HashingSpool, metadata: dict[str, str
         stored = store.put(
             SizedSource(spool.stream, size), metadata, precondition=replacing(current), progress=progress
         )
-    info = store.head(stored.version_id) if stored.version_id else store.head()
-    if info is None or info.size != size or info.metadata.get("sha256") != metadata["sha256"]:
-        raise IntegrityError(f"{store.url}: the copy's size or hash differs from what was written")
+    check_written(store, stored, metadata)
     log.info("backup copy stored %s (%d bytes, version %s)", store.url, size, stored.version_id)
     return CopyOutcome(store.url, "ok", stored.version_id)

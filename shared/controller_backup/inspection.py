@@ -10,7 +10,7 @@ of the last successful backup (`backup_record.py`) and whether the store keeps v
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -52,6 +52,16 @@ def records(current: ObjectInfo, sha256: str, size: int) -> bool:
     """Whether `current` is recorded as these bytes (their hash and size): what `still_holds`
     then proves by reading it back."""
     return current.metadata.get("sha256") == sha256 and current.size == size
+
+
+def check_written(store: ObjectStore, stored: ObjectInfo, metadata: Mapping[str, str]) -> None:
+    """Read back what the store says it now holds (backup and copies alike): a write the store
+    acknowledged but does not record as these bytes must fail the job, not pass as stored."""
+    info = store.head(stored.version_id) if stored.version_id else store.head()
+    if info is None:
+        raise IntegrityError(f"{store.url}: the object is missing right after it was written")
+    if not records(info, metadata["sha256"], int(metadata["size"])):
+        raise IntegrityError(f"{store.url}: the stored object's size or hash differs from what was written")
 
 
 def still_holds(store: ObjectStore, current: ObjectInfo, sha256: str, size: int) -> bool:

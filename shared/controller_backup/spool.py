@@ -26,6 +26,7 @@ import logging
 import os
 import tempfile
 import threading
+from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import IO, Any, BinaryIO, Protocol, Self, cast
 
@@ -116,7 +117,23 @@ class Walk(Protocol):
     def restart(self) -> None: ...
 
 
-class HashingSpool:
+class _ClosedOnExit(ABC):
+    """`with` closes it, error or not: a spool's file must not outlive the job that made it."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release what the object holds."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class HashingSpool(_ClosedOnExit):
     """Write-then-read temp file with a running sha256 of everything written."""
 
     def __init__(
@@ -228,14 +245,6 @@ class HashingSpool:
                 os.unlink(self.path)
         self._file.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
 
 class _Lent:
     """A spool lent to a driver or an SDK. Some close the file they were handed once it is sent
@@ -252,7 +261,7 @@ class _Lent:
         """The owner's `HashingSpool.close` releases the file; a borrower's close does nothing."""
 
 
-class HashingSink:
+class HashingSink(_ClosedOnExit):
     """Hashes a download and keeps nothing: for re-exports that are only compared."""
 
     def __init__(self) -> None:
@@ -276,14 +285,6 @@ class HashingSink:
 
     def close(self) -> None:
         """Nothing to release: a sink keeps no file."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     @property
     def stream(self) -> BinaryIO:

@@ -8,16 +8,12 @@ in the object's metadata (a `head` reads them) and again in its JSON body.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 from controller_backup.backup_record import put_facts
 from controller_backup.durations import as_utc
-from controller_backup.errors import BackupError
 from controller_backup.stores import ObjectStore
-
-log = logging.getLogger("controller_backup.verify_record")
 
 #: appended to a destination's URL: where its record lives (Terraform grants the function this key)
 VERIFY_SUFFIX = ".last-verify.json"
@@ -91,12 +87,7 @@ def write_verify_record(store: ObjectStore, record: VerifyRecord) -> str | None:
     The check's own outcome stands either way: a record that could not be written is named in
     the result, and the 25-hour alarm on `BackupVerified` does not depend on it.
     """
-    try:
-        put_facts(store, record.to_metadata())
-    except BackupError as exc:
-        log.warning("the readiness check's record %s was not written: %s", store.url, exc.message)
-        return exc.message
-    return None
+    return put_facts(store, record.to_metadata(), "the readiness check's")
 
 
 def _header_safe(text: str) -> str:

@@ -64,11 +64,11 @@ class Controller:
             "export_config": self._export,
             "import_config": self._import,
             "logout": self._logout,
-            "list_accounts": lambda _: answers.ok({"account_list": self.state.accounts}),
-            "list_vpc_gateways": lambda _: answers.ok(self.state.gateways),
-            "list_gateways": lambda _: answers.ok(self.state.gateways),
-            "list_site2cloud": lambda _: answers.ok({"connections": self.state.tunnels}),
-            "list_vpn_users": lambda _: answers.ok(self.state.vpn_users),
+            "list_accounts": lambda _: answers.ok({"account_list": self.state.records.accounts}),
+            "list_vpc_gateways": lambda _: answers.ok(self.state.records.gateways),
+            "list_gateways": lambda _: answers.ok(self.state.records.gateways),
+            "list_site2cloud": lambda _: answers.ok({"connections": self.state.records.tunnels}),
+            "list_vpn_users": lambda _: answers.ok(self.state.records.vpn_users),
         }
         if native is not None:
             self._actions.update(native.actions())

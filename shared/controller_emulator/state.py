@@ -104,20 +104,9 @@ class ControllerState:
     # -- configuration -------------------------------------------------------------------------
 
     @property
-    def accounts(self) -> list[Record]:
-        return self._records.accounts
-
-    @property
-    def gateways(self) -> list[Record]:
-        return self._records.gateways
-
-    @property
-    def tunnels(self) -> list[Record]:
-        return self._records.tunnels
-
-    @property
-    def vpn_users(self) -> list[Record]:
-        return self._records.vpn_users
+    def records(self) -> Records:
+        """The configuration lists held now (an import or a new account replaces them whole)."""
+        return self._records
 
     @property
     def imported(self) -> bool:

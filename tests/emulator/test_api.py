@@ -131,11 +131,11 @@ def test_set_up_controller_reports_version_and_setup(client: Client) -> None:
 
 
 def test_read_actions_list_the_configuration(client: Client, emulator: Emulator) -> None:
-    assert client.call("list_accounts")["results"]["account_list"] == emulator.state.accounts
-    assert client.call("list_vpc_gateways")["results"] == emulator.state.gateways
-    assert client.call("list_gateways")["results"] == emulator.state.gateways
-    assert client.call("list_site2cloud")["results"]["connections"] == emulator.state.tunnels
-    assert client.call("list_vpn_users")["results"] == emulator.state.vpn_users
+    assert client.call("list_accounts")["results"]["account_list"] == emulator.state.records.accounts
+    assert client.call("list_vpc_gateways")["results"] == emulator.state.records.gateways
+    assert client.call("list_gateways")["results"] == emulator.state.records.gateways
+    assert client.call("list_site2cloud")["results"]["connections"] == emulator.state.records.tunnels
+    assert client.call("list_vpn_users")["results"] == emulator.state.records.vpn_users
     assert client.call("no_such_action")["return"] is False
 
 

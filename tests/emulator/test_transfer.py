@@ -34,8 +34,8 @@ def test_export_import_export_is_byte_identical_across_controllers() -> None:
         assert hashlib.sha256(again).hexdigest() == hashlib.sha256(archive).hexdigest()
         assert target.export_sha256() == source.export_sha256()
         assert target_client.call("initial_setup", subaction="check")["return"] is True
-        assert target.state.gateways == source.state.gateways
-        assert target_client.call("list_vpn_users")["results"] == source.state.vpn_users
+        assert target.state.records.gateways == source.state.records.gateways
+        assert target_client.call("list_vpn_users")["results"] == source.state.records.vpn_users
 
 
 @pytest.mark.parametrize(

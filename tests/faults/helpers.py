@@ -15,10 +15,15 @@ from controller_backup.backup_record import record_url
 from controller_backup.spool import HashingSpool
 from controller_backup.stores import ObjectInfo, ObjectStore, open_store
 from controller_backup.stores.local import LocalStore
-from controller_emulator import Emulator
+from controller_emulator import Emulator, EmulatorConfig
 
 from tests.fixtures.controller import CONTROLLER_PASSWORD
 from tests.stores.locations import Location
+
+
+def fault_controller(archive_size: int, seed: int) -> Emulator:
+    """The controller a fault test backs up: `archive_size` decides which upload path each store takes."""
+    return Emulator(EmulatorConfig(archive_size=archive_size, seed=seed, password=CONTROLLER_PASSWORD))
 
 
 def backup_env(emulator: Emulator, location: Location, spool_dir: Path) -> dict[str, str]:

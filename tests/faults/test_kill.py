@@ -19,16 +19,16 @@ from pathlib import Path
 import pytest
 from controller_backup.stores import open_store
 from controller_backup.stores.local import LocalStore
-from controller_emulator import Emulator, EmulatorConfig
+from controller_emulator import Emulator
 
 from tests.faults.helpers import (
     backup_env,
     check_whole_state,
+    fault_controller,
     local_leftovers,
     spool_leftovers,
     start_backup,
 )
-from tests.fixtures.controller import CONTROLLER_PASSWORD
 from tests.stores.locations import Location, location
 
 __all__ = ["location"]
@@ -40,9 +40,7 @@ ARCHIVE_SIZE = 12 * 1024 * 1024
 
 @pytest.fixture
 def controller() -> Iterator[Emulator]:
-    with Emulator(
-        EmulatorConfig(archive_size=ARCHIVE_SIZE, seed=1, password=CONTROLLER_PASSWORD)
-    ) as emulator:
+    with fault_controller(ARCHIVE_SIZE, seed=1) as emulator:
         yield emulator
 
 

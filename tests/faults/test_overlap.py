@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 from controller_backup.backup_record import record_url
 from controller_backup.controller import ExportApiDriver, ExportInfo
 from controller_backup.errors import ControllerTimeout, InvalidExport, PreconditionFailed
@@ -27,9 +28,16 @@ from controller_backup.stores.azure_blob import AzureBlobStore
 from controller_backup.stores.gcs import GcsStore
 from controller_backup.stores.local import LocalStore
 from controller_backup.stores.s3 import S3Store
-from controller_emulator import Emulator, EmulatorConfig
+from controller_emulator import Emulator
 
-from tests.faults.helpers import backup_env, check_whole_state, local_leftovers, read_whole, start_backup
+from tests.faults.helpers import (
+    backup_env,
+    check_whole_state,
+    fault_controller,
+    local_leftovers,
+    read_whole,
+    start_backup,
+)
 from tests.fixtures.controller import CONTROLLER_PASSWORD
 from tests.integration.helpers import actions, backup, change_configuration, driver_for
 from tests.stores.locations import Location, location
@@ -41,9 +49,7 @@ ARCHIVE_SIZE = 18 * 1024 * 1024
 
 @pytest.fixture
 def controller() -> Iterator[Emulator]:
-    with Emulator(
-        EmulatorConfig(archive_size=ARCHIVE_SIZE, seed=21, password=CONTROLLER_PASSWORD)
-    ) as emulator:
+    with fault_controller(ARCHIVE_SIZE, seed=21) as emulator:
         yield emulator
 
 
@@ -110,39 +116,55 @@ def uncommitted_blocks(store: ObjectStore) -> int:
     the service discards them at the next commit, or after a week)."""
     if not isinstance(store, AzureBlobStore):
         return 0
-    return len(store._client.get_block_list("uncommitted")[1])
+    try:
+        return len(store._client.get_block_list("uncommitted")[1])
+    except ResourceNotFoundError:  # no block staged yet: Azurite knows no blob by that name
+        return 0
+
+
+def assert_nothing_staged(store: ObjectStore) -> None:
+    """Beside the backup only its record is visible, and S3 keeps no multipart upload."""
+    assert visible(store) == expected_names(store)
+    assert incomplete_uploads(store) == []
 
 
 def assert_untouched(store: ObjectStore, before: ObjectInfo) -> None:
     after = store.head()
     assert after is not None and (after.etag, after.version_id) == (before.etag, before.version_id)
     assert after.metadata["sha256"] == before.metadata["sha256"]
-    assert visible(store) == expected_names(store)
+    assert_nothing_staged(store)
+
+
+def changed_since_backup(
+    controller: Emulator, location: Location, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Settings, ObjectStore, ObjectInfo]:
+    """A first good backup (the one a failing run must leave as it is), then a new configuration
+    for the next run to store: the settings, the store and the backup's head."""
+    settings = settings_for(controller, location, monkeypatch)
+    backup(settings)
+    store = location.open()
+    stored = store.head()
+    assert stored is not None
+    change_configuration(controller)
+    return settings, store, stored
 
 
 def test_a_cut_or_unwalkable_export_leaves_the_backup_and_nothing_staged(
     location: Location, controller: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = settings_for(controller, location, monkeypatch)
-    backup(settings)
-    store = location.open()
-    before = store.head()
-    assert before is not None
+    settings, store, before = changed_since_backup(controller, location, monkeypatch)
     # cut mid-stream: every try restarts the upload, until the retries give up
-    change_configuration(controller)
     controller.faults.drop_export_midway = True
     with pytest.raises(ControllerTimeout):
         backup(settings, driver=driver_for(settings, deadline=1.0))
     assert actions(controller, "export_config") > 2
     assert_untouched(store, before)
-    assert incomplete_uploads(store) == []
     # whole by its length, but the archive's end is missing: refused once every byte arrived
     controller.faults.reset()
     controller.faults.truncate_export = True
     with pytest.raises(InvalidExport, match="truncated"):
         backup(settings)
     assert_untouched(store, before)
-    assert incomplete_uploads(store) == []
 
 
 class _CutOnce(ExportApiDriver):
@@ -190,9 +212,7 @@ def test_an_export_cut_and_retried_stores_only_the_retry(
     result = backup(settings, driver=_CutOnce(settings, controller, location.open()))
     assert result.status == "ok" and result.sha256 == controller.export_sha256()
     assert check_whole_state(location.url, {controller.export_sha256()})
-    store = location.open()
-    assert visible(store) == expected_names(store)
-    assert incomplete_uploads(store) == []
+    assert_nothing_staged(location.open())
 
 
 class _WriterAtCommit(ExportApiDriver):
@@ -212,18 +232,14 @@ class _WriterAtCommit(ExportApiDriver):
 def test_a_writer_landing_before_the_commit_wins_and_nothing_is_staged(
     location: Location, controller: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = settings_for(controller, location, monkeypatch)
-    backup(settings)
-    store = location.open()
-    change_configuration(controller)
+    settings, store, _ = changed_since_backup(controller, location, monkeypatch)
     data = b"the other writer's backup" * 1000
     with pytest.raises(PreconditionFailed):
         backup(settings, driver=_WriterAtCommit(settings, store, data))
     current = store.head()
     assert current is not None and current.metadata["sha256"] == hashlib.sha256(data).hexdigest()
     assert check_whole_state(location.url, {hashlib.sha256(data).hexdigest()})
-    assert visible(store) == expected_names(store)
-    assert incomplete_uploads(store) == []
+    assert_nothing_staged(store)
 
 
 def _wait_for(condition: Any, what: str, timeout: float = 30.0) -> None:
@@ -236,12 +252,7 @@ def _wait_for(condition: Any, what: str, timeout: float = 30.0) -> None:
 def test_a_kill_during_the_overlap_leaves_the_backup_and_nothing_visible(
     location: Location, controller: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    settings = settings_for(controller, location, monkeypatch)
-    backup(settings)
-    store = location.open()
-    old = store.head()
-    assert old is not None
-    change_configuration(controller)
+    settings, store, old = changed_since_backup(controller, location, monkeypatch)
     # The export is cut midway on every try, so the run can only be exporting (and sending
     # parts) until it is killed: never committing.
     controller.faults.drop_export_midway = True
@@ -258,10 +269,9 @@ def test_a_kill_during_the_overlap_leaves_the_backup_and_nothing_visible(
         proc.kill()
         proc.communicate(timeout=60)
     assert check_whole_state(location.url, {old.metadata["sha256"]}) == old.metadata["sha256"]
-    assert_untouched(store, old)
     # S3 and Cloud Storage send nothing before the commit (no upload was begun); Azure's blocks
     # are staged but not part of any blob
-    assert incomplete_uploads(store) == []
+    assert_untouched(store, old)
 
     controller.faults.reset()
     result = backup(settings)
@@ -286,5 +296,4 @@ def test_a_damaged_copy_of_this_very_export_is_replaced(
     result = backup(settings)
     assert result.status == "ok" and result.sha256 == recorded["sha256"]
     assert read_whole(location.open()).sha256 == recorded["sha256"]  # (the version before is the zeros)
-    assert visible(store) == expected_names(store)
-    assert incomplete_uploads(store) == []
+    assert_nothing_staged(store)

@@ -75,7 +75,7 @@ def head(settings: Settings) -> ObjectInfo | None:
 def change_configuration(emu: Any) -> None:
     """Change the emulated controller's configuration (one more access account), so its next
     export differs from the last: an unchanged one is not stored again."""
-    emu.state.add_account({"account_name": f"acct-{len(emu.state.accounts)}", "cloud_type": 1})
+    emu.state.add_account({"account_name": f"acct-{len(emu.state.records.accounts)}", "cloud_type": 1})
 
 
 def actions(emu: Any, name: str) -> int:

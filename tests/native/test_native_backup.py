@@ -40,7 +40,7 @@ def test_backup_on_every_store_lands_as_the_one_checked_object(destination: Dest
         assert info.metadata["tool_version"] == __version__
         assert info.metadata["native_file"] == f"CloudN_{ORIGINAL_IP}_save_cloudx_config.enc"
         assert info.metadata["controller_private_ip"] == ORIGINAL_IP
-        assert info.metadata["native_accounts"] == str(len(original.state.accounts))
+        assert info.metadata["native_accounts"] == str(len(original.state.records.accounts))
         # an encrypted file, stored as the controller's own kind with the version file it came with
         assert result.details["kind"] == info.metadata["kind"] == "native"
         assert result.details["mode"] == "native"

@@ -83,7 +83,7 @@ def test_account_profiles_keep_no_secrets_and_no_duplicates(emu: Emulator) -> No
         "is required"
     )
     assert client.call("setup_account_profile", account_name="az", cloud_type="8", **fields)["return"] is True
-    assert "Very-Secret-Value" not in repr(emu.state.accounts)
+    assert "Very-Secret-Value" not in repr(emu.state.records.accounts)
     again = client.call("setup_account_profile", account_name="az", cloud_type="8", **fields)
     assert again == {"return": False, "reason": "Account az already exists"}
 
