@@ -134,6 +134,26 @@ def parse_backup_request(payload: Mapping[str, Any], *, trigger: str) -> BackupR
 
 
 @dataclass(frozen=True)
+class RestoreOptions:
+    """What the operator (or the event) asked for: each `allow_*`/`overwrite_*` lifts one rule."""
+
+    version_id: str | None = None
+    dry_run: bool = False
+    #: restore into a controller that is already set up (and may hold configuration)
+    overwrite_configured: bool = False
+    #: restore a backup older than RESTORE_MAX_BACKUP_AGE
+    allow_old_backup: bool = False
+    #: restore onto another controller version than the backup's
+    allow_version_mismatch: bool = False
+    #: native: let the restored controller's first backup replace a much larger stored one
+    allow_shrink: bool = False
+    #: the destination to read (`--from`, a request's `from`: BACKUP_URL or a BACKUP_COPY_URLS
+    #: entry, checked against the settings by the restore); None: the primary, else the newest
+    #: copy that verifies
+    source: str | None = None
+
+
+@dataclass(frozen=True)
 class RestoreRequest:
     """Restore the stored backup into a target that belongs (docs/design.md, invariant 9).
 
@@ -142,23 +162,15 @@ class RestoreRequest:
     `private_ip` as a blank replacement's initial password). `idempotency_key` makes a request
     with an address safe to repeat; a restore by instance id is keyed by the instance. Each of
     `overwrite_configured`, `allow_old_backup`, `allow_version_mismatch` and `allow_shrink` lifts
-    one safety rule (restore.RestoreOptions).
+    one safety rule (`RestoreOptions`).
     """
 
     instance_id: str | None = None
     controller_url: str | None = None
     private_ip: str | None = None
-    version_id: str | None = None
-    dry_run: bool = False
-    overwrite_configured: bool = False
-    allow_old_backup: bool = False
-    allow_version_mismatch: bool = False
-    allow_shrink: bool = False
     idempotency_key: str | None = None
     trigger: str = "manual"
-    #: `from`: read this configured destination (BACKUP_URL or a BACKUP_COPY_URLS entry; checked
-    #: against the settings by the restore) instead of the primary-then-newest-copy rule
-    source: str | None = None
+    options: RestoreOptions = RestoreOptions()
 
 
 _RESTORE_FIELDS = (
@@ -198,19 +210,22 @@ def parse_restore_request(payload: Mapping[str, Any], *, trigger: str) -> Restor
     if instance_id and key:
         raise BadRequest("a restore by instance_id is keyed by the instance: leave idempotency_key out")
     version_id = _text(payload, "version_id", _MAX_VERSION_ID)
-    return RestoreRequest(
-        instance_id=instance_id,
-        controller_url=controller_url,
-        private_ip=private_ip,
+    options = RestoreOptions(
         version_id=version_id,
         dry_run=_bool(payload, "dry_run"),
         overwrite_configured=_bool(payload, "overwrite_configured"),
         allow_old_backup=_bool(payload, "allow_old_backup"),
         allow_version_mismatch=_bool(payload, "allow_version_mismatch"),
         allow_shrink=_bool(payload, "allow_shrink"),
+        source=_text(payload, "from", 2048),
+    )
+    return RestoreRequest(
+        instance_id=instance_id,
+        controller_url=controller_url,
+        private_ip=private_ip,
         idempotency_key=key,
         trigger=trigger,
-        source=_text(payload, "from", 2048),
+        options=options,
     )
 
 

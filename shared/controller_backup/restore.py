@@ -16,9 +16,9 @@ Every wait ends by RESTORE_TIME_LIMIT, so a function stops before its platform k
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from controller_backup.backup import store_export
@@ -40,7 +40,7 @@ from controller_backup.errors import (
     IntegrityError,
     RefusedError,
 )
-from controller_backup.job_requests import RestoreRequest
+from controller_backup.job_requests import RestoreOptions, RestoreRequest
 from controller_backup.progress import transfer
 from controller_backup.restore_marker import STEPS, RestoreMarker
 from controller_backup.restore_source import Source, fetch_source
@@ -51,25 +51,6 @@ from controller_backup.stores import ObjectInfo, ObjectStore, SizedSource
 from controller_backup.targets import Describe, Target, configured_target, resolve_target
 
 log = logging.getLogger("controller_backup.restore")
-
-
-@dataclass(frozen=True)
-class RestoreOptions:
-    """What the operator (or the event) asked for: each `allow_*`/`overwrite_*` lifts one rule."""
-
-    version_id: str | None = None
-    dry_run: bool = False
-    #: restore into a controller that is already set up (and may hold configuration)
-    overwrite_configured: bool = False
-    #: restore a backup older than RESTORE_MAX_BACKUP_AGE
-    allow_old_backup: bool = False
-    #: restore onto another controller version than the backup's
-    allow_version_mismatch: bool = False
-    #: native: let the restored controller's first backup replace a much larger stored one
-    allow_shrink: bool = False
-    #: the destination to read (`--from`, a request's `from`); None: the primary, else the newest
-    #: copy that verifies
-    source: str | None = None
 
 
 def run_restore(
@@ -156,14 +137,8 @@ def run_restore_request(settings: Settings, request: RestoreRequest, describe: D
     return run_restore(
         settings,
         target=resolve_target(settings, request, describe),
-        version_id=request.version_id,
-        dry_run=request.dry_run,
-        overwrite_configured=request.overwrite_configured,
-        allow_old_backup=request.allow_old_backup,
-        allow_version_mismatch=request.allow_version_mismatch,
-        allow_shrink=request.allow_shrink,
         idempotency_key=request.idempotency_key,
-        source=request.source,
+        **dataclasses.asdict(request.options),
     )
 
 

@@ -14,6 +14,7 @@ from controller_backup.errors import BadRequest, http_status
 from controller_backup.job_requests import (
     MAX_BODY,
     BackupRequest,
+    RestoreOptions,
     RestoreRequest,
     parse_backup_request,
     parse_body,
@@ -118,13 +119,15 @@ def test_restore_request_fields() -> None:
     assert request == RestoreRequest(
         controller_url="https://ctrl.example.com:8443",
         private_ip="10.0.0.9",
-        version_id="v-1",
-        dry_run=True,
-        allow_old_backup=True,
-        allow_version_mismatch=True,
-        allow_shrink=True,
         idempotency_key="ticket-42",
         trigger="http",
+        options=RestoreOptions(
+            version_id="v-1",
+            dry_run=True,
+            allow_old_backup=True,
+            allow_version_mismatch=True,
+            allow_shrink=True,
+        ),
     )
     assert replacement_request("i-0abc", trigger="asg-launch") == RestoreRequest(
         instance_id="i-0abc", trigger="asg-launch"
