@@ -12,12 +12,7 @@ Rows (median of `repeats` runs; ratio against the named baseline):
   parts, 10 threads, CRC32 checksums), the baselines
 - store put / store download: `S3Store` alone (16 MiB parts, 8 threads, SHA-256 part checksums,
   conditional-write hooks), against the raw transfer
-- backup: `run_backup` from the controller emulator into `s3://` (login, checks, spool + sha256,
-  archive walk, conditional upload, read-back check), against the raw upload, and against a raw
-  export plus the raw upload (what a backup has to move at the least)
-- restore: `run_restore` from `s3://` into a blank emulator (download, hash check, wait, version
-  check, import, verifying re-export), against the raw download, and against the raw download plus
-  a raw import and export
+- backup, restore: into and from `s3://`, as bench/common.py describes them
 
 `cold_start()` compares importing the handlers with `import boto3` + a Powertools Logger alone
 (what any Powertools Lambda pays), and the same plus the first S3 client (the handlers import boto3

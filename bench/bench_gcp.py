@@ -13,12 +13,7 @@ Rows (median of `repeats` runs; ratio against the named baseline):
   store's chunk size, because fake-gcs-server spends time per resumable chunk that real GCS does
   not (each chunk appears to rewrite the upload so far), which makes smaller chunks slower here
 - store put / store download: `GcsStore` alone, against the raw transfer
-- backup: `run_backup` from the controller emulator into `gs://` (login, checks, spool + sha256,
-  archive walk, conditional upload, read-back check), against the raw upload, and against a raw
-  export plus the raw upload (what a backup has to move at the least)
-- restore: `run_restore` from `gs://` into a blank emulator (download, hash check, wait, version
-  check, import, verifying re-export), against the raw download, and against the raw download plus
-  a raw import and export
+- backup, restore: into and from `gs://`, as bench/common.py describes them
 
 `cold_start()` compares `import main` (functions/gcp) with `import google.cloud.storage` alone:
 import seconds and peak RSS, fresh interpreters, median of several runs; it also counts any AWS or

@@ -7,6 +7,16 @@ RSS across fork and exec into its children, so this module imports only the stan
 driver that imports it (and no cloud SDK) spawns steps that start light. `check_light_driver()`,
 run before every measured step, fails loudly when a driver has loaded pytest, a cloud SDK or moto.
 Baselines run in the same run as what they are compared with.
+
+The backup and restore rows every cloud's driver prints:
+
+- backup: `run_backup` from the controller emulator into the cloud's store (login, checks, spool +
+  sha256, archive walk, conditional upload, read-back check), against the raw upload, against a
+  raw export plus the raw upload, and against the slower of the two (what an overlapped backup
+  has to move at the least)
+- restore: `run_restore` from the store into a blank emulator (download, hash check, wait, version
+  check, import, verifying re-export), against the raw download, and against the raw download plus
+  a raw import and export
 """
 
 from __future__ import annotations
