@@ -120,8 +120,8 @@ run "defaults" {
 
   assert {
     condition = (
-      aws_secretsmanager_secret.controller_password.kms_key_id == "arn:aws:kms:us-east-1:123456789012:key/backup"
-      && aws_secretsmanager_secret.controller_password.name_prefix == "aviatrix-ctrl-backup-controller-password-"
+      aws_secretsmanager_secret.this["controller_password"].kms_key_id == "arn:aws:kms:us-east-1:123456789012:key/backup"
+      && aws_secretsmanager_secret.this["controller_password"].name_prefix == "aviatrix-ctrl-backup-controller-password-"
       && length(aws_secretsmanager_secret_version.controller_password) == 0
     )
     error_message = "the password secret is encrypted with the module's key; its value is put outside Terraform unless controller_password is set"
