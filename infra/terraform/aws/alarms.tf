@@ -50,53 +50,47 @@ locals {
     no_recent_backup = { metric = "BackupSucceeded", hours = var.backup_max_age_hours, suffix = "no-successful-backup", description = "No controller backup has succeeded in ${var.backup_max_age_hours} hours" }
     no_recent_verify = { metric = "BackupVerified", hours = 25, suffix = "no-passed-verify", description = "No readiness check of the controller backup has passed in 25 hours" }
   }
+  # what an alarm is unless its definition says otherwise: any count the functions report in
+  # five minutes
+  alarm_defaults = {
+    namespace  = var.metrics_namespace
+    dimensions = { service = var.name }
+    statistic  = "Sum"
+    period     = 300
+    periods    = 1
+    missing    = false
+  }
   alarms = merge(
-    { for key, success in local.missing_successes : key => {
+    { for key, success in local.missing_successes : key => merge(local.alarm_defaults, {
       name        = "${var.name}-${success.suffix}"
       description = success.description
-      namespace   = var.metrics_namespace
       metric      = success.metric
-      dimensions  = { service = var.name }
-      statistic   = "Sum"
       period      = 3600
       periods     = success.hours
       missing     = true
-    } },
+    }) },
     {
-      dead_letters = {
+      dead_letters = merge(local.alarm_defaults, {
         name        = "${var.name}-dead-letters"
         description = "A scheduled backup or a restore event could not be delivered or kept failing"
         namespace   = "AWS/SQS"
         metric      = "ApproximateNumberOfMessagesVisible"
         dimensions  = { QueueName = aws_sqs_queue.dlq.name }
         statistic   = "Maximum"
-        period      = 300
-        periods     = 1
-        missing     = false
-      }
+      })
     },
-    { for key, failure in local.reported_failures : key => {
+    { for key, failure in local.reported_failures : key => merge(local.alarm_defaults, {
       name        = "${var.name}-${replace(key, "_", "-")}"
       description = failure.description
-      namespace   = var.metrics_namespace
       metric      = failure.metric
-      dimensions  = { service = var.name }
-      statistic   = "Sum"
-      period      = 300
-      periods     = 1
-      missing     = false
-    } },
-    { for job in keys(local.functions) : "${job}_errors" => {
+    }) },
+    { for job in keys(local.functions) : "${job}_errors" => merge(local.alarm_defaults, {
       name        = "${var.name}-${job}-errors"
       description = "The ${job} function failed"
       namespace   = "AWS/Lambda"
       metric      = "Errors"
       dimensions  = { FunctionName = "${var.name}-${job}" }
-      statistic   = "Sum"
-      period      = 300
-      periods     = 1
-      missing     = false
-    } },
+    }) },
   )
 }
 

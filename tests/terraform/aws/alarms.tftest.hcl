@@ -47,6 +47,21 @@ run "defaults" {
     error_message = "each function's errors alarm"
   }
 
+  # every alarm's evaluation, so a definition that falls back on the shared defaults by mistake shows
+  assert {
+    condition = { for key, alarm in aws_cloudwatch_metric_alarm.this : key => [alarm.statistic, alarm.period, alarm.evaluation_periods, alarm.treat_missing_data] } == {
+      no_recent_backup = ["Sum", 3600, 25, "breaching"]
+      no_recent_verify = ["Sum", 3600, 25, "breaching"]
+      dead_letters     = ["Maximum", 300, 1, "notBreaching"]
+      restore_failed   = ["Sum", 300, 1, "notBreaching"]
+      copy_failed      = ["Sum", 300, 1, "notBreaching"]
+      verify_failed    = ["Sum", 300, 1, "notBreaching"]
+      backup_errors    = ["Sum", 300, 1, "notBreaching"]
+      restore_errors   = ["Sum", 300, 1, "notBreaching"]
+    }
+    error_message = "each alarm's statistic, period, periods and missing-data treatment"
+  }
+
   assert {
     condition = (
       aws_cloudwatch_metric_alarm.this["dead_letters"].namespace == "AWS/SQS"
