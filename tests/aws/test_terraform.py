@@ -274,8 +274,8 @@ _ATTACHED = {
     ("aws_iam_role_policy", "native", "policy"): "native[each.key]",
     ("aws_iam_role_policy", "scheduler", "policy"): "scheduler",
     ("aws_iam_policy", "invoke", "policy"): "invoke[each.key]",
-    ("aws_sns_topic_policy", "alarms", "policy"): "alarms_topic",
-    ("aws_sqs_queue_policy", "dlq", "policy"): "dlq",
+    ("aws_sns_topic_policy", "alarms", "policy"): 'sender["alarms_topic"]',
+    ("aws_sqs_queue_policy", "dlq", "policy"): 'sender["dlq"]',
 }
 
 

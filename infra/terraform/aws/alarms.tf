@@ -11,26 +11,52 @@ resource "aws_sns_topic_subscription" "email" {
   endpoint  = var.alert_email
 }
 
-data "aws_iam_policy_document" "alarms_topic" {
-  statement {
-    sid       = "CloudWatchAlarmsPublish"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alarms.arn]
-    principals {
-      type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com"]
-    }
-    condition {
+# Who may send to the alarm topic and to the dead-letter queue (schedule.tf): one AWS service
+# each, and only on behalf of this deployment (this account's alarms, the replacement rule).
+locals {
+  senders = {
+    alarms_topic = {
+      sid      = "CloudWatchAlarmsPublish"
+      action   = "sns:Publish"
+      resource = aws_sns_topic.alarms.arn
+      service  = "cloudwatch.amazonaws.com"
       test     = "StringEquals"
       variable = "aws:SourceAccount"
-      values   = [local.account_id]
+      value    = local.account_id
+    }
+    dlq = {
+      sid      = "EventRuleDeadLetters"
+      action   = "sqs:SendMessage"
+      resource = aws_sqs_queue.dlq.arn
+      service  = "events.amazonaws.com"
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      value    = aws_cloudwatch_event_rule.controller_replaced.arn
+    }
+  }
+}
+
+data "aws_iam_policy_document" "sender" {
+  for_each = local.senders
+  statement {
+    sid       = each.value.sid
+    actions   = [each.value.action]
+    resources = [each.value.resource]
+    principals {
+      type        = "Service"
+      identifiers = [each.value.service]
+    }
+    condition {
+      test     = each.value.test
+      variable = each.value.variable
+      values   = [each.value.value]
     }
   }
 }
 
 resource "aws_sns_topic_policy" "alarms" {
   arn    = aws_sns_topic.alarms.arn
-  policy = data.aws_iam_policy_document.alarms_topic.json
+  policy = data.aws_iam_policy_document.sender["alarms_topic"].json
 }
 
 # Every alarm, from one map of definitions: what differs is the metric it watches and when that

@@ -52,8 +52,8 @@ run "defaults" {
         data.aws_iam_policy_document.scheduler.statement,
         data.aws_iam_policy_document.invoke["backup"].statement,
         data.aws_iam_policy_document.invoke["restore"].statement,
-        data.aws_iam_policy_document.alarms_topic.statement,
-        data.aws_iam_policy_document.dlq.statement,
+        data.aws_iam_policy_document.sender["alarms_topic"].statement,
+        data.aws_iam_policy_document.sender["dlq"].statement,
       ]) :
       (s.effect == null || s.effect == "Allow")
       && length(setintersection(s.actions, var.destructive_actions)) == 0
