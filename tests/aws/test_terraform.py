@@ -274,8 +274,8 @@ _ATTACHED = {
     ("aws_iam_role_policy", "native", "policy"): "native[each.key]",
     ("aws_iam_role_policy", "scheduler", "policy"): "scheduler",
     ("aws_iam_policy", "invoke", "policy"): "invoke[each.key]",
-    ("aws_sns_topic_policy", "alarms", "policy"): "alarms_topic",
-    ("aws_sqs_queue_policy", "dlq", "policy"): "dlq",
+    ("aws_sns_topic_policy", "alarms", "policy"): 'sender["alarms_topic"]',
+    ("aws_sqs_queue_policy", "dlq", "policy"): 'sender["dlq"]',
 }
 
 
@@ -335,6 +335,11 @@ _MOVED_PER_JOB = (
 _ALARMS_MOVED = ("no_recent_backup", "dead_letters", "restore_failed")
 #: the backup's schedule, now one of two (the readiness check's beside it)
 _MOVED_SCHEDULE = {"aws_scheduler_schedule.backup": 'aws_scheduler_schedule.this["backup"]'}
+#: the two secrets, now one block over local.secrets
+_MOVED_SECRETS = {
+    f"aws_secretsmanager_secret.{name}{index}": f'aws_secretsmanager_secret.this["{name}"]'
+    for name, index in (("controller_password", ""), ("controller_customer_id", "[0]"))
+}
 
 
 def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
@@ -349,7 +354,7 @@ def test_an_existing_deployment_moves_to_the_for_each_addresses() -> None:
     expected |= {
         f"aws_cloudwatch_metric_alarm.{n}": f'aws_cloudwatch_metric_alarm.this["{n}"]' for n in _ALARMS_MOVED
     }
-    expected |= _MOVED_SCHEDULE
+    expected |= _MOVED_SCHEDULE | _MOVED_SECRETS
     assert helpers.moves(_module()) == expected
     assert helpers.moved_problems(_module()) == []
     for kind, name in _MOVED_TO_FOR_EACH:

@@ -11,26 +11,52 @@ resource "aws_sns_topic_subscription" "email" {
   endpoint  = var.alert_email
 }
 
-data "aws_iam_policy_document" "alarms_topic" {
-  statement {
-    sid       = "CloudWatchAlarmsPublish"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alarms.arn]
-    principals {
-      type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com"]
-    }
-    condition {
+# Who may send to the alarm topic and to the dead-letter queue (schedule.tf): one AWS service
+# each, and only on behalf of this deployment (this account's alarms, the replacement rule).
+locals {
+  senders = {
+    alarms_topic = {
+      sid      = "CloudWatchAlarmsPublish"
+      action   = "sns:Publish"
+      resource = aws_sns_topic.alarms.arn
+      service  = "cloudwatch.amazonaws.com"
       test     = "StringEquals"
       variable = "aws:SourceAccount"
-      values   = [local.account_id]
+      value    = local.account_id
+    }
+    dlq = {
+      sid      = "EventRuleDeadLetters"
+      action   = "sqs:SendMessage"
+      resource = aws_sqs_queue.dlq.arn
+      service  = "events.amazonaws.com"
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      value    = aws_cloudwatch_event_rule.controller_replaced.arn
+    }
+  }
+}
+
+data "aws_iam_policy_document" "sender" {
+  for_each = local.senders
+  statement {
+    sid       = each.value.sid
+    actions   = [each.value.action]
+    resources = [each.value.resource]
+    principals {
+      type        = "Service"
+      identifiers = [each.value.service]
+    }
+    condition {
+      test     = each.value.test
+      variable = each.value.variable
+      values   = [each.value.value]
     }
   }
 }
 
 resource "aws_sns_topic_policy" "alarms" {
   arn    = aws_sns_topic.alarms.arn
-  policy = data.aws_iam_policy_document.alarms_topic.json
+  policy = data.aws_iam_policy_document.sender["alarms_topic"].json
 }
 
 # Every alarm, from one map of definitions: what differs is the metric it watches and when that
@@ -50,53 +76,47 @@ locals {
     no_recent_backup = { metric = "BackupSucceeded", hours = var.backup_max_age_hours, suffix = "no-successful-backup", description = "No controller backup has succeeded in ${var.backup_max_age_hours} hours" }
     no_recent_verify = { metric = "BackupVerified", hours = 25, suffix = "no-passed-verify", description = "No readiness check of the controller backup has passed in 25 hours" }
   }
+  # what an alarm is unless its definition says otherwise: any count the functions report in
+  # five minutes
+  alarm_defaults = {
+    namespace  = var.metrics_namespace
+    dimensions = { service = var.name }
+    statistic  = "Sum"
+    period     = 300
+    periods    = 1
+    missing    = false
+  }
   alarms = merge(
-    { for key, success in local.missing_successes : key => {
+    { for key, success in local.missing_successes : key => merge(local.alarm_defaults, {
       name        = "${var.name}-${success.suffix}"
       description = success.description
-      namespace   = var.metrics_namespace
       metric      = success.metric
-      dimensions  = { service = var.name }
-      statistic   = "Sum"
       period      = 3600
       periods     = success.hours
       missing     = true
-    } },
+    }) },
     {
-      dead_letters = {
+      dead_letters = merge(local.alarm_defaults, {
         name        = "${var.name}-dead-letters"
         description = "A scheduled backup or a restore event could not be delivered or kept failing"
         namespace   = "AWS/SQS"
         metric      = "ApproximateNumberOfMessagesVisible"
         dimensions  = { QueueName = aws_sqs_queue.dlq.name }
         statistic   = "Maximum"
-        period      = 300
-        periods     = 1
-        missing     = false
-      }
+      })
     },
-    { for key, failure in local.reported_failures : key => {
+    { for key, failure in local.reported_failures : key => merge(local.alarm_defaults, {
       name        = "${var.name}-${replace(key, "_", "-")}"
       description = failure.description
-      namespace   = var.metrics_namespace
       metric      = failure.metric
-      dimensions  = { service = var.name }
-      statistic   = "Sum"
-      period      = 300
-      periods     = 1
-      missing     = false
-    } },
-    { for job in keys(local.functions) : "${job}_errors" => {
+    }) },
+    { for job in keys(local.functions) : "${job}_errors" => merge(local.alarm_defaults, {
       name        = "${var.name}-${job}-errors"
       description = "The ${job} function failed"
       namespace   = "AWS/Lambda"
       metric      = "Errors"
       dimensions  = { FunctionName = "${var.name}-${job}" }
-      statistic   = "Sum"
-      period      = 300
-      periods     = 1
-      missing     = false
-    } },
+    }) },
   )
 }
 

@@ -68,7 +68,7 @@ locals {
       ],
       # BYOL: a restore sends the customer id to a replacement before its set-up; the backup never needs it
       var.create_customer_id_secret ? [{
-        sid = "ReadControllerCustomerId", actions = ["secretsmanager:GetSecretValue"], resources = [aws_secretsmanager_secret.controller_customer_id[0].arn]
+        sid = "ReadControllerCustomerId", actions = ["secretsmanager:GetSecretValue"], resources = [aws_secretsmanager_secret.this["controller_customer_id"].arn]
       }] : [],
       local.asg_arn == null ? [] : [{
         sid = "CompleteTheLaunchLifecycleAction", actions = ["autoscaling:CompleteLifecycleAction"], resources = [local.asg_arn]
@@ -76,7 +76,7 @@ locals {
     )
   }
   shared_statements = { for job in keys(local.functions) : job => concat([
-    { sid = "ReadControllerPassword", actions = ["secretsmanager:GetSecretValue"], resources = [aws_secretsmanager_secret.controller_password.arn] },
+    { sid = "ReadControllerPassword", actions = ["secretsmanager:GetSecretValue"], resources = [aws_secretsmanager_secret.this["controller_password"].arn] },
     { sid = "UseTheBackupKey", actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [aws_kms_key.backup.arn] },
     { sid = "WriteOwnLogs", actions = ["logs:CreateLogStream", "logs:PutLogEvents"], resources = ["${aws_cloudwatch_log_group.function[job].arn}:*"] },
     { sid = "DeadLetterFailedAsyncInvokes", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.dlq.arn] },

@@ -67,7 +67,7 @@ locals {
     CONTROLLER_BACKUP_MODE        = var.backup_mode
     CONTROLLER_URL                = var.controller_url
     CONTROLLER_USERNAME           = var.controller_username
-    CONTROLLER_PASSWORD           = "aws-sm:${aws_secretsmanager_secret.controller_password.arn}"
+    CONTROLLER_PASSWORD           = "aws-sm:${aws_secretsmanager_secret.this["controller_password"].arn}"
     CONTROLLER_VERIFY_TLS         = var.controller_verify_tls ? "true" : "false"
     BACKUP_URL                    = local.backup_url
     BACKUP_KMS_KEY_ID             = aws_kms_key.backup.arn
@@ -84,7 +84,7 @@ locals {
   )
   # BYOL: a reference to the customer id secret (either mode); only the restore role may read it
   customer_id_environment = var.create_customer_id_secret ? {
-    CONTROLLER_CUSTOMER_ID = "aws-sm:${aws_secretsmanager_secret.controller_customer_id[0].arn}"
+    CONTROLLER_CUSTOMER_ID = "aws-sm:${aws_secretsmanager_secret.this["controller_customer_id"].arn}"
   } : {}
 
   # -- native mode (the default; with backup_mode = "export" none of the following reaches a

@@ -113,3 +113,16 @@ moved {
   from = aws_scheduler_schedule.backup
   to   = aws_scheduler_schedule.this["backup"]
 }
+
+# State addresses from before the two secrets shared one block (for_each over local.secrets):
+# an existing deployment's secrets move to their new addresses, none is destroyed and created
+# again (a new one would take a new name and lose the stored value).
+moved {
+  from = aws_secretsmanager_secret.controller_password
+  to   = aws_secretsmanager_secret.this["controller_password"]
+}
+
+moved {
+  from = aws_secretsmanager_secret.controller_customer_id[0]
+  to   = aws_secretsmanager_secret.this["controller_customer_id"]
+}

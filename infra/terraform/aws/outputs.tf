@@ -40,12 +40,12 @@ output "bucket_name" {
 
 output "controller_password_secret_arn" {
   description = "Secret to put the controller password into (aws secretsmanager put-secret-value)."
-  value       = aws_secretsmanager_secret.controller_password.arn
+  value       = aws_secretsmanager_secret.this["controller_password"].arn
 }
 
 output "controller_customer_id_secret_arn" {
   description = "Secret to put the BYOL customer id into (null unless create_customer_id_secret)."
-  value       = var.create_customer_id_secret ? aws_secretsmanager_secret.controller_customer_id[0].arn : null
+  value       = var.create_customer_id_secret ? aws_secretsmanager_secret.this["controller_customer_id"].arn : null
 }
 
 output "kms_key_arn" {

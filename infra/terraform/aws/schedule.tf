@@ -6,26 +6,9 @@ resource "aws_sqs_queue" "dlq" {
   tags                      = var.tags
 }
 
-data "aws_iam_policy_document" "dlq" {
-  statement {
-    sid       = "EventRuleDeadLetters"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dlq.arn]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-    condition {
-      test     = "ArnEquals"
-      variable = "aws:SourceArn"
-      values   = [aws_cloudwatch_event_rule.controller_replaced.arn]
-    }
-  }
-}
-
 resource "aws_sqs_queue_policy" "dlq" {
   queue_url = aws_sqs_queue.dlq.id
-  policy    = data.aws_iam_policy_document.dlq.json
+  policy    = data.aws_iam_policy_document.sender["dlq"].json
 }
 
 # The daily backup (midnight) and the daily readiness check (06:00), in var.schedule_timezone.

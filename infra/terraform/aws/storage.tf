@@ -143,12 +143,33 @@ data "aws_iam_policy_document" "bucket" {
   }
 }
 
-# The controller password. Its value is best set outside Terraform (aws secretsmanager
-# put-secret-value) so it never lands in the state; controller_password is a convenience.
-resource "aws_secretsmanager_secret" "controller_password" {
-  #checkov:skip=CKV2_AWS_57:the password lives in the controller; rotating it needs the controller's own password change, so rotation is the operator's procedure, not a rotation Lambda
-  name_prefix             = "${var.name}-controller-password-"
-  description             = "Password of the controller API user ${var.controller_username} (${var.name})"
+# The controller password, and for a BYOL licence only (create_customer_id_secret) the
+# controller's customer id, which a restore sends to a replacement before its set-up (a restore
+# onto a BYOL controller fails without it). Both values are best set outside Terraform (aws
+# secretsmanager put-secret-value) so they never land in the state; controller_password and
+# controller_customer_id are a convenience.
+locals {
+  secrets = merge(
+    {
+      controller_password = {
+        name_prefix = "${var.name}-controller-password-"
+        description = "Password of the controller API user ${var.controller_username} (${var.name})"
+      }
+    },
+    var.create_customer_id_secret ? {
+      controller_customer_id = {
+        name_prefix = "${var.name}-controller-customer-id-"
+        description = "BYOL customer id of the controller (${var.name}), sent to a replacement before its set-up"
+      }
+    } : {},
+  )
+}
+
+resource "aws_secretsmanager_secret" "this" {
+  #checkov:skip=CKV2_AWS_57:the password lives in the controller, so rotating it is the controller's own password change (the operator's procedure, not a rotation Lambda); the customer id is the licence identifier from Aviatrix, which changes only with the licence
+  for_each                = local.secrets
+  name_prefix             = each.value.name_prefix
+  description             = each.value.description
   kms_key_id              = aws_kms_key.backup.arn
   recovery_window_in_days = 7
   tags                    = var.tags
@@ -156,25 +177,12 @@ resource "aws_secretsmanager_secret" "controller_password" {
 
 resource "aws_secretsmanager_secret_version" "controller_password" {
   count         = var.controller_password == null ? 0 : 1
-  secret_id     = aws_secretsmanager_secret.controller_password.id
+  secret_id     = aws_secretsmanager_secret.this["controller_password"].id
   secret_string = var.controller_password
-}
-
-# BYOL licence only (create_customer_id_secret): the controller's customer id, which a restore sends
-# to a replacement before its set-up (a restore onto a BYOL controller fails without it). Stored
-# like the password: set its value outside Terraform, or through controller_customer_id.
-resource "aws_secretsmanager_secret" "controller_customer_id" {
-  #checkov:skip=CKV2_AWS_57:the customer id is the controller's licence identifier from Aviatrix, not a credential this deployment can rotate; it changes only with the licence
-  count                   = var.create_customer_id_secret ? 1 : 0
-  name_prefix             = "${var.name}-controller-customer-id-"
-  description             = "BYOL customer id of the controller (${var.name}), sent to a replacement before its set-up"
-  kms_key_id              = aws_kms_key.backup.arn
-  recovery_window_in_days = 7
-  tags                    = var.tags
 }
 
 resource "aws_secretsmanager_secret_version" "controller_customer_id" {
   count         = var.create_customer_id_secret && var.controller_customer_id != null ? 1 : 0
-  secret_id     = aws_secretsmanager_secret.controller_customer_id[0].id
+  secret_id     = aws_secretsmanager_secret.this["controller_customer_id"].id
   secret_string = var.controller_customer_id
 }

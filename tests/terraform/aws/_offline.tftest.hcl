@@ -44,13 +44,13 @@ override_resource {
 }
 
 override_resource {
-  target          = aws_secretsmanager_secret.controller_password
+  target          = aws_secretsmanager_secret.this["controller_password"]
   override_during = plan
   values          = { arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:password", id = "password" }
 }
 
 override_resource {
-  target          = aws_secretsmanager_secret.controller_customer_id[0]
+  target          = aws_secretsmanager_secret.this["controller_customer_id"]
   override_during = plan
   values          = { arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:customer-id", id = "customer-id" }
 }

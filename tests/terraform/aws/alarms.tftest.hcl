@@ -47,6 +47,21 @@ run "defaults" {
     error_message = "each function's errors alarm"
   }
 
+  # every alarm's evaluation, so a definition that falls back on the shared defaults by mistake shows
+  assert {
+    condition = { for key, alarm in aws_cloudwatch_metric_alarm.this : key => [alarm.statistic, alarm.period, alarm.evaluation_periods, alarm.treat_missing_data] } == {
+      no_recent_backup = ["Sum", 3600, 25, "breaching"]
+      no_recent_verify = ["Sum", 3600, 25, "breaching"]
+      dead_letters     = ["Maximum", 300, 1, "notBreaching"]
+      restore_failed   = ["Sum", 300, 1, "notBreaching"]
+      copy_failed      = ["Sum", 300, 1, "notBreaching"]
+      verify_failed    = ["Sum", 300, 1, "notBreaching"]
+      backup_errors    = ["Sum", 300, 1, "notBreaching"]
+      restore_errors   = ["Sum", 300, 1, "notBreaching"]
+    }
+    error_message = "each alarm's statistic, period, periods and missing-data treatment"
+  }
+
   assert {
     condition = (
       aws_cloudwatch_metric_alarm.this["dead_letters"].namespace == "AWS/SQS"
@@ -68,28 +83,32 @@ run "defaults" {
     condition = (
       aws_sns_topic.alarms.kms_master_key_id == "arn:aws:kms:us-east-1:123456789012:key/backup"
       && length(aws_sns_topic_subscription.email) == 0
-      && jsonencode([for s in data.aws_iam_policy_document.alarms_topic.statement : [s.actions, s.resources, s.principals, s.condition]]) == jsonencode([[
+      && aws_sqs_queue.dlq.kms_master_key_id == "arn:aws:kms:us-east-1:123456789012:key/backup"
+      && aws_sqs_queue.dlq.message_retention_seconds == 1209600
+    )
+    error_message = "the topic and the dead-letter queue are encrypted, the queue keeps messages 14 days, and nobody is subscribed to the topic unless alert_email is set"
+  }
+
+  # one sender each: this account's CloudWatch publishes to the topic, the replacement rule's
+  # events go to the queue
+  assert {
+    condition = jsonencode({ for key, d in data.aws_iam_policy_document.sender : key => [for s in d.statement : [s.effect, s.actions, s.resources, s.principals, s.condition]] }) == jsonencode({
+      alarms_topic = [[
+        "Allow",
         ["sns:Publish"],
         ["arn:aws:sns:us-east-1:123456789012:alarms"],
         [{ identifiers = ["cloudwatch.amazonaws.com"], type = "Service" }],
         [{ test = "StringEquals", values = ["123456789012"], variable = "aws:SourceAccount" }],
-      ]])
-    )
-    error_message = "the topic is encrypted, only this account's CloudWatch may publish, and nobody is subscribed unless alert_email is set"
-  }
-
-  assert {
-    condition = (
-      aws_sqs_queue.dlq.kms_master_key_id == "arn:aws:kms:us-east-1:123456789012:key/backup"
-      && aws_sqs_queue.dlq.message_retention_seconds == 1209600
-      && jsonencode([for s in data.aws_iam_policy_document.dlq.statement : [s.actions, s.resources, s.principals, s.condition]]) == jsonencode([[
+      ]]
+      dlq = [[
+        "Allow",
         ["sqs:SendMessage"],
         ["arn:aws:sqs:us-east-1:123456789012:dead-letters"],
         [{ identifiers = ["events.amazonaws.com"], type = "Service" }],
         [{ test = "ArnEquals", values = ["arn:aws:events:us-east-1:123456789012:rule/controller-replaced"], variable = "aws:SourceArn" }],
-      ]])
-    )
-    error_message = "the dead-letter queue is encrypted, keeps messages 14 days, and only the replacement rule's events may send to it"
+      ]]
+    })
+    error_message = "only this account's CloudWatch may publish to the topic, only the replacement rule's events may send to the queue"
   }
 
   assert {

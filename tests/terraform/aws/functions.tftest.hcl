@@ -238,7 +238,7 @@ run "defaults" {
   # BYOL is opt-in; the secrets' values are never shown
   assert {
     condition = (
-      length(aws_secretsmanager_secret.controller_customer_id) == 0 && length(aws_secretsmanager_secret_version.controller_customer_id) == 0
+      keys(aws_secretsmanager_secret.this) == ["controller_password"] && length(aws_secretsmanager_secret_version.controller_customer_id) == 0
       && issensitive(var.controller_password) && issensitive(var.controller_customer_id)
     )
     error_message = "no customer id secret by default; controller_password and controller_customer_id are sensitive"
@@ -351,7 +351,7 @@ run "every_option_in_china" {
 
   assert {
     condition = (
-      aws_secretsmanager_secret.controller_customer_id[0].kms_key_id == "arn:aws:kms:us-east-1:123456789012:key/backup"
+      aws_secretsmanager_secret.this["controller_customer_id"].kms_key_id == "arn:aws:kms:us-east-1:123456789012:key/backup"
       && aws_secretsmanager_secret_version.controller_customer_id[0].secret_id == "customer-id"
     )
     error_message = "the customer id is kept in its own secret, encrypted with the module's key"

@@ -52,8 +52,8 @@ run "defaults" {
         data.aws_iam_policy_document.scheduler.statement,
         data.aws_iam_policy_document.invoke["backup"].statement,
         data.aws_iam_policy_document.invoke["restore"].statement,
-        data.aws_iam_policy_document.alarms_topic.statement,
-        data.aws_iam_policy_document.dlq.statement,
+        data.aws_iam_policy_document.sender["alarms_topic"].statement,
+        data.aws_iam_policy_document.sender["dlq"].statement,
       ]) :
       (s.effect == null || s.effect == "Allow")
       && length(setintersection(s.actions, var.destructive_actions)) == 0
@@ -213,7 +213,7 @@ run "an_asg_a_customer_id_and_the_controllers_key_in_china" {
   }
 
   assert {
-    condition     = length(aws_secretsmanager_secret.controller_customer_id) == 1 && length(aws_secretsmanager_secret_version.controller_customer_id) == 0
+    condition     = keys(aws_secretsmanager_secret.this) == ["controller_customer_id", "controller_password"] && length(aws_secretsmanager_secret_version.controller_customer_id) == 0
     error_message = "the customer id secret gets no value from Terraform unless controller_customer_id is set"
   }
 

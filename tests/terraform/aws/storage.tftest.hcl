@@ -58,35 +58,37 @@ run "defaults" {
     error_message = "the lifecycle rule never touches the current backup: one rule, no expiration, no transition"
   }
 
+  # The whole bucket policy: nobody reaches the bucket over plain HTTP or TLS older than 1.2, and
+  # whatever is attached to the functions' roles later, the bucket refuses them what would destroy
+  # the history or change what keeps it.
   assert {
-    condition = jsonencode([
-      for s in data.aws_iam_policy_document.bucket.statement : [s.effect, s.actions, s.resources, s.principals, s.condition]
-      if s.sid == "DenyInsecureTransport"
-      ]) == jsonencode([[
+    condition = jsonencode({
+      for s in data.aws_iam_policy_document.bucket.statement : s.sid => [s.effect, s.actions, s.resources, s.principals, s.condition]
+      }) == jsonencode({
+      DenyInsecureTransport = [
         "Deny",
         ["s3:*"],
         ["arn:aws:s3:::acme-controller-backups", "arn:aws:s3:::acme-controller-backups/*"],
         [{ identifiers = ["*"], type = "*" }],
         [{ test = "Bool", values = ["false"], variable = "aws:SecureTransport" }],
-    ]])
-    error_message = "the bucket policy must refuse plain HTTP to everyone, on the bucket and its objects"
-  }
-
-  # Whatever is attached to the functions' roles later, the bucket refuses them what would
-  # destroy the history or change what keeps it.
-  assert {
-    condition = jsonencode([
-      for s in data.aws_iam_policy_document.bucket.statement : [s.effect, s.actions, s.resources, s.principals, s.condition]
-      if s.sid == "DenyHistoryDestructionByTheFunctions"
-      ]) == jsonencode([[
+      ]
+      DenyOldTls = [
+        "Deny",
+        ["s3:*"],
+        ["arn:aws:s3:::acme-controller-backups", "arn:aws:s3:::acme-controller-backups/*"],
+        [{ identifiers = ["*"], type = "*" }],
+        [{ test = "NumericLessThan", values = ["1.2"], variable = "s3:TlsVersion" }],
+      ]
+      DenyHistoryDestructionByTheFunctions = [
         "Deny",
         sort(var.destructive_actions),
         ["arn:aws:s3:::acme-controller-backups", "arn:aws:s3:::acme-controller-backups/*"],
         [{ identifiers = ["*"], type = "*" }],
         # both function roles
         [{ test = "ArnEquals", values = ["arn:aws:iam::123456789012:role/backup-role", "arn:aws:iam::123456789012:role/restore-role"], variable = "aws:PrincipalArn" }],
-    ]])
-    error_message = "the bucket must deny both function roles every destructive action, got ${jsonencode([for s in data.aws_iam_policy_document.bucket.statement : s if s.sid == "DenyHistoryDestructionByTheFunctions"])}"
+      ]
+    })
+    error_message = "the bucket policy must refuse plain HTTP and TLS before 1.2 to everyone, and deny both function roles every destructive action, got ${jsonencode(data.aws_iam_policy_document.bucket.statement)}"
   }
 
   # nor may they destroy the key every kept version is encrypted with
@@ -120,8 +122,8 @@ run "defaults" {
 
   assert {
     condition = (
-      aws_secretsmanager_secret.controller_password.kms_key_id == "arn:aws:kms:us-east-1:123456789012:key/backup"
-      && aws_secretsmanager_secret.controller_password.name_prefix == "aviatrix-ctrl-backup-controller-password-"
+      aws_secretsmanager_secret.this["controller_password"].kms_key_id == "arn:aws:kms:us-east-1:123456789012:key/backup"
+      && aws_secretsmanager_secret.this["controller_password"].name_prefix == "aviatrix-ctrl-backup-controller-password-"
       && length(aws_secretsmanager_secret_version.controller_password) == 0
     )
     error_message = "the password secret is encrypted with the module's key; its value is put outside Terraform unless controller_password is set"
