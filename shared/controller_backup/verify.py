@@ -42,7 +42,7 @@ from controller_backup.inspection import fetch_checked
 from controller_backup.native_bucket import NativeBucket
 from controller_backup.results import JobResult
 from controller_backup.settings import Settings
-from controller_backup.spool import HashingSpool
+from controller_backup.spool import HashingSink
 from controller_backup.stores import ObjectInfo, ObjectStore, open_store
 from controller_backup.verify_record import FAILED, PASSED, VERIFY_SUFFIX, VerifyRecord, write_verify_record
 
@@ -219,15 +219,14 @@ class _ControllerFiles:
 
 
 def _hashed(store: ObjectStore) -> tuple[ObjectInfo, str]:
-    """The controller's file's info and sha256, read into a spool (it may be large)."""
-    with HashingSpool() as spool:
+    """The controller's file's info and sha256, hashed as it downloads: only compared, never kept."""
+    with HashingSink() as sink:
         try:
-            info = store.download(spool.stream)
+            info = store.download(sink.stream)
         except ObjectNotFound:
             name = store.url.rsplit("/", 1)[-1]
             raise ObjectNotFound(f"the controller's own {name} is missing from its bucket") from None
-        spool.flush()
-        return info, spool.sha256
+        return info, sink.sha256
 
 
 def _record(check: DestinationCheck, now: datetime, trigger: str) -> VerifyRecord:
