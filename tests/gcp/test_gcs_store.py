@@ -126,9 +126,11 @@ class _CutFirstPut(_RecordingSession):
         return super().request(method, url, *args, **kwargs)
 
 
-def test_a_put_cut_off_is_sent_again_through_a_new_session(gcs_store: GcsStore) -> None:
+def test_a_put_cut_off_is_sent_again_through_a_new_session(
+    gcs_store: GcsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cutting = _CutFirstPut(gcs_store._client._http)
-    gcs_store._client._http_internal = cutting
+    monkeypatch.setattr(gcs_store._client, "_http_internal", cutting)  # the client is shared
     data = os.urandom(9 * MIB)
     seen = _Recorded()
     info = gcs_store.put(SizedSource(io.BytesIO(data), len(data)), _meta(data), progress=seen)
@@ -148,10 +150,12 @@ class _Corrupting(_RecordingSession):
         return super().request(method, url, *args, **kwargs)
 
 
-def test_bytes_corrupted_on_the_way_are_an_integrity_error(gcs_store: GcsStore) -> None:
+def test_bytes_corrupted_on_the_way_are_an_integrity_error(
+    gcs_store: GcsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Real GCS refuses the commit (the session's crc32c does not match); fake-gcs-server stores the
     bytes, and the store refuses them by the crc32c it answers."""
-    gcs_store._client._http_internal = _Corrupting(gcs_store._client._http)
+    monkeypatch.setattr(gcs_store._client, "_http_internal", _Corrupting(gcs_store._client._http))
     data = os.urandom(9 * MIB)
     with pytest.raises(IntegrityError, match="crc32c"):
         _put(gcs_store, data)
