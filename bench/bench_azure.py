@@ -9,7 +9,7 @@ the least any tool must do to move the same bytes:
              re-export
   baseline = `BlobClient.download_blob` to a file + raw multipart import + raw export
 
-Both sides use the same transfer concurrency (4). Every measured step runs in a fresh Python
+Both sides use the same transfer concurrency (the store's, 3). Every measured step runs in a fresh Python
 process, so its peak RSS is its own; the emulators and Azurite run in their own processes, and the
 container is created in a child process too: this driver imports only the standard library (Linux
 carries a process's peak RSS across fork and exec into every step it spawns).
@@ -36,7 +36,8 @@ from bench import common  # noqa: E402
 from bench.common import ImportCase, median_seconds, ratio_row  # noqa: E402
 from tests.fixtures.azurite_server import ACCOUNT, Azurite, container_name  # noqa: E402
 
-CONCURRENCY = 4
+#: the store's own (stores/azure_blob.py DEFAULT_MAX_CONCURRENCY), for the raw copy too
+CONCURRENCY = 3
 APP_DIR = ROOT / "functions" / "azure"
 
 

@@ -9,9 +9,7 @@ runs do not pile up generations) and the controller emulator.
 Rows (median of `repeats` runs; ratio against the named baseline):
 
 - raw upload / raw download: `blob.upload_from_file` / `blob.download_to_file` with the SDK's
-  defaults, crc32c checked, of the same bytes (the baselines); the raw upload also with the
-  store's chunk size, because fake-gcs-server spends time per resumable chunk that real GCS does
-  not (each chunk appears to rewrite the upload so far), which makes smaller chunks slower here
+  defaults (a resumable upload in 100 MiB chunks), crc32c checked, of the same bytes (the baselines)
 - store put / store download: `GcsStore` alone, against the raw transfer
 - backup, restore: into and from `gs://`, as bench/common.py describes them
 
@@ -36,7 +34,7 @@ if str(ROOT) not in sys.path:  # run as `python bench/bench_gcp.py`
     sys.path.insert(0, str(ROOT))
 
 from bench import common  # noqa: E402
-from bench.common import MIB, ImportCase  # noqa: E402
+from bench.common import ImportCase  # noqa: E402
 from tests.fixtures.gcs_server import start_fake_gcs, stop_fake_gcs  # noqa: E402
 
 FUNCTION_DIR = ROOT / "functions" / "gcp"
@@ -50,8 +48,6 @@ def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
     Each repetition runs every step once, in turn, so load from other processes on the machine
     falls on the measured steps and their baselines alike.
     """
-    chunk_size = int(common.probe("gcs_chunk_size"))
-
     samples: dict[str, list[common.Sample]] = {}
 
     def add(name: str, sample: common.Sample) -> None:
@@ -78,7 +74,6 @@ def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
                     step("core.backup", url=original.url, password=common.PASSWORD, store=store_url),
                 )
                 add("raw_upload", step("gcs.upload", path=raw_file, **blob))
-                add("raw_upload_chunked", step("gcs.upload", path=raw_file, chunk_size=chunk_size, **blob))
                 add("store_put", step("store.put", path=raw_file, **store))
                 add("raw_download", step("gcs.download", path=out, **blob))
                 add("store_download", step("store.download", path=out, **store))
@@ -88,8 +83,6 @@ def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
         finally:
             stop_fake_gcs(server)
 
-    chunk_mib = chunk_size // MIB
-
     def row(
         name: str, step: str, baseline_name: str, *baseline_steps: str, slower: bool = False
     ) -> dict[str, Any]:
@@ -98,21 +91,21 @@ def run(size_bytes: int, repeats: int = 3) -> list[dict[str, Any]]:
         baseline = max(medians) if slower else sum(medians)
         return common.ratio_row(name, samples[step], baseline, baseline_name, size_bytes)
 
-    slower_of_chunked, slower_of_default = ("raw_export", "raw_upload_chunked"), ("raw_export", "raw_upload")
-    defaults = "raw upload (SDK defaults)"
-    same = f"raw upload ({chunk_mib} MiB chunks)"
     return [
         row("gcs raw upload (SDK defaults: 100 MiB chunks)", "raw_upload", "itself", "raw_upload"),
-        row(f"gcs raw upload ({chunk_mib} MiB chunks)", "raw_upload_chunked", defaults, "raw_upload"),
-        row("gcs store put (GcsStore)", "store_put", same, "raw_upload_chunked"),
-        row("gcs store put (GcsStore)", "store_put", defaults, "raw_upload"),
+        row("gcs store put (GcsStore)", "store_put", "raw upload", "raw_upload"),
         row("gcs raw download (SDK defaults)", "raw_download", "itself", "raw_download"),
         row("gcs store download (GcsStore)", "store_download", "raw download", "raw_download"),
         row("raw export (HTTP GET to file)", "raw_export", "itself", "raw_export"),
-        row("backup -> gs://", "backup", f"raw export + {same}", "raw_export", "raw_upload_chunked"),
-        row("backup -> gs://", "backup", f"raw export + {defaults}", "raw_export", "raw_upload"),
-        row("backup -> gs://", "backup", f"max(raw export, {same})", *slower_of_chunked, slower=True),
-        row("backup -> gs://", "backup", f"max(raw export, {defaults})", *slower_of_default, slower=True),
+        row("backup -> gs://", "backup", "raw export + raw upload", "raw_export", "raw_upload"),
+        row(
+            "backup -> gs://",
+            "backup",
+            "max(raw export, raw upload)",
+            "raw_export",
+            "raw_upload",
+            slower=True,
+        ),
         row(
             "restore <- gs:// (verified)",
             "restore",

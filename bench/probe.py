@@ -1,13 +1,12 @@
 """Values a driver needs from modules it must not import, read here in a child process.
 
     python -m bench.probe sizes 1M 256M       # [1048576, 268435456]
-    python -m bench.probe gcs_chunk_size      # GcsStore's chunk size
     python -m bench.probe fake_gcs_binary     # the bundled fake-gcs-server
 
 Each prints its value as JSON (`bench.common.probe` reads it). A child, because Linux carries a
 driver's peak RSS into every step it spawns: the emulator's size parser comes with the whole
-emulator package (some 10 MiB, more than a raw import's own peak), GcsStore with the Google SDK,
-and fake-gcs-server's path with its wrapper package.
+emulator package (some 10 MiB, more than a raw import's own peak), and fake-gcs-server's path
+with its wrapper package.
 """
 
 from __future__ import annotations
@@ -25,12 +24,6 @@ def sizes(*texts: str) -> list[int]:
     return [parse_size(text) for text in texts]
 
 
-def gcs_chunk_size() -> int:
-    from controller_backup.stores.gcs import DEFAULT_CHUNK_SIZE
-
-    return DEFAULT_CHUNK_SIZE
-
-
 def fake_gcs_binary() -> str:
     from tests.fixtures.gcs_server import fake_gcs_binary
 
@@ -39,7 +32,6 @@ def fake_gcs_binary() -> str:
 
 PROBES: dict[str, Callable[..., Any]] = {
     "sizes": sizes,
-    "gcs_chunk_size": gcs_chunk_size,
     "fake_gcs_binary": fake_gcs_binary,
 }
 

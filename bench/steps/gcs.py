@@ -1,5 +1,5 @@
-"""Raw google-cloud-storage transfers, the GCS baselines: `upload_from_file` (with the SDK's chunk
-size, or `chunk_size`) and `download_to_file`, crc32c checked. The endpoint comes from the
+"""Raw google-cloud-storage transfers, the GCS baselines: `upload_from_file` and `download_to_file`
+with the SDK's defaults, crc32c checked. The endpoint comes from the
 environment (STORAGE_EMULATOR_HOST).
 """
 
@@ -22,7 +22,7 @@ def create_bucket(args: Args) -> None:
 
 
 def upload(args: Args) -> None:
-    blob = _bucket(args).blob(args["key"], chunk_size=args.get("chunk_size"))
+    blob = _bucket(args).blob(args["key"])
     with open(args["path"], "rb") as source:
         blob.upload_from_file(source, size=os.path.getsize(args["path"]), checksum="crc32c")
 

@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from controller_backup.stores import ObjectStore, SizedSource, StoreOptions
+from controller_backup.stores.base import _SpoolFile
 
 from bench.steps import Args, measure
 
@@ -30,9 +31,10 @@ def _store(args: Args) -> ObjectStore:
 
 
 def put(args: Args) -> None:
-    """`put` of the file at `path`."""
+    """`put` of the file at `path`, opened as a backup opens its spool (by path, so a store may
+    read it from the file itself)."""
     store = _store(args)
-    with open(args["path"], "rb") as source:
+    with _SpoolFile(args["path"]) as source:
         store.put(SizedSource(source, os.path.getsize(args["path"])), {"sha256": "bench"})
 
 

@@ -2,7 +2,7 @@
 stays untouched and nothing partial becomes visible.
 
 On Azure the upload overlaps the export (its blocks are staged on the blob while the export still
-arrives; an 18 MiB configuration, 4 MiB blocks), and Azurite lists the uncommitted blocks. S3 and
+arrives; an 18 MiB configuration, 2 MiB blocks), and Azurite lists the uncommitted blocks. S3 and
 Cloud Storage send the spool at the commit (docs/design.md says why), so a failure before it must
 leave no multipart upload (moto lists them) and no object beside the backup.
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -11,10 +12,13 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import google_crc32c
 import pytest
+import requests
 from controller_backup.errors import (
     AccessDenied,
     BadRequest,
+    IntegrityError,
     ObjectNotFound,
     PreconditionFailed,
     SettingsError,
@@ -24,7 +28,7 @@ from controller_backup.stores import IfAbsent, IfMatch, SizedSource, open_store
 from controller_backup.stores.gcs import GcsStore, _describe, parse_gs_url
 
 from tests.fixtures.gcp import free_port
-from tests.stores.contract import StoreContract, _get, _meta, _put
+from tests.stores.contract import StoreContract, _get, _meta, _put, _Recorded
 
 MIB = 1024 * 1024
 
@@ -40,20 +44,24 @@ class TestGcsStore(StoreContract):
 
 
 @pytest.fixture
-def small_chunk_store(gcs_bucket: str) -> GcsStore:
-    """A store whose resumable chunks are 256 KiB, so a 9 MiB object takes many chunks."""
-    return GcsStore(gcs_bucket, f"c/{uuid.uuid4().hex}.tar", chunk_size=256 * 1024)
+def gcs_store(gcs_bucket: str) -> GcsStore:
+    """A store of its own object: above 8 MiB it streams to a resumable session."""
+    return GcsStore(gcs_bucket, f"c/{uuid.uuid4().hex}.tar")
 
 
 class _RecordingSession:
-    """Wraps the client's HTTP session to record (method, url) of every request."""
+    """Wraps the client's HTTP session to record (method, url) of every request, and the bodies
+    sent as bytes (a session's initiating request carries the object's resource)."""
 
     def __init__(self, session: Any) -> None:
         self._session = session
         self.calls: list[tuple[str, str]] = []
+        self.bodies: list[bytes] = []
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         self.calls.append((method, url))
+        if isinstance(kwargs.get("data"), bytes):
+            self.bodies.append(kwargs["data"])
         return self._session.request(method, url, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
@@ -92,65 +100,114 @@ def test_url_round_trip() -> None:
 # -- transfer paths -----------------------------------------------------------------------------
 
 
-def test_large_object_goes_up_resumable_in_chunks(small_chunk_store: GcsStore) -> None:
-    """Above 8 MiB the SDK uses a resumable session in chunk_size pieces (bounded memory)."""
-    recorder = _record(small_chunk_store)
+def test_large_object_is_streamed_in_one_put_to_a_session_carrying_its_crc32c(gcs_store: GcsStore) -> None:
+    """Above 8 MiB: one session, opened with the metadata and the crc32c the server checks at the
+    commit, and one PUT of the whole object."""
+    recorder = _record(gcs_store)
     data = os.urandom(9 * MIB + 5)
-    _put(small_chunk_store, data)
+    _put(gcs_store, data)
     inits = [u for m, u in recorder.calls if m == "POST" and "uploadType=resumable" in u]
     puts = [u for m, u in recorder.calls if m == "PUT"]
-    assert len(inits) == 1
-    assert len(puts) >= 9 * 4, "expected one PUT per 256 KiB chunk"
-    assert _get(small_chunk_store)[0] == data
+    assert len(inits) == 1 and len(puts) == 1
+    resource = json.loads(recorder.bodies[-1])
+    assert resource["crc32c"] == base64.b64encode(google_crc32c.Checksum(data).digest()).decode()
+    assert resource["metadata"] == _meta(data)
+    assert _get(gcs_store)[0] == data
 
 
-def test_small_object_goes_up_in_one_multipart_request(small_chunk_store: GcsStore) -> None:
-    recorder = _record(small_chunk_store)
-    _put(small_chunk_store, b"x" * 4096)
+class _CutFirstPut(_RecordingSession):
+    """Cuts the connection of the first upload PUT after its first MiB, as a network failure would."""
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "PUT" and not any(m == "PUT" for m, _ in self.calls):
+            self.calls.append((method, url))
+            kwargs["data"].read(MIB)
+            raise requests.ConnectionError("connection reset by peer")
+        return super().request(method, url, *args, **kwargs)
+
+
+def test_a_put_cut_off_is_sent_again_through_a_new_session(
+    gcs_store: GcsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cutting = _CutFirstPut(gcs_store._client._http)
+    monkeypatch.setattr(gcs_store._client, "_http_internal", cutting)  # the client is shared
+    data = os.urandom(9 * MIB)
+    seen = _Recorded()
+    info = gcs_store.put(SizedSource(io.BytesIO(data), len(data)), _meta(data), progress=seen)
+    inits = [u for m, u in cutting.calls if m == "POST" and "uploadType=resumable" in u]
+    assert len(inits) == 2 and [m for m, _ in cutting.calls].count("PUT") == 2
+    assert _get(gcs_store)[0] == data and info.size == len(data)
+    assert seen.moved == len(data)  # the bytes sent twice count once
+
+
+class _Corrupting(_RecordingSession):
+    """Flips one byte of every upload body on its way, as a faulty link would."""
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "PUT":
+            body = kwargs["data"]
+            kwargs["data"] = bytes([body.read(1)[0] ^ 0xFF]) + body.read()
+        return super().request(method, url, *args, **kwargs)
+
+
+def test_bytes_corrupted_on_the_way_are_an_integrity_error(
+    gcs_store: GcsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real GCS refuses the commit (the session's crc32c does not match); fake-gcs-server stores the
+    bytes, and the store refuses them by the crc32c it answers."""
+    monkeypatch.setattr(gcs_store._client, "_http_internal", _Corrupting(gcs_store._client._http))
+    data = os.urandom(9 * MIB)
+    with pytest.raises(IntegrityError, match="crc32c"):
+        _put(gcs_store, data)
+
+
+def test_small_object_goes_up_in_one_multipart_request(gcs_store: GcsStore) -> None:
+    recorder = _record(gcs_store)
+    _put(gcs_store, b"x" * 4096)
     posts = [u for m, u in recorder.calls if m == "POST"]
     assert len(posts) == 1 and "uploadType=multipart" in posts[0]
 
 
-def test_short_source_is_refused_before_any_request(small_chunk_store: GcsStore) -> None:
-    good = _put(small_chunk_store, b"good" * 100)
-    recorder = _record(small_chunk_store)
+def test_short_source_is_refused_before_any_request(gcs_store: GcsStore) -> None:
+    good = _put(gcs_store, b"good" * 100)
+    recorder = _record(gcs_store)
     with pytest.raises(StoreError, match="declared size 1000 bytes, but the source holds 5"):
-        small_chunk_store.put(SizedSource(io.BytesIO(b"short"), 1000), _meta(b"short"))
+        gcs_store.put(SizedSource(io.BytesIO(b"short"), 1000), _meta(b"short"))
     assert recorder.calls == []
-    body, info = _get(small_chunk_store)
+    body, info = _get(gcs_store)
     assert body == b"good" * 100 and info.etag == good.etag
 
 
-def test_version_ids_are_generations(small_chunk_store: GcsStore, gcs_client: Any) -> None:
-    info = _put(small_chunk_store, b"g" * 100)
-    blob = gcs_client.bucket(small_chunk_store.bucket_name).get_blob(small_chunk_store.key)
+def test_version_ids_are_generations(gcs_store: GcsStore, gcs_client: Any) -> None:
+    info = _put(gcs_store, b"g" * 100)
+    blob = gcs_client.bucket(gcs_store.bucket_name).get_blob(gcs_store.key)
     assert info.version_id == info.etag == str(blob.generation)
     assert blob.metadata["sha256"] == _meta(b"g" * 100)["sha256"]
 
 
-def test_not_a_generation_is_a_bad_request_before_any_request(small_chunk_store: GcsStore) -> None:
-    _put(small_chunk_store, b"a" * 10)
-    recorder = _record(small_chunk_store)
+def test_not_a_generation_is_a_bad_request_before_any_request(gcs_store: GcsStore) -> None:
+    _put(gcs_store, b"a" * 10)
+    recorder = _record(gcs_store)
     with pytest.raises(BadRequest, match="'not-a-generation' is not a valid Cloud Storage version id"):
-        small_chunk_store.download(io.BytesIO(), "not-a-generation")
+        gcs_store.download(io.BytesIO(), "not-a-generation")
     with pytest.raises(BadRequest, match="not a valid Cloud Storage version id"):
-        small_chunk_store.head("../1")
+        gcs_store.head("../1")
     assert recorder.calls == []
 
 
-def test_if_match_with_a_foreign_etag_is_refused(small_chunk_store: GcsStore) -> None:
-    _put(small_chunk_store, b"a" * 10)
+def test_if_match_with_a_foreign_etag_is_refused(gcs_store: GcsStore) -> None:
+    _put(gcs_store, b"a" * 10)
     with pytest.raises(PreconditionFailed):
-        _put(small_chunk_store, b"b" * 10, precondition=IfMatch('"d41d8cd98f00b204e9800998ecf8427e"'))
+        _put(gcs_store, b"b" * 10, precondition=IfMatch('"d41d8cd98f00b204e9800998ecf8427e"'))
 
 
-def test_versions_ignore_neighbouring_objects(small_chunk_store: GcsStore, gcs_client: Any) -> None:
+def test_versions_ignore_neighbouring_objects(gcs_store: GcsStore, gcs_client: Any) -> None:
     """Restore markers live at KEY.restores/...: a prefix listing must not count them."""
-    _put(small_chunk_store, b"a" * 10)
-    gcs_client.bucket(small_chunk_store.bucket_name).blob(
-        small_chunk_store.key + ".restores/i-1.json"
-    ).upload_from_string(b"{}")
-    assert [v.size for v in small_chunk_store.versions()] == [10]
+    _put(gcs_store, b"a" * 10)
+    gcs_client.bucket(gcs_store.bucket_name).blob(gcs_store.key + ".restores/i-1.json").upload_from_string(
+        b"{}"
+    )
+    assert [v.size for v in gcs_store.versions()] == [10]
 
 
 # -- preconditions on the resumable path ---------------------------------------------------------
@@ -176,60 +233,61 @@ def test_emulator_gap_resumable_preconditions_ignored(gcs_bucket: str, gcs_clien
     )
 
 
-def test_resumable_conditional_upload_carries_the_generation(small_chunk_store: GcsStore) -> None:
+def test_resumable_conditional_upload_carries_the_generation(gcs_store: GcsStore) -> None:
     """The precondition travels on the session-initiating request, where GCS binds it to the session."""
-    first = _put(small_chunk_store, b"1" * MIB)
-    recorder = _record(small_chunk_store)
+    first = _put(gcs_store, b"1" * MIB)
+    recorder = _record(gcs_store)
     data = os.urandom(9 * MIB)
-    second = _put(small_chunk_store, data, precondition=IfMatch(first.etag))
+    second = _put(gcs_store, data, precondition=IfMatch(first.etag))
     init = [u for m, u in recorder.calls if m == "POST"]
     assert len(init) == 1 and "uploadType=resumable" in init[0]
     assert f"ifGenerationMatch={first.etag}" in init[0]
-    assert _get(small_chunk_store)[0] == data and second.etag != first.etag
+    assert _get(gcs_store)[0] == data and second.etag != first.etag
 
 
-def test_stale_generation_refused_before_a_resumable_upload(small_chunk_store: GcsStore) -> None:
+def test_stale_generation_refused_before_a_resumable_upload(gcs_store: GcsStore) -> None:
     """The store's own generation check refuses a stale write before sending any byte."""
-    first = _put(small_chunk_store, b"1" * MIB)
-    second = _put(small_chunk_store, b"2" * MIB, precondition=IfMatch(first.etag))
-    recorder = _record(small_chunk_store)
+    first = _put(gcs_store, b"1" * MIB)
+    second = _put(gcs_store, b"2" * MIB, precondition=IfMatch(first.etag))
+    recorder = _record(gcs_store)
     with pytest.raises(PreconditionFailed):
-        _put(small_chunk_store, os.urandom(9 * MIB), precondition=IfMatch(first.etag))
+        _put(gcs_store, os.urandom(9 * MIB), precondition=IfMatch(first.etag))
     assert [m for m, _ in recorder.calls] == ["GET"], "refused after uploading"
-    body, info = _get(small_chunk_store)
+    body, info = _get(gcs_store)
     assert body == b"2" * MIB and info.etag == second.etag
 
 
-def test_if_absent_refused_before_a_resumable_upload(small_chunk_store: GcsStore) -> None:
-    _put(small_chunk_store, b"1" * MIB)
-    recorder = _record(small_chunk_store)
+def test_if_absent_refused_before_a_resumable_upload(gcs_store: GcsStore) -> None:
+    _put(gcs_store, b"1" * MIB)
+    recorder = _record(gcs_store)
     with pytest.raises(PreconditionFailed):
-        _put(small_chunk_store, os.urandom(9 * MIB), precondition=IfAbsent())
+        _put(gcs_store, os.urandom(9 * MIB), precondition=IfAbsent())
     assert [m for m, _ in recorder.calls] == ["GET"]
-    assert _get(small_chunk_store)[0] == b"1" * MIB
-    fresh = GcsStore(small_chunk_store.bucket_name, small_chunk_store.key + ".new", chunk_size=256 * 1024)
+    assert _get(gcs_store)[0] == b"1" * MIB
+    fresh = GcsStore(gcs_store.bucket_name, gcs_store.key + ".new")
     data = os.urandom(9 * MIB)
     _put(fresh, data, precondition=IfAbsent())
     assert _get(fresh)[0] == data
 
 
 class _SlowSource(io.BytesIO):
-    """Runs `during` once, after the first chunk has been read: a concurrent writer mid-upload."""
+    """Runs `during` once, at the first read past 256 KiB once `started()`: a concurrent writer
+    landing mid-upload."""
 
-    def __init__(self, data: bytes, during: Any) -> None:
+    def __init__(self, data: bytes, during: Any, started: Any) -> None:
         super().__init__(data)
-        self._during = during
+        self._during, self._started = during, started
         self._fired = threading.Event()
 
     def read(self, size: int | None = -1) -> bytes:
         chunk = super().read(size)
-        if self.tell() > 256 * 1024 and not self._fired.is_set():
+        if self.tell() > 256 * 1024 and self._started() and not self._fired.is_set():
             self._fired.set()
             self._during()
         return chunk
 
 
-def test_concurrent_writer_during_resumable_upload(small_chunk_store: GcsStore, gcs_bucket: str) -> None:
+def test_concurrent_writer_during_resumable_upload(gcs_store: GcsStore, gcs_bucket: str) -> None:
     """A writer that lands while a conditional resumable upload is in flight.
 
     Real GCS evaluates ifGenerationMatch when the upload is finalized, so the slower upload fails
@@ -239,18 +297,18 @@ def test_concurrent_writer_during_resumable_upload(small_chunk_store: GcsStore, 
     store safe: the precondition travels with the session, and with versioning on the concurrent
     writer's bytes are still a readable version (nothing is lost either way).
     """
-    base = _put(small_chunk_store, b"base" * 1024)
-    other = GcsStore(gcs_bucket, small_chunk_store.key)
+    base = _put(gcs_store, b"base" * 1024)
+    other = GcsStore(gcs_bucket, gcs_store.key)
     winner: dict[str, Any] = {}
 
     def concurrent_write() -> None:
         winner["info"] = _put(other, b"newer" * 1024)
 
-    recorder = _record(small_chunk_store)
+    recorder = _record(gcs_store)
     data = os.urandom(9 * MIB)
-    source = _SlowSource(data, concurrent_write)
+    source = _SlowSource(data, concurrent_write, started=lambda: "PUT" in [m for m, _ in recorder.calls])
     try:
-        small_chunk_store.put(SizedSource(source, len(data)), _meta(data), precondition=IfMatch(base.etag))
+        gcs_store.put(SizedSource(source, len(data)), _meta(data), precondition=IfMatch(base.etag))
         enforced_at_finalize = False
     except PreconditionFailed:
         enforced_at_finalize = True
@@ -259,13 +317,13 @@ def test_concurrent_writer_during_resumable_upload(small_chunk_store: GcsStore, 
     assert init and f"ifGenerationMatch={base.etag}" in init[0]
     newer = winner["info"]
     if enforced_at_finalize:  # real GCS semantics
-        body, info = _get(small_chunk_store)
+        body, info = _get(gcs_store)
         assert body == b"newer" * 1024 and info.etag == newer.etag
     else:  # fake-gcs-server's known gap: the newer version survives as a noncurrent generation
         print("fake-gcs-server accepted a stale resumable finalize (known gap, fsouza/fake-gcs-server#1967)")
-        assert _get(small_chunk_store)[0] == data
-        assert _get(small_chunk_store, newer.version_id)[0] == b"newer" * 1024
-        assert newer.version_id in [v.version_id for v in small_chunk_store.versions()]
+        assert _get(gcs_store)[0] == data
+        assert _get(gcs_store, newer.version_id)[0] == b"newer" * 1024
+        assert newer.version_id in [v.version_id for v in gcs_store.versions()]
 
 
 # -- errors -------------------------------------------------------------------------------------
@@ -315,16 +373,16 @@ def test_forbidden_maps_to_access_denied(gcs_bucket: str) -> None:
 # -- the preflight's probes ---------------------------------------------------------------------
 
 
-def test_write_probe_sends_an_impossible_generation_straight_to_the_api(small_chunk_store: GcsStore) -> None:
-    recorder = _record(small_chunk_store)
-    small_chunk_store.probe_write()  # no object: only generation 0 would match
-    _put(small_chunk_store, b"kept" * 10)
-    kept = small_chunk_store.head()
-    small_chunk_store.probe_write()  # an object: its generation is not the probe's
+def test_write_probe_sends_an_impossible_generation_straight_to_the_api(gcs_store: GcsStore) -> None:
+    recorder = _record(gcs_store)
+    gcs_store.probe_write()  # no object: only generation 0 would match
+    _put(gcs_store, b"kept" * 10)
+    kept = gcs_store.head()
+    gcs_store.probe_write()  # an object: its generation is not the probe's
     uploads = [url for method, url in recorder.calls if method == "POST" and "/upload/" in url]
     probes = [url for url in uploads if "ifGenerationMatch=9223372036854775807" in url]
     assert len(probes) == 2 and all("uploadType=multipart" in url for url in probes)
-    assert [v.version_id for v in small_chunk_store.versions()] == [kept.version_id]  # type: ignore[union-attr]
+    assert [v.version_id for v in gcs_store.versions()] == [kept.version_id]  # type: ignore[union-attr]
 
 
 def test_versioning_off_reads_false(gcs_client: Any) -> None:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 from controller_backup.errors import BadRequest, PreconditionFailed, StoreError
 from controller_backup.stores import IfAbsent, IfMatch, SizedSource, replacing
+from controller_backup.stores.base import _SpoolFile
 
 from tests.stores.contract import _get, _meta, _put
 from tests.stores.locations import Location, location
@@ -149,6 +151,19 @@ _BAD_IDS = {
     "azblob": ["2026-11-25", "2026-11-25T00:00:02Z", "../x", "2026-11-25T00:00:02.3333333Z&comp=list"],
     "gs": ["-1", "0", "1.5", "0x10", "007", str(2**63), "../1", "1 "],
 }
+
+
+def test_a_spool_is_taken_by_its_path_only_while_the_stream_covers_the_whole_file(tmp_path: Path) -> None:
+    """An SDK given the path reads the file itself, from its start to its end: anything else
+    (a stream past the start, a declared size short of the file's) must go as the stream."""
+    path = tmp_path / "spool"
+    path.write_bytes(b"x" * 10)
+    with _SpoolFile(str(path)) as spool:
+        assert SizedSource(spool, 10).whole_file() == str(path)
+        assert SizedSource(spool, 9).whole_file() is None
+        spool.seek(1)
+        assert SizedSource(spool, 9).whole_file() is None
+    assert SizedSource.of(b"x" * 10).whole_file() is None
 
 
 def test_version_ids_not_of_the_store_format_are_bad_requests(location: Location) -> None:

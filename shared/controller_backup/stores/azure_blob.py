@@ -73,9 +73,11 @@ from .credentials import AzureServicePrincipal
 from .parts import PartSender, read_part
 
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
-#: 4 MiB blocks: 50,000 blocks allow 195 GiB, and memory stays at (concurrency + 1) blocks
-DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024
-DEFAULT_MAX_CONCURRENCY = 4
+#: 2 MiB blocks, 3 in flight (50,000 blocks allow 97 GiB): a 1 GiB backup against Azurite, one run
+#: each, peaks at 59 MiB RSS (47 MiB for 1 MiB) and takes 256 MiB up as fast as 4 MiB blocks 2 at a
+#: time (2.18 s, 2.20 s; 58 MiB); 4 MiB blocks 4 at a time peaked at 66 MiB
+DEFAULT_BLOCK_SIZE = 2 * 1024 * 1024
+DEFAULT_MAX_CONCURRENCY = 3
 #: the largest range for which the service returns a Content-MD5 (x-ms-range-get-content-md5)
 _RANGE_SIZE = 4 * 1024 * 1024
 _ACCOUNT_SUFFIX = ".blob.core.windows.net"

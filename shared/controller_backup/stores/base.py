@@ -33,6 +33,7 @@ What only some stores can do is declared here too, answered by every store: `spo
 from __future__ import annotations
 
 import io
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -118,6 +119,24 @@ class SizedSource:
     def of(cls, data: bytes) -> SizedSource:
         """Bytes already in memory (a marker, a record, a version file)."""
         return cls(io.BytesIO(data), len(data))
+
+    def whole_file(self) -> str | None:
+        """The path of the file `stream` reads (a spool), when the stream stands at its start and
+        the file holds exactly `size` bytes; else None.
+
+        s3transfer reads the parts of a file it is given by path as it sends them, but copies each
+        part of an open stream into memory first: a store that can take a path keeps its memory
+        flat whatever the backup's size.
+        """
+        path = getattr(self.stream, "path", None)
+        if not isinstance(path, str):
+            return None
+        try:
+            if self.stream.tell() != 0 or os.path.getsize(path) != self.size:
+                return None
+        except (OSError, ValueError):
+            return None
+        return path
 
 
 @dataclass(frozen=True)

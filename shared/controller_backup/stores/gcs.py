@@ -6,10 +6,15 @@ Why these choices:
   one version's bytes, so `IfMatch(<generation>)` becomes `ifGenerationMatch=<generation>` and
   `IfAbsent()` becomes `ifGenerationMatch=0`: the server refuses a write that lost a race (412), so a
   slower concurrent backup cannot replace a newer one.
-- **The SDK moves the bytes.** Objects up to 8 MiB go up in one multipart request; larger ones as a
-  resumable upload in `chunk_size` pieces, so memory stays at one chunk whatever the export's size.
-  Both carry a crc32c the server checks before it commits (the multipart body's metadata, the final
-  chunk's `x-goog-hash`), so a corrupted transfer never becomes the current object.
+- **Uploads: small ones by the SDK, large ones streamed in one request.** Objects up to 8 MiB go up
+  in one multipart request (the SDK's `upload_from_file`). A larger one goes up through a resumable
+  session the SDK opens (`create_resumable_upload_session`, with the metadata, the precondition and
+  the object's crc32c), and then as one PUT of the whole file, streamed from it: the SDK's own
+  resumable upload reads each chunk into memory first, so a backup's memory would grow with the
+  chunk size, and GCS recommends one request where the data is at hand. A failed PUT (a transient
+  error, by the SDK's retry predicate) starts a new session and sends again. Either way the server
+  checks the crc32c before it commits (the multipart body's, the session's resource), so a
+  corrupted transfer never becomes the current object; the store checks it against the answer too.
   Real GCS evaluates a resumable upload's precondition when the upload is finalized, which is what
   makes the conditional write atomic. Before a conditional resumable upload the store also reads
   the current generation and refuses at once when it already differs: no point sending 256 MiB to
@@ -26,6 +31,7 @@ Why these choices:
 
 from __future__ import annotations
 
+import base64
 import io
 import logging
 import os
@@ -41,6 +47,7 @@ from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
 from google.cloud import storage
 from google.cloud.storage import exceptions as storage_exceptions
+from google.cloud.storage import retry as storage_retry
 
 from controller_backup.errors import (
     AccessDenied,
@@ -68,11 +75,12 @@ from .credentials import GoogleCredentials
 
 log = logging.getLogger("controller_backup.stores.gcs")
 
-#: resumable chunk: a multiple of 256 KiB; the bound on upload memory, and few enough round trips
-DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024
-#: the SDK sends objects up to this size in one multipart request, larger ones resumable
+#: objects up to this size go up in one multipart request, larger ones streamed to a resumable session
 MULTIPART_LIMIT = 8 * 1024 * 1024
-_CHUNK_GRANULE = 256 * 1024
+#: how much of the source is read at a time to checksum it or to send it
+_BLOCK = 1024 * 1024
+#: (connect, read) seconds of the streamed PUT: the read timeout runs once the body is sent
+_PUT_TIMEOUT = (10, 120)
 #: the largest generation GCS accepts (an int64), thousands of centuries past any real one: the
 #: write probe's precondition can never hold
 _IMPOSSIBLE_GENERATION = 2**63 - 1
@@ -187,8 +195,8 @@ def _generation(value: str) -> int | None:
 
 
 class _ReadCounted:
-    """`source` as the SDK reads it, telling `progress` of each byte the first time it is read: a
-    resumable upload reads a retried chunk again, but sends it once."""
+    """`source` as an upload reads it, telling `progress` of each byte the first time it is read: a
+    retried upload reads the bytes again, but they count once."""
 
     def __init__(self, source: BinaryIO, progress: Progress) -> None:
         self._source, self._progress = source, progress
@@ -207,6 +215,42 @@ class _ReadCounted:
 
     def tell(self) -> int:
         return self._source.tell()
+
+
+def _crc32c(source: BinaryIO, size: int) -> str:
+    """The base64 CRC32C of the next `size` bytes of `source`, which is left where it stood."""
+    import google_crc32c  # the SDK's own checksum library
+
+    start = source.tell()
+    checksum = google_crc32c.Checksum()  # type: ignore[no-untyped-call]
+    remaining = size
+    while remaining and (block := source.read(min(remaining, _BLOCK))):
+        checksum.update(block)  # type: ignore[no-untyped-call]
+        remaining -= len(block)
+    source.seek(start)
+    digest: bytes = checksum.digest()  # type: ignore[no-untyped-call]
+    return base64.b64encode(digest).decode("ascii")
+
+
+class _Body:
+    """The next `size` bytes of a source, as requests streams a request body: read in blocks, its
+    length known up front (Content-Length), never held whole."""
+
+    def __init__(self, source: _ReadCounted, size: int) -> None:
+        self._source, self._remaining = source, size
+
+    def __len__(self) -> int:
+        return self._remaining
+
+    def __iter__(self) -> Iterator[bytes]:
+        while block := self.read(_BLOCK):
+            yield block
+
+    def read(self, size: int = -1) -> bytes:
+        wanted = self._remaining if size is None or size < 0 else min(size, self._remaining)
+        block = self._source.read(wanted) if wanted else b""
+        self._remaining -= len(block)
+        return block
 
 
 class _WriteCounted:
@@ -234,15 +278,11 @@ class GcsStore(ObjectStore):
         *,
         client: Any = None,
         project: str | None = None,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
         retention: ObjectRetention | None = None,
     ) -> None:
-        if chunk_size <= 0 or chunk_size % _CHUNK_GRANULE:
-            raise SettingsError(f"GCS store: chunk_size must be a positive multiple of {_CHUNK_GRANULE}")
         self.bucket_name = bucket
         self.key = key
         self.url = f"gs://{bucket}/{key}"
-        self.chunk_size = chunk_size
         self._client = client if client is not None else _shared_client(project)
         self._bucket = self._client.bucket(bucket)
         self.retention = retention
@@ -255,7 +295,6 @@ class GcsStore(ObjectStore):
         *,
         client: Any = None,
         project: str | None = None,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
     ) -> GcsStore:
         """The options of Cloud Storage: a copy's credentials, the backup's retention; the
         keywords tune a test's store."""
@@ -267,14 +306,13 @@ class GcsStore(ObjectStore):
             key,
             client=client,
             project=project,
-            chunk_size=chunk_size,
             retention=options.gcs_retention,
         )
 
     def _new_generation(self) -> Any:
         """The object's blob, about to get a new generation: our content type, and the retention
         (Object Retention Lock) every generation of the backup carries from its first byte on."""
-        blob = self._bucket.blob(self.key, chunk_size=self.chunk_size)
+        blob = self._bucket.blob(self.key)
         blob.content_type = "application/octet-stream"
         if self.retention is not None:
             blob.retention.mode = self.retention.mode
@@ -432,18 +470,48 @@ class GcsStore(ObjectStore):
     def _write(self, upload: Upload) -> ObjectInfo:
         size = upload.source.size
         generation = self._generation_for(upload.precondition)
-        if generation is not None and size > MULTIPART_LIMIT:
-            self._check_generation(generation)
         blob = self._new_generation()
         blob.metadata = dict(upload.metadata)
         upload.progress.expect(size)
-        with self._mapped("upload"):
-            blob.upload_from_file(
-                _ReadCounted(upload.source.stream, upload.progress),
-                size=size,
-                checksum="crc32c",
-                if_generation_match=generation,
-            )
+        if size <= MULTIPART_LIMIT:
+            with self._mapped("upload"):
+                blob.upload_from_file(
+                    _ReadCounted(upload.source.stream, upload.progress),
+                    size=size,
+                    checksum="crc32c",
+                    if_generation_match=generation,
+                )
+        else:
+            if generation is not None:
+                self._check_generation(generation)
+            with self._mapped("upload"):
+                self._stream_up(blob, upload, generation)
         if int(blob.size or 0) != size:
             raise IntegrityError(f"{self.url}: stored {blob.size} bytes, expected {size}")
         return self._info(blob, is_latest=True)
+
+    def _stream_up(self, blob: Any, upload: Upload, generation: int | None) -> None:
+        """The upload as one PUT of its whole source to a resumable session (module docstring: why)."""
+        stream, size = upload.source.stream, upload.source.size
+        start = stream.tell()
+        blob.crc32c = _crc32c(stream, size)
+        source = _ReadCounted(stream, upload.progress)
+
+        def attempt() -> Any:
+            source.seek(start)
+            session = blob.create_resumable_upload_session(
+                size=size, checksum=None, if_generation_match=generation, client=self._client, retry=None
+            )
+            response = self._client._http.request(
+                "PUT", session, data=_Body(source, size), timeout=_PUT_TIMEOUT
+            )
+            if response.status_code not in (200, 201):
+                raise api_exceptions.from_http_response(response)  # type: ignore[no-untyped-call]
+            return response.json()
+
+        stored = storage_retry.DEFAULT_RETRY(attempt)()
+        if stored.get("crc32c") != blob.crc32c:
+            raise IntegrityError(
+                f"{self.url}: upload: the stored object's crc32c is not that of the bytes sent"
+            )
+        blob._set_properties(stored)
