@@ -78,7 +78,8 @@ CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 #: time (2.18 s, 2.20 s; 58 MiB); 4 MiB blocks 4 at a time peaked at 66 MiB
 DEFAULT_BLOCK_SIZE = 2 * 1024 * 1024
 DEFAULT_MAX_CONCURRENCY = 3
-#: the largest range for which the service returns a Content-MD5 (x-ms-range-get-content-md5)
+#: download ranges: 8 MiB ones measured faster against Azurite but peaked at 129 MiB against 81 MiB
+#: for a 256 MiB restore
 _RANGE_SIZE = 4 * 1024 * 1024
 _ACCOUNT_SUFFIX = ".blob.core.windows.net"
 _ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
@@ -323,9 +324,10 @@ class AzureBlobStore(ObjectStore):
 
         The SDK's own parallel `readinto` seeks and writes ranges out of order; callers hash what
         they are given as it arrives (the core's spool), so ranges are fetched ahead by up to
-        `max_concurrency` and written in sequence instead. Each range is at most 4 MiB, the size
-        for which the service returns a Content-MD5 that the SDK checks, and is pinned to the
-        ETag read first, so a concurrent overwrite fails the download instead of mixing versions.
+        `max_concurrency` and written in sequence instead. Each range is pinned to the ETag read
+        first, so a concurrent overwrite fails the download instead of mixing versions. No range
+        asks for its MD5: every caller checks the whole object's sha256 before it uses a byte, which
+        a per-range MD5 only repeats (against Azurite it cost 0.6-1.0 s of a 256 MiB restore).
         """
         self._check_version_id(version_id)
         props = self._call("read properties", lambda: self._client.get_blob_properties(version_id=version_id))
@@ -339,7 +341,6 @@ class AzureBlobStore(ObjectStore):
                     offset=offset,
                     length=length,
                     version_id=version_id,
-                    validate_content="md5",
                     etag=props.etag,
                     match_condition=MatchConditions.IfNotModified,
                     encoding=None,
