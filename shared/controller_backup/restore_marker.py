@@ -2,7 +2,9 @@
 
 Cloud events arrive at least once and functions time out, so a restore keyed by the replacement's
 id (its instance id) must be a no-op once done and must resume, not restart or refuse, when it
-was cut off. The marker `<BACKUP_URL>.restores/<key>.json` records the target it restores into,
+was cut off. The marker `<BACKUP_URL>.restores/<key>.json` lives beside the primary; when the
+primary cannot be reached (its region down: when a replacement most needs a copy), beside the
+first copy that answers, and a later run finds it there (`_home`). It records the target it restores into,
 the backup it restores (the destination it read, primary or copy, its version id and sha256) and
 the last finished step. The same key with
 another target or another backup is a Conflict, never "already done": a marker cannot be claimed
@@ -13,12 +15,16 @@ copies of the same event cannot both run: the first write wins, the other is ref
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import UTC, datetime
 
-from controller_backup.errors import BadRequest, Conflict, PreconditionFailed
+from controller_backup.destinations import destinations, open_destination
+from controller_backup.errors import BackupError, BadRequest, Conflict, PreconditionFailed
 from controller_backup.settings import Settings
-from controller_backup.stores import ObjectInfo, SizedSource, replacing
+from controller_backup.stores import ObjectInfo, ObjectStore, SizedSource, replacing
+
+log = logging.getLogger("controller_backup.restore_marker")
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,159}$")
 #: the restore's steps in order; a resumed restore skips every step up to the recorded one
@@ -44,8 +50,7 @@ class RestoreMarker:
             raise BadRequest(f"idempotency key {key[:40]!r} must be letters, digits, '.', '_' or '-'")
         self.key = key
         self.target = target
-        self.store = settings.backup_store(f"{settings.backup_url}.restores/{key}.json")
-        self._info = self.store.head()
+        self.store, self._info = _home(settings, f".restores/{key}.json")
         #: a restore for this key started earlier and did not finish: this run resumes it
         self.started = bool(self._info and self._info.metadata.get("status") == "started")
         #: the destination (the primary or a copy) the restore reads: a resumed one keeps it
@@ -156,6 +161,34 @@ class RestoreMarker:
         except PreconditionFailed:
             raise Conflict(f"another restore for {self.key} is running or finished") from None
         self.started = status == "started"
+
+
+def _home(settings: Settings, suffix: str) -> tuple[ObjectStore, ObjectInfo | None]:
+    """The marker `suffix` beside the first destination that holds it, else beside the first that
+    answers, with what it holds. Every destination is asked, so a run finds the marker an earlier
+    run left beside a copy while the primary was out of reach."""
+    answering: list[ObjectStore] = []
+    failures: list[BackupError] = []
+    reasons: list[str] = []
+    for number, url in enumerate(destinations(settings)):
+        try:
+            store = open_destination(settings, url, suffix)
+            info = store.head()
+        except BackupError as exc:
+            failures.append(exc)
+            reasons.append(f"{f'copy {number}' if number else 'primary'}: {exc.message}")
+            continue
+        if info is not None:
+            return store, info
+        answering.append(store)
+    if not answering:
+        if len(failures) == 1:
+            raise failures[0]
+        # the primary's failure kind, with every destination's reason
+        raise type(failures[0])("no destination can keep the restore marker: " + "; ".join(reasons))
+    if failures:
+        log.warning("the restore marker is kept at %s: %s", answering[0].url, "; ".join(reasons))
+    return answering[0], None
 
 
 class MarkerJournal:

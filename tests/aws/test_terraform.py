@@ -101,7 +101,7 @@ def _marker_infix() -> str:
         opened.append(url)
         return SimpleNamespace(head=lambda: None)
 
-    settings = SimpleNamespace(backup_url="s3://bucket/KEY", backup_store=backup_store)
+    settings = SimpleNamespace(backup_url="s3://bucket/KEY", copy_urls=(), backup_store=backup_store)
     RestoreMarker(cast(Settings, settings), "ID", "https://target")
     infix = opened[0].removeprefix("s3://bucket/KEY").removesuffix("ID.json")
     assert opened[0] == f"s3://bucket/KEY{infix}ID.json" and infix, opened

@@ -957,8 +957,17 @@ def test_a_gs_copy_gets_the_primarys_grants_and_only_named_secrets_are_readable(
         f'resource.name == "projects/_/buckets/acme-gcs-dr/objects/controller/backup.tar{suffix}"'
         for suffix in ("", RECORD_SUFFIX, VERIFY_SUFFIX)
     )
+    markers = grants["copy-markers:acme-gcs-dr/controller/backup.tar"]
+    assert markers["account"] == '<google_service_account.this["restore"].email>'
+    assert markers["role"] == "<google_project_iam_custom_role.object_writer.id>"
+    assert markers["expression"] == (
+        'resource.name.startsWith("projects/_/buckets/acme-gcs-dr/objects/controller/backup.tar.restores/")'
+    )
     # the copies with credentials get no grant of the functions' own identities
-    assert [key for key in grants if key.startswith("copy:")] == ["copy:acme-gcs-dr/controller/backup.tar"]
+    assert sorted(key for key in grants if key.startswith("copy")) == [
+        "copy-markers:acme-gcs-dr/controller/backup.tar",
+        "copy:acme-gcs-dr/controller/backup.tar",
+    ]
     readers = resources("google_storage_bucket_iam_member")["readers"]
     buckets = console.evaluate(values, {"each": readers["for_each"]})["each"]
     assert {key: b["bucket"] for key, b in buckets.items()} == {

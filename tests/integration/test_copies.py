@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from controller_backup import cli
 from controller_backup.backup_record import RECORD_SUFFIX, read_record
-from controller_backup.errors import BadRequest, Conflict, IntegrityError, SettingsError
+from controller_backup.errors import BadRequest, Conflict, IntegrityError, SettingsError, StoreError
 from controller_backup.inspection import fetch_checked
 from controller_backup.restore import run_restore
 from controller_backup.restore_marker import RestoreMarker
@@ -172,6 +173,44 @@ def test_an_interrupted_restore_resumes_from_the_destination_it_started_with(
     assert result.status == "ok" and result.details["source"] == copy.as_uri()
     done = open_store(f"{settings.backup_url}.restores/{target.marker_key('ticket-7')}.json").head()
     assert done is not None and done.metadata["source"] == copy.as_uri()
+
+
+def test_a_keyed_restore_keeps_its_marker_beside_a_copy_while_the_primary_is_out_of_reach(
+    blank_controller: Emulator, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A replacement comes up while the primary's region is down: its event restore must not stop
+    at the marker. The marker goes beside the copy the restore read, and a replayed event finds it
+    there once the primary is back."""
+    settings, copy = _backed_up_with_a_copy(settings, tmp_path)
+    primary_folder = tmp_path / "store"
+    shutil.move(primary_folder, tmp_path / "store-away")
+    primary_folder.write_text("a file where the primary's folder was: every read fails")
+    target = operator_target(settings, blank_controller.url, BLANK_PRIVATE_IP)
+    key = target.marker_key("ticket-9") or ""
+    with caplog.at_level(logging.WARNING, logger="controller_backup.restore_marker"):
+        result = _restore(settings, blank_controller, idempotency_key="ticket-9")
+    assert result.status == "ok" and result.details["source"] == copy.as_uri()
+    assert f"the restore marker is kept at {copy.as_uri()}.restores/{key}.json" in caplog.text
+    marker = open_store(f"{copy.as_uri()}.restores/{key}.json").head()
+    assert marker is not None and marker.metadata["status"] == "done"
+    primary_folder.unlink()
+    shutil.move(tmp_path / "store-away", primary_folder)
+    again = _restore(settings, blank_controller, idempotency_key="ticket-9")
+    assert again.status == "already-restored"
+    assert open_store(f"{settings.backup_url}.restores/{key}.json").head() is None
+    assert actions(blank_controller, "import_config") == 1
+
+
+def test_a_restore_marker_that_no_destination_can_keep_names_every_destination(
+    blank_controller: Emulator, settings: Settings, tmp_path: Path
+) -> None:
+    settings, copy = _backed_up_with_a_copy(settings, tmp_path)
+    for folder in (tmp_path / "store", copy.parent):
+        shutil.rmtree(folder)
+        folder.write_text("not a folder")
+    with pytest.raises(StoreError, match=r"no destination can keep the restore marker: primary: .*copy 1: "):
+        _restore(settings, blank_controller, idempotency_key="ticket-10")
+    assert actions(blank_controller, "import_config") == 0
 
 
 def test_status_and_versions_show_every_destination(

@@ -88,7 +88,8 @@ locals {
   ]) }
 
   # An s3:// copy written with the function's own role: the same object permissions as on the
-  # primary (the backup replaces it and writes its records; the restore falls back to it).
+  # primary (the backup replaces it and writes its records; the restore falls back to it, and keeps
+  # its markers beside it while the primary is out of reach).
   copy_statements = length(local.copy_object_arns) == 0 ? { backup = [], restore = [] } : {
     backup = [
       { sid = "ReadAndReplaceTheCopies", actions = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload"], resources = local.copy_object_arns },
@@ -98,6 +99,7 @@ locals {
     restore = [
       { sid = "ReadTheCopies", actions = ["s3:GetObject", "s3:GetObjectVersion"], resources = local.copy_object_arns },
       { sid = "ReadTheCopiesLastSuccessRecords", actions = ["s3:GetObject"], resources = local.copy_backup_record_arns },
+      { sid = "KeepRestoreMarkersBesideTheCopies", actions = ["s3:GetObject", "s3:PutObject"], resources = local.copy_marker_arns },
       { sid = "TellMissingFromDeniedInTheCopyBuckets", actions = ["s3:ListBucket", "s3:ListBucketVersions"], resources = local.copy_bucket_arns },
     ]
   }

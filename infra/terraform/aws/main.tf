@@ -53,6 +53,7 @@ locals {
   copy_bucket_arns        = distinct([for copy in local.s3_copies : "arn:${local.partition}:s3:::${copy[0]}"])
   copy_backup_record_arns = [for arn in local.copy_object_arns : "${arn}.last-backup.json"]
   copy_verify_record_arns = [for arn in local.copy_object_arns : "${arn}.last-verify.json"]
+  copy_marker_arns        = [for arn in local.copy_object_arns : "${arn}.restores/*"]
   # a secret reference without its #field; a name becomes this account's ARN (any version suffix)
   copy_secret_names = [for ref in values(var.copy_credentials) : split("#", trimprefix(ref, "aws-sm:"))[0] if startswith(ref, "aws-sm:")]
   copy_secret_arns  = [for name in local.copy_secret_names : startswith(name, "arn:") ? name : "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${name}-??????"]

@@ -93,6 +93,15 @@ locals {
       expression = join(" || ", [for suffix in ["", ".last-backup.json", ".last-verify.json"] :
       "resource.name == \"projects/_/buckets/${copy.bucket}/objects/${copy.key}${suffix}\""])
     } },
+    # and the restore identity's markers beside it, kept there while the primary is out of reach
+    { for copy in local.gs_copies : "copy-markers:${copy.bucket}/${copy.key}" => {
+      bucket      = copy.bucket
+      role        = google_project_iam_custom_role.object_writer.id
+      account     = google_service_account.this["restore"].email
+      title       = "restore-markers-beside-a-copy-only"
+      description = "Only the restore markers under <copy>.restores/."
+      expression  = "resource.name.startsWith(\"projects/_/buckets/${copy.bucket}/objects/${copy.key}.restores/\")"
+    } },
   )
 }
 

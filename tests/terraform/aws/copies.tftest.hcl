@@ -102,6 +102,7 @@ run "copies_in_three_clouds_and_a_compliance_lock" {
     condition = jsonencode([for s in data.aws_iam_policy_document.function["restore"].statement : [s.sid, s.actions, s.resources] if strcontains(s.sid, "Cop")]) == jsonencode([
       ["ReadTheCopies", ["s3:GetObject", "s3:GetObjectVersion"], ["arn:aws:s3:::acme-dr-backups/controller/backup.tar"]],
       ["ReadTheCopiesLastSuccessRecords", ["s3:GetObject"], ["arn:aws:s3:::acme-dr-backups/controller/backup.tar${var.record_suffix}"]],
+      ["KeepRestoreMarkersBesideTheCopies", ["s3:GetObject", "s3:PutObject"], ["arn:aws:s3:::acme-dr-backups/controller/backup.tar${var.marker_infix}*"]],
       ["TellMissingFromDeniedInTheCopyBuckets", ["s3:ListBucket", "s3:ListBucketVersions"], ["arn:aws:s3:::acme-dr-backups"]],
       ["ReadCopyCredentials", ["secretsmanager:GetSecretValue"], [
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:controller-backup/gcs-key-??????",
@@ -109,7 +110,7 @@ run "copies_in_three_clouds_and_a_compliance_lock" {
       ]],
       ["ReadCopyCredentialParameters", ["ssm:GetParameter"], ["arn:aws:ssm:us-east-1:123456789012:parameter/controller-backup/azure-sp"]],
     ])
-    error_message = "the restore reads the copies it may fall back to, and their credentials, and writes none"
+    error_message = "the restore reads the copies it may fall back to, and their credentials, and writes only its markers beside them"
   }
 
   assert {
