@@ -3,10 +3,10 @@
 Cloud events arrive at least once and functions time out, so a restore keyed by the replacement's
 id (its instance id) must be a no-op once done and must resume, not restart or refuse, when it
 was cut off. The marker `<BACKUP_URL>.restores/<key>.json` lives beside the primary; when the
-primary cannot be reached (its region down: when a replacement most needs a copy), beside the
-first copy that answers, and a later run finds it there (`_home`). It records the target it restores into,
-the backup it restores (the destination it read, primary or copy, its version id and sha256) and
-the last finished step. The same key with
+primary cannot be reached or refuses the first write (its region down, its bucket gone: when a
+replacement most needs a copy), beside the first copy that takes it, and a later run finds it
+there (`_homes`). It records the target it restores into, the backup it restores (the destination
+it read, primary or copy, its version id and sha256) and the last finished step. The same key with
 another target or another backup is a Conflict, never "already done": a marker cannot be claimed
 in advance for someone else's restore. Every write is conditional on the etag last read, so two
 copies of the same event cannot both run: the first write wins, the other is refused.
@@ -50,7 +50,8 @@ class RestoreMarker:
             raise BadRequest(f"idempotency key {key[:40]!r} must be letters, digits, '.', '_' or '-'")
         self.key = key
         self.target = target
-        self.store, self._info = _home(settings, f".restores/{key}.json")
+        homes, self._info = _homes(settings, f".restores/{key}.json")
+        self.store, self._spare_homes = homes[0], homes[1:]
         #: a restore for this key started earlier and did not finish: this run resumes it
         self.started = bool(self._info and self._info.metadata.get("status") == "started")
         #: the destination (the primary or a copy) the restore reads: a resumed one keeps it
@@ -156,17 +157,28 @@ class RestoreMarker:
         if status == "done":
             metadata["done_at"] = now
         body = json.dumps({"key": self.key, **metadata}).encode()
-        try:
-            self._info = self.store.put(SizedSource.of(body), metadata, precondition=replacing(self._info))
-        except PreconditionFailed:
-            raise Conflict(f"another restore for {self.key} is running or finished") from None
+        while True:
+            try:
+                written = self.store.put(SizedSource.of(body), metadata, precondition=replacing(self._info))
+                break
+            except PreconditionFailed:
+                raise Conflict(f"another restore for {self.key} is running or finished") from None
+            except BackupError as exc:
+                # a first claim that its home refuses (a bucket gone answers a read as "no marker")
+                # goes to the next destination that answered; a marker once written stays put
+                if self._info is not None or not self._spare_homes:
+                    raise
+                log.warning("the restore marker cannot be kept at %s (%s)", self.store.url, exc.message)
+                self.store = self._spare_homes.pop(0)
+        self._info = written
         self.started = status == "started"
 
 
-def _home(settings: Settings, suffix: str) -> tuple[ObjectStore, ObjectInfo | None]:
-    """The marker `suffix` beside the first destination that holds it, else beside the first that
-    answers, with what it holds. Every destination is asked, so a run finds the marker an earlier
-    run left beside a copy while the primary was out of reach."""
+def _homes(settings: Settings, suffix: str) -> tuple[list[ObjectStore], ObjectInfo | None]:
+    """Where the marker `suffix` may be kept, in order, and what it holds: the first destination
+    that holds it, else every destination that answers (the primary first). Every destination is
+    asked, so a run finds the marker an earlier run left beside a copy while the primary was out of
+    reach."""
     answering: list[ObjectStore] = []
     failures: list[BackupError] = []
     reasons: list[str] = []
@@ -179,7 +191,7 @@ def _home(settings: Settings, suffix: str) -> tuple[ObjectStore, ObjectInfo | No
             reasons.append(f"{f'copy {number}' if number else 'primary'}: {exc.message}")
             continue
         if info is not None:
-            return store, info
+            return [store], info
         answering.append(store)
     if not answering:
         if len(failures) == 1:
@@ -188,7 +200,7 @@ def _home(settings: Settings, suffix: str) -> tuple[ObjectStore, ObjectInfo | No
         raise type(failures[0])("no destination can keep the restore marker: " + "; ".join(reasons))
     if failures:
         log.warning("the restore marker is kept at %s: %s", answering[0].url, "; ".join(reasons))
-    return answering[0], None
+    return answering, None
 
 
 class MarkerJournal:
