@@ -77,3 +77,43 @@ def test_a_restore_request_reads_only_configured_destinations(
         restore_handler.handler(event, lambda_context)
     assert "evil" not in refused.value.message
     assert not blank_controller.requests
+
+
+def test_a_keyed_restore_whose_primary_bucket_is_gone_keeps_its_marker_beside_a_copy(
+    controller: Emulator,
+    blank_controller: Emulator,
+    lambda_env: dict[str, str],
+    lambda_context: FakeLambdaContext,
+    gcs_client: Any,
+    aws_env: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The primary's bucket is deleted. S3 answers a read there as it answers a missing object
+    (404), so it is the restore marker's first write that fails: the marker goes beside the copy
+    the restore reads, and the same key again finds it there."""
+    s3 = aws_env.client("s3")
+    primary = f"gone-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=primary)
+    copy_bucket = f"dr-{uuid.uuid4().hex[:12]}"
+    gcs_client.create_bucket(copy_bucket)
+    copy = f"gs://{copy_bucket}/controller/backup.tar"
+    monkeypatch.setenv("BACKUP_URL", f"s3://{primary}/controller/backup.tar")
+    monkeypatch.setenv("BACKUP_COPY_URLS", copy)
+    stored = backup_handler.handler(load_event("scheduler_backup.json"), lambda_context)
+    assert stored["status"] == "ok"
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=primary):
+        for version in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=primary, Key=version["Key"], VersionId=version["VersionId"])
+    s3.delete_bucket(Bucket=primary)
+    event = {
+        "action": "restore",
+        "controller_url": blank_controller.url,
+        "private_ip": BLANK_PRIVATE_IP,
+        "idempotency_key": "ticket-11",
+    }
+    result = restore_handler.handler(event, lambda_context)
+    assert result["status"] == "ok" and result["source"] == copy and result["verified"] is True
+    markers = list(gcs_client.list_blobs(copy_bucket, prefix="controller/backup.tar.restores/"))
+    assert [blob.metadata["status"] for blob in markers] == ["done"]
+    assert restore_handler.handler(event, lambda_context)["status"] == "already-restored"
+    assert blank_controller.export_sha256() == controller.export_sha256()

@@ -9,7 +9,6 @@ import logging
 import shutil
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,6 @@ from controller_backup.stores import open_store
 from controller_backup.targets import operator_target
 from controller_emulator import Emulator
 
-from tests.fixtures.aws import MotoServer
 from tests.fixtures.controller import BLANK_PRIVATE_IP
 
 from .conftest import CliEnv
@@ -201,28 +199,6 @@ def test_a_keyed_restore_keeps_its_marker_beside_a_copy_while_the_primary_is_out
     assert again.status == "already-restored"
     assert open_store(f"{settings.backup_url}.restores/{key}.json").head() is None
     assert actions(blank_controller, "import_config") == 1
-
-
-def test_a_keyed_restore_whose_primary_bucket_is_gone_keeps_its_marker_beside_a_copy(
-    aws_env: MotoServer, blank_controller: Emulator, settings: Settings, tmp_path: Path
-) -> None:
-    """S3 answers a read in a deleted bucket as it answers a missing object (404), so the marker's
-    first write is what fails: it goes to the next destination."""
-    s3 = aws_env.client("s3")
-    bucket = f"gone-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)
-    settings = dataclasses.replace(settings, backup_url=f"s3://{bucket}/controller.tar")
-    settings, copy = _backed_up_with_a_copy(settings, tmp_path)
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-        for version in page.get("Versions", []) + page.get("DeleteMarkers", []):
-            s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
-    s3.delete_bucket(Bucket=bucket)
-    target = operator_target(settings, blank_controller.url, BLANK_PRIVATE_IP)
-    result = _restore(settings, blank_controller, idempotency_key="ticket-11")
-    assert result.status == "ok" and result.details["source"] == copy.as_uri()
-    marker = open_store(f"{copy.as_uri()}.restores/{target.marker_key('ticket-11')}.json").head()
-    assert marker is not None and marker.metadata["status"] == "done"
-    assert _restore(settings, blank_controller, idempotency_key="ticket-11").status == "already-restored"
 
 
 def test_a_restore_marker_that_no_destination_can_keep_names_every_destination(
