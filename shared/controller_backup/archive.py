@@ -219,7 +219,7 @@ def inspect_stored(walk: ArchiveWalk, metadata: Mapping[str, str]) -> ArchiveSum
 def describe(head: bytes, size: int) -> str:
     """What bytes that are no archive look like, for the error that refuses them."""
     text = head.lstrip()
-    if text[:1] in (b"{", b"["):
+    if text[:1] in (b"{", b"[") and _looks_like_text(head):
         try:
             answer = json.loads(head.decode("utf-8", "replace"))
         except ValueError:

@@ -139,6 +139,7 @@ def _truncated_mid_member() -> bytes:
         (PLAIN_TEXT_PAGE, "of text, not a tar archive"),
         (SMALL_TEXT_PAGE, "2700 bytes of text"),
         (os.urandom(64 * 1024), "unknown binary format"),
+        (b"{" + os.urandom(64 * 1024), "unknown binary format"),  # a brace is no JSON by itself
         (gzip.compress(PLAIN_TEXT_PAGE), "gzip data holding .* text, not a tar archive"),
         (gzip.compress(os.urandom(8192)), "gzip data holding .* unknown binary format"),
         (_truncated_mid_member(), "truncated: member 'config/.*' needs bytes up to"),
@@ -155,6 +156,7 @@ def _truncated_mid_member() -> bytes:
         "text-plain-1KiB",
         "text-2.7KB",
         "binary",
+        "binary-starting-with-a-brace",
         "gzip-of-text",
         "gzip-of-binary",
         "tar-cut-mid-member",
