@@ -269,7 +269,6 @@ class S3Store(ObjectStore):
         self.key = key
         self.url = f"s3://{bucket}/{key}"
         self.kms_key_id = kms_key_id or None
-        self.chunk_size, self.concurrency = chunk_size, concurrency
         self._client_override = client
         self._download_config = _transfer_config(chunk_size, concurrency)
         self._upload_config = _transfer_config(chunk_size, upload_concurrency)
